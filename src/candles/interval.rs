@@ -1,0 +1,141 @@
+//! The bar interval vocabulary shared by every command: `1m 5m 15m 30m 1h 4h 1d 1w 1M`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::Error;
+
+/// A candle interval. Calendar months (`1M`) have no fixed length; everything else does.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(try_from = "String", into = "String")]
+pub enum Interval {
+    /// One minute.
+    Minute1,
+    /// Five minutes.
+    Minute5,
+    /// Fifteen minutes.
+    Minute15,
+    /// Thirty minutes.
+    Minute30,
+    /// One hour.
+    Hour1,
+    /// Four hours.
+    Hour4,
+    /// One day.
+    Day1,
+    /// One week.
+    Week1,
+    /// One calendar month.
+    Month1,
+}
+
+/// Milliseconds in one minute.
+pub const MINUTE_MS: i64 = 60_000;
+/// Milliseconds in one hour.
+pub const HOUR_MS: i64 = 60 * MINUTE_MS;
+/// Milliseconds in one day.
+pub const DAY_MS: i64 = 24 * HOUR_MS;
+
+impl Interval {
+    /// Every interval, shortest first.
+    pub const ALL: [Interval; 9] = [
+        Interval::Minute1,
+        Interval::Minute5,
+        Interval::Minute15,
+        Interval::Minute30,
+        Interval::Hour1,
+        Interval::Hour4,
+        Interval::Day1,
+        Interval::Week1,
+        Interval::Month1,
+    ];
+
+    /// The canonical spelling (`1m`, `1h`, `1M`, …), also used as the store file name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Interval::Minute1 => "1m",
+            Interval::Minute5 => "5m",
+            Interval::Minute15 => "15m",
+            Interval::Minute30 => "30m",
+            Interval::Hour1 => "1h",
+            Interval::Hour4 => "4h",
+            Interval::Day1 => "1d",
+            Interval::Week1 => "1w",
+            Interval::Month1 => "1M",
+        }
+    }
+
+    /// Nominal length in milliseconds (a month counts as 30 days; use it only for spacing heuristics).
+    pub fn nominal_ms(self) -> i64 {
+        match self {
+            Interval::Minute1 => MINUTE_MS,
+            Interval::Minute5 => 5 * MINUTE_MS,
+            Interval::Minute15 => 15 * MINUTE_MS,
+            Interval::Minute30 => 30 * MINUTE_MS,
+            Interval::Hour1 => HOUR_MS,
+            Interval::Hour4 => 4 * HOUR_MS,
+            Interval::Day1 => DAY_MS,
+            Interval::Week1 => 7 * DAY_MS,
+            Interval::Month1 => 30 * DAY_MS,
+        }
+    }
+
+    /// True for intervals shorter than a day.
+    pub fn is_intraday(self) -> bool {
+        self.nominal_ms() < DAY_MS
+    }
+}
+
+impl fmt::Display for Interval {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Interval {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Interval::ALL
+            .into_iter()
+            .find(|i| i.as_str() == s)
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "unknown interval '{s}': use one of 1m 5m 15m 30m 1h 4h 1d 1w 1M"
+                ))
+            })
+    }
+}
+
+impl TryFrom<String> for Interval {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<Interval> for String {
+    fn from(i: Interval) -> String {
+        i.as_str().to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_interval_round_trips_through_its_name() {
+        for i in Interval::ALL {
+            assert_eq!(i.as_str().parse::<Interval>().unwrap(), i);
+        }
+        assert!("2h".parse::<Interval>().is_err());
+        // Minutes and months differ only by case.
+        assert_ne!(
+            "1m".parse::<Interval>().unwrap(),
+            "1M".parse::<Interval>().unwrap()
+        );
+    }
+}

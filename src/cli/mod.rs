@@ -1,0 +1,112 @@
+//! The command line: global options, one file per subcommand (argument structs and rendering only), and
+//! the dispatcher. Business logic lives in the library modules.
+
+pub mod fetch;
+pub mod output;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::error::Result;
+
+/// Exit codes, as documented in `--help` and the README.
+pub const EXIT_CODES_HELP: &str = "Exit codes: 0 success; 1 error (bad input, I/O, network); \
+2 usage error; 3 a check said no (risk rejected, regression detected, verification failed).";
+
+/// Flowrex: fetch candles, backtest, optimize, journal, risk-check and paper-trade from the shell.
+#[derive(Debug, Parser)]
+#[command(name = "flowrex", version, about, after_help = EXIT_CODES_HELP)]
+pub struct Cli {
+    /// Options shared by every subcommand.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// The subcommand to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options shared by every subcommand.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GlobalArgs {
+    /// Workspace folder (data/, playbooks/, flowrex.toml, flowrex.db). Default: $FLOWREX_HOME, else the
+    /// current folder.
+    #[arg(long, global = true, env = "FLOWREX_HOME", value_name = "DIR")]
+    pub home: Option<PathBuf>,
+    /// Print results as one JSON document on stdout instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// No progress bars and no informational logs on stderr (errors still print).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    /// Log format on stderr. `RUST_LOG` sets the level (default: info).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// How logs are written to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Import or fetch candles into the store; list and verify stored files.
+    Fetch(fetch::FetchArgs),
+}
+
+/// What every subcommand gets: the resolved home folder and output preferences.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The workspace folder.
+    pub home: PathBuf,
+    /// Print JSON instead of tables.
+    pub json: bool,
+    /// Suppress progress and informational output.
+    pub quiet: bool,
+}
+
+impl Context {
+    /// Resolves the home folder from the global options (`--home`, `$FLOWREX_HOME`, else `.`).
+    pub fn from_args(global: &GlobalArgs) -> Context {
+        Context {
+            home: global.home.clone().unwrap_or_else(|| PathBuf::from(".")),
+            json: global.json,
+            quiet: global.quiet,
+        }
+    }
+
+    /// Whether progress bars may be drawn: stderr is a terminal and `--quiet` is off.
+    pub fn show_progress(&self) -> bool {
+        use std::io::IsTerminal;
+        !self.quiet && std::io::stderr().is_terminal()
+    }
+}
+
+/// Runs the parsed command line and returns the process exit code.
+pub fn run(cli: Cli) -> Result<i32> {
+    let ctx = Context::from_args(&cli.global);
+    match cli.command {
+        Command::Fetch(args) => fetch::run(&ctx, args),
+    }
+}
+
+/// Sets up `tracing` on stderr: `RUST_LOG` wins, else `info` (or `error` with `--quiet`).
+pub fn init_logging(global: &GlobalArgs) {
+    use tracing_subscriber::EnvFilter;
+    let default = if global.quiet { "error" } else { "info" };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    let _ = match global.log_format {
+        LogFormat::Text => builder.without_time().try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}

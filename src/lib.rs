@@ -1,0 +1,11 @@
+//! Flowrex: a toolkit for quants. Candle store, backtests, optimization, journal, risk checks and paper
+//! trading, as a library; `src/main.rs` is a thin command-line front end over it.
+//!
+//! Data flows one way: store → [`candles::Candles`] → indicators → strategy signals → backtest engine →
+//! metrics → playbook / journal. Library code never prints; it returns values and errors.
+
+pub mod candles;
+pub mod cli;
+pub mod error;
+
+pub use error::{Error, Result};
