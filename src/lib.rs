@@ -6,6 +6,7 @@
 
 pub mod candles;
 pub mod cli;
+pub mod config;
 pub mod error;
 
 pub use error::{Error, Result};
