@@ -6,6 +6,9 @@
 
 pub mod candles;
 pub mod cli;
+pub mod config;
+pub mod db;
 pub mod error;
+pub mod risk;
 
 pub use error::{Error, Result};
