@@ -858,3 +858,7 @@ impl RiskBook {
         })
     }
 }
+
+#[cfg(test)]
+#[path = "book_tests.rs"]
+mod tests;
