@@ -317,8 +317,8 @@ fn state_of(tx: &Transaction<'_>, row: &StateRow, now: DateTime<Utc>) -> Result<
         day: row.day.clone(),
         day_start_balance: row.day_start_balance,
         daily_pnl: row.daily_pnl,
-        daily_loss_pct: if base > 0.0 {
-            (-row.daily_pnl).max(0.0) / base * 100.0
+        daily_loss_pct: if base > 0.0 && row.daily_pnl < 0.0 {
+            -row.daily_pnl / base * 100.0
         } else {
             0.0
         },
@@ -495,7 +495,7 @@ impl RiskBook {
         self.db.write(|tx| {
             let mut row = roll_day(load_row(tx)?, now);
             let equity = trade.equity.unwrap_or(row.balance);
-            if !(equity > 0.0) {
+            if equity.is_nan() || equity <= 0.0 {
                 return Err(Error::invalid(
                     "equity: no balance set; run `flowrex risk-check state --balance X` or pass --equity X",
                 ));
@@ -635,7 +635,7 @@ impl RiskBook {
                 }
                 if b.enabled && b.consecutive_losses >= limits.max_consecutive_losses {
                     let reason = format!(
-                        "{} consecutive losses (limit {})",
+                        "{} consecutive losses, limit {}",
                         b.consecutive_losses, limits.max_consecutive_losses
                     );
                     b.enabled = false;

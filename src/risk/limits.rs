@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::validator::{Comparison, Rule, Unit};
 use crate::error::{Error, Result};
 
 /// Hard limit: the share of equity a trade may lose if its stop is hit (2%).
@@ -184,6 +185,112 @@ fn at_most_count(key: &str, v: u32, hard: u32) -> Result<u32> {
     Ok(v)
 }
 
+/// One limit as listed by `risk-check limits`: hard and effective value in display units.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LimitRow {
+    /// The rule the limit belongs to.
+    pub rule: Rule,
+    /// The `[risk]` key that tightens it.
+    pub config_key: &'static str,
+    /// The unit of `hard` and `effective`.
+    pub unit: Unit,
+    /// How a value must compare with the limit to pass.
+    pub comparison: Comparison,
+    /// The hard limit.
+    pub hard: f64,
+    /// The limit in force (hard, or tightened by the config).
+    pub effective: f64,
+}
+
+impl Limits {
+    /// Every numeric limit next to its hard value, in checking order.
+    pub fn rows(&self) -> Vec<LimitRow> {
+        let row = |rule, config_key, unit, comparison, hard: f64, effective: f64| LimitRow {
+            rule,
+            config_key,
+            unit,
+            comparison,
+            hard,
+            effective,
+        };
+        use Comparison::{AtLeast, AtMost, Below};
+        vec![
+            row(
+                Rule::AccountDrawdown,
+                "emergency_drawdown_pct",
+                Unit::Percent,
+                Below,
+                HARD.emergency_drawdown * 100.0,
+                self.emergency_drawdown * 100.0,
+            ),
+            row(
+                Rule::OpenPositions,
+                "max_open_positions",
+                Unit::Count,
+                AtMost,
+                HARD.max_open_positions as f64,
+                self.max_open_positions as f64,
+            ),
+            row(
+                Rule::TradesToday,
+                "max_trades_per_day",
+                Unit::Count,
+                AtMost,
+                HARD.max_trades_per_day as f64,
+                self.max_trades_per_day as f64,
+            ),
+            row(
+                Rule::TradesThisHour,
+                "max_trades_per_hour",
+                Unit::Count,
+                AtMost,
+                HARD.max_trades_per_hour as f64,
+                self.max_trades_per_hour as f64,
+            ),
+            row(
+                Rule::PositionSize,
+                "max_position_lots",
+                Unit::Lots,
+                AtMost,
+                HARD.max_position_lots,
+                self.max_position_lots,
+            ),
+            row(
+                Rule::RiskPerTrade,
+                "risk_per_trade_pct",
+                Unit::Percent,
+                AtMost,
+                HARD.risk_per_trade * 100.0,
+                self.risk_per_trade * 100.0,
+            ),
+            row(
+                Rule::RewardRisk,
+                "min_reward_risk",
+                Unit::Ratio,
+                AtLeast,
+                HARD.min_reward_risk,
+                self.min_reward_risk,
+            ),
+            row(
+                Rule::StrategyBudget,
+                "max_consecutive_losses",
+                Unit::Count,
+                Below,
+                HARD.max_consecutive_losses as f64,
+                self.max_consecutive_losses as f64,
+            ),
+            row(
+                Rule::DailyLoss,
+                "daily_loss_pct",
+                Unit::Percent,
+                AtMost,
+                HARD.daily_loss * 100.0,
+                self.daily_loss * 100.0,
+            ),
+        ]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,6 +298,7 @@ mod tests {
     #[test]
     fn no_soft_limits_means_the_hard_ones() {
         assert_eq!(SoftLimits::default().effective().unwrap(), HARD);
+        assert!(HARD.rows().iter().all(|r| r.hard == r.effective));
     }
 
     #[test]

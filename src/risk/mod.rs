@@ -12,7 +12,7 @@ pub mod validator;
 pub use book::{
     AuditEntry, AuditKind, Decision, DecisionFilter, RecordOutcome, RiskBook, RiskState,
 };
-pub use limits::{HARD, Limits, SoftLimits};
+pub use limits::{HARD, LimitRow, Limits, SoftLimits};
 pub use validator::{
     Comparison, Rule, Side, Snapshot, StrategyBudget, TradeRequest, Unit, Verdict, evaluate,
 };

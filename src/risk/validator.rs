@@ -520,7 +520,11 @@ pub fn evaluate(trade: &TradeRequest, snap: &Snapshot, limits: &Limits) -> Vec<V
     } else {
         snap.equity
     };
-    let daily_loss = (-snap.daily_pnl).max(0.0) / base;
+    let daily_loss = if snap.daily_pnl < 0.0 {
+        -snap.daily_pnl / base
+    } else {
+        0.0
+    };
     let daily_pass = at_most(daily_loss, limits.daily_loss);
     out.push(Verdict {
         rule: Rule::DailyLoss,
