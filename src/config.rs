@@ -1,16 +1,16 @@
-//! The optional workspace config `<home>/flowrex.toml`. Unknown keys are errors naming the key and file.
+//! `<home>/flowrex.toml`: optional configuration, read with serde. Unknown keys are an error naming the key
+//! and the file, so a typo never silently falls back to a default.
 
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
 use crate::error::{Error, IoContext, Result};
 
-/// The config file name inside a home folder.
+/// The file name of the configuration inside a home folder.
 pub const CONFIG_FILE: &str = "flowrex.toml";
 
-/// The whole config file. Every table is optional.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// Everything `flowrex.toml` may hold. Each subsystem adds its own section as it lands; a file with any
+/// key not listed here is rejected.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// `[risk]`: soft risk limits, which may only tighten the hard ones.
@@ -19,42 +19,43 @@ pub struct Config {
 }
 
 impl Config {
-    /// The config file of `home`.
+    /// The config path of `home`.
     pub fn path(home: &Path) -> PathBuf {
         home.join(CONFIG_FILE)
     }
 
-    /// Reads `<home>/flowrex.toml`; a missing file is the default config. Soft risk limits are checked
-    /// here, so a limit that would loosen a hard one fails at load, naming the file.
+    /// Reads `<home>/flowrex.toml`; a missing file gives the defaults.
     pub fn load(home: &Path) -> Result<Config> {
         let path = Config::path(home);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
-            Err(e) => return Err(e).at(&path),
-        };
-        let config = Config::parse(&text).map_err(|e| prefix(&path, e))?;
-        config.risk.effective().map_err(|e| prefix(&path, e))?;
-        Ok(config)
+        if !path.exists() {
+            return Ok(Config::default());
+        }
+        let text = std::fs::read_to_string(&path).at(&path)?;
+        Config::parse(&text, &path)
     }
 
-    /// Parses config text; an error is one line with the line number.
-    pub fn parse(text: &str) -> Result<Config> {
-        toml::from_str(text).map_err(|e: toml::de::Error| {
+    /// Parses configuration text; errors name `path` and the line of the offending key. Soft risk limits
+    /// are checked here too, so one that would loosen a hard limit fails at load.
+    pub fn parse(text: &str, path: &Path) -> Result<Config> {
+        let config: Config = toml::from_str(text).map_err(|e| {
             let line = e
                 .span()
-                .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
-            let msg = e.message().trim().replace('\n', " ");
-            Error::invalid(match line {
-                Some(l) => format!("line {l}: {msg}"),
-                None => msg,
-            })
-        })
+                .map(|s| {
+                    // Lines are 1-based: the number of newlines before the span, plus one.
+                    format!(
+                        " line {}:",
+                        text[..s.start.min(text.len())].matches('\n').count() + 1
+                    )
+                })
+                .unwrap_or_default();
+            Error::invalid(format!("{}:{line} {}", path.display(), e.message().trim()))
+        })?;
+        config
+            .risk
+            .effective()
+            .map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?;
+        Ok(config)
     }
-}
-
-fn prefix(path: &Path, e: Error) -> Error {
-    Error::invalid(format!("{}: {e}", path.display()))
 }
 
 #[cfg(test)]
@@ -62,45 +63,42 @@ mod tests {
     use super::*;
 
     #[test]
-    fn missing_file_is_the_default() {
+    fn an_unknown_key_names_the_key_and_the_file() {
+        let err = Config::parse("\n\ncolour = 'red'\n", Path::new("home/flowrex.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("home/flowrex.toml: line 3:"), "{err}");
+        assert!(err.contains("colour"), "{err}");
+        let err = Config::parse(
+            "[risk]\nmax_trades_per_week = 3\n",
+            Path::new("flowrex.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("flowrex.toml: line 2:"), "{err}");
+        assert!(err.contains("max_trades_per_week"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_or_missing_file_gives_defaults() {
+        assert_eq!(
+            Config::parse("", Path::new("x")).unwrap(),
+            Config::default()
+        );
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(Config::load(dir.path()).unwrap(), Config::default());
     }
 
     #[test]
-    fn risk_table_is_read() {
+    fn the_risk_table_is_read_and_a_loosening_limit_fails_at_load() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join(CONFIG_FILE),
-            "[risk]\nmax_trades_per_hour = 3\n",
-        )
-        .unwrap();
-        let c = Config::load(dir.path()).unwrap();
-        assert_eq!(c.risk.max_trades_per_hour, Some(3));
-    }
-
-    #[test]
-    fn unknown_key_names_key_and_file() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join(CONFIG_FILE),
-            "[risk]\nmax_trades_per_week = 3\n",
-        )
-        .unwrap();
-        let err = Config::load(dir.path()).unwrap_err().to_string();
-        assert!(err.contains("flowrex.toml"), "{err}");
-        assert!(err.contains("max_trades_per_week"), "{err}");
-        assert!(!err.contains('\n'), "{err}");
-    }
-
-    #[test]
-    fn loosening_limit_fails_at_load() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join(CONFIG_FILE),
-            "[risk]\nrisk_per_trade_pct = 3\n",
-        )
-        .unwrap();
+        let file = dir.path().join(CONFIG_FILE);
+        std::fs::write(&file, "[risk]\nmax_trades_per_hour = 3\n").unwrap();
+        assert_eq!(
+            Config::load(dir.path()).unwrap().risk.max_trades_per_hour,
+            Some(3)
+        );
+        std::fs::write(&file, "[risk]\nrisk_per_trade_pct = 3\n").unwrap();
         let err = Config::load(dir.path()).unwrap_err().to_string();
         assert!(
             err.contains(

@@ -12,7 +12,6 @@ use tabled::Tabled;
 use super::Context;
 use super::output::{print_json, print_text, table};
 use crate::candles::time::{TimeFormat, parse_time};
-use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::risk::book::{AuditEntry, AuditKind, DecisionFilter, RecordOutcome, RiskState};
 use crate::risk::validator::{fmt_num, parse_number};
@@ -235,7 +234,7 @@ pub fn run(ctx: &Context, args: RiskCheckArgs) -> Result<i32> {
         ));
     }
     let now = resolve_now(args.now.as_deref())?;
-    let limits = Config::load(&ctx.home)?.risk.effective()?;
+    let limits = ctx.config.risk.effective()?;
     let mut book = RiskBook::open(&ctx.home, limits)?;
     match args.action {
         None if args.stdin => run_stdin(&mut book, now),
