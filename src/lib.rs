@@ -7,6 +7,8 @@
 pub mod candles;
 pub mod cli;
 pub mod config;
+pub mod db;
 pub mod error;
+pub mod risk;
 
 pub use error::{Error, Result};
