@@ -4,8 +4,11 @@
 //! Data flows one way: store → [`candles::Candles`] → indicators → strategy signals → backtest engine →
 //! metrics → playbook / journal. Library code never prints; it returns values and errors.
 
+pub mod backtest;
 pub mod candles;
 pub mod cli;
 pub mod error;
+pub mod indicators;
+pub mod strategy;
 
 pub use error::{Error, Result};
