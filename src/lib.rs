@@ -7,6 +7,7 @@
 pub mod backtest;
 pub mod candles;
 pub mod cli;
+pub mod config;
 pub mod error;
 pub mod indicators;
 pub mod strategy;

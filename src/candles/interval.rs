@@ -82,10 +82,46 @@ impl Interval {
         }
     }
 
+    /// The open time of the bar after the one opening at `ts`: `ts` plus the interval, or the same day and
+    /// time one calendar month later for `1M` (clamped to the month's last day).
+    pub fn next_open(self, ts: i64) -> i64 {
+        match self {
+            Interval::Month1 => add_months(ts, 1),
+            _ => ts + self.nominal_ms(),
+        }
+    }
+
     /// True for intervals shorter than a day.
     pub fn is_intraday(self) -> bool {
         self.nominal_ms() < DAY_MS
     }
+}
+
+/// `ts` moved by `months` calendar months, keeping the time of day; the day is clamped to the month's end.
+pub fn add_months(ts: i64, months: i32) -> i64 {
+    use chrono::{DateTime, Datelike, NaiveDate, Utc};
+    let Some(dt) = DateTime::<Utc>::from_timestamp_millis(ts) else {
+        return ts;
+    };
+    let total = dt.year() * 12 + dt.month0() as i32 + months;
+    let (year, month) = (total.div_euclid(12), total.rem_euclid(12) as u32 + 1);
+    let mut day = dt.day();
+    let date = loop {
+        if let Some(d) = NaiveDate::from_ymd_opt(year, month, day) {
+            break d;
+        }
+        day -= 1;
+    };
+    let time_ms = ts.rem_euclid(DAY_MS);
+    date.and_hms_opt(0, 0, 0)
+        .map_or(ts, |d| d.and_utc().timestamp_millis() + time_ms)
+}
+
+/// The calendar month index (`year * 12 + month0`) of `ts`.
+pub fn month_index(ts: i64) -> i64 {
+    use chrono::{DateTime, Datelike, Utc};
+    DateTime::<Utc>::from_timestamp_millis(ts)
+        .map_or(0, |d| d.year() as i64 * 12 + d.month0() as i64)
 }
 
 impl fmt::Display for Interval {

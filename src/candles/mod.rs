@@ -1,12 +1,11 @@
 //! Candles in columnar form, and everything that gets them in and out: the Parquet store, CSV import,
 //! validation, time parsing, synthetic data and resampling.
 
+pub mod csv_import;
+pub mod gaps;
 mod interval;
-// pub mod csv_import;
-// pub mod gaps;
-// pub mod resample;
 pub mod store;
-// pub mod synthetic;
+pub mod synthetic;
 pub mod time;
 pub mod validate;
 

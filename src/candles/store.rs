@@ -309,6 +309,12 @@ pub fn write_parquet(path: &Path, candles: &Candles, meta: &StoreMeta) -> Result
         writer.write(&batch).map_err(pq_err)?;
     }
     writer.close().map_err(pq_err)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(path).map_or(0o644, |m| m.permissions().mode());
+        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(mode)).at(tmp.path())?;
+    }
     tmp.as_file().sync_all().at(tmp.path())?;
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
     if let Ok(d) = File::open(dir) {

@@ -22,7 +22,7 @@ pub fn bar_problem(b: &Bar) -> Option<String> {
         }
     }
     if b.high < b.open.max(b.close) {
-        let (which, v) = if b.open > b.close {
+        let (which, v) = if b.open >= b.close {
             ("open", b.open)
         } else {
             ("close", b.close)
@@ -30,7 +30,7 @@ pub fn bar_problem(b: &Bar) -> Option<String> {
         return Some(format!("high {} < {which} {v}", b.high));
     }
     if b.low > b.open.min(b.close) {
-        let (which, v) = if b.open < b.close {
+        let (which, v) = if b.open <= b.close {
             ("open", b.open)
         } else {
             ("close", b.close)

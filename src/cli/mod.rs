@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::config::Config;
 use crate::error::Result;
 
 /// Exit codes, as documented in `--help` and the README.
@@ -69,16 +70,22 @@ pub struct Context {
     pub json: bool,
     /// Suppress progress and informational output.
     pub quiet: bool,
+    /// The home's `flowrex.toml` (defaults when there is none).
+    pub config: Config,
 }
 
 impl Context {
-    /// Resolves the home folder from the global options (`--home`, `$FLOWREX_HOME`, else `.`).
-    pub fn from_args(global: &GlobalArgs) -> Context {
-        Context {
-            home: global.home.clone().unwrap_or_else(|| PathBuf::from(".")),
+    /// Resolves the home folder from the global options (`--home`, `$FLOWREX_HOME`, else `.`) and reads
+    /// its configuration.
+    pub fn from_args(global: &GlobalArgs) -> Result<Context> {
+        let home = global.home.clone().unwrap_or_else(|| PathBuf::from("."));
+        let config = Config::load(&home)?;
+        Ok(Context {
+            home,
             json: global.json,
             quiet: global.quiet,
-        }
+            config,
+        })
     }
 
     /// Whether progress bars may be drawn: stderr is a terminal and `--quiet` is off.
@@ -90,7 +97,8 @@ impl Context {
 
 /// Runs the parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> Result<i32> {
-    let ctx = Context::from_args(&cli.global);
+    // A broken flowrex.toml is reported before any work starts, whatever the subcommand.
+    let ctx = Context::from_args(&cli.global)?;
     match cli.command {
         Command::Fetch(args) => fetch::run(&ctx, args),
     }

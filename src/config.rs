@@ -1,0 +1,72 @@
+//! `<home>/flowrex.toml`: optional configuration, read with serde. Unknown keys are an error naming the key
+//! and the file, so a typo never silently falls back to a default.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, IoContext, Result};
+
+/// The file name of the configuration inside a home folder.
+pub const CONFIG_FILE: &str = "flowrex.toml";
+
+/// Everything `flowrex.toml` may hold. Each subsystem adds its own section as it lands; a file with any
+/// key not listed here is rejected.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {}
+
+impl Config {
+    /// The config path of `home`.
+    pub fn path(home: &Path) -> PathBuf {
+        home.join(CONFIG_FILE)
+    }
+
+    /// Reads `<home>/flowrex.toml`; a missing file gives the defaults.
+    pub fn load(home: &Path) -> Result<Config> {
+        let path = Config::path(home);
+        if !path.exists() {
+            return Ok(Config::default());
+        }
+        let text = std::fs::read_to_string(&path).at(&path)?;
+        Config::parse(&text, &path)
+    }
+
+    /// Parses configuration text; errors name `path` and the line of the offending key.
+    pub fn parse(text: &str, path: &Path) -> Result<Config> {
+        toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| {
+                    format!(
+                        " line {}:",
+                        text[..s.start.min(text.len())].matches('\n').count() + 1
+                    )
+                })
+                .unwrap_or_default();
+            Error::invalid(format!("{}:{line} {}", path.display(), e.message().trim()))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_key_names_the_key_and_the_file() {
+        let err = Config::parse("\n\ncolour = 'red'\n", Path::new("home/flowrex.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("home/flowrex.toml: line 3:"), "{err}");
+        assert!(err.contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_or_missing_file_gives_defaults() {
+        assert_eq!(
+            Config::parse("", Path::new("x")).unwrap(),
+            Config::default()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(Config::load(dir.path()).unwrap(), Config::default());
+    }
+}
