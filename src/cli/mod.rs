@@ -1,6 +1,7 @@
 //! The command line: global options, one file per subcommand (argument structs and rendering only), and
 //! the dispatcher. Business logic lives in the library modules.
 
+pub mod backtest;
 pub mod fetch;
 pub mod output;
 
@@ -59,6 +60,8 @@ pub enum LogFormat {
 pub enum Command {
     /// Import or fetch candles into the store; list and verify stored files.
     Fetch(fetch::FetchArgs),
+    /// Run a strategy over stored candles: metrics, trades, equity curve.
+    Backtest(backtest::BacktestArgs),
 }
 
 /// What every subcommand gets: the resolved home folder and output preferences.
@@ -101,6 +104,7 @@ pub fn run(cli: Cli) -> Result<i32> {
     let ctx = Context::from_args(&cli.global)?;
     match cli.command {
         Command::Fetch(args) => fetch::run(&ctx, args),
+        Command::Backtest(args) => backtest::run(&ctx, args),
     }
 }
 

@@ -212,7 +212,7 @@ mod tests {
     #[test]
     fn lookup_lists_available_strategies() {
         assert_eq!(lookup("sma_cross").unwrap().name(), "sma_cross");
-        let e = lookup("nope").unwrap_err().to_string();
+        let e = lookup("nope").err().expect("unknown name").to_string();
         assert!(
             e.contains("unknown strategy `nope`") && e.contains("sma_cross"),
             "{e}"
