@@ -14,6 +14,10 @@
 //!    closed at the close, cash and equity are 0 from here on, and the run stops (out of money).
 //! 5. `NextOpen`: the strategy decides (not on the last bar: such an order could never fill).
 //!
+//! With `close_at_end` the position open after the loop is closed at the last bar's open (`NextOpen`;
+//! the reference re-runs the last bar, so an entry decided on the last bar also fills at that open and
+//! stays open) or at the last close (`Close`), and the last equity value is re-marked.
+//!
 //! Arithmetic follows the reference operation by operation so that results match it bit for bit.
 
 use serde::Serialize;
@@ -391,18 +395,37 @@ pub fn run(
             out_of_money_bar = Some(i);
             break;
         }
-        if cfg.fill == Fill::NextOpen && i + 1 < n {
+        // Without close_at_end an order decided on the last bar could never fill, so it is not asked for.
+        if cfg.fill == Fill::NextOpen && (i + 1 < n || cfg.close_at_end) {
             pending = signals.decide(i, &broker.view());
         }
     }
-    if cfg.close_at_end && out_of_money_bar.is_none() && broker.pos.is_some() {
+    if cfg.close_at_end && out_of_money_bar.is_none() && start < n {
         let last = n - 1;
-        let price = match cfg.fill {
-            Fill::NextOpen => open[last],
-            Fill::Close => close[last],
-        };
-        broker.close(price, last, ExitReason::EndOfData, false);
-        equity[last] = broker.cash;
+        match cfg.fill {
+            // The reference re-runs the last bar: the open trade closes at the last open, and an entry
+            // decided on the last bar fills at that same open (and stays open, valued at the close).
+            Fill::NextOpen => {
+                let reason = match pending {
+                    Action::Hold => ExitReason::EndOfData,
+                    _ => ExitReason::Signal,
+                };
+                broker.close(open[last], last, reason, false);
+                if let Action::Enter(e) = pending {
+                    broker.open(e, open[last], last);
+                    broker.check_exits(last, open[last], high[last], low[last]);
+                }
+            }
+            Fill::Close => broker.close(close[last], last, ExitReason::EndOfData, false),
+        }
+        let eq = broker.equity(close[last]);
+        equity[last] = eq;
+        if eq <= 0.0 {
+            broker.close(close[last], last, ExitReason::OutOfMoney, false);
+            broker.cash = 0.0;
+            equity[last] = 0.0;
+            out_of_money_bar = Some(last);
+        }
     }
     let open_trade = broker.pos.map(|p| OpenTrade {
         size: p.units,

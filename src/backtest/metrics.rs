@@ -387,7 +387,12 @@ pub fn compute(candles: &Candles, run: &RunResult) -> Metrics {
             cur_key = Some(k);
         }
     }
-    let r: Vec<f64> = period_last.windows(2).map(|w| w[1] / w[0] - 1.0).collect();
+    // `pct_change().dropna()`: 0/0 after an out-of-money run is NaN and dropped.
+    let r: Vec<f64> = period_last
+        .windows(2)
+        .map(|w| w[1] / w[0] - 1.0)
+        .filter(|x| !x.is_nan())
+        .collect();
     let g = geometric_mean(&r);
     let big_n = periods_per_year as f64;
     let annualized_return = (1.0 + g).powf(big_n) - 1.0;
