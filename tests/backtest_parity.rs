@@ -268,3 +268,40 @@ fn close_at_end_matches_the_finalize_oracle() {
         stats["stats"]["Equity Final [$]"].as_f64().unwrap(),
     );
 }
+
+#[test]
+fn sma_is_bit_identical_to_pandas_rolling_mean() {
+    // The oracle's trade log carries pandas' SMA values at each entry and exit bar (17 digits, which
+    // round-trip exactly), so the port must reproduce them bit for bit.
+    use flowrex::candles::{Store, TimeRange};
+    let candles = Store::new(&repo())
+        .load("GOOG", "1d".parse().unwrap(), &TimeRange::ALL)
+        .unwrap();
+    let sma10 = flowrex::indicators::sma(&candles.close, 10);
+    let sma20 = flowrex::indicators::sma(&candles.close, 20);
+    let mut rdr = csv::Reader::from_path(fixture("goog_smacross_10_20.trades.csv")).unwrap();
+    let headers = rdr.headers().unwrap().clone();
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let mut compared = 0;
+    for rec in rdr.records() {
+        let rec = rec.unwrap();
+        let bar = |name: &str| rec[col(name)].parse::<usize>().unwrap();
+        let val = |name: &str| rec[col(name)].parse::<f64>().unwrap();
+        for (series, bar_col, val_col) in [
+            (&sma10, "EntryBar", "Entry_SMA(C,10)"),
+            (&sma10, "ExitBar", "Exit_SMA(C,10)"),
+            (&sma20, "EntryBar", "Entry_SMA(C,20)"),
+            (&sma20, "ExitBar", "Exit_SMA(C,20)"),
+        ] {
+            let (got, want) = (series[bar(bar_col)], val(val_col));
+            assert_eq!(
+                got.to_bits(),
+                want.to_bits(),
+                "{val_col} at bar {}: {got:?} vs {want:?}",
+                bar(bar_col)
+            );
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 93 * 4);
+}

@@ -134,6 +134,31 @@ mod tests {
     }
 
     #[test]
+    fn removing_future_bars_changes_no_earlier_decision() {
+        use crate::candles::Interval;
+        use crate::candles::synthetic::{SyntheticSpec, generate};
+        let full = generate(&SyntheticSpec::new(600, 3, Interval::Hour1));
+        let params = super::super::resolve_params(&SmaCross, &[]).unwrap();
+        let decisions = |c: &Candles| {
+            let mut s = SmaCross
+                .prepare(c, &params, &IndicatorCache::new())
+                .unwrap();
+            (s.warmup() + 1..c.len())
+                .map(|i| s.decide(i, &PositionView::default()))
+                .collect::<Vec<_>>()
+        };
+        let all = decisions(&full);
+        assert!(
+            all.iter().any(|a| *a != Action::Hold),
+            "the series should produce signals"
+        );
+        for cut in [25, 100, 333, 599] {
+            let part = decisions(&full.slice(0..cut));
+            assert_eq!(part[..], all[..part.len()], "cut at {cut}");
+        }
+    }
+
+    #[test]
     fn fast_must_be_below_slow() {
         let p = super::super::resolve_params(
             &SmaCross,
