@@ -8,7 +8,7 @@
 //! A metric that has no value (no trades, no drawdown, a zero denominator, too little data) is `NaN`
 //! here and **`null` in JSON** — never `NaN`, which JSON cannot carry.
 
-use chrono::{DateTime, Datelike};
+use chrono::{DateTime, Datelike, NaiveDate};
 use serde::{Serialize, Serializer};
 
 use super::engine::RunResult;
@@ -190,19 +190,35 @@ enum Period {
     Year,
 }
 
-fn period_key(ts: i64, p: Period) -> i64 {
+/// The `[start, end)` ms bounds of the resampling bin holding `ts` (pandas 'D', 'W' = Monday..Sunday,
+/// 'ME' calendar month, 'YE' calendar year; all UTC).
+fn period_bounds(ts: i64, p: Period) -> (i64, i64) {
     let day = ts.div_euclid(DAY_MS);
     match p {
-        Period::Day => day,
-        // pandas 'W' (W-SUN): Monday..Sunday weeks. 1970-01-01 was a Thursday.
-        Period::Week => (day + 3).div_euclid(7),
+        Period::Day => (day * DAY_MS, (day + 1) * DAY_MS),
+        Period::Week => {
+            // 1970-01-01 was a Thursday, so Mondays are days ≡ 4 (mod 7).
+            let monday = day - (day + 3).rem_euclid(7);
+            (monday * DAY_MS, (monday + 7) * DAY_MS)
+        }
         Period::Month | Period::Year => {
-            let dt = DateTime::from_timestamp_millis(ts).unwrap_or_default();
-            if p == Period::Month {
-                dt.year() as i64 * 12 + dt.month0() as i64
+            let date = DateTime::from_timestamp_millis(ts)
+                .unwrap_or_default()
+                .date_naive();
+            let (y, m) = (date.year(), date.month());
+            let (start, end) = if p == Period::Month {
+                let next = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+                ((y, m), next)
             } else {
-                dt.year() as i64
-            }
+                ((y, 1), (y + 1, 1))
+            };
+            let ms = |(y, m): (i32, u32)| {
+                NaiveDate::from_ymd_opt(y, m, 1)
+                    .and_then(|d| d.and_hms_opt(0, 0, 0))
+                    .map(|d| d.and_utc().timestamp_millis())
+                    .unwrap_or(i64::MAX)
+            };
+            (ms(start), ms(end))
         }
     }
 }
@@ -361,13 +377,21 @@ pub fn compute(candles: &Candles, run: &RunResult) -> Metrics {
     let freq_days = period_ms
         .map(|p| (p / DAY_MS as f64).floor() as i64)
         .unwrap_or(0);
+    // Weekday and period membership change only at day / period boundaries: divide only there.
+    let mut weekend_bars = 0usize;
+    let (mut day_lo, mut day_hi, mut is_weekend) = (i64::MAX, i64::MIN, false);
+    for &t in ts.iter() {
+        if t < day_lo || t >= day_hi {
+            let d = t.div_euclid(DAY_MS);
+            (day_lo, day_hi) = (d * DAY_MS, d * DAY_MS + DAY_MS);
+            is_weekend = (d + 3).rem_euclid(7) >= 5;
+        }
+        weekend_bars += is_weekend as usize;
+    }
     let weekend_share = if n == 0 {
         0.0
     } else {
-        ts.iter()
-            .filter(|&&t| (t.div_euclid(DAY_MS) + 3).rem_euclid(7) >= 5)
-            .count() as f64
-            / n as f64
+        weekend_bars as f64 / n as f64
     };
     let (periods_per_year, period) = match freq_days {
         7 => (52u32, Period::Week),
@@ -377,14 +401,13 @@ pub fn compute(candles: &Candles, run: &RunResult) -> Metrics {
         _ => (252, Period::Day),
     };
     let mut period_last: Vec<f64> = Vec::new();
-    let mut cur_key = None;
+    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
     for i in 0..n {
-        let k = period_key(ts[i], period);
-        if cur_key == Some(k) {
-            *period_last.last_mut().expect("a group is open") = eq[i];
-        } else {
+        if ts[i] < lo || ts[i] >= hi {
+            (lo, hi) = period_bounds(ts[i], period);
             period_last.push(eq[i]);
-            cur_key = Some(k);
+        } else {
+            *period_last.last_mut().expect("a period is open") = eq[i];
         }
     }
     // `pct_change().dropna()`: 0/0 after an out-of-money run is NaN and dropped.
@@ -412,16 +435,19 @@ pub fn compute(candles: &Candles, run: &RunResult) -> Metrics {
     let sortino = annualized_return / (mean(&downside).sqrt() * big_n.sqrt());
     let calmar = annualized_return / or_nan(max_dd_frac);
 
-    // Beta from per-bar log returns of equity and close.
+    // Beta from per-bar log returns of equity (`x`) and close (`y`), one pass (two `ln` per bar).
     let beta = if n > 2 {
-        let le = |i: usize| (eq[i + 1] / eq[i]).ln();
-        let lm = |i: usize| (close[i + 1] / close[i]).ln();
-        let m = n - 1;
-        let me = sum((0..m).map(le)) / m as f64;
-        let mm = sum((0..m).map(lm)) / m as f64;
-        let cov = sum((0..m).map(|i| (le(i) - me) * (lm(i) - mm))) / (m - 1) as f64;
-        let var_m = sum((0..m).map(|i| (lm(i) - mm) * (lm(i) - mm))) / (m - 1) as f64;
-        cov / var_m
+        let (mut sx, mut sy, mut sxy, mut syy) = (0.0, 0.0, 0.0, 0.0);
+        for i in 0..n - 1 {
+            let x = (eq[i + 1] / eq[i]).ln();
+            let y = (close[i + 1] / close[i]).ln();
+            sx += x;
+            sy += y;
+            sxy += x * y;
+            syy += y * y;
+        }
+        let m = (n - 1) as f64;
+        (sxy - sx * sy / m) / (syy - sy * sy / m)
     } else {
         f64::NAN
     };
@@ -516,15 +542,15 @@ mod tests {
     }
 
     #[test]
-    fn weeks_run_monday_to_sunday() {
+    fn weeks_run_monday_to_sunday_and_months_are_calendar_months() {
         let mon = 4 * DAY_MS; // 1970-01-05
+        assert_eq!(period_bounds(mon, Period::Week), (mon, mon + 7 * DAY_MS));
+        assert_eq!(period_bounds(mon - 1, Period::Week).1, mon);
+        let feb = 31 * DAY_MS; // 1970-02-01
         assert_eq!(
-            period_key(mon - 1, Period::Week) + 1,
-            period_key(mon, Period::Week)
+            period_bounds(feb + 5, Period::Month),
+            (feb, feb + 28 * DAY_MS)
         );
-        assert_eq!(
-            period_key(mon, Period::Week),
-            period_key(mon + 6 * DAY_MS + 1, Period::Week)
-        );
+        assert_eq!(period_bounds(feb, Period::Year), (0, 365 * DAY_MS));
     }
 }
