@@ -280,13 +280,15 @@ impl Broker<'_> {
         }
     }
 
-    /// Stop and target of the open position against bar `i`.
+    /// Stop and target of the open position against bar `i` (prices are read only when there is a
+    /// level to check).
     #[inline]
-    fn check_exits(&mut self, i: usize, open: f64, high: f64, low: f64) {
+    fn check_exits(&mut self, i: usize, open: &[f64], high: &[f64], low: &[f64]) {
         let Some(p) = self.pos else { return };
         if p.stop.is_none() && p.target.is_none() {
             return;
         }
+        let (open, high, low) = (open[i], high[i], low[i]);
         let long = p.units > 0.0;
         // An open already beyond a level: that level was passed first, at the open.
         let beyond_stop = p
@@ -365,7 +367,9 @@ pub fn run(
     );
     let warmup = signals.warmup();
     let start = warmup.saturating_add(1);
-    let mut equity = vec![cfg.cash; n];
+    // Warm-up bars hold the initial cash (the reference back-fills them); the loop appends the rest.
+    let mut equity = Vec::with_capacity(n);
+    equity.resize(start.min(n), cfg.cash);
     let mut broker = Broker {
         cfg,
         cash: cfg.cash,
@@ -381,20 +385,20 @@ pub fn run(
             let action = std::mem::take(&mut pending);
             broker.apply(action, open[i], i);
         }
-        broker.check_exits(i, open[i], high[i], low[i]);
+        broker.check_exits(i, open, high, low);
         if cfg.fill == Fill::Close {
             let action = signals.decide(i, &broker.view());
             broker.apply(action, close[i], i);
         }
         let eq = broker.equity(close[i]);
-        equity[i] = eq;
         if eq <= 0.0 {
             broker.close(close[i], i, ExitReason::OutOfMoney, false);
             broker.cash = 0.0;
-            equity[i..].fill(0.0);
+            equity.resize(n, 0.0);
             out_of_money_bar = Some(i);
             break;
         }
+        equity.push(eq);
         // Without close_at_end an order decided on the last bar could never fill, so it is not asked for.
         if cfg.fill == Fill::NextOpen && (i + 1 < n || cfg.close_at_end) {
             pending = signals.decide(i, &broker.view());
@@ -413,7 +417,7 @@ pub fn run(
                 broker.close(open[last], last, reason, false);
                 if let Action::Enter(e) = pending {
                     broker.open(e, open[last], last);
-                    broker.check_exits(last, open[last], high[last], low[last]);
+                    broker.check_exits(last, open, high, low);
                 }
             }
             Fill::Close => broker.close(close[last], last, ExitReason::EndOfData, false),

@@ -322,8 +322,19 @@ pub fn compute(candles: &Candles, run: &RunResult) -> Metrics {
     let mut period_sum_ms = 0f64;
     let mut nonzero_dd_sum = 0.0;
     let mut nonzero_dd_count = 0usize;
+    let (mut sx, mut sy, mut sxy, mut syy) = (0.0, 0.0, 0.0, 0.0);
     for i in 0..n {
         let e = eq[i];
+        if i > 0 {
+            // ln(1) is exactly 0: skip the call while equity does not move.
+            let ratio = e / eq[i - 1];
+            let x = if ratio == 1.0 { 0.0 } else { ratio.ln() };
+            let y = (close[i] / close[i - 1]).ln();
+            sx += x;
+            sy += y;
+            sxy += x * y;
+            syy += y * y;
+        }
         peak = if peak.is_nan() || e > peak { e } else { peak };
         let dd = 1.0 - e / peak;
         if dd.is_nan() {
@@ -377,39 +388,43 @@ pub fn compute(candles: &Candles, run: &RunResult) -> Metrics {
     let freq_days = period_ms
         .map(|p| (p / DAY_MS as f64).floor() as i64)
         .unwrap_or(0);
+    let period = match freq_days {
+        7 => Period::Week,
+        31 => Period::Month,
+        365 => Period::Year,
+        _ => Period::Day,
+    };
     // Weekday and period membership change only at day / period boundaries: divide only there.
     let mut weekend_bars = 0usize;
     let (mut day_lo, mut day_hi, mut is_weekend) = (i64::MAX, i64::MIN, false);
-    for &t in ts.iter() {
+    let mut period_last: Vec<f64> = Vec::new();
+    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+    for (&t, &e) in ts.iter().zip(eq.iter()) {
         if t < day_lo || t >= day_hi {
             let d = t.div_euclid(DAY_MS);
             (day_lo, day_hi) = (d * DAY_MS, d * DAY_MS + DAY_MS);
             is_weekend = (d + 3).rem_euclid(7) >= 5;
         }
         weekend_bars += is_weekend as usize;
+        if t < lo || t >= hi {
+            (lo, hi) = period_bounds(t, period);
+            period_last.push(e);
+        } else {
+            *period_last.last_mut().expect("a period is open") = e;
+        }
     }
     let weekend_share = if n == 0 {
         0.0
     } else {
         weekend_bars as f64 / n as f64
     };
-    let (periods_per_year, period) = match freq_days {
-        7 => (52u32, Period::Week),
-        31 => (12, Period::Month),
-        365 => (1, Period::Year),
-        _ if weekend_share > 2.0 / 7.0 * 0.6 => (365, Period::Day),
-        _ => (252, Period::Day),
+    let periods_per_year: u32 = match freq_days {
+        7 => 52,
+        31 => 12,
+        365 => 1,
+        _ if weekend_share > 2.0 / 7.0 * 0.6 => 365,
+        _ => 252,
     };
-    let mut period_last: Vec<f64> = Vec::new();
-    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
-    for i in 0..n {
-        if ts[i] < lo || ts[i] >= hi {
-            (lo, hi) = period_bounds(ts[i], period);
-            period_last.push(eq[i]);
-        } else {
-            *period_last.last_mut().expect("a period is open") = eq[i];
-        }
-    }
     // `pct_change().dropna()`: 0/0 after an out-of-money run is NaN and dropped.
     let r: Vec<f64> = period_last
         .windows(2)
@@ -435,17 +450,8 @@ pub fn compute(candles: &Candles, run: &RunResult) -> Metrics {
     let sortino = annualized_return / (mean(&downside).sqrt() * big_n.sqrt());
     let calmar = annualized_return / or_nan(max_dd_frac);
 
-    // Beta from per-bar log returns of equity (`x`) and close (`y`), one pass (two `ln` per bar).
+    // Beta: cov(x, y) / var(y) of per-bar log returns of equity (`x`) and close (`y`).
     let beta = if n > 2 {
-        let (mut sx, mut sy, mut sxy, mut syy) = (0.0, 0.0, 0.0, 0.0);
-        for i in 0..n - 1 {
-            let x = (eq[i + 1] / eq[i]).ln();
-            let y = (close[i + 1] / close[i]).ln();
-            sx += x;
-            sy += y;
-            sxy += x * y;
-            syy += y * y;
-        }
         let m = (n - 1) as f64;
         (sxy - sx * sy / m) / (syy - sy * sy / m)
     } else {
