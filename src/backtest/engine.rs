@@ -19,6 +19,15 @@
 //! stays open) or at the last close (`Close`), and the last equity value is re-marked.
 //!
 //! Arithmetic follows the reference operation by operation so that results match it bit for bit.
+//!
+//! Deliberate differences from backtesting.py, all outside what its SMA-cross runs exercise:
+//! - A pending market order fills at the open *before* stops and targets are checked (the reference
+//!   checks a trade's stop first, so a reversal decided on the previous bar could exit at the stop price
+//!   although the open came first).
+//! - An open beyond the target exits at the open as a target exit (the reference's stop-first order
+//!   would let a stop reached later in the bar win).
+//! - `Fill::Close` fills inside bar `i` and marks bar `i`'s equity after the fill (the reference's
+//!   `trade_on_close` books the fill on bar `i` but only reflects it from bar `i + 1`).
 
 use serde::Serialize;
 
