@@ -4,11 +4,14 @@
 //! Data flows one way: store → [`candles::Candles`] → indicators → strategy signals → backtest engine →
 //! metrics → playbook / journal. Library code never prints; it returns values and errors.
 
+pub mod backtest;
 pub mod candles;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod indicators;
+pub mod strategy;
 pub mod risk;
 
 pub use error::{Error, Result};

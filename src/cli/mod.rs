@@ -1,6 +1,7 @@
 //! The command line: global options, one file per subcommand (argument structs and rendering only), and
 //! the dispatcher. Business logic lives in the library modules.
 
+pub mod backtest;
 pub mod fetch;
 pub mod output;
 pub mod risk_check;
@@ -60,6 +61,8 @@ pub enum LogFormat {
 pub enum Command {
     /// Import or fetch candles into the store; list and verify stored files.
     Fetch(fetch::FetchArgs),
+    /// Run a strategy over stored candles: metrics, trades, equity curve.
+    Backtest(backtest::BacktestArgs),
     /// Gate a trade against the risk limits (exit 0 approved, 3 rejected); risk state, limits, audit log.
     RiskCheck(Box<risk_check::RiskCheckArgs>),
 }
@@ -104,6 +107,7 @@ pub fn run(cli: Cli) -> Result<i32> {
     let ctx = Context::from_args(&cli.global)?;
     match cli.command {
         Command::Fetch(args) => fetch::run(&ctx, args),
+        Command::Backtest(args) => backtest::run(&ctx, args),
         Command::RiskCheck(args) => risk_check::run(&ctx, *args),
     }
 }

@@ -1,0 +1,627 @@
+//! Backtest metrics, computed as backtesting.py 0.6.6 computes its `stats` (names in brackets are the
+//! reference's), plus a few of our own (recovery factor, ambiguity and cancellation counts).
+//!
+//! Notation: `eq` is the per-bar equity curve, `dd[i] = 1 − eq[i] / max(eq[0..=i])` the drawdown
+//! fraction, `r` the period returns (see [`Metrics::periods_per_year`]), `N` the periods per year, and
+//! for closed trades `pl` their net P&L and `ret` their net return fraction.
+//!
+//! A metric that has no value (no trades, no drawdown, a zero denominator, too little data) is `NaN`
+//! here and **`null` in JSON** — never `NaN`, which JSON cannot carry.
+
+use chrono::{DateTime, Datelike, NaiveDate};
+use serde::{Serialize, Serializer};
+
+use super::engine::RunResult;
+use crate::candles::{Candles, DAY_MS, HOUR_MS, MINUTE_MS};
+use crate::strategy::IndicatorCache;
+
+/// Serializes non-finite floats as `null`.
+pub fn finite_or_null<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    if v.is_finite() {
+        s.serialize_f64(*v)
+    } else {
+        s.serialize_none()
+    }
+}
+
+/// Every metric of a run. Field docs give the formula; percentages are in percent (×100).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Metrics {
+    /// Open time of the first bar, ms UTC [Start].
+    pub start_ts: i64,
+    /// Open time of the last bar, ms UTC [End].
+    pub end_ts: i64,
+    /// `end − start` in days [Duration].
+    #[serde(serialize_with = "finite_or_null")]
+    pub duration_days: f64,
+    /// Number of bars.
+    pub bars: usize,
+    /// Share of bars with a position, counting each closed trade from its entry bar to its exit bar
+    /// inclusive (the open trade at the end is not counted), ×100 [Exposure Time [%]].
+    #[serde(serialize_with = "finite_or_null")]
+    pub exposure_pct: f64,
+    /// `eq[last]` [Equity Final [$]].
+    #[serde(serialize_with = "finite_or_null")]
+    pub equity_final: f64,
+    /// `max(eq)` [Equity Peak [$]].
+    #[serde(serialize_with = "finite_or_null")]
+    pub equity_peak: f64,
+    /// Sum of entry + exit commissions of closed trades [Commissions [$]].
+    #[serde(serialize_with = "finite_or_null")]
+    pub commissions: f64,
+    /// `(eq[last] − eq[0]) / eq[0] × 100` [Return [%]].
+    #[serde(serialize_with = "finite_or_null")]
+    pub return_pct: f64,
+    /// `(close[last] − close[w]) / close[w] × 100` with `w` the strategy's warm-up bar [Buy & Hold
+    /// Return [%]].
+    #[serde(serialize_with = "finite_or_null")]
+    pub buy_hold_return_pct: f64,
+    /// `((1 + g)^N − 1) × 100` with `g = exp(mean(ln(1 + r))) − 1` (0 if any `1 + r ≤ 0`)
+    /// [Return (Ann.) [%]].
+    #[serde(serialize_with = "finite_or_null")]
+    pub return_ann_pct: f64,
+    /// `sqrt((var(r, ddof=1) + (1 + g)²)^N − (1 + g)^(2N)) × 100` [Volatility (Ann.) [%]].
+    #[serde(serialize_with = "finite_or_null")]
+    pub volatility_ann_pct: f64,
+    /// `((eq[last] / eq[0])^(1/years) − 1) × 100`, `years = duration_days / 365.25` [CAGR [%]].
+    #[serde(serialize_with = "finite_or_null")]
+    pub cagr_pct: f64,
+    /// `return_ann_pct / volatility_ann_pct` (risk-free rate 0) [Sharpe Ratio].
+    #[serde(serialize_with = "finite_or_null")]
+    pub sharpe: f64,
+    /// `((1 + g)^N − 1) / (sqrt(mean(min(r, 0)²)) · sqrt(N))` [Sortino Ratio].
+    #[serde(serialize_with = "finite_or_null")]
+    pub sortino: f64,
+    /// `((1 + g)^N − 1) / max(dd)` [Calmar Ratio].
+    #[serde(serialize_with = "finite_or_null")]
+    pub calmar: f64,
+    /// `return_pct − beta · buy_hold_return_pct` (Jensen's alpha, risk-free 0) [Alpha [%]].
+    #[serde(serialize_with = "finite_or_null")]
+    pub alpha_pct: f64,
+    /// `cov(le, lm) / var(lm)` of per-bar log returns of equity (`le`) and of the close (`lm`) [Beta].
+    #[serde(serialize_with = "finite_or_null")]
+    pub beta: f64,
+    /// `−max(dd) × 100` (negative, as the reference reports it) [Max. Drawdown [%]].
+    #[serde(serialize_with = "finite_or_null")]
+    pub max_drawdown_pct: f64,
+    /// `−mean(peak dd of each drawdown period) × 100`. A period runs from a bar at a new equity high
+    /// to the next such bar (or the last bar) [Avg. Drawdown [%]].
+    #[serde(serialize_with = "finite_or_null")]
+    pub avg_drawdown_pct: f64,
+    /// Longest drawdown period in days, rounded up to the data's resolution [Max. Drawdown Duration].
+    #[serde(serialize_with = "finite_or_null")]
+    pub max_drawdown_duration_days: f64,
+    /// Mean drawdown period in days, rounded up to the data's resolution [Avg. Drawdown Duration].
+    #[serde(serialize_with = "finite_or_null")]
+    pub avg_drawdown_duration_days: f64,
+    /// Closed trades [# Trades].
+    pub num_trades: usize,
+    /// `count(pl > 0) / num_trades × 100` [Win Rate [%]].
+    #[serde(serialize_with = "finite_or_null")]
+    pub win_rate_pct: f64,
+    /// `max(ret) × 100` [Best Trade [%]].
+    #[serde(serialize_with = "finite_or_null")]
+    pub best_trade_pct: f64,
+    /// `min(ret) × 100` [Worst Trade [%]].
+    #[serde(serialize_with = "finite_or_null")]
+    pub worst_trade_pct: f64,
+    /// Geometric mean trade return: `(exp(mean(ln(1 + ret))) − 1) × 100` (0 if any `1 + ret ≤ 0`)
+    /// [Avg. Trade [%]].
+    #[serde(serialize_with = "finite_or_null")]
+    pub avg_trade_pct: f64,
+    /// Longest `exit time − entry time` in days, rounded up to the data's resolution [Max. Trade
+    /// Duration].
+    #[serde(serialize_with = "finite_or_null")]
+    pub max_trade_duration_days: f64,
+    /// Mean `exit time − entry time` in days, rounded up to the data's resolution [Avg. Trade Duration].
+    #[serde(serialize_with = "finite_or_null")]
+    pub avg_trade_duration_days: f64,
+    /// `sum(ret > 0) / |sum(ret < 0)|` (on returns, as the reference) [Profit Factor].
+    #[serde(serialize_with = "finite_or_null")]
+    pub profit_factor: f64,
+    /// `mean(ret) × 100` [Expectancy [%]].
+    #[serde(serialize_with = "finite_or_null")]
+    pub expectancy_pct: f64,
+    /// `sqrt(num_trades) · mean(pl) / std(pl, ddof=1)` [SQN].
+    #[serde(serialize_with = "finite_or_null")]
+    pub sqn: f64,
+    /// `W − (1 − W) / (mean(pl > 0) / −mean(pl < 0))` with `W` the win rate as a fraction [Kelly
+    /// Criterion].
+    #[serde(serialize_with = "finite_or_null")]
+    pub kelly: f64,
+    /// `(eq[last] − eq[0]) / max(running peak − eq)`: net profit over the largest drawdown in money
+    /// (not in the reference).
+    #[serde(serialize_with = "finite_or_null")]
+    pub recovery_factor: f64,
+    /// Periods per year `N` used to annualize: 52 if the median bar spacing (of the last 100 bars) is 7
+    /// days, 12 if 31, 1 if 365; else 365 when more than 2/7·0.6 of bars fall on weekends, else 252.
+    /// Period returns `r` are the last equity of each week / month / year / calendar day respectively.
+    pub periods_per_year: u32,
+    /// Trades whose exit bar reached both stop and target (resolved by the stop policy).
+    pub ambiguous_exits: usize,
+    /// Entries cancelled because they could not be sized.
+    pub cancelled_orders: usize,
+}
+
+/// Python's `sum` / numpy's: a plain left-to-right sum (enough for 1e-9 relative agreement).
+fn sum(v: impl Iterator<Item = f64>) -> f64 {
+    v.fold(0.0, |a, b| a + b)
+}
+
+/// pandas `Series.mean()` of a sample (NaN when empty).
+fn mean(v: &[f64]) -> f64 {
+    if v.is_empty() {
+        f64::NAN
+    } else {
+        sum(v.iter().copied()) / v.len() as f64
+    }
+}
+
+/// pandas `Series.var(ddof=1)` (NaN with fewer than 2 values).
+fn var1(v: &[f64]) -> f64 {
+    if v.len() < 2 {
+        return f64::NAN;
+    }
+    let m = mean(v);
+    sum(v.iter().map(|x| (x - m) * (x - m))) / (v.len() - 1) as f64
+}
+
+/// backtesting.py's `geometric_mean`: `exp(sum(ln(1 + r)) / n) − 1`, 0 if any `1 + r ≤ 0`, NaN if empty.
+fn geometric_mean(r: &[f64]) -> f64 {
+    if r.iter().any(|x| x + 1.0 <= 0.0) {
+        return 0.0;
+    }
+    if r.is_empty() {
+        return f64::NAN;
+    }
+    (sum(r.iter().map(|x| (x + 1.0).ln())) / r.len() as f64).exp() - 1.0
+}
+
+/// `x or NaN` of Python: NaN when `x == 0`.
+fn or_nan(x: f64) -> f64 {
+    if x == 0.0 { f64::NAN } else { x }
+}
+
+/// The resampling rule for period returns.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Period {
+    Day,
+    Week,
+    Month,
+    Year,
+}
+
+/// The `[start, end)` ms bounds of the resampling bin holding `ts` (pandas 'D', 'W' = Monday..Sunday,
+/// 'ME' calendar month, 'YE' calendar year; all UTC).
+fn period_bounds(ts: i64, p: Period) -> (i64, i64) {
+    let day = ts.div_euclid(DAY_MS);
+    match p {
+        Period::Day => (day * DAY_MS, (day + 1) * DAY_MS),
+        Period::Week => {
+            // 1970-01-01 was a Thursday, so Mondays are days ≡ 4 (mod 7).
+            let monday = day - (day + 3).rem_euclid(7);
+            (monday * DAY_MS, (monday + 7) * DAY_MS)
+        }
+        Period::Month | Period::Year => {
+            let date = DateTime::from_timestamp_millis(ts)
+                .unwrap_or_default()
+                .date_naive();
+            let (y, m) = (date.year(), date.month());
+            let (start, end) = if p == Period::Month {
+                let next = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+                ((y, m), next)
+            } else {
+                ((y, 1), (y + 1, 1))
+            };
+            let ms = |(y, m): (i32, u32)| {
+                NaiveDate::from_ymd_opt(y, m, 1)
+                    .and_then(|d| d.and_hms_opt(0, 0, 0))
+                    .map(|d| d.and_utc().timestamp_millis())
+                    .unwrap_or(i64::MAX)
+            };
+            (ms(start), ms(end))
+        }
+    }
+}
+
+/// Median spacing of the last 100 bars (ms), as `_data_period`: the median of up to 99 differences.
+fn data_period_ms(ts: &[i64]) -> Option<f64> {
+    let tail = &ts[ts.len().saturating_sub(100)..];
+    if tail.len() < 2 {
+        return None;
+    }
+    let mut d: Vec<i64> = tail.windows(2).map(|w| w[1] - w[0]).collect();
+    d.sort_unstable();
+    let m = d.len();
+    Some(if m % 2 == 1 {
+        d[m / 2] as f64
+    } else {
+        (d[m / 2 - 1] as f64 + d[m / 2] as f64) / 2.0
+    })
+}
+
+/// The unit durations are rounded up to: the finest non-zero component of the data period
+/// (pandas `Timedelta.resolution_string`).
+fn resolution_ms(period_ms: Option<f64>) -> i64 {
+    let p = period_ms.unwrap_or(DAY_MS as f64).round() as i64;
+    if p % DAY_MS == 0 {
+        DAY_MS
+    } else if p % HOUR_MS == 0 {
+        HOUR_MS
+    } else if p % MINUTE_MS == 0 {
+        MINUTE_MS
+    } else if p % 1000 == 0 {
+        1000
+    } else {
+        1
+    }
+}
+
+/// Rounds a duration (ms, possibly fractional from a mean) up to `res` and returns it in days.
+fn ceil_days(ms: f64, res: i64) -> f64 {
+    if !ms.is_finite() {
+        return f64::NAN;
+    }
+    // A pandas mean of timedeltas is truncated to whole nanoseconds before rounding up.
+    let ns = (ms * 1e6).trunc();
+    let res_ns = res as f64 * 1e6;
+    (ns / res_ns).ceil() * res_ns / (DAY_MS as f64 * 1e6)
+}
+
+fn max_nan(v: impl Iterator<Item = f64>) -> f64 {
+    let mut m = f64::NAN;
+    for x in v {
+        if x.is_nan() {
+            continue;
+        }
+        if m.is_nan() || x > m {
+            m = x;
+        }
+    }
+    m
+}
+
+/// `ln(ratio)`, via the Taylor series of `ln(1 + u)` (u = ratio − 1, exact) when |u| < 2⁻⁷ — nine terms
+/// leave a relative error below 1e-19, far inside the 1e-9 the metrics promise — else `f64::ln`. Per-bar
+/// returns are almost always that small, and the series is several times cheaper than `ln`.
+#[inline]
+fn ln_ratio(ratio: f64) -> f64 {
+    let u = ratio - 1.0;
+    if u.abs() < 1.0 / 128.0 {
+        const C: [f64; 9] = [
+            1.0,
+            -1.0 / 2.0,
+            1.0 / 3.0,
+            -1.0 / 4.0,
+            1.0 / 5.0,
+            -1.0 / 6.0,
+            1.0 / 7.0,
+            -1.0 / 8.0,
+            1.0 / 9.0,
+        ];
+        let mut p = C[8];
+        for c in C[..8].iter().rev() {
+            p = p * u + c;
+        }
+        p * u
+    } else {
+        ratio.ln()
+    }
+}
+
+/// Per-bar log returns of the close, `ln(close[i] / close[i−1])` (index 0 is `NaN`): the market side
+/// of beta, the same for every run on one data set, so optimizers cache it.
+pub fn market_log_returns(close: &[f64]) -> Vec<f64> {
+    let mut out = Vec::with_capacity(close.len());
+    if !close.is_empty() {
+        out.push(f64::NAN);
+    }
+    out.extend(close.windows(2).map(|w| ln_ratio(w[1] / w[0])));
+    out
+}
+
+/// Computes every metric of `run` over `candles`, taking the market log returns from `cache` (computed
+/// once per data set).
+pub fn compute_cached(candles: &Candles, run: &RunResult, cache: &IndicatorCache) -> Metrics {
+    let lm = cache.get_or_compute("logret(close)", || market_log_returns(&candles.close));
+    compute_with(candles, run, Some(&lm))
+}
+
+/// Computes every metric of `run` over `candles`.
+pub fn compute(candles: &Candles, run: &RunResult) -> Metrics {
+    compute_with(candles, run, None)
+}
+
+fn compute_with(candles: &Candles, run: &RunResult, market_log_returns: Option<&[f64]>) -> Metrics {
+    let ts = &candles.ts;
+    let close = &candles.close;
+    let eq = &run.equity;
+    let n = eq.len();
+    let trades = &run.trades;
+    let first = eq.first().copied().unwrap_or(f64::NAN);
+    let last = eq.last().copied().unwrap_or(f64::NAN);
+    let start_ts = ts.first().copied().unwrap_or(0);
+    let end_ts = ts.last().copied().unwrap_or(0);
+    let duration_ms = end_ts - start_ts;
+
+    // Exposure: union of [entry_bar, exit_bar] over closed trades.
+    let mut covered = 0usize;
+    let mut next_free = 0usize;
+    for t in trades {
+        let lo = t.entry_bar.max(next_free);
+        if t.exit_bar >= lo {
+            covered += t.exit_bar - lo + 1;
+        }
+        next_free = next_free.max(t.exit_bar + 1);
+    }
+    let exposure_pct = if n == 0 {
+        f64::NAN
+    } else {
+        covered as f64 / n as f64 * 100.0
+    };
+
+    // Drawdowns, one pass.
+    let mut peak = f64::NAN;
+    let mut max_dd = f64::NEG_INFINITY;
+    let mut dd_nan = false;
+    let mut max_dd_abs = 0.0f64;
+    let mut prev_zero: Option<usize> = None;
+    let mut run_max = 0.0f64;
+    let mut period_peaks_sum = 0.0;
+    let mut period_count = 0usize;
+    let mut period_max_ms = i64::MIN;
+    let mut period_sum_ms = 0f64;
+    let mut nonzero_dd_sum = 0.0;
+    let mut nonzero_dd_count = 0usize;
+    let (mut sx, mut sy, mut sxy, mut syy) = (0.0, 0.0, 0.0, 0.0);
+    for i in 0..n {
+        let e = eq[i];
+        if i > 0 {
+            // ln(1) is exactly 0: skip the call while equity does not move.
+            let ratio = e / eq[i - 1];
+            let x = if ratio == 1.0 { 0.0 } else { ln_ratio(ratio) };
+            let y = match market_log_returns {
+                Some(lm) => lm[i],
+                None => ln_ratio(close[i] / close[i - 1]),
+            };
+            sx += x;
+            sy += y;
+            sxy += x * y;
+            syy += y * y;
+        }
+        peak = if peak.is_nan() || e > peak { e } else { peak };
+        let dd = 1.0 - e / peak;
+        if dd.is_nan() {
+            dd_nan = true;
+        } else {
+            max_dd = max_dd.max(dd);
+            if dd != 0.0 {
+                nonzero_dd_sum += dd;
+                nonzero_dd_count += 1;
+            }
+        }
+        max_dd_abs = max_dd_abs.max(peak - e);
+        run_max = if dd > run_max || run_max.is_nan() {
+            dd
+        } else {
+            run_max
+        };
+        if dd == 0.0 || i == n - 1 {
+            if let Some(p) = prev_zero
+                && i > p + 1
+            {
+                let dur = ts[i] - ts[p];
+                period_peaks_sum += run_max;
+                period_count += 1;
+                period_max_ms = period_max_ms.max(dur);
+                period_sum_ms += dur as f64;
+            }
+            prev_zero = Some(i);
+            run_max = dd;
+        }
+    }
+    let max_dd_frac = if dd_nan || n == 0 { 0.0 } else { max_dd };
+    let period_ms = data_period_ms(ts);
+    let res = resolution_ms(period_ms);
+    let (avg_drawdown_pct, max_dd_dur, avg_dd_dur) = if period_count > 0 {
+        (
+            -(period_peaks_sum / period_count as f64) * 100.0,
+            ceil_days(period_max_ms as f64, res),
+            ceil_days(period_sum_ms / period_count as f64, res),
+        )
+    } else {
+        let avg = if nonzero_dd_count > 0 {
+            nonzero_dd_sum / nonzero_dd_count as f64
+        } else {
+            f64::NAN
+        };
+        (-avg * 100.0, f64::NAN, f64::NAN)
+    };
+
+    // Annualization and period returns.
+    let freq_days = period_ms
+        .map(|p| (p / DAY_MS as f64).floor() as i64)
+        .unwrap_or(0);
+    let period = match freq_days {
+        7 => Period::Week,
+        31 => Period::Month,
+        365 => Period::Year,
+        _ => Period::Day,
+    };
+    // Weekday and period membership change only at day / period boundaries: divide only there.
+    let mut weekend_bars = 0usize;
+    let (mut day_lo, mut day_hi, mut is_weekend) = (i64::MAX, i64::MIN, false);
+    let mut period_last: Vec<f64> = Vec::new();
+    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+    for (&t, &e) in ts.iter().zip(eq.iter()) {
+        if t < day_lo || t >= day_hi {
+            let d = t.div_euclid(DAY_MS);
+            (day_lo, day_hi) = (d * DAY_MS, d * DAY_MS + DAY_MS);
+            is_weekend = (d + 3).rem_euclid(7) >= 5;
+        }
+        weekend_bars += is_weekend as usize;
+        if t < lo || t >= hi {
+            (lo, hi) = period_bounds(t, period);
+            period_last.push(e);
+        } else {
+            *period_last.last_mut().expect("a period is open") = e;
+        }
+    }
+    let weekend_share = if n == 0 {
+        0.0
+    } else {
+        weekend_bars as f64 / n as f64
+    };
+    let periods_per_year: u32 = match freq_days {
+        7 => 52,
+        31 => 12,
+        365 => 1,
+        _ if weekend_share > 2.0 / 7.0 * 0.6 => 365,
+        _ => 252,
+    };
+    // `pct_change().dropna()`: 0/0 after an out-of-money run is NaN and dropped.
+    let r: Vec<f64> = period_last
+        .windows(2)
+        .map(|w| w[1] / w[0] - 1.0)
+        .filter(|x| !x.is_nan())
+        .collect();
+    let g = geometric_mean(&r);
+    let big_n = periods_per_year as f64;
+    let annualized_return = (1.0 + g).powf(big_n) - 1.0;
+    let return_ann_pct = annualized_return * 100.0;
+    let volatility_ann_pct =
+        ((var1(&r) + (1.0 + g).powi(2)).powf(big_n) - (1.0 + g).powf(2.0 * big_n)).sqrt() * 100.0;
+    let years = ((duration_ms.div_euclid(DAY_MS)) as f64
+        + (duration_ms.rem_euclid(DAY_MS) / 1000) as f64 / 86400.0)
+        / 365.25;
+    let cagr_pct = if years != 0.0 {
+        ((last / first).powf(1.0 / years) - 1.0) * 100.0
+    } else {
+        f64::NAN
+    };
+    let sharpe = return_ann_pct / or_nan(volatility_ann_pct);
+    let downside: Vec<f64> = r.iter().map(|x| x.min(0.0).powi(2)).collect();
+    let sortino = annualized_return / (mean(&downside).sqrt() * big_n.sqrt());
+    let calmar = annualized_return / or_nan(max_dd_frac);
+
+    // Beta: cov(x, y) / var(y) of per-bar log returns of equity (`x`) and close (`y`).
+    let beta = if n > 2 {
+        let m = (n - 1) as f64;
+        (sxy - sx * sy / m) / (syy - sy * sy / m)
+    } else {
+        f64::NAN
+    };
+    let return_pct = (last - first) / first * 100.0;
+    let w = run.warmup.min(n.saturating_sub(1));
+    let buy_hold_return_pct = if n == 0 {
+        f64::NAN
+    } else {
+        (close[n - 1] - close[w]) / close[w] * 100.0
+    };
+    let alpha_pct = return_pct - beta * buy_hold_return_pct;
+
+    // Trade statistics.
+    let num_trades = trades.len();
+    let pl: Vec<f64> = trades.iter().map(|t| t.pnl).collect();
+    let ret: Vec<f64> = trades.iter().map(|t| t.return_frac).collect();
+    let win_rate = if num_trades == 0 {
+        f64::NAN
+    } else {
+        pl.iter().filter(|&&p| p > 0.0).count() as f64 / num_trades as f64
+    };
+    let durations: Vec<f64> = trades
+        .iter()
+        .map(|t| (ts[t.exit_bar] - ts[t.entry_bar]) as f64)
+        .collect();
+    let wins: Vec<f64> = pl.iter().copied().filter(|&p| p > 0.0).collect();
+    let losses: Vec<f64> = pl.iter().copied().filter(|&p| p < 0.0).collect();
+    let pos_ret = sum(ret.iter().copied().filter(|&x| x > 0.0));
+    let neg_ret = sum(ret.iter().copied().filter(|&x| x < 0.0));
+    let std_pl = var1(&pl).sqrt();
+
+    Metrics {
+        start_ts,
+        end_ts,
+        duration_days: duration_ms as f64 / DAY_MS as f64,
+        bars: n,
+        exposure_pct,
+        equity_final: last,
+        equity_peak: max_nan(eq.iter().copied()),
+        commissions: sum(trades.iter().map(|t| t.commission)),
+        return_pct,
+        buy_hold_return_pct,
+        return_ann_pct,
+        volatility_ann_pct,
+        cagr_pct,
+        sharpe,
+        sortino,
+        calmar,
+        alpha_pct,
+        beta,
+        max_drawdown_pct: -max_dd_frac * 100.0,
+        avg_drawdown_pct,
+        max_drawdown_duration_days: max_dd_dur,
+        avg_drawdown_duration_days: avg_dd_dur,
+        num_trades,
+        win_rate_pct: win_rate * 100.0,
+        best_trade_pct: max_nan(ret.iter().copied()) * 100.0,
+        worst_trade_pct: -max_nan(ret.iter().map(|x| -x)) * 100.0,
+        avg_trade_pct: geometric_mean(&ret) * 100.0,
+        max_trade_duration_days: ceil_days(max_nan(durations.iter().copied()), res),
+        avg_trade_duration_days: ceil_days(mean(&durations), res),
+        profit_factor: pos_ret / or_nan(neg_ret.abs()),
+        expectancy_pct: mean(&ret) * 100.0,
+        sqn: (num_trades as f64).sqrt() * mean(&pl) / or_nan(std_pl),
+        kelly: win_rate - (1.0 - win_rate) / (mean(&wins) / -mean(&losses)),
+        recovery_factor: (last - first) / or_nan(max_dd_abs),
+        periods_per_year,
+        ambiguous_exits: run.ambiguous_exits,
+        cancelled_orders: run.cancelled_orders,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ln_ratio_agrees_with_ln() {
+        for r in [1.0, 1.0 + 1e-12, 0.99, 1.007, 0.9922, 1.0078, 1.5, 0.2, 3.0] {
+            let (a, b) = (ln_ratio(r), f64::ln(r));
+            assert!(
+                (a - b).abs() <= 4.0 * f64::EPSILON * b.abs(),
+                "{r}: {a} vs {b}"
+            );
+        }
+    }
+
+    #[test]
+    fn nan_serializes_as_null() {
+        #[derive(Serialize)]
+        struct T {
+            #[serde(serialize_with = "finite_or_null")]
+            x: f64,
+        }
+        assert_eq!(
+            serde_json::to_string(&T { x: f64::NAN }).unwrap(),
+            r#"{"x":null}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&T { x: 1.5 }).unwrap(),
+            r#"{"x":1.5}"#
+        );
+    }
+
+    #[test]
+    fn weeks_run_monday_to_sunday_and_months_are_calendar_months() {
+        let mon = 4 * DAY_MS; // 1970-01-05
+        assert_eq!(period_bounds(mon, Period::Week), (mon, mon + 7 * DAY_MS));
+        assert_eq!(period_bounds(mon - 1, Period::Week).1, mon);
+        let feb = 31 * DAY_MS; // 1970-02-01
+        assert_eq!(
+            period_bounds(feb + 5, Period::Month),
+            (feb, feb + 28 * DAY_MS)
+        );
+        assert_eq!(period_bounds(feb, Period::Year), (0, 365 * DAY_MS));
+    }
+}

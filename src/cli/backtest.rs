@@ -1,0 +1,696 @@
+//! `flowrex backtest`: run a strategy over stored candles and print metrics and trades (table or JSON),
+//! optionally writing the trade log and equity curve; `--list-strategies` shows what can be run.
+
+use std::path::PathBuf;
+
+use clap::ValueEnum;
+use serde::Serialize;
+
+use super::Context;
+use super::output::{print_json, print_text, table};
+use crate::backtest::metrics::finite_or_null;
+use crate::backtest::{
+    self, BacktestConfig, Fill, Metrics, OpenTrade, Report, Sizing, StopPolicy, Trade, export,
+};
+use crate::candles::time::{format_ts, format_ts_full};
+use crate::candles::{Interval, Store, TimeRange};
+use crate::error::{Error, Result};
+use crate::strategy::{self, IndicatorCache, ParamKind, Params, Strategy};
+
+/// When market orders fill (`--fill`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FillArg {
+    /// At the next bar's open (the reference behaviour).
+    NextOpen,
+    /// At the deciding bar's close.
+    Close,
+}
+
+/// Stop-versus-target rule (`--stop-policy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StopPolicyArg {
+    /// A bar reaching both exits at the stop.
+    Pessimistic,
+    /// A bar reaching both exits at the target.
+    Optimistic,
+}
+
+/// Arguments of `flowrex backtest`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  flowrex backtest --strategy sma_cross --symbol GOOG --interval 1d --param fast=10 --param slow=20 --commission 0.002
+  flowrex backtest --list-strategies --json
+
+Defaults reproduce backtesting.py 0.6.6: fill at the next open, all cash in whole units, a trade still
+open at the end stays open (valued at the last close) and is reported as `open_trade`. In JSON, a
+metric without a value (e.g. win rate with no trades) is null.")]
+pub struct BacktestArgs {
+    /// List the strategies with their parameters (type, default, valid range, search range) and exit.
+    #[arg(long)]
+    pub list_strategies: bool,
+    /// Strategy to run (see --list-strategies).
+    #[arg(long, required_unless_present = "list_strategies")]
+    pub strategy: Option<String>,
+    /// Symbol in the store (data/<SYMBOL>/<interval>.parquet).
+    #[arg(long, required_unless_present = "list_strategies")]
+    pub symbol: Option<String>,
+    /// Bar interval: 1m 5m 15m 30m 1h 4h 1d 1w 1M.
+    #[arg(long, required_unless_present = "list_strategies")]
+    pub interval: Option<String>,
+    /// Strategy parameter as name=value; repeat for several. Unset parameters take their defaults.
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// Starting cash.
+    #[arg(long, default_value_t = 10_000.0)]
+    pub cash: f64,
+    /// Commission as a fraction of traded value, charged on entry and on exit (0.002 = 0.2%).
+    #[arg(long, default_value_t = 0.0)]
+    pub commission: f64,
+    /// Spread as a fraction of price; worsens the entry price in the trade's direction.
+    #[arg(long, default_value_t = 0.0)]
+    pub spread: f64,
+    /// When market orders fill.
+    #[arg(long, value_enum, default_value_t = FillArg::NextOpen)]
+    pub fill: FillArg,
+    /// Close a trade still open at the end (at the last bar's open; its close with --fill close) so it
+    /// counts in the trade statistics.
+    #[arg(long)]
+    pub close_at_end: bool,
+    /// Position size: all (all cash, whole units), fraction (all cash, fractional units), units:N,
+    /// pct:P (P% of equity, whole units), risk:P (lose P% of equity at the stop).
+    #[arg(long, default_value = "all", value_name = "SIZE")]
+    pub size: String,
+    /// Which exit wins when one bar reaches both the stop and the target.
+    #[arg(long, value_enum, default_value_t = StopPolicyArg::Pessimistic)]
+    pub stop_policy: StopPolicyArg,
+    /// First bar time to include (date, datetime or epoch).
+    #[arg(long)]
+    pub start: Option<String>,
+    /// Last bar time to include (a date includes that whole day).
+    #[arg(long)]
+    pub end: Option<String>,
+    /// Write the closed trades to this file (.csv or .parquet).
+    #[arg(long, value_name = "FILE")]
+    pub trades: Option<PathBuf>,
+    /// Write the equity curve to this Parquet file (ts, equity, drawdown_pct).
+    #[arg(long, value_name = "FILE")]
+    pub equity: Option<PathBuf>,
+}
+
+/// Runs `flowrex backtest`.
+pub fn run(ctx: &Context, args: BacktestArgs) -> Result<i32> {
+    if args.list_strategies {
+        return list_strategies(ctx);
+    }
+    let name = args.strategy.as_deref().unwrap_or_default();
+    let symbol = args.symbol.as_deref().unwrap_or_default();
+    let interval: Interval = args
+        .interval
+        .as_deref()
+        .unwrap_or_default()
+        .parse()
+        .map_err(|e: Error| Error::usage(format!("--interval: {e}")))?;
+    let strategy = strategy::lookup(name)?;
+    let overrides = args
+        .params
+        .iter()
+        .map(|p| strategy::params::split_assignment(p))
+        .collect::<Result<Vec<_>>>()?;
+    let params = strategy::resolve_params(strategy, &overrides)?;
+    let config = BacktestConfig {
+        cash: args.cash,
+        commission: args.commission,
+        spread: args.spread,
+        fill: match args.fill {
+            FillArg::NextOpen => Fill::NextOpen,
+            FillArg::Close => Fill::Close,
+        },
+        close_at_end: args.close_at_end,
+        sizing: Sizing::parse(&args.size)?,
+        stop_policy: match args.stop_policy {
+            StopPolicyArg::Pessimistic => StopPolicy::Pessimistic,
+            StopPolicyArg::Optimistic => StopPolicy::Optimistic,
+        },
+    };
+    config.validate()?;
+    let range = TimeRange::parse(args.start.as_deref(), args.end.as_deref())?;
+    let store = Store::new(&ctx.home);
+    let candles = store.load(symbol, interval, &range)?;
+    if candles.is_empty() {
+        let all = store.load(symbol, interval, &TimeRange::ALL)?;
+        let span = match (all.ts.first(), all.ts.last()) {
+            (Some(a), Some(b)) => format!("the store holds {} to {}", format_ts(*a), format_ts(*b)),
+            _ => "the store file is empty".to_string(),
+        };
+        return Err(Error::invalid(format!(
+            "no {symbol} {interval} bars between --start {} and --end {}; {span}",
+            args.start.as_deref().unwrap_or("(first)"),
+            args.end.as_deref().unwrap_or("(last)")
+        )));
+    }
+    let cache = IndicatorCache::new();
+    let report = backtest::backtest(&candles, strategy, &params, &config, &cache)?;
+    if let Some(path) = &args.trades {
+        export::write_trades(path, &report.run.trades, &candles.ts)?;
+    }
+    if let Some(path) = &args.equity {
+        export::write_equity(path, &candles.ts, &report.run.equity)?;
+    }
+    let doc = Document::new(
+        strategy,
+        &params,
+        symbol,
+        interval,
+        &config,
+        &report,
+        &candles.ts,
+    );
+    if ctx.json {
+        print_json(&doc)?;
+    } else {
+        print_text(&render_text(&doc))?;
+    }
+    Ok(0)
+}
+
+/// The settings block of the JSON document.
+#[derive(Debug, Serialize)]
+pub struct SettingsJson {
+    /// Starting cash.
+    pub cash: f64,
+    /// Commission fraction.
+    pub commission: f64,
+    /// Spread fraction.
+    pub spread: f64,
+    /// `next-open` or `close`.
+    pub fill: Fill,
+    /// Whether an open trade is closed at the end.
+    pub close_at_end: bool,
+    /// Sizing as given to `--size`.
+    pub size: String,
+    /// `pessimistic` or `optimistic`.
+    pub stop_policy: StopPolicy,
+}
+
+/// One closed trade in JSON.
+#[derive(Debug, Serialize)]
+pub struct TradeJson {
+    /// Signed units (negative for short).
+    pub size: f64,
+    /// `long` or `short`.
+    pub side: &'static str,
+    /// Bar index of the entry.
+    pub entry_bar: usize,
+    /// Bar index of the exit.
+    pub exit_bar: usize,
+    /// Entry price after spread.
+    pub entry_price: f64,
+    /// Exit price.
+    pub exit_price: f64,
+    /// Stop price, or null.
+    pub stop: Option<f64>,
+    /// Target price, or null.
+    pub target: Option<f64>,
+    /// Net P&L after both commissions.
+    pub pnl: f64,
+    /// Entry + exit commission.
+    pub commission: f64,
+    /// Net return in percent.
+    #[serde(serialize_with = "finite_or_null")]
+    pub return_pct: f64,
+    /// Entry bar time (RFC 3339, UTC).
+    pub entry_time: String,
+    /// Exit bar time (RFC 3339, UTC).
+    pub exit_time: String,
+    /// `exit_time − entry_time` in days.
+    pub duration_days: f64,
+    /// `signal`, `stop`, `target`, `end-of-data` or `out-of-money`.
+    pub exit_reason: &'static str,
+    /// The exit bar reached both stop and target.
+    pub ambiguous: bool,
+}
+
+impl TradeJson {
+    fn new(t: &Trade, ts: &[i64]) -> TradeJson {
+        TradeJson {
+            size: t.size,
+            side: if t.size > 0.0 { "long" } else { "short" },
+            entry_bar: t.entry_bar,
+            exit_bar: t.exit_bar,
+            entry_price: t.entry_price,
+            exit_price: t.exit_price,
+            stop: t.stop,
+            target: t.target,
+            pnl: t.pnl,
+            commission: t.commission,
+            return_pct: t.return_frac * 100.0,
+            entry_time: format_ts_full(ts[t.entry_bar]),
+            exit_time: format_ts_full(ts[t.exit_bar]),
+            duration_days: (ts[t.exit_bar] - ts[t.entry_bar]) as f64
+                / crate::candles::DAY_MS as f64,
+            exit_reason: t.exit_reason.as_str(),
+            ambiguous: t.ambiguous,
+        }
+    }
+}
+
+/// The position still open at the end, in JSON.
+#[derive(Debug, Serialize)]
+pub struct OpenTradeJson {
+    /// Signed units.
+    pub size: f64,
+    /// `long` or `short`.
+    pub side: &'static str,
+    /// Bar index of the entry.
+    pub entry_bar: usize,
+    /// Entry bar time.
+    pub entry_time: String,
+    /// Entry price after spread.
+    pub entry_price: f64,
+    /// Stop price, or null.
+    pub stop: Option<f64>,
+    /// Target price, or null.
+    pub target: Option<f64>,
+    /// Commission paid at entry.
+    pub entry_commission: f64,
+    /// The last close, which it is valued at.
+    pub mark_price: f64,
+    /// `size·(mark − entry)`, before exit commission.
+    pub unrealized_pnl: f64,
+}
+
+impl OpenTradeJson {
+    fn new(t: &OpenTrade, ts: &[i64]) -> OpenTradeJson {
+        OpenTradeJson {
+            size: t.size,
+            side: if t.size > 0.0 { "long" } else { "short" },
+            entry_bar: t.entry_bar,
+            entry_time: format_ts_full(ts[t.entry_bar]),
+            entry_price: t.entry_price,
+            stop: t.stop,
+            target: t.target,
+            entry_commission: t.entry_commission,
+            mark_price: t.mark_price,
+            unrealized_pnl: t.unrealized_pnl,
+        }
+    }
+}
+
+/// The `--json` document of `flowrex backtest`.
+#[derive(Debug, Serialize)]
+pub struct Document {
+    /// Strategy name.
+    pub strategy: &'static str,
+    /// Parameter values used (defaults included).
+    pub params: serde_json::Value,
+    /// Symbol.
+    pub symbol: String,
+    /// Interval.
+    pub interval: Interval,
+    /// First bar time.
+    pub start: String,
+    /// Last bar time.
+    pub end: String,
+    /// Every setting that changes the numbers.
+    pub settings: SettingsJson,
+    /// Bar index of the strategy's warm-up (decisions start at the next bar).
+    pub warmup_bar: usize,
+    /// Every metric; null where a metric has no value.
+    pub metrics: Metrics,
+    /// Closed trades.
+    pub trades: Vec<TradeJson>,
+    /// The position still open at the end, or null.
+    pub open_trade: Option<OpenTradeJson>,
+}
+
+impl Document {
+    fn new(
+        strategy: &dyn Strategy,
+        params: &Params,
+        symbol: &str,
+        interval: Interval,
+        config: &BacktestConfig,
+        report: &Report,
+        ts: &[i64],
+    ) -> Document {
+        Document {
+            strategy: strategy.name(),
+            params: params.to_json(),
+            symbol: symbol.to_string(),
+            interval,
+            start: format_ts_full(report.metrics.start_ts),
+            end: format_ts_full(report.metrics.end_ts),
+            settings: SettingsJson {
+                cash: config.cash,
+                commission: config.commission,
+                spread: config.spread,
+                fill: config.fill,
+                close_at_end: config.close_at_end,
+                size: config.sizing.to_string(),
+                stop_policy: config.stop_policy,
+            },
+            warmup_bar: report.run.warmup,
+            metrics: report.metrics,
+            trades: report
+                .run
+                .trades
+                .iter()
+                .map(|t| TradeJson::new(t, ts))
+                .collect(),
+            open_trade: report
+                .run
+                .open_trade
+                .as_ref()
+                .map(|t| OpenTradeJson::new(t, ts)),
+        }
+    }
+}
+
+#[derive(tabled::Tabled)]
+struct Row {
+    #[tabled(rename = "Metric")]
+    name: &'static str,
+    #[tabled(rename = "Value")]
+    value: String,
+}
+
+fn num(v: f64, decimals: usize) -> String {
+    if v.is_finite() {
+        format!("{v:.decimals$}")
+    } else {
+        "—".to_string()
+    }
+}
+
+fn render_text(d: &Document) -> String {
+    let m = &d.metrics;
+    let days = |v: f64| {
+        if v.is_finite() {
+            format!("{v} days")
+        } else {
+            "—".to_string()
+        }
+    };
+    let rows = vec![
+        Row {
+            name: "Start",
+            value: format_ts(m.start_ts),
+        },
+        Row {
+            name: "End",
+            value: format_ts(m.end_ts),
+        },
+        Row {
+            name: "Duration",
+            value: days(m.duration_days),
+        },
+        Row {
+            name: "Bars",
+            value: m.bars.to_string(),
+        },
+        Row {
+            name: "Exposure Time [%]",
+            value: num(m.exposure_pct, 2),
+        },
+        Row {
+            name: "Equity Final [$]",
+            value: num(m.equity_final, 2),
+        },
+        Row {
+            name: "Equity Peak [$]",
+            value: num(m.equity_peak, 2),
+        },
+        Row {
+            name: "Commissions [$]",
+            value: num(m.commissions, 2),
+        },
+        Row {
+            name: "Return [%]",
+            value: num(m.return_pct, 2),
+        },
+        Row {
+            name: "Buy & Hold Return [%]",
+            value: num(m.buy_hold_return_pct, 2),
+        },
+        Row {
+            name: "Return (Ann.) [%]",
+            value: num(m.return_ann_pct, 2),
+        },
+        Row {
+            name: "Volatility (Ann.) [%]",
+            value: num(m.volatility_ann_pct, 2),
+        },
+        Row {
+            name: "CAGR [%]",
+            value: num(m.cagr_pct, 2),
+        },
+        Row {
+            name: "Sharpe Ratio",
+            value: num(m.sharpe, 3),
+        },
+        Row {
+            name: "Sortino Ratio",
+            value: num(m.sortino, 3),
+        },
+        Row {
+            name: "Calmar Ratio",
+            value: num(m.calmar, 3),
+        },
+        Row {
+            name: "Alpha [%]",
+            value: num(m.alpha_pct, 2),
+        },
+        Row {
+            name: "Beta",
+            value: num(m.beta, 4),
+        },
+        Row {
+            name: "Max. Drawdown [%]",
+            value: num(m.max_drawdown_pct, 2),
+        },
+        Row {
+            name: "Avg. Drawdown [%]",
+            value: num(m.avg_drawdown_pct, 2),
+        },
+        Row {
+            name: "Max. Drawdown Duration",
+            value: days(m.max_drawdown_duration_days),
+        },
+        Row {
+            name: "Avg. Drawdown Duration",
+            value: days(m.avg_drawdown_duration_days),
+        },
+        Row {
+            name: "# Trades",
+            value: m.num_trades.to_string(),
+        },
+        Row {
+            name: "Win Rate [%]",
+            value: num(m.win_rate_pct, 2),
+        },
+        Row {
+            name: "Best Trade [%]",
+            value: num(m.best_trade_pct, 2),
+        },
+        Row {
+            name: "Worst Trade [%]",
+            value: num(m.worst_trade_pct, 2),
+        },
+        Row {
+            name: "Avg. Trade [%]",
+            value: num(m.avg_trade_pct, 2),
+        },
+        Row {
+            name: "Max. Trade Duration",
+            value: days(m.max_trade_duration_days),
+        },
+        Row {
+            name: "Avg. Trade Duration",
+            value: days(m.avg_trade_duration_days),
+        },
+        Row {
+            name: "Profit Factor",
+            value: num(m.profit_factor, 3),
+        },
+        Row {
+            name: "Expectancy [%]",
+            value: num(m.expectancy_pct, 2),
+        },
+        Row {
+            name: "SQN",
+            value: num(m.sqn, 3),
+        },
+        Row {
+            name: "Kelly Criterion",
+            value: num(m.kelly, 4),
+        },
+        Row {
+            name: "Recovery Factor",
+            value: num(m.recovery_factor, 3),
+        },
+        Row {
+            name: "Ambiguous exits",
+            value: m.ambiguous_exits.to_string(),
+        },
+        Row {
+            name: "Cancelled orders",
+            value: m.cancelled_orders.to_string(),
+        },
+    ];
+    let mut out = format!(
+        "{} {} on {} {} ({} to {})\n",
+        d.strategy,
+        params_line(&d.params),
+        d.symbol,
+        d.interval,
+        format_ts(m.start_ts),
+        format_ts(m.end_ts)
+    );
+    out.push_str(&table(rows));
+    out.push('\n');
+    let wins = d.trades.iter().filter(|t| t.pnl > 0.0).count();
+    let longs = d.trades.iter().filter(|t| t.size > 0.0).count();
+    out.push_str(&format!(
+        "{} closed trades ({} long, {} short; {} won)",
+        d.trades.len(),
+        longs,
+        d.trades.len() - longs,
+        wins
+    ));
+    match &d.open_trade {
+        Some(o) => out.push_str(&format!(
+            "; open at the end: {} {} @ {:.4} since {}, unrealized {:.2}\n",
+            o.side,
+            o.size.abs(),
+            o.entry_price,
+            o.entry_time.trim_end_matches("T00:00:00Z"),
+            o.unrealized_pnl
+        )),
+        None => out.push('\n'),
+    }
+    if !d.trades.is_empty() {
+        #[derive(tabled::Tabled)]
+        struct TradeRow {
+            #[tabled(rename = "Side")]
+            side: &'static str,
+            #[tabled(rename = "Size")]
+            size: String,
+            #[tabled(rename = "Entry")]
+            entry: String,
+            #[tabled(rename = "Exit")]
+            exit: String,
+            #[tabled(rename = "Entry price")]
+            entry_price: String,
+            #[tabled(rename = "Exit price")]
+            exit_price: String,
+            #[tabled(rename = "P&L")]
+            pnl: String,
+            #[tabled(rename = "Return [%]")]
+            ret: String,
+            #[tabled(rename = "Exit by")]
+            reason: &'static str,
+        }
+        let shown = 5.min(d.trades.len());
+        out.push_str(&format!("Last {shown} trades:\n"));
+        let rows = d.trades[d.trades.len() - shown..].iter().map(|t| TradeRow {
+            side: t.side,
+            size: num(t.size.abs(), if t.size.fract() == 0.0 { 0 } else { 4 }),
+            entry: t.entry_time.trim_end_matches("T00:00:00Z").to_string(),
+            exit: t.exit_time.trim_end_matches("T00:00:00Z").to_string(),
+            entry_price: num(t.entry_price, 4),
+            exit_price: num(t.exit_price, 4),
+            pnl: num(t.pnl, 2),
+            ret: num(t.return_pct, 2),
+            reason: t.exit_reason,
+        });
+        out.push_str(&table(rows));
+    }
+    out
+}
+
+fn params_line(params: &serde_json::Value) -> String {
+    match params {
+        serde_json::Value::Object(m) => m
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" "),
+        _ => String::new(),
+    }
+}
+
+fn list_strategies(ctx: &Context) -> Result<i32> {
+    if ctx.json {
+        let list: Vec<serde_json::Value> = strategy::registry()
+            .iter()
+            .map(|s| {
+                let params: Vec<serde_json::Value> = s
+                    .params()
+                    .iter()
+                    .map(|p| {
+                        let mut o = serde_json::json!({
+                            "name": p.name,
+                            "type": p.type_name(),
+                            "default": p.default_value(),
+                            "help": p.help,
+                        });
+                        match p.kind {
+                            ParamKind::Int { min, max, search_min, search_max, step, .. } => {
+                                o["min"] = min.into();
+                                o["max"] = max.into();
+                                o["search"] = serde_json::json!({"min": search_min, "max": search_max, "step": step});
+                            }
+                            ParamKind::Float { min, max, search_min, search_max, step, .. } => {
+                                o["min"] = min.into();
+                                o["max"] = max.into();
+                                o["search"] = serde_json::json!({"min": search_min, "max": search_max, "step": step});
+                            }
+                            ParamKind::Choice { options, .. } => {
+                                o["options"] = serde_json::json!(options);
+                            }
+                        }
+                        o
+                    })
+                    .collect();
+                serde_json::json!({"name": s.name(), "summary": s.summary(), "params": params})
+            })
+            .collect();
+        print_json(&serde_json::json!({ "strategies": list }))?;
+        return Ok(0);
+    }
+    #[derive(tabled::Tabled)]
+    struct ParamRow {
+        #[tabled(rename = "Strategy")]
+        strategy: &'static str,
+        #[tabled(rename = "Param")]
+        name: &'static str,
+        #[tabled(rename = "Type")]
+        kind: &'static str,
+        #[tabled(rename = "Default")]
+        default: String,
+        #[tabled(rename = "Valid")]
+        valid: String,
+        #[tabled(rename = "Search")]
+        search: String,
+        #[tabled(rename = "Meaning")]
+        help: &'static str,
+    }
+    let mut out = String::new();
+    for s in strategy::registry() {
+        out.push_str(&format!("{}: {}\n", s.name(), s.summary()));
+    }
+    let rows = strategy::registry().iter().flat_map(|s| {
+        s.params().iter().map(|p| ParamRow {
+            strategy: s.name(),
+            name: p.name,
+            kind: p.type_name(),
+            default: p.default_value().to_string(),
+            valid: p.valid_range(),
+            search: p.search_range(),
+            help: p.help,
+        })
+    });
+    out.push_str(&table(rows));
+    print_text(&out)?;
+    Ok(0)
+}

@@ -1,0 +1,230 @@
+//! Strategies: the [`Strategy`] trait, the registry of built-in strategies, and one file per strategy.
+//!
+//! # The contract
+//!
+//! A strategy works in two phases so that indicator work is shared and the per-bar decision is cheap:
+//!
+//! 1. **Prepare** — [`Strategy::prepare`] runs once per backtest. It computes (or fetches from the
+//!    [`IndicatorCache`], which an optimizer shares between all candidates on one data set) every series
+//!    it needs, and returns a [`Signals`] value holding them (shared [`Series`], borrowed candle
+//!    columns, resampled higher-timeframe series, …). Anything that allocates happens here.
+//! 2. **Decide** — the engine calls [`Signals::decide`] at the close of each bar `i` from
+//!    `warmup() + 1` on. It reads plain slices at indices `0..=i` only (never `i + 1`: a strategy must not
+//!    see the future), looks at the current [`PositionView`], and returns an [`Action`]. It allocates
+//!    nothing.
+//!
+//! An [`Action::Enter`] may carry a stop and a target price; with exclusive orders (the only mode) an
+//! entry first closes any open position, then opens the new one at the same fill. [`Action::Exit`]
+//! closes the position. Fill timing, costs, sizing and stop handling belong to the engine
+//! ([`crate::backtest`]), not to strategies.
+//!
+//! Multi-timeframe strategies resample inside `prepare` and must map each base bar only to
+//! higher-timeframe bars that have *closed* by that bar's close.
+
+pub mod cache;
+pub mod params;
+pub mod sma_cross;
+
+pub use cache::{IndicatorCache, Series};
+pub use params::{ParamKind, ParamSpec, ParamValue, Params};
+
+use crate::candles::Candles;
+use crate::error::{Error, Result};
+
+/// Direction of a position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// Profit when the price rises.
+    Long,
+    /// Profit when the price falls.
+    Short,
+}
+
+impl Side {
+    /// +1 for long, −1 for short.
+    pub fn sign(self) -> f64 {
+        match self {
+            Side::Long => 1.0,
+            Side::Short => -1.0,
+        }
+    }
+}
+
+/// A request to open a position (after closing any open one).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Entry {
+    /// Long or short.
+    pub side: Side,
+    /// Protective stop price, if any (below the entry for a long, above for a short).
+    pub stop: Option<f64>,
+    /// Profit target price, if any (above the entry for a long, below for a short).
+    pub target: Option<f64>,
+}
+
+impl Entry {
+    /// A long entry with no stop or target.
+    pub fn long() -> Entry {
+        Entry {
+            side: Side::Long,
+            stop: None,
+            target: None,
+        }
+    }
+
+    /// A short entry with no stop or target.
+    pub fn short() -> Entry {
+        Entry {
+            side: Side::Short,
+            stop: None,
+            target: None,
+        }
+    }
+
+    /// The same entry with a stop price.
+    pub fn with_stop(mut self, stop: f64) -> Entry {
+        self.stop = Some(stop);
+        self
+    }
+
+    /// The same entry with a target price.
+    pub fn with_target(mut self, target: f64) -> Entry {
+        self.target = Some(target);
+        self
+    }
+}
+
+/// What a strategy wants at the close of a bar. The engine fills it at the next open (default) or at
+/// this bar's close (`--fill close`).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum Action {
+    /// Do nothing.
+    #[default]
+    Hold,
+    /// Close any open position, then open this one.
+    Enter(Entry),
+    /// Close the open position (nothing happens when flat).
+    Exit,
+}
+
+/// What a strategy may know about its own position when deciding.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct PositionView {
+    /// Signed units: positive long, negative short, 0 flat.
+    pub units: f64,
+    /// Entry price after spread (0 when flat).
+    pub entry_price: f64,
+    /// Bar index of the entry (0 when flat).
+    pub entry_bar: usize,
+}
+
+impl PositionView {
+    /// True when no position is open.
+    pub fn is_flat(&self) -> bool {
+        self.units == 0.0
+    }
+}
+
+/// The per-bar decision half of a strategy, produced by [`Strategy::prepare`].
+pub trait Signals: Send {
+    /// The index of the first bar at which every indicator is defined (0 when there are none). The engine
+    /// calls [`Signals::decide`] from bar `warmup() + 1` on (as the reference backtester does: one more
+    /// bar so that a crossover can look back), and buy & hold is measured from this bar's close.
+    fn warmup(&self) -> usize;
+
+    /// The decision at the close of bar `i`, seeing bars `0..=i` only. Must not allocate.
+    fn decide(&mut self, i: usize, position: &PositionView) -> Action;
+}
+
+/// A trading strategy: its parameters and how it turns candles into [`Signals`].
+pub trait Strategy: Send + Sync {
+    /// Registry name (`sma_cross`).
+    fn name(&self) -> &'static str;
+
+    /// One line saying what it does.
+    fn summary(&self) -> &'static str;
+
+    /// Declared parameters with types, defaults, valid bounds and search ranges.
+    fn params(&self) -> &'static [ParamSpec];
+
+    /// Checks relations between parameters (each one is already within its own bounds). The error
+    /// names the parameters involved.
+    fn check(&self, _params: &Params) -> Result<()> {
+        Ok(())
+    }
+
+    /// Computes (or fetches from `cache`) every indicator for `candles` and returns the per-bar decider.
+    fn prepare<'a>(
+        &self,
+        candles: &'a Candles,
+        params: &Params,
+        cache: &IndicatorCache,
+    ) -> Result<Box<dyn Signals + 'a>>;
+}
+
+/// Every built-in strategy, in listing order.
+pub fn registry() -> &'static [&'static dyn Strategy] {
+    static ALL: [&dyn Strategy; 1] = [&sma_cross::SmaCross];
+    &ALL
+}
+
+/// Names of the built-in strategies.
+pub fn names() -> Vec<&'static str> {
+    registry().iter().map(|s| s.name()).collect()
+}
+
+/// The strategy called `name`; an unknown name is a usage error listing the available ones.
+pub fn lookup(name: &str) -> Result<&'static dyn Strategy> {
+    registry()
+        .iter()
+        .copied()
+        .find(|s| s.name() == name)
+        .ok_or_else(|| {
+            Error::usage(format!(
+                "unknown strategy `{name}`; available: {} (see `flowrex backtest --list-strategies`)",
+                names().join(", ")
+            ))
+        })
+}
+
+/// Resolves `overrides` against `strategy`'s declared parameters and runs its cross-parameter check.
+pub fn resolve_params(strategy: &dyn Strategy, overrides: &[(String, String)]) -> Result<Params> {
+    let params = Params::resolve(strategy.params(), overrides)?;
+    strategy.check(&params)?;
+    Ok(params)
+}
+
+/// The reference warm-up of a set of indicator series: the largest index of a first defined value
+/// (`max_k argmin(isnan(series_k))`). A series that is never defined counts as 0, as numpy's `argmin`
+/// of an all-true mask does.
+pub fn warmup_of(series: &[&[f64]]) -> usize {
+    series
+        .iter()
+        .map(|s| s.iter().position(|v| !v.is_nan()).unwrap_or(0))
+        .max()
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_lists_available_strategies() {
+        assert_eq!(lookup("sma_cross").unwrap().name(), "sma_cross");
+        let e = lookup("nope").err().expect("unknown name").to_string();
+        assert!(
+            e.contains("unknown strategy `nope`") && e.contains("sma_cross"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn warmup_is_the_latest_first_defined_index() {
+        let a = [f64::NAN, 1.0, 2.0];
+        let b = [f64::NAN, f64::NAN, 2.0];
+        assert_eq!(warmup_of(&[&a, &b]), 2);
+        assert_eq!(warmup_of(&[&[f64::NAN, f64::NAN]]), 0);
+        assert_eq!(warmup_of(&[]), 0);
+    }
+}

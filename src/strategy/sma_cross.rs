@@ -1,0 +1,177 @@
+//! `sma_cross`: the classic moving-average crossover, exactly as the reference backtester's `SmaCross`.
+//!
+//! At the close of bar `i`: if SMA(close, fast) crossed above SMA(close, slow) — strictly below at
+//! `i - 1` and strictly above at `i` — go long; if it crossed below, go short. Either entry first closes
+//! the open trade (also when it points the same way, after a cross through exact equality was missed).
+
+use super::{
+    Action, Entry, IndicatorCache, ParamKind, ParamSpec, Params, PositionView, Series, Signals,
+    Strategy, warmup_of,
+};
+use crate::candles::Candles;
+use crate::error::{Error, Result};
+
+/// The SMA-cross strategy (registry name `sma_cross`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SmaCross;
+
+const PARAMS: &[ParamSpec] = &[
+    ParamSpec {
+        name: "fast",
+        kind: ParamKind::Int {
+            default: 10,
+            min: 1,
+            max: 100_000,
+            search_min: 5,
+            search_max: 50,
+            step: 5,
+        },
+        help: "bars in the fast simple moving average of the close",
+    },
+    ParamSpec {
+        name: "slow",
+        kind: ParamKind::Int {
+            default: 20,
+            min: 2,
+            max: 100_000,
+            search_min: 10,
+            search_max: 200,
+            step: 10,
+        },
+        help: "bars in the slow simple moving average of the close (must exceed fast)",
+    },
+];
+
+impl Strategy for SmaCross {
+    fn name(&self) -> &'static str {
+        "sma_cross"
+    }
+
+    fn summary(&self) -> &'static str {
+        "long when SMA(fast) crosses above SMA(slow), short when it crosses below"
+    }
+
+    fn params(&self) -> &'static [ParamSpec] {
+        PARAMS
+    }
+
+    fn check(&self, params: &Params) -> Result<()> {
+        let (fast, slow) = (params.int("fast"), params.int("slow"));
+        if fast >= slow {
+            return Err(Error::usage(format!(
+                "parameters `fast` ({fast}) and `slow` ({slow}): fast must be below slow"
+            )));
+        }
+        Ok(())
+    }
+
+    fn prepare<'a>(
+        &self,
+        candles: &'a Candles,
+        params: &Params,
+        cache: &IndicatorCache,
+    ) -> Result<Box<dyn Signals + 'a>> {
+        Ok(Box::new(SmaCrossSignals::new(candles, params, cache)))
+    }
+}
+
+/// The per-bar half of [`SmaCross`]: two shared SMA series.
+#[derive(Debug, Clone)]
+pub struct SmaCrossSignals {
+    fast: Series,
+    slow: Series,
+    warmup: usize,
+}
+
+impl SmaCrossSignals {
+    /// Fetches (or computes) SMA(close, fast) and SMA(close, slow).
+    pub fn new(candles: &Candles, params: &Params, cache: &IndicatorCache) -> SmaCrossSignals {
+        let (fast, slow) = cache.sma_pair(
+            "close",
+            &candles.close,
+            params.int("fast") as usize,
+            params.int("slow") as usize,
+        );
+        let warmup = warmup_of(&[&fast, &slow]);
+        SmaCrossSignals { fast, slow, warmup }
+    }
+}
+
+/// `lib.crossover(a, b)` of the reference at bar `i`: `a[i-1] < b[i-1] and a[i] > b[i]` (strict; NaN
+/// compares false).
+#[inline(always)]
+pub fn crossed_above(a: &[f64], b: &[f64], i: usize) -> bool {
+    i >= 1 && a[i - 1] < b[i - 1] && a[i] > b[i]
+}
+
+impl Signals for SmaCrossSignals {
+    fn warmup(&self) -> usize {
+        self.warmup
+    }
+
+    #[inline]
+    fn decide(&mut self, i: usize, _position: &PositionView) -> Action {
+        let (fast, slow) = (&self.fast[..], &self.slow[..]);
+        if crossed_above(fast, slow, i) {
+            Action::Enter(Entry::long())
+        } else if crossed_above(slow, fast, i) {
+            Action::Enter(Entry::short())
+        } else {
+            Action::Hold
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cross_through_exact_equality_is_missed() {
+        // fast - slow goes -1, 0, +1: the reference's strict rule sees no cross at either step.
+        let a = [1.0, 2.0, 3.0];
+        let b = [2.0, 2.0, 2.0];
+        assert!(!crossed_above(&a, &b, 1));
+        assert!(!crossed_above(&a, &b, 2));
+        assert!(crossed_above(&[1.0, 3.0], &b, 1));
+        assert!(!crossed_above(&[f64::NAN, 3.0], &b, 1));
+    }
+
+    #[test]
+    fn removing_future_bars_changes_no_earlier_decision() {
+        use crate::candles::Interval;
+        use crate::candles::synthetic::{SyntheticSpec, generate};
+        let full = generate(&SyntheticSpec::new(600, 3, Interval::Hour1));
+        let params = super::super::resolve_params(&SmaCross, &[]).unwrap();
+        let decisions = |c: &Candles| {
+            let mut s = SmaCross
+                .prepare(c, &params, &IndicatorCache::new())
+                .unwrap();
+            (s.warmup() + 1..c.len())
+                .map(|i| s.decide(i, &PositionView::default()))
+                .collect::<Vec<_>>()
+        };
+        let all = decisions(&full);
+        assert!(
+            all.iter().any(|a| *a != Action::Hold),
+            "the series should produce signals"
+        );
+        for cut in [25, 100, 333, 599] {
+            let part = decisions(&full.slice(0..cut));
+            assert_eq!(part[..], all[..part.len()], "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn fast_must_be_below_slow() {
+        let p = super::super::resolve_params(
+            &SmaCross,
+            &[("fast".into(), "20".into()), ("slow".into(), "10".into())],
+        );
+        assert!(
+            p.unwrap_err()
+                .to_string()
+                .contains("fast must be below slow")
+        );
+    }
+}
