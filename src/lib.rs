@@ -11,7 +11,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod indicators;
-pub mod strategy;
 pub mod risk;
+pub mod strategy;
 
 pub use error::{Error, Result};
