@@ -11,6 +11,8 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod indicators;
+pub mod optimize;
+pub mod playbook;
 pub mod risk;
 pub mod strategy;
 

@@ -40,6 +40,7 @@ pub enum StopPolicyArg {
 #[command(after_help = "Examples:
   flowrex backtest --strategy sma_cross --symbol GOOG --interval 1d --param fast=10 --param slow=20 --commission 0.002
   flowrex backtest --list-strategies --json
+  flowrex backtest --playbook playbooks/goog_sma_cross.toml --check     # CI regression gate (exit 3 on drift)
 
 Defaults reproduce backtesting.py 0.6.6: fill at the next open, all cash in whole units, a trade still
 open at the end stays open (valued at the last close) and is reported as `open_trade`. In JSON, a
@@ -49,13 +50,13 @@ pub struct BacktestArgs {
     #[arg(long)]
     pub list_strategies: bool,
     /// Strategy to run (see --list-strategies).
-    #[arg(long, required_unless_present = "list_strategies")]
+    #[arg(long, required_unless_present_any = ["list_strategies", "playbook"])]
     pub strategy: Option<String>,
     /// Symbol in the store (data/<SYMBOL>/<interval>.parquet).
-    #[arg(long, required_unless_present = "list_strategies")]
+    #[arg(long, required_unless_present_any = ["list_strategies", "playbook"])]
     pub symbol: Option<String>,
     /// Bar interval: 1m 5m 15m 30m 1h 4h 1d 1w 1M.
-    #[arg(long, required_unless_present = "list_strategies")]
+    #[arg(long, required_unless_present_any = ["list_strategies", "playbook"])]
     pub interval: Option<String>,
     /// Strategy parameter as name=value; repeat for several. Unset parameters take their defaults.
     #[arg(long = "param", value_name = "NAME=VALUE")]
@@ -95,6 +96,20 @@ pub struct BacktestArgs {
     /// Write the equity curve to this Parquet file (ts, equity, drawdown_pct).
     #[arg(long, value_name = "FILE")]
     pub equity: Option<PathBuf>,
+    /// Re-run a playbook: its strategy, parameters, data range and backtest settings (instead of
+    /// --strategy/--symbol/--interval/--param and the settings flags).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["strategy", "symbol", "interval", "params", "start", "end"])]
+    pub playbook: Option<PathBuf>,
+    /// With --playbook: compare the fresh metrics with the stored ones and exit 3 on drift beyond
+    /// --tolerance or when the data's sha256 differs (the CI regression gate).
+    #[arg(long, requires = "playbook")]
+    pub check: bool,
+    /// Relative tolerance of --check for real-valued metrics (counts must match exactly).
+    #[arg(long, default_value_t = 1e-9, value_name = "REL")]
+    pub tolerance: f64,
+    /// With --check: compare even when the data's sha256 differs from the playbook's.
+    #[arg(long, requires = "playbook")]
+    pub ignore_data_hash: bool,
 }
 
 /// Runs `flowrex backtest`.
@@ -102,6 +117,97 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<i32> {
     if args.list_strategies {
         return list_strategies(ctx);
     }
+    let playbook = args
+        .playbook
+        .as_deref()
+        .map(crate::playbook::Playbook::load)
+        .transpose()?;
+    let (strategy, symbol, interval, params, config, range) = match &playbook {
+        Some(pb) => playbook_run(pb)?,
+        None => args_run(&args)?,
+    };
+    let symbol = symbol.as_str();
+    let store = Store::new(&ctx.home);
+    let candles = store.load(symbol, interval, &range)?;
+    if candles.is_empty() {
+        let all = store.load(symbol, interval, &TimeRange::ALL)?;
+        let span = match (all.ts.first(), all.ts.last()) {
+            (Some(a), Some(b)) => format!("the store holds {} to {}", format_ts(*a), format_ts(*b)),
+            _ => "the store file is empty".to_string(),
+        };
+        return Err(Error::invalid(format!(
+            "no {symbol} {interval} bars between --start {} and --end {}; {span}",
+            args.start.as_deref().unwrap_or("(first)"),
+            args.end.as_deref().unwrap_or("(last)")
+        )));
+    }
+    let data_hash = playbook.as_ref().map(|pb| {
+        let sha = candles.sha256();
+        (sha.clone(), sha == pb.market.data_sha256)
+    });
+    if let (Some(pb), Some((sha, false))) = (&playbook, &data_hash) {
+        let msg = format!(
+            "{}: the {symbol} {interval} data changed: sha256 {} of {} bars, the playbook has {} of {} bars",
+            args.playbook
+                .as_deref()
+                .unwrap_or(std::path::Path::new(""))
+                .display(),
+            &sha[..12],
+            candles.len(),
+            pb.market
+                .data_sha256
+                .get(..12)
+                .unwrap_or(&pb.market.data_sha256),
+            pb.market.bars
+        );
+        if args.check && !args.ignore_data_hash {
+            return Err(Error::CheckFailed(format!(
+                "{msg}; re-run the optimization, or pass --ignore-data-hash to compare anyway"
+            )));
+        }
+        tracing::warn!("{msg}");
+    }
+    let cache = IndicatorCache::new();
+    let report = backtest::backtest(&candles, strategy, &params, &config, &cache)?;
+    if let (Some(pb), true) = (&playbook, args.check) {
+        let path = args.playbook.as_deref().unwrap_or(std::path::Path::new(""));
+        let data_ok = data_hash.as_ref().is_some_and(|(_, ok)| *ok);
+        return check_report(ctx, path, pb, &report.metrics, args.tolerance, data_ok);
+    }
+    if let Some(path) = &args.trades {
+        export::write_trades(path, &report.run.trades, &candles.ts)?;
+    }
+    if let Some(path) = &args.equity {
+        export::write_equity(path, &candles.ts, &report.run.equity)?;
+    }
+    let doc = Document::new(
+        strategy,
+        &params,
+        symbol,
+        interval,
+        &config,
+        &report,
+        &candles.ts,
+    );
+    if ctx.json {
+        print_json(&doc)?;
+    } else {
+        print_text(&render_text(&doc))?;
+    }
+    Ok(0)
+}
+
+type Resolved = (
+    &'static dyn Strategy,
+    String,
+    Interval,
+    Params,
+    BacktestConfig,
+    TimeRange,
+);
+
+/// Strategy, data and settings from the command line.
+fn args_run(args: &BacktestArgs) -> Result<Resolved> {
     let name = args.strategy.as_deref().unwrap_or_default();
     let symbol = args.symbol.as_deref().unwrap_or_default();
     let interval: Interval = args
@@ -134,43 +240,121 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<i32> {
     };
     config.validate()?;
     let range = TimeRange::parse(args.start.as_deref(), args.end.as_deref())?;
-    let store = Store::new(&ctx.home);
-    let candles = store.load(symbol, interval, &range)?;
-    if candles.is_empty() {
-        let all = store.load(symbol, interval, &TimeRange::ALL)?;
-        let span = match (all.ts.first(), all.ts.last()) {
-            (Some(a), Some(b)) => format!("the store holds {} to {}", format_ts(*a), format_ts(*b)),
-            _ => "the store file is empty".to_string(),
-        };
-        return Err(Error::invalid(format!(
-            "no {symbol} {interval} bars between --start {} and --end {}; {span}",
-            args.start.as_deref().unwrap_or("(first)"),
-            args.end.as_deref().unwrap_or("(last)")
-        )));
-    }
-    let cache = IndicatorCache::new();
-    let report = backtest::backtest(&candles, strategy, &params, &config, &cache)?;
-    if let Some(path) = &args.trades {
-        export::write_trades(path, &report.run.trades, &candles.ts)?;
-    }
-    if let Some(path) = &args.equity {
-        export::write_equity(path, &candles.ts, &report.run.equity)?;
-    }
-    let doc = Document::new(
+    Ok((
         strategy,
-        &params,
-        symbol,
+        symbol.to_string(),
         interval,
-        &config,
-        &report,
-        &candles.ts,
-    );
+        params,
+        config,
+        range,
+    ))
+}
+
+/// Strategy, data and settings from a playbook.
+fn playbook_run(pb: &crate::playbook::Playbook) -> Result<Resolved> {
+    let strategy = strategy::lookup(&pb.strategy.name)?;
+    let params = strategy::resolve_params(strategy, &pb.strategy.params.to_overrides())?;
+    let interval: Interval = pb
+        .market
+        .interval
+        .parse()
+        .map_err(|e: Error| Error::invalid(format!("playbook [market] interval: {e}")))?;
+    Ok((
+        strategy,
+        pb.market.symbol.clone(),
+        interval,
+        params,
+        pb.backtest.to_config()?,
+        pb.market.range()?,
+    ))
+}
+
+/// `--check`: compares fresh metrics with the playbook's; exit 3 listing what drifted.
+fn check_report(
+    ctx: &Context,
+    path: &std::path::Path,
+    pb: &crate::playbook::Playbook,
+    fresh: &Metrics,
+    tolerance: f64,
+    data_ok: bool,
+) -> Result<i32> {
+    let drifts = crate::playbook::compare_metrics(&pb.metrics, fresh, tolerance);
+    let show = |v: Option<f64>| v.map_or("(none)".to_string(), |v| format!("{v}"));
     if ctx.json {
-        print_json(&doc)?;
+        let list: Vec<serde_json::Value> = drifts
+            .iter()
+            .map(|d| {
+                serde_json::json!({
+                    "metric": d.metric,
+                    "stored": d.stored,
+                    "fresh": d.fresh,
+                    "relative": finite_or(d.relative),
+                })
+            })
+            .collect();
+        print_json(&serde_json::json!({
+            "playbook": path.display().to_string(),
+            "passed": drifts.is_empty(),
+            "tolerance": tolerance,
+            "metrics_compared": pb.metrics.0.len(),
+            "data_sha256_matches": data_ok,
+            "drifts": list,
+        }))?;
+    } else if drifts.is_empty() {
+        print_text(&format!(
+            "check passed: {} — {} {} on {} {}: {} stored metrics reproduced within {tolerance:e} relative; {}",
+            path.display(),
+            pb.strategy.name,
+            pb.strategy.params.to_line(),
+            pb.market.symbol,
+            pb.market.interval,
+            pb.metrics.0.len(),
+            if data_ok {
+                "data sha256 matches"
+            } else {
+                "data sha256 DIFFERS (ignored)"
+            }
+        ))?;
     } else {
-        print_text(&render_text(&doc))?;
+        #[derive(tabled::Tabled)]
+        struct DriftRow {
+            #[tabled(rename = "Metric")]
+            metric: String,
+            #[tabled(rename = "Stored")]
+            stored: String,
+            #[tabled(rename = "Fresh")]
+            fresh: String,
+            #[tabled(rename = "Relative")]
+            relative: String,
+        }
+        let rows = drifts.iter().map(|d| DriftRow {
+            metric: d.metric.clone(),
+            stored: show(d.stored),
+            fresh: show(d.fresh),
+            relative: format!("{:.3e}", d.relative),
+        });
+        print_text(&format!(
+            "check FAILED: {}: {} of {} metrics drifted beyond {tolerance:e} relative\n{}",
+            path.display(),
+            drifts.len(),
+            pb.metrics.0.len(),
+            table(rows)
+        ))?;
     }
-    Ok(0)
+    if drifts.is_empty() {
+        Ok(0)
+    } else {
+        let names: Vec<&str> = drifts.iter().map(|d| d.metric.as_str()).collect();
+        Err(Error::CheckFailed(format!(
+            "{}: regression: {} drifted beyond {tolerance:e} relative",
+            path.display(),
+            names.join(", ")
+        )))
+    }
+}
+
+fn finite_or(v: f64) -> Option<f64> {
+    v.is_finite().then_some(v)
 }
 
 /// The settings block of the JSON document.

@@ -3,6 +3,7 @@
 
 pub mod backtest;
 pub mod fetch;
+pub mod optimize;
 pub mod output;
 pub mod risk_check;
 
@@ -15,7 +16,8 @@ use crate::error::Result;
 
 /// Exit codes, as documented in `--help` and the README.
 pub const EXIT_CODES_HELP: &str = "Exit codes: 0 success; 1 error (bad input, I/O, network); \
-2 usage error; 3 a check said no (risk rejected, regression detected, verification failed).";
+2 usage error; 3 a check said no (risk rejected, regression detected, verification failed); \
+130 interrupted (Ctrl-C; optimize writes what it evaluated).";
 
 /// Flowrex: fetch candles, backtest, optimize, journal, risk-check and paper-trade from the shell.
 #[derive(Debug, Parser)]
@@ -61,8 +63,10 @@ pub enum LogFormat {
 pub enum Command {
     /// Import or fetch candles into the store; list and verify stored files.
     Fetch(fetch::FetchArgs),
-    /// Run a strategy over stored candles: metrics, trades, equity curve.
+    /// Run a strategy over stored candles: metrics, trades, equity curve; re-run or check a playbook.
     Backtest(backtest::BacktestArgs),
+    /// Search a strategy's parameters in parallel (grid, random, genetic, pso) and write a playbook.
+    Optimize(Box<optimize::OptimizeArgs>),
     /// Gate a trade against the risk limits (exit 0 approved, 3 rejected); risk state, limits, audit log.
     RiskCheck(Box<risk_check::RiskCheckArgs>),
 }
@@ -108,6 +112,7 @@ pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Fetch(args) => fetch::run(&ctx, args),
         Command::Backtest(args) => backtest::run(&ctx, args),
+        Command::Optimize(args) => optimize::run(&ctx, *args),
         Command::RiskCheck(args) => risk_check::run(&ctx, *args),
     }
 }

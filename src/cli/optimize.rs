@@ -1,0 +1,578 @@
+//! `flowrex optimize`: search a strategy's parameters (grid, random, genetic, particle swarm) in
+//! parallel, write the playbook TOML and optionally every candidate to a results Parquet file;
+//! `flowrex optimize merge` combines shard playbooks.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde::Deserialize;
+
+use super::Context;
+use super::output::{print_json, print_text, table};
+use crate::backtest::{BacktestConfig, Fill, Sizing, StopPolicy};
+use crate::candles::store::path_safe_symbol;
+use crate::candles::{Interval, Store, TimeRange};
+use crate::error::{Error, Result};
+use crate::optimize::results::ResultsWriter;
+use crate::optimize::{
+    self, DataInfo, Method, Objective, Observer, Outcome, Settings, Shard, Space,
+};
+use crate::playbook::{self, Playbook};
+use crate::strategy;
+
+/// Set by Ctrl-C: evaluators stop taking new candidates.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// Exit code after Ctrl-C (128 + SIGINT), as shells report it.
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+const AFTER_HELP: &str = "Methods — which to use when:
+  grid     every feasible candidate; exact and the default. Use it when the grid has up to ~10^5
+           candidates (it is parallel, streamed and shardable).
+  random   --samples N distinct candidates drawn with --seed; a quick map of a big space, shardable.
+  genetic  --population P --generations G: tournament selection, crossover, mutation, elitism; no
+           candidate is evaluated twice. Use it on big, rugged spaces where grid is too slow.
+  pso      particle swarm (argmin) over the grid coordinates: --population particles for --generations
+           iterations. Use it on smooth numeric spaces; it converges in few evaluations.
+  With --shard K/N, grid and random evaluate every N-th candidate (merging all N outputs gives exactly
+  the single-run playbook); genetic and pso run an independent island per shard (seed mixed with K).
+
+Parameters: --param fast=5..50:5 (ints; step 1 when omitted), --param x=0.5..2.0:0.25 (floats need a
+step), --param mode=a,b,c (lists), --param n=10 (fixed). Unmentioned parameters keep their defaults;
+with no --param at all every parameter takes its declared search range (backtest --list-strategies).
+Constraints: --constraint \"fast < slow\" (< <= > >= == != between parameters or numbers). A candidate
+is ranked when its objective is finite and it made at least --min-trades closed trades; ties rank by
+grid index, so any thread count gives the same playbook.
+
+--spec FILE.toml holds the same settings for cron jobs (flags win over it):
+  strategy = \"sma_cross\"  symbol = \"GOOG\"  interval = \"1d\"  objective = \"sharpe\"
+  params = [\"fast=5..50:5\", \"slow=10..200:10\"]  constraints = [\"fast < slow\"]  out = \"playbooks/goog.toml\"
+
+Examples:
+  flowrex optimize --strategy sma_cross --symbol GOOG --interval 1d --param fast=5..50:5 \\
+      --param slow=10..200:10 --constraint \"fast < slow\" --objective sharpe --commission 0.002 \\
+      --out playbooks/goog_sma_cross.toml
+  flowrex optimize --spec nightly.toml --shard 3/8 --results part3.parquet --quiet
+  flowrex optimize merge part*.toml --out playbooks/sweep.toml
+
+Ctrl-C stops cleanly: what was evaluated is written with status = \"interrupted\" and the exit code is
+130. No candidate meeting --min-trades: exit 1 and no playbook. Exit codes: 0 success; 1 error; 2 usage
+error; 130 interrupted.";
+
+/// Arguments of `flowrex optimize` (every field can also come from `--spec FILE.toml`).
+#[derive(Debug, Default, clap::Args, Deserialize)]
+#[command(args_conflicts_with_subcommands = true, after_help = AFTER_HELP)]
+#[serde(default, deny_unknown_fields)]
+pub struct OptimizeArgs {
+    /// `merge`: combine shard playbooks.
+    #[command(subcommand)]
+    #[serde(skip)]
+    pub command: Option<OptimizeCommand>,
+    /// TOML file with any of these settings (keys as the flags, `params` and `constraints` as lists).
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip)]
+    pub spec: Option<PathBuf>,
+    /// Strategy to optimize (see backtest --list-strategies).
+    #[arg(long)]
+    pub strategy: Option<String>,
+    /// Symbol in the store.
+    #[arg(long)]
+    pub symbol: Option<String>,
+    /// Bar interval: 1m 5m 15m 30m 1h 4h 1d 1w 1M.
+    #[arg(long)]
+    pub interval: Option<String>,
+    /// Searched values: name=a..b[:step], name=v1,v2,… or name=v; repeat per parameter.
+    #[arg(long = "param", value_name = "NAME=VALUES")]
+    pub params: Vec<String>,
+    /// A relation every candidate must satisfy, e.g. "fast < slow"; repeatable.
+    #[arg(long = "constraint", value_name = "EXPR")]
+    pub constraints: Vec<String>,
+    /// Metric to maximize: return, sharpe, sortino, calmar, profit_factor, sqn, expectancy [default: sharpe].
+    #[arg(long)]
+    pub objective: Option<String>,
+    /// Candidates with fewer closed trades are not ranked [default: 1].
+    #[arg(long, value_name = "N")]
+    pub min_trades: Option<usize>,
+    /// grid, random, genetic or pso (see below) [default: grid].
+    #[arg(long)]
+    pub method: Option<String>,
+    /// Random search: candidates to draw [default: 100].
+    #[arg(long, value_name = "N")]
+    pub samples: Option<u64>,
+    /// Genetic: individuals per generation; pso: particles [default: 32].
+    #[arg(long, value_name = "P")]
+    pub population: Option<usize>,
+    /// Genetic: generations; pso: iterations [default: 20].
+    #[arg(long, value_name = "G")]
+    pub generations: Option<usize>,
+    /// Seed of random, genetic and pso search [default: 42].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Best candidates kept in the playbook's [[top]] [default: 10].
+    #[arg(long, value_name = "K")]
+    pub top: Option<usize>,
+    /// Playbook to write [default: <home>/playbooks/<symbol>_<interval>_<strategy>.toml].
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Also write every evaluated candidate (parameters + metrics) to this Parquet file.
+    #[arg(long, value_name = "FILE")]
+    pub results: Option<PathBuf>,
+    /// Evaluate only slice K of N (cluster array jobs); combine with `optimize merge`.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// Starting cash [default: 10000].
+    #[arg(long)]
+    pub cash: Option<f64>,
+    /// Commission as a fraction of traded value, on entry and exit [default: 0].
+    #[arg(long)]
+    pub commission: Option<f64>,
+    /// Spread as a fraction of price [default: 0].
+    #[arg(long)]
+    pub spread: Option<f64>,
+    /// When market orders fill: next-open or close [default: next-open].
+    #[arg(long)]
+    pub fill: Option<String>,
+    /// Close a trade still open at the end so it counts in the statistics.
+    #[arg(long)]
+    pub close_at_end: bool,
+    /// Position size: all, fraction, units:N, pct:P, risk:P [default: all].
+    #[arg(long, value_name = "SIZE")]
+    pub size: Option<String>,
+    /// Stop-versus-target rule: pessimistic or optimistic [default: pessimistic].
+    #[arg(long)]
+    pub stop_policy: Option<String>,
+    /// First bar time to include.
+    #[arg(long)]
+    pub start: Option<String>,
+    /// Last bar time to include (a date includes that whole day).
+    #[arg(long)]
+    pub end: Option<String>,
+}
+
+/// Subcommands of `flowrex optimize`.
+#[derive(Debug, clap::Subcommand)]
+pub enum OptimizeCommand {
+    /// Combine the playbooks of all N shards of one search into the playbook one run would write.
+    Merge(MergeArgs),
+}
+
+/// Arguments of `flowrex optimize merge`.
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// The shard playbooks (one per shard 1..N).
+    #[arg(required = true, value_name = "PART.toml")]
+    pub parts: Vec<PathBuf>,
+    /// Playbook to write.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+impl OptimizeArgs {
+    /// Fills every unset field from `spec` (flags win; lists come from the spec only when no flag gave
+    /// any).
+    fn with_spec(mut self, spec: OptimizeArgs) -> OptimizeArgs {
+        macro_rules! fill {
+            ($($f:ident),*) => { $( if self.$f.is_none() { self.$f = spec.$f; } )* };
+        }
+        fill!(
+            strategy,
+            symbol,
+            interval,
+            objective,
+            min_trades,
+            method,
+            samples,
+            population,
+            generations,
+            seed,
+            top,
+            out,
+            results,
+            shard,
+            cash,
+            commission,
+            spread,
+            fill,
+            size,
+            stop_policy,
+            start,
+            end
+        );
+        if self.params.is_empty() {
+            self.params = spec.params;
+        }
+        if self.constraints.is_empty() {
+            self.constraints = spec.constraints;
+        }
+        self.close_at_end |= spec.close_at_end;
+        self
+    }
+}
+
+fn load_spec(path: &Path) -> Result<OptimizeArgs> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    toml::from_str(&text).map_err(|e| {
+        let msg = e.to_string().lines().collect::<Vec<_>>().join(" ");
+        Error::usage(format!("--spec {}: {msg}", path.display()))
+    })
+}
+
+fn required(v: Option<String>, flag: &str) -> Result<String> {
+    v.ok_or_else(|| {
+        Error::usage(format!(
+            "--{flag} is required (or set `{}` in --spec FILE.toml)",
+            flag.replace('-', "_")
+        ))
+    })
+}
+
+fn backtest_config(a: &OptimizeArgs) -> Result<BacktestConfig> {
+    let fill = match a.fill.as_deref().unwrap_or("next-open") {
+        "next-open" => Fill::NextOpen,
+        "close" => Fill::Close,
+        v => {
+            return Err(Error::usage(format!("--fill {v}: use next-open or close")));
+        }
+    };
+    let stop_policy = match a.stop_policy.as_deref().unwrap_or("pessimistic") {
+        "pessimistic" => StopPolicy::Pessimistic,
+        "optimistic" => StopPolicy::Optimistic,
+        v => {
+            return Err(Error::usage(format!(
+                "--stop-policy {v}: use pessimistic or optimistic"
+            )));
+        }
+    };
+    let c = BacktestConfig {
+        cash: a.cash.unwrap_or(10_000.0),
+        commission: a.commission.unwrap_or(0.0),
+        spread: a.spread.unwrap_or(0.0),
+        fill,
+        close_at_end: a.close_at_end,
+        sizing: Sizing::parse(a.size.as_deref().unwrap_or("all"))?,
+        stop_policy,
+    };
+    c.validate()?;
+    Ok(c)
+}
+
+fn method(a: &OptimizeArgs) -> Result<Method> {
+    let population = a.population.unwrap_or(32);
+    let generations = a.generations.unwrap_or(20);
+    Ok(match a.method.as_deref().unwrap_or("grid") {
+        "grid" => Method::Grid,
+        "random" => {
+            let samples = a.samples.unwrap_or(100);
+            if samples == 0 {
+                return Err(Error::usage("--samples must be at least 1"));
+            }
+            Method::Random { samples }
+        }
+        "genetic" => {
+            if population < 2 || generations < 1 {
+                return Err(Error::usage(
+                    "--population must be at least 2 and --generations at least 1",
+                ));
+            }
+            Method::Genetic {
+                population,
+                generations,
+            }
+        }
+        "pso" => {
+            if population < 2 {
+                return Err(Error::usage("--population (particles) must be at least 2"));
+            }
+            Method::Pso {
+                particles: population,
+                iterations: generations,
+            }
+        }
+        m => {
+            return Err(Error::usage(format!(
+                "--method {m}: unknown method; use grid, random, genetic or pso"
+            )));
+        }
+    })
+}
+
+/// Progress bar + results file, fed from the evaluator threads.
+struct CliObserver {
+    results: Option<ResultsWriter>,
+    bar: Option<indicatif::ProgressBar>,
+    best: Mutex<f64>,
+}
+
+impl Observer for CliObserver {
+    fn evaluated(&self, seq: u64, outcome: &Outcome) {
+        if let Some(r) = &self.results {
+            r.send(seq, outcome);
+        }
+        if let Some(bar) = &self.bar {
+            if let Some(v) = outcome.rank {
+                let mut best = self.best.lock().unwrap_or_else(|p| p.into_inner());
+                if best.is_nan() || v > *best {
+                    *best = v;
+                    bar.set_message(format!("best {v:.4} ({})", outcome.params));
+                }
+            }
+            bar.inc(1);
+        }
+    }
+}
+
+fn progress_bar(ctx: &Context, len: u64) -> Option<indicatif::ProgressBar> {
+    if !ctx.show_progress() {
+        return None;
+    }
+    let style = indicatif::ProgressStyle::with_template(
+        "{spinner} [{bar:30}] {pos}/{len} candidates, {per_sec}, ETA {eta} {msg}",
+    )
+    .ok()?
+    .progress_chars("=> ");
+    let bar = indicatif::ProgressBar::new(len).with_style(style);
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    Some(bar)
+}
+
+/// Runs `flowrex optimize`.
+pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<i32> {
+    let mut args = args;
+    if let Some(OptimizeCommand::Merge(m)) = args.command.take() {
+        return merge(ctx, m);
+    }
+    if let Some(spec) = args.spec.clone() {
+        args = args.with_spec(load_spec(&spec)?);
+    }
+    // Every input is checked before any work starts.
+    let strategy = strategy::lookup(&required(args.strategy.clone(), "strategy")?)?;
+    let symbol = required(args.symbol.clone(), "symbol")?;
+    let interval: Interval = required(args.interval.clone(), "interval")?
+        .parse()
+        .map_err(|e: Error| Error::usage(format!("--interval: {e}")))?;
+    let objective = Objective::parse(args.objective.as_deref().unwrap_or("sharpe"))?;
+    let pairs = args
+        .params
+        .iter()
+        .map(|p| {
+            strategy::params::split_assignment(p).map_err(|_| {
+                Error::usage(format!(
+                    "--param `{p}`: expected name=values, e.g. --param fast=5..50:5"
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let space = Space::new(strategy, &pairs, &args.constraints)?;
+    let method = method(&args)?;
+    let shard = match &args.shard {
+        Some(s) => Shard::parse(s)?,
+        None => Shard::ALL,
+    };
+    let top_k = args.top.unwrap_or(10);
+    if top_k == 0 {
+        return Err(Error::usage("--top must be at least 1"));
+    }
+    let config = backtest_config(&args)?;
+    let settings = Settings {
+        space,
+        objective,
+        min_trades: args.min_trades.unwrap_or(1),
+        method,
+        seed: args.seed.unwrap_or(42),
+        top_k,
+        shard,
+    };
+    let feasible = optimize::check_space(&settings)?;
+    let range = TimeRange::parse(args.start.as_deref(), args.end.as_deref())?;
+    let candles = Store::new(&ctx.home).load(&symbol, interval, &range)?;
+    if candles.is_empty() {
+        return Err(Error::invalid(format!(
+            "no {symbol} {interval} bars between --start {} and --end {}",
+            args.start.as_deref().unwrap_or("(first)"),
+            args.end.as_deref().unwrap_or("(last)")
+        )));
+    }
+    let out = args.out.clone().unwrap_or_else(|| {
+        let mut name = format!(
+            "{}_{}_{}",
+            path_safe_symbol(&symbol).to_lowercase(),
+            interval,
+            strategy.name()
+        );
+        if !shard.is_all() {
+            name.push_str(&format!(".shard-{}-of-{}", shard.k, shard.n));
+        }
+        ctx.home.join("playbooks").join(format!("{name}.toml"))
+    });
+    let name = out
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "playbook".into());
+
+    // A second Ctrl-C ends the process at once.
+    let _ = ctrlc::set_handler(|| {
+        if STOP.swap(true, Ordering::SeqCst) {
+            std::process::exit(EXIT_INTERRUPTED);
+        }
+    });
+    let planned = settings.method.planned(feasible, shard);
+    tracing::info!(
+        "{} {} {}: {} bars, {} feasible candidates, {} planned ({})",
+        strategy.name(),
+        symbol,
+        interval,
+        candles.len(),
+        feasible,
+        planned,
+        settings.method.name()
+    );
+    let observer = CliObserver {
+        results: match &args.results {
+            Some(p) => Some(ResultsWriter::create(p, &settings.space)?),
+            None => None,
+        },
+        bar: progress_bar(ctx, planned),
+        best: Mutex::new(f64::NAN),
+    };
+    let report = optimize::run(&settings, &candles, &config, &STOP, &observer);
+    if let Some(bar) = &observer.bar {
+        bar.finish_and_clear();
+    }
+    let rows = match observer.results {
+        Some(r) => Some(r.finish()?),
+        None => None,
+    };
+    let report = report?;
+    let data = DataInfo {
+        symbol: symbol.clone(),
+        interval: interval.to_string(),
+    };
+    let pb = match optimize::to_playbook(&name, &settings, &report, &data, &candles, &config) {
+        Ok(pb) => pb,
+        Err(e) if report.interrupted => {
+            eprintln!("error: interrupted before any candidate was ranked: {e}");
+            return Ok(EXIT_INTERRUPTED);
+        }
+        Err(e) => return Err(e),
+    };
+    pb.save(&out)?;
+    let per_s = report.evaluated as f64 / report.elapsed_s.max(1e-9);
+    if ctx.json {
+        print_json(&serde_json::json!({
+            "playbook_file": out.display().to_string(),
+            "results_file": args.results.as_ref().map(|p| p.display().to_string()),
+            "results_rows": rows,
+            "candidates_per_s": per_s,
+            "bar_evaluations_per_s": per_s * candles.len() as f64,
+            "playbook": pb,
+        }))?;
+    } else {
+        print_text(&render(&pb, &out, &report, candles.len(), per_s))?;
+    }
+    Ok(if report.interrupted {
+        EXIT_INTERRUPTED
+    } else {
+        0
+    })
+}
+
+fn render(pb: &Playbook, out: &Path, report: &optimize::Report, bars: usize, per_s: f64) -> String {
+    let o = pb.optimization.as_ref();
+    let objective = o.map(|o| o.objective.as_str()).unwrap_or("objective");
+    #[derive(tabled::Tabled)]
+    struct Row {
+        #[tabled(rename = "Rank")]
+        rank: u64,
+        #[tabled(rename = "Parameters")]
+        params: String,
+        #[tabled(rename = "Objective")]
+        objective: String,
+        #[tabled(rename = "Trades")]
+        trades: u64,
+        #[tabled(rename = "Candidate")]
+        candidate: u64,
+    }
+    let rows = pb.top.iter().map(|t| Row {
+        rank: t.rank,
+        params: t.params.to_line(),
+        objective: format!("{:.6}", t.objective),
+        trades: t.trades,
+        candidate: t.candidate,
+    });
+    let mut s = format!(
+        "{} on {} {} ({} to {}, {} bars), maximizing {}:\n",
+        pb.strategy.name,
+        pb.market.symbol,
+        pb.market.interval,
+        pb.market.start.get(..10).unwrap_or(&pb.market.start),
+        pb.market.end.get(..10).unwrap_or(&pb.market.end),
+        bars,
+        objective
+    );
+    s.push_str(&table(rows));
+    s.push('\n');
+    let num = |k: &str| match pb.metrics.get(k) {
+        Some(toml::Value::Float(f)) => format!("{f:.2}"),
+        Some(v) => v.to_string(),
+        None => "—".into(),
+    };
+    s.push_str(&format!(
+        "best: {} — return {}%, sharpe {}, max drawdown {}%, {} trades\n",
+        pb.strategy.params.to_line(),
+        num("return_pct"),
+        num("sharpe"),
+        num("max_drawdown_pct"),
+        num("num_trades")
+    ));
+    s.push_str(&format!(
+        "{} of {} feasible candidates evaluated{} in {:.3} s ({:.1} candidates/s, {:.3e} bar-evaluations/s; {} indicator series computed)\n",
+        report.evaluated,
+        report.feasible,
+        if report.interrupted { " (interrupted)" } else { "" },
+        report.elapsed_s,
+        per_s,
+        per_s * bars as f64,
+        report.indicators_computed
+    ));
+    s.push_str(&format!(
+        "playbook written to {} — re-check with: flowrex backtest --playbook {} --check",
+        out.display(),
+        out.display()
+    ));
+    s
+}
+
+fn merge(ctx: &Context, m: MergeArgs) -> Result<i32> {
+    let parts = m
+        .parts
+        .iter()
+        .map(|p| Playbook::load(p))
+        .collect::<Result<Vec<_>>>()?;
+    let name = m
+        .out
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "playbook".into());
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let pb = playbook::merge(&parts, &name, &now)?;
+    pb.save(&m.out)?;
+    if ctx.json {
+        print_json(&serde_json::json!({
+            "playbook_file": m.out.display().to_string(),
+            "playbook": pb,
+        }))?;
+    } else {
+        let o = pb.optimization.as_ref();
+        print_text(&format!(
+            "merged {} shards ({} candidates evaluated): best {} with {} {:.6}; playbook written to {}",
+            parts.len(),
+            o.map_or(0, |o| o.evaluated),
+            pb.strategy.params.to_line(),
+            o.map_or("objective", |o| o.objective.as_str()),
+            pb.top.first().map_or(f64::NAN, |t| t.objective),
+            m.out.display()
+        ))?;
+    }
+    Ok(0)
+}

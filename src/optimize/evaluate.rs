@@ -1,0 +1,255 @@
+//! Evaluating candidates: one backtest per parameter set over one shared [`IndicatorCache`], the
+//! objective, a top-K that ranks deterministically, and a hook ([`Observer`]) through which every
+//! outcome reaches the results file and the progress display as soon as it is known.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+use rayon::prelude::*;
+
+use super::objective::{Objective, rank_cmp, rank_value};
+use crate::backtest::{self, BacktestConfig, Metrics};
+use crate::candles::Candles;
+use crate::error::Result;
+use crate::strategy::{IndicatorCache, Params, Strategy};
+
+/// The result of one candidate.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The candidate's index in the space's grid.
+    pub index: u64,
+    /// The method's batch it was evaluated in: the generation (genetic), the iteration (particle
+    /// swarm, 0 = the initial swarm); 0 for grid and random search.
+    pub batch: u32,
+    /// Its parameters.
+    pub params: Params,
+    /// The objective's value (may be NaN).
+    pub objective: f64,
+    /// The value it is ranked by: `Some` when the objective is finite and `--min-trades` is met.
+    pub rank: Option<f64>,
+    /// Every metric of the run.
+    pub metrics: Metrics,
+}
+
+/// Receives every evaluated candidate, from any thread. `seq` numbers outcomes in the order the method
+/// asked for them (0, 1, 2, … within one run), whatever order threads finish in.
+pub trait Observer: Sync {
+    /// Called once per evaluated candidate.
+    fn evaluated(&self, seq: u64, outcome: &Outcome);
+}
+
+/// An observer that ignores everything.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoObserver;
+
+impl Observer for NoObserver {
+    fn evaluated(&self, _seq: u64, _outcome: &Outcome) {}
+}
+
+/// The best `k` ranked outcomes, best first, ordered by [`rank_cmp`].
+#[derive(Debug, Clone, Default)]
+pub struct TopK {
+    k: usize,
+    items: Vec<Outcome>,
+}
+
+impl TopK {
+    /// An empty top-`k` (`k` ≥ 1).
+    pub fn new(k: usize) -> TopK {
+        TopK {
+            k: k.max(1),
+            items: Vec::new(),
+        }
+    }
+
+    fn key(o: &Outcome) -> (f64, u64) {
+        (o.rank.unwrap_or(f64::NEG_INFINITY), o.index)
+    }
+
+    /// Offers an outcome; unranked ones and those below the current K-th are dropped.
+    pub fn push(&mut self, o: Outcome) {
+        if o.rank.is_none() || self.items.iter().any(|x| x.index == o.index) {
+            return;
+        }
+        let key = TopK::key(&o);
+        if self.items.len() == self.k && rank_cmp(key, TopK::key(&self.items[self.k - 1])).is_ge() {
+            return;
+        }
+        let pos = self
+            .items
+            .partition_point(|x| rank_cmp(TopK::key(x), key).is_lt());
+        self.items.insert(pos, o);
+        self.items.truncate(self.k);
+    }
+
+    /// Merges another top list into this one.
+    pub fn merge(mut self, other: TopK) -> TopK {
+        for o in other.items {
+            self.push(o);
+        }
+        self
+    }
+
+    /// The outcomes, best first.
+    pub fn items(&self) -> &[Outcome] {
+        &self.items
+    }
+
+    /// Consumes the list, best first.
+    pub fn into_vec(self) -> Vec<Outcome> {
+        self.items
+    }
+}
+
+/// Runs candidates over one data set with one backtest configuration, sharing one indicator cache
+/// between all candidates and threads.
+pub struct Evaluator<'a> {
+    candles: &'a Candles,
+    strategy: &'static dyn Strategy,
+    config: BacktestConfig,
+    objective: Objective,
+    min_trades: usize,
+    cache: IndicatorCache,
+    stop: &'a AtomicBool,
+    observer: &'a dyn Observer,
+    evaluated: AtomicU64,
+    ranked: AtomicU64,
+    max_trades: AtomicUsize,
+}
+
+impl<'a> Evaluator<'a> {
+    /// An evaluator. Setting `stop` makes every later [`Evaluator::evaluate`] return `None` (Ctrl-C).
+    pub fn new(
+        candles: &'a Candles,
+        strategy: &'static dyn Strategy,
+        config: BacktestConfig,
+        objective: Objective,
+        min_trades: usize,
+        stop: &'a AtomicBool,
+        observer: &'a dyn Observer,
+    ) -> Evaluator<'a> {
+        Evaluator {
+            candles,
+            strategy,
+            config,
+            objective,
+            min_trades,
+            cache: IndicatorCache::new(),
+            stop,
+            observer,
+            evaluated: AtomicU64::new(0),
+            ranked: AtomicU64::new(0),
+            max_trades: AtomicUsize::new(0),
+        }
+    }
+
+    /// True once a stop was requested.
+    pub fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    /// Backtests one candidate and reports it to the observer as number `seq`; `None` when stopped.
+    pub fn evaluate(
+        &self,
+        seq: u64,
+        batch: u32,
+        index: u64,
+        params: Params,
+    ) -> Result<Option<Outcome>> {
+        if self.stopped() {
+            return Ok(None);
+        }
+        let report = backtest::backtest(
+            self.candles,
+            self.strategy,
+            &params,
+            &self.config,
+            &self.cache,
+        )?;
+        let metrics = report.metrics;
+        let objective = self.objective.value(&metrics);
+        let rank = rank_value(objective, metrics.num_trades, self.min_trades);
+        let outcome = Outcome {
+            index,
+            batch,
+            params,
+            objective,
+            rank,
+            metrics,
+        };
+        self.evaluated.fetch_add(1, Ordering::Relaxed);
+        if rank.is_some() {
+            self.ranked.fetch_add(1, Ordering::Relaxed);
+        }
+        self.max_trades
+            .fetch_max(metrics.num_trades, Ordering::Relaxed);
+        self.observer.evaluated(seq, &outcome);
+        Ok(Some(outcome))
+    }
+
+    /// Evaluates `items` (`(index, params)`, numbered `first_seq`, `first_seq + 1`, …) in parallel as
+    /// batch `batch`; the outcomes come back in item order (`None` where a stop came first).
+    pub fn evaluate_batch(
+        &self,
+        first_seq: u64,
+        batch: u32,
+        items: Vec<(u64, Params)>,
+    ) -> Result<Vec<Option<Outcome>>> {
+        items
+            .into_par_iter()
+            .enumerate()
+            .map(|(j, (index, params))| self.evaluate(first_seq + j as u64, batch, index, params))
+            .collect()
+    }
+
+    /// Evaluates a stream of `(index, params)` in parallel (numbered in stream order) and keeps the top
+    /// `k`. The stream is consumed lazily.
+    pub fn evaluate_stream(
+        &self,
+        stream: impl Iterator<Item = (u64, Params)> + Send,
+        k: usize,
+    ) -> Result<TopK> {
+        stream
+            .enumerate()
+            .par_bridge()
+            .try_fold(
+                || TopK::new(k),
+                |mut top, (seq, (index, params))| {
+                    if let Some(o) = self.evaluate(seq as u64, 0, index, params)? {
+                        top.push(o);
+                    }
+                    Ok::<TopK, crate::Error>(top)
+                },
+            )
+            .try_reduce(|| TopK::new(k), |a, b| Ok(a.merge(b)))
+    }
+
+    /// Candidates evaluated so far.
+    pub fn evaluated(&self) -> u64 {
+        self.evaluated.load(Ordering::Relaxed)
+    }
+
+    /// Candidates evaluated so far that could be ranked (finite objective, enough trades).
+    pub fn ranked(&self) -> u64 {
+        self.ranked.load(Ordering::Relaxed)
+    }
+
+    /// The most trades any evaluated candidate made.
+    pub fn max_trades(&self) -> usize {
+        self.max_trades.load(Ordering::Relaxed)
+    }
+
+    /// The objective being maximized.
+    pub fn objective(&self) -> Objective {
+        self.objective
+    }
+
+    /// The minimum number of closed trades for a candidate to be ranked.
+    pub fn min_trades(&self) -> usize {
+        self.min_trades
+    }
+
+    /// Indicator series computed so far (each distinct one once).
+    pub fn indicators_computed(&self) -> usize {
+        self.cache.computed()
+    }
+}

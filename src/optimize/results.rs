@@ -1,0 +1,291 @@
+//! The `--results` Parquet file: one row per evaluated candidate — `candidate` (grid index), `batch`
+//! (generation / iteration), one column per parameter named as the parameter, `objective`, `ranked`,
+//! and one column per metric named as in `backtest --json` (null where the JSON has null).
+//!
+//! Rows are streamed: evaluator threads send outcomes through a bounded channel to a writer thread,
+//! which puts them back in the method's order and writes a row group every [`ROW_GROUP_ROWS`] rows,
+//! so memory stays bounded whatever the number of candidates. The file appears atomically when the
+//! search ends (temp file in the same folder, then rename).
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
+
+use arrow_array::builder::{
+    BooleanBuilder, Float64Builder, Int64Builder, StringBuilder, UInt32Builder, UInt64Builder,
+};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field, Schema};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+
+use super::evaluate::{Observer, Outcome};
+use super::space::Space;
+use crate::error::{Error, IoContext, Result};
+use crate::playbook::{MetricValue, metric_fields};
+use crate::strategy::{ParamKind, ParamValue};
+
+/// Rows per Parquet row group (and per write).
+pub const ROW_GROUP_ROWS: usize = 8192;
+
+/// Streams outcomes to a Parquet file from any number of threads.
+pub struct ResultsWriter {
+    tx: Option<SyncSender<(u64, Outcome)>>,
+    handle: Option<JoinHandle<Result<u64>>>,
+}
+
+enum Col {
+    U64(UInt64Builder),
+    U32(UInt32Builder),
+    I64(Int64Builder),
+    F64(Float64Builder),
+    Str(StringBuilder),
+    Bool(BooleanBuilder),
+}
+
+impl Col {
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            Col::U64(b) => Arc::new(b.finish()),
+            Col::U32(b) => Arc::new(b.finish()),
+            Col::I64(b) => Arc::new(b.finish()),
+            Col::F64(b) => Arc::new(b.finish()),
+            Col::Str(b) => Arc::new(b.finish()),
+            Col::Bool(b) => Arc::new(b.finish()),
+        }
+    }
+}
+
+/// The metric columns: names and whether each holds whole numbers.
+fn metric_columns() -> Vec<(String, bool)> {
+    // The metrics of an empty run: every field present, reals NaN, counts 0.
+    let sample = crate::backtest::metrics::compute(
+        &crate::candles::Candles::default(),
+        &crate::backtest::RunResult::default(),
+    );
+    metric_fields(&sample)
+        .into_iter()
+        .map(|(n, v)| (n, matches!(v, MetricValue::Int(_))))
+        .collect()
+}
+
+struct Sheet {
+    schema: Arc<Schema>,
+    cols: Vec<Col>,
+    rows: usize,
+    params: usize,
+}
+
+impl Sheet {
+    fn new(space: &Space) -> Sheet {
+        let mut fields = vec![
+            Field::new("candidate", DataType::UInt64, false),
+            Field::new("batch", DataType::UInt32, false),
+        ];
+        let mut cols = vec![
+            Col::U64(UInt64Builder::new()),
+            Col::U32(UInt32Builder::new()),
+        ];
+        let metrics = metric_columns();
+        let reserved = |n: &str| {
+            ["candidate", "batch", "objective", "ranked"].contains(&n)
+                || metrics.iter().any(|(m, _)| m == n)
+        };
+        for d in space.dims() {
+            let name = if reserved(d.spec.name) {
+                format!("param_{}", d.spec.name)
+            } else {
+                d.spec.name.to_string()
+            };
+            let (dt, col) = match d.spec.kind {
+                ParamKind::Int { .. } => (DataType::Int64, Col::I64(Int64Builder::new())),
+                ParamKind::Float { .. } => (DataType::Float64, Col::F64(Float64Builder::new())),
+                ParamKind::Choice { .. } => (DataType::Utf8, Col::Str(StringBuilder::new())),
+            };
+            fields.push(Field::new(name, dt, false));
+            cols.push(col);
+        }
+        fields.push(Field::new("objective", DataType::Float64, true));
+        fields.push(Field::new("ranked", DataType::Boolean, false));
+        cols.push(Col::F64(Float64Builder::new()));
+        cols.push(Col::Bool(BooleanBuilder::new()));
+        for (name, int) in &metrics {
+            if *int {
+                fields.push(Field::new(name, DataType::Int64, false));
+                cols.push(Col::I64(Int64Builder::new()));
+            } else {
+                fields.push(Field::new(name, DataType::Float64, true));
+                cols.push(Col::F64(Float64Builder::new()));
+            }
+        }
+        Sheet {
+            schema: Arc::new(Schema::new(fields)),
+            cols,
+            rows: 0,
+            params: space.dims().len(),
+        }
+    }
+
+    fn push(&mut self, o: &Outcome) {
+        let finite = |v: f64| v.is_finite().then_some(v);
+        let mut c = self.cols.iter_mut();
+        if let Some(Col::U64(b)) = c.next() {
+            b.append_value(o.index);
+        }
+        if let Some(Col::U32(b)) = c.next() {
+            b.append_value(o.batch);
+        }
+        for (_, v) in o.params.iter().take(self.params) {
+            match (c.next(), v) {
+                (Some(Col::I64(b)), ParamValue::Int(x)) => b.append_value(x),
+                (Some(Col::F64(b)), ParamValue::Float(x)) => b.append_value(x),
+                (Some(Col::F64(b)), ParamValue::Int(x)) => b.append_value(x as f64),
+                (Some(Col::Str(b)), ParamValue::Choice(x)) => b.append_value(x),
+                (Some(Col::Str(b)), other) => b.append_value(other.to_string()),
+                (Some(Col::I64(b)), _) => b.append_value(0),
+                (Some(Col::F64(b)), _) => b.append_null(),
+                _ => {}
+            }
+        }
+        if let Some(Col::F64(b)) = c.next() {
+            b.append_option(finite(o.objective));
+        }
+        if let Some(Col::Bool(b)) = c.next() {
+            b.append_value(o.rank.is_some());
+        }
+        for (_, v) in metric_fields(&o.metrics) {
+            match (c.next(), v) {
+                (Some(Col::I64(b)), MetricValue::Int(x)) => b.append_value(x),
+                (Some(Col::F64(b)), MetricValue::Float(x)) => b.append_option(finite(x)),
+                (Some(Col::F64(b)), MetricValue::Int(x)) => b.append_value(x as f64),
+                (Some(Col::I64(b)), MetricValue::Float(x)) => b.append_value(x as i64),
+                _ => {}
+            }
+        }
+        self.rows += 1;
+    }
+
+    fn batch(&mut self) -> std::result::Result<RecordBatch, arrow_schema::ArrowError> {
+        self.rows = 0;
+        let cols: Vec<ArrayRef> = self.cols.iter_mut().map(Col::finish).collect();
+        RecordBatch::try_new(self.schema.clone(), cols)
+    }
+}
+
+fn write_all(path: PathBuf, mut sheet: Sheet, rx: Receiver<(u64, Outcome)>) -> Result<u64> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let pq = |e: parquet::errors::ParquetError| {
+        Error::invalid(format!("{}: cannot write Parquet: {e}", path.display()))
+    };
+    let arrow = |e: arrow_schema::ArrowError| {
+        Error::invalid(format!("{}: cannot build rows: {e}", path.display()))
+    };
+    (|| -> Result<u64> {
+        let tmp = tempfile::Builder::new()
+            .prefix(".flowrex-results-")
+            .suffix(".tmp")
+            .tempfile_in(&dir)
+            .at(&dir)?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+            .build();
+        let file: File = tmp.as_file().try_clone().at(tmp.path())?;
+        let mut writer =
+            ArrowWriter::try_new(file, sheet.schema.clone(), Some(props)).map_err(pq)?;
+        let mut pending: BTreeMap<u64, Outcome> = BTreeMap::new();
+        let mut next = 0u64;
+        let mut total = 0u64;
+        let flush = |sheet: &mut Sheet, writer: &mut ArrowWriter<File>| -> Result<()> {
+            if sheet.rows > 0 {
+                let b = sheet.batch().map_err(arrow)?;
+                writer.write(&b).map_err(pq)?;
+            }
+            Ok(())
+        };
+        for (seq, o) in rx.iter() {
+            pending.insert(seq, o);
+            while let Some(o) = pending.remove(&next) {
+                sheet.push(&o);
+                next += 1;
+                total += 1;
+                if sheet.rows >= ROW_GROUP_ROWS {
+                    flush(&mut sheet, &mut writer)?;
+                }
+            }
+        }
+        // Outcomes after a gap (a stop skipped some candidates), in order.
+        for o in std::mem::take(&mut pending).into_values() {
+            sheet.push(&o);
+            total += 1;
+            if sheet.rows >= ROW_GROUP_ROWS {
+                flush(&mut sheet, &mut writer)?;
+            }
+        }
+        flush(&mut sheet, &mut writer)?;
+        writer.close().map_err(pq)?;
+        tmp.as_file().sync_all().at(tmp.path())?;
+        tmp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
+        Ok(total)
+    })()
+}
+
+impl ResultsWriter {
+    /// Starts a writer thread for `path` with a column per parameter of `space`.
+    pub fn create(path: &Path, space: &Space) -> Result<ResultsWriter> {
+        let sheet = Sheet::new(space);
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).at(dir)?;
+        }
+        let (tx, rx) = sync_channel(4 * ROW_GROUP_ROWS);
+        let path = path.to_path_buf();
+        let handle = std::thread::Builder::new()
+            .name("flowrex-results".into())
+            .spawn(move || write_all(path, sheet, rx))
+            .map_err(|e| Error::io("<results writer thread>", e))?;
+        Ok(ResultsWriter {
+            tx: Some(tx),
+            handle: Some(handle),
+        })
+    }
+
+    /// Queues one outcome (blocks briefly when the writer is behind).
+    pub fn send(&self, seq: u64, outcome: &Outcome) {
+        if let Some(tx) = &self.tx {
+            // A failed send means the writer stopped on an error, which `finish` reports.
+            let _ = tx.send((seq, outcome.clone()));
+        }
+    }
+
+    /// Waits for every queued row to be written and moves the file into place; returns the row count.
+    pub fn finish(mut self) -> Result<u64> {
+        self.tx.take();
+        match self.handle.take().map(|h| h.join()) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(Error::invalid("the results writer thread panicked")),
+            None => Ok(0),
+        }
+    }
+}
+
+impl Observer for ResultsWriter {
+    fn evaluated(&self, seq: u64, outcome: &Outcome) {
+        self.send(seq, outcome);
+    }
+}
+
+impl Drop for ResultsWriter {
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}

@@ -1,0 +1,686 @@
+//! Playbooks: the TOML unit of result (DESIGN §5) — what to run, on what data, with what outcome, and
+//! how to reproduce it. Reading and atomic writing, the regression check behind
+//! `backtest --playbook P --check`, and the merge of shard playbooks.
+//!
+//! ```toml
+//! [playbook]      name, status, created_at, flowrex_version, notes
+//! [strategy]      name, [strategy.params]
+//! [market]        symbol, interval, start, end, bars, data_sha256
+//! [backtest]      cash, commission, spread, fill, close_at_end, size, stop_policy
+//! [optimization]  method, objective, min_trades, seed, top_k, samples | population + generations,
+//!                 shard, merged_shards, constraints, space_size, feasible, evaluated, ranked, status,
+//!                 elapsed_s, history, [optimization.space]
+//! [metrics]       every metric of the best parameters, named as in `backtest --json`
+//! [[top]]         rank, candidate, objective, trades, [top.params] — best first (rank 1 is the best)
+//! ```
+//!
+//! Floats are written in Rust's shortest round-trip form, so every stored value reads back bit for bit.
+//! A metric without a finite value (`null` in `backtest --json`) is left out of `[metrics]`.
+
+use std::fs;
+use std::path::Path;
+
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::backtest::{BacktestConfig, Fill, Metrics, Sizing, StopPolicy};
+use crate::candles::TimeRange;
+use crate::error::{Error, IoContext, Result};
+use crate::strategy::{ParamValue, Params};
+
+/// An ordered TOML table (keys keep the order they were written in).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Table(pub Vec<(String, toml::Value)>);
+
+impl Table {
+    /// The value under `key`.
+    pub fn get(&self, key: &str) -> Option<&toml::Value> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// A table of parameter values (ints, floats, choices as strings).
+    pub fn from_params(params: &Params) -> Table {
+        Table(
+            params
+                .iter()
+                .map(|(n, v)| {
+                    let v = match v {
+                        ParamValue::Int(i) => toml::Value::Integer(i),
+                        ParamValue::Float(f) => toml::Value::Float(f),
+                        ParamValue::Choice(s) => toml::Value::String(s.to_string()),
+                    };
+                    (n.to_string(), v)
+                })
+                .collect(),
+        )
+    }
+
+    /// `(name, value text)` pairs for [`crate::strategy::resolve_params`].
+    pub fn to_overrides(&self) -> Vec<(String, String)> {
+        self.0
+            .iter()
+            .map(|(k, v)| {
+                let text = match v {
+                    toml::Value::String(s) => s.clone(),
+                    toml::Value::Float(f) => format!("{f:?}"),
+                    other => other.to_string(),
+                };
+                (k.clone(), text)
+            })
+            .collect()
+    }
+
+    /// `fast=10 slow=20`.
+    pub fn to_line(&self) -> String {
+        self.0
+            .iter()
+            .map(|(k, v)| match v {
+                toml::Value::String(s) => format!("{k}={s}"),
+                other => format!("{k}={other}"),
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+impl Serialize for Table {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Table {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Table, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Table;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a table")
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> std::result::Result<Table, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) = a.next_entry::<String, toml::Value>()? {
+                    out.push((k, v));
+                }
+                Ok(Table(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// A metric's value: whole numbers (counts, timestamps) or reals (NaN when the metric has none).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum MetricValue {
+    /// A count or a timestamp.
+    Int(i64),
+    /// A real number; NaN where `backtest --json` has `null`.
+    Float(f64),
+}
+
+/// Every metric of `m` with its `backtest --json` name, in declaration order.
+pub fn metric_fields(m: &Metrics) -> Vec<(String, MetricValue)> {
+    struct Ordered(Vec<(String, serde_json::Value)>);
+    impl<'de> Deserialize<'de> for Ordered {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Ordered, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Ordered;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("an object")
+                }
+                fn visit_map<A: MapAccess<'de>>(
+                    self,
+                    mut a: A,
+                ) -> std::result::Result<Ordered, A::Error> {
+                    let mut out = Vec::new();
+                    while let Some(e) = a.next_entry::<String, serde_json::Value>()? {
+                        out.push(e);
+                    }
+                    Ok(Ordered(out))
+                }
+            }
+            d.deserialize_map(V)
+        }
+    }
+    // The JSON text keeps the struct's field order; serde_json writes f64 with a decimal point or an
+    // exponent, so reals and whole numbers stay apart.
+    let text = serde_json::to_string(m).unwrap_or_default();
+    let Ordered(fields) = serde_json::from_str(&text).unwrap_or(Ordered(Vec::new()));
+    fields
+        .into_iter()
+        .map(|(k, v)| {
+            let mv = match v {
+                serde_json::Value::Number(n) if n.is_f64() => {
+                    MetricValue::Float(n.as_f64().unwrap_or(f64::NAN))
+                }
+                serde_json::Value::Number(n) => {
+                    MetricValue::Int(n.as_i64().unwrap_or(n.as_u64().unwrap_or(0) as i64))
+                }
+                _ => MetricValue::Float(f64::NAN),
+            };
+            (k, mv)
+        })
+        .collect()
+}
+
+/// `[metrics]`: every metric with a finite value.
+pub fn metrics_table(m: &Metrics) -> Table {
+    Table(
+        metric_fields(m)
+            .into_iter()
+            .filter_map(|(k, v)| match v {
+                MetricValue::Int(i) => Some((k, toml::Value::Integer(i))),
+                MetricValue::Float(f) if f.is_finite() => Some((k, toml::Value::Float(f))),
+                MetricValue::Float(_) => None,
+            })
+            .collect(),
+    )
+}
+
+/// `[playbook]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Header {
+    /// Short name (the file stem by default).
+    pub name: String,
+    /// `candidate`, `active` or `retired`.
+    pub status: String,
+    /// When it was written (RFC 3339, UTC).
+    pub created_at: String,
+    /// The flowrex version that wrote it.
+    pub flowrex_version: String,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+}
+
+/// `[strategy]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StrategySection {
+    /// Registry name.
+    pub name: String,
+    /// Every parameter value (defaults included).
+    pub params: Table,
+}
+
+/// `[market]`: the data the numbers were computed on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Market {
+    /// Symbol in the store.
+    pub symbol: String,
+    /// Bar interval.
+    pub interval: String,
+    /// First bar's open time (RFC 3339).
+    pub start: String,
+    /// Last bar's open time (RFC 3339).
+    pub end: String,
+    /// Number of bars.
+    pub bars: u64,
+    /// [`crate::candles::Candles::sha256`] of those bars.
+    pub data_sha256: String,
+}
+
+impl Market {
+    /// The time range that reloads exactly these bars.
+    pub fn range(&self) -> Result<TimeRange> {
+        TimeRange::parse(Some(&self.start), Some(&self.end))
+            .map_err(|e| Error::invalid(format!("playbook [market] start/end: {e}")))
+    }
+}
+
+/// `[backtest]`: every setting that changes a number.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BacktestSection {
+    /// Starting cash.
+    pub cash: f64,
+    /// Commission fraction.
+    pub commission: f64,
+    /// Spread fraction.
+    pub spread: f64,
+    /// `next-open` or `close`.
+    pub fill: String,
+    /// Close the open trade at the end.
+    pub close_at_end: bool,
+    /// Sizing as given to `--size`.
+    pub size: String,
+    /// `pessimistic` or `optimistic`.
+    pub stop_policy: String,
+}
+
+impl BacktestSection {
+    /// The section of a configuration.
+    pub fn from_config(c: &BacktestConfig) -> BacktestSection {
+        BacktestSection {
+            cash: c.cash,
+            commission: c.commission,
+            spread: c.spread,
+            fill: match c.fill {
+                Fill::NextOpen => "next-open",
+                Fill::Close => "close",
+            }
+            .to_string(),
+            close_at_end: c.close_at_end,
+            size: c.sizing.to_string(),
+            stop_policy: match c.stop_policy {
+                StopPolicy::Pessimistic => "pessimistic",
+                StopPolicy::Optimistic => "optimistic",
+            }
+            .to_string(),
+        }
+    }
+
+    /// The configuration it describes.
+    pub fn to_config(&self) -> Result<BacktestConfig> {
+        let bad = |what: &str, v: &str| {
+            Error::invalid(format!(
+                "playbook [backtest] {what} = \"{v}\": not a known value"
+            ))
+        };
+        let c = BacktestConfig {
+            cash: self.cash,
+            commission: self.commission,
+            spread: self.spread,
+            fill: match self.fill.as_str() {
+                "next-open" => Fill::NextOpen,
+                "close" => Fill::Close,
+                v => return Err(bad("fill", v)),
+            },
+            close_at_end: self.close_at_end,
+            sizing: Sizing::parse(&self.size)?,
+            stop_policy: match self.stop_policy.as_str() {
+                "pessimistic" => StopPolicy::Pessimistic,
+                "optimistic" => StopPolicy::Optimistic,
+                v => return Err(bad("stop_policy", v)),
+            },
+        };
+        c.validate()?;
+        Ok(c)
+    }
+}
+
+/// `[optimization]`: how the parameters were found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Optimization {
+    /// `grid`, `random`, `genetic` or `pso`.
+    pub method: String,
+    /// The maximized objective (`sharpe`, `return`, …).
+    pub objective: String,
+    /// Candidates with fewer closed trades were not ranked.
+    pub min_trades: u64,
+    /// Random seed (random, genetic, pso; recorded for every method).
+    pub seed: u64,
+    /// How many candidates `[[top]]` keeps.
+    pub top_k: u64,
+    /// Random search: candidates drawn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub samples: Option<u64>,
+    /// Genetic: individuals per generation; pso: particles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub population: Option<u64>,
+    /// Genetic: generations; pso: iterations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generations: Option<u64>,
+    /// `K/N` when this is one shard's output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
+    /// Set by `optimize merge`: how many shard outputs were combined.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_shards: Option<u64>,
+    /// Constraints, as written.
+    pub constraints: Vec<String>,
+    /// Candidates in the full grid (before constraints).
+    pub space_size: u64,
+    /// Candidates satisfying the constraints and the strategy's own checks.
+    pub feasible: u64,
+    /// Candidates backtested.
+    pub evaluated: u64,
+    /// Candidates ranked (finite objective, at least `min_trades` trades).
+    pub ranked: u64,
+    /// `complete` or `interrupted` (Ctrl-C: what was evaluated until then).
+    pub status: String,
+    /// Wall time of the search in seconds (sum over shards after a merge).
+    pub elapsed_s: f64,
+    /// Genetic / pso: the best objective after each generation or iteration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<Vec<f64>>,
+    /// Each parameter's searched values, as written (`5..50:5`, `a,b`, or a fixed value).
+    pub space: Table,
+}
+
+/// One entry of `[[top]]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopEntry {
+    /// 1 = best.
+    pub rank: u64,
+    /// Index of the candidate in the space's grid (ties in objective rank by it).
+    pub candidate: u64,
+    /// The objective's value.
+    pub objective: f64,
+    /// Closed trades.
+    pub trades: u64,
+    /// Parameters.
+    pub params: Table,
+}
+
+/// A whole playbook.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Playbook {
+    /// `[playbook]`.
+    pub playbook: Header,
+    /// `[strategy]`.
+    pub strategy: StrategySection,
+    /// `[market]`.
+    pub market: Market,
+    /// `[backtest]`.
+    pub backtest: BacktestSection,
+    /// `[optimization]`, absent in hand-written playbooks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub optimization: Option<Optimization>,
+    /// `[metrics]` of the strategy's parameters on the market's data.
+    pub metrics: Table,
+    /// `[[top]]`, best first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub top: Vec<TopEntry>,
+}
+
+impl Playbook {
+    /// The TOML text.
+    pub fn to_toml(&self) -> Result<String> {
+        toml::to_string(self).map_err(|e| Error::invalid(format!("cannot encode playbook: {e}")))
+    }
+
+    /// Parses TOML text; `origin` names the source in errors.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Playbook> {
+        toml::from_str(text).map_err(|e| {
+            let msg = e.to_string();
+            let first = msg.lines().collect::<Vec<_>>().join(" ");
+            Error::invalid(format!("{origin}: not a valid playbook: {first}"))
+        })
+    }
+
+    /// Reads a playbook file.
+    pub fn load(path: &Path) -> Result<Playbook> {
+        let text = fs::read_to_string(path).at(path)?;
+        Playbook::from_toml(&text, &path.display().to_string())
+    }
+
+    /// Writes the playbook atomically (temp file in the same folder, fsync, rename), creating the
+    /// folder if needed.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        write_atomic(path, self.to_toml()?.as_bytes())
+    }
+}
+
+/// Writes `bytes` to `path` atomically: readers see the old file or the new one, never a partial one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    fs::create_dir_all(dir).at(dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".flowrex-write-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .at(dir)?;
+    tmp.write_all(bytes).at(tmp.path())?;
+    tmp.as_file().sync_all().at(tmp.path())?;
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    Ok(())
+}
+
+/// A metric whose fresh value differs from the stored one beyond the tolerance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Drift {
+    /// Metric name.
+    pub metric: String,
+    /// Stored value (`None`: not stored, i.e. no value when the playbook was written).
+    pub stored: Option<f64>,
+    /// Fresh value (`None`: no value now).
+    pub fresh: Option<f64>,
+    /// `|fresh − stored| / max(|fresh|, |stored|)` (infinite when one side is missing).
+    pub relative: f64,
+}
+
+/// Compares fresh metrics with a playbook's `[metrics]`: whole numbers must match exactly, reals within
+/// `tolerance` relative, and a metric must have a value now exactly when it had one then.
+pub fn compare_metrics(stored: &Table, fresh: &Metrics, tolerance: f64) -> Vec<Drift> {
+    let fresh = metric_fields(fresh);
+    let mut drifts = Vec::new();
+    let as_f64 = |v: &toml::Value| match v {
+        toml::Value::Integer(i) => Some(*i as f64),
+        toml::Value::Float(f) => Some(*f),
+        _ => None,
+    };
+    for (name, value) in &fresh {
+        let now = match *value {
+            MetricValue::Int(i) => Some(i as f64),
+            MetricValue::Float(f) if f.is_finite() => Some(f),
+            MetricValue::Float(_) => None,
+        };
+        let then = stored.get(name).and_then(as_f64);
+        let relative = match (then, now) {
+            (None, None) => continue,
+            (Some(a), Some(b)) if a == b => continue,
+            (Some(a), Some(b)) => {
+                let r = (b - a).abs() / a.abs().max(b.abs());
+                let exact = matches!(value, MetricValue::Int(_));
+                if !exact && r <= tolerance {
+                    continue;
+                }
+                r
+            }
+            _ => f64::INFINITY,
+        };
+        drifts.push(Drift {
+            metric: name.clone(),
+            stored: then,
+            fresh: now,
+            relative,
+        });
+    }
+    for (name, v) in &stored.0 {
+        if !fresh.iter().any(|(n, _)| n == name) {
+            drifts.push(Drift {
+                metric: name.clone(),
+                stored: as_f64(v),
+                fresh: None,
+                relative: f64::INFINITY,
+            });
+        }
+    }
+    drifts
+}
+
+/// Combines the playbooks of all N shards of one search into the playbook one run would have
+/// written: the union of their top lists re-ranked (objective, then candidate index), the best's
+/// metrics, and summed counts. Every part must come from the same search (same strategy, market,
+/// backtest settings, method, objective, space, seed) and each shard 1..N must appear once.
+pub fn merge(parts: &[Playbook], name: &str, created_at: &str) -> Result<Playbook> {
+    let first = parts
+        .first()
+        .ok_or_else(|| Error::usage("optimize merge: give the shard playbooks to merge"))?;
+    let opt = |p: &Playbook| -> Result<Optimization> {
+        p.optimization.clone().ok_or_else(|| {
+            Error::invalid(format!(
+                "playbook `{}` has no [optimization]: only optimize outputs can be merged",
+                p.playbook.name
+            ))
+        })
+    };
+    let o0 = opt(first)?;
+    let n = shard_of(&first.playbook.name, &o0)?.1;
+    let mut seen = vec![false; n as usize];
+    let strip = |o: &Optimization| Optimization {
+        shard: None,
+        evaluated: 0,
+        ranked: 0,
+        elapsed_s: 0.0,
+        status: String::new(),
+        history: None,
+        ..o.clone()
+    };
+    let mut top: Vec<TopEntry> = Vec::new();
+    let (mut evaluated, mut ranked, mut elapsed) = (0, 0, 0.0);
+    let mut interrupted = false;
+    let mut best: Option<&Playbook> = None;
+    for p in parts {
+        let o = opt(p)?;
+        let (k, pn) = shard_of(&p.playbook.name, &o)?;
+        let differs = |what: &str| {
+            Error::invalid(format!(
+                "optimize merge: `{}` differs from `{}` in [{what}]; merge only shards of one search",
+                p.playbook.name, first.playbook.name
+            ))
+        };
+        if pn != n {
+            return Err(differs("optimization] shard count"));
+        }
+        if p.strategy.name != first.strategy.name {
+            return Err(differs("strategy"));
+        }
+        if p.market != first.market {
+            return Err(differs("market"));
+        }
+        if p.backtest != first.backtest {
+            return Err(differs("backtest"));
+        }
+        if strip(&o) != strip(&o0) {
+            return Err(differs("optimization"));
+        }
+        if std::mem::replace(&mut seen[(k - 1) as usize], true) {
+            return Err(Error::invalid(format!(
+                "optimize merge: shard {k}/{n} is given twice"
+            )));
+        }
+        evaluated += o.evaluated;
+        ranked += o.ranked;
+        elapsed += o.elapsed_s;
+        interrupted |= o.status != "complete";
+        if let Some(t) = p.top.first() {
+            let better = match best.and_then(|b| b.top.first()) {
+                None => true,
+                Some(bt) => crate::optimize::objective::rank_cmp(
+                    (t.objective, t.candidate),
+                    (bt.objective, bt.candidate),
+                )
+                .is_lt(),
+            };
+            if better {
+                best = Some(p);
+            }
+        }
+        for t in &p.top {
+            if !top.iter().any(|x| x.candidate == t.candidate) {
+                top.push(t.clone());
+            }
+        }
+    }
+    if let Some(missing) = seen.iter().position(|s| !s) {
+        return Err(Error::invalid(format!(
+            "optimize merge: shard {}/{n} is missing; give all {n} shard playbooks",
+            missing + 1
+        )));
+    }
+    let best = best.ok_or_else(|| {
+        Error::invalid("optimize merge: no shard ranked any candidate; nothing to merge")
+    })?;
+    top.sort_by(|a, b| {
+        crate::optimize::objective::rank_cmp((a.objective, a.candidate), (b.objective, b.candidate))
+    });
+    top.truncate(o0.top_k as usize);
+    for (i, t) in top.iter_mut().enumerate() {
+        t.rank = i as u64 + 1;
+    }
+    let island = matches!(o0.method.as_str(), "genetic" | "pso");
+    Ok(Playbook {
+        playbook: Header {
+            name: name.to_string(),
+            status: best.playbook.status.clone(),
+            created_at: created_at.to_string(),
+            flowrex_version: env!("CARGO_PKG_VERSION").to_string(),
+            notes: island.then(|| format!("best of {n} independent {} islands", o0.method)),
+        },
+        strategy: best.strategy.clone(),
+        market: first.market.clone(),
+        backtest: first.backtest.clone(),
+        optimization: Some(Optimization {
+            shard: None,
+            merged_shards: Some(n),
+            evaluated,
+            ranked,
+            elapsed_s: (elapsed * 1000.0).round() / 1000.0,
+            status: if interrupted {
+                "interrupted"
+            } else {
+                "complete"
+            }
+            .to_string(),
+            history: None,
+            ..o0
+        }),
+        metrics: best.metrics.clone(),
+        top,
+    })
+}
+
+fn shard_of(name: &str, o: &Optimization) -> Result<(u64, u64)> {
+    let s = o.shard.as_deref().ok_or_else(|| {
+        Error::invalid(format!(
+            "playbook `{name}` is not a shard output (no [optimization] shard); run optimize with --shard K/N"
+        ))
+    })?;
+    let shard = crate::optimize::shard::Shard::parse(s)
+        .map_err(|_| Error::invalid(format!("playbook `{name}`: bad shard `{s}`")))?;
+    Ok((shard.k, shard.n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_round_trip_bit_for_bit() {
+        let values = [
+            0.1 + 0.2,
+            1e-300,
+            5e-324,
+            f64::MAX,
+            -0.0,
+            123_456_789.123_456_79,
+            2.0f64.sqrt(),
+            1e21,
+            -7.5e-5,
+        ];
+        let t = Table(
+            values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (format!("v{i}"), toml::Value::Float(*v)))
+                .collect(),
+        );
+        #[derive(Serialize, Deserialize)]
+        struct W {
+            t: Table,
+        }
+        let text = toml::to_string(&W { t: t.clone() }).unwrap();
+        let back: W = toml::from_str(&text).unwrap();
+        for ((_, a), (_, b)) in t.0.iter().zip(&back.t.0) {
+            let (toml::Value::Float(a), toml::Value::Float(b)) = (a, b) else {
+                panic!("not floats: {text}")
+            };
+            assert_eq!(a.to_bits(), b.to_bits(), "{text}");
+        }
+        // Order is kept.
+        assert_eq!(back.t.0[3].0, "v3");
+    }
+}
