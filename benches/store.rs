@@ -23,7 +23,10 @@ fn load_million(c: &mut Criterion) {
     let (lo, hi) = (candles.ts[500_000], candles.ts[600_000]);
     g.bench_function("load_100k_of_1m_bars_by_range", |b| {
         b.iter(|| {
-            let range = TimeRange { start: Some(lo), end: Some(hi) };
+            let range = TimeRange {
+                start: Some(lo),
+                end: Some(hi),
+            };
             black_box(read_parquet(&path, &range).unwrap().0.len())
         })
     });

@@ -12,7 +12,11 @@ pub const CONFIG_FILE: &str = "flowrex.toml";
 /// key not listed here is rejected.
 #[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Config {}
+pub struct Config {
+    /// `[providers]`, `[providers.twelvedata]`, `[providers.binance]`: market-data clients.
+    #[serde(default)]
+    pub providers: crate::providers::ProvidersConfig,
+}
 
 impl Config {
     /// The config path of `home`.
@@ -58,6 +62,35 @@ mod tests {
             .to_string();
         assert!(err.starts_with("home/flowrex.toml: line 3:"), "{err}");
         assert!(err.contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn provider_settings_are_read_and_checked() {
+        let c = Config::parse(
+            "[providers]\nmax_attempts = 3\n[providers.twelvedata]\napi_key = 'k'\nrequests_per_minute = 55\n\
+             [providers.binance]\nbase_url = 'http://localhost:1'\n",
+            Path::new("x"),
+        )
+        .unwrap();
+        assert_eq!(c.providers.max_attempts, 3);
+        assert_eq!(c.providers.retry_base_ms, 1_000);
+        assert_eq!(c.providers.twelvedata.requests_per_minute, 55);
+        assert_eq!(
+            c.providers.twelvedata.api_key.as_ref().unwrap().expose(),
+            "k"
+        );
+        assert_eq!(c.providers.binance.base_url, "http://localhost:1");
+        assert!(!format!("{c:?}").contains("'k'"));
+        let err = Config::parse(
+            "[providers.binance]\napi_key = 'x'\n",
+            Path::new("h/flowrex.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("h/flowrex.toml: line 2:") && err.contains("api_key"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -8,5 +8,6 @@ pub mod candles;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod providers;
 
 pub use error::{Error, Result};

@@ -11,7 +11,10 @@ use flowrex::candles::{Candles, Interval, Store};
 
 fn flowrex(home: &Path) -> assert_cmd::Command {
     let mut cmd = cargo_bin_cmd!("flowrex");
-    cmd.arg("--home").arg(home).env_remove("FLOWREX_HOME").env_remove("RUST_LOG");
+    cmd.arg("--home")
+        .arg(home)
+        .env_remove("FLOWREX_HOME")
+        .env_remove("RUST_LOG");
     cmd
 }
 
@@ -23,14 +26,27 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 
 fn import(home: &Path, file: &Path, symbol: &str, interval: &str) -> assert_cmd::assert::Assert {
     flowrex(home)
-        .args(["fetch", "--provider", "csv", "--symbol", symbol, "--interval", interval, "--file"])
+        .args([
+            "fetch",
+            "--provider",
+            "csv",
+            "--symbol",
+            symbol,
+            "--interval",
+            interval,
+            "--file",
+        ])
         .arg(file)
         .assert()
 }
 
 fn load(home: &Path, symbol: &str, interval: &str) -> Candles {
     Store::new(home)
-        .load(symbol, interval.parse::<Interval>().unwrap(), &TimeRange::ALL)
+        .load(
+            symbol,
+            interval.parse::<Interval>().unwrap(),
+            &TimeRange::ALL,
+        )
         .unwrap()
 }
 
@@ -40,14 +56,24 @@ fn assert_values(c: &Candles, rows: &[[&str; 5]]) {
     for (i, r) in rows.iter().enumerate() {
         let got = [c.open[i], c.high[i], c.low[i], c.close[i], c.volume[i]];
         for (g, want) in got.iter().zip(r) {
-            assert_eq!(g.to_bits(), want.parse::<f64>().unwrap().to_bits(), "row {i}: {g} vs {want}");
+            assert_eq!(
+                g.to_bits(),
+                want.parse::<f64>().unwrap().to_bits(),
+                "row {i}: {g} vs {want}"
+            );
         }
     }
 }
 
 const ROWS: [[&str; 5]; 3] = [
     ["100.0", "104.06", "95.96", "100.34", "22351900"],
-    ["1.0712345678901234", "1.0800000000000001", "0.1", "0.30000000000000004", "0.5"],
+    [
+        "1.0712345678901234",
+        "1.0800000000000001",
+        "0.1",
+        "0.30000000000000004",
+        "0.5",
+    ],
     ["3e-7", "4.5e-7", "1e-7", "2.0000000000000004e-7", "0"],
 ];
 
@@ -60,23 +86,47 @@ fn every_csv_flavour_round_trips_bit_for_bit() {
         (0..3)
             .map(|i| {
                 let r = ROWS[i];
-                let v = if with_volume { format!(",{}", r[4]) } else { String::new() };
+                let v = if with_volume {
+                    format!(",{}", r[4])
+                } else {
+                    String::new()
+                };
                 format!("{},{},{},{},{}{v}\n", times[i], r[0], r[1], r[2], r[3])
             })
             .collect()
     };
     let flavours = [
-        (",Open,High,Low,Close,Volume\n", ["2004-08-19", "2004-08-20", "2004-08-23"], true),
         (
-            "Datetime,open,high,low,close,vol\n",
-            ["2004-08-19T02:00:00+02:00", "2004-08-20 00:00:00", "2004-08-23T00:00:00Z"],
+            ",Open,High,Low,Close,Volume\n",
+            ["2004-08-19", "2004-08-20", "2004-08-23"],
             true,
         ),
-        ("timestamp,O,H,L,C,V\n", ["1092873600", "1092960000", "1093219200"], true),
-        ("TS,o,h,l,c\n", ["1092873600000", "1092960000000", "1093219200000"], false),
+        (
+            "Datetime,open,high,low,close,vol\n",
+            [
+                "2004-08-19T02:00:00+02:00",
+                "2004-08-20 00:00:00",
+                "2004-08-23T00:00:00Z",
+            ],
+            true,
+        ),
+        (
+            "timestamp,O,H,L,C,V\n",
+            ["1092873600", "1092960000", "1093219200"],
+            true,
+        ),
+        (
+            "TS,o,h,l,c\n",
+            ["1092873600000", "1092960000000", "1093219200000"],
+            false,
+        ),
     ];
     for (k, (header, times, with_volume)) in flavours.into_iter().enumerate() {
-        let file = write(home.path(), &format!("f{k}.csv"), &(header.to_string() + &body(times, with_volume)));
+        let file = write(
+            home.path(),
+            &format!("f{k}.csv"),
+            &(header.to_string() + &body(times, with_volume)),
+        );
         let symbol = format!("S{k}");
         let out = import(home.path(), &file, &symbol, "1d").success();
         let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
@@ -85,9 +135,13 @@ fn every_csv_flavour_round_trips_bit_for_bit() {
         if with_volume {
             assert_values(&c, &ROWS);
         } else {
-            let zero_volume: Vec<[&str; 5]> = ROWS.iter().map(|r| [r[0], r[1], r[2], r[3], "0"]).collect();
+            let zero_volume: Vec<[&str; 5]> =
+                ROWS.iter().map(|r| [r[0], r[1], r[2], r[3], "0"]).collect();
             assert_values(&c, &zero_volume);
-            assert!(stderr.contains("no volume column: volume imported as 0"), "{stderr}");
+            assert!(
+                stderr.contains("no volume column: volume imported as 0"),
+                "{stderr}"
+            );
         }
     }
 }
@@ -95,7 +149,11 @@ fn every_csv_flavour_round_trips_bit_for_bit() {
 #[test]
 fn each_validation_problem_is_named_and_the_store_is_untouched() {
     let home = tempfile::tempdir().unwrap();
-    let good = write(home.path(), "good.csv", "date,open,high,low,close,volume\n2020-01-01,10,11,9,10.5,100\n");
+    let good = write(
+        home.path(),
+        "good.csv",
+        "date,open,high,low,close,volume\n2020-01-01,10,11,9,10.5,100\n",
+    );
     import(home.path(), &good, "X", "1d").success();
     let stored = home.path().join("data/X/1d.parquet");
     let before = std::fs::read(&stored).unwrap();
@@ -103,29 +161,67 @@ fn each_validation_problem_is_named_and_the_store_is_untouched() {
     let cases = [
         ("2020-01-02,10,11,9,NaN,100", "line 2: close is NaN"),
         ("2020-01-02,10,inf,9,10,100", "line 2: high is inf"),
-        ("2020-01-02,10,abc,9,10,100", "line 2: high: unparsable number 'abc'"),
-        ("2020-01-02,10,10.2,9,10.5,100", "line 2: high 10.2 < close 10.5"),
-        ("2020-01-02,10,11,10.1,10.5,100", "line 2: low 10.1 > open 10"),
-        ("2020-01-02,10,11,9,10.5,-1", "line 2: volume -1 is negative"),
-        ("not-a-date,10,11,9,10.5,1", "line 2: time: unparsable time 'not-a-date'"),
-        ("2020-01-02,10,11,9,10.5,1\n2020-01-02,10,11,9,10.6,1", "line 3: time 2020-01-02 repeats line 2 with different values"),
+        (
+            "2020-01-02,10,abc,9,10,100",
+            "line 2: high: unparsable number 'abc'",
+        ),
+        (
+            "2020-01-02,10,10.2,9,10.5,100",
+            "line 2: high 10.2 < close 10.5",
+        ),
+        (
+            "2020-01-02,10,11,10.1,10.5,100",
+            "line 2: low 10.1 > open 10",
+        ),
+        (
+            "2020-01-02,10,11,9,10.5,-1",
+            "line 2: volume -1 is negative",
+        ),
+        (
+            "not-a-date,10,11,9,10.5,1",
+            "line 2: time: unparsable time 'not-a-date'",
+        ),
+        (
+            "2020-01-02,10,11,9,10.5,1\n2020-01-02,10,11,9,10.6,1",
+            "line 3: time 2020-01-02 repeats line 2 with different values",
+        ),
     ];
     for (row, message) in cases {
-        let bad = write(home.path(), "bad.csv", &format!("date,open,high,low,close,volume\n{row}\n"));
+        let bad = write(
+            home.path(),
+            "bad.csv",
+            &format!("date,open,high,low,close,volume\n{row}\n"),
+        );
         let out = import(home.path(), &bad, "X", "1d").code(1);
         let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
         assert!(stderr.starts_with("error: "), "{stderr}");
-        assert!(stderr.contains("bad.csv: ") && stderr.contains(message), "want '{message}' in {stderr}");
+        assert!(
+            stderr.contains("bad.csv: ") && stderr.contains(message),
+            "want '{message}' in {stderr}"
+        );
         assert!(stderr.contains("nothing was written"), "{stderr}");
-        assert_eq!(std::fs::read(&stored).unwrap(), before, "store changed after: {row}");
+        assert_eq!(
+            std::fs::read(&stored).unwrap(),
+            before,
+            "store changed after: {row}"
+        );
     }
 
     // Several problems are all counted, the first few listed.
-    let many: String = (1..=9).map(|d| format!("2020-02-0{d},1,0.5,0.4,1,1\n")).collect();
-    let bad = write(home.path(), "bad.csv", &format!("date,open,high,low,close,volume\n{many}"));
+    let many: String = (1..=9)
+        .map(|d| format!("2020-02-0{d},1,0.5,0.4,1,1\n"))
+        .collect();
+    let bad = write(
+        home.path(),
+        "bad.csv",
+        &format!("date,open,high,low,close,volume\n{many}"),
+    );
     let out = import(home.path(), &bad, "X", "1d").code(1);
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
-    assert!(stderr.contains("line 2: high 0.5 < open 1; line 3: high 0.5 < open 1"), "{stderr}");
+    assert!(
+        stderr.contains("line 2: high 0.5 < open 1; line 3: high 0.5 < open 1"),
+        "{stderr}"
+    );
     assert!(stderr.contains("(and 4 more) — 9 problems"), "{stderr}");
     assert_eq!(std::fs::read(&stored).unwrap(), before);
 }
@@ -134,9 +230,23 @@ fn each_validation_problem_is_named_and_the_store_is_untouched() {
 fn merging_adds_bars_rejects_conflicts_and_replaces_on_request() {
     let home = tempfile::tempdir().unwrap();
     let header = "date,open,high,low,close,volume\n";
-    let first = write(home.path(), "a.csv", &format!("{header}2020-01-02,1,2,0.5,1.5,10\n2020-01-01,1,2,0.5,1.5,10\n"));
+    let first = write(
+        home.path(),
+        "a.csv",
+        &format!("{header}2020-01-02,1,2,0.5,1.5,10\n2020-01-01,1,2,0.5,1.5,10\n"),
+    );
     let out = flowrex(home.path())
-        .args(["--json", "fetch", "--provider", "csv", "--symbol", "EUR/USD", "--interval", "1h", "--file"])
+        .args([
+            "--json",
+            "fetch",
+            "--provider",
+            "csv",
+            "--symbol",
+            "EUR/USD",
+            "--interval",
+            "1h",
+            "--file",
+        ])
         .arg(&first)
         .assert()
         .success();
@@ -147,15 +257,32 @@ fn merging_adds_bars_rejects_conflicts_and_replaces_on_request() {
 
     let stored = home.path().join("data/EUR-USD/1h.parquet");
     let before = std::fs::read(&stored).unwrap();
-    let second = write(home.path(), "b.csv", &format!("{header}2020-01-02,1,2,0.5,1.6,10\n2020-01-03,1,2,0.5,1.5,10\n"));
+    let second = write(
+        home.path(),
+        "b.csv",
+        &format!("{header}2020-01-02,1,2,0.5,1.6,10\n2020-01-03,1,2,0.5,1.5,10\n"),
+    );
     let out = import(home.path(), &second, "EUR/USD", "1h").code(1);
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
-    assert!(stderr.contains("1 bar(s) already stored with different values"), "{stderr}");
+    assert!(
+        stderr.contains("1 bar(s) already stored with different values"),
+        "{stderr}"
+    );
     assert!(stderr.contains("--replace"), "{stderr}");
     assert_eq!(std::fs::read(&stored).unwrap(), before);
 
     flowrex(home.path())
-        .args(["fetch", "--provider", "csv", "--symbol", "EUR/USD", "--interval", "1h", "--replace", "--file"])
+        .args([
+            "fetch",
+            "--provider",
+            "csv",
+            "--symbol",
+            "EUR/USD",
+            "--interval",
+            "1h",
+            "--replace",
+            "--file",
+        ])
         .arg(&second)
         .assert()
         .success();
@@ -173,7 +300,14 @@ fn concurrent_imports_into_one_file_keep_both() {
         (0..2000)
             .map(|i| {
                 let day = 2 * i + parity;
-                format!("{},{}.0,{}.5,{}.0,{}.25,1\n", 86_400 * day, 10 + day, 11 + day, 9 + day, 10 + day)
+                format!(
+                    "{},{}.0,{}.5,{}.0,{}.25,1\n",
+                    86_400 * day,
+                    10 + day,
+                    11 + day,
+                    9 + day,
+                    10 + day
+                )
             })
             .collect()
     };
@@ -184,7 +318,17 @@ fn concurrent_imports_into_one_file_keep_both() {
             Command::new(assert_cmd::cargo::cargo_bin!("flowrex"))
                 .arg("--home")
                 .arg(home.path())
-                .args(["-q", "fetch", "--provider", "csv", "--symbol", &format!("C{round}"), "--interval", "1d", "--file"])
+                .args([
+                    "-q",
+                    "fetch",
+                    "--provider",
+                    "csv",
+                    "--symbol",
+                    &format!("C{round}"),
+                    "--interval",
+                    "1d",
+                    "--file",
+                ])
                 .arg(file)
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
@@ -192,9 +336,20 @@ fn concurrent_imports_into_one_file_keep_both() {
                 .unwrap()
         };
         let (pa, pb) = (spawn(&a), spawn(&b));
-        let (ra, rb) = (pa.wait_with_output().unwrap(), pb.wait_with_output().unwrap());
-        assert!(ra.status.success(), "{}", String::from_utf8_lossy(&ra.stderr));
-        assert!(rb.status.success(), "{}", String::from_utf8_lossy(&rb.stderr));
+        let (ra, rb) = (
+            pa.wait_with_output().unwrap(),
+            pb.wait_with_output().unwrap(),
+        );
+        assert!(
+            ra.status.success(),
+            "{}",
+            String::from_utf8_lossy(&ra.stderr)
+        );
+        assert!(
+            rb.status.success(),
+            "{}",
+            String::from_utf8_lossy(&rb.stderr)
+        );
         let c = load(home.path(), &format!("C{round}"), "1d");
         assert_eq!(c.len(), 4000);
         assert!(c.ts.windows(2).all(|w| w[1] - w[0] == 86_400_000));
@@ -207,22 +362,41 @@ fn a_killed_write_leaves_the_old_file_or_the_new_one() {
     let synth = |bars: &str, seed: &str| {
         let mut c = Command::new(assert_cmd::cargo::cargo_bin!("flowrex"));
         c.arg("--home").arg(home.path()).args([
-            "-q", "fetch", "--provider", "synthetic", "--symbol", "SYNTH", "--interval", "1m", "--replace", "--bars", bars,
-            "--seed", seed,
+            "-q",
+            "fetch",
+            "--provider",
+            "synthetic",
+            "--symbol",
+            "SYNTH",
+            "--interval",
+            "1m",
+            "--replace",
+            "--bars",
+            bars,
+            "--seed",
+            seed,
         ]);
         c
     };
     assert!(synth("1000", "1").status().unwrap().success());
     let old = load(home.path(), "SYNTH", "1m");
     for (k, delay_ms) in [30u64, 120, 250, 400, 700, 1000].into_iter().enumerate() {
-        let mut child = synth("1500000", &format!("{}", k + 2)).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let mut child = synth("1500000", &format!("{}", k + 2))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         std::thread::sleep(Duration::from_millis(delay_ms));
         let _ = child.kill();
         let _ = child.wait();
         let now = Store::new(home.path())
             .load("SYNTH", Interval::Minute1, &TimeRange::ALL)
             .expect("the store file must stay readable after a kill");
-        assert!(now == old || now.len() == 1_500_000, "a torn file: {} rows", now.len());
+        assert!(
+            now == old || now.len() == 1_500_000,
+            "a torn file: {} rows",
+            now.len()
+        );
     }
 }
 
@@ -230,18 +404,45 @@ fn a_killed_write_leaves_the_old_file_or_the_new_one() {
 fn a_time_range_load_returns_exactly_the_bars_inside_it() {
     let home = tempfile::tempdir().unwrap();
     flowrex(home.path())
-        .args(["-q", "fetch", "--provider", "synthetic", "--symbol", "R", "--interval", "1m", "--bars", "200000", "--seed", "3"])
+        .args([
+            "-q",
+            "fetch",
+            "--provider",
+            "synthetic",
+            "--symbol",
+            "R",
+            "--interval",
+            "1m",
+            "--bars",
+            "200000",
+            "--seed",
+            "3",
+        ])
         .assert()
         .success();
     let store = Store::new(home.path());
     let all = store.load("R", Interval::Minute1, &TimeRange::ALL).unwrap();
     let (lo, hi) = (all.ts[70_000], all.ts[140_000]);
     let part = store
-        .load("R", Interval::Minute1, &TimeRange { start: Some(lo), end: Some(hi) })
+        .load(
+            "R",
+            Interval::Minute1,
+            &TimeRange {
+                start: Some(lo),
+                end: Some(hi),
+            },
+        )
         .unwrap();
     assert_eq!(part, all.slice(70_000..140_001));
     let empty = store
-        .load("R", Interval::Minute1, &TimeRange { start: Some(all.ts[199_999] + 1), end: None })
+        .load(
+            "R",
+            Interval::Minute1,
+            &TimeRange {
+                start: Some(all.ts[199_999] + 1),
+                end: None,
+            },
+        )
         .unwrap();
     assert!(empty.is_empty());
 }
@@ -251,27 +452,59 @@ fn the_same_seed_gives_the_same_synthetic_rows() {
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     for home in [a.path(), b.path()] {
         flowrex(home)
-            .args(["-q", "fetch", "--provider", "synthetic", "--symbol", "S", "--interval", "5m", "--bars", "5000", "--seed", "11"])
+            .args([
+                "-q",
+                "fetch",
+                "--provider",
+                "synthetic",
+                "--symbol",
+                "S",
+                "--interval",
+                "5m",
+                "--bars",
+                "5000",
+                "--seed",
+                "11",
+            ])
             .assert()
             .success();
     }
-    assert_eq!(load(a.path(), "S", "5m").sha256(), load(b.path(), "S", "5m").sha256());
+    assert_eq!(
+        load(a.path(), "S", "5m").sha256(),
+        load(b.path(), "S", "5m").sha256()
+    );
 }
 
 #[test]
 fn the_bundled_store_lists_three_real_symbols() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = flowrex(repo).args(["--json", "fetch", "--list"]).assert().success();
+    let out = flowrex(repo)
+        .args(["--json", "fetch", "--list"])
+        .assert()
+        .success();
     let rows: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     let got: Vec<(String, String, u64)> = rows
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| (r["symbol"].as_str().unwrap().into(), r["interval"].as_str().unwrap().into(), r["rows"].as_u64().unwrap()))
+        .map(|r| {
+            (
+                r["symbol"].as_str().unwrap().into(),
+                r["interval"].as_str().unwrap().into(),
+                r["rows"].as_u64().unwrap(),
+            )
+        })
         .collect();
     // Row counts as documented in ../shared/data/README.md.
-    for want in [("BTCUSD", "1M", 156), ("EURUSD", "1h", 5000), ("GOOG", "1d", 2148)] {
-        assert!(got.contains(&(want.0.into(), want.1.into(), want.2)), "{want:?} not in {got:?}");
+    for want in [
+        ("BTCUSD", "1M", 156),
+        ("EURUSD", "1h", 5000),
+        ("GOOG", "1d", 2148),
+    ] {
+        assert!(
+            got.contains(&(want.0.into(), want.1.into(), want.2)),
+            "{want:?} not in {got:?}"
+        );
     }
     let goog = load(repo, "GOOG", "1d");
     assert_eq!((goog.open[0], goog.close[0]), (100.0, 100.34)); // first row of GOOG.csv
@@ -282,18 +515,38 @@ fn verify_reports_gaps_and_rejects_a_damaged_file() {
     let home = tempfile::tempdir().unwrap();
     // Monday 2024-01-01 to Friday 2024-01-12, without Wednesday 2024-01-10.
     let days = ["01", "02", "03", "04", "05", "08", "09", "11", "12"];
-    let rows: String = days.iter().map(|d| format!("2024-01-{d},1,2,0.5,1.5,1\n")).collect();
-    let file = write(home.path(), "d.csv", &format!("date,open,high,low,close,volume\n{rows}"));
+    let rows: String = days
+        .iter()
+        .map(|d| format!("2024-01-{d},1,2,0.5,1.5,1\n"))
+        .collect();
+    let file = write(
+        home.path(),
+        "d.csv",
+        &format!("date,open,high,low,close,volume\n{rows}"),
+    );
     import(home.path(), &file, "D", "1d").success();
-    let out = flowrex(home.path()).args(["--json", "fetch", "--verify", "D/1d"]).assert().success();
+    let out = flowrex(home.path())
+        .args(["--json", "fetch", "--verify", "D/1d"])
+        .assert()
+        .success();
     let report: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     assert_eq!(report["missing_bars"], 1, "{report}");
     assert_eq!(report["gaps"][0]["after_ts"], 1_704_758_400_000_i64); // 2024-01-09
 
-    std::fs::write(home.path().join("data/D/1d.parquet"), b"PAR1 this is not parquet").unwrap();
-    let out = flowrex(home.path()).args(["fetch", "--verify", "D/1d"]).assert().code(3);
+    std::fs::write(
+        home.path().join("data/D/1d.parquet"),
+        b"PAR1 this is not parquet",
+    )
+    .unwrap();
+    let out = flowrex(home.path())
+        .args(["fetch", "--verify", "D/1d"])
+        .assert()
+        .code(3);
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
-    assert!(stderr.contains("verification failed") && stderr.contains("1d.parquet"), "{stderr}");
+    assert!(
+        stderr.contains("verification failed") && stderr.contains("1d.parquet"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -309,10 +562,20 @@ fn a_missing_store_file_says_how_to_import() {
 #[test]
 fn an_unknown_config_key_is_an_error_naming_key_and_file() {
     let home = tempfile::tempdir().unwrap();
-    write(home.path(), "flowrex.toml", "# settings\nstorage_dir = 'x'\n");
-    let out = flowrex(home.path()).args(["fetch", "--list"]).assert().code(1);
+    write(
+        home.path(),
+        "flowrex.toml",
+        "# settings\nstorage_dir = 'x'\n",
+    );
+    let out = flowrex(home.path())
+        .args(["fetch", "--list"])
+        .assert()
+        .code(1);
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
-    assert!(stderr.contains("flowrex.toml: line 2:") && stderr.contains("storage_dir"), "{stderr}");
+    assert!(
+        stderr.contains("flowrex.toml: line 2:") && stderr.contains("storage_dir"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -336,7 +599,34 @@ fn a_closed_pipe_ends_quietly() {
 #[test]
 fn usage_errors_exit_with_2() {
     let home = tempfile::tempdir().unwrap();
-    flowrex(home.path()).args(["fetch", "--provider", "csv", "--symbol", "X", "--interval", "1d"]).assert().code(2);
-    flowrex(home.path()).args(["fetch", "--verify", "nointerval"]).assert().code(2);
-    flowrex(home.path()).args(["fetch", "--provider", "csv", "--symbol", "X", "--interval", "2h", "--file", "x"]).assert().code(2);
+    flowrex(home.path())
+        .args([
+            "fetch",
+            "--provider",
+            "csv",
+            "--symbol",
+            "X",
+            "--interval",
+            "1d",
+        ])
+        .assert()
+        .code(2);
+    flowrex(home.path())
+        .args(["fetch", "--verify", "nointerval"])
+        .assert()
+        .code(2);
+    flowrex(home.path())
+        .args([
+            "fetch",
+            "--provider",
+            "csv",
+            "--symbol",
+            "X",
+            "--interval",
+            "2h",
+            "--file",
+            "x",
+        ])
+        .assert()
+        .code(2);
 }
