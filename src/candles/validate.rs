@@ -129,9 +129,9 @@ pub fn normalize(
     unit: &str,
 ) -> Result<NormalizeReport> {
     let mut problems = Problems::default();
-    for i in 0..c.len() {
+    for (i, line) in lines.iter().enumerate().take(c.len()) {
         if let Some(p) = bar_problem(&c.bar(i)) {
-            problems.add(format!("{unit} {}", lines[i]), p);
+            problems.add(format!("{unit} {line}"), p);
         }
     }
     problems.into_result(file, "nothing was written")?;

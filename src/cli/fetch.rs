@@ -338,6 +338,7 @@ fn fetch_remote(ctx: &Context, store: &Store, args: &FetchArgs) -> Result<i32> {
                 b.set_message(format!("{} pages, {} bars", p.pages, p.bars));
             }
         };
+        let requests_before = provider.requests_sent();
         let outcome = update_symbol(
             store,
             provider.as_ref(),
@@ -360,10 +361,7 @@ fn fetch_remote(ctx: &Context, store: &Store, args: &FetchArgs) -> Result<i32> {
                 fill_row(&mut row, &r);
             }
             Err(e) => {
-                tracing::error!(
-                    "{symbol} {interval}: {}; the stored file was left as it was",
-                    e.message
-                );
+                tracing::error!("{}; the stored file was left as it was", e.message);
                 if e.stop_run {
                     stopped = Some(e.message.clone());
                 }
@@ -373,7 +371,7 @@ fn fetch_remote(ctx: &Context, store: &Store, args: &FetchArgs) -> Result<i32> {
                     row.first = c.ts.first().map(|&t| format_ts(t)).unwrap_or_default();
                     row.last = c.ts.last().map(|&t| format_ts(t)).unwrap_or_default();
                 }
-                row.requests = 0;
+                row.requests = provider.requests_sent() - requests_before;
                 row.error = Some(e.message);
             }
         }

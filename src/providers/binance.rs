@@ -78,7 +78,7 @@ impl Provider for Binance {
                 ("endTime", req.end.to_string()),
                 ("limit", PAGE_SIZE.to_string()),
             ];
-            let label = format!("{NAME} {what} page {pages}");
+            let label = format!("page {pages}");
             let page = self.http.get(&url, &q, KLINES_WEIGHT, &what, |reply| {
                 parse_reply(reply, &label, req.now)
             })?;

@@ -694,4 +694,154 @@ mod tests {
         assert_eq!(snippet("a\nb", 10), "a b");
         assert_eq!(snippet("abcdef", 3), "abc…");
     }
+
+    /// A client with tiny timeouts on a manual clock, so retries cost no real time.
+    fn client(max_attempts: u32, per_minute: u32, secret: &str) -> (Http, Arc<ManualClock>) {
+        let clock = Arc::new(ManualClock::new());
+        let http = Http::new(
+            HttpSettings {
+                provider: "test",
+                timeout: Duration::from_secs(5),
+                weight_per_minute: per_minute,
+                retry: RetryPolicy {
+                    max_attempts,
+                    base_delay: S(1),
+                    max_delay: S(30),
+                    max_retry_after: S(600),
+                },
+                secrets: vec![secret.to_string()],
+            },
+            clock.clone(),
+        )
+        .unwrap();
+        (http, clock)
+    }
+
+    /// Retries 429 and 5xx, accepts 200; anything else is fatal.
+    fn classify(r: &Reply) -> Result<String, Failure> {
+        match r.status {
+            200 => Ok(r.body.clone()),
+            429 => Err(Failure::retry("429").with_retry_after(r.retry_after)),
+            s if s >= 500 => Err(Failure::retry(format!("HTTP {s}"))),
+            s => Err(Failure::fatal(format!("HTTP {s}"))),
+        }
+    }
+
+    #[test]
+    fn retry_after_is_honoured_then_the_answer_is_returned() {
+        let mut server = mockito::Server::new();
+        let busy = server
+            .mock("GET", "/x")
+            .with_status(429)
+            .with_header("retry-after", "7")
+            .expect(1)
+            .create();
+        let ok = server
+            .mock("GET", "/x")
+            .with_body("fine")
+            .expect(1)
+            .create();
+        let (http, clock) = client(3, 100, "test-key-0000");
+        let got = http
+            .get(&format!("{}/x", server.url()), &[], 1, "X", classify)
+            .unwrap();
+        assert_eq!(got, "fine");
+        busy.assert();
+        ok.assert();
+        // The wait is at least the 7 s asked for (the backoff alone would be at most 1 s).
+        assert_eq!(clock.sleeps().len(), 1);
+        assert!(clock.sleeps()[0] >= S(7), "{:?}", clock.sleeps());
+        assert_eq!(http.requests_sent(), 2);
+    }
+
+    #[test]
+    fn server_errors_are_retried_with_growing_backoff_until_attempts_run_out() {
+        let mut server = mockito::Server::new();
+        let m = server.mock("GET", "/x").with_status(503).expect(4).create();
+        let (http, clock) = client(4, 100, "test-key-0000");
+        let err = http
+            .get(&format!("{}/x", server.url()), &[], 1, "X 1h", classify)
+            .unwrap_err();
+        m.assert();
+        assert!(!err.stop_run);
+        assert_eq!(
+            err.message,
+            "test: X 1h: HTTP 503 (gave up after 4 attempts; raise --max-attempts or try later)"
+        );
+        let sleeps = clock.sleeps();
+        assert_eq!(sleeps.len(), 3);
+        for (i, d) in sleeps.iter().enumerate() {
+            let full = S(1 << i);
+            assert!(*d >= full / 2 && *d <= full, "sleep {i}: {d:?}");
+        }
+    }
+
+    #[test]
+    fn errors_that_cannot_succeed_are_not_retried() {
+        let mut server = mockito::Server::new();
+        let m = server.mock("GET", "/x").with_status(404).expect(1).create();
+        let (http, clock) = client(5, 100, "test-key-0000");
+        let err = http
+            .get(&format!("{}/x", server.url()), &[], 1, "X", classify)
+            .unwrap_err();
+        m.assert();
+        assert!(clock.sleeps().is_empty());
+        assert_eq!(err.message, "test: X: HTTP 404");
+        // A Retry-After beyond the limit is not waited for either.
+        let m = server
+            .mock("GET", "/y")
+            .with_status(429)
+            .with_header("retry-after", "3600")
+            .expect(1)
+            .create();
+        let err = http
+            .get(&format!("{}/y", server.url()), &[], 1, "Y", classify)
+            .unwrap_err();
+        m.assert();
+        assert!(
+            err.message.contains("asks to wait 3600s"),
+            "{}",
+            err.message
+        );
+        assert!(clock.sleeps().is_empty());
+    }
+
+    #[test]
+    fn every_attempt_is_paced_by_the_rate_limit() {
+        let mut server = mockito::Server::new();
+        let _fail = server.mock("GET", "/x").with_status(500).expect(2).create();
+        let _ok = server.mock("GET", "/x").with_body("ok").create();
+        // Two requests a minute: the third attempt waits for the first to leave the window.
+        let (http, clock) = client(3, 2, "test-key-0000");
+        http.get(&format!("{}/x", server.url()), &[], 1, "X", classify)
+            .unwrap();
+        assert!(clock.now() >= S(60), "{:?}", clock.now());
+    }
+
+    #[test]
+    fn transport_errors_are_retried_and_never_show_the_key() {
+        // A port nobody listens on: connection refused.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let (http, clock) = client(2, 100, "sekrit-key-123");
+        let err = http
+            .get(
+                &format!("http://127.0.0.1:{port}/x"),
+                &[("apikey", "sekrit-key-123".into())],
+                1,
+                "X",
+                classify,
+            )
+            .unwrap_err();
+        assert_eq!(clock.sleeps().len(), 1);
+        assert!(
+            err.message.contains("cannot connect (127.0.0.1:"),
+            "{}",
+            err.message
+        );
+        assert!(!err.message.contains("sekrit"), "{}", err.message);
+    }
 }

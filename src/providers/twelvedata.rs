@@ -142,7 +142,7 @@ impl Provider for TwelveData {
                 ("order", "ASC".to_string()),
                 ("timezone", "UTC".to_string()),
             ]);
-            let label = format!("{NAME} {what} page {n}");
+            let label = format!("page {n}");
             let page = self
                 .http
                 .get(&url, &q, 1, &what, |reply| parse_reply(reply, &label))?;
