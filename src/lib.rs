@@ -7,7 +7,9 @@
 pub mod candles;
 pub mod cli;
 pub mod config;
+pub mod db;
 pub mod error;
 pub mod providers;
+pub mod risk;
 
 pub use error::{Error, Result};

@@ -3,6 +3,7 @@
 
 pub mod fetch;
 pub mod output;
+pub mod risk_check;
 
 use std::path::PathBuf;
 
@@ -59,6 +60,8 @@ pub enum LogFormat {
 pub enum Command {
     /// Import or fetch candles into the store; list and verify stored files.
     Fetch(fetch::FetchArgs),
+    /// Gate a trade against the risk limits (exit 0 approved, 3 rejected); risk state, limits, audit log.
+    RiskCheck(Box<risk_check::RiskCheckArgs>),
 }
 
 /// What every subcommand gets: the resolved home folder and output preferences.
@@ -101,6 +104,7 @@ pub fn run(cli: Cli) -> Result<i32> {
     let ctx = Context::from_args(&cli.global)?;
     match cli.command {
         Command::Fetch(args) => fetch::run(&ctx, args),
+        Command::RiskCheck(args) => risk_check::run(&ctx, *args),
     }
 }
 
