@@ -59,7 +59,7 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Import or fetch candles into the store; list and verify stored files.
-    Fetch(fetch::FetchArgs),
+    Fetch(Box<fetch::FetchArgs>),
     /// Gate a trade against the risk limits (exit 0 approved, 3 rejected); risk state, limits, audit log.
     RiskCheck(Box<risk_check::RiskCheckArgs>),
 }
@@ -103,7 +103,7 @@ pub fn run(cli: Cli) -> Result<i32> {
     // A broken flowrex.toml is reported before any work starts, whatever the subcommand.
     let ctx = Context::from_args(&cli.global)?;
     match cli.command {
-        Command::Fetch(args) => fetch::run(&ctx, args),
+        Command::Fetch(args) => fetch::run(&ctx, *args),
         Command::RiskCheck(args) => risk_check::run(&ctx, *args),
     }
 }
