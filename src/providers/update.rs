@@ -71,12 +71,11 @@ pub fn plan(interval: Interval, last: Option<i64>, opts: &UpdateOptions) -> Opti
         .now
         .saturating_sub(DEFAULT_LOOKBACK_BARS * interval.nominal_ms())
         .max(0);
-    let mut start = opts.range.start.unwrap_or(default_start);
-    if !opts.full
-        && let Some(last) = last
-    {
-        start = start.max(last);
-    }
+    let start = match (last, opts.full) {
+        // Incremental: from the last stored bar however old it is, so no gap opens up.
+        (Some(last), false) => opts.range.start.map_or(last, |s| s.max(last)),
+        _ => opts.range.start.unwrap_or(default_start),
+    };
     (start <= end).then_some((start, end))
 }
 
@@ -161,7 +160,7 @@ pub fn update_symbol(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::candles::HOUR_MS;
+    use crate::candles::{DAY_MS, HOUR_MS};
 
     #[test]
     fn plans_incremental_full_and_default_ranges() {
@@ -178,6 +177,17 @@ mod tests {
         assert_eq!(
             plan(h, Some(900 * HOUR_MS), &opts(Some(0), None, false)),
             Some((900 * HOUR_MS, now))
+        );
+        // A file last updated long ago (before the default lookback) continues from its last bar.
+        assert_eq!(
+            plan(h, Some(HOUR_MS), &opts(None, None, false)),
+            Some((HOUR_MS, now))
+        );
+        let d = Interval::Day1;
+        let old = now - 6_000 * DAY_MS;
+        assert_eq!(
+            plan(d, Some(old), &opts(None, None, false)),
+            Some((old, now))
         );
         // --full ignores what is stored.
         assert_eq!(
