@@ -11,6 +11,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod indicators;
+pub mod providers;
 pub mod risk;
 pub mod strategy;
 
