@@ -5,8 +5,8 @@
 pub fn true_range(high: &[f64], low: &[f64], close: &[f64]) -> Vec<f64> {
     let n = high.len().min(low.len()).min(close.len());
     let mut out = vec![f64::NAN; n];
-    for i in 1..n {
-        out[i] = tr_at(high, low, close, i);
+    for (i, slot) in out.iter_mut().enumerate().skip(1) {
+        *slot = tr_at(high, low, close, i);
     }
     out
 }
@@ -35,9 +35,9 @@ pub fn atr(high: &[f64], low: &[f64], close: &[f64], n: usize) -> Vec<f64> {
     let nf = n as f64;
     let mut prev = sum / nf;
     out[n] = prev;
-    for i in n + 1..len {
+    for (i, slot) in out.iter_mut().enumerate().skip(n + 1) {
         prev = (prev * (nf - 1.0) + tr_at(high, low, close, i)) / nf;
-        out[i] = prev;
+        *slot = prev;
     }
     out
 }

@@ -109,7 +109,7 @@ pub fn profile_levels(
             val: lo,
         });
     }
-    let count_bars = !(total_volume > 0.0);
+    let count_bars = total_volume.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater);
     hist.fill(0.0);
     let width = (hi - lo) / bins as f64;
     let bin_of = |p: f64| (((p - lo) / width) as usize).min(bins - 1);

@@ -264,3 +264,96 @@ impl Signals for FabioSignals<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::{Ohlc, candles, entry, params, signals};
+    use super::*;
+
+    const P: &[(&str, &str)] = &[
+        ("window", "4"),
+        ("bins", "4"),
+        ("accept_bars", "2"),
+        ("atr_n", "2"),
+        ("stop_atr", "0"),
+    ];
+
+    /// Twice the four-bar pattern 96–104 (volume 10), 99–101 (100), 99–101 (100), 96–104 (10), all
+    /// opening and closing at 99, then `tail`. Profile of such a window (bins of 2 from 96): 5, 105, 105,
+    /// 5 — POC the lower of the tied bins → 99; value area 70% of 220 = 154: 105 + 105 (above wins over
+    /// 5) → VAL 98, VAH 102. The pattern's closes sit on the POC, so its wide bars fade nothing.
+    fn setup(tail: &[Ohlc]) -> (Vec<Ohlc>, Vec<f64>) {
+        let pattern = [
+            (99.0, 104.0, 96.0, 99.0),
+            (99.0, 101.0, 99.0, 99.0),
+            (99.0, 101.0, 99.0, 99.0),
+            (99.0, 104.0, 96.0, 99.0),
+        ];
+        let mut bars: Vec<_> = pattern.iter().chain(pattern.iter()).copied().collect();
+        bars.extend_from_slice(tail);
+        let mut volume = vec![10.0, 100.0, 100.0, 10.0, 10.0, 100.0, 100.0, 10.0];
+        volume.resize(bars.len(), 10.0);
+        (bars, volume)
+    }
+
+    fn run(tail: &[(f64, f64, f64, f64)], p: &[(&str, &str)]) -> Vec<(usize, Action)> {
+        let (b, v) = setup(tail);
+        signals(&Fabio, &candles(&b, &v), &params(&Fabio, p))
+    }
+
+    fn one(s: &[(usize, Action)]) -> (usize, Side, f64, f64) {
+        assert_eq!(s.len(), 1, "{s:?}");
+        let e = entry(&s[0].1);
+        (s[0].0, e.side, e.stop.unwrap(), e.target.unwrap())
+    }
+
+    #[test]
+    fn rejected_excursions_fade_to_the_poc() {
+        // Bar 8 pokes to 103 above VAH 102 and closes back inside at 101.5, above the POC 99: short,
+        // stop at the excursion's high, target the POC.
+        assert_eq!(
+            one(&run(&[(101.0, 103.0, 100.5, 101.5)], P)),
+            (8, Side::Short, 103.0, 99.0)
+        );
+        // Bar 8 dips to 97 under VAL 98 and closes back inside at 98.6, under the POC: long.
+        assert_eq!(
+            one(&run(&[(99.0, 99.5, 97.0, 98.6)], P)),
+            (8, Side::Long, 97.0, 99.0)
+        );
+    }
+
+    #[test]
+    fn two_closes_outside_value_follow_through() {
+        // Bar 8 closes at 102.5 above VAH 102 (one close: not yet accepted). Window 5–8 then has bins
+        // 2.5, 102.5, 107.5, 7.5: POC 101, value area 107.5 + 102.5 → VAH still 102. Bar 9 closes at
+        // 103.2: accepted. Stop under the lowest low of the two bars (101), target 2R: 103.2 + 2·2.2.
+        let up = [(101.5, 103.0, 101.0, 102.5), (102.5, 103.5, 102.2, 103.2)];
+        let (bar, side, stop, target) = one(&run(&up, P));
+        assert_eq!((bar, side, stop), (9, Side::Long, 101.0));
+        assert!((target - 107.6).abs() < 1e-12);
+        // With accept_bars 1 the first close outside is already acceptance.
+        let p1: Vec<_> = P
+            .iter()
+            .map(|&(n, v)| if n == "accept_bars" { (n, "1") } else { (n, v) })
+            .collect();
+        assert_eq!(run(&up, &p1)[0].0, 8);
+        // Below value: bar 8 closes at 97.5 under VAL 98; window 5–8 has bins 7.5, 107.5, 102.5, 2.5
+        // (VAL still 98); bar 9 closes at 96.8. Stop over the highest high (99), target 96.8 − 2·2.2.
+        let down = [(98.5, 99.0, 97.0, 97.5), (97.5, 97.8, 96.5, 96.8)];
+        let (bar, side, stop, target) = one(&run(&down, P));
+        assert_eq!((bar, side, stop), (9, Side::Short, 99.0));
+        assert!((target - 92.4).abs() < 1e-12);
+    }
+
+    #[test]
+    fn near_misses_do_not_trade() {
+        // No excursion: the high stays under VAH 102.
+        assert!(run(&[(101.0, 101.8, 100.5, 101.5)], P).is_empty());
+        // An excursion that closes under the POC: the fade's target would be above the close.
+        assert!(run(&[(101.0, 103.0, 98.5, 98.8)], P).is_empty());
+        // A dip under VAL that closes above the POC: no long fade (target below the close).
+        assert!(run(&[(99.0, 100.0, 97.0, 99.5)], P).is_empty());
+        // One close outside value with accept_bars 2, and no rejection (it closed outside).
+        assert!(run(&[(101.5, 103.0, 101.0, 102.5)], P).is_empty());
+    }
+}

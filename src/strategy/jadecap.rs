@@ -253,3 +253,104 @@ impl Signals for JadeCapSignals<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::{candles, close_to, entry, mirror, params, signals};
+    use super::*;
+    use crate::indicators;
+
+    const P: &[(&str, &str)] = &[
+        ("htf_bars", "2"),
+        ("htf_fast", "2"),
+        ("htf_slow", "3"),
+        ("ema_n", "3"),
+        ("atr_n", "3"),
+    ];
+
+    /// Closes 100, 101, … 115 (bars 0–15) with lows 0.6 under the close: EMA(3) of a line of slope 1
+    /// seeded at its mean is exactly close − 1 (seed (100+101+102)/3 = 101 = 102 − 1, and
+    /// (c − 2) + ½·2 = c − 1 after), so no low touches it. Bar 16 is `last`; EMA(3) there is
+    /// 114 + ½·(close − 114).
+    fn setup(last: (f64, f64, f64, f64)) -> Vec<(f64, f64, f64, f64)> {
+        let mut b: Vec<_> = (0..16)
+            .map(|i| {
+                let c = 100.0 + i as f64;
+                (c - 0.4, c + 0.2, c - 0.6, c)
+            })
+            .collect();
+        b.push(last);
+        b
+    }
+
+    /// Low 113.5 under EMA 114.9 (= 114 + ½·1.8), close 115.8 back above; the previous close 115 was
+    /// above its EMA 114.
+    const PULLBACK: (f64, f64, f64, f64) = (115.5, 116.0, 113.5, 115.8);
+
+    #[test]
+    fn a_pullback_to_the_ema_in_an_up_trend_goes_long() {
+        let c = candles(&setup(PULLBACK), &[]);
+        let s = signals(&JadeCap, &c, &params(&JadeCap, P));
+        assert_eq!(s.len(), 1, "{s:?}");
+        assert_eq!(s[0].0, 16);
+        let e = entry(&s[0].1);
+        let atr = indicators::atr(&c.high, &c.low, &c.close, 3)[16];
+        assert_eq!(e.side, Side::Long);
+        assert!(close_to(e.stop.unwrap(), 115.8 - 1.5 * atr));
+        assert!(close_to(e.target.unwrap(), 115.8 + 2.0 * 1.5 * atr));
+        // Mirror image: a rally to the EMA in a down-trend goes short.
+        let m = mirror(&c, 300.0);
+        let s = signals(&JadeCap, &m, &params(&JadeCap, P));
+        assert_eq!(s.len(), 1, "{s:?}");
+        let e = entry(&s[0].1);
+        assert_eq!((s[0].0, e.side), (16, Side::Short));
+        assert!(close_to(e.stop.unwrap(), (300.0 - 115.8) + 1.5 * atr));
+    }
+
+    #[test]
+    fn near_misses_do_not_trade() {
+        let p = params(&JadeCap, P);
+        // Closes just back above the EMA (114.2 > 114 + ½·0.2 = 114.1): still a long; closing at 113.9
+        // (EMA 113.95) is a break of the EMA, not a pullback that held.
+        let held = candles(&setup((115.5, 116.0, 113.5, 114.2)), &[]);
+        assert_eq!(signals(&JadeCap, &held, &p).len(), 1);
+        let under = candles(&setup((115.5, 116.0, 113.5, 113.9)), &[]);
+        assert!(signals(&JadeCap, &under, &p).is_empty());
+        // The low stays above the EMA: no pullback.
+        let above = candles(&setup((115.5, 116.5, 115.2, 116.2)), &[]);
+        assert!(signals(&JadeCap, &above, &p).is_empty());
+        // The same pullback before the higher timeframe has a trend (8-bar HTF bars: slow EMA of 3 HTF
+        // bars needs 24 base bars).
+        let early = params(
+            &JadeCap,
+            &[
+                ("htf_bars", "8"),
+                ("htf_fast", "2"),
+                ("htf_slow", "3"),
+                ("ema_n", "3"),
+                ("atr_n", "3"),
+            ],
+        );
+        assert!(signals(&JadeCap, &candles(&setup(PULLBACK), &[]), &early).is_empty());
+        // A pullback against the higher-timeframe trend: the mirrored (falling) series with a long-shaped bar.
+        let mut down = mirror(&candles(&setup(PULLBACK), &[]), 300.0);
+        let last = down.len() - 1;
+        (
+            down.open[last],
+            down.high[last],
+            down.low[last],
+            down.close[last],
+        ) = (184.5, 186.0, 183.5, 185.0);
+        assert!(
+            signals(&JadeCap, &down, &p)
+                .iter()
+                .all(|(_, a)| entry(a).side == Side::Short)
+        );
+    }
+
+    #[test]
+    fn htf_fast_must_be_below_slow() {
+        let o = [("htf_fast".to_string(), "30".to_string())];
+        assert!(super::super::resolve_params(&JadeCap, &o).is_err());
+    }
+}

@@ -241,6 +241,80 @@ pub fn warmup_of(series: &[&[f64]]) -> usize {
         .unwrap_or(0)
 }
 
+/// Helpers for the strategies' hand-built tests.
+#[cfg(test)]
+pub(crate) mod testkit {
+    use super::*;
+    use crate::candles::{Bar, DAY_MS};
+
+    /// One bar's `(open, high, low, close)`.
+    pub type Ohlc = (f64, f64, f64, f64);
+
+    /// Daily bars `(open, high, low, close)` from 2020-01-06, each with `volume` (or 1).
+    pub fn candles(bars: &[Ohlc], volume: &[f64]) -> Candles {
+        Candles::from_bars(
+            &bars
+                .iter()
+                .enumerate()
+                .map(|(i, &(open, high, low, close))| Bar {
+                    ts: 1_578_268_800_000 + i as i64 * DAY_MS,
+                    open,
+                    high,
+                    low,
+                    close,
+                    volume: volume.get(i).copied().unwrap_or(1.0),
+                })
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    /// The same bars reflected about `axis` (`p → axis − p`, high and low swapped): every long setup
+    /// becomes the mirror-image short one.
+    pub fn mirror(c: &Candles, axis: f64) -> Candles {
+        let f = |v: &Vec<f64>| v.iter().map(|p| axis - p).collect::<Vec<_>>();
+        Candles {
+            ts: c.ts.clone(),
+            open: f(&c.open),
+            high: f(&c.low),
+            low: f(&c.high),
+            close: f(&c.close),
+            volume: c.volume.clone(),
+        }
+    }
+
+    /// Defaults of `s` with `overrides`.
+    pub fn params(s: &dyn Strategy, overrides: &[(&str, &str)]) -> Params {
+        let o: Vec<(String, String)> = overrides
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        resolve_params(s, &o).unwrap()
+    }
+
+    /// Every non-`Hold` decision (seen flat) from the first decision bar on, with its bar.
+    pub fn signals(s: &dyn Strategy, c: &Candles, p: &Params) -> Vec<(usize, Action)> {
+        let mut sig = s.prepare(c, p, &IndicatorCache::new()).unwrap();
+        let flat = PositionView::default();
+        (sig.warmup() + 1..c.len())
+            .map(|i| (i, sig.decide(i, &flat)))
+            .filter(|(_, a)| *a != Action::Hold)
+            .collect()
+    }
+
+    /// The entry of `a`, which must be one.
+    pub fn entry(a: &Action) -> Entry {
+        match a {
+            Action::Enter(e) => *e,
+            other => panic!("expected an entry, got {other:?}"),
+        }
+    }
+
+    /// `a` and `b` equal within 1e-9.
+    pub fn close_to(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-9 * b.abs().max(1.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

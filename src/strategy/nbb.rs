@@ -322,3 +322,94 @@ impl Signals for NbbSignals<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::{candles, close_to, entry, mirror, params, signals};
+    use super::*;
+    use crate::indicators;
+
+    const P: &[(&str, &str)] = &[("atr_n", "3"), ("base_bars", "2"), ("rr", "2")];
+
+    /// Five bars of range 2 (ATR 2), a base of two range-1 bars (5, 6), a bearish impulse (7) that
+    /// leaves a supply zone 99.5..100.5, a rally (8, 9 closes just under the zone) and `last` (bar 10).
+    fn setup(last: (f64, f64, f64, f64)) -> Vec<(f64, f64, f64, f64)> {
+        let mut b = vec![(100.0, 101.0, 99.0, 100.0); 5];
+        b.push((100.0, 100.5, 99.5, 100.0));
+        b.push((100.0, 100.5, 99.5, 100.0));
+        // ATR(3) before the impulse: 2, (2·2 + 1)/3 = 5/3, (5/3·2 + 1)/3 = 13/9 ≈ 1.44; the base ranges 1 ≤
+        // 0.8·1.44 and the impulse range 3.9 ≥ 1.5·1.44; it closes below the base's low.
+        b.push((99.8, 99.9, 96.0, 96.2));
+        b.push((96.2, 98.0, 96.0, 97.8));
+        b.push((97.8, 100.2, 97.5, 100.4));
+        b.push(last);
+        b
+    }
+
+    const BREAK: (f64, f64, f64, f64) = (100.4, 101.5, 100.2, 101.0);
+
+    #[test]
+    fn a_close_through_supply_goes_long_with_stop_below_the_zone() {
+        let c = candles(&setup(BREAK), &[]);
+        let s = signals(&Nbb, &c, &params(&Nbb, P));
+        assert_eq!(s.len(), 1, "{s:?}");
+        assert_eq!(s[0].0, 10);
+        let e = entry(&s[0].1);
+        let atr = indicators::atr(&c.high, &c.low, &c.close, 3)[10];
+        let stop = 99.5 - 0.25 * atr;
+        assert_eq!(e.side, Side::Long);
+        assert!(close_to(e.stop.unwrap(), stop));
+        assert!(close_to(e.target.unwrap(), 101.0 + 2.0 * (101.0 - stop)));
+        let z = zone_at(
+            &c,
+            &indicators::atr(&c.high, &c.low, &c.close, 3),
+            &NbbParams::from(&params(&Nbb, P)),
+            7,
+        );
+        assert_eq!(
+            z,
+            Some((
+                Zone {
+                    top: 100.5,
+                    bottom: 99.5,
+                    formed: 7
+                },
+                false
+            ))
+        );
+    }
+
+    #[test]
+    fn a_close_through_demand_goes_short_with_stop_above_the_zone() {
+        let c = mirror(&candles(&setup(BREAK), &[]), 200.0);
+        let s = signals(&Nbb, &c, &params(&Nbb, P));
+        assert_eq!(s.len(), 1, "{s:?}");
+        let e = entry(&s[0].1);
+        let atr = indicators::atr(&c.high, &c.low, &c.close, 3)[10];
+        assert_eq!((s[0].0, e.side), (10, Side::Short));
+        assert!(close_to(e.stop.unwrap(), 100.5 + 0.25 * atr));
+    }
+
+    #[test]
+    fn near_misses_do_not_trade() {
+        let p = params(&Nbb, P);
+        // The close stays inside the zone (wick through it only).
+        let inside = candles(&setup((100.4, 101.5, 100.2, 100.45)), &[]);
+        assert!(signals(&Nbb, &inside, &p).is_empty());
+        // A base candle too wide: range 2.5 > 0.8 ATR.
+        let mut wide = setup(BREAK);
+        wide[6] = (100.0, 101.5, 99.0, 100.0);
+        assert!(signals(&Nbb, &candles(&wide, &[]), &p).is_empty());
+        // An impulse too small: range 1.1 < 1.5 ATR.
+        let mut weak = setup(BREAK);
+        weak[7] = (99.8, 99.9, 98.8, 99.0);
+        assert!(signals(&Nbb, &candles(&weak, &[]), &p).is_empty());
+        // An impulse that closes back inside the base leaves no zone.
+        let mut inside_close = setup(BREAK);
+        inside_close[7] = (99.8, 99.9, 96.0, 99.6);
+        assert!(signals(&Nbb, &candles(&inside_close, &[]), &p).is_empty());
+        // The zone has expired: three bars after the impulse with max_age 2.
+        let old = params(&Nbb, &[("atr_n", "3"), ("max_age", "2")]);
+        assert!(signals(&Nbb, &candles(&setup(BREAK), &[]), &old).is_empty());
+    }
+}

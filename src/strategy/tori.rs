@@ -277,25 +277,132 @@ impl Signals for ToriSignals<'_> {
         let (bl1, bl2) = (self.low1.bar[i], self.low0.bar[i]);
         let (bh1, bh2) = (self.high1.bar[i], self.high0.bar[i]);
         // Up-trend: rising lows, then a swing high after (and above) the last low.
-        if l1 < l2 && bh2 > bl2 && h2 > l2 && close > open && low > l2 && close < h2 {
-            if let Some(z) = self.confluence(i, [bl1, l1, bl2, l2], l2, h2, tol) {
-                if low <= z + tol && close > z {
-                    let stop = l2 - self.stop_atr * a;
-                    let target = self.target(l2, h2);
-                    return bracket_entry(Side::Long, close, stop, target, position);
-                }
-            }
+        if l1 < l2
+            && bh2 > bl2
+            && h2 > l2
+            && close > open
+            && low > l2
+            && close < h2
+            && let Some(z) = self.confluence(i, [bl1, l1, bl2, l2], l2, h2, tol)
+            && low <= z + tol
+            && close > z
+        {
+            let stop = l2 - self.stop_atr * a;
+            let target = self.target(l2, h2);
+            return bracket_entry(Side::Long, close, stop, target, position);
         }
         // Down-trend: falling highs, then a swing low after (and below) the last high.
-        if h1 > h2 && bl2 > bh2 && l2 < h2 && close < open && high < h2 && close > l2 {
-            if let Some(z) = self.confluence(i, [bh1, h1, bh2, h2], h2, l2, tol) {
-                if high >= z - tol && close < z {
-                    let stop = h2 + self.stop_atr * a;
-                    let target = self.target(h2, l2);
-                    return bracket_entry(Side::Short, close, stop, target, position);
-                }
-            }
+        if h1 > h2
+            && bl2 > bh2
+            && l2 < h2
+            && close < open
+            && high < h2
+            && close > l2
+            && let Some(z) = self.confluence(i, [bh1, h1, bh2, h2], h2, l2, tol)
+            && high >= z - tol
+            && close < z
+        {
+            let stop = h2 + self.stop_atr * a;
+            let target = self.target(h2, l2);
+            return bracket_entry(Side::Short, close, stop, target, position);
         }
         Action::Hold
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::{candles, entry, mirror, params, signals};
+    use super::*;
+
+    const P: &[(&str, &str)] = &[
+        ("pivot_left", "1"),
+        ("pivot_right", "1"),
+        ("atr_n", "2"),
+        ("stop_atr", "0"),
+    ];
+
+    /// Pivot lows 100 (bar 2) and 104 (bar 6, confirmed at 7): a trendline rising 1 a bar, at 109 on
+    /// bar 11. Pivot high 114 at bar 10 (confirmed at 11): the swing 104 → 114 has its 0.5–0.618 band at
+    /// 107.82..109, so the line meets the band at 109. Bar 11 is `last`.
+    fn setup(last: (f64, f64, f64, f64)) -> Vec<(f64, f64, f64, f64)> {
+        vec![
+            (103.0, 104.0, 102.0, 103.0),
+            (102.0, 103.0, 101.0, 101.5),
+            (101.0, 102.0, 100.0, 101.8),
+            (102.0, 104.0, 101.0, 103.5),
+            (103.5, 106.0, 103.0, 105.5),
+            (105.5, 105.8, 104.5, 105.0),
+            (105.0, 105.5, 104.0, 105.2),
+            (105.2, 108.0, 105.0, 107.5),
+            (107.5, 110.0, 107.0, 109.5),
+            (109.5, 112.0, 109.0, 111.5),
+            (111.5, 114.0, 111.0, 113.0),
+            last,
+        ]
+    }
+
+    /// Dips to 108.8 (under the level 109 + tolerance), closes bullish at 110.5 above it.
+    const REJECT: (f64, f64, f64, f64) = (110.0, 111.0, 108.8, 110.5);
+
+    #[test]
+    fn confluence_rejection_goes_long_to_the_swing_high() {
+        let c = candles(&setup(REJECT), &[]);
+        let s = signals(&Tori, &c, &params(&Tori, P));
+        assert_eq!(s.len(), 1, "{s:?}");
+        let e = entry(&s[0].1);
+        assert_eq!(
+            (s[0].0, e.side, e.stop, e.target),
+            (11, Side::Long, Some(104.0), Some(114.0))
+        );
+        // The 1.618 extension of 104 → 114: 104 + 16.18.
+        let ext = params(
+            &Tori,
+            &[
+                ("pivot_left", "1"),
+                ("pivot_right", "1"),
+                ("atr_n", "2"),
+                ("target", "ext1618"),
+            ],
+        );
+        let e = entry(&signals(&Tori, &c, &ext)[0].1);
+        assert!((e.target.unwrap() - 120.18).abs() < 1e-9);
+        // Mirror image: falling highs, a swing down, a bearish rejection of the level → short.
+        let m = mirror(&c, 300.0);
+        let s = signals(&Tori, &m, &params(&Tori, P));
+        assert_eq!(s.len(), 1, "{s:?}");
+        let e = entry(&s[0].1);
+        assert_eq!(
+            (s[0].0, e.side, e.stop, e.target),
+            (11, Side::Short, Some(196.0), Some(186.0))
+        );
+    }
+
+    #[test]
+    fn near_misses_do_not_trade() {
+        let p = params(&Tori, P);
+        let none =
+            |bars: Vec<(f64, f64, f64, f64)>| signals(&Tori, &candles(&bars, &[]), &p).is_empty();
+        // Closes under the level 109.
+        assert!(none(setup((108.5, 111.0, 108.5, 108.9))));
+        // A bearish bar does not reject.
+        assert!(none(setup((111.0, 111.0, 108.8, 110.5))));
+        // Breaks the swing low 104.
+        assert!(none(setup((105.0, 111.0, 103.9, 110.5))));
+        // Never comes near the level: low 111.5 > 109 + tolerance (half of an ATR(2) of about 2.3).
+        assert!(none(setup((111.8, 113.0, 111.5, 112.5))));
+        // No confluence: a first low of 90 makes the line rise 3.5 a bar, to 121.5 on bar 11.
+        let mut steep = setup(REJECT);
+        steep[2] = (101.0, 102.0, 90.0, 101.8);
+        assert!(none(steep));
+        // The pivot high is not confirmed yet on bar 10: nothing can fire before bar 11.
+        let c = candles(&setup(REJECT), &[]);
+        assert!(signals(&Tori, &c.slice(0..11), &p).is_empty());
+    }
+
+    #[test]
+    fn zone_edges_must_be_ordered() {
+        let o = [("zone_min".to_string(), "0.7".to_string())];
+        assert!(super::super::resolve_params(&Tori, &o).is_err());
     }
 }
