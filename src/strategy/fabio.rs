@@ -11,6 +11,8 @@
 //!   above the excursion's extreme (`high[i]`).
 //! - **Rejection below value → long (fade)**: `low[i] < VAL` and `VAL < close[i] < POC`. Target the POC;
 //!   stop `stop_atr × ATR` below `low[i]`.
+//! - A fade is taken only when its reward (to the POC) is at least `fade_min_rr` times its risk (to the
+//!   stop): a POC right next to the close is not worth a stop beyond the excursion.
 //! - **Acceptance above value → long (follow-through)**: the last `accept_bars` closes were each above
 //!   the VAH of their own prior window, and the close before them was not (so the signal fires once, on
 //!   the `accept_bars`-th close outside). Stop `stop_atr × ATR` below the lowest low of those bars (the
@@ -30,6 +32,7 @@
 //! | `atr_n` | bars in Wilder's ATR | 14 | 7..=28:7 |
 //! | `stop_atr` | stop distance beyond the excursion's extreme, in ATRs | 0.25 | 0..=1:0.25 |
 //! | `rr` | reward:risk of the follow-through target | 2 | 1..=4:0.5 |
+//! | `fade_min_rr` | smallest reward:risk of a fade to the POC | 1 | 0.5..=2:0.5 |
 
 use super::{
     Action, IndicatorCache, ParamKind, ParamSpec, Params, PositionView, Series, Side, Signals,
@@ -127,6 +130,18 @@ const PARAMS: &[ParamSpec] = &[
         },
         help: "reward:risk multiple of the follow-through target",
     },
+    ParamSpec {
+        name: "fade_min_rr",
+        kind: ParamKind::Float {
+            default: 1.0,
+            min: 0.0,
+            max: 50.0,
+            search_min: 0.5,
+            search_max: 2.0,
+            step: 0.5,
+        },
+        help: "smallest reward:risk (POC distance over stop distance) for a fade",
+    },
 ];
 
 impl Strategy for Fabio {
@@ -164,6 +179,7 @@ pub struct FabioSignals<'a> {
     accept_bars: usize,
     stop_atr: f64,
     rr: f64,
+    fade_min_rr: f64,
     warmup: usize,
 }
 
@@ -189,6 +205,7 @@ impl<'a> FabioSignals<'a> {
             accept_bars,
             stop_atr: p.float("stop_atr"),
             rr: p.float("rr"),
+            fade_min_rr: p.float("fade_min_rr"),
             warmup,
         }
     }
@@ -228,10 +245,18 @@ impl Signals for FabioSignals<'_> {
         let buffer = self.stop_atr * self.atr[i];
         let close = c.close[i];
         if c.high[i] > vah && poc < close && close < vah {
-            return bracket_entry(Side::Short, close, c.high[i] + buffer, poc, position);
+            let stop = c.high[i] + buffer;
+            if close - poc >= self.fade_min_rr * (stop - close) {
+                return bracket_entry(Side::Short, close, stop, poc, position);
+            }
+            return Action::Hold;
         }
         if c.low[i] < val && val < close && close < poc {
-            return bracket_entry(Side::Long, close, c.low[i] - buffer, poc, position);
+            let stop = c.low[i] - buffer;
+            if poc - close >= self.fade_min_rr * (close - stop) {
+                return bracket_entry(Side::Long, close, stop, poc, position);
+            }
+            return Action::Hold;
         }
         match self.acceptance(i) {
             1 => {
@@ -315,10 +340,11 @@ mod tests {
             one(&run(&[(101.0, 103.0, 100.5, 101.5)], P)),
             (8, Side::Short, 103.0, 99.0)
         );
-        // Bar 8 dips to 97 under VAL 98 and closes back inside at 98.6, under the POC: long.
+        // Bar 8 dips to 97.9 under VAL 98 and closes back inside at 98.2, under the POC: long (reward
+        // 0.8 for a risk of 0.3).
         assert_eq!(
-            one(&run(&[(99.0, 99.5, 97.0, 98.6)], P)),
-            (8, Side::Long, 97.0, 99.0)
+            one(&run(&[(98.5, 98.9, 97.9, 98.2)], P)),
+            (8, Side::Long, 97.9, 99.0)
         );
     }
 
@@ -353,6 +379,8 @@ mod tests {
         assert!(run(&[(101.0, 103.0, 98.5, 98.8)], P).is_empty());
         // A dip under VAL that closes above the POC: no long fade (target below the close).
         assert!(run(&[(99.0, 100.0, 97.0, 99.5)], P).is_empty());
+        // A fade whose POC is too close: reward 0.4 (98.6 → 99) for a risk of 1.6 (down to 97).
+        assert!(run(&[(99.0, 99.5, 97.0, 98.6)], P).is_empty());
         // One close outside value with accept_bars 2, and no rejection (it closed outside).
         assert!(run(&[(101.5, 103.0, 101.0, 102.5)], P).is_empty());
     }
