@@ -48,6 +48,27 @@ fn sma_cross(c: &mut Criterion) {
             black_box(r.metrics.sharpe)
         })
     });
+    // Where the time goes: each stage alone.
+    g.bench_function("stage_two_smas", |b| {
+        b.iter(|| {
+            let (a, b2) = flowrex::indicators::sma_pair(&candles.close, 10, 20);
+            black_box((a[BARS - 1], b2[BARS - 1]))
+        })
+    });
+    g.bench_function("stage_bar_loop", |b| {
+        b.iter(|| {
+            let mut signals = strat.prepare(&candles, &params, &cache).unwrap();
+            let run = backtest::run(&candles, signals.as_mut(), &config).unwrap();
+            black_box(run.equity[BARS - 1])
+        })
+    });
+    let run = {
+        let mut signals = strat.prepare(&candles, &params, &cache).unwrap();
+        backtest::run(&candles, signals.as_mut(), &config).unwrap()
+    };
+    g.bench_function("stage_metrics", |b| {
+        b.iter(|| black_box(backtest::metrics::compute_cached(&candles, &run, &cache).sharpe))
+    });
     g.finish();
 }
 

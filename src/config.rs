@@ -12,7 +12,11 @@ pub const CONFIG_FILE: &str = "flowrex.toml";
 /// key not listed here is rejected.
 #[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Config {}
+pub struct Config {
+    /// `[risk]`: soft risk limits, which may only tighten the hard ones.
+    #[serde(default)]
+    pub risk: crate::risk::SoftLimits,
+}
 
 impl Config {
     /// The config path of `home`.
@@ -30,12 +34,14 @@ impl Config {
         Config::parse(&text, &path)
     }
 
-    /// Parses configuration text; errors name `path` and the line of the offending key.
+    /// Parses configuration text; errors name `path` and the line of the offending key. Soft risk limits
+    /// are checked here too, so one that would loosen a hard limit fails at load.
     pub fn parse(text: &str, path: &Path) -> Result<Config> {
-        toml::from_str(text).map_err(|e| {
+        let config: Config = toml::from_str(text).map_err(|e| {
             let line = e
                 .span()
                 .map(|s| {
+                    // Lines are 1-based: the number of newlines before the span, plus one.
                     format!(
                         " line {}:",
                         text[..s.start.min(text.len())].matches('\n').count() + 1
@@ -43,7 +49,12 @@ impl Config {
                 })
                 .unwrap_or_default();
             Error::invalid(format!("{}:{line} {}", path.display(), e.message().trim()))
-        })
+        })?;
+        config
+            .risk
+            .effective()
+            .map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?;
+        Ok(config)
     }
 }
 
@@ -58,6 +69,14 @@ mod tests {
             .to_string();
         assert!(err.starts_with("home/flowrex.toml: line 3:"), "{err}");
         assert!(err.contains("colour"), "{err}");
+        let err = Config::parse(
+            "[risk]\nmax_trades_per_week = 3\n",
+            Path::new("flowrex.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("flowrex.toml: line 2:"), "{err}");
+        assert!(err.contains("max_trades_per_week"), "{err}");
     }
 
     #[test]
@@ -68,5 +87,24 @@ mod tests {
         );
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(Config::load(dir.path()).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn the_risk_table_is_read_and_a_loosening_limit_fails_at_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(CONFIG_FILE);
+        std::fs::write(&file, "[risk]\nmax_trades_per_hour = 3\n").unwrap();
+        assert_eq!(
+            Config::load(dir.path()).unwrap().risk.max_trades_per_hour,
+            Some(3)
+        );
+        std::fs::write(&file, "[risk]\nrisk_per_trade_pct = 3\n").unwrap();
+        let err = Config::load(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains(
+                "flowrex.toml: [risk] risk_per_trade_pct = 3 would loosen the hard limit 2"
+            ),
+            "{err}"
+        );
     }
 }

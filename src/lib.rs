@@ -8,8 +8,10 @@ pub mod backtest;
 pub mod candles;
 pub mod cli;
 pub mod config;
+pub mod db;
 pub mod error;
 pub mod indicators;
+pub mod risk;
 pub mod strategy;
 
 pub use error::{Error, Result};

@@ -19,6 +19,15 @@
 //! stays open) or at the last close (`Close`), and the last equity value is re-marked.
 //!
 //! Arithmetic follows the reference operation by operation so that results match it bit for bit.
+//!
+//! Deliberate differences from backtesting.py, all outside what its SMA-cross runs exercise:
+//! - A pending market order fills at the open *before* stops and targets are checked (the reference
+//!   checks a trade's stop first, so a reversal decided on the previous bar could exit at the stop price
+//!   although the open came first).
+//! - An open beyond the target exits at the open as a target exit (the reference's stop-first order
+//!   would let a stop reached later in the bar win).
+//! - `Fill::Close` fills inside bar `i` and marks bar `i`'s equity after the fill (the reference's
+//!   `trade_on_close` books the fill on bar `i` but only reflects it from bar `i + 1`).
 
 use serde::Serialize;
 
@@ -280,13 +289,15 @@ impl Broker<'_> {
         }
     }
 
-    /// Stop and target of the open position against bar `i`.
+    /// Stop and target of the open position against bar `i` (prices are read only when there is a
+    /// level to check).
     #[inline]
-    fn check_exits(&mut self, i: usize, open: f64, high: f64, low: f64) {
+    fn check_exits(&mut self, i: usize, open: &[f64], high: &[f64], low: &[f64]) {
         let Some(p) = self.pos else { return };
         if p.stop.is_none() && p.target.is_none() {
             return;
         }
+        let (open, high, low) = (open[i], high[i], low[i]);
         let long = p.units > 0.0;
         // An open already beyond a level: that level was passed first, at the open.
         let beyond_stop = p
@@ -365,7 +376,9 @@ pub fn run(
     );
     let warmup = signals.warmup();
     let start = warmup.saturating_add(1);
-    let mut equity = vec![cfg.cash; n];
+    // Warm-up bars hold the initial cash (the reference back-fills them); the loop appends the rest.
+    let mut equity = Vec::with_capacity(n);
+    equity.resize(start.min(n), cfg.cash);
     let mut broker = Broker {
         cfg,
         cash: cfg.cash,
@@ -381,20 +394,20 @@ pub fn run(
             let action = std::mem::take(&mut pending);
             broker.apply(action, open[i], i);
         }
-        broker.check_exits(i, open[i], high[i], low[i]);
+        broker.check_exits(i, open, high, low);
         if cfg.fill == Fill::Close {
             let action = signals.decide(i, &broker.view());
             broker.apply(action, close[i], i);
         }
         let eq = broker.equity(close[i]);
-        equity[i] = eq;
         if eq <= 0.0 {
             broker.close(close[i], i, ExitReason::OutOfMoney, false);
             broker.cash = 0.0;
-            equity[i..].fill(0.0);
+            equity.resize(n, 0.0);
             out_of_money_bar = Some(i);
             break;
         }
+        equity.push(eq);
         // Without close_at_end an order decided on the last bar could never fill, so it is not asked for.
         if cfg.fill == Fill::NextOpen && (i + 1 < n || cfg.close_at_end) {
             pending = signals.decide(i, &broker.view());
@@ -413,7 +426,7 @@ pub fn run(
                 broker.close(open[last], last, reason, false);
                 if let Action::Enter(e) = pending {
                     broker.open(e, open[last], last);
-                    broker.check_exits(last, open[last], high[last], low[last]);
+                    broker.check_exits(last, open, high, low);
                 }
             }
             Fill::Close => broker.close(close[last], last, ExitReason::EndOfData, false),

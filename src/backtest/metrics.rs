@@ -13,6 +13,7 @@ use serde::{Serialize, Serializer};
 
 use super::engine::RunResult;
 use crate::candles::{Candles, DAY_MS, HOUR_MS, MINUTE_MS};
+use crate::strategy::IndicatorCache;
 
 /// Serializes non-finite floats as `null`.
 pub fn finite_or_null<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
@@ -280,8 +281,58 @@ fn max_nan(v: impl Iterator<Item = f64>) -> f64 {
     m
 }
 
+/// `ln(ratio)`, via the Taylor series of `ln(1 + u)` (u = ratio − 1, exact) when |u| < 2⁻⁷ — nine terms
+/// leave a relative error below 1e-19, far inside the 1e-9 the metrics promise — else `f64::ln`. Per-bar
+/// returns are almost always that small, and the series is several times cheaper than `ln`.
+#[inline]
+fn ln_ratio(ratio: f64) -> f64 {
+    let u = ratio - 1.0;
+    if u.abs() < 1.0 / 128.0 {
+        const C: [f64; 9] = [
+            1.0,
+            -1.0 / 2.0,
+            1.0 / 3.0,
+            -1.0 / 4.0,
+            1.0 / 5.0,
+            -1.0 / 6.0,
+            1.0 / 7.0,
+            -1.0 / 8.0,
+            1.0 / 9.0,
+        ];
+        let mut p = C[8];
+        for c in C[..8].iter().rev() {
+            p = p * u + c;
+        }
+        p * u
+    } else {
+        ratio.ln()
+    }
+}
+
+/// Per-bar log returns of the close, `ln(close[i] / close[i−1])` (index 0 is `NaN`): the market side
+/// of beta, the same for every run on one data set, so optimizers cache it.
+pub fn market_log_returns(close: &[f64]) -> Vec<f64> {
+    let mut out = Vec::with_capacity(close.len());
+    if !close.is_empty() {
+        out.push(f64::NAN);
+    }
+    out.extend(close.windows(2).map(|w| ln_ratio(w[1] / w[0])));
+    out
+}
+
+/// Computes every metric of `run` over `candles`, taking the market log returns from `cache` (computed
+/// once per data set).
+pub fn compute_cached(candles: &Candles, run: &RunResult, cache: &IndicatorCache) -> Metrics {
+    let lm = cache.get_or_compute("logret(close)", || market_log_returns(&candles.close));
+    compute_with(candles, run, Some(&lm))
+}
+
 /// Computes every metric of `run` over `candles`.
 pub fn compute(candles: &Candles, run: &RunResult) -> Metrics {
+    compute_with(candles, run, None)
+}
+
+fn compute_with(candles: &Candles, run: &RunResult, market_log_returns: Option<&[f64]>) -> Metrics {
     let ts = &candles.ts;
     let close = &candles.close;
     let eq = &run.equity;
@@ -322,8 +373,22 @@ pub fn compute(candles: &Candles, run: &RunResult) -> Metrics {
     let mut period_sum_ms = 0f64;
     let mut nonzero_dd_sum = 0.0;
     let mut nonzero_dd_count = 0usize;
+    let (mut sx, mut sy, mut sxy, mut syy) = (0.0, 0.0, 0.0, 0.0);
     for i in 0..n {
         let e = eq[i];
+        if i > 0 {
+            // ln(1) is exactly 0: skip the call while equity does not move.
+            let ratio = e / eq[i - 1];
+            let x = if ratio == 1.0 { 0.0 } else { ln_ratio(ratio) };
+            let y = match market_log_returns {
+                Some(lm) => lm[i],
+                None => ln_ratio(close[i] / close[i - 1]),
+            };
+            sx += x;
+            sy += y;
+            sxy += x * y;
+            syy += y * y;
+        }
         peak = if peak.is_nan() || e > peak { e } else { peak };
         let dd = 1.0 - e / peak;
         if dd.is_nan() {
@@ -377,39 +442,43 @@ pub fn compute(candles: &Candles, run: &RunResult) -> Metrics {
     let freq_days = period_ms
         .map(|p| (p / DAY_MS as f64).floor() as i64)
         .unwrap_or(0);
+    let period = match freq_days {
+        7 => Period::Week,
+        31 => Period::Month,
+        365 => Period::Year,
+        _ => Period::Day,
+    };
     // Weekday and period membership change only at day / period boundaries: divide only there.
     let mut weekend_bars = 0usize;
     let (mut day_lo, mut day_hi, mut is_weekend) = (i64::MAX, i64::MIN, false);
-    for &t in ts.iter() {
+    let mut period_last: Vec<f64> = Vec::new();
+    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+    for (&t, &e) in ts.iter().zip(eq.iter()) {
         if t < day_lo || t >= day_hi {
             let d = t.div_euclid(DAY_MS);
             (day_lo, day_hi) = (d * DAY_MS, d * DAY_MS + DAY_MS);
             is_weekend = (d + 3).rem_euclid(7) >= 5;
         }
         weekend_bars += is_weekend as usize;
+        if t < lo || t >= hi {
+            (lo, hi) = period_bounds(t, period);
+            period_last.push(e);
+        } else {
+            *period_last.last_mut().expect("a period is open") = e;
+        }
     }
     let weekend_share = if n == 0 {
         0.0
     } else {
         weekend_bars as f64 / n as f64
     };
-    let (periods_per_year, period) = match freq_days {
-        7 => (52u32, Period::Week),
-        31 => (12, Period::Month),
-        365 => (1, Period::Year),
-        _ if weekend_share > 2.0 / 7.0 * 0.6 => (365, Period::Day),
-        _ => (252, Period::Day),
+    let periods_per_year: u32 = match freq_days {
+        7 => 52,
+        31 => 12,
+        365 => 1,
+        _ if weekend_share > 2.0 / 7.0 * 0.6 => 365,
+        _ => 252,
     };
-    let mut period_last: Vec<f64> = Vec::new();
-    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
-    for i in 0..n {
-        if ts[i] < lo || ts[i] >= hi {
-            (lo, hi) = period_bounds(ts[i], period);
-            period_last.push(eq[i]);
-        } else {
-            *period_last.last_mut().expect("a period is open") = eq[i];
-        }
-    }
     // `pct_change().dropna()`: 0/0 after an out-of-money run is NaN and dropped.
     let r: Vec<f64> = period_last
         .windows(2)
@@ -435,17 +504,8 @@ pub fn compute(candles: &Candles, run: &RunResult) -> Metrics {
     let sortino = annualized_return / (mean(&downside).sqrt() * big_n.sqrt());
     let calmar = annualized_return / or_nan(max_dd_frac);
 
-    // Beta from per-bar log returns of equity (`x`) and close (`y`), one pass (two `ln` per bar).
+    // Beta: cov(x, y) / var(y) of per-bar log returns of equity (`x`) and close (`y`).
     let beta = if n > 2 {
-        let (mut sx, mut sy, mut sxy, mut syy) = (0.0, 0.0, 0.0, 0.0);
-        for i in 0..n - 1 {
-            let x = (eq[i + 1] / eq[i]).ln();
-            let y = (close[i + 1] / close[i]).ln();
-            sx += x;
-            sy += y;
-            sxy += x * y;
-            syy += y * y;
-        }
         let m = (n - 1) as f64;
         (sxy - sx * sy / m) / (syy - sy * sy / m)
     } else {
@@ -523,6 +583,17 @@ pub fn compute(candles: &Candles, run: &RunResult) -> Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ln_ratio_agrees_with_ln() {
+        for r in [1.0, 1.0 + 1e-12, 0.99, 1.007, 0.9922, 1.0078, 1.5, 0.2, 3.0] {
+            let (a, b) = (ln_ratio(r), f64::ln(r));
+            assert!(
+                (a - b).abs() <= 4.0 * f64::EPSILON * b.abs(),
+                "{r}: {a} vs {b}"
+            );
+        }
+    }
 
     #[test]
     fn nan_serializes_as_null() {

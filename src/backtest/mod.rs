@@ -184,7 +184,7 @@ pub struct Report {
 }
 
 /// Runs `strategy` with `params` over `candles`: prepare (indicators through `cache`), the bar loop,
-/// metrics.
+/// metrics (market log returns through `cache` too). `cache` must belong to `candles`.
 pub fn backtest(
     candles: &Candles,
     strategy: &dyn Strategy,
@@ -194,6 +194,6 @@ pub fn backtest(
 ) -> Result<Report> {
     let mut signals = strategy.prepare(candles, params, cache)?;
     let run = engine::run(candles, signals.as_mut(), config)?;
-    let metrics = metrics::compute(candles, &run);
+    let metrics = metrics::compute_cached(candles, &run, cache);
     Ok(Report { run, metrics })
 }

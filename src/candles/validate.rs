@@ -91,15 +91,14 @@ impl Problems {
 /// 0-based file row of the first bar, so messages name the row in the file (1-based).
 pub fn check_stored(c: &Candles, file: &str, first_row: usize) -> Result<()> {
     let mut problems = Problems::default();
+    let at = |i: usize| format!("row {} ({})", first_row + i + 1, format_ts(c.ts[i]));
     for i in 0..c.len() {
-        let b = c.bar(i);
-        let at = format!("row {} ({})", first_row + i + 1, format_ts(b.ts));
-        if let Some(p) = bar_problem(&b) {
-            problems.add(&at, p);
+        if let Some(p) = bar_problem(&c.bar(i)) {
+            problems.add(at(i), p);
         }
         if i > 0 && c.ts[i] <= c.ts[i - 1] {
             problems.add(
-                &at,
+                at(i),
                 format!(
                     "time is not after the previous row's {}",
                     format_ts(c.ts[i - 1])

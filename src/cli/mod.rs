@@ -4,6 +4,7 @@
 pub mod backtest;
 pub mod fetch;
 pub mod output;
+pub mod risk_check;
 
 use std::path::PathBuf;
 
@@ -62,6 +63,8 @@ pub enum Command {
     Fetch(fetch::FetchArgs),
     /// Run a strategy over stored candles: metrics, trades, equity curve.
     Backtest(backtest::BacktestArgs),
+    /// Gate a trade against the risk limits (exit 0 approved, 3 rejected); risk state, limits, audit log.
+    RiskCheck(Box<risk_check::RiskCheckArgs>),
 }
 
 /// What every subcommand gets: the resolved home folder and output preferences.
@@ -105,6 +108,7 @@ pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Fetch(args) => fetch::run(&ctx, args),
         Command::Backtest(args) => backtest::run(&ctx, args),
+        Command::RiskCheck(args) => risk_check::run(&ctx, *args),
     }
 }
 

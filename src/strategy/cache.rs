@@ -26,8 +26,9 @@ impl PivotKind {
     }
 }
 
-/// A computed indicator series, shared read-only between candidates and threads.
-pub type Series = Arc<[f64]>;
+/// A computed indicator series, shared read-only between candidates and threads. (An `Arc<Vec>` rather
+/// than `Arc<[f64]>`: converting a `Vec` into `Arc<[f64]>` copies it, 8 MB per million bars.)
+pub type Series = Arc<Vec<f64>>;
 
 /// A thread-safe memo of indicator series for **one** candle set, keyed by a canonical description such
 /// as `sma(close,20)`.
@@ -64,7 +65,7 @@ impl IndicatorCache {
         };
         slot.get_or_init(|| {
             self.computed.fetch_add(1, Ordering::Relaxed);
-            Series::from(compute())
+            Arc::new(compute())
         })
         .clone()
     }
@@ -190,6 +191,24 @@ impl IndicatorCache {
     /// `sma(values, n)` where `source` names the input column (`close`, `open`, …) for the key.
     pub fn sma(&self, source: &str, values: &[f64], n: usize) -> Series {
         self.get_or_compute(&format!("sma({source},{n})"), || indicators::sma(values, n))
+    }
+
+    /// `sma(values, a)` and `sma(values, b)`; when both are missing they are computed together in one
+    /// interleaved pass ([`indicators::sma_pair`]), same values bit for bit.
+    pub fn sma_pair(&self, source: &str, values: &[f64], a: usize, b: usize) -> (Series, Series) {
+        let (ka, kb) = (format!("sma({source},{a})"), format!("sma({source},{b})"));
+        let missing = |k: &str| {
+            let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+            slots.get(k).and_then(|s| s.get()).is_none()
+        };
+        if a != b && missing(&ka) && missing(&kb) {
+            let (va, vb) = indicators::sma_pair(values, a, b);
+            // Another thread may have filled a slot meanwhile: its value is the same.
+            let sa = self.get_or_compute(&ka, || va);
+            let sb = self.get_or_compute(&kb, || vb);
+            return (sa, sb);
+        }
+        (self.sma(source, values, a), self.sma(source, values, b))
     }
 
     /// How many series were actually computed (cache misses).

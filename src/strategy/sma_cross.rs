@@ -86,8 +86,12 @@ pub struct SmaCrossSignals {
 impl SmaCrossSignals {
     /// Fetches (or computes) SMA(close, fast) and SMA(close, slow).
     pub fn new(candles: &Candles, params: &Params, cache: &IndicatorCache) -> SmaCrossSignals {
-        let fast = cache.sma("close", &candles.close, params.int("fast") as usize);
-        let slow = cache.sma("close", &candles.close, params.int("slow") as usize);
+        let (fast, slow) = cache.sma_pair(
+            "close",
+            &candles.close,
+            params.int("fast") as usize,
+            params.int("slow") as usize,
+        );
         let warmup = warmup_of(&[&fast, &slow]);
         SmaCrossSignals { fast, slow, warmup }
     }

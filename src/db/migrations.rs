@@ -1,0 +1,135 @@
+//! Numbered schema migrations. Migration N is `MIGRATIONS[N - 1]`; each runs once, in its own
+//! transaction, and is recorded in the `schema_version` table (and mirrored in `PRAGMA user_version`).
+//!
+//! To change the schema, add `src/db/migrations/NNNN_name.sql` and append one line to [`MIGRATIONS`].
+//! Never edit or reorder a migration that has shipped.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::error::{Error, Result};
+
+/// One schema change.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    /// A short name, recorded with the version.
+    pub name: &'static str,
+    /// The SQL to run (several statements).
+    pub sql: &'static str,
+}
+
+/// Every migration in order; the version of `MIGRATIONS[i]` is `i + 1`.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    name: "risk",
+    sql: include_str!("migrations/0001_risk.sql"),
+}];
+
+const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+)";
+
+/// The highest migration version applied to `conn` (0 for a new database).
+pub fn current_version(conn: &Connection) -> Result<u32> {
+    let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    Ok(v as u32)
+}
+
+/// Applies every migration of `migrations` that `conn` does not have yet, each in its own
+/// `BEGIN IMMEDIATE` transaction (so two processes opening a new database never apply one twice).
+pub fn apply(conn: &mut Connection, migrations: &[Migration]) -> Result<()> {
+    let known = migrations.len() as u32;
+    let current = current_version(conn)?;
+    if current > known {
+        return Err(Error::invalid(format!(
+            "database schema version {current} is newer than this flowrex knows ({known}); upgrade flowrex"
+        )));
+    }
+    for (i, m) in migrations.iter().enumerate().skip(current as usize) {
+        let version = i as u32 + 1;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Another process may have applied it between our read and our lock.
+        if current_version(&tx)? >= version {
+            continue;
+        }
+        tx.execute_batch(VERSION_TABLE)?;
+        tx.execute_batch(m.sql)
+            .map_err(|e| Error::invalid(format!("migration {version} ({}) failed: {e}", m.name)))?;
+        tx.execute(
+            "INSERT INTO schema_version (version, name, applied_at) VALUES (?1, ?2, ?3)",
+            rusqlite::params![version, m.name, chrono::Utc::now().to_rfc3339()],
+        )?;
+        tx.pragma_update(None, "user_version", version)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXTRA: &[Migration] = &[
+        Migration {
+            name: "a",
+            sql: "CREATE TABLE a (x INTEGER);",
+        },
+        Migration {
+            name: "b",
+            sql: "CREATE TABLE b (y INTEGER); INSERT INTO a VALUES (1);",
+        },
+    ];
+
+    #[test]
+    fn migrations_apply_once_in_order_and_are_recorded() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        apply(&mut conn, &EXTRA[..1]).unwrap();
+        assert_eq!(current_version(&conn).unwrap(), 1);
+        apply(&mut conn, EXTRA).unwrap();
+        apply(&mut conn, EXTRA).unwrap();
+        assert_eq!(current_version(&conn).unwrap(), 2);
+        let rows: i64 = conn
+            .query_row("SELECT count(*) FROM a", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 1);
+        let names: Vec<String> = conn
+            .prepare("SELECT name FROM schema_version ORDER BY version")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(names, ["a", "b"]);
+    }
+
+    #[test]
+    fn a_failing_migration_leaves_nothing_behind() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let bad = [
+            EXTRA[0],
+            Migration {
+                name: "bad",
+                sql: "CREATE TABLE c (z INTEGER); SELEC nonsense;",
+            },
+        ];
+        let err = apply(&mut conn, &bad).unwrap_err().to_string();
+        assert!(err.contains("migration 2 (bad)"), "{err}");
+        assert_eq!(current_version(&conn).unwrap(), 1);
+        let c: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'c'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(c, 0);
+    }
+
+    #[test]
+    fn a_newer_database_is_refused() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        apply(&mut conn, EXTRA).unwrap();
+        let err = apply(&mut conn, &EXTRA[..1]).unwrap_err().to_string();
+        assert!(err.contains("newer than this flowrex"), "{err}");
+    }
+}

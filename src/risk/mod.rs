@@ -1,0 +1,18 @@
+//! Risk: hard limits (constants), soft limits (config, tighten only), the validator, and the risk book
+//! (state, fills, strategy budgets and the audit trail in SQLite).
+//!
+//! A trade is checked against every rule in this order, and every verdict is reported: emergency
+//! shutdown, account drawdown (reaching it trips the emergency shutdown), open positions, trades today,
+//! trades this hour, position size, risk per trade, reward:risk, strategy budget, daily loss.
+
+pub mod book;
+pub mod limits;
+pub mod validator;
+
+pub use book::{
+    AuditEntry, AuditKind, Decision, DecisionFilter, RecordOutcome, RiskBook, RiskState,
+};
+pub use limits::{HARD, LimitRow, Limits, SoftLimits};
+pub use validator::{
+    Comparison, Rule, Side, Snapshot, StrategyBudget, TradeRequest, Unit, Verdict, evaluate,
+};
