@@ -62,7 +62,7 @@ pub enum Command {
     /// Import or fetch candles into the store; list and verify stored files.
     Fetch(Box<fetch::FetchArgs>),
     /// Run a strategy over stored candles: metrics, trades, equity curve.
-    Backtest(backtest::BacktestArgs),
+    Backtest(Box<backtest::BacktestArgs>),
     /// Gate a trade against the risk limits (exit 0 approved, 3 rejected); risk state, limits, audit log.
     RiskCheck(Box<risk_check::RiskCheckArgs>),
 }
@@ -107,7 +107,7 @@ pub fn run(cli: Cli) -> Result<i32> {
     let ctx = Context::from_args(&cli.global)?;
     match cli.command {
         Command::Fetch(args) => fetch::run(&ctx, *args),
-        Command::Backtest(args) => backtest::run(&ctx, args),
+        Command::Backtest(args) => backtest::run(&ctx, *args),
         Command::RiskCheck(args) => risk_check::run(&ctx, *args),
     }
 }
