@@ -13,6 +13,9 @@ pub const CONFIG_FILE: &str = "flowrex.toml";
 #[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// `[providers]`, `[providers.twelvedata]`, `[providers.binance]`: market-data clients.
+    #[serde(default)]
+    pub providers: crate::providers::ProvidersConfig,
     /// `[risk]`: soft risk limits, which may only tighten the hard ones.
     #[serde(default)]
     pub risk: crate::risk::SoftLimits,
@@ -77,6 +80,35 @@ mod tests {
         .to_string();
         assert!(err.starts_with("flowrex.toml: line 2:"), "{err}");
         assert!(err.contains("max_trades_per_week"), "{err}");
+    }
+
+    #[test]
+    fn provider_settings_are_read_and_checked() {
+        let c = Config::parse(
+            "[providers]\nmax_attempts = 3\n[providers.twelvedata]\napi_key = 'k'\nrequests_per_minute = 55\n\
+             [providers.binance]\nbase_url = 'http://localhost:1'\n",
+            Path::new("x"),
+        )
+        .unwrap();
+        assert_eq!(c.providers.max_attempts, 3);
+        assert_eq!(c.providers.retry_base_ms, 1_000);
+        assert_eq!(c.providers.twelvedata.requests_per_minute, 55);
+        assert_eq!(
+            c.providers.twelvedata.api_key.as_ref().unwrap().expose(),
+            "k"
+        );
+        assert_eq!(c.providers.binance.base_url, "http://localhost:1");
+        assert!(!format!("{c:?}").contains("'k'"));
+        let err = Config::parse(
+            "[providers.binance]\napi_key = 'x'\n",
+            Path::new("h/flowrex.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("h/flowrex.toml: line 2:") && err.contains("api_key"),
+            "{err}"
+        );
     }
 
     #[test]

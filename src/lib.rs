@@ -13,6 +13,7 @@ pub mod error;
 pub mod indicators;
 pub mod optimize;
 pub mod playbook;
+pub mod providers;
 pub mod risk;
 pub mod strategy;
 

@@ -1,6 +1,8 @@
-//! `flowrex fetch`: import CSV files and synthetic series into the store, list the store, verify a file.
+//! `flowrex fetch`: fetch candles from TwelveData or Binance (paced, retrying, incremental), import CSV
+//! files and synthetic series, look up quotes and symbols, list the store, verify a file.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::Serialize;
 use tabled::Tabled;
@@ -13,7 +15,9 @@ use crate::candles::store::{MergeSummary, read_parquet};
 use crate::candles::synthetic::{SyntheticSpec, generate};
 use crate::candles::time::{TimeFormat, TimeRange, format_ts};
 use crate::candles::{Interval, Store};
-use crate::error::{Error, Result};
+use crate::error::{Error, IoContext, Result};
+use crate::providers::update::{UpdateOptions, UpdateReport, update_symbol};
+use crate::providers::{self, Overrides, SystemClock};
 
 /// Where bars come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -22,25 +26,65 @@ pub enum Provider {
     Csv,
     /// A seeded geometric Brownian motion (`--bars`, `--seed`), for benchmarks and stress tests.
     Synthetic,
+    /// TwelveData (stocks, forex, crypto); needs TWELVEDATA_API_KEY or an api_key in flowrex.toml.
+    #[value(name = "twelvedata")]
+    TwelveData,
+    /// Binance spot klines (crypto, no key).
+    Binance,
 }
 
 /// Arguments of `flowrex fetch`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
+  flowrex fetch --provider twelvedata --symbol AAPL,MSFT --interval 1h --start 2024-01-01
+  flowrex fetch --provider binance --symbols-file crypto.txt --interval 1m     (incremental; for cron)
+  flowrex fetch --provider binance --symbol BTCUSDT --interval 1d --start 2020-01-01 --full
+  flowrex fetch --quote AAPL
+  flowrex fetch --search micro --json
   flowrex fetch --provider csv --file GOOG.csv --symbol GOOG --interval 1d
   flowrex fetch --provider synthetic --bars 1000000 --seed 7 --symbol SYNTH --interval 1m
   flowrex fetch --list --json
-  flowrex fetch --verify EURUSD/1h")]
+  flowrex fetch --verify EURUSD/1h
+
+Provider settings (flowrex.toml): [providers] max_attempts, retry_base_ms, retry_max_ms, timeout_ms;
+[providers.twelvedata] api_key, base_url, requests_per_minute (default 8); [providers.binance] base_url,
+weight_per_minute (default 6000). The API key is never printed.")]
 pub struct FetchArgs {
     /// Where to get bars from.
-    #[arg(long, value_enum, required_unless_present_any = ["list", "verify"])]
+    #[arg(long, value_enum, required_unless_present_any = ["list", "verify", "quote", "search"])]
     pub provider: Option<Provider>,
-    /// Symbol to store the bars under (`EUR/USD` is stored in the folder `EUR-USD`).
-    #[arg(long, required_unless_present_any = ["list", "verify"])]
+    /// Symbol to store the bars under (`EUR/USD` is stored in the folder `EUR-USD`); a comma list
+    /// (`AAPL,MSFT`) for twelvedata and binance.
+    #[arg(long, required_unless_present_any = ["list", "verify", "symbols_file", "quote", "search"])]
     pub symbol: Option<String>,
+    /// A file with one symbol per line (blank lines and `#` comments ignored), for cron jobs.
+    #[arg(long, value_name = "PATH")]
+    pub symbols_file: Option<PathBuf>,
     /// Bar interval: 1m 5m 15m 30m 1h 4h 1d 1w 1M.
-    #[arg(long, required_unless_present_any = ["list", "verify"])]
+    #[arg(long, required_unless_present_any = ["list", "verify", "quote", "search"])]
     pub interval: Option<Interval>,
+    /// First bar to fetch (date, datetime or epoch). Default: after the last stored bar, or the last
+    /// 5000 bars when nothing is stored.
+    #[arg(long, value_name = "TIME")]
+    pub start: Option<String>,
+    /// Last bar to fetch (a date includes the whole day). Default: now.
+    #[arg(long, value_name = "TIME")]
+    pub end: Option<String>,
+    /// Refetch the whole range instead of only what follows the last stored bar.
+    #[arg(long)]
+    pub full: bool,
+    /// Provider base URL (a proxy or a test server); overrides flowrex.toml.
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Attempts per request, the first included (overrides `[providers] max_attempts`, default 5).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_attempts: Option<u32>,
+    /// Show the latest TwelveData quote of SYMBOL.
+    #[arg(long, value_name = "SYMBOL", conflicts_with_all = ["list", "verify", "search", "symbol", "symbols_file"])]
+    pub quote: Option<String>,
+    /// Search TwelveData symbols starting with TEXT.
+    #[arg(long, value_name = "TEXT", conflicts_with_all = ["list", "verify", "symbol", "symbols_file"])]
+    pub search: Option<String>,
     /// CSV file to import (`--provider csv`).
     #[arg(long, value_name = "PATH", required_if_eq("provider", "csv"))]
     pub file: Option<PathBuf>,
@@ -72,6 +116,25 @@ pub fn run(ctx: &Context, args: FetchArgs) -> Result<i32> {
     }
     if let Some(target) = &args.verify {
         return verify(ctx, &store, target);
+    }
+    if args.quote.is_some() || args.search.is_some() {
+        return lookup(ctx, &args);
+    }
+    if matches!(
+        args.provider,
+        Some(Provider::TwelveData | Provider::Binance)
+    ) {
+        return fetch_remote(ctx, &store, &args);
+    }
+    if args.symbols_file.is_some() || args.symbol.as_deref().is_some_and(|s| s.contains(',')) {
+        return Err(Error::usage(
+            "--provider csv and synthetic take one --symbol; symbol lists and --symbols-file are for twelvedata and binance",
+        ));
+    }
+    if args.start.is_some() || args.end.is_some() || args.full || args.base_url.is_some() {
+        return Err(Error::usage(
+            "--start, --end, --full and --base-url apply to --provider twelvedata and binance",
+        ));
     }
     let (Some(provider), Some(symbol), Some(interval)) =
         (args.provider, args.symbol.clone(), args.interval)
@@ -109,6 +172,7 @@ pub fn run(ctx: &Context, args: FetchArgs) -> Result<i32> {
             );
             (candles, format!("csv:{name}"), notes, Some(s))
         }
+        Provider::TwelveData | Provider::Binance => return fetch_remote(ctx, &store, &args),
         Provider::Synthetic => {
             if args.bars == 0 {
                 return Err(Error::usage("--bars must be at least 1"));
@@ -159,6 +223,270 @@ pub fn run(ctx: &Context, args: FetchArgs) -> Result<i32> {
         ))?;
     }
     Ok(0)
+}
+
+/// The symbols of `--symbol A,B` and `--symbols-file F`, in order, without repeats.
+fn symbols(args: &FetchArgs) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    let mut add = |s: &str| {
+        let s = s.trim();
+        if !s.is_empty() && !out.iter().any(|o| o == s) {
+            out.push(s.to_string());
+        }
+    };
+    if let Some(list) = &args.symbol {
+        list.split(',').for_each(&mut add);
+    }
+    if let Some(path) = &args.symbols_file {
+        let text = std::fs::read_to_string(path).at(path)?;
+        for line in text.lines() {
+            add(line.split('#').next().unwrap_or(""));
+        }
+    }
+    if out.is_empty() {
+        let from = args
+            .symbols_file
+            .as_deref()
+            .map_or_else(|| "--symbol".to_string(), |p| p.display().to_string());
+        return Err(Error::usage(format!(
+            "{from}: no symbols (give --symbol A,B or a file with one symbol per line; # starts a comment)"
+        )));
+    }
+    Ok(out)
+}
+
+/// One row of the fetch summary.
+#[derive(Debug, Serialize, Tabled)]
+struct SymbolRow {
+    symbol: String,
+    #[tabled(skip)]
+    interval: String,
+    #[tabled(rename = "new rows")]
+    new_rows: usize,
+    #[tabled(rename = "revised rows")]
+    revised_rows: usize,
+    #[tabled(rename = "total rows")]
+    total_rows: usize,
+    first: String,
+    last: String,
+    status: String,
+    #[tabled(skip)]
+    requests: usize,
+    #[tabled(skip)]
+    file: PathBuf,
+    #[tabled(skip)]
+    error: Option<String>,
+}
+
+/// The `--json` document of a provider fetch.
+#[derive(Debug, Serialize)]
+struct FetchSummary {
+    provider: &'static str,
+    interval: String,
+    failed: usize,
+    symbols: Vec<SymbolRow>,
+}
+
+fn fetch_remote(ctx: &Context, store: &Store, args: &FetchArgs) -> Result<i32> {
+    let interval = args
+        .interval
+        .ok_or_else(|| Error::usage("--interval is required"))?;
+    let symbols = symbols(args)?;
+    let range = TimeRange::parse(args.start.as_deref(), args.end.as_deref())?;
+    let overrides = Overrides {
+        base_url: args.base_url.clone(),
+        max_attempts: args.max_attempts,
+    };
+    let cfg = &ctx.config.providers;
+    let clock = Arc::new(SystemClock::new());
+    let provider: Box<dyn providers::Provider> = match args.provider {
+        Some(Provider::TwelveData) => Box::new(cfg.twelvedata(&overrides, clock, true)?),
+        _ => Box::new(cfg.binance(&overrides, clock)?),
+    };
+    let opts = UpdateOptions {
+        range,
+        full: args.full,
+        now: chrono::Utc::now().timestamp_millis(),
+    };
+    let mut rows = Vec::new();
+    let mut stopped: Option<String> = None;
+    for symbol in &symbols {
+        let file = store.path(symbol, interval);
+        let mut row = SymbolRow {
+            symbol: symbol.clone(),
+            interval: interval.to_string(),
+            new_rows: 0,
+            revised_rows: 0,
+            total_rows: 0,
+            first: String::new(),
+            last: String::new(),
+            status: String::new(),
+            requests: 0,
+            file,
+            error: None,
+        };
+        if let Some(reason) = &stopped {
+            row.status = "skipped".into();
+            row.error = Some(format!("not fetched: the run stopped ({reason})"));
+            rows.push(row);
+            continue;
+        }
+        let bar = progress_bar(ctx, symbol);
+        let mut on_progress = |p: providers::Progress| {
+            if let Some(b) = &bar {
+                b.set_position((p.covered * 1000.0).round() as u64);
+                b.set_message(format!("{} pages, {} bars", p.pages, p.bars));
+            }
+        };
+        let requests_before = provider.requests_sent();
+        let outcome = update_symbol(
+            store,
+            provider.as_ref(),
+            symbol,
+            interval,
+            &opts,
+            &mut on_progress,
+        );
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+        match outcome {
+            Ok(r) => {
+                tracing::info!(
+                    "{symbol} {interval}: {} new, {} revised, {} total",
+                    r.new_rows,
+                    r.revised_rows,
+                    r.total_rows
+                );
+                fill_row(&mut row, &r);
+            }
+            Err(e) => {
+                tracing::error!("{}; the stored file was left as it was", e.message);
+                if e.stop_run {
+                    stopped = Some(e.message.clone());
+                }
+                row.status = "failed".into();
+                if let Ok((c, _)) = read_parquet(&row.file, &TimeRange::ALL) {
+                    row.total_rows = c.len();
+                    row.first = c.ts.first().map(|&t| format_ts(t)).unwrap_or_default();
+                    row.last = c.ts.last().map(|&t| format_ts(t)).unwrap_or_default();
+                }
+                row.requests = provider.requests_sent() - requests_before;
+                row.error = Some(e.message);
+            }
+        }
+        rows.push(row);
+    }
+    let failed = rows.iter().filter(|r| r.error.is_some()).count();
+    if ctx.json {
+        print_json(&FetchSummary {
+            provider: provider.name(),
+            interval: interval.to_string(),
+            failed,
+            symbols: rows,
+        })?;
+    } else {
+        print_text(&table(rows))?;
+    }
+    Ok(if failed > 0 { 1 } else { 0 })
+}
+
+fn fill_row(row: &mut SymbolRow, r: &UpdateReport) {
+    row.new_rows = r.new_rows;
+    row.revised_rows = r.revised_rows;
+    row.total_rows = r.total_rows;
+    row.first = r.first.map(format_ts).unwrap_or_default();
+    row.last = r.last.map(format_ts).unwrap_or_default();
+    row.requests = r.requests;
+    row.status = if r.requested_start.is_none() {
+        "up to date".into()
+    } else if r.new_rows == 0 && r.revised_rows == 0 {
+        "ok (no new bars)".into()
+    } else {
+        "ok".into()
+    };
+}
+
+/// A progress bar for one symbol, only when stderr is a terminal and `--quiet` is off.
+fn progress_bar(ctx: &Context, symbol: &str) -> Option<indicatif::ProgressBar> {
+    if !ctx.show_progress() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(1000);
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{prefix:>12} [{bar:30}] {percent:>3}% {msg}")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_prefix(symbol.to_string());
+    Some(bar)
+}
+
+/// `--quote SYMBOL` and `--search TEXT` (TwelveData).
+fn lookup(ctx: &Context, args: &FetchArgs) -> Result<i32> {
+    if !matches!(args.provider, None | Some(Provider::TwelveData)) {
+        return Err(Error::usage(
+            "--quote and --search use --provider twelvedata",
+        ));
+    }
+    let overrides = Overrides {
+        base_url: args.base_url.clone(),
+        max_attempts: args.max_attempts,
+    };
+    let cfg = &ctx.config.providers;
+    let clock = Arc::new(SystemClock::new());
+    if let Some(symbol) = &args.quote {
+        let td = cfg.twelvedata(&overrides, clock, true)?;
+        let q = td.quote(symbol).map_err(|e| Error::invalid(e.message))?;
+        if ctx.json {
+            print_json(&q)?;
+        } else {
+            let num = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
+            let rows = [
+                ("symbol", q.symbol.clone()),
+                ("name", q.name.clone()),
+                ("exchange", q.exchange.clone()),
+                ("currency", q.currency.clone()),
+                ("datetime", q.datetime.clone()),
+                ("open", num(q.open)),
+                ("high", num(q.high)),
+                ("low", num(q.low)),
+                ("close", num(q.close)),
+                ("volume", num(q.volume)),
+                ("previous close", num(q.previous_close)),
+                ("change", num(q.change)),
+                ("change %", num(q.percent_change)),
+                (
+                    "market open",
+                    q.is_market_open.map(|b| b.to_string()).unwrap_or_default(),
+                ),
+            ]
+            .into_iter()
+            .map(|(field, value)| KeyValue {
+                field: field.to_string(),
+                value,
+            });
+            print_text(&table(rows))?;
+        }
+    } else if let Some(text) = &args.search {
+        let td = cfg.twelvedata(&overrides, clock, false)?;
+        let hits = td.search(text).map_err(|e| Error::invalid(e.message))?;
+        if ctx.json {
+            print_json(&hits)?;
+        } else if hits.is_empty() {
+            print_text(&format!("no symbols found for '{text}'"))?;
+        } else {
+            print_text(&table(hits))?;
+        }
+    }
+    Ok(0)
+}
+
+/// A field/value line of `--quote`.
+#[derive(Tabled)]
+struct KeyValue {
+    field: String,
+    value: String,
 }
 
 /// The result of one import, as printed.

@@ -62,9 +62,9 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Import or fetch candles into the store; list and verify stored files.
-    Fetch(fetch::FetchArgs),
+    Fetch(Box<fetch::FetchArgs>),
     /// Run a strategy over stored candles: metrics, trades, equity curve; re-run or check a playbook.
-    Backtest(backtest::BacktestArgs),
+    Backtest(Box<backtest::BacktestArgs>),
     /// Search a strategy's parameters in parallel (grid, random, genetic, pso) and write a playbook.
     Optimize(Box<optimize::OptimizeArgs>),
     /// Gate a trade against the risk limits (exit 0 approved, 3 rejected); risk state, limits, audit log.
@@ -110,8 +110,8 @@ pub fn run(cli: Cli) -> Result<i32> {
     // A broken flowrex.toml is reported before any work starts, whatever the subcommand.
     let ctx = Context::from_args(&cli.global)?;
     match cli.command {
-        Command::Fetch(args) => fetch::run(&ctx, args),
-        Command::Backtest(args) => backtest::run(&ctx, args),
+        Command::Fetch(args) => fetch::run(&ctx, *args),
+        Command::Backtest(args) => backtest::run(&ctx, *args),
         Command::Optimize(args) => optimize::run(&ctx, *args),
         Command::RiskCheck(args) => risk_check::run(&ctx, *args),
     }

@@ -5,7 +5,26 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::indicators;
+use crate::candles::Candles;
+use crate::indicators::{self, PivotField};
+
+/// Which swing pivots: highs or lows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PivotKind {
+    /// Fractal highs of the `high` column.
+    High,
+    /// Fractal lows of the `low` column.
+    Low,
+}
+
+impl PivotKind {
+    fn name(self) -> &'static str {
+        match self {
+            PivotKind::High => "high",
+            PivotKind::Low => "low",
+        }
+    }
+}
 
 /// A computed indicator series, shared read-only between candidates and threads. (An `Arc<Vec>` rather
 /// than `Arc<[f64]>`: converting a `Vec` into `Arc<[f64]>` copies it, 8 MB per million bars.)
@@ -19,6 +38,7 @@ pub type Series = Arc<Vec<f64>>;
 #[derive(Debug, Default)]
 pub struct IndicatorCache {
     slots: Mutex<HashMap<String, Arc<OnceLock<Series>>>>,
+    groups: Mutex<HashMap<String, Arc<OnceLock<Vec<Series>>>>>,
     computed: AtomicUsize,
     requests: AtomicUsize,
 }
@@ -48,6 +68,124 @@ impl IndicatorCache {
             Arc::new(compute())
         })
         .clone()
+    }
+
+    /// Several series computed together (e.g. the three levels of a volume profile), stored under one
+    /// `key`, computing them with `compute` the first time. Counts as one request and at most one
+    /// computation.
+    pub fn get_or_compute_many(
+        &self,
+        key: &str,
+        compute: impl FnOnce() -> Vec<Vec<f64>>,
+    ) -> Vec<Series> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let slot = {
+            let mut groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
+            groups
+                .entry(key.to_string())
+                .or_insert_with(|| Arc::new(OnceLock::new()))
+                .clone()
+        };
+        slot.get_or_init(|| {
+            self.computed.fetch_add(1, Ordering::Relaxed);
+            compute().into_iter().map(Series::from).collect()
+        })
+        .clone()
+    }
+
+    /// `ema(values, n)` (TA-Lib seeding) of the column named `source`.
+    pub fn ema(&self, source: &str, values: &[f64], n: usize) -> Series {
+        self.get_or_compute(&format!("ema({source},{n})"), || indicators::ema(values, n))
+    }
+
+    /// Wilder's ATR over `n` bars of these candles.
+    pub fn atr(&self, candles: &Candles, n: usize) -> Series {
+        self.get_or_compute(&format!("atr({n})"), || {
+            indicators::atr(&candles.high, &candles.low, &candles.close, n)
+        })
+    }
+
+    /// Wilder's RSI over `n` bars of the column named `source`.
+    pub fn rsi(&self, source: &str, values: &[f64], n: usize) -> Series {
+        self.get_or_compute(&format!("rsi({source},{n})"), || indicators::rsi(values, n))
+    }
+
+    /// Rolling population standard deviation over `n` bars of the column named `source`.
+    pub fn rolling_std(&self, source: &str, values: &[f64], n: usize) -> Series {
+        self.get_or_compute(&format!("std({source},{n})"), || {
+            indicators::rolling_std(values, n)
+        })
+    }
+
+    /// Rolling maximum over `n` bars of the column named `source`.
+    pub fn rolling_max(&self, source: &str, values: &[f64], n: usize) -> Series {
+        self.get_or_compute(&format!("max({source},{n})"), || {
+            indicators::rolling_max(values, n)
+        })
+    }
+
+    /// Rolling minimum over `n` bars of the column named `source`.
+    pub fn rolling_min(&self, source: &str, values: &[f64], n: usize) -> Series {
+        self.get_or_compute(&format!("min({source},{n})"), || {
+            indicators::rolling_min(values, n)
+        })
+    }
+
+    /// Pivot highs (`high`) or lows (`low`) of these candles, at their confirmation bars.
+    pub fn pivots(&self, candles: &Candles, kind: PivotKind, left: usize, right: usize) -> Series {
+        self.get_or_compute(
+            &format!("pivot_{}({left},{right})", kind.name()),
+            || match kind {
+                PivotKind::High => indicators::pivot_highs(&candles.high, left, right),
+                PivotKind::Low => indicators::pivot_lows(&candles.low, left, right),
+            },
+        )
+    }
+
+    /// Price or bar of the `back`-th most recent confirmed pivot (0 = latest) at each bar.
+    pub fn recent_pivot(
+        &self,
+        candles: &Candles,
+        kind: PivotKind,
+        (left, right): (usize, usize),
+        back: usize,
+        field: PivotField,
+    ) -> Series {
+        let key = format!(
+            "recent_pivot_{}({left},{right},{back},{})",
+            kind.name(),
+            match field {
+                PivotField::Price => "price",
+                PivotField::Bar => "bar",
+            }
+        );
+        self.get_or_compute(&key, || {
+            let confirmed = self.pivots(candles, kind, left, right);
+            indicators::recent_pivot(&confirmed, right, back, field)
+        })
+    }
+
+    /// Rolling volume profile `[poc, vah, val]` of these candles (window ending at each bar).
+    pub fn volume_profile(
+        &self,
+        candles: &Candles,
+        window: usize,
+        bins: usize,
+        value_share: f64,
+    ) -> [Series; 3] {
+        let key = format!("volume_profile({window},{bins},{value_share})");
+        let v = self.get_or_compute_many(&key, || {
+            let vp = indicators::volume_profile(
+                &candles.high,
+                &candles.low,
+                &candles.volume,
+                window,
+                bins,
+                value_share,
+            );
+            vec![vp.poc, vp.vah, vp.val]
+        });
+        [v[0].clone(), v[1].clone(), v[2].clone()]
     }
 
     /// `sma(values, n)` where `source` names the input column (`close`, `open`, …) for the key.

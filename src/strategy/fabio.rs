@@ -1,0 +1,387 @@
+//! `fabio` — auction market theory: fade rejected excursions outside value, follow accepted ones.
+//!
+//! # Value
+//! At bar `i` the reference is the volume profile of the **prior** `window` bars (`i − window ..= i − 1`,
+//! bar `i` itself excluded; see [`crate::indicators::volume_profile`]) with `bins` price bins: its point
+//! of control POC and its value area VAL..VAH holding `value_share` of the volume.
+//!
+//! # Entries (at the close of bar `i`)
+//! - **Rejection above value → short (fade)**: the bar traded above VAH (`high[i] > VAH`) but closed
+//!   back inside value, above the POC (`POC < close[i] < VAH`). Target the POC; stop `stop_atr × ATR`
+//!   above the excursion's extreme (`high[i]`).
+//! - **Rejection below value → long (fade)**: `low[i] < VAL` and `VAL < close[i] < POC`. Target the POC;
+//!   stop `stop_atr × ATR` below `low[i]`.
+//! - A fade is taken only when its reward (to the POC) is at least `fade_min_rr` times its risk (to the
+//!   stop): a POC right next to the close is not worth a stop beyond the excursion.
+//! - **Acceptance above value → long (follow-through)**: the last `accept_bars` closes were each above
+//!   the VAH of their own prior window, and the close before them was not (so the signal fires once, on
+//!   the `accept_bars`-th close outside). Stop `stop_atr × ATR` below the lowest low of those bars (the
+//!   excursion's extreme on the value side); target `rr` times the risk above the close.
+//! - **Acceptance below value → short**: mirrored with VAL.
+//!
+//! A signal in the direction of the open position is ignored; an opposite one reverses. Exits are the
+//! stop and the target. ATR is Wilder's ATR(`atr_n`) at bar `i`.
+//!
+//! # Parameters
+//! | name | meaning | default | search |
+//! |---|---|---|---|
+//! | `window` | prior bars in the volume profile | 30 | 10..=100:10 |
+//! | `bins` | price bins of the profile | 24 | 12..=48:12 |
+//! | `value_share` | share of volume in the value area | 0.7 | 0.6..=0.8:0.05 |
+//! | `accept_bars` | consecutive closes outside value that mean acceptance | 2 | 1..=4:1 |
+//! | `atr_n` | bars in Wilder's ATR | 14 | 7..=28:7 |
+//! | `stop_atr` | stop distance beyond the excursion's extreme, in ATRs | 0.25 | 0..=1:0.25 |
+//! | `rr` | reward:risk of the follow-through target | 2 | 1..=4:0.5 |
+//! | `fade_min_rr` | smallest reward:risk of a fade to the POC | 1 | 0.5..=2:0.5 |
+
+use super::{
+    Action, IndicatorCache, ParamKind, ParamSpec, Params, PositionView, Series, Side, Signals,
+    Strategy, bracket_entry, warmup_of,
+};
+use crate::candles::Candles;
+use crate::error::Result;
+
+/// The Fabio strategy (registry name `fabio`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Fabio;
+
+const PARAMS: &[ParamSpec] = &[
+    ParamSpec {
+        name: "window",
+        kind: ParamKind::Int {
+            default: 30,
+            min: 2,
+            max: 100_000,
+            search_min: 10,
+            search_max: 100,
+            step: 10,
+        },
+        help: "prior bars in the volume profile that defines value",
+    },
+    ParamSpec {
+        name: "bins",
+        kind: ParamKind::Int {
+            default: 24,
+            min: 2,
+            max: 10_000,
+            search_min: 12,
+            search_max: 48,
+            step: 12,
+        },
+        help: "price bins of the volume profile",
+    },
+    ParamSpec {
+        name: "value_share",
+        kind: ParamKind::Float {
+            default: 0.7,
+            min: 0.05,
+            max: 1.0,
+            search_min: 0.6,
+            search_max: 0.8,
+            step: 0.05,
+        },
+        help: "share of the window's volume inside the value area (0.7 = 70%)",
+    },
+    ParamSpec {
+        name: "accept_bars",
+        kind: ParamKind::Int {
+            default: 2,
+            min: 1,
+            max: 1_000,
+            search_min: 1,
+            search_max: 4,
+            step: 1,
+        },
+        help: "consecutive closes outside value that count as acceptance",
+    },
+    ParamSpec {
+        name: "atr_n",
+        kind: ParamKind::Int {
+            default: 14,
+            min: 1,
+            max: 10_000,
+            search_min: 7,
+            search_max: 28,
+            step: 7,
+        },
+        help: "bars in Wilder's ATR",
+    },
+    ParamSpec {
+        name: "stop_atr",
+        kind: ParamKind::Float {
+            default: 0.25,
+            min: 0.0,
+            max: 20.0,
+            search_min: 0.0,
+            search_max: 1.0,
+            step: 0.25,
+        },
+        help: "stop distance beyond the excursion's extreme, in ATRs",
+    },
+    ParamSpec {
+        name: "rr",
+        kind: ParamKind::Float {
+            default: 2.0,
+            min: 0.1,
+            max: 50.0,
+            search_min: 1.0,
+            search_max: 4.0,
+            step: 0.5,
+        },
+        help: "reward:risk multiple of the follow-through target",
+    },
+    ParamSpec {
+        name: "fade_min_rr",
+        kind: ParamKind::Float {
+            default: 1.0,
+            min: 0.0,
+            max: 50.0,
+            search_min: 0.5,
+            search_max: 2.0,
+            step: 0.5,
+        },
+        help: "smallest reward:risk (POC distance over stop distance) for a fade",
+    },
+];
+
+impl Strategy for Fabio {
+    fn name(&self) -> &'static str {
+        "fabio"
+    }
+
+    fn summary(&self) -> &'static str {
+        "volume-profile value area: fade rejected excursions to the POC, follow accepted breakouts"
+    }
+
+    fn params(&self) -> &'static [ParamSpec] {
+        PARAMS
+    }
+
+    fn prepare<'a>(
+        &self,
+        candles: &'a Candles,
+        params: &Params,
+        cache: &IndicatorCache,
+    ) -> Result<Box<dyn Signals + 'a>> {
+        Ok(Box::new(FabioSignals::new(candles, params, cache)))
+    }
+}
+
+/// The per-bar half of [`Fabio`]. The profile series are indexed by the last bar of their window, so
+/// the value used at bar `i` is at index `i − 1`.
+#[derive(Debug, Clone)]
+pub struct FabioSignals<'a> {
+    poc: Series,
+    vah: Series,
+    val: Series,
+    atr: Series,
+    candles: &'a Candles,
+    accept_bars: usize,
+    stop_atr: f64,
+    rr: f64,
+    fade_min_rr: f64,
+    warmup: usize,
+}
+
+impl<'a> FabioSignals<'a> {
+    /// Fetches (or computes) the rolling profile and the ATR.
+    pub fn new(c: &'a Candles, p: &Params, cache: &IndicatorCache) -> FabioSignals<'a> {
+        let [poc, vah, val] = cache.volume_profile(
+            c,
+            p.int("window") as usize,
+            p.int("bins") as usize,
+            p.float("value_share"),
+        );
+        let atr = cache.atr(c, p.int("atr_n") as usize);
+        let accept_bars = p.int("accept_bars") as usize;
+        // The profile of the prior window is read at i − 1, and acceptance looks accept_bars back.
+        let warmup = warmup_of(&[&poc, &atr]).max(warmup_of(&[&poc]) + accept_bars + 1);
+        FabioSignals {
+            poc,
+            vah,
+            val,
+            atr,
+            candles: c,
+            accept_bars,
+            stop_atr: p.float("stop_atr"),
+            rr: p.float("rr"),
+            fade_min_rr: p.float("fade_min_rr"),
+            warmup,
+        }
+    }
+
+    /// +1 when the `accept_bars` closes ending at `i` are each above their prior window's VAH and the one
+    /// before is not; −1 for the mirror image below VAL; 0 otherwise.
+    fn acceptance(&self, i: usize) -> i8 {
+        let k = self.accept_bars;
+        if i < k + 1 {
+            return 0;
+        }
+        let close = &self.candles.close;
+        let above = |j: usize| close[j] > self.vah[j - 1];
+        let below = |j: usize| close[j] < self.val[j - 1];
+        if (i + 1 - k..=i).all(above) && !above(i - k) {
+            1
+        } else if (i + 1 - k..=i).all(below) && !below(i - k) {
+            -1
+        } else {
+            0
+        }
+    }
+}
+
+impl Signals for FabioSignals<'_> {
+    fn warmup(&self) -> usize {
+        self.warmup
+    }
+
+    #[inline]
+    fn decide(&mut self, i: usize, position: &PositionView) -> Action {
+        if i == 0 {
+            return Action::Hold;
+        }
+        let c = self.candles;
+        let (poc, vah, val) = (self.poc[i - 1], self.vah[i - 1], self.val[i - 1]);
+        let buffer = self.stop_atr * self.atr[i];
+        let close = c.close[i];
+        if c.high[i] > vah && poc < close && close < vah {
+            let stop = c.high[i] + buffer;
+            if close - poc >= self.fade_min_rr * (stop - close) {
+                return bracket_entry(Side::Short, close, stop, poc, position);
+            }
+            return Action::Hold;
+        }
+        if c.low[i] < val && val < close && close < poc {
+            let stop = c.low[i] - buffer;
+            if poc - close >= self.fade_min_rr * (close - stop) {
+                return bracket_entry(Side::Long, close, stop, poc, position);
+            }
+            return Action::Hold;
+        }
+        match self.acceptance(i) {
+            1 => {
+                let low = c.low[i + 1 - self.accept_bars..=i]
+                    .iter()
+                    .fold(f64::INFINITY, |a, &b| a.min(b));
+                let stop = low - buffer;
+                bracket_entry(
+                    Side::Long,
+                    close,
+                    stop,
+                    close + self.rr * (close - stop),
+                    position,
+                )
+            }
+            -1 => {
+                let high = c.high[i + 1 - self.accept_bars..=i]
+                    .iter()
+                    .fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+                let stop = high + buffer;
+                bracket_entry(
+                    Side::Short,
+                    close,
+                    stop,
+                    close - self.rr * (stop - close),
+                    position,
+                )
+            }
+            _ => Action::Hold,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::{Ohlc, candles, entry, params, signals};
+    use super::*;
+
+    const P: &[(&str, &str)] = &[
+        ("window", "4"),
+        ("bins", "4"),
+        ("accept_bars", "2"),
+        ("atr_n", "2"),
+        ("stop_atr", "0"),
+    ];
+
+    /// Twice the four-bar pattern 96–104 (volume 10), 99–101 (100), 99–101 (100), 96–104 (10), all
+    /// opening and closing at 99, then `tail`. Profile of such a window (bins of 2 from 96): 5, 105, 105,
+    /// 5 — POC the lower of the tied bins → 99; value area 70% of 220 = 154: 105 + 105 (above wins over
+    /// 5) → VAL 98, VAH 102. The pattern's closes sit on the POC, so its wide bars fade nothing.
+    fn setup(tail: &[Ohlc]) -> (Vec<Ohlc>, Vec<f64>) {
+        let pattern = [
+            (99.0, 104.0, 96.0, 99.0),
+            (99.0, 101.0, 99.0, 99.0),
+            (99.0, 101.0, 99.0, 99.0),
+            (99.0, 104.0, 96.0, 99.0),
+        ];
+        let mut bars: Vec<_> = pattern.iter().chain(pattern.iter()).copied().collect();
+        bars.extend_from_slice(tail);
+        let mut volume = vec![10.0, 100.0, 100.0, 10.0, 10.0, 100.0, 100.0, 10.0];
+        volume.resize(bars.len(), 10.0);
+        (bars, volume)
+    }
+
+    fn run(tail: &[(f64, f64, f64, f64)], p: &[(&str, &str)]) -> Vec<(usize, Action)> {
+        let (b, v) = setup(tail);
+        signals(&Fabio, &candles(&b, &v), &params(&Fabio, p))
+    }
+
+    fn one(s: &[(usize, Action)]) -> (usize, Side, f64, f64) {
+        assert_eq!(s.len(), 1, "{s:?}");
+        let e = entry(&s[0].1);
+        (s[0].0, e.side, e.stop.unwrap(), e.target.unwrap())
+    }
+
+    #[test]
+    fn rejected_excursions_fade_to_the_poc() {
+        // Bar 8 pokes to 103 above VAH 102 and closes back inside at 101.5, above the POC 99: short,
+        // stop at the excursion's high, target the POC.
+        assert_eq!(
+            one(&run(&[(101.0, 103.0, 100.5, 101.5)], P)),
+            (8, Side::Short, 103.0, 99.0)
+        );
+        // Bar 8 dips to 97.9 under VAL 98 and closes back inside at 98.2, under the POC: long (reward
+        // 0.8 for a risk of 0.3).
+        assert_eq!(
+            one(&run(&[(98.5, 98.9, 97.9, 98.2)], P)),
+            (8, Side::Long, 97.9, 99.0)
+        );
+    }
+
+    #[test]
+    fn two_closes_outside_value_follow_through() {
+        // Bar 8 closes at 102.5 above VAH 102 (one close: not yet accepted). Window 5–8 then has bins
+        // 2.5, 102.5, 107.5, 7.5: POC 101, value area 107.5 + 102.5 → VAH still 102. Bar 9 closes at
+        // 103.2: accepted. Stop under the lowest low of the two bars (101), target 2R: 103.2 + 2·2.2.
+        let up = [(101.5, 103.0, 101.0, 102.5), (102.5, 103.5, 102.2, 103.2)];
+        let (bar, side, stop, target) = one(&run(&up, P));
+        assert_eq!((bar, side, stop), (9, Side::Long, 101.0));
+        assert!((target - 107.6).abs() < 1e-12);
+        // With accept_bars 1 the first close outside is already acceptance.
+        let p1: Vec<_> = P
+            .iter()
+            .map(|&(n, v)| if n == "accept_bars" { (n, "1") } else { (n, v) })
+            .collect();
+        assert_eq!(run(&up, &p1)[0].0, 8);
+        // Below value: bar 8 closes at 97.5 under VAL 98; window 5–8 has bins 7.5, 107.5, 102.5, 2.5
+        // (VAL still 98); bar 9 closes at 96.8. Stop over the highest high (99), target 96.8 − 2·2.2.
+        let down = [(98.5, 99.0, 97.0, 97.5), (97.5, 97.8, 96.5, 96.8)];
+        let (bar, side, stop, target) = one(&run(&down, P));
+        assert_eq!((bar, side, stop), (9, Side::Short, 99.0));
+        assert!((target - 92.4).abs() < 1e-12);
+    }
+
+    #[test]
+    fn near_misses_do_not_trade() {
+        // No excursion: the high stays under VAH 102.
+        assert!(run(&[(101.0, 101.8, 100.5, 101.5)], P).is_empty());
+        // An excursion that closes under the POC: the fade's target would be above the close.
+        assert!(run(&[(101.0, 103.0, 98.5, 98.8)], P).is_empty());
+        // A dip under VAL that closes above the POC: no long fade (target below the close).
+        assert!(run(&[(99.0, 100.0, 97.0, 99.5)], P).is_empty());
+        // A fade whose POC is too close: reward 0.4 (98.6 → 99) for a risk of 1.6 (down to 97).
+        assert!(run(&[(99.0, 99.5, 97.0, 98.6)], P).is_empty());
+        // One close outside value with accept_bars 2, and no rejection (it closed outside).
+        assert!(run(&[(101.5, 103.0, 101.0, 102.5)], P).is_empty());
+    }
+}
