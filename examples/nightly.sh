@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Nightly re-optimization, for cron. Refreshes the candles (if a provider is configured), re-runs the
+# search of examples/nightly.toml into a dated playbook, checks that the playbook reproduces, and
+# keeps a `latest` copy. Exit status is flowrex's: 0 ok, 1 error, 3 the re-run did not reproduce.
+#
+#   crontab -e
+#   15 2 * * *  FLOWREX_HOME=/srv/flowrex /srv/flowrex/examples/nightly.sh >> /var/log/flowrex-nightly.log 2>&1
+#
+# Run it by hand from the repository: examples/nightly.sh
+set -euo pipefail
+cd "${FLOWREX_HOME:-$(dirname "$0")/..}"
+flowrex="${FLOWREX:-flowrex}"
+command -v "$flowrex" >/dev/null || flowrex="cargo run --release --quiet --"
+
+day="$(date -u +%F)"
+out="playbooks/nightly/goog_sma_cross_${day}.toml"
+mkdir -p playbooks/nightly results
+
+# Refresh data first when a provider is configured, e.g.:
+# $flowrex --quiet fetch --provider twelvedata --symbol GOOG --interval 1d
+
+# --quiet: no progress bar in cron logs. Ctrl-C / SIGINT still writes status = "interrupted" (exit 130).
+$flowrex --quiet optimize --spec examples/nightly.toml --out "$out" --results "results/goog_sma_cross_${day}.parquet"
+$flowrex --quiet backtest --playbook "$out" --check
+cp "$out" playbooks/nightly/goog_sma_cross_latest.toml
+echo "$(date -u +%FT%TZ) nightly ok: $out"
