@@ -55,14 +55,18 @@ fn grid(c: &mut Criterion) {
             .num_threads(threads)
             .build()
             .unwrap();
-        g.bench_function(format!("sma_cross_grid_175x1m_bars_{threads}_threads"), |b| {
-            b.iter(|| {
-                pool.install(|| {
-                    let r = optimize::run(&settings, &candles, &config, &stop, &NoObserver).unwrap();
-                    black_box(r.result.top[0].objective)
+        g.bench_function(
+            format!("sma_cross_grid_175x1m_bars_{threads}_threads"),
+            |b| {
+                b.iter(|| {
+                    pool.install(|| {
+                        let r = optimize::run(&settings, &candles, &config, &stop, &NoObserver)
+                            .unwrap();
+                        black_box(r.result.top[0].objective)
+                    })
                 })
-            })
-        });
+            },
+        );
     }
     g.finish();
 }

@@ -231,6 +231,7 @@ fn write_all(path: PathBuf, mut sheet: Sheet, rx: Receiver<(u64, Outcome)>) -> R
         }
         flush(&mut sheet, &mut writer)?;
         writer.close().map_err(pq)?;
+        crate::playbook::keep_mode(&path, tmp.path())?;
         tmp.as_file().sync_all().at(tmp.path())?;
         tmp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
         Ok(total)

@@ -433,8 +433,23 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .tempfile_in(dir)
         .at(dir)?;
     tmp.write_all(bytes).at(tmp.path())?;
+    keep_mode(path, tmp.path())?;
     tmp.as_file().sync_all().at(tmp.path())?;
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    Ok(())
+}
+
+/// Gives the temp file `tmp` the mode of the file it replaces at `path` (0644 for a new file; temp
+/// files start as 0600).
+pub fn keep_mode(path: &Path, tmp: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(path).map_or(0o644, |m| m.permissions().mode());
+        fs::set_permissions(tmp, fs::Permissions::from_mode(mode)).at(tmp)?;
+    }
+    #[cfg(not(unix))]
+    let _ = (path, tmp);
     Ok(())
 }
 
