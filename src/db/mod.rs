@@ -60,11 +60,26 @@ pub struct Db {
 impl Db {
     /// Opens (creating if needed) `<home>/flowrex.db`, sets WAL mode and the busy timeout, and applies
     /// every pending migration.
+    ///
+    /// Opening is serialized across processes by an OS lock on `<home>/flowrex.db.lock`: SQLite answers
+    /// "database is locked" at once, without waiting, when several connections race to switch a new file
+    /// to WAL mode, so the WAL switch and the migrations run one process at a time. The lock is released
+    /// as soon as the database is ready (and by the OS if the process dies).
     pub fn open(home: &Path) -> Result<Db> {
         std::fs::create_dir_all(home).at(home)?;
         let path = home.join(DB_FILE);
+        let lock_path = home.join(format!("{DB_FILE}.lock"));
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .at(&lock_path)?;
+        lock.lock().at(&lock_path)?;
         let conn = Connection::open(&path).map_err(|e| named(&path, e.into()))?;
-        Db::init(conn, path)
+        let db = Db::init(conn, path);
+        drop(lock);
+        db
     }
 
     /// Opens a private in-memory database with the full schema (for tests).
