@@ -171,10 +171,7 @@ impl Provider for TwelveData {
                 all.push(b);
             }
         }
-        let rows: Vec<u64> = (1..=all.len() as u64).collect();
-        normalize(&mut all, &rows, &format!("{NAME} {what}"), "row")
-            .map_err(|e| FetchError::new(e.to_string()))?;
-        Ok(super::update::closed_in_range(&all, req))
+        super::update::validated_closed_in_range(all, &format!("{NAME} {what}"), req)
     }
 
     fn requests_sent(&self) -> usize {

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use super::{CandleRequest, FetchError, Progress, Provider};
 use crate::candles::store::read_parquet;
 use crate::candles::time::TimeRange;
+use crate::candles::validate::normalize;
 use crate::candles::{Candles, Interval, Store};
 
 /// Bars fetched when there is neither a stored file nor a `--start`: one TwelveData page.
@@ -48,6 +49,18 @@ pub struct UpdateReport {
     pub last: Option<i64>,
     /// HTTP requests this symbol took (retries included).
     pub requests: usize,
+}
+
+/// Validates the bars gathered from every page of one request (sorted, de-duplicated, each row checked;
+/// `source` names the provider and symbol in messages) and keeps the closed ones inside the range.
+pub fn validated_closed_in_range(
+    mut all: Candles,
+    source: &str,
+    req: &CandleRequest,
+) -> Result<Candles, FetchError> {
+    let rows: Vec<u64> = (1..=all.len() as u64).collect();
+    normalize(&mut all, &rows, source, "row").map_err(|e| FetchError::new(e.to_string()))?;
+    Ok(closed_in_range(&all, req))
 }
 
 /// Keeps the bars of sorted `c` that lie in `req`'s range and have closed by `req.now`.
