@@ -379,25 +379,67 @@ fn a_killed_write_leaves_the_old_file_or_the_new_one() {
         c
     };
     assert!(synth("1000", "1").status().unwrap().success());
-    let old = load(home.path(), "SYNTH", "1m");
-    for (k, delay_ms) in [30u64, 120, 250, 400, 700, 1000].into_iter().enumerate() {
-        let mut child = synth("1500000", &format!("{}", k + 2))
+    let folder = home.path().join("data/SYNTH");
+    let temp_files = || -> usize {
+        std::fs::read_dir(&folder)
+            .unwrap()
+            .filter(|e| {
+                let name = e
+                    .as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned();
+                name.starts_with(".1m.parquet.") && name.ends_with(".tmp")
+            })
+            .count()
+    };
+    // Kill each writer while its temp file exists, i.e. in the middle of writing 800,000 bars: wait for the
+    // temp file to appear, then a few milliseconds more (0, 5, 20, 60).
+    let mut killed_mid_write = 0;
+    for (k, extra_ms) in [0u64, 5, 20, 60].into_iter().enumerate() {
+        let before = load(home.path(), "SYNTH", "1m");
+        let seed = k as u64 + 2;
+        let mut child = synth("800000", &seed.to_string())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(delay_ms));
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        while temp_files() == 0 && std::time::Instant::now() < deadline {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::thread::sleep(Duration::from_millis(extra_ms));
         let _ = child.kill();
-        let _ = child.wait();
-        let now = Store::new(home.path())
-            .load("SYNTH", Interval::Minute1, &TimeRange::ALL)
-            .expect("the store file must stay readable after a kill");
+        let status = child.wait().unwrap();
+        if !status.success() && temp_files() > 0 {
+            killed_mid_write += 1;
+        }
+        let now = load(home.path(), "SYNTH", "1m");
+        let new = flowrex::candles::synthetic::generate(
+            &flowrex::candles::synthetic::SyntheticSpec::new(800_000, seed, Interval::Minute1),
+        );
         assert!(
-            now == old || now.len() == 1_500_000,
+            now == before || now == new,
             "a torn file: {} rows",
             now.len()
         );
     }
+    assert!(
+        killed_mid_write > 0,
+        "no kill landed inside a write; the test did not test anything"
+    );
+    // The next write (under the file's lock) clears the temp files the killed writers left behind.
+    assert!(synth("1000", "1").status().unwrap().success());
+    let mut left: Vec<String> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["1m.parquet", "1m.parquet.lock"]);
 }
 
 #[test]

@@ -15,25 +15,15 @@ use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
 use super::engine::Trade;
+use crate::atomic::AtomicFile;
 use crate::candles::time::format_ts_full;
 use crate::error::{Error, IoContext, Result};
 
 /// Writes `fill(file)` to a temp file next to `path` and renames it into place.
 fn write_atomic(path: &Path, fill: impl FnOnce(&fs::File) -> Result<()>) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    fs::create_dir_all(dir).at(dir)?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".flowrex-write-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .at(dir)?;
-    fill(tmp.as_file())?;
-    tmp.as_file().sync_all().at(tmp.path())?;
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    Ok(())
+    let out = AtomicFile::create(path)?;
+    fill(out.file())?;
+    out.commit()
 }
 
 fn ts_field(name: &str) -> Field {

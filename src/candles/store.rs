@@ -18,6 +18,7 @@ use parquet::file::statistics::Statistics;
 use super::time::{TimeRange, format_ts};
 use super::validate;
 use super::{Candles, Interval};
+use crate::atomic::AtomicFile;
 use crate::error::{Error, IoContext, Result};
 
 /// Store files are written uncompressed with plain encoding: loading 1,000,000 bars takes ~38 ms this
@@ -124,6 +125,14 @@ impl Store {
             Candles::default()
         };
         let (merged, summary) = merge_candles(&existing, incoming, replace, &path)?;
+        // Holding the lock, no live writer owns a temp file of this target: clear what killed ones left.
+        let stale = crate::atomic::remove_stale_temps(&path);
+        if stale > 0 {
+            tracing::info!(
+                "{}: removed {stale} temp file(s) left by an interrupted write",
+                path.display()
+            );
+        }
         let meta = StoreMeta {
             symbol: symbol.to_string(),
             interval: interval.as_str().to_string(),
@@ -265,13 +274,7 @@ pub fn schema() -> Schema {
 /// Writes `candles` to `path` atomically: a temp file in the same folder, fsync, rename, fsync of the
 /// folder. Readers see the old file or the new one, never a partial one.
 pub fn write_parquet(path: &Path, candles: &Candles, meta: &StoreMeta) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).at(dir)?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".flowrex-write-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .at(dir)?;
+    let out = AtomicFile::create(path)?;
     let pq_err = |e: parquet::errors::ParquetError| {
         Error::invalid(format!("{}: cannot write Parquet: {e}", path.display()))
     };
@@ -291,7 +294,7 @@ pub fn write_parquet(path: &Path, candles: &Candles, meta: &StoreMeta) -> Result
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_key_value_metadata(Some(kv))
         .build();
-    let file = tmp.as_file().try_clone().at(tmp.path())?;
+    let file = out.file().try_clone().at(out.temp_path())?;
     let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(pq_err)?;
     for start in (0..candles.len()).step_by(ROW_GROUP_ROWS) {
         let end = (start + ROW_GROUP_ROWS).min(candles.len());
@@ -314,18 +317,7 @@ pub fn write_parquet(path: &Path, candles: &Candles, meta: &StoreMeta) -> Result
         writer.write(&batch).map_err(pq_err)?;
     }
     writer.close().map_err(pq_err)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = fs::metadata(path).map_or(0o644, |m| m.permissions().mode());
-        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(mode)).at(tmp.path())?;
-    }
-    tmp.as_file().sync_all().at(tmp.path())?;
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    out.commit()
 }
 
 /// Reads the rows of a store file whose `ts` lies in `range`, skipping row groups whose statistics rule

@@ -25,6 +25,7 @@ use parquet::file::properties::WriterProperties;
 
 use super::evaluate::{Observer, Outcome};
 use super::space::Space;
+use crate::atomic::AtomicFile;
 use crate::error::{Error, IoContext, Result};
 use crate::playbook::{MetricValue, metric_fields};
 use crate::strategy::{ParamKind, ParamValue};
@@ -177,10 +178,6 @@ impl Sheet {
 }
 
 fn write_all(path: PathBuf, mut sheet: Sheet, rx: Receiver<(u64, Outcome)>) -> Result<u64> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
     let pq = |e: parquet::errors::ParquetError| {
         Error::invalid(format!("{}: cannot write Parquet: {e}", path.display()))
     };
@@ -188,16 +185,12 @@ fn write_all(path: PathBuf, mut sheet: Sheet, rx: Receiver<(u64, Outcome)>) -> R
         Error::invalid(format!("{}: cannot build rows: {e}", path.display()))
     };
     (|| -> Result<u64> {
-        let tmp = tempfile::Builder::new()
-            .prefix(".flowrex-results-")
-            .suffix(".tmp")
-            .tempfile_in(&dir)
-            .at(&dir)?;
+        let out = AtomicFile::create(&path)?;
         let props = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
             .build();
-        let file: File = tmp.as_file().try_clone().at(tmp.path())?;
+        let file: File = out.file().try_clone().at(out.temp_path())?;
         let mut writer =
             ArrowWriter::try_new(file, sheet.schema.clone(), Some(props)).map_err(pq)?;
         let mut pending: BTreeMap<u64, Outcome> = BTreeMap::new();
@@ -231,9 +224,7 @@ fn write_all(path: PathBuf, mut sheet: Sheet, rx: Receiver<(u64, Outcome)>) -> R
         }
         flush(&mut sheet, &mut writer)?;
         writer.close().map_err(pq)?;
-        crate::playbook::keep_mode(&path, tmp.path())?;
-        tmp.as_file().sync_all().at(tmp.path())?;
-        tmp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
+        out.commit()?;
         Ok(total)
     })()
 }

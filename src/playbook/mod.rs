@@ -415,42 +415,8 @@ impl Playbook {
     /// Writes the playbook atomically (temp file in the same folder, fsync, rename), creating the
     /// folder if needed.
     pub fn save(&self, path: &Path) -> Result<()> {
-        write_atomic(path, self.to_toml()?.as_bytes())
+        crate::atomic::write_atomic(path, self.to_toml()?.as_bytes())
     }
-}
-
-/// Writes `bytes` to `path` atomically: readers see the old file or the new one, never a partial one.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    fs::create_dir_all(dir).at(dir)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".flowrex-write-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .at(dir)?;
-    tmp.write_all(bytes).at(tmp.path())?;
-    keep_mode(path, tmp.path())?;
-    tmp.as_file().sync_all().at(tmp.path())?;
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    Ok(())
-}
-
-/// Gives the temp file `tmp` the mode of the file it replaces at `path` (0644 for a new file; temp
-/// files start as 0600).
-pub fn keep_mode(path: &Path, tmp: &Path) -> Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = fs::metadata(path).map_or(0o644, |m| m.permissions().mode());
-        fs::set_permissions(tmp, fs::Permissions::from_mode(mode)).at(tmp)?;
-    }
-    #[cfg(not(unix))]
-    let _ = (path, tmp);
-    Ok(())
 }
 
 /// A metric whose fresh value differs from the stored one beyond the tolerance.
