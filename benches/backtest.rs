@@ -58,13 +58,13 @@ fn sma_cross(c: &mut Criterion) {
     g.bench_function("stage_bar_loop", |b| {
         b.iter(|| {
             let mut signals = strat.prepare(&candles, &params, &cache).unwrap();
-            let run = backtest::run(&candles, signals.as_mut(), &config).unwrap();
+            let run = signals.run_engine(&candles, &config).unwrap();
             black_box(run.equity[BARS - 1])
         })
     });
     let run = {
         let mut signals = strat.prepare(&candles, &params, &cache).unwrap();
-        backtest::run(&candles, signals.as_mut(), &config).unwrap()
+        signals.run_engine(&candles, &config).unwrap()
     };
     g.bench_function("stage_metrics", |b| {
         b.iter(|| black_box(backtest::metrics::compute_cached(&candles, &run, &cache).sharpe))

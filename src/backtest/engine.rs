@@ -358,9 +358,9 @@ impl Broker<'_> {
 }
 
 /// Runs the bar loop of `signals` over `candles` with `cfg`.
-pub fn run(
+pub fn run<S: Signals + ?Sized>(
     candles: &Candles,
-    signals: &mut dyn Signals,
+    signals: &mut S,
     cfg: &BacktestConfig,
 ) -> Result<RunResult> {
     cfg.validate()?;

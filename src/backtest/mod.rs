@@ -193,7 +193,7 @@ pub fn backtest(
     cache: &IndicatorCache,
 ) -> Result<Report> {
     let mut signals = strategy.prepare(candles, params, cache)?;
-    let run = engine::run(candles, signals.as_mut(), config)?;
+    let run = signals.run_engine(candles, config)?;
     let metrics = metrics::compute_cached(candles, &run, cache);
     Ok(Report { run, metrics })
 }

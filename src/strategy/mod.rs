@@ -138,6 +138,17 @@ pub trait Signals: Send {
 
     /// The decision at the close of bar `i`, seeing bars `0..=i` only. Must not allocate.
     fn decide(&mut self, i: usize, position: &PositionView) -> Action;
+
+    /// Runs the backtest engine over these signals. Do not override: the default body is compiled once
+    /// per implementing type, so the engine calls [`Signals::decide`] statically (inlined) even when the
+    /// signals sit behind a `Box<dyn Signals>` — one virtual call per backtest instead of one per bar.
+    fn run_engine(
+        &mut self,
+        candles: &Candles,
+        config: &crate::backtest::BacktestConfig,
+    ) -> Result<crate::backtest::RunResult> {
+        crate::backtest::engine::run(candles, self, config)
+    }
 }
 
 /// A trading strategy: its parameters and how it turns candles into [`Signals`].
