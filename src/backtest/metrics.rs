@@ -328,19 +328,71 @@ pub fn market_log_returns(close: &[f64]) -> Vec<f64> {
     out
 }
 
-/// Computes every metric of `run` over `candles`, taking the market log returns from `cache` (computed
-/// once per data set).
+/// The calendar facts of a data set that every run on it shares: how many bars fall on a weekend, and
+/// the index of the last bar of each resampling period (day, week, month or year, by the bar spacing).
+/// Encoded as one `f64` series so that it lives in the [`IndicatorCache`]: element 0 is the weekend
+/// bar count, the rest are the period-end indices (all exact in f64).
+fn calendar(ts: &[i64]) -> Vec<f64> {
+    let period = period_of(data_period_ms(ts));
+    // Weekday and period membership change only at day / period boundaries: divide only there.
+    let mut weekend_bars = 0usize;
+    let (mut day_lo, mut day_hi, mut is_weekend) = (i64::MAX, i64::MIN, false);
+    let mut out = vec![0.0];
+    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+    for (i, &t) in ts.iter().enumerate() {
+        if t < day_lo || t >= day_hi {
+            let d = t.div_euclid(DAY_MS);
+            (day_lo, day_hi) = (d * DAY_MS, d * DAY_MS + DAY_MS);
+            is_weekend = (d + 3).rem_euclid(7) >= 5;
+        }
+        weekend_bars += is_weekend as usize;
+        if t < lo || t >= hi {
+            (lo, hi) = period_bounds(t, period);
+            out.push(i as f64);
+        } else {
+            *out.last_mut().expect("a period is open") = i as f64;
+        }
+    }
+    out[0] = weekend_bars as f64;
+    out
+}
+
+/// The resampling period of the reference's Sharpe/Sortino for a bar spacing of `period_ms`.
+fn period_of(period_ms: Option<f64>) -> Period {
+    match freq_days(period_ms) {
+        7 => Period::Week,
+        31 => Period::Month,
+        365 => Period::Year,
+        _ => Period::Day,
+    }
+}
+
+/// Whole days of the bar spacing (0 when unknown).
+fn freq_days(period_ms: Option<f64>) -> i64 {
+    period_ms
+        .map(|p| (p / DAY_MS as f64).floor() as i64)
+        .unwrap_or(0)
+}
+
+/// Computes every metric of `run` over `candles`, taking what depends only on the data (market log
+/// returns, the calendar) from `cache`, computed once per data set.
 pub fn compute_cached(candles: &Candles, run: &RunResult, cache: &IndicatorCache) -> Metrics {
     let lm = cache.get_or_compute("logret(close)", || market_log_returns(&candles.close));
-    compute_with(candles, run, Some(&lm))
+    let cal = cache.get_or_compute("calendar(ts)", || calendar(&candles.ts));
+    compute_with(candles, run, Some(&lm), &cal)
 }
 
 /// Computes every metric of `run` over `candles`.
 pub fn compute(candles: &Candles, run: &RunResult) -> Metrics {
-    compute_with(candles, run, None)
+    compute_with(candles, run, None, &calendar(&candles.ts))
 }
 
-fn compute_with(candles: &Candles, run: &RunResult, market_log_returns: Option<&[f64]>) -> Metrics {
+fn compute_with(
+    candles: &Candles,
+    run: &RunResult,
+    market_log_returns: Option<&[f64]>,
+    calendar: &[f64],
+) -> Metrics {
     let ts = &candles.ts;
     let close = &candles.close;
     let eq = &run.equity;
@@ -446,35 +498,11 @@ fn compute_with(candles: &Candles, run: &RunResult, market_log_returns: Option<&
         (-avg * 100.0, f64::NAN, f64::NAN)
     };
 
-    // Annualization and period returns.
-    let freq_days = period_ms
-        .map(|p| (p / DAY_MS as f64).floor() as i64)
-        .unwrap_or(0);
-    let period = match freq_days {
-        7 => Period::Week,
-        31 => Period::Month,
-        365 => Period::Year,
-        _ => Period::Day,
-    };
-    // Weekday and period membership change only at day / period boundaries: divide only there.
-    let mut weekend_bars = 0usize;
-    let (mut day_lo, mut day_hi, mut is_weekend) = (i64::MAX, i64::MIN, false);
-    let mut period_last: Vec<f64> = Vec::new();
-    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
-    for (&t, &e) in ts.iter().zip(eq.iter()) {
-        if t < day_lo || t >= day_hi {
-            let d = t.div_euclid(DAY_MS);
-            (day_lo, day_hi) = (d * DAY_MS, d * DAY_MS + DAY_MS);
-            is_weekend = (d + 3).rem_euclid(7) >= 5;
-        }
-        weekend_bars += is_weekend as usize;
-        if t < lo || t >= hi {
-            (lo, hi) = period_bounds(t, period);
-            period_last.push(e);
-        } else {
-            *period_last.last_mut().expect("a period is open") = e;
-        }
-    }
+    // Annualization and period returns: the last equity of each period (the period ends come from the
+    // data set's calendar).
+    let freq_days = freq_days(period_ms);
+    let weekend_bars = calendar[0] as usize;
+    let period_last: Vec<f64> = calendar[1..].iter().map(|&i| eq[i as usize]).collect();
     let weekend_share = if n == 0 {
         0.0
     } else {
