@@ -229,6 +229,9 @@ fn write_all(path: PathBuf, mut sheet: Sheet, rx: Receiver<(u64, Outcome)>) -> R
     })()
 }
 
+/// Outcomes that may wait between the evaluating threads and the writer thread.
+const CHANNEL_SLOTS: usize = 1024;
+
 impl ResultsWriter {
     /// Starts a writer thread for `path` with a column per parameter of `space`.
     pub fn create(path: &Path, space: &Space) -> Result<ResultsWriter> {
@@ -236,7 +239,9 @@ impl ResultsWriter {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).at(dir)?;
         }
-        let (tx, rx) = sync_channel(4 * ROW_GROUP_ROWS);
+        // std's bounded channel allocates every slot up front (~0.5 KB per outcome), so keep the bound
+        // small: 1024 slots cost ~0.5 MB, where 4 row groups' worth cost 16 MB of peak memory.
+        let (tx, rx) = sync_channel(CHANNEL_SLOTS);
         let path = path.to_path_buf();
         let handle = std::thread::Builder::new()
             .name("flowrex-results".into())
