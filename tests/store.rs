@@ -592,6 +592,36 @@ fn verify_reports_gaps_and_rejects_a_damaged_file() {
 }
 
 #[test]
+fn list_shows_a_damaged_file_beside_the_good_ones_and_exits_1() {
+    let home = tempfile::tempdir().unwrap();
+    let good = write(
+        home.path(),
+        "g.csv",
+        "date,open,high,low,close,volume\n2024-01-02,1,2,0.5,1.5,1\n",
+    );
+    import(home.path(), &good, "GOOD", "1d").success();
+    std::fs::create_dir_all(home.path().join("data/BAD")).unwrap();
+    std::fs::write(home.path().join("data/BAD/1h.parquet"), b"not parquet").unwrap();
+    let out = flowrex(home.path())
+        .args(["--json", "fetch", "--list"])
+        .assert()
+        .code(1);
+    let rows: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let bad = rows.iter().find(|r| r["symbol"] == "BAD").unwrap();
+    assert!(
+        bad["status"].as_str().unwrap().starts_with("damaged: "),
+        "{bad}"
+    );
+    let good = rows.iter().find(|r| r["symbol"] == "GOOD").unwrap();
+    assert_eq!(
+        (good["status"].as_str(), good["rows"].as_u64()),
+        (Some("ok"), Some(1))
+    );
+}
+
+#[test]
 fn a_missing_store_file_says_how_to_import() {
     let home = tempfile::tempdir().unwrap();
     let err = Store::new(home.path())

@@ -517,6 +517,8 @@ struct InventoryRow {
     missing_bars: usize,
     #[tabled(rename = "size (bytes)")]
     size_bytes: u64,
+    /// `ok`, or why the file could not be read (it is still listed).
+    status: String,
     #[tabled(skip)]
     source: String,
     #[tabled(skip)]
@@ -525,8 +527,29 @@ struct InventoryRow {
 
 fn list(ctx: &Context, store: &Store) -> Result<i32> {
     let mut rows = Vec::new();
+    let mut damaged = 0;
     for (folder, interval, path) in store.files()? {
-        let (c, meta) = read_parquet(&path, &TimeRange::ALL)?;
+        let size_bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        // A damaged file is listed with its error (and makes the exit code 1); the others still show.
+        let (c, meta) = match read_parquet(&path, &TimeRange::ALL) {
+            Ok(read) => read,
+            Err(e) => {
+                damaged += 1;
+                rows.push(InventoryRow {
+                    symbol: folder,
+                    interval: interval.to_string(),
+                    rows: 0,
+                    first: String::new(),
+                    last: String::new(),
+                    missing_bars: 0,
+                    size_bytes,
+                    status: format!("damaged: {e}"),
+                    source: String::new(),
+                    written_at: String::new(),
+                });
+                continue;
+            }
+        };
         let gaps = find_gaps(&c, interval);
         rows.push(InventoryRow {
             symbol: if meta.symbol.is_empty() {
@@ -539,7 +562,8 @@ fn list(ctx: &Context, store: &Store) -> Result<i32> {
             first: c.ts.first().map(|&t| format_ts(t)).unwrap_or_default(),
             last: c.ts.last().map(|&t| format_ts(t)).unwrap_or_default(),
             missing_bars: gaps.missing_bars,
-            size_bytes: std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0),
+            size_bytes,
+            status: "ok".into(),
             source: meta.source,
             written_at: meta.written_at,
         });
@@ -553,6 +577,10 @@ fn list(ctx: &Context, store: &Store) -> Result<i32> {
         ))?;
     } else {
         print_text(&table(rows))?;
+    }
+    if damaged > 0 {
+        tracing::error!("{damaged} store file(s) could not be read; see the status column");
+        return Ok(1);
     }
     Ok(0)
 }
