@@ -22,5 +22,6 @@ mkdir -p playbooks/nightly results
 # --quiet: no progress bar in cron logs. Ctrl-C / SIGINT still writes status = "interrupted" (exit 130).
 $flowrex --quiet optimize --spec examples/nightly.toml --out "$out" --results "results/goog_sma_cross_${day}.parquet"
 $flowrex --quiet backtest --playbook "$out" --check
-cp "$out" playbooks/nightly/goog_sma_cross_latest.toml
+latest=playbooks/nightly/goog_sma_cross_latest.toml
+cp "$out" "$latest.tmp" && mv "$latest.tmp" "$latest"   # atomic: readers never see a half-copied file
 echo "$(date -u +%FT%TZ) nightly ok: $out"
