@@ -88,6 +88,11 @@ pub fn read_csv_from(
         .headers()
         .map_err(|e| Error::invalid(format!("{file}: cannot read the header row: {e}")))?
         .clone();
+    if headers.iter().all(|h| h.trim().is_empty()) && headers.len() <= 1 {
+        return Err(Error::invalid(format!(
+            "{file}: the file is empty; expected a header row such as date,open,high,low,close,volume"
+        )));
+    }
     let cols = find_columns(&headers, file)?;
     let mut candles = Candles::default();
     let mut lines = Vec::new();
@@ -215,5 +220,7 @@ mod tests {
         );
         let err = read("date,open,high,close\n").unwrap_err().to_string();
         assert!(err.contains("no low column"), "{err}");
+        let err = read("").unwrap_err().to_string();
+        assert!(err.contains("t.csv: the file is empty"), "{err}");
     }
 }

@@ -187,8 +187,12 @@ pub fn run(ctx: &Context, args: FetchArgs) -> Result<i32> {
         }
     };
     if candles.is_empty() {
+        let what = args
+            .file
+            .as_ref()
+            .map_or(source.clone(), |f| f.display().to_string());
         return Err(Error::invalid(format!(
-            "{source}: no data rows; nothing was written"
+            "{what}: no data rows below the header; nothing was written"
         )));
     }
     let merged = store.merge(&symbol, interval, &candles, &source, args.replace)?;
