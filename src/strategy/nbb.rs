@@ -208,56 +208,78 @@ pub struct Zone {
 pub struct NbbSignals<'a> {
     /// `(bar, side, stop, target)`, sorted by bar.
     signals: Vec<(usize, Side, f64, f64)>,
+    /// The first signal not yet behind the bar being decided (the engine asks bars in order).
+    cursor: usize,
     close: &'a [f64],
     warmup: usize,
 }
 
-impl<'a> NbbSignals<'a> {
-    /// Finds every zone and every break.
-    pub fn new(c: &'a Candles, p: &NbbParams, cache: &IndicatorCache) -> NbbSignals<'a> {
-        let atr = cache.atr(c, p.atr_n);
-        let n = c.len();
-        let mut signals = Vec::new();
-        let (mut supply, mut demand): (Option<Zone>, Option<Zone>) = (None, None);
-        for i in 1..n {
-            // 1. Breaks of zones formed before this bar.
-            for z in [&mut supply, &mut demand] {
-                if z.is_some_and(|z| i - z.formed > p.max_age) {
-                    *z = None;
-                }
-            }
-            let a = atr[i];
-            let close = c.close[i];
-            let up = supply.filter(|z| close > z.top);
-            let down = demand.filter(|z| close < z.bottom);
-            if up.is_some() {
-                supply = None;
-            }
-            if down.is_some() {
-                demand = None;
-            }
-            match (up, down) {
-                (Some(z), None) if a.is_finite() => {
-                    let stop = z.bottom - p.stop_atr * a;
-                    signals.push((i, Side::Long, stop, close + p.rr * (close - stop)));
-                }
-                (None, Some(z)) if a.is_finite() => {
-                    let stop = z.top + p.stop_atr * a;
-                    signals.push((i, Side::Short, stop, close - p.rr * (stop - close)));
-                }
-                _ => {}
-            }
-            // 2. A new zone left by an impulse at this bar.
-            if let Some((zone, bullish)) = zone_at(c, &atr, p, i) {
-                if bullish {
-                    demand = Some(zone);
-                } else {
-                    supply = Some(zone);
-                }
+/// Every zone break of `c`: flat triples `(bar, side, far edge)` with side `+1` (supply broken upwards
+/// → long; the edge is the zone's bottom) or `−1` (demand broken downwards → short; the edge is its
+/// top). It depends only on the zone parameters, not on `stop_atr` or `rr`, so optimizer candidates
+/// that differ only in their bracket share one scan through the cache.
+fn zone_breaks(c: &Candles, atr: &[f64], p: &NbbParams) -> Vec<f64> {
+    let mut out = Vec::new();
+    let (mut supply, mut demand): (Option<Zone>, Option<Zone>) = (None, None);
+    for i in 1..c.len() {
+        // 1. Breaks of zones formed before this bar.
+        for z in [&mut supply, &mut demand] {
+            if z.is_some_and(|z| i - z.formed > p.max_age) {
+                *z = None;
             }
         }
+        let close = c.close[i];
+        let up = supply.filter(|z| close > z.top);
+        let down = demand.filter(|z| close < z.bottom);
+        if up.is_some() {
+            supply = None;
+        }
+        if down.is_some() {
+            demand = None;
+        }
+        match (up, down) {
+            (Some(z), None) if atr[i].is_finite() => out.extend([i as f64, 1.0, z.bottom]),
+            (None, Some(z)) if atr[i].is_finite() => out.extend([i as f64, -1.0, z.top]),
+            _ => {}
+        }
+        // 2. A new zone left by an impulse at this bar.
+        if let Some((zone, bullish)) = zone_at(c, atr, p, i) {
+            if bullish {
+                demand = Some(zone);
+            } else {
+                supply = Some(zone);
+            }
+        }
+    }
+    out
+}
+
+impl<'a> NbbSignals<'a> {
+    /// Finds every zone and every break (through `cache`), then sets each break's bracket.
+    pub fn new(c: &'a Candles, p: &NbbParams, cache: &IndicatorCache) -> NbbSignals<'a> {
+        let atr = cache.atr(c, p.atr_n);
+        let key = format!(
+            "nbb_breaks(atr_n={},base_bars={},base_atr={},impulse_atr={},max_age={})",
+            p.atr_n, p.base_bars, p.base_atr, p.impulse_atr, p.max_age
+        );
+        let breaks = cache.get_or_compute(&key, || zone_breaks(c, &atr, p));
+        let signals = breaks
+            .chunks_exact(3)
+            .map(|t| {
+                let (i, edge) = (t[0] as usize, t[2]);
+                let (a, close) = (atr[i], c.close[i]);
+                if t[1] > 0.0 {
+                    let stop = edge - p.stop_atr * a;
+                    (i, Side::Long, stop, close + p.rr * (close - stop))
+                } else {
+                    let stop = edge + p.stop_atr * a;
+                    (i, Side::Short, stop, close - p.rr * (stop - close))
+                }
+            })
+            .collect();
         NbbSignals {
             signals,
+            cursor: 0,
             close: &c.close,
             warmup: p.atr_n + p.base_bars,
         }
@@ -313,8 +335,14 @@ impl Signals for NbbSignals<'_> {
 
     #[inline]
     fn decide(&mut self, i: usize, position: &PositionView) -> Action {
-        let k = self.signals.partition_point(|s| s.0 < i);
-        match self.signals.get(k) {
+        // Bars come in order, so the cursor only moves forward; a bar asked out of order searches.
+        if self.cursor > 0 && self.signals[self.cursor - 1].0 >= i {
+            self.cursor = self.signals.partition_point(|s| s.0 < i);
+        }
+        while self.signals.get(self.cursor).is_some_and(|s| s.0 < i) {
+            self.cursor += 1;
+        }
+        match self.signals.get(self.cursor) {
             Some(&(bar, side, stop, target)) if bar == i => {
                 bracket_entry(side, self.close[i], stop, target, position)
             }
