@@ -142,13 +142,7 @@ impl Strategy for JadeCap {
     }
 
     fn check(&self, params: &Params) -> Result<()> {
-        let (fast, slow) = (params.int("htf_fast"), params.int("htf_slow"));
-        if fast >= slow {
-            return Err(Error::usage(format!(
-                "parameters `htf_fast` ({fast}) and `htf_slow` ({slow}): htf_fast must be below htf_slow"
-            )));
-        }
-        Ok(())
+        params.require_below("htf_fast", "htf_slow")
     }
 
     fn prepare<'a>(

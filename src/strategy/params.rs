@@ -256,6 +256,25 @@ impl Params {
         }
     }
 
+    /// The cross-parameter rule "`lower` must be below `upper`" (e.g. `fast` below `slow`), as a usage
+    /// error naming both parameters and their values.
+    ///
+    /// # Panics
+    /// If either is not a declared number.
+    pub fn require_below(&self, lower: &str, upper: &str) -> Result<()> {
+        let (a, b) = (self.float(lower), self.float(upper));
+        if a < b {
+            return Ok(());
+        }
+        let (a, b) = (
+            self.get(lower).expect("declared"),
+            self.get(upper).expect("declared"),
+        );
+        Err(Error::usage(format!(
+            "parameters `{lower}` ({a}) and `{upper}` ({b}): {lower} must be below {upper}"
+        )))
+    }
+
     /// The values as a JSON object (`{"fast": 10, "slow": 20}`).
     pub fn to_json(&self) -> serde_json::Value {
         let map: serde_json::Map<String, serde_json::Value> = self

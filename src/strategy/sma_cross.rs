@@ -9,7 +9,7 @@ use super::{
     Strategy, warmup_of,
 };
 use crate::candles::Candles;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// The SMA-cross strategy (registry name `sma_cross`).
 #[derive(Debug, Clone, Copy, Default)]
@@ -56,13 +56,7 @@ impl Strategy for SmaCross {
     }
 
     fn check(&self, params: &Params) -> Result<()> {
-        let (fast, slow) = (params.int("fast"), params.int("slow"));
-        if fast >= slow {
-            return Err(Error::usage(format!(
-                "parameters `fast` ({fast}) and `slow` ({slow}): fast must be below slow"
-            )));
-        }
-        Ok(())
+        params.require_below("fast", "slow")
     }
 
     fn prepare<'a>(

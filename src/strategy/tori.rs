@@ -40,7 +40,7 @@ use super::{
     Signals, Strategy, bracket_entry, warmup_of,
 };
 use crate::candles::Candles;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::indicators::fib::{extension, retracement_zone};
 use crate::indicators::{PivotField, Trendline};
 
@@ -157,13 +157,7 @@ impl Strategy for Tori {
     }
 
     fn check(&self, params: &Params) -> Result<()> {
-        let (a, b) = (params.float("zone_min"), params.float("zone_max"));
-        if a >= b {
-            return Err(Error::usage(format!(
-                "parameters `zone_min` ({a}) and `zone_max` ({b}): zone_min must be below zone_max"
-            )));
-        }
-        Ok(())
+        params.require_below("zone_min", "zone_max")
     }
 
     fn prepare<'a>(
