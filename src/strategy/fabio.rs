@@ -35,8 +35,8 @@
 //! | `fade_min_rr` | smallest reward:risk of a fade to the POC | 1 | 0.5..=2:0.5 |
 
 use super::{
-    Action, IndicatorCache, ParamKind, ParamSpec, Params, PositionView, Series, Side, Signals,
-    Strategy, bracket_entry, warmup_of,
+    Action, IndicatorCache, ParamSpec, Params, PositionView, Series, Side, Signals, Strategy,
+    bracket_entry, warmup_of,
 };
 use crate::candles::Candles;
 use crate::error::Result;
@@ -46,102 +46,56 @@ use crate::error::Result;
 pub struct Fabio;
 
 const PARAMS: &[ParamSpec] = &[
-    ParamSpec {
-        name: "window",
-        kind: ParamKind::Int {
-            default: 30,
-            min: 2,
-            max: 100_000,
-            search_min: 10,
-            search_max: 100,
-            step: 10,
-        },
-        help: "prior bars in the volume profile that defines value",
-    },
-    ParamSpec {
-        name: "bins",
-        kind: ParamKind::Int {
-            default: 24,
-            min: 2,
-            max: 10_000,
-            search_min: 12,
-            search_max: 48,
-            step: 12,
-        },
-        help: "price bins of the volume profile",
-    },
-    ParamSpec {
-        name: "value_share",
-        kind: ParamKind::Float {
-            default: 0.7,
-            min: 0.05,
-            max: 1.0,
-            search_min: 0.6,
-            search_max: 0.8,
-            step: 0.05,
-        },
-        help: "share of the window's volume inside the value area (0.7 = 70%)",
-    },
-    ParamSpec {
-        name: "accept_bars",
-        kind: ParamKind::Int {
-            default: 2,
-            min: 1,
-            max: 1_000,
-            search_min: 1,
-            search_max: 4,
-            step: 1,
-        },
-        help: "consecutive closes outside value that count as acceptance",
-    },
-    ParamSpec {
-        name: "atr_n",
-        kind: ParamKind::Int {
-            default: 14,
-            min: 1,
-            max: 10_000,
-            search_min: 7,
-            search_max: 28,
-            step: 7,
-        },
-        help: "bars in Wilder's ATR",
-    },
-    ParamSpec {
-        name: "stop_atr",
-        kind: ParamKind::Float {
-            default: 0.25,
-            min: 0.0,
-            max: 20.0,
-            search_min: 0.0,
-            search_max: 1.0,
-            step: 0.25,
-        },
-        help: "stop distance beyond the excursion's extreme, in ATRs",
-    },
-    ParamSpec {
-        name: "rr",
-        kind: ParamKind::Float {
-            default: 2.0,
-            min: 0.1,
-            max: 50.0,
-            search_min: 1.0,
-            search_max: 4.0,
-            step: 0.5,
-        },
-        help: "reward:risk multiple of the follow-through target",
-    },
-    ParamSpec {
-        name: "fade_min_rr",
-        kind: ParamKind::Float {
-            default: 1.0,
-            min: 0.0,
-            max: 50.0,
-            search_min: 0.5,
-            search_max: 2.0,
-            step: 0.5,
-        },
-        help: "smallest reward:risk (POC distance over stop distance) for a fade",
-    },
+    ParamSpec::int(
+        "window",
+        30,
+        (2, 100_000),
+        (10, 100, 10),
+        "prior bars in the volume profile that defines value",
+    ),
+    ParamSpec::int(
+        "bins",
+        24,
+        (2, 10_000),
+        (12, 48, 12),
+        "price bins of the volume profile",
+    ),
+    ParamSpec::float(
+        "value_share",
+        0.7,
+        (0.05, 1.0),
+        (0.6, 0.8, 0.05),
+        "share of the window's volume inside the value area (0.7 = 70%)",
+    ),
+    ParamSpec::int(
+        "accept_bars",
+        2,
+        (1, 1_000),
+        (1, 4, 1),
+        "consecutive closes outside value that count as acceptance",
+    ),
+    ParamSpec::int("atr_n", 14, (1, 10_000), (7, 28, 7), "bars in Wilder's ATR"),
+    ParamSpec::float(
+        "stop_atr",
+        0.25,
+        (0.0, 20.0),
+        (0.0, 1.0, 0.25),
+        "stop distance beyond the excursion's extreme, in ATRs",
+    ),
+    ParamSpec::float(
+        "rr",
+        2.0,
+        (0.1, 50.0),
+        (1.0, 4.0, 0.5),
+        "reward:risk multiple of the follow-through target",
+    ),
+    ParamSpec::float(
+        "fade_min_rr",
+        1.0,
+        (0.0, 50.0),
+        (0.5, 2.0, 0.5),
+        "smallest reward:risk (POC distance over stop distance) for a fade",
+    ),
 ];
 
 impl Strategy for Fabio {

@@ -29,8 +29,8 @@
 //! | `rr` | reward:risk of the target | 2 | 1..=4:0.5 |
 
 use super::{
-    Action, IndicatorCache, ParamKind, ParamSpec, Params, PositionView, Series, Side, Signals,
-    Strategy, bracket_entry, warmup_of,
+    Action, IndicatorCache, ParamSpec, Params, PositionView, Series, Side, Signals, Strategy,
+    bracket_entry, warmup_of,
 };
 use crate::candles::Candles;
 use crate::candles::resample::resample_bars;
@@ -42,90 +42,49 @@ use crate::indicators;
 pub struct JadeCap;
 
 const PARAMS: &[ParamSpec] = &[
-    ParamSpec {
-        name: "htf_bars",
-        kind: ParamKind::Int {
-            default: 4,
-            min: 2,
-            max: 10_000,
-            search_min: 2,
-            search_max: 12,
-            step: 2,
-        },
-        help: "base bars per higher-timeframe bar",
-    },
-    ParamSpec {
-        name: "htf_fast",
-        kind: ParamKind::Int {
-            default: 9,
-            min: 1,
-            max: 10_000,
-            search_min: 5,
-            search_max: 20,
-            step: 5,
-        },
-        help: "fast EMA of the higher-timeframe close, in higher-timeframe bars",
-    },
-    ParamSpec {
-        name: "htf_slow",
-        kind: ParamKind::Int {
-            default: 21,
-            min: 2,
-            max: 10_000,
-            search_min: 20,
-            search_max: 60,
-            step: 10,
-        },
-        help: "slow EMA of the higher-timeframe close, in higher-timeframe bars (must exceed htf_fast)",
-    },
-    ParamSpec {
-        name: "ema_n",
-        kind: ParamKind::Int {
-            default: 20,
-            min: 1,
-            max: 10_000,
-            search_min: 10,
-            search_max: 50,
-            step: 10,
-        },
-        help: "base-timeframe EMA that pullbacks must touch",
-    },
-    ParamSpec {
-        name: "atr_n",
-        kind: ParamKind::Int {
-            default: 14,
-            min: 1,
-            max: 10_000,
-            search_min: 7,
-            search_max: 28,
-            step: 7,
-        },
-        help: "bars in Wilder's ATR",
-    },
-    ParamSpec {
-        name: "atr_stop",
-        kind: ParamKind::Float {
-            default: 1.5,
-            min: 0.05,
-            max: 20.0,
-            search_min: 0.5,
-            search_max: 3.0,
-            step: 0.5,
-        },
-        help: "stop distance from the entry close, in ATRs",
-    },
-    ParamSpec {
-        name: "rr",
-        kind: ParamKind::Float {
-            default: 2.0,
-            min: 0.1,
-            max: 50.0,
-            search_min: 1.0,
-            search_max: 4.0,
-            step: 0.5,
-        },
-        help: "reward:risk multiple that places the target",
-    },
+    ParamSpec::int(
+        "htf_bars",
+        4,
+        (2, 10_000),
+        (2, 12, 2),
+        "base bars per higher-timeframe bar",
+    ),
+    ParamSpec::int(
+        "htf_fast",
+        9,
+        (1, 10_000),
+        (5, 20, 5),
+        "fast EMA of the higher-timeframe close, in higher-timeframe bars",
+    ),
+    ParamSpec::int(
+        "htf_slow",
+        21,
+        (2, 10_000),
+        (20, 60, 10),
+        "slow EMA of the higher-timeframe close, in higher-timeframe bars (must exceed htf_fast)",
+    ),
+    ParamSpec::int(
+        "ema_n",
+        20,
+        (1, 10_000),
+        (10, 50, 10),
+        "base-timeframe EMA that pullbacks must touch",
+    ),
+    ParamSpec::int("atr_n", 14, (1, 10_000), (7, 28, 7), "bars in Wilder's ATR"),
+    ParamSpec::float(
+        "atr_stop",
+        1.5,
+        (0.05, 20.0),
+        (0.5, 3.0, 0.5),
+        "stop distance from the entry close, in ATRs",
+    ),
+    ParamSpec::float(
+        "rr",
+        2.0,
+        (0.1, 50.0),
+        (1.0, 4.0, 0.5),
+        "reward:risk multiple that places the target",
+    ),
 ];
 
 impl Strategy for JadeCap {

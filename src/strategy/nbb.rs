@@ -34,8 +34,7 @@
 //! | `rr` | reward:risk of the target | 2 | 1..=4:0.5 |
 
 use super::{
-    Action, IndicatorCache, ParamKind, ParamSpec, Params, PositionView, Side, Signals, Strategy,
-    bracket_entry,
+    Action, IndicatorCache, ParamSpec, Params, PositionView, Side, Signals, Strategy, bracket_entry,
 };
 use crate::candles::Candles;
 use crate::error::Result;
@@ -45,90 +44,55 @@ use crate::error::Result;
 pub struct Nbb;
 
 const PARAMS: &[ParamSpec] = &[
-    ParamSpec {
-        name: "atr_n",
-        kind: ParamKind::Int {
-            default: 14,
-            min: 1,
-            max: 10_000,
-            search_min: 7,
-            search_max: 28,
-            step: 7,
-        },
-        help: "bars in Wilder's ATR, the yardstick for base and impulse candles",
-    },
-    ParamSpec {
-        name: "base_bars",
-        kind: ParamKind::Int {
-            default: 2,
-            min: 1,
-            max: 50,
-            search_min: 1,
-            search_max: 4,
-            step: 1,
-        },
-        help: "consecutive small candles that form a base",
-    },
-    ParamSpec {
-        name: "base_atr",
-        kind: ParamKind::Float {
-            default: 0.8,
-            min: 0.01,
-            max: 10.0,
-            search_min: 0.4,
-            search_max: 1.2,
-            step: 0.2,
-        },
-        help: "largest high-low range of a base candle, in ATRs",
-    },
-    ParamSpec {
-        name: "impulse_atr",
-        kind: ParamKind::Float {
-            default: 1.5,
-            min: 0.1,
-            max: 20.0,
-            search_min: 1.0,
-            search_max: 3.0,
-            step: 0.25,
-        },
-        help: "smallest high-low range of the impulse candle leaving the base, in ATRs",
-    },
-    ParamSpec {
-        name: "max_age",
-        kind: ParamKind::Int {
-            default: 100,
-            min: 1,
-            max: 1_000_000,
-            search_min: 20,
-            search_max: 200,
-            step: 20,
-        },
-        help: "bars a zone stays valid after its impulse",
-    },
-    ParamSpec {
-        name: "stop_atr",
-        kind: ParamKind::Float {
-            default: 0.25,
-            min: 0.0,
-            max: 20.0,
-            search_min: 0.0,
-            search_max: 1.0,
-            step: 0.25,
-        },
-        help: "stop distance beyond the zone's far edge, in ATRs",
-    },
-    ParamSpec {
-        name: "rr",
-        kind: ParamKind::Float {
-            default: 2.0,
-            min: 0.1,
-            max: 50.0,
-            search_min: 1.0,
-            search_max: 4.0,
-            step: 0.5,
-        },
-        help: "reward:risk multiple that places the target",
-    },
+    ParamSpec::int(
+        "atr_n",
+        14,
+        (1, 10_000),
+        (7, 28, 7),
+        "bars in Wilder's ATR, the yardstick for base and impulse candles",
+    ),
+    ParamSpec::int(
+        "base_bars",
+        2,
+        (1, 50),
+        (1, 4, 1),
+        "consecutive small candles that form a base",
+    ),
+    ParamSpec::float(
+        "base_atr",
+        0.8,
+        (0.01, 10.0),
+        (0.4, 1.2, 0.2),
+        "largest high-low range of a base candle, in ATRs",
+    ),
+    ParamSpec::float(
+        "impulse_atr",
+        1.5,
+        (0.1, 20.0),
+        (1.0, 3.0, 0.25),
+        "smallest high-low range of the impulse candle leaving the base, in ATRs",
+    ),
+    ParamSpec::int(
+        "max_age",
+        100,
+        (1, 1_000_000),
+        (20, 200, 20),
+        "bars a zone stays valid after its impulse",
+    ),
+    ParamSpec::float(
+        "stop_atr",
+        0.25,
+        (0.0, 20.0),
+        (0.0, 1.0, 0.25),
+        "stop distance beyond the zone's far edge, in ATRs",
+    ),
+    ParamSpec::float(
+        "rr",
+        2.0,
+        (0.1, 50.0),
+        (1.0, 4.0, 0.5),
+        "reward:risk multiple that places the target",
+    ),
 ];
 
 impl Strategy for Nbb {

@@ -59,6 +59,68 @@ pub struct ParamSpec {
     pub help: &'static str,
 }
 
+impl ParamSpec {
+    /// A whole-number parameter: `default`, valid values `min..=max`, searched over
+    /// `search_min..=search_max` in steps of `step`.
+    pub const fn int(
+        name: &'static str,
+        default: i64,
+        (min, max): (i64, i64),
+        (search_min, search_max, step): (i64, i64, i64),
+        help: &'static str,
+    ) -> ParamSpec {
+        ParamSpec {
+            name,
+            kind: ParamKind::Int {
+                default,
+                min,
+                max,
+                search_min,
+                search_max,
+                step,
+            },
+            help,
+        }
+    }
+
+    /// A real parameter: `default`, valid values `min..=max`, searched over `search_min..=search_max`
+    /// in steps of `step`.
+    pub const fn float(
+        name: &'static str,
+        default: f64,
+        (min, max): (f64, f64),
+        (search_min, search_max, step): (f64, f64, f64),
+        help: &'static str,
+    ) -> ParamSpec {
+        ParamSpec {
+            name,
+            kind: ParamKind::Float {
+                default,
+                min,
+                max,
+                search_min,
+                search_max,
+                step,
+            },
+            help,
+        }
+    }
+
+    /// A parameter that takes one of `options`.
+    pub const fn choice(
+        name: &'static str,
+        default: &'static str,
+        options: &'static [&'static str],
+        help: &'static str,
+    ) -> ParamSpec {
+        ParamSpec {
+            name,
+            kind: ParamKind::Choice { default, options },
+            help,
+        }
+    }
+}
+
 /// A parameter value.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(untagged)]

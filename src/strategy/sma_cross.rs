@@ -5,8 +5,8 @@
 //! the open trade (also when it points the same way, after a cross through exact equality was missed).
 
 use super::{
-    Action, Entry, IndicatorCache, ParamKind, ParamSpec, Params, PositionView, Series, Signals,
-    Strategy, warmup_of,
+    Action, Entry, IndicatorCache, ParamSpec, Params, PositionView, Series, Signals, Strategy,
+    warmup_of,
 };
 use crate::candles::Candles;
 use crate::error::Result;
@@ -16,30 +16,20 @@ use crate::error::Result;
 pub struct SmaCross;
 
 const PARAMS: &[ParamSpec] = &[
-    ParamSpec {
-        name: "fast",
-        kind: ParamKind::Int {
-            default: 10,
-            min: 1,
-            max: 100_000,
-            search_min: 5,
-            search_max: 50,
-            step: 5,
-        },
-        help: "bars in the fast simple moving average of the close",
-    },
-    ParamSpec {
-        name: "slow",
-        kind: ParamKind::Int {
-            default: 20,
-            min: 2,
-            max: 100_000,
-            search_min: 10,
-            search_max: 200,
-            step: 10,
-        },
-        help: "bars in the slow simple moving average of the close (must exceed fast)",
-    },
+    ParamSpec::int(
+        "fast",
+        10,
+        (1, 100_000),
+        (5, 50, 5),
+        "bars in the fast simple moving average of the close",
+    ),
+    ParamSpec::int(
+        "slow",
+        20,
+        (2, 100_000),
+        (10, 200, 10),
+        "bars in the slow simple moving average of the close (must exceed fast)",
+    ),
 ];
 
 impl Strategy for SmaCross {

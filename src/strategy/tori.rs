@@ -36,8 +36,8 @@
 //! | `target` | `swing` (its extreme), `ext1272` or `ext1618` | swing | all three |
 
 use super::{
-    Action, IndicatorCache, ParamKind, ParamSpec, Params, PivotKind, PositionView, Series, Side,
-    Signals, Strategy, bracket_entry, warmup_of,
+    Action, IndicatorCache, ParamSpec, Params, PivotKind, PositionView, Series, Side, Signals,
+    Strategy, bracket_entry, warmup_of,
 };
 use crate::candles::Candles;
 use crate::error::Result;
@@ -49,98 +49,55 @@ use crate::indicators::{PivotField, Trendline};
 pub struct Tori;
 
 const PARAMS: &[ParamSpec] = &[
-    ParamSpec {
-        name: "pivot_left",
-        kind: ParamKind::Int {
-            default: 3,
-            min: 1,
-            max: 500,
-            search_min: 2,
-            search_max: 6,
-            step: 1,
-        },
-        help: "bars left of a swing pivot that it must exceed",
-    },
-    ParamSpec {
-        name: "pivot_right",
-        kind: ParamKind::Int {
-            default: 3,
-            min: 1,
-            max: 500,
-            search_min: 2,
-            search_max: 6,
-            step: 1,
-        },
-        help: "bars right of a swing pivot (it is confirmed only after they close)",
-    },
-    ParamSpec {
-        name: "zone_min",
-        kind: ParamKind::Float {
-            default: 0.5,
-            min: 0.0,
-            max: 1.0,
-            search_min: 0.382,
-            search_max: 0.5,
-            step: 0.118,
-        },
-        help: "shallow edge of the Fibonacci retracement band of the last swing",
-    },
-    ParamSpec {
-        name: "zone_max",
-        kind: ParamKind::Float {
-            default: 0.618,
-            min: 0.0,
-            max: 1.0,
-            search_min: 0.618,
-            search_max: 0.786,
-            step: 0.168,
-        },
-        help: "deep edge of the Fibonacci retracement band (must exceed zone_min)",
-    },
-    ParamSpec {
-        name: "tolerance_atr",
-        kind: ParamKind::Float {
-            default: 0.5,
-            min: 0.0,
-            max: 20.0,
-            search_min: 0.25,
-            search_max: 1.5,
-            step: 0.25,
-        },
-        help: "how far the trendline and the retracement band may be apart to agree, in ATRs",
-    },
-    ParamSpec {
-        name: "atr_n",
-        kind: ParamKind::Int {
-            default: 14,
-            min: 1,
-            max: 10_000,
-            search_min: 7,
-            search_max: 28,
-            step: 7,
-        },
-        help: "bars in Wilder's ATR",
-    },
-    ParamSpec {
-        name: "stop_atr",
-        kind: ParamKind::Float {
-            default: 0.25,
-            min: 0.0,
-            max: 20.0,
-            search_min: 0.0,
-            search_max: 1.0,
-            step: 0.25,
-        },
-        help: "stop distance beyond the swing's starting pivot, in ATRs",
-    },
-    ParamSpec {
-        name: "target",
-        kind: ParamKind::Choice {
-            default: "swing",
-            options: &["swing", "ext1272", "ext1618"],
-        },
-        help: "profit target: the swing's extreme, or its 1.272 or 1.618 extension",
-    },
+    ParamSpec::int(
+        "pivot_left",
+        3,
+        (1, 500),
+        (2, 6, 1),
+        "bars left of a swing pivot that it must exceed",
+    ),
+    ParamSpec::int(
+        "pivot_right",
+        3,
+        (1, 500),
+        (2, 6, 1),
+        "bars right of a swing pivot (it is confirmed only after they close)",
+    ),
+    ParamSpec::float(
+        "zone_min",
+        0.5,
+        (0.0, 1.0),
+        (0.382, 0.5, 0.118),
+        "shallow edge of the Fibonacci retracement band of the last swing",
+    ),
+    ParamSpec::float(
+        "zone_max",
+        0.618,
+        (0.0, 1.0),
+        (0.618, 0.786, 0.168),
+        "deep edge of the Fibonacci retracement band (must exceed zone_min)",
+    ),
+    ParamSpec::float(
+        "tolerance_atr",
+        0.5,
+        (0.0, 20.0),
+        (0.25, 1.5, 0.25),
+        "how far the trendline and the retracement band may be apart to agree, in ATRs",
+    ),
+    ParamSpec::int("atr_n", 14, (1, 10_000), (7, 28, 7), "bars in Wilder's ATR"),
+    ParamSpec::float(
+        "stop_atr",
+        0.25,
+        (0.0, 20.0),
+        (0.0, 1.0, 0.25),
+        "stop distance beyond the swing's starting pivot, in ATRs",
+    ),
+    ParamSpec::choice(
+        "target",
+        "swing",
+        &["swing", "ext1272", "ext1618"],
+        "profit target: the swing's extreme, or its 1.272 or 1.618 extension",
+    ),
 ];
 
 impl Strategy for Tori {
