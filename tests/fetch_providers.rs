@@ -92,6 +92,11 @@ fn seed(home: &Path, symbol: &str, interval: &str, bars: &[Bar]) -> (PathBuf, Ve
     (path, bytes)
 }
 
+/// Three stored AAPL 1h bars ending before 2024-01-01: the store that failure tests must leave untouched.
+fn seed_aapl_1h(home: &Path) -> (PathBuf, Vec<u8>) {
+    seed(home, "AAPL", "1h", &series(3, JAN1 - 10 * HOUR_MS, HOUR_MS))
+}
+
 fn assert_untouched(path: &Path, before: &[u8]) {
     assert_eq!(
         std::fs::read(path).unwrap(),
@@ -538,12 +543,7 @@ fn a_429_without_retry_after_backs_off_then_succeeds() {
 #[test]
 fn server_errors_are_retried_until_attempts_run_out_and_the_store_is_untouched() {
     let home = home();
-    let (path, before) = seed(
-        home.path(),
-        "AAPL",
-        "1h",
-        &series(3, JAN1 - 10 * HOUR_MS, HOUR_MS),
-    );
+    let (path, before) = seed_aapl_1h(home.path());
     let mut server = Server::new();
     let url = server.url();
     let m = server
@@ -638,12 +638,7 @@ fn a_timeout_is_retried_and_repeated_timeouts_fail_without_writing() {
 
 fn fails_once_without_writing(status: usize, body: &str, expect_in_error: &str) {
     let home = home();
-    let (path, before) = seed(
-        home.path(),
-        "AAPL",
-        "1h",
-        &series(3, JAN1 - 10 * HOUR_MS, HOUR_MS),
-    );
+    let (path, before) = seed_aapl_1h(home.path());
     let mut server = Server::new();
     let url = server.url();
     let m = server
@@ -694,12 +689,7 @@ fn a_bad_row_is_named_and_nothing_is_written() {
 #[test]
 fn empty_values_store_nothing_and_succeed() {
     let home = home();
-    let (path, before) = seed(
-        home.path(),
-        "AAPL",
-        "1h",
-        &series(3, JAN1 - 10 * HOUR_MS, HOUR_MS),
-    );
+    let (path, before) = seed_aapl_1h(home.path());
     let mut server = Server::new();
     let url = server.url();
     let m = server
