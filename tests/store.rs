@@ -50,6 +50,11 @@ fn load(home: &Path, symbol: &str, interval: &str) -> Candles {
         .unwrap()
 }
 
+/// What a finished command printed on stderr.
+fn stderr_of(out: &assert_cmd::assert::Assert) -> String {
+    String::from_utf8_lossy(&out.get_output().stderr).into_owned()
+}
+
 /// Each value must come back bit for bit equal to Rust's own parse of the CSV text.
 fn assert_values(c: &Candles, rows: &[[&str; 5]]) {
     assert_eq!(c.len(), rows.len());
@@ -129,7 +134,7 @@ fn every_csv_flavour_round_trips_bit_for_bit() {
         );
         let symbol = format!("S{k}");
         let out = import(home.path(), &file, &symbol, "1d").success();
-        let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+        let stderr = stderr_of(&out);
         let c = load(home.path(), &symbol, "1d");
         assert_eq!(c.ts, days, "flavour {k}");
         if with_volume {
@@ -193,7 +198,7 @@ fn each_validation_problem_is_named_and_the_store_is_untouched() {
             &format!("date,open,high,low,close,volume\n{row}\n"),
         );
         let out = import(home.path(), &bad, "X", "1d").code(1);
-        let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+        let stderr = stderr_of(&out);
         assert!(stderr.starts_with("error: "), "{stderr}");
         assert!(
             stderr.contains("bad.csv: ") && stderr.contains(message),
@@ -217,7 +222,7 @@ fn each_validation_problem_is_named_and_the_store_is_untouched() {
         &format!("date,open,high,low,close,volume\n{many}"),
     );
     let out = import(home.path(), &bad, "X", "1d").code(1);
-    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    let stderr = stderr_of(&out);
     assert!(
         stderr.contains("line 2: high 0.5 < open 1; line 3: high 0.5 < open 1"),
         "{stderr}"
@@ -263,7 +268,7 @@ fn merging_adds_bars_rejects_conflicts_and_replaces_on_request() {
         &format!("{header}2020-01-02,1,2,0.5,1.6,10\n2020-01-03,1,2,0.5,1.5,10\n"),
     );
     let out = import(home.path(), &second, "EUR/USD", "1h").code(1);
-    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    let stderr = stderr_of(&out);
     assert!(
         stderr.contains("1 bar(s) already stored with different values"),
         "{stderr}"
@@ -584,7 +589,7 @@ fn verify_reports_gaps_and_rejects_a_damaged_file() {
         .args(["fetch", "--verify", "D/1d"])
         .assert()
         .code(3);
-    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    let stderr = stderr_of(&out);
     assert!(
         stderr.contains("verification failed") && stderr.contains("1d.parquet"),
         "{stderr}"
@@ -643,7 +648,7 @@ fn an_unknown_config_key_is_an_error_naming_key_and_file() {
         .args(["fetch", "--list"])
         .assert()
         .code(1);
-    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    let stderr = stderr_of(&out);
     assert!(
         stderr.contains("flowrex.toml: line 2:") && stderr.contains("storage_dir"),
         "{stderr}"
