@@ -7,7 +7,6 @@
 pub mod atomic;
 pub mod backtest;
 pub mod candles;
-pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;

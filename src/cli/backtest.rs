@@ -8,14 +8,14 @@ use serde::Serialize;
 
 use super::Context;
 use super::output::{print_json, print_text, table};
-use crate::backtest::metrics::finite_or_null;
-use crate::backtest::{
+use flowrex::backtest::metrics::finite_or_null;
+use flowrex::backtest::{
     self, BacktestConfig, Fill, Metrics, OpenTrade, Report, Sizing, StopPolicy, Trade, export,
 };
-use crate::candles::time::{format_ts, format_ts_full};
-use crate::candles::{Interval, Store, TimeRange};
-use crate::error::{Error, Result};
-use crate::strategy::{self, IndicatorCache, ParamKind, Params, Strategy};
+use flowrex::candles::time::{format_ts, format_ts_full};
+use flowrex::candles::{Interval, Store, TimeRange};
+use flowrex::error::{Error, Result};
+use flowrex::strategy::{self, IndicatorCache, ParamKind, Params, Strategy};
 
 /// When market orders fill (`--fill`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -120,7 +120,7 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<i32> {
     let playbook = args
         .playbook
         .as_deref()
-        .map(crate::playbook::Playbook::load)
+        .map(flowrex::playbook::Playbook::load)
         .transpose()?;
     let (strategy, symbol, interval, params, config, range) = match &playbook {
         Some(pb) => playbook_run(pb)?,
@@ -251,7 +251,7 @@ fn args_run(args: &BacktestArgs) -> Result<Resolved> {
 }
 
 /// Strategy, data and settings from a playbook.
-fn playbook_run(pb: &crate::playbook::Playbook) -> Result<Resolved> {
+fn playbook_run(pb: &flowrex::playbook::Playbook) -> Result<Resolved> {
     let strategy = strategy::lookup(&pb.strategy.name)?;
     let params = strategy::resolve_params(strategy, &pb.strategy.params.to_overrides())?;
     let interval: Interval = pb
@@ -273,12 +273,12 @@ fn playbook_run(pb: &crate::playbook::Playbook) -> Result<Resolved> {
 fn check_report(
     ctx: &Context,
     path: &std::path::Path,
-    pb: &crate::playbook::Playbook,
+    pb: &flowrex::playbook::Playbook,
     fresh: &Metrics,
     tolerance: f64,
     data_ok: bool,
 ) -> Result<i32> {
-    let drifts = crate::playbook::compare_metrics(&pb.metrics, fresh, tolerance);
+    let drifts = flowrex::playbook::compare_metrics(&pb.metrics, fresh, tolerance);
     let show = |v: Option<f64>| v.map_or("(none)".to_string(), |v| format!("{v}"));
     if ctx.json {
         let list: Vec<serde_json::Value> = drifts
@@ -431,7 +431,7 @@ impl TradeJson {
             entry_time: format_ts_full(ts[t.entry_bar]),
             exit_time: format_ts_full(ts[t.exit_bar]),
             duration_days: (ts[t.exit_bar] - ts[t.entry_bar]) as f64
-                / crate::candles::DAY_MS as f64,
+                / flowrex::candles::DAY_MS as f64,
             exit_reason: t.exit_reason.as_str(),
             ambiguous: t.ambiguous,
         }

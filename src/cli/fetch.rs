@@ -9,15 +9,15 @@ use tabled::Tabled;
 
 use super::Context;
 use super::output::{print_json, print_text, table};
-use crate::candles::csv_import::read_csv;
-use crate::candles::gaps::{GapReport, find_gaps};
-use crate::candles::store::{MergeSummary, read_parquet};
-use crate::candles::synthetic::{SyntheticSpec, generate};
-use crate::candles::time::{TimeFormat, TimeRange, format_ts};
-use crate::candles::{Interval, Store};
-use crate::error::{Error, IoContext, Result};
-use crate::providers::update::{UpdateOptions, UpdateReport, update_symbol};
-use crate::providers::{self, Overrides, SystemClock};
+use flowrex::candles::csv_import::read_csv;
+use flowrex::candles::gaps::{GapReport, find_gaps};
+use flowrex::candles::store::{MergeSummary, read_parquet};
+use flowrex::candles::synthetic::{SyntheticSpec, generate};
+use flowrex::candles::time::{TimeFormat, TimeRange, format_ts};
+use flowrex::candles::{Interval, Store};
+use flowrex::error::{Error, IoContext, Result};
+use flowrex::providers::update::{UpdateOptions, UpdateReport, update_symbol};
+use flowrex::providers::{self, Overrides, SystemClock};
 
 /// Where bars come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -11,8 +11,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::config::Config;
-use crate::error::Result;
+use flowrex::config::Config;
+use flowrex::error::Result;
 
 /// Exit codes, as documented in `--help` and the README.
 pub const EXIT_CODES_HELP: &str = "Exit codes: 0 success; 1 error (bad input, I/O, network); \

@@ -10,16 +10,16 @@ use serde::Deserialize;
 
 use super::Context;
 use super::output::{print_json, print_text, table};
-use crate::backtest::{BacktestConfig, Fill, Sizing, StopPolicy};
-use crate::candles::store::path_safe_symbol;
-use crate::candles::{Interval, Store, TimeRange};
-use crate::error::{Error, Result};
-use crate::optimize::results::ResultsWriter;
-use crate::optimize::{
+use flowrex::backtest::{BacktestConfig, Fill, Sizing, StopPolicy};
+use flowrex::candles::store::path_safe_symbol;
+use flowrex::candles::{Interval, Store, TimeRange};
+use flowrex::error::{Error, Result};
+use flowrex::optimize::results::ResultsWriter;
+use flowrex::optimize::{
     self, DataInfo, Method, Objective, Observer, Outcome, Settings, Shard, Space,
 };
-use crate::playbook::{self, Playbook};
-use crate::strategy;
+use flowrex::playbook::{self, Playbook};
+use flowrex::strategy;
 
 /// Set by Ctrl-C: evaluators stop taking new candidates.
 static STOP: AtomicBool = AtomicBool::new(false);

@@ -5,7 +5,7 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use flowrex::error::{Error, Result};
 
 /// Writes `text` (plus a newline) to stdout. A closed pipe ends the process quietly with success.
 pub fn print_text(text: &str) -> Result<()> {

@@ -1,6 +1,6 @@
 //! `flowrex risk-check`: gate a trade against the risk limits (exit 0 approved, 3 rejected), read and
 //! change the risk state, list the limits and the audit log. Arguments and rendering only; the logic is
-//! in [`crate::risk`].
+//! in [`flowrex::risk`].
 
 use std::io::BufRead;
 
@@ -11,11 +11,11 @@ use tabled::Tabled;
 
 use super::Context;
 use super::output::{print_json, print_text, table};
-use crate::candles::time::{TimeFormat, parse_time};
-use crate::error::{Error, Result};
-use crate::risk::book::{AuditEntry, AuditKind, DecisionFilter, RecordOutcome, RiskState};
-use crate::risk::validator::{fmt_num, parse_number};
-use crate::risk::{Comparison, Decision, RiskBook, Side, TradeRequest, Unit, Verdict};
+use flowrex::candles::time::{TimeFormat, parse_time};
+use flowrex::error::{Error, Result};
+use flowrex::risk::book::{AuditEntry, AuditKind, DecisionFilter, RecordOutcome, RiskState};
+use flowrex::risk::validator::{fmt_num, parse_number};
+use flowrex::risk::{Comparison, Decision, RiskBook, Side, TradeRequest, Unit, Verdict};
 
 const AFTER_HELP: &str = "\
 Exit codes: 0 approved (or the subcommand succeeded); 1 bad input (a price that is zero, negative or not \
