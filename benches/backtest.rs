@@ -7,10 +7,12 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use flowrex::backtest::{self, BacktestConfig};
+use flowrex::backtest;
 use flowrex::candles::Interval;
 use flowrex::candles::synthetic::{SyntheticSpec, generate};
-use flowrex::strategy::{self, IndicatorCache, Params};
+use flowrex::engine::BacktestConfig;
+use flowrex::indicators::IndicatorCache;
+use flowrex::strategy::{self, Params};
 
 const BARS: usize = 1_000_000;
 
@@ -67,7 +69,7 @@ fn sma_cross(c: &mut Criterion) {
         signals.run_engine(&candles, &config).unwrap()
     };
     g.bench_function("stage_metrics", |b| {
-        b.iter(|| black_box(backtest::metrics::compute_cached(&candles, &run, &cache).sharpe))
+        b.iter(|| black_box(flowrex::metrics::compute_cached(&candles, &run, &cache).sharpe))
     });
     g.finish();
 }

@@ -10,9 +10,9 @@ use std::hint::black_box;
 use std::sync::atomic::AtomicBool;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use flowrex::backtest::BacktestConfig;
 use flowrex::candles::Interval;
 use flowrex::candles::synthetic::{SyntheticSpec, generate};
+use flowrex::engine::BacktestConfig;
 use flowrex::optimize::{self, Method, NoObserver, Objective, Settings, Shard, Space};
 use flowrex::strategy;
 

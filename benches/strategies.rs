@@ -8,10 +8,12 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use flowrex::backtest::{self, BacktestConfig};
+use flowrex::backtest;
 use flowrex::candles::Interval;
 use flowrex::candles::synthetic::{SyntheticSpec, generate};
-use flowrex::strategy::{self, IndicatorCache};
+use flowrex::engine::BacktestConfig;
+use flowrex::indicators::IndicatorCache;
+use flowrex::strategy;
 
 const BARS: usize = 1_000_000;
 

@@ -9,12 +9,16 @@ pub mod backtest;
 pub mod candles;
 pub mod config;
 pub mod db;
+pub mod engine;
 pub mod error;
 pub mod indicators;
+pub mod json;
+pub mod metrics;
 pub mod optimize;
 pub mod playbook;
 pub mod providers;
 pub mod risk;
 pub mod strategy;
+pub mod trade;
 
 pub use error::{Error, Result};

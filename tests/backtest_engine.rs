@@ -8,11 +8,12 @@
 use std::path::PathBuf;
 
 use assert_cmd::cargo::cargo_bin_cmd;
-use flowrex::backtest::{
-    self, BacktestConfig, ExitReason, Fill, RunResult, Sizing, StopPolicy, metrics,
-};
 use flowrex::candles::{Bar, Candles, DAY_MS};
-use flowrex::strategy::{Action, Entry, PositionView, Signals};
+use flowrex::engine::{
+    self, Action, BacktestConfig, Entry, Fill, PositionView, RunResult, Signals, Sizing, StopPolicy,
+};
+use flowrex::metrics;
+use flowrex::trade::ExitReason;
 use predicates::prelude::*;
 
 /// Bars `(open, high, low, close)` one day apart from 2020-01-06 (a Monday).
@@ -64,7 +65,7 @@ fn script(actions: &[(usize, Action)]) -> Script {
 }
 
 fn run_with(c: &Candles, actions: &[(usize, Action)], cfg: BacktestConfig) -> RunResult {
-    backtest::run(c, &mut script(actions), &cfg).expect("backtest runs")
+    engine::run(c, &mut script(actions), &cfg).expect("backtest runs")
 }
 
 fn assert_close(got: f64, want: f64) {
@@ -287,7 +288,7 @@ fn warm_up_delays_the_first_decision() {
         actions: vec![],
         first_decision: None,
     };
-    let r = backtest::run(&c, &mut s, &BacktestConfig::default()).unwrap();
+    let r = engine::run(&c, &mut s, &BacktestConfig::default()).unwrap();
     assert_eq!(s.first_decision, Some(4));
     assert!(r.equity.iter().all(|&e| e == 10_000.0));
 }

@@ -7,12 +7,15 @@
 use std::path::PathBuf;
 
 use assert_cmd::cargo::cargo_bin_cmd;
-use flowrex::backtest::{self, BacktestConfig, ExitReason};
+use flowrex::backtest;
 use flowrex::candles::resample::resample_bars;
 use flowrex::candles::{Candles, Interval, Store, TimeRange};
+use flowrex::engine::{Action, BacktestConfig, PositionView};
 use flowrex::indicators;
+use flowrex::indicators::IndicatorCache;
 use flowrex::strategy::jadecap::htf_ema_on_base;
-use flowrex::strategy::{self, Action, IndicatorCache, PositionView, Side, Strategy};
+use flowrex::strategy::{self, Strategy};
+use flowrex::trade::{ExitReason, Side};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

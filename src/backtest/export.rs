@@ -14,10 +14,10 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
-use super::engine::Trade;
 use crate::atomic::AtomicFile;
 use crate::candles::time::format_ts_full;
 use crate::error::{Error, IoContext, Result};
+use crate::trade::Trade;
 
 /// Writes `fill(file)` to a temp file next to `path` and renames it into place.
 fn write_atomic(path: &Path, fill: impl FnOnce(&fs::File) -> Result<()>) -> Result<()> {

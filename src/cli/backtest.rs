@@ -8,14 +8,15 @@ use serde::Serialize;
 
 use super::Context;
 use super::output::{print_json, print_text, table};
-use flowrex::backtest::metrics::finite_or_null;
-use flowrex::backtest::{
-    self, BacktestConfig, Fill, Metrics, OpenTrade, Report, Sizing, StopPolicy, Trade, export,
-};
+use flowrex::backtest::{self, Report, export};
 use flowrex::candles::time::{format_ts, format_ts_full};
 use flowrex::candles::{Interval, Store, TimeRange};
+use flowrex::engine::{BacktestConfig, Fill, Sizing, StopPolicy};
 use flowrex::error::{Error, Result};
-use flowrex::strategy::{self, IndicatorCache, ParamKind, Params, Strategy};
+use flowrex::indicators::IndicatorCache;
+use flowrex::metrics::Metrics;
+use flowrex::strategy::{self, ParamKind, Params, Strategy};
+use flowrex::trade::{OpenTradeRecord, TradeRecord};
 
 /// When market orders fill (`--fill`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -376,110 +377,6 @@ pub struct SettingsJson {
     pub stop_policy: StopPolicy,
 }
 
-/// One closed trade in JSON.
-#[derive(Debug, Serialize)]
-pub struct TradeJson {
-    /// Signed units (negative for short).
-    pub size: f64,
-    /// `long` or `short`.
-    pub side: &'static str,
-    /// Bar index of the entry.
-    pub entry_bar: usize,
-    /// Bar index of the exit.
-    pub exit_bar: usize,
-    /// Entry price after spread.
-    pub entry_price: f64,
-    /// Exit price.
-    pub exit_price: f64,
-    /// Stop price, or null.
-    pub stop: Option<f64>,
-    /// Target price, or null.
-    pub target: Option<f64>,
-    /// Net P&L after both commissions.
-    pub pnl: f64,
-    /// Entry + exit commission.
-    pub commission: f64,
-    /// Net return in percent.
-    #[serde(serialize_with = "finite_or_null")]
-    pub return_pct: f64,
-    /// Entry bar time (RFC 3339, UTC).
-    pub entry_time: String,
-    /// Exit bar time (RFC 3339, UTC).
-    pub exit_time: String,
-    /// `exit_time − entry_time` in days.
-    pub duration_days: f64,
-    /// `signal`, `stop`, `target`, `end-of-data` or `out-of-money`.
-    pub exit_reason: &'static str,
-    /// The exit bar reached both stop and target.
-    pub ambiguous: bool,
-}
-
-impl TradeJson {
-    fn new(t: &Trade, ts: &[i64]) -> TradeJson {
-        TradeJson {
-            size: t.size,
-            side: if t.size > 0.0 { "long" } else { "short" },
-            entry_bar: t.entry_bar,
-            exit_bar: t.exit_bar,
-            entry_price: t.entry_price,
-            exit_price: t.exit_price,
-            stop: t.stop,
-            target: t.target,
-            pnl: t.pnl,
-            commission: t.commission,
-            return_pct: t.return_frac * 100.0,
-            entry_time: format_ts_full(ts[t.entry_bar]),
-            exit_time: format_ts_full(ts[t.exit_bar]),
-            duration_days: (ts[t.exit_bar] - ts[t.entry_bar]) as f64
-                / flowrex::candles::DAY_MS as f64,
-            exit_reason: t.exit_reason.as_str(),
-            ambiguous: t.ambiguous,
-        }
-    }
-}
-
-/// The position still open at the end, in JSON.
-#[derive(Debug, Serialize)]
-pub struct OpenTradeJson {
-    /// Signed units.
-    pub size: f64,
-    /// `long` or `short`.
-    pub side: &'static str,
-    /// Bar index of the entry.
-    pub entry_bar: usize,
-    /// Entry bar time.
-    pub entry_time: String,
-    /// Entry price after spread.
-    pub entry_price: f64,
-    /// Stop price, or null.
-    pub stop: Option<f64>,
-    /// Target price, or null.
-    pub target: Option<f64>,
-    /// Commission paid at entry.
-    pub entry_commission: f64,
-    /// The last close, which it is valued at.
-    pub mark_price: f64,
-    /// `size·(mark − entry)`, before exit commission.
-    pub unrealized_pnl: f64,
-}
-
-impl OpenTradeJson {
-    fn new(t: &OpenTrade, ts: &[i64]) -> OpenTradeJson {
-        OpenTradeJson {
-            size: t.size,
-            side: if t.size > 0.0 { "long" } else { "short" },
-            entry_bar: t.entry_bar,
-            entry_time: format_ts_full(ts[t.entry_bar]),
-            entry_price: t.entry_price,
-            stop: t.stop,
-            target: t.target,
-            entry_commission: t.entry_commission,
-            mark_price: t.mark_price,
-            unrealized_pnl: t.unrealized_pnl,
-        }
-    }
-}
-
 /// The `--json` document of `flowrex backtest`.
 #[derive(Debug, Serialize)]
 pub struct Document {
@@ -502,9 +399,9 @@ pub struct Document {
     /// Every metric; null where a metric has no value.
     pub metrics: Metrics,
     /// Closed trades.
-    pub trades: Vec<TradeJson>,
+    pub trades: Vec<TradeRecord>,
     /// The position still open at the end, or null.
-    pub open_trade: Option<OpenTradeJson>,
+    pub open_trade: Option<OpenTradeRecord>,
 }
 
 impl Document {
@@ -535,17 +432,12 @@ impl Document {
             },
             warmup_bar: report.run.warmup,
             metrics: report.metrics,
-            trades: report
-                .run
-                .trades
-                .iter()
-                .map(|t| TradeJson::new(t, ts))
-                .collect(),
+            trades: TradeRecord::all(&report.run.trades, ts),
             open_trade: report
                 .run
                 .open_trade
                 .as_ref()
-                .map(|t| OpenTradeJson::new(t, ts)),
+                .map(|t| OpenTradeRecord::new(t, ts)),
         }
     }
 }
@@ -747,7 +639,7 @@ fn render_text(d: &Document) -> String {
             o.side,
             o.size.abs(),
             o.entry_price,
-            o.entry_time.trim_end_matches("T00:00:00Z"),
+            format_ts(o.entry_time),
             o.unrealized_pnl
         )),
         None => out.push('\n'),
@@ -777,15 +669,15 @@ fn render_text(d: &Document) -> String {
         let shown = 5.min(d.trades.len());
         out.push_str(&format!("Last {shown} trades:\n"));
         let rows = d.trades[d.trades.len() - shown..].iter().map(|t| TradeRow {
-            side: t.side,
+            side: t.side.as_str(),
             size: num(t.size.abs(), if t.size.fract() == 0.0 { 0 } else { 4 }),
-            entry: t.entry_time.trim_end_matches("T00:00:00Z").to_string(),
-            exit: t.exit_time.trim_end_matches("T00:00:00Z").to_string(),
+            entry: format_ts(t.entry_time),
+            exit: format_ts(t.exit_time),
             entry_price: num(t.entry_price, 4),
             exit_price: num(t.exit_price, 4),
             pnl: num(t.pnl, 2),
             ret: num(t.return_pct, 2),
-            reason: t.exit_reason,
+            reason: t.exit_reason.as_str(),
         });
         out.push_str(&table(rows));
     }

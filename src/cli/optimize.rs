@@ -10,9 +10,9 @@ use serde::Deserialize;
 
 use super::Context;
 use super::output::{print_json, print_text, table};
-use flowrex::backtest::{BacktestConfig, Fill, Sizing, StopPolicy};
 use flowrex::candles::store::path_safe_symbol;
 use flowrex::candles::{Interval, Store, TimeRange};
+use flowrex::engine::{BacktestConfig, Fill, Sizing, StopPolicy};
 use flowrex::error::{Error, Result};
 use flowrex::optimize::results::ResultsWriter;
 use flowrex::optimize::{

@@ -3,10 +3,11 @@
 //! Every series function takes plain slices and returns a `Vec<f64>` of the same length, with `NaN` where
 //! the indicator is not yet defined (warm-up). Conventions (seeds, population vs sample deviation) follow
 //! TA-Lib, against which `tests/strategies.rs` checks them. Strategies reach them through
-//! [`crate::strategy::IndicatorCache`] so that an optimizer computes each one once per data set.
+//! [`cache::IndicatorCache`] so that an optimizer computes each one once per data set.
 
 pub mod atr;
 pub mod bands;
+pub mod cache;
 pub mod ema;
 pub mod fib;
 pub mod pivots;
@@ -18,6 +19,7 @@ pub mod volume_profile;
 
 pub use atr::{atr, true_range};
 pub use bands::{Bollinger, bollinger, rolling_std};
+pub use cache::{IndicatorCache, PivotKind, Series};
 pub use ema::ema;
 pub use pivots::{PivotField, pivot_highs, pivot_lows, recent_pivot};
 pub use rolling::{rolling_max, rolling_min};

@@ -7,10 +7,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use rayon::prelude::*;
 
 use super::objective::{Objective, rank_cmp, rank_value};
-use crate::backtest::{self, BacktestConfig, Metrics};
+use crate::backtest;
 use crate::candles::Candles;
+use crate::engine::BacktestConfig;
 use crate::error::Result;
-use crate::strategy::{IndicatorCache, Params, Strategy};
+use crate::indicators::IndicatorCache;
+use crate::metrics::Metrics;
+use crate::strategy::{Params, Strategy};
 
 /// The result of one candidate.
 #[derive(Debug, Clone)]

@@ -1,7 +1,7 @@
 //! Parameter optimization: search spaces, objectives, the parallel evaluator, search methods (grid,
 //! random, genetic, particle swarm), shards, the streamed results file, and the playbook of a search.
 //!
-//! One search = one data set, one backtest configuration, one [`crate::strategy::IndicatorCache`]
+//! One search = one data set, one backtest configuration, one [`crate::indicators::IndicatorCache`]
 //! shared by every candidate and thread (each distinct indicator series is computed once), rayon over
 //! candidates, the top K kept in memory and every other outcome streamed to the observer. The answer
 //! depends only on the inputs and the seed, never on the thread count: candidates rank by objective,
@@ -23,8 +23,8 @@ pub use objective::Objective;
 pub use shard::Shard;
 pub use space::Space;
 
-use crate::backtest::BacktestConfig;
 use crate::candles::Candles;
+use crate::engine::BacktestConfig;
 use crate::error::{Error, Result};
 use crate::playbook::{
     BacktestSection, Header, Market, Optimization, Playbook, StrategySection, Table, TopEntry,

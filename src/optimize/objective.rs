@@ -3,8 +3,8 @@
 
 use std::cmp::Ordering;
 
-use crate::backtest::Metrics;
 use crate::error::{Error, Result};
+use crate::metrics::Metrics;
 
 /// A metric to maximize.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

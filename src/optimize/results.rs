@@ -64,9 +64,9 @@ impl Col {
 /// The metric columns: names and whether each holds whole numbers.
 fn metric_columns() -> Vec<(String, bool)> {
     // The metrics of an empty run: every field present, reals NaN, counts 0.
-    let sample = crate::backtest::metrics::compute(
+    let sample = crate::metrics::compute(
         &crate::candles::Candles::default(),
-        &crate::backtest::RunResult::default(),
+        &crate::engine::RunResult::default(),
     );
     metric_fields(&sample)
         .into_iter()

@@ -23,9 +23,10 @@ use std::path::Path;
 use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::backtest::{BacktestConfig, Fill, Metrics, Sizing, StopPolicy};
 use crate::candles::TimeRange;
+use crate::engine::{BacktestConfig, Fill, Sizing, StopPolicy};
 use crate::error::{Error, IoContext, Result};
+use crate::metrics::Metrics;
 use crate::strategy::{ParamValue, Params};
 
 /// An ordered TOML table (keys keep the order they were written in).

@@ -34,12 +34,12 @@
 //! | `rr` | reward:risk of the follow-through target | 2 | 1..=4:0.5 |
 //! | `fade_min_rr` | smallest reward:risk of a fade to the POC | 1 | 0.5..=2:0.5 |
 
-use super::{
-    Action, IndicatorCache, ParamSpec, Params, PositionView, Series, Side, Signals, Strategy,
-    bracket_entry, warmup_of,
-};
+use super::{ParamSpec, Params, Strategy, bracket_entry, warmup_of};
 use crate::candles::Candles;
+use crate::engine::{Action, PositionView, Signals};
 use crate::error::Result;
+use crate::indicators::{IndicatorCache, Series};
+use crate::trade::Side;
 
 /// The Fabio strategy (registry name `fabio`).
 #[derive(Debug, Clone, Copy, Default)]

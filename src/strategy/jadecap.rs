@@ -28,14 +28,14 @@
 //! | `atr_stop` | stop distance from the close, in ATRs | 1.5 | 0.5..=3:0.5 |
 //! | `rr` | reward:risk of the target | 2 | 1..=4:0.5 |
 
-use super::{
-    Action, IndicatorCache, ParamSpec, Params, PositionView, Series, Side, Signals, Strategy,
-    bracket_entry, warmup_of,
-};
+use super::{ParamSpec, Params, Strategy, bracket_entry, warmup_of};
 use crate::candles::Candles;
 use crate::candles::resample::resample_bars;
+use crate::engine::{Action, PositionView, Signals};
 use crate::error::{Error, Result};
 use crate::indicators;
+use crate::indicators::{IndicatorCache, Series};
+use crate::trade::Side;
 
 /// The JadeCap strategy (registry name `jadecap`).
 #[derive(Debug, Clone, Copy, Default)]

@@ -21,7 +21,6 @@
 //! Multi-timeframe strategies resample inside `prepare` and must map each base bar only to
 //! higher-timeframe bars that have *closed* by that bar's close.
 
-pub mod cache;
 pub mod fabio;
 pub mod jadecap;
 pub mod nbb;
@@ -29,127 +28,13 @@ pub mod params;
 pub mod sma_cross;
 pub mod tori;
 
-pub use cache::{IndicatorCache, PivotKind, Series};
 pub use params::{ParamKind, ParamSpec, ParamValue, Params};
 
 use crate::candles::Candles;
+use crate::engine::{Action, Entry, PositionView, Signals};
 use crate::error::{Error, Result};
-
-/// Direction of a position.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Side {
-    /// Profit when the price rises.
-    Long,
-    /// Profit when the price falls.
-    Short,
-}
-
-impl Side {
-    /// +1 for long, −1 for short.
-    pub fn sign(self) -> f64 {
-        match self {
-            Side::Long => 1.0,
-            Side::Short => -1.0,
-        }
-    }
-}
-
-/// A request to open a position (after closing any open one).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Entry {
-    /// Long or short.
-    pub side: Side,
-    /// Protective stop price, if any (below the entry for a long, above for a short).
-    pub stop: Option<f64>,
-    /// Profit target price, if any (above the entry for a long, below for a short).
-    pub target: Option<f64>,
-}
-
-impl Entry {
-    /// A long entry with no stop or target.
-    pub fn long() -> Entry {
-        Entry {
-            side: Side::Long,
-            stop: None,
-            target: None,
-        }
-    }
-
-    /// A short entry with no stop or target.
-    pub fn short() -> Entry {
-        Entry {
-            side: Side::Short,
-            stop: None,
-            target: None,
-        }
-    }
-
-    /// The same entry with a stop price.
-    pub fn with_stop(mut self, stop: f64) -> Entry {
-        self.stop = Some(stop);
-        self
-    }
-
-    /// The same entry with a target price.
-    pub fn with_target(mut self, target: f64) -> Entry {
-        self.target = Some(target);
-        self
-    }
-}
-
-/// What a strategy wants at the close of a bar. The engine fills it at the next open (default) or at
-/// this bar's close (`--fill close`).
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub enum Action {
-    /// Do nothing.
-    #[default]
-    Hold,
-    /// Close any open position, then open this one.
-    Enter(Entry),
-    /// Close the open position (nothing happens when flat).
-    Exit,
-}
-
-/// What a strategy may know about its own position when deciding.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct PositionView {
-    /// Signed units: positive long, negative short, 0 flat.
-    pub units: f64,
-    /// Entry price after spread (0 when flat).
-    pub entry_price: f64,
-    /// Bar index of the entry (0 when flat).
-    pub entry_bar: usize,
-}
-
-impl PositionView {
-    /// True when no position is open.
-    pub fn is_flat(&self) -> bool {
-        self.units == 0.0
-    }
-}
-
-/// The per-bar decision half of a strategy, produced by [`Strategy::prepare`].
-pub trait Signals: Send {
-    /// The index of the first bar at which every indicator is defined (0 when there are none). The engine
-    /// calls [`Signals::decide`] from bar `warmup() + 1` on (as the reference backtester does: one more
-    /// bar so that a crossover can look back), and buy & hold is measured from this bar's close.
-    fn warmup(&self) -> usize;
-
-    /// The decision at the close of bar `i`, seeing bars `0..=i` only. Must not allocate.
-    fn decide(&mut self, i: usize, position: &PositionView) -> Action;
-
-    /// Runs the backtest engine over these signals. Do not override: the default body is compiled once
-    /// per implementing type, so the engine calls [`Signals::decide`] statically (inlined) even when the
-    /// signals sit behind a `Box<dyn Signals>` — one virtual call per backtest instead of one per bar.
-    fn run_engine(
-        &mut self,
-        candles: &Candles,
-        config: &crate::backtest::BacktestConfig,
-    ) -> Result<crate::backtest::RunResult> {
-        crate::backtest::engine::run(candles, self, config)
-    }
-}
+use crate::indicators::IndicatorCache;
+use crate::trade::Side;
 
 /// A trading strategy: its parameters and how it turns candles into [`Signals`].
 pub trait Strategy: Send + Sync {

@@ -33,11 +33,12 @@
 //! | `stop_atr` | stop distance beyond the zone's far edge, in ATRs | 0.25 | 0..=1:0.25 |
 //! | `rr` | reward:risk of the target | 2 | 1..=4:0.5 |
 
-use super::{
-    Action, IndicatorCache, ParamSpec, Params, PositionView, Side, Signals, Strategy, bracket_entry,
-};
+use super::{ParamSpec, Params, Strategy, bracket_entry};
 use crate::candles::Candles;
+use crate::engine::{Action, PositionView, Signals};
 use crate::error::Result;
+use crate::indicators::IndicatorCache;
+use crate::trade::Side;
 
 /// The NBB strategy (registry name `nbb`).
 #[derive(Debug, Clone, Copy, Default)]

@@ -4,12 +4,11 @@
 //! `i - 1` and strictly above at `i` — go long; if it crossed below, go short. Either entry first closes
 //! the open trade (also when it points the same way, after a cross through exact equality was missed).
 
-use super::{
-    Action, Entry, IndicatorCache, ParamSpec, Params, PositionView, Series, Signals, Strategy,
-    warmup_of,
-};
+use super::{ParamSpec, Params, Strategy, warmup_of};
 use crate::candles::Candles;
+use crate::engine::{Action, Entry, PositionView, Signals};
 use crate::error::Result;
+use crate::indicators::{IndicatorCache, Series};
 
 /// The SMA-cross strategy (registry name `sma_cross`).
 #[derive(Debug, Clone, Copy, Default)]

@@ -35,14 +35,14 @@
 //! | `stop_atr` | stop distance beyond the swing's start, in ATRs | 0.25 | 0..=1:0.25 |
 //! | `target` | `swing` (its extreme), `ext1272` or `ext1618` | swing | all three |
 
-use super::{
-    Action, IndicatorCache, ParamSpec, Params, PivotKind, PositionView, Series, Side, Signals,
-    Strategy, bracket_entry, warmup_of,
-};
+use super::{ParamSpec, Params, Strategy, bracket_entry, warmup_of};
 use crate::candles::Candles;
+use crate::engine::{Action, PositionView, Signals};
 use crate::error::Result;
 use crate::indicators::fib::{extension, retracement_zone};
+use crate::indicators::{IndicatorCache, PivotKind, Series};
 use crate::indicators::{PivotField, Trendline};
+use crate::trade::Side;
 
 /// The Tori strategy (registry name `tori`).
 #[derive(Debug, Clone, Copy, Default)]

@@ -11,9 +11,9 @@
 use chrono::{DateTime, Datelike, NaiveDate};
 use serde::{Serialize, Serializer};
 
-use super::engine::RunResult;
 use crate::candles::{Candles, DAY_MS, HOUR_MS, MINUTE_MS};
-use crate::strategy::IndicatorCache;
+use crate::engine::RunResult;
+use crate::indicators::IndicatorCache;
 
 /// Serializes non-finite floats as `null`.
 pub fn finite_or_null<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {

@@ -1,0 +1,253 @@
+//! The bar loop: order matching (market fills, stops and targets inside bars), costs, sizing, the
+//! trade log and the equity curve. The loop reads plain slices and allocates nothing per bar.
+//!
+//! Each bar `i` from `warmup + 1` on runs, in order:
+//! 1. `NextOpen`: the order decided at bar `i − 1` fills at `open[i]` — the open position is closed at
+//!    the raw open, then the new one opens at the open adjusted for spread, sized from the cash after
+//!    that close.
+//! 2. Stops and targets of the open position are checked against bar `i` (an entry at this bar's open is
+//!    exposed to its whole range). An open already beyond a level fills at the open; else a reached
+//!    level fills at the level; a bar reaching both follows the [`StopPolicy`] and is counted as
+//!    ambiguous.
+//! 3. `Close`: the strategy decides and the order fills at `close[i]` (exposed from bar `i + 1`).
+//! 4. Equity is marked at the close: `cash + (close·units − units·entry)`. If it is ≤ 0 the position is
+//!    closed at the close, cash and equity are 0 from here on, and the run stops (out of money).
+//! 5. `NextOpen`: the strategy decides (not on the last bar: such an order could never fill).
+//!
+//! With `close_at_end` the position open after the loop is closed at the last bar's open (`NextOpen`;
+//! the reference re-runs the last bar, so an entry decided on the last bar also fills at that open and
+//! stays open) or at the last close (`Close`), and the last equity value is re-marked.
+//!
+//! Arithmetic follows the reference operation by operation so that results match it bit for bit.
+//!
+//! Deliberate differences from backtesting.py, all outside what its SMA-cross runs exercise:
+//! - A pending market order fills at the open *before* stops and targets are checked (the reference
+//!   checks a trade's stop first, so a reversal decided on the previous bar could exit at the stop price
+//!   although the open came first).
+//! - An open beyond the target exits at the open as a target exit (the reference's stop-first order
+//!   would let a stop reached later in the bar win).
+//! - `Fill::Close` fills inside bar `i` and marks bar `i`'s equity after the fill (the reference's
+//!   `trade_on_close` books the fill on bar `i` but only reflects it from bar `i + 1`).
+
+use super::config::{BacktestConfig, Fill};
+use super::fills::{self, Position};
+use super::{Action, Entry, PositionView, Signals};
+use crate::candles::Candles;
+use crate::error::{Error, Result};
+use crate::trade::{ExitReason, OpenTrade, Trade};
+
+/// What the bar loop produces.
+#[derive(Debug, Clone, Default)]
+pub struct RunResult {
+    /// Closed trades in order.
+    pub trades: Vec<Trade>,
+    /// The position open after the last bar, if any.
+    pub open_trade: Option<OpenTrade>,
+    /// Equity at each bar's close (initial cash during warm-up).
+    pub equity: Vec<f64>,
+    /// The strategy's warm-up bar (see [`Signals::warmup`]); decisions start at the next bar.
+    pub warmup: usize,
+    /// Starting cash.
+    pub initial_cash: f64,
+    /// Trades whose exit bar reached both stop and target.
+    pub ambiguous_exits: usize,
+    /// Entries cancelled because they could not be sized (no cash for one unit, no stop for risk sizing).
+    pub cancelled_orders: usize,
+    /// The bar where equity reached zero, if it did.
+    pub out_of_money_bar: Option<usize>,
+}
+
+struct Broker<'c> {
+    cfg: &'c BacktestConfig,
+    cash: f64,
+    pos: Option<Position>,
+    trades: Vec<Trade>,
+    ambiguous: usize,
+    cancelled: usize,
+}
+
+impl Broker<'_> {
+    fn open(&mut self, entry: Entry, price: f64, bar: usize) {
+        let adj = fills::entry_price(price, self.cfg.spread, entry.side);
+        // Flat here (exclusive orders), so margin available = max(0, equity) = max(0, cash).
+        let available = self.cash.max(0.0);
+        let rate = self.cfg.commission;
+        let Some(units) =
+            fills::size_units(self.cfg.sizing, available, adj, price, entry.stop, rate)
+        else {
+            self.cancelled += 1;
+            return;
+        };
+        self.cash -= fills::commission(units, adj, rate);
+        self.pos = Some(Position {
+            units: entry.side.sign() * units,
+            entry: adj,
+            entry_bar: bar,
+            stop: entry.stop,
+            target: entry.target,
+        });
+    }
+
+    fn close(&mut self, price: f64, bar: usize, reason: ExitReason, ambiguous: bool) {
+        let Some(p) = self.pos.take() else { return };
+        let (trade, cash) =
+            fills::close_position(&p, price, bar, reason, ambiguous, self.cfg.commission);
+        self.cash += cash;
+        self.trades.push(trade);
+    }
+
+    #[inline]
+    fn apply(&mut self, action: Action, price: f64, bar: usize) {
+        match action {
+            Action::Hold => {}
+            Action::Exit => self.close(price, bar, ExitReason::Signal, false),
+            Action::Enter(e) => {
+                self.close(price, bar, ExitReason::Signal, false);
+                self.open(e, price, bar);
+            }
+        }
+    }
+
+    /// Stop and target of the open position against bar `i` (prices are read only when there is a
+    /// level to check).
+    #[inline]
+    fn check_exits(&mut self, i: usize, open: &[f64], high: &[f64], low: &[f64]) {
+        let Some(p) = self.pos else { return };
+        if p.stop.is_none() && p.target.is_none() {
+            return;
+        }
+        let bar = (open[i], high[i], low[i]);
+        if let Some(e) = fills::bar_exit(p.units > 0.0, p.stop, p.target, bar, self.cfg.stop_policy)
+        {
+            if e.ambiguous {
+                self.ambiguous += 1;
+            }
+            self.close(e.price, i, e.reason, e.ambiguous);
+        }
+    }
+
+    #[inline]
+    fn equity(&self, close: f64) -> f64 {
+        match self.pos {
+            Some(p) => self.cash + (close * p.units - p.units * p.entry),
+            None => self.cash,
+        }
+    }
+
+    #[inline]
+    fn view(&self) -> PositionView {
+        match self.pos {
+            Some(p) => PositionView {
+                units: p.units,
+                entry_price: p.entry,
+                entry_bar: p.entry_bar,
+            },
+            None => PositionView::default(),
+        }
+    }
+}
+
+/// Runs the bar loop of `signals` over `candles` with `cfg`.
+pub fn run<S: Signals + ?Sized>(
+    candles: &Candles,
+    signals: &mut S,
+    cfg: &BacktestConfig,
+) -> Result<RunResult> {
+    cfg.validate()?;
+    let n = candles.len();
+    if n == 0 {
+        return Err(Error::invalid("no candles to backtest"));
+    }
+    let (open, high, low, close) = (
+        &candles.open[..n],
+        &candles.high[..n],
+        &candles.low[..n],
+        &candles.close[..n],
+    );
+    let warmup = signals.warmup();
+    let start = warmup.saturating_add(1);
+    // Warm-up bars hold the initial cash (the reference back-fills them); the loop appends the rest.
+    let mut equity = Vec::with_capacity(n);
+    equity.resize(start.min(n), cfg.cash);
+    let mut broker = Broker {
+        cfg,
+        cash: cfg.cash,
+        pos: None,
+        trades: Vec::with_capacity(64),
+        ambiguous: 0,
+        cancelled: 0,
+    };
+    let mut pending = Action::Hold;
+    let mut out_of_money_bar = None;
+    for i in start..n {
+        if cfg.fill == Fill::NextOpen {
+            let action = std::mem::take(&mut pending);
+            broker.apply(action, open[i], i);
+        }
+        broker.check_exits(i, open, high, low);
+        if cfg.fill == Fill::Close {
+            let action = signals.decide(i, &broker.view());
+            broker.apply(action, close[i], i);
+        }
+        let eq = broker.equity(close[i]);
+        if eq <= 0.0 {
+            broker.close(close[i], i, ExitReason::OutOfMoney, false);
+            broker.cash = 0.0;
+            equity.resize(n, 0.0);
+            out_of_money_bar = Some(i);
+            break;
+        }
+        equity.push(eq);
+        // Without close_at_end an order decided on the last bar could never fill, so it is not asked for.
+        if cfg.fill == Fill::NextOpen && (i + 1 < n || cfg.close_at_end) {
+            pending = signals.decide(i, &broker.view());
+        }
+    }
+    if cfg.close_at_end && out_of_money_bar.is_none() && start < n {
+        let last = n - 1;
+        match cfg.fill {
+            // The reference re-runs the last bar: the open trade closes at the last open, and an entry
+            // decided on the last bar fills at that same open (and stays open, valued at the close).
+            Fill::NextOpen => {
+                let reason = match pending {
+                    Action::Hold => ExitReason::EndOfData,
+                    _ => ExitReason::Signal,
+                };
+                broker.close(open[last], last, reason, false);
+                if let Action::Enter(e) = pending {
+                    broker.open(e, open[last], last);
+                    broker.check_exits(last, open, high, low);
+                }
+            }
+            Fill::Close => broker.close(close[last], last, ExitReason::EndOfData, false),
+        }
+        let eq = broker.equity(close[last]);
+        equity[last] = eq;
+        if eq <= 0.0 {
+            broker.close(close[last], last, ExitReason::OutOfMoney, false);
+            broker.cash = 0.0;
+            equity[last] = 0.0;
+            out_of_money_bar = Some(last);
+        }
+    }
+    let open_trade = broker.pos.map(|p| OpenTrade {
+        size: p.units,
+        entry_bar: p.entry_bar,
+        entry_price: p.entry,
+        stop: p.stop,
+        target: p.target,
+        entry_commission: p.units.abs() * p.entry * cfg.commission,
+        mark_price: close[n - 1],
+        unrealized_pnl: p.units * (close[n - 1] - p.entry),
+    });
+    Ok(RunResult {
+        trades: broker.trades,
+        open_trade,
+        equity,
+        warmup,
+        initial_cash: cfg.cash,
+        ambiguous_exits: broker.ambiguous,
+        cancelled_orders: broker.cancelled,
+        out_of_money_bar,
+    })
+}

@@ -1,0 +1,192 @@
+//! The run configuration: every setting that changes a backtest's (or a paper run's) numbers — cash,
+//! costs, fill timing, sizing and the stop-versus-target policy.
+
+use crate::error::{Error, Result};
+
+/// Starting cash when none is given (backtesting.py's default too).
+pub const DEFAULT_CASH: f64 = 10_000.0;
+
+/// When market orders decided at the close of bar `i` are filled.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
+#[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
+pub enum Fill {
+    /// At the open of bar `i + 1` (the reference behaviour). Orders decided on the last bar never fill.
+    #[default]
+    NextOpen,
+    /// At the close of bar `i` itself; the new position is exposed from bar `i + 1`.
+    Close,
+}
+
+/// Which exit wins when one bar reaches both the stop and the target (and the open gapped past
+/// neither).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
+#[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
+pub enum StopPolicy {
+    /// The stop (assume the worst). The reference backtester's behaviour.
+    #[default]
+    Pessimistic,
+    /// The target (assume the best).
+    Optimistic,
+}
+
+/// How many units an entry buys or sells.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum Sizing {
+    /// All available cash in whole units: `floor(cash·(1−ε) / (adj + (1−ε)·price·c/(1−ε)))`, evaluated as
+    /// the reference does (ε = f64 machine epsilon, adj = fill price after spread). The default.
+    #[default]
+    All,
+    /// All available cash in fractional units: `cash·(1−ε) / (adj + price·c)`.
+    Fraction,
+    /// A fixed number of units (may be fractional); cancelled when cash does not cover it.
+    Units(f64),
+    /// This percentage (0 < P ≤ 100) of equity in whole units, by the reference's relative-size formula.
+    PctEquity(f64),
+    /// Whole units such that hitting the stop loses this percentage of equity:
+    /// `floor(equity·P/100 / |adj − stop|)`, capped at what all cash buys. Entries without a stop are
+    /// cancelled.
+    RiskPct(f64),
+}
+
+impl Sizing {
+    /// Parses `all`, `fraction`, `units:N`, `pct:P` or `risk:P`.
+    pub fn parse(text: &str) -> Result<Sizing> {
+        let t = text.trim();
+        let num = |v: &str, what: &str| -> Result<f64> {
+            v.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite())
+                .ok_or_else(|| Error::usage(format!("--size {t}: `{v}` is not a number ({what})")))
+        };
+        let s = match t.split_once(':') {
+            None if t == "all" => Sizing::All,
+            None if t == "fraction" => Sizing::Fraction,
+            Some(("units", v)) => Sizing::Units(num(v, "units")?),
+            Some(("pct", v)) => Sizing::PctEquity(num(v, "percent of equity")?),
+            Some(("risk", v)) => Sizing::RiskPct(num(v, "percent of equity at risk")?),
+            _ => {
+                return Err(Error::usage(format!(
+                    "--size {t}: expected all, fraction, units:N, pct:P or risk:P"
+                )));
+            }
+        };
+        s.check()?;
+        Ok(s)
+    }
+
+    pub(crate) fn check(&self) -> Result<()> {
+        match *self {
+            Sizing::Units(u) if u <= 0.0 => Err(Error::usage(format!(
+                "--size units:{u}: units must be above 0"
+            ))),
+            Sizing::PctEquity(p) if !(p > 0.0 && p <= 100.0) => Err(Error::usage(format!(
+                "--size pct:{p}: percent must be in (0, 100]"
+            ))),
+            Sizing::RiskPct(p) if !(p > 0.0 && p <= 100.0) => Err(Error::usage(format!(
+                "--size risk:{p}: percent must be in (0, 100]"
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl std::fmt::Display for Sizing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Sizing::All => write!(f, "all"),
+            Sizing::Fraction => write!(f, "fraction"),
+            Sizing::Units(u) => write!(f, "units:{u}"),
+            Sizing::PctEquity(p) => write!(f, "pct:{p}"),
+            Sizing::RiskPct(p) => write!(f, "risk:{p}"),
+        }
+    }
+}
+
+/// Every setting that changes a backtest's numbers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BacktestConfig {
+    /// Starting cash.
+    pub cash: f64,
+    /// Commission as a fraction of traded value, charged on entry and on exit.
+    pub commission: f64,
+    /// Spread as a fraction of price: the entry price is worsened by `price·spread` in the trade's
+    /// direction (the exit is at the raw price).
+    pub spread: f64,
+    /// When market orders fill.
+    pub fill: Fill,
+    /// Close a position still open after the last bar (at the last bar's open with `NextOpen`, at its
+    /// close with `Close`) so that it counts in the trade statistics.
+    pub close_at_end: bool,
+    /// Position sizing.
+    pub sizing: Sizing,
+    /// Stop-versus-target rule for bars that reach both.
+    pub stop_policy: StopPolicy,
+}
+
+impl Default for BacktestConfig {
+    fn default() -> Self {
+        BacktestConfig {
+            cash: DEFAULT_CASH,
+            commission: 0.0,
+            spread: 0.0,
+            fill: Fill::NextOpen,
+            close_at_end: false,
+            sizing: Sizing::All,
+            stop_policy: StopPolicy::Pessimistic,
+        }
+    }
+}
+
+impl BacktestConfig {
+    /// Checks the settings; each error names the flag and what is valid.
+    pub fn validate(&self) -> Result<()> {
+        if !(self.cash.is_finite() && self.cash > 0.0) {
+            return Err(Error::usage(format!(
+                "--cash {}: must be a number above 0",
+                self.cash
+            )));
+        }
+        if !(0.0..0.1).contains(&self.commission) {
+            return Err(Error::usage(format!(
+                "--commission {}: must be a fraction in [0, 0.1), e.g. 0.002 for 0.2%",
+                self.commission
+            )));
+        }
+        if !(0.0..0.1).contains(&self.spread) {
+            return Err(Error::usage(format!(
+                "--spread {}: must be a fraction in [0, 0.1), e.g. 0.0002",
+                self.spread
+            )));
+        }
+        self.sizing.check()
+    }
+}

@@ -1,0 +1,287 @@
+//! The fill arithmetic as small pure functions: the spread-adjusted entry price, commissions, unit
+//! sizing, closing a position into a [`Trade`], and the bar-exit rule for stops and targets. The bar
+//! loop and the paper broker both call these, so a paper fill and a backtest fill of the same order on
+//! the same bar are the same numbers.
+//!
+//! Arithmetic follows backtesting.py 0.6.6 operation by operation (see `docs/reference-semantics.md`),
+//! so results match it bit for bit; do not "simplify" an expression here without the parity tests.
+
+use super::config::{Sizing, StopPolicy};
+use crate::trade::{ExitReason, Side, Trade};
+
+/// The reference's default relative order size, `1 − ε`: "all available cash".
+pub const SIZE_ALL: f64 = 1.0 - f64::EPSILON;
+
+/// Python's float floor division `a // b` (CPython `float_floor_div`): `fmod`, subtract, divide, then
+/// snap to the nearest integer. Not the same as `(a / b).floor()` or `div_euclid` in the last bit.
+pub fn py_floordiv(a: f64, b: f64) -> f64 {
+    let mut m = a % b; // C fmod
+    let mut div = (a - m) / b;
+    if m != 0.0 {
+        if (b < 0.0) != (m < 0.0) {
+            m += b;
+            div -= 1.0;
+        }
+    } else {
+        m = 0.0f64.copysign(b);
+    }
+    let _ = m;
+    if div != 0.0 {
+        let mut floordiv = div.floor();
+        if div - floordiv > 0.5 {
+            floordiv += 1.0;
+        }
+        floordiv
+    } else {
+        0.0f64.copysign(a / b)
+    }
+}
+
+/// The entry price after the spread: `price·(1 ± spread)`, worse in the trade's direction. Exits are
+/// at the raw price.
+#[inline]
+pub fn entry_price(price: f64, spread: f64, side: Side) -> f64 {
+    price * (1.0 + spread.copysign(side.sign()))
+}
+
+/// Commission on `units` (absolute) traded at `price`: `units·price·rate`.
+#[inline]
+pub fn commission(units: f64, price: f64, rate: f64) -> f64 {
+    units * price * rate
+}
+
+/// The reference's `adjusted_price + commission(size, price) / |size|` for an order of relative or
+/// absolute size `size`.
+#[inline]
+pub fn price_plus_commission(adj: f64, price: f64, size: f64, rate: f64) -> f64 {
+    adj + (size * price * rate) / size
+}
+
+/// Whole units of a relative order of `fraction` of `available` cash (the reference formula).
+#[inline]
+pub fn relative_units(available: f64, adj: f64, price: f64, fraction: f64, rate: f64) -> f64 {
+    let apc = price_plus_commission(adj, price, fraction, rate);
+    let units = py_floordiv(available * 1.0 * fraction, apc);
+    // `int(...)`: truncate toward zero.
+    units.trunc()
+}
+
+/// How many units (absolute) an entry at `price` (spread-adjusted `adj`) buys under `sizing` with
+/// `available` cash, or `None` when the order must be cancelled (no stop for risk sizing, no cash for
+/// one unit, or more than the cash covers).
+#[inline]
+pub fn size_units(
+    sizing: Sizing,
+    available: f64,
+    adj: f64,
+    price: f64,
+    stop: Option<f64>,
+    rate: f64,
+) -> Option<f64> {
+    let (units, apc) = match sizing {
+        Sizing::All => (
+            relative_units(available, adj, price, SIZE_ALL, rate),
+            price_plus_commission(adj, price, SIZE_ALL, rate),
+        ),
+        Sizing::PctEquity(p) => {
+            let f = (p / 100.0).min(SIZE_ALL);
+            (
+                relative_units(available, adj, price, f, rate),
+                price_plus_commission(adj, price, f, rate),
+            )
+        }
+        Sizing::Fraction => {
+            let apc = adj + price * rate;
+            (available * SIZE_ALL / apc, apc)
+        }
+        Sizing::Units(u) => (u, price_plus_commission(adj, price, u, rate)),
+        Sizing::RiskPct(p) => {
+            let stop = stop?;
+            let per_unit = (adj - stop).abs();
+            let max_units = relative_units(available, adj, price, SIZE_ALL, rate);
+            let units = if per_unit > 0.0 {
+                (available * (p / 100.0) / per_unit).floor().min(max_units)
+            } else {
+                0.0
+            };
+            (units, price_plus_commission(adj, price, SIZE_ALL, rate))
+        }
+    };
+    if !(units > 0.0 && units.is_finite()) || units * apc > available {
+        return None;
+    }
+    Some(units)
+}
+
+/// An open position as the matcher sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Position {
+    /// Signed units: positive long, negative short.
+    pub units: f64,
+    /// Entry price after spread.
+    pub entry: f64,
+    /// Bar index of the entry fill.
+    pub entry_bar: usize,
+    /// Protective stop price.
+    pub stop: Option<f64>,
+    /// Profit target price.
+    pub target: Option<f64>,
+}
+
+/// Closes `p` at `price` on `bar`: the trade record and the cash it returns (gross P&L minus the exit
+/// commission; the entry commission was paid at entry).
+#[inline]
+pub fn close_position(
+    p: &Position,
+    price: f64,
+    bar: usize,
+    reason: ExitReason,
+    ambiguous: bool,
+    rate: f64,
+) -> (Trade, f64) {
+    let abs_units = p.units.abs();
+    let gross = p.units * (price - p.entry);
+    let exit_commission = commission(abs_units, price, rate);
+    let entry_commission = commission(abs_units, p.entry, rate);
+    let total = exit_commission + entry_commission;
+    let sign = if p.units > 0.0 { 1.0 } else { -1.0 };
+    let trade = Trade {
+        size: p.units,
+        entry_bar: p.entry_bar,
+        exit_bar: bar,
+        entry_price: p.entry,
+        exit_price: price,
+        stop: p.stop,
+        target: p.target,
+        pnl: gross - total,
+        commission: total,
+        return_frac: sign * (price / p.entry - 1.0) - total / (abs_units * p.entry),
+        exit_reason: reason,
+        ambiguous,
+    };
+    (trade, gross - exit_commission)
+}
+
+/// Where and why a bar closes a position through its stop or target.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BarExit {
+    /// The fill price: the level, or the open when the bar opened beyond it.
+    pub price: f64,
+    /// [`ExitReason::Stop`] or [`ExitReason::Target`].
+    pub reason: ExitReason,
+    /// The bar reached both levels (resolved by the stop policy).
+    pub ambiguous: bool,
+}
+
+/// The bar-exit rule: does a bar `(open, high, low)` close a position of sign `long` with these levels?
+/// An open already beyond a level fills at the open (the stop first); else a reached level fills at the
+/// level; a bar reaching both follows `policy` and is ambiguous.
+#[inline]
+pub fn bar_exit(
+    long: bool,
+    stop: Option<f64>,
+    target: Option<f64>,
+    (open, high, low): (f64, f64, f64),
+    policy: StopPolicy,
+) -> Option<BarExit> {
+    let exit = |price, reason, ambiguous| {
+        Some(BarExit {
+            price,
+            reason,
+            ambiguous,
+        })
+    };
+    let beyond_stop = stop.is_some_and(|s| if long { open <= s } else { open >= s });
+    let beyond_target = target.is_some_and(|t| if long { open >= t } else { open <= t });
+    if beyond_stop {
+        return exit(open, ExitReason::Stop, false);
+    }
+    if beyond_target {
+        return exit(open, ExitReason::Target, false);
+    }
+    let stop_hit = stop.is_some_and(|s| if long { low <= s } else { high >= s });
+    let target_hit = target.is_some_and(|t| if long { high >= t } else { low <= t });
+    match (stop_hit, target_hit) {
+        (true, true) => match policy {
+            StopPolicy::Pessimistic => exit(stop.unwrap_or(open), ExitReason::Stop, true),
+            StopPolicy::Optimistic => exit(target.unwrap_or(open), ExitReason::Target, true),
+        },
+        (true, false) => exit(stop.unwrap_or(open), ExitReason::Stop, false),
+        (false, true) => exit(target.unwrap_or(open), ExitReason::Target, false),
+        (false, false) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn py_floordiv_matches_python() {
+        // Values checked by hand against Python semantics.
+        assert_eq!(py_floordiv(7.0, 2.0), 3.0);
+        assert_eq!(py_floordiv(-7.0, 2.0), -4.0);
+        assert_eq!(py_floordiv(6.0, 3.0), 2.0);
+        assert_eq!(py_floordiv(0.0, 3.0), 0.0);
+        // 1 // 0.1 is 9.0 in Python (0.1 is slightly above 1/10), while 1 / 0.1 rounds to 10.0.
+        assert_eq!(py_floordiv(1.0, 0.1), 9.0);
+        assert_eq!(1.0f64 / 0.1, 10.0);
+    }
+
+    #[test]
+    fn bar_exit_rules() {
+        let bar = |o, h, l| (o, h, l);
+        let p = StopPolicy::Pessimistic;
+        // Long, stop 95, target 110: a bar 100/111/94 reaches both → the stop, ambiguous.
+        let e = bar_exit(true, Some(95.0), Some(110.0), bar(100.0, 111.0, 94.0), p).unwrap();
+        assert_eq!(
+            (e.price, e.reason, e.ambiguous),
+            (95.0, ExitReason::Stop, true)
+        );
+        let o = StopPolicy::Optimistic;
+        let e = bar_exit(true, Some(95.0), Some(110.0), bar(100.0, 111.0, 94.0), o).unwrap();
+        assert_eq!((e.price, e.reason), (110.0, ExitReason::Target));
+        // A gap down through the stop fills at the open.
+        let e = bar_exit(true, Some(95.0), None, bar(90.0, 92.0, 89.0), p).unwrap();
+        assert_eq!(
+            (e.price, e.reason, e.ambiguous),
+            (90.0, ExitReason::Stop, false)
+        );
+        // Short: stop above, target below.
+        let e = bar_exit(false, Some(105.0), Some(90.0), bar(100.0, 101.0, 89.0), p).unwrap();
+        assert_eq!((e.price, e.reason), (90.0, ExitReason::Target));
+        assert_eq!(
+            bar_exit(true, Some(95.0), Some(110.0), bar(100.0, 105.0, 96.0), p),
+            None
+        );
+    }
+
+    #[test]
+    fn sizing_all_cash_whole_units() {
+        // 10,000 cash at 100 with no costs: floor(10000·(1−ε) / 100) = 99 whole units (ε makes 100 miss).
+        assert_eq!(
+            size_units(Sizing::All, 10_000.0, 100.0, 100.0, None, 0.0),
+            Some(99.0)
+        );
+        // Risk 1% with a stop 2 below: floor(100 / 2) = 50 units.
+        assert_eq!(
+            size_units(
+                Sizing::RiskPct(1.0),
+                10_000.0,
+                100.0,
+                100.0,
+                Some(98.0),
+                0.0
+            ),
+            Some(50.0)
+        );
+        // Risk sizing without a stop cancels.
+        assert_eq!(
+            size_units(Sizing::RiskPct(1.0), 10_000.0, 100.0, 100.0, None, 0.0),
+            None
+        );
+        // The spread worsens a long's entry upwards and a short's downwards.
+        assert_eq!(entry_price(100.0, 0.01, Side::Long), 101.0);
+        assert_eq!(entry_price(100.0, 0.01, Side::Short), 99.0);
+    }
+}
