@@ -8,12 +8,10 @@ use clap::Parser;
 fn main() {
     let cli = cli::Cli::parse();
     cli::init_logging(&cli.global);
-    let code = match cli::run(cli) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e}");
-            e.exit_code()
-        }
-    };
+    let result = cli::run(cli);
+    let code = cli::exit_code(&result);
+    if let (Err(e), 1..) = (&result, code) {
+        eprintln!("error: {e}");
+    }
     std::process::exit(code);
 }

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use clap::ValueEnum;
 use serde::Serialize;
 
-use super::Context;
 use super::output::{print_json, print_text, table};
+use super::{Context, Outcome};
 use flowrex::backtest::{self, Report, export};
 use flowrex::candles::time::{format_ts, format_ts_full};
 use flowrex::candles::{Interval, Store, TimeRange};
@@ -114,7 +114,7 @@ pub struct BacktestArgs {
 }
 
 /// Runs `flowrex backtest`.
-pub fn run(ctx: &Context, args: BacktestArgs) -> Result<i32> {
+pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
     if args.list_strategies {
         return list_strategies(ctx);
     }
@@ -195,7 +195,7 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<i32> {
     } else {
         print_text(&render_text(&doc))?;
     }
-    Ok(0)
+    Ok(Outcome::Done)
 }
 
 type Resolved = (
@@ -278,7 +278,7 @@ fn check_report(
     fresh: &Metrics,
     tolerance: f64,
     data_ok: bool,
-) -> Result<i32> {
+) -> Result<Outcome> {
     let drifts = flowrex::playbook::compare_metrics(&pb.metrics, fresh, tolerance);
     let show = |v: Option<f64>| v.map_or("(none)".to_string(), |v| format!("{v}"));
     if ctx.json {
@@ -343,7 +343,7 @@ fn check_report(
         ))?;
     }
     if drifts.is_empty() {
-        Ok(0)
+        Ok(Outcome::Done)
     } else {
         let names: Vec<&str> = drifts.iter().map(|d| d.metric.as_str()).collect();
         Err(Error::CheckFailed(format!(
@@ -695,7 +695,7 @@ fn params_line(params: &serde_json::Value) -> String {
     }
 }
 
-fn list_strategies(ctx: &Context) -> Result<i32> {
+fn list_strategies(ctx: &Context) -> Result<Outcome> {
     if ctx.json {
         let list: Vec<serde_json::Value> = strategy::registry()
             .iter()
@@ -732,7 +732,7 @@ fn list_strategies(ctx: &Context) -> Result<i32> {
             })
             .collect();
         print_json(&serde_json::json!({ "strategies": list }))?;
-        return Ok(0);
+        return Ok(Outcome::Done);
     }
     #[derive(tabled::Tabled)]
     struct ParamRow {
@@ -768,5 +768,5 @@ fn list_strategies(ctx: &Context) -> Result<i32> {
     });
     out.push_str(&table(rows));
     print_text(&out)?;
-    Ok(0)
+    Ok(Outcome::Done)
 }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use serde::Serialize;
 use tabled::Tabled;
 
-use super::Context;
 use super::output::{print_json, print_text, table};
+use super::{Context, Outcome};
 use flowrex::candles::csv_import::read_csv;
 use flowrex::candles::gaps::{GapReport, find_gaps};
 use flowrex::candles::store::{MergeSummary, read_parquet};
@@ -109,7 +109,7 @@ pub struct FetchArgs {
 }
 
 /// Runs `flowrex fetch`.
-pub fn run(ctx: &Context, args: FetchArgs) -> Result<i32> {
+pub fn run(ctx: &Context, args: FetchArgs) -> Result<Outcome> {
     let store = Store::new(&ctx.home);
     if args.list {
         return list(ctx, &store);
@@ -226,7 +226,7 @@ pub fn run(ctx: &Context, args: FetchArgs) -> Result<i32> {
             report.file.display()
         ))?;
     }
-    Ok(0)
+    Ok(Outcome::Done)
 }
 
 /// The symbols of `--symbol A,B` and `--symbols-file F`, in order, without repeats.
@@ -291,7 +291,7 @@ struct FetchSummary {
     symbols: Vec<SymbolRow>,
 }
 
-fn fetch_remote(ctx: &Context, store: &Store, args: &FetchArgs) -> Result<i32> {
+fn fetch_remote(ctx: &Context, store: &Store, args: &FetchArgs) -> Result<Outcome> {
     let interval = args
         .interval
         .ok_or_else(|| Error::usage("--interval is required"))?;
@@ -392,7 +392,11 @@ fn fetch_remote(ctx: &Context, store: &Store, args: &FetchArgs) -> Result<i32> {
     } else {
         print_text(&table(rows))?;
     }
-    Ok(if failed > 0 { 1 } else { 0 })
+    Ok(if failed > 0 {
+        Outcome::PartlyFailed
+    } else {
+        Outcome::Done
+    })
 }
 
 fn fill_row(row: &mut SymbolRow, r: &UpdateReport) {
@@ -427,7 +431,7 @@ fn progress_bar(ctx: &Context, symbol: &str) -> Option<indicatif::ProgressBar> {
 }
 
 /// `--quote SYMBOL` and `--search TEXT` (TwelveData).
-fn lookup(ctx: &Context, args: &FetchArgs) -> Result<i32> {
+fn lookup(ctx: &Context, args: &FetchArgs) -> Result<Outcome> {
     if !matches!(args.provider, None | Some(Provider::TwelveData)) {
         return Err(Error::usage(
             "--quote and --search use --provider twelvedata",
@@ -483,7 +487,7 @@ fn lookup(ctx: &Context, args: &FetchArgs) -> Result<i32> {
             print_text(&table(hits))?;
         }
     }
-    Ok(0)
+    Ok(Outcome::Done)
 }
 
 /// A field/value line of `--quote`.
@@ -529,7 +533,7 @@ struct InventoryRow {
     written_at: String,
 }
 
-fn list(ctx: &Context, store: &Store) -> Result<i32> {
+fn list(ctx: &Context, store: &Store) -> Result<Outcome> {
     let mut rows = Vec::new();
     let mut damaged = 0;
     for (folder, interval, path) in store.files()? {
@@ -584,9 +588,9 @@ fn list(ctx: &Context, store: &Store) -> Result<i32> {
     }
     if damaged > 0 {
         tracing::error!("{damaged} store file(s) could not be read; see the status column");
-        return Ok(1);
+        return Ok(Outcome::PartlyFailed);
     }
-    Ok(0)
+    Ok(Outcome::Done)
 }
 
 /// The result of `fetch --verify`.
@@ -603,7 +607,7 @@ struct VerifyReport {
     gaps: GapReport,
 }
 
-fn verify(ctx: &Context, store: &Store, target: &str) -> Result<i32> {
+fn verify(ctx: &Context, store: &Store, target: &str) -> Result<Outcome> {
     let (symbol, interval) = target.rsplit_once('/').ok_or_else(|| {
         Error::usage(format!(
             "--verify {target}: expected SYMBOL/INTERVAL, e.g. EURUSD/1h"
@@ -662,5 +666,5 @@ fn verify(ctx: &Context, store: &Store, target: &str) -> Result<i32> {
         }
         print_text(&text)?;
     }
-    Ok(0)
+    Ok(Outcome::Done)
 }

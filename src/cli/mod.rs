@@ -19,6 +19,46 @@ pub const EXIT_CODES_HELP: &str = "Exit codes: 0 success; 1 error (bad input, I/
 2 usage error; 3 a check said no (risk rejected, regression detected, verification failed); \
 130 interrupted (Ctrl-C; optimize writes what it evaluated).";
 
+/// What a subcommand reports back. `main` maps it (and every error) to the process exit code in one
+/// place: [`Outcome::exit_code`] and [`exit_code`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything asked for was done (exit 0).
+    Done,
+    /// Part of the work failed and was reported on stdout, the rest was done (exit 1): one symbol of
+    /// several, a damaged file in an inventory, a bad line of `--stdin`.
+    PartlyFailed,
+    /// A check said no and its reasons were printed (exit 3): a risk rejection.
+    Refused,
+    /// Ctrl-C stopped the work; what was done is saved (exit 130).
+    Interrupted,
+}
+
+/// Exit code after Ctrl-C (128 + SIGINT), as shells report it.
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+impl Outcome {
+    /// The documented exit code of this outcome.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Outcome::Done => 0,
+            Outcome::PartlyFailed => 1,
+            Outcome::Refused => 3,
+            Outcome::Interrupted => EXIT_INTERRUPTED,
+        }
+    }
+}
+
+/// The exit code of a run: the outcome's, or the error's (1 error, 2 usage, 3 a check said no). A
+/// closed stdout pipe (`flowrex … | head`) is a quiet success.
+pub fn exit_code(result: &Result<Outcome>) -> i32 {
+    match result {
+        Ok(outcome) => outcome.exit_code(),
+        Err(e) if output::is_closed_pipe(e) => 0,
+        Err(e) => e.exit_code(),
+    }
+}
+
 /// Flowrex: fetch candles, backtest, optimize, journal, risk-check and paper-trade from the shell.
 #[derive(Debug, Parser)]
 #[command(name = "flowrex", version, about, after_help = EXIT_CODES_HELP)]
@@ -106,7 +146,7 @@ impl Context {
 }
 
 /// Runs the parsed command line and returns the process exit code.
-pub fn run(cli: Cli) -> Result<i32> {
+pub fn run(cli: Cli) -> Result<Outcome> {
     // A broken flowrex.toml is reported before any work starts, whatever the subcommand.
     let ctx = Context::from_args(&cli.global)?;
     match cli.command {

@@ -8,24 +8,21 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Deserialize;
 
-use super::Context;
 use super::output::{print_json, print_text, table};
+use super::{Context, Outcome};
 use flowrex::candles::store::path_safe_symbol;
 use flowrex::candles::{Interval, Store, TimeRange};
 use flowrex::engine::{BacktestConfig, Fill, Sizing, StopPolicy};
 use flowrex::error::{Error, Result};
 use flowrex::optimize::results::ResultsWriter;
 use flowrex::optimize::{
-    self, DataInfo, Method, Objective, Observer, Outcome, Settings, Shard, Space,
+    self, DataInfo, Method, Objective, Observer, Outcome as Evaluated, Settings, Shard, Space,
 };
-use flowrex::playbook::{self, Playbook};
+use flowrex::playbook::Playbook;
 use flowrex::strategy;
 
 /// Set by Ctrl-C: evaluators stop taking new candidates.
 static STOP: AtomicBool = AtomicBool::new(false);
-
-/// Exit code after Ctrl-C (128 + SIGINT), as shells report it.
-pub const EXIT_INTERRUPTED: i32 = 130;
 
 const AFTER_HELP: &str = "Methods — which to use when:
   grid     every feasible candidate; exact and the default. Use it when the grid has up to ~10^5
@@ -305,7 +302,7 @@ struct CliObserver {
 }
 
 impl Observer for CliObserver {
-    fn evaluated(&self, seq: u64, outcome: &Outcome) {
+    fn evaluated(&self, seq: u64, outcome: &Evaluated) {
         if let Some(r) = &self.results {
             r.send(seq, outcome);
         }
@@ -337,7 +334,7 @@ fn progress_bar(ctx: &Context, len: u64) -> Option<indicatif::ProgressBar> {
 }
 
 /// Runs `flowrex optimize`.
-pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<i32> {
+pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
     let mut args = args;
     if let Some(OptimizeCommand::Merge(m)) = args.command.take() {
         return merge(ctx, m);
@@ -413,7 +410,8 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<i32> {
     // A second Ctrl-C ends the process at once.
     let _ = ctrlc::set_handler(|| {
         if STOP.swap(true, Ordering::SeqCst) {
-            std::process::exit(EXIT_INTERRUPTED);
+            // A second Ctrl-C: the user wants out now (inside a signal handler, so exit directly).
+            std::process::exit(super::EXIT_INTERRUPTED);
         }
     });
     let planned = settings.method.planned(feasible, shard);
@@ -452,7 +450,7 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<i32> {
         Ok(pb) => pb,
         Err(e) if report.interrupted => {
             eprintln!("error: interrupted before any candidate was ranked: {e}");
-            return Ok(EXIT_INTERRUPTED);
+            return Ok(Outcome::Interrupted);
         }
         Err(e) => return Err(e),
     };
@@ -471,9 +469,9 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<i32> {
         print_text(&render(&pb, &out, &report, candles.len(), per_s))?;
     }
     Ok(if report.interrupted {
-        EXIT_INTERRUPTED
+        Outcome::Interrupted
     } else {
-        0
+        Outcome::Done
     })
 }
 
@@ -543,7 +541,7 @@ fn render(pb: &Playbook, out: &Path, report: &optimize::Report, bars: usize, per
     s
 }
 
-fn merge(ctx: &Context, m: MergeArgs) -> Result<i32> {
+fn merge(ctx: &Context, m: MergeArgs) -> Result<Outcome> {
     let parts = m
         .parts
         .iter()
@@ -555,7 +553,7 @@ fn merge(ctx: &Context, m: MergeArgs) -> Result<i32> {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "playbook".into());
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let pb = playbook::merge(&parts, &name, &now)?;
+    let pb = optimize::merge::merge(&parts, &name, &now)?;
     pb.save(&m.out)?;
     if ctx.json {
         print_json(&serde_json::json!({
@@ -574,5 +572,5 @@ fn merge(ctx: &Context, m: MergeArgs) -> Result<i32> {
             m.out.display()
         ))?;
     }
-    Ok(0)
+    Ok(Outcome::Done)
 }

@@ -1,5 +1,5 @@
-//! Writing results to stdout: tables for people, one JSON document for programs, and a quiet exit when
-//! the reader closes the pipe (`flowrex … | head`).
+//! Writing results to stdout: tables for people, one JSON document for programs, and recognizing a
+//! reader that closed the pipe (`flowrex … | head`), which `main` treats as a quiet success.
 
 use std::io::Write;
 
@@ -7,7 +7,11 @@ use serde::Serialize;
 
 use flowrex::error::{Error, Result};
 
-/// Writes `text` (plus a newline) to stdout. A closed pipe ends the process quietly with success.
+/// Where a closed stdout pipe is reported from (see [`is_closed_pipe`]).
+const STDOUT: &str = "<stdout>";
+
+/// Writes `text` (plus a newline) to stdout. A closed pipe is an error that [`is_closed_pipe`]
+/// recognizes, so `main` ends quietly with success.
 pub fn print_text(text: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();
     let res = out
@@ -20,11 +24,13 @@ pub fn print_text(text: &str) -> Result<()> {
             }
         })
         .and_then(|_| out.flush());
-    match res {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
-        Err(e) => Err(Error::io("<stdout>", e)),
-    }
+    res.map_err(|e| Error::io(STDOUT, e))
+}
+
+/// True when `e` is stdout's reader having gone away (`flowrex … | head`).
+pub fn is_closed_pipe(e: &Error) -> bool {
+    matches!(e, Error::Io { path, source }
+        if path.as_os_str() == STDOUT && source.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 /// Writes `value` as one pretty JSON document to stdout.

@@ -9,13 +9,14 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use tabled::Tabled;
 
-use super::Context;
 use super::output::{print_json, print_text, table};
+use super::{Context, Outcome};
 use flowrex::candles::time::{TimeFormat, parse_time};
 use flowrex::error::{Error, Result};
 use flowrex::risk::book::{AuditEntry, AuditKind, DecisionFilter, RecordOutcome, RiskState};
 use flowrex::risk::validator::{fmt_num, parse_number};
-use flowrex::risk::{Comparison, Decision, RiskBook, Side, TradeRequest, Unit, Verdict};
+use flowrex::risk::{Comparison, Decision, RiskBook, TradeRequest, Unit, Verdict};
+use flowrex::trade::Side;
 
 const AFTER_HELP: &str = "\
 Exit codes: 0 approved (or the subcommand succeeded); 1 bad input (a price that is zero, negative or not \
@@ -226,7 +227,7 @@ pub struct DecisionsArgs {
 }
 
 /// Runs `flowrex risk-check`.
-pub fn run(ctx: &Context, args: RiskCheckArgs) -> Result<i32> {
+pub fn run(ctx: &Context, args: RiskCheckArgs) -> Result<Outcome> {
     if args.action.is_some() && args.has_trade_flags() {
         return Err(Error::usage(
             "trade flags (--symbol, --side, --entry, --stop, --target, --size, --lot-size, --strategy, \
@@ -247,7 +248,11 @@ pub fn run(ctx: &Context, args: RiskCheckArgs) -> Result<i32> {
             } else {
                 print_text(&render_check(&trade, &decision))?;
             }
-            Ok(if decision.approved { 0 } else { 3 })
+            Ok(if decision.approved {
+                Outcome::Done
+            } else {
+                Outcome::Refused
+            })
         }
         Some(Action::State { balance }) => {
             let state = match balance {
@@ -255,7 +260,7 @@ pub fn run(ctx: &Context, args: RiskCheckArgs) -> Result<i32> {
                 None => book.state(now)?,
             };
             show_state(ctx, &state)?;
-            Ok(0)
+            Ok(Outcome::Done)
         }
         Some(Action::Limits) => {
             let rows = book.limits().rows();
@@ -269,7 +274,7 @@ pub fn run(ctx: &Context, args: RiskCheckArgs) -> Result<i32> {
                     config_key: format!("[risk] {}", r.config_key),
                 })))?;
             }
-            Ok(0)
+            Ok(Outcome::Done)
         }
         Some(Action::Decisions(d)) => {
             let filter = DecisionFilter {
@@ -295,7 +300,7 @@ pub fn run(ctx: &Context, args: RiskCheckArgs) -> Result<i32> {
             } else {
                 print_text(&table(entries.iter().map(DecisionLine::from)))?;
             }
-            Ok(0)
+            Ok(Outcome::Done)
         }
         Some(Action::Record { what }) => {
             let (kind, outcome) = match what {
@@ -314,17 +319,17 @@ pub fn run(ctx: &Context, args: RiskCheckArgs) -> Result<i32> {
                 }
             };
             show_record(ctx, kind, &outcome)?;
-            Ok(0)
+            Ok(Outcome::Done)
         }
         Some(Action::ResetEmergency { reason }) => {
             let state = book.reset_emergency(&reason, now)?;
             show_state(ctx, &state)?;
-            Ok(0)
+            Ok(Outcome::Done)
         }
         Some(Action::ResetDaily { reason }) => {
             let state = book.reset_daily(reason.as_deref(), now)?;
             show_state(ctx, &state)?;
-            Ok(0)
+            Ok(Outcome::Done)
         }
         Some(Action::EnableStrategy { name, reason }) => {
             let budget = book.enable_strategy(&name, &reason, now)?;
@@ -336,7 +341,7 @@ pub fn run(ctx: &Context, args: RiskCheckArgs) -> Result<i32> {
                     budget.strategy
                 ))?;
             }
-            Ok(0)
+            Ok(Outcome::Done)
         }
     }
 }
@@ -364,7 +369,7 @@ fn trade_from_flags(a: &RiskCheckArgs) -> Result<TradeRequest> {
     };
     let trade = TradeRequest {
         symbol: need("symbol", &a.symbol)?,
-        side: need("side", &a.side)?.parse::<Side>()?,
+        side: Side::parse_field("side", &need("side", &a.side)?)?,
         entry: parse_number("entry", &need("entry", &a.entry)?)?,
         stop: parse_number("stop", &need("stop", &a.stop)?)?,
         target: parse_number("target", &need("target", &a.target)?)?,
@@ -411,7 +416,7 @@ fn trade_from_json(line: &str) -> Result<(TradeRequest, Option<Value>)> {
     };
     let trade = TradeRequest {
         symbol: text("symbol", true)?.unwrap_or_default(),
-        side: text("side", true)?.unwrap_or_default().parse::<Side>()?,
+        side: Side::parse_field("side", &text("side", true)?.unwrap_or_default())?,
         entry: json_number(&obj, "entry")?.expect("required"),
         stop: json_number(&obj, "stop")?.expect("required"),
         target: json_number(&obj, "target")?.expect("required"),
@@ -436,9 +441,9 @@ fn json_number(obj: &Map<String, Value>, name: &str) -> Result<Option<f64>> {
     }
 }
 
-fn run_stdin(book: &mut RiskBook, now: DateTime<Utc>) -> Result<i32> {
+fn run_stdin(book: &mut RiskBook, now: DateTime<Utc>) -> Result<Outcome> {
     let stdin = std::io::stdin();
-    let mut code = 0;
+    let mut outcome = Outcome::Done;
     for (i, line) in stdin.lock().lines().enumerate() {
         let line = line.map_err(|e| Error::io("<stdin>", e))?;
         if line.trim().is_empty() {
@@ -452,14 +457,14 @@ fn run_stdin(book: &mut RiskBook, now: DateTime<Utc>) -> Result<i32> {
         });
         let text = match result {
             Ok((trade, id, decision)) => {
-                if !decision.approved && code == 0 {
-                    code = 3;
+                if !decision.approved && outcome == Outcome::Done {
+                    outcome = Outcome::Refused;
                 }
                 let out = CheckOutput::new(&trade, &decision, Some((n, id)));
                 serde_json::to_string(&out).expect("verdict serializes")
             }
             Err(e @ Error::Invalid(_)) => {
-                code = 1;
+                outcome = Outcome::PartlyFailed;
                 #[derive(Serialize)]
                 struct LineError {
                     line: usize,
@@ -475,7 +480,7 @@ fn run_stdin(book: &mut RiskBook, now: DateTime<Utc>) -> Result<i32> {
         };
         print_text(&text)?;
     }
-    Ok(code)
+    Ok(outcome)
 }
 
 /// The JSON document of one check.

@@ -8,6 +8,7 @@
 //! then by their index in the grid.
 
 pub mod evaluate;
+pub mod merge;
 pub mod methods;
 pub mod objective;
 pub mod results;

@@ -10,9 +10,10 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::limits::Limits;
+use super::rules::Rule;
 use super::validator::{
-    Rule, Snapshot, StrategyBudget, TradeRequest, Verdict, drawdown_share, drawdown_trips,
-    evaluate, fmt_num,
+    Snapshot, StrategyBudget, TradeRequest, Verdict, drawdown_share, drawdown_trips, evaluate,
+    fmt_num,
 };
 use crate::db::Db;
 use crate::error::{Error, Result};

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::validator::{Comparison, Rule, Unit};
+use super::rules::{Comparison, Rule, TOLERANCE, Unit};
 use crate::error::{Error, Result};
 
 /// Hard limit: the share of equity a trade may lose if its stop is hit (2%).
@@ -24,10 +24,6 @@ pub const MIN_REWARD_RISK: f64 = 1.5;
 pub const MAX_DAILY_LOSS: f64 = 0.05;
 /// Hard limit: consecutive losing trades after which a strategy is disabled (5).
 pub const MAX_CONSECUTIVE_LOSSES: u32 = 5;
-
-/// Relative tolerance for comparing a value with its limit, so that a value exactly at a limit is not
-/// flipped by the rounding of decimal prices (1.1050 − 1.1000 = 0.004999…). Far below any real margin.
-pub const TOLERANCE: f64 = 1e-9;
 
 /// One complete set of limits. Shares are fractions (0.02 = 2%).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]

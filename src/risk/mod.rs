@@ -7,12 +7,12 @@
 
 pub mod book;
 pub mod limits;
+pub mod rules;
 pub mod validator;
 
 pub use book::{
     AuditEntry, AuditKind, Decision, DecisionFilter, RecordOutcome, RiskBook, RiskState,
 };
 pub use limits::{HARD, LimitRow, Limits, SoftLimits};
-pub use validator::{
-    Comparison, Rule, Side, Snapshot, StrategyBudget, TradeRequest, Unit, Verdict, evaluate,
-};
+pub use rules::{Comparison, Rule, Unit};
+pub use validator::{Snapshot, StrategyBudget, TradeRequest, Verdict, evaluate};

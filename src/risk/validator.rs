@@ -2,54 +2,12 @@
 //! effective limits to one verdict per rule, in a fixed order. Every rule is reported, not only the first
 //! failure.
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde::{Deserialize, Serialize};
 
-use super::limits::{Limits, TOLERANCE};
+use super::limits::Limits;
+use super::rules::{Comparison, Rule, TOLERANCE, Unit};
 use crate::error::{Error, Result};
-
-/// The direction of a trade.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Side {
-    /// Buy now, profit if the price rises: stop below entry, target above.
-    Long,
-    /// Sell now, profit if the price falls: stop above entry, target below.
-    Short,
-}
-
-impl Side {
-    /// `long` or `short`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Side::Long => "long",
-            Side::Short => "short",
-        }
-    }
-}
-
-impl fmt::Display for Side {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Side {
-    type Err = Error;
-
-    /// Accepts `long`/`buy` and `short`/`sell`, in any case.
-    fn from_str(s: &str) -> Result<Side> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "long" | "buy" => Ok(Side::Long),
-            "short" | "sell" => Ok(Side::Short),
-            _ => Err(Error::invalid(format!(
-                "side: unknown side '{s}'; expected long or short"
-            ))),
-        }
-    }
-}
+pub use crate::trade::Side;
 
 /// A proposed trade.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -186,115 +144,6 @@ pub struct Snapshot {
     pub daily_pnl: f64,
     /// The proposing strategy's budget (`None` when the trade names no strategy).
     pub strategy: Option<StrategyBudget>,
-}
-
-/// The rules, in the order the validator checks them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Rule {
-    /// The emergency shutdown must be off.
-    EmergencyShutdown,
-    /// Drawdown from the equity peak below the emergency limit (reaching it trips the shutdown).
-    AccountDrawdown,
-    /// Open positions, counting this trade.
-    OpenPositions,
-    /// Trades today, counting this one.
-    TradesToday,
-    /// Trades in the last 60 minutes, counting this one.
-    TradesThisHour,
-    /// Position size in lots.
-    PositionSize,
-    /// Share of equity lost if the stop is hit.
-    RiskPerTrade,
-    /// Reward:risk of the trade.
-    RewardRisk,
-    /// The strategy is enabled and under its consecutive-loss limit.
-    StrategyBudget,
-    /// Realized loss today as a share of the day's starting balance.
-    DailyLoss,
-}
-
-impl Rule {
-    /// Every rule, in checking order.
-    pub const ALL: [Rule; 10] = [
-        Rule::EmergencyShutdown,
-        Rule::AccountDrawdown,
-        Rule::OpenPositions,
-        Rule::TradesToday,
-        Rule::TradesThisHour,
-        Rule::PositionSize,
-        Rule::RiskPerTrade,
-        Rule::RewardRisk,
-        Rule::StrategyBudget,
-        Rule::DailyLoss,
-    ];
-
-    /// The rule's snake_case name, as in JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Rule::EmergencyShutdown => "emergency_shutdown",
-            Rule::AccountDrawdown => "account_drawdown",
-            Rule::OpenPositions => "open_positions",
-            Rule::TradesToday => "trades_today",
-            Rule::TradesThisHour => "trades_this_hour",
-            Rule::PositionSize => "position_size",
-            Rule::RiskPerTrade => "risk_per_trade",
-            Rule::RewardRisk => "reward_risk",
-            Rule::StrategyBudget => "strategy_budget",
-            Rule::DailyLoss => "daily_loss",
-        }
-    }
-}
-
-impl fmt::Display for Rule {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The unit of a verdict's value and limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Unit {
-    /// Percent (2.0 = 2%).
-    Percent,
-    /// A count.
-    Count,
-    /// Lots.
-    Lots,
-    /// A ratio (reward:risk).
-    Ratio,
-    /// 1 on, 0 off.
-    Flag,
-}
-
-/// How a value must compare with its limit to pass.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Comparison {
-    /// value == limit
-    #[serde(rename = "==")]
-    Equal,
-    /// value < limit
-    #[serde(rename = "<")]
-    Below,
-    /// value <= limit
-    #[serde(rename = "<=")]
-    AtMost,
-    /// value >= limit
-    #[serde(rename = ">=")]
-    AtLeast,
-}
-
-impl Comparison {
-    /// The operator as text.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Comparison::Equal => "==",
-            Comparison::Below => "<",
-            Comparison::AtMost => "<=",
-            Comparison::AtLeast => ">=",
-        }
-    }
 }
 
 /// The outcome of one rule.
@@ -963,13 +812,12 @@ mod tests {
             );
         }
         assert!(
-            "sideways"
-                .parse::<Side>()
+            Side::parse_field("side", "sideways")
                 .unwrap_err()
                 .to_string()
                 .contains("side: unknown side 'sideways'")
         );
-        assert_eq!("SELL".parse::<Side>().unwrap(), Side::Short);
+        assert_eq!(Side::parse_field("side", "SELL").unwrap(), Side::Short);
         assert!(
             parse_number("size", "abc")
                 .unwrap_err()

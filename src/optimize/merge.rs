@@ -1,0 +1,146 @@
+//! `optimize merge`: the playbooks of all N shards of one search become the playbook one run would have
+//! written.
+
+use super::objective::rank_cmp;
+use super::shard::Shard;
+use crate::error::{Error, Result};
+use crate::playbook::{Header, Optimization, Playbook, TopEntry};
+
+/// Combines the playbooks of all N shards of one search into the playbook one run would have
+/// written: the union of their top lists re-ranked (objective, then candidate index), the best's
+/// metrics, and summed counts. Every part must come from the same search (same strategy, market,
+/// backtest settings, method, objective, space, seed) and each shard 1..N must appear once.
+pub fn merge(parts: &[Playbook], name: &str, created_at: &str) -> Result<Playbook> {
+    let first = parts
+        .first()
+        .ok_or_else(|| Error::usage("optimize merge: give the shard playbooks to merge"))?;
+    let opt = |p: &Playbook| -> Result<Optimization> {
+        p.optimization.clone().ok_or_else(|| {
+            Error::invalid(format!(
+                "playbook `{}` has no [optimization]: only optimize outputs can be merged",
+                p.playbook.name
+            ))
+        })
+    };
+    let o0 = opt(first)?;
+    let n = shard_of(&first.playbook.name, &o0)?.1;
+    let mut seen = vec![false; n as usize];
+    let strip = |o: &Optimization| Optimization {
+        shard: None,
+        evaluated: 0,
+        ranked: 0,
+        elapsed_s: 0.0,
+        status: String::new(),
+        history: None,
+        ..o.clone()
+    };
+    let mut top: Vec<TopEntry> = Vec::new();
+    let (mut evaluated, mut ranked, mut elapsed) = (0, 0, 0.0);
+    let mut interrupted = false;
+    let mut best: Option<&Playbook> = None;
+    for p in parts {
+        let o = opt(p)?;
+        let (k, pn) = shard_of(&p.playbook.name, &o)?;
+        let differs = |what: &str| {
+            Error::invalid(format!(
+                "optimize merge: `{}` differs from `{}` in [{what}]; merge only shards of one search",
+                p.playbook.name, first.playbook.name
+            ))
+        };
+        if pn != n {
+            return Err(differs("optimization] shard count"));
+        }
+        if p.strategy.name != first.strategy.name {
+            return Err(differs("strategy"));
+        }
+        if p.market != first.market {
+            return Err(differs("market"));
+        }
+        if p.backtest != first.backtest {
+            return Err(differs("backtest"));
+        }
+        if strip(&o) != strip(&o0) {
+            return Err(differs("optimization"));
+        }
+        if std::mem::replace(&mut seen[(k - 1) as usize], true) {
+            return Err(Error::invalid(format!(
+                "optimize merge: shard {k}/{n} is given twice"
+            )));
+        }
+        evaluated += o.evaluated;
+        ranked += o.ranked;
+        elapsed += o.elapsed_s;
+        interrupted |= o.status != "complete";
+        if let Some(t) = p.top.first() {
+            let better = match best.and_then(|b| b.top.first()) {
+                None => true,
+                Some(bt) => {
+                    rank_cmp((t.objective, t.candidate), (bt.objective, bt.candidate)).is_lt()
+                }
+            };
+            if better {
+                best = Some(p);
+            }
+        }
+        for t in &p.top {
+            if !top.iter().any(|x| x.candidate == t.candidate) {
+                top.push(t.clone());
+            }
+        }
+    }
+    if let Some(missing) = seen.iter().position(|s| !s) {
+        return Err(Error::invalid(format!(
+            "optimize merge: shard {}/{n} is missing; give all {n} shard playbooks",
+            missing + 1
+        )));
+    }
+    let best = best.ok_or_else(|| {
+        Error::invalid("optimize merge: no shard ranked any candidate; nothing to merge")
+    })?;
+    top.sort_by(|a, b| rank_cmp((a.objective, a.candidate), (b.objective, b.candidate)));
+    top.truncate(o0.top_k as usize);
+    for (i, t) in top.iter_mut().enumerate() {
+        t.rank = i as u64 + 1;
+    }
+    let island = matches!(o0.method.as_str(), "genetic" | "pso");
+    Ok(Playbook {
+        playbook: Header {
+            name: name.to_string(),
+            status: best.playbook.status.clone(),
+            created_at: created_at.to_string(),
+            flowrex_version: env!("CARGO_PKG_VERSION").to_string(),
+            notes: island.then(|| format!("best of {n} independent {} islands", o0.method)),
+        },
+        strategy: best.strategy.clone(),
+        market: first.market.clone(),
+        backtest: first.backtest.clone(),
+        optimization: Some(Optimization {
+            shard: None,
+            merged_shards: Some(n),
+            evaluated,
+            ranked,
+            elapsed_s: (elapsed * 1000.0).round() / 1000.0,
+            status: if interrupted {
+                "interrupted"
+            } else {
+                "complete"
+            }
+            .to_string(),
+            history: None,
+            ..o0
+        }),
+        metrics: best.metrics.clone(),
+        top,
+    })
+}
+
+fn shard_of(name: &str, o: &Optimization) -> Result<(u64, u64)> {
+    let s = o.shard.as_deref().ok_or_else(|| {
+        Error::invalid(format!(
+            "playbook `{name}` is not a shard output (no [optimization] shard); run optimize with --shard K/N"
+        ))
+    })?;
+    let shard = Shard::parse(s)
+        .map_err(|_| Error::invalid(format!("playbook `{name}`: bad shard `{s}`")))?;
+    Ok((shard.k, shard.n))
+}
