@@ -490,7 +490,10 @@ mod tests {
                 enable_strategy(tx, "nope", "why not", t0())
             })
             .unwrap_err();
-        assert!(err.to_string().contains("no risk budget named 'nope'"), "{err}");
+        assert!(
+            err.to_string().contains("no risk budget named 'nope'"),
+            "{err}"
+        );
         let (st, _) = state_and_log(&mut db);
         assert_eq!(st.balance, 10_000.0);
         assert_eq!(st.daily_pnl, 0.0);
