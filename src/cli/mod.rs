@@ -78,7 +78,7 @@ pub struct Cli {
 #[derive(Debug, Clone, clap::Args)]
 pub struct GlobalArgs {
     /// Workspace folder (data/, playbooks/, flowrex.toml, flowrex.db). Default: $FLOWREX_HOME, else the
-    /// current folder.
+    /// current folder. It must exist; only imports and `risk-check state --balance` create it.
     #[arg(long, global = true, env = "FLOWREX_HOME", value_name = "DIR")]
     pub home: Option<PathBuf>,
     /// Print results as one JSON document on stdout instead of tables.
