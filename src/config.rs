@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, IoContext, Result};
 
 /// The file name of the configuration inside a home folder.
-pub const CONFIG_FILE: &str = "flowrex.toml";
+pub use crate::home::CONFIG_FILE;
 
 /// Everything `flowrex.toml` may hold. Each subsystem adds its own section as it lands; a file with any
 /// key not listed here is rejected.
@@ -24,17 +24,21 @@ pub struct Config {
 impl Config {
     /// The config path of `home`.
     pub fn path(home: &Path) -> PathBuf {
-        home.join(CONFIG_FILE)
+        crate::home::Home::at(home).config_file()
     }
 
-    /// Reads `<home>/flowrex.toml`; a missing file gives the defaults.
+    /// Reads `<home>/flowrex.toml`; a missing file (or home) gives the defaults.
     pub fn load(home: &Path) -> Result<Config> {
-        let path = Config::path(home);
+        Config::load_file(&Config::path(home))
+    }
+
+    /// Reads the configuration file `path`; a missing file gives the defaults.
+    pub fn load_file(path: &Path) -> Result<Config> {
         if !path.exists() {
             return Ok(Config::default());
         }
-        let text = std::fs::read_to_string(&path).at(&path)?;
-        Config::parse(&text, &path)
+        let text = std::fs::read_to_string(path).at(path)?;
+        Config::parse(&text, path)
     }
 
     /// Parses configuration text; errors name `path` and the line of the offending key. Soft risk limits

@@ -16,6 +16,16 @@ pub enum Error {
         /// What the operating system said.
         source: std::io::Error,
     },
+    /// A SQLite error on the state database. Exit code 1. `path` is the database file; it is `None` only
+    /// between a `?` on a `rusqlite` error and the [`crate::db::Db`] call that ran the statement, which
+    /// fills it in, so every message a person sees names the file.
+    #[error("{}", db_message(path.as_deref(), message))]
+    Db {
+        /// The database file.
+        path: Option<PathBuf>,
+        /// What SQLite said (a trigger's RAISE text, a constraint, "database is locked").
+        message: String,
+    },
     /// The command line asked for something impossible. Exit code 2.
     #[error("{0}")]
     Usage(String),
@@ -49,10 +59,17 @@ impl Error {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Invalid(_) | Error::Io { .. } => 1,
+            Error::Invalid(_) | Error::Io { .. } | Error::Db { .. } => 1,
             Error::Usage(_) => 2,
             Error::CheckFailed(_) => 3,
         }
+    }
+}
+
+fn db_message(path: Option<&Path>, message: &str) -> String {
+    match path {
+        Some(p) => format!("{}: {message}", p.display()),
+        None => format!("state database: {message}"),
     }
 }
 

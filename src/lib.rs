@@ -11,6 +11,7 @@ pub mod config;
 pub mod db;
 pub mod engine;
 pub mod error;
+pub mod home;
 pub mod indicators;
 pub mod json;
 pub mod metrics;
@@ -22,3 +23,4 @@ pub mod strategy;
 pub mod trade;
 
 pub use error::{Error, Result};
+pub use home::Home;

@@ -4,6 +4,7 @@
 pub mod csv_import;
 pub mod gaps;
 mod interval;
+pub mod inventory;
 pub mod resample;
 pub mod store;
 pub mod synthetic;

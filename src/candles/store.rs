@@ -70,11 +70,14 @@ pub fn path_safe_symbol(symbol: &str) -> String {
 }
 
 impl Store {
-    /// The store under `<home>/data`.
+    /// The store of the home folder `home` ([`crate::Home::data_dir`]).
     pub fn new(home: &Path) -> Store {
-        Store {
-            root: home.join("data"),
-        }
+        crate::home::Home::at(home).store()
+    }
+
+    /// The store whose root folder is `root`.
+    pub fn at(root: PathBuf) -> Store {
+        Store { root }
     }
 
     /// The store's root folder (`<home>/data`).

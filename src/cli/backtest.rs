@@ -10,7 +10,7 @@ use super::output::{print_json, print_text, table};
 use super::{Context, Outcome};
 use flowrex::backtest::{self, Report, export};
 use flowrex::candles::time::{format_ts, format_ts_full};
-use flowrex::candles::{Interval, Store, TimeRange};
+use flowrex::candles::{Interval, TimeRange};
 use flowrex::engine::{BacktestConfig, Fill, Sizing, StopPolicy};
 use flowrex::error::{Error, Result};
 use flowrex::indicators::IndicatorCache;
@@ -128,7 +128,7 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
         None => args_run(&args)?,
     };
     let symbol = symbol.as_str();
-    let store = Store::new(&ctx.home);
+    let store = ctx.home()?.store();
     let candles = store.load(symbol, interval, &range)?;
     if candles.is_empty() {
         let all = store.load(symbol, interval, &TimeRange::ALL)?;

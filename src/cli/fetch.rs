@@ -10,13 +10,15 @@ use tabled::Tabled;
 use super::output::{print_json, print_text, table};
 use super::{Context, Outcome};
 use flowrex::candles::csv_import::read_csv;
-use flowrex::candles::gaps::{GapReport, find_gaps};
-use flowrex::candles::store::{MergeSummary, read_parquet};
+use flowrex::candles::gaps::GapReport;
+use flowrex::candles::inventory::{InventoryEntry, Verification};
+use flowrex::candles::store::MergeSummary;
 use flowrex::candles::synthetic::{SyntheticSpec, generate};
 use flowrex::candles::time::{TimeFormat, TimeRange, format_ts};
 use flowrex::candles::{Interval, Store};
 use flowrex::error::{Error, IoContext, Result};
-use flowrex::providers::update::{UpdateOptions, UpdateReport, update_symbol};
+use flowrex::providers::batch::{BatchObserver, SymbolOutcome, SymbolResult, update_symbols};
+use flowrex::providers::update::{UpdateOptions, UpdateReport};
 use flowrex::providers::{self, Overrides, SystemClock};
 
 /// Where bars come from.
@@ -110,12 +112,12 @@ pub struct FetchArgs {
 
 /// Runs `flowrex fetch`.
 pub fn run(ctx: &Context, args: FetchArgs) -> Result<Outcome> {
-    let store = Store::new(&ctx.home);
+    // --list and --verify read the store of an existing home; imports create the home on purpose.
     if args.list {
-        return list(ctx, &store);
+        return list(ctx, &ctx.home()?.store());
     }
     if let Some(target) = &args.verify {
-        return verify(ctx, &store, target);
+        return verify(ctx, target);
     }
     if args.quote.is_some() || args.search.is_some() {
         return lookup(ctx, &args);
@@ -124,7 +126,7 @@ pub fn run(ctx: &Context, args: FetchArgs) -> Result<Outcome> {
         args.provider,
         Some(Provider::TwelveData | Provider::Binance)
     ) {
-        return fetch_remote(ctx, &store, &args);
+        return fetch_remote(ctx, &args);
     }
     if args.symbols_file.is_some() || args.symbol.as_deref().is_some_and(|s| s.contains(',')) {
         return Err(Error::usage(
@@ -172,7 +174,7 @@ pub fn run(ctx: &Context, args: FetchArgs) -> Result<Outcome> {
             );
             (candles, format!("csv:{name}"), notes, Some(s))
         }
-        Provider::TwelveData | Provider::Binance => return fetch_remote(ctx, &store, &args),
+        Provider::TwelveData | Provider::Binance => return fetch_remote(ctx, &args),
         Provider::Synthetic => {
             if args.bars == 0 {
                 return Err(Error::usage("--bars must be at least 1"));
@@ -195,6 +197,7 @@ pub fn run(ctx: &Context, args: FetchArgs) -> Result<Outcome> {
             "{what}: no data rows below the header; nothing was written"
         )));
     }
+    let store = ctx.create_home()?.store();
     let merged = store.merge(&symbol, interval, &candles, &source, args.replace)?;
     for n in &notes {
         tracing::warn!("{n}");
@@ -291,7 +294,7 @@ struct FetchSummary {
     symbols: Vec<SymbolRow>,
 }
 
-fn fetch_remote(ctx: &Context, store: &Store, args: &FetchArgs) -> Result<Outcome> {
+fn fetch_remote(ctx: &Context, args: &FetchArgs) -> Result<Outcome> {
     let interval = args
         .interval
         .ok_or_else(|| Error::usage("--interval is required"))?;
@@ -312,75 +315,24 @@ fn fetch_remote(ctx: &Context, store: &Store, args: &FetchArgs) -> Result<Outcom
         full: args.full,
         now: chrono::Utc::now().timestamp_millis(),
     };
-    let mut rows = Vec::new();
-    let mut stopped: Option<String> = None;
-    for symbol in &symbols {
-        let file = store.path(symbol, interval);
-        let mut row = SymbolRow {
-            symbol: symbol.clone(),
-            interval: interval.to_string(),
-            new_rows: 0,
-            revised_rows: 0,
-            total_rows: 0,
-            first: String::new(),
-            last: String::new(),
-            status: String::new(),
-            requests: 0,
-            file,
-            error: None,
-        };
-        if let Some(reason) = &stopped {
-            row.status = "skipped".into();
-            row.error = Some(format!("not fetched: the run stopped ({reason})"));
-            rows.push(row);
-            continue;
-        }
-        let bar = progress_bar(ctx, symbol);
-        let mut on_progress = |p: providers::Progress| {
-            if let Some(b) = &bar {
-                b.set_position((p.covered * 1000.0).round() as u64);
-                b.set_message(format!("{} pages, {} bars", p.pages, p.bars));
-            }
-        };
-        let requests_before = provider.requests_sent();
-        let outcome = update_symbol(
-            store,
-            provider.as_ref(),
-            symbol,
-            interval,
-            &opts,
-            &mut on_progress,
-        );
-        if let Some(b) = bar {
-            b.finish_and_clear();
-        }
-        match outcome {
-            Ok(r) => {
-                tracing::info!(
-                    "{symbol} {interval}: {} new, {} revised, {} total",
-                    r.new_rows,
-                    r.revised_rows,
-                    r.total_rows
-                );
-                fill_row(&mut row, &r);
-            }
-            Err(e) => {
-                tracing::error!("{}; the stored file was left as it was", e.message);
-                if e.stop_run {
-                    stopped = Some(e.message.clone());
-                }
-                row.status = "failed".into();
-                if let Ok((c, _)) = read_parquet(&row.file, &TimeRange::ALL) {
-                    row.total_rows = c.len();
-                    row.first = c.ts.first().map(|&t| format_ts(t)).unwrap_or_default();
-                    row.last = c.ts.last().map(|&t| format_ts(t)).unwrap_or_default();
-                }
-                row.requests = provider.requests_sent() - requests_before;
-                row.error = Some(e.message);
-            }
-        }
-        rows.push(row);
-    }
+    let store = ctx.create_home()?.store();
+    let mut observer = Bars {
+        ctx,
+        interval,
+        bar: None,
+    };
+    let results = update_symbols(
+        &store,
+        provider.as_ref(),
+        &symbols,
+        interval,
+        &opts,
+        &mut observer,
+    );
+    let rows: Vec<SymbolRow> = results
+        .into_iter()
+        .map(|r| symbol_row(r, interval))
+        .collect();
     let failed = rows.iter().filter(|r| r.error.is_some()).count();
     if ctx.json {
         print_json(&FetchSummary {
@@ -397,6 +349,85 @@ fn fetch_remote(ctx: &Context, store: &Store, args: &FetchArgs) -> Result<Outcom
     } else {
         Outcome::Done
     })
+}
+
+/// Draws one progress bar per symbol (only when stderr is a terminal and `--quiet` is off) and logs
+/// each symbol's result.
+struct Bars<'a> {
+    ctx: &'a Context,
+    interval: Interval,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl BatchObserver for Bars<'_> {
+    fn started(&mut self, symbol: &str) {
+        self.bar = progress_bar(self.ctx, symbol);
+    }
+
+    fn progress(&mut self, _symbol: &str, p: providers::Progress) {
+        if let Some(b) = &self.bar {
+            b.set_position((p.covered * 1000.0).round() as u64);
+            b.set_message(format!("{} pages, {} bars", p.pages, p.bars));
+        }
+    }
+
+    fn finished(&mut self, r: &SymbolResult) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
+        match &r.outcome {
+            SymbolOutcome::Updated(u) => tracing::info!(
+                "{} {}: {} new, {} revised, {} total",
+                r.symbol,
+                self.interval,
+                u.new_rows,
+                u.revised_rows,
+                u.total_rows
+            ),
+            SymbolOutcome::Failed { message, .. } => {
+                tracing::error!("{message}; the stored file was left as it was")
+            }
+            SymbolOutcome::Skipped { .. } => {}
+        }
+    }
+}
+
+/// The summary row of one symbol's result.
+fn symbol_row(r: SymbolResult, interval: Interval) -> SymbolRow {
+    let mut row = SymbolRow {
+        symbol: r.symbol,
+        interval: interval.to_string(),
+        new_rows: 0,
+        revised_rows: 0,
+        total_rows: 0,
+        first: String::new(),
+        last: String::new(),
+        status: String::new(),
+        requests: 0,
+        file: r.file,
+        error: None,
+    };
+    match r.outcome {
+        SymbolOutcome::Updated(u) => fill_row(&mut row, &u),
+        SymbolOutcome::Failed {
+            message,
+            requests,
+            stored,
+            ..
+        } => {
+            row.status = "failed".into();
+            row.total_rows = stored.rows;
+            row.first = stored.first.map(format_ts).unwrap_or_default();
+            row.last = stored.last.map(format_ts).unwrap_or_default();
+            row.requests = requests;
+            row.error = Some(message);
+        }
+        SymbolOutcome::Skipped { reason } => {
+            row.status = "skipped".into();
+            row.error = Some(format!("not fetched: the run stopped ({reason})"));
+        }
+    }
+    row
 }
 
 fn fill_row(row: &mut SymbolRow, r: &UpdateReport) {
@@ -533,49 +564,40 @@ struct InventoryRow {
     written_at: String,
 }
 
-fn list(ctx: &Context, store: &Store) -> Result<Outcome> {
-    let mut rows = Vec::new();
-    let mut damaged = 0;
-    for (folder, interval, path) in store.files()? {
-        let size_bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        // A damaged file is listed with its error (and makes the exit code 1); the others still show.
-        let (c, meta) = match read_parquet(&path, &TimeRange::ALL) {
-            Ok(read) => read,
-            Err(e) => {
-                damaged += 1;
-                rows.push(InventoryRow {
-                    symbol: folder,
-                    interval: interval.to_string(),
-                    rows: 0,
-                    first: String::new(),
-                    last: String::new(),
-                    missing_bars: 0,
-                    size_bytes,
-                    status: format!("damaged: {e}"),
-                    source: String::new(),
-                    written_at: String::new(),
-                });
-                continue;
-            }
-        };
-        let gaps = find_gaps(&c, interval);
-        rows.push(InventoryRow {
-            symbol: if meta.symbol.is_empty() {
-                folder
-            } else {
-                meta.symbol
-            },
-            interval: interval.to_string(),
-            rows: c.len(),
-            first: c.ts.first().map(|&t| format_ts(t)).unwrap_or_default(),
-            last: c.ts.last().map(|&t| format_ts(t)).unwrap_or_default(),
-            missing_bars: gaps.missing_bars,
-            size_bytes,
+impl From<InventoryEntry> for InventoryRow {
+    fn from(e: InventoryEntry) -> Self {
+        let mut row = InventoryRow {
+            symbol: e.symbol,
+            interval: e.interval.to_string(),
+            rows: 0,
+            first: String::new(),
+            last: String::new(),
+            missing_bars: 0,
+            size_bytes: e.size_bytes,
             status: "ok".into(),
-            source: meta.source,
-            written_at: meta.written_at,
-        });
+            source: String::new(),
+            written_at: String::new(),
+        };
+        match e.contents {
+            Ok(s) => {
+                row.rows = s.rows;
+                row.first = s.first.map(format_ts).unwrap_or_default();
+                row.last = s.last.map(format_ts).unwrap_or_default();
+                row.missing_bars = s.missing_bars;
+                row.source = s.source;
+                row.written_at = s.written_at;
+            }
+            Err(why) => row.status = format!("damaged: {why}"),
+        }
+        row
     }
+}
+
+fn list(ctx: &Context, store: &Store) -> Result<Outcome> {
+    let entries = store.inventory()?;
+    // A damaged file is listed with its error (and makes the exit code 1); the others still show.
+    let damaged = entries.iter().filter(|e| e.contents.is_err()).count();
+    let rows: Vec<InventoryRow> = entries.into_iter().map(InventoryRow::from).collect();
     if ctx.json {
         print_json(&rows)?;
     } else if rows.is_empty() {
@@ -607,7 +629,22 @@ struct VerifyReport {
     gaps: GapReport,
 }
 
-fn verify(ctx: &Context, store: &Store, target: &str) -> Result<Outcome> {
+impl From<Verification> for VerifyReport {
+    fn from(v: Verification) -> Self {
+        VerifyReport {
+            symbol: v.symbol,
+            interval: v.interval.to_string(),
+            file: v.path,
+            rows: v.rows,
+            first: v.first.map(format_ts).unwrap_or_default(),
+            last: v.last.map(format_ts).unwrap_or_default(),
+            valid: true,
+            gaps: v.gaps,
+        }
+    }
+}
+
+fn verify(ctx: &Context, target: &str) -> Result<Outcome> {
     let (symbol, interval) = target.rsplit_once('/').ok_or_else(|| {
         Error::usage(format!(
             "--verify {target}: expected SYMBOL/INTERVAL, e.g. EURUSD/1h"
@@ -616,28 +653,7 @@ fn verify(ctx: &Context, store: &Store, target: &str) -> Result<Outcome> {
     let interval: Interval = interval
         .parse()
         .map_err(|e: Error| Error::usage(e.to_string()))?;
-    let path = store.path(symbol, interval);
-    if !path.exists() {
-        return Err(Error::invalid(format!(
-            "{}: no such store file; see `flowrex fetch --list`",
-            path.display()
-        )));
-    }
-    let c = match read_parquet(&path, &TimeRange::ALL) {
-        Ok((c, _)) => c,
-        Err(e) => return Err(Error::CheckFailed(format!("verification failed: {e}"))),
-    };
-    let gaps = find_gaps(&c, interval);
-    let report = VerifyReport {
-        symbol: symbol.to_string(),
-        interval: interval.to_string(),
-        file: path,
-        rows: c.len(),
-        first: c.ts.first().map(|&t| format_ts(t)).unwrap_or_default(),
-        last: c.ts.last().map(|&t| format_ts(t)).unwrap_or_default(),
-        valid: true,
-        gaps,
-    };
+    let report = VerifyReport::from(ctx.home()?.store().verify(symbol, interval)?);
     if ctx.json {
         print_json(&report)?;
     } else {

@@ -7,12 +7,15 @@ pub mod optimize;
 pub mod output;
 pub mod risk_check;
 
+use std::cell::{RefCell, RefMut};
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use flowrex::Home;
 use flowrex::config::Config;
-use flowrex::error::Result;
+use flowrex::db::Db;
+use flowrex::error::{Error, Result};
 
 /// Exit codes, as documented in `--help` and the README.
 pub const EXIT_CODES_HELP: &str = "Exit codes: 0 success; 1 error (bad input, I/O, network); \
@@ -75,7 +78,7 @@ pub struct Cli {
 #[derive(Debug, Clone, clap::Args)]
 pub struct GlobalArgs {
     /// Workspace folder (data/, playbooks/, flowrex.toml, flowrex.db). Default: $FLOWREX_HOME, else the
-    /// current folder.
+    /// current folder. It must exist; only imports and `risk-check state --balance` create it.
     #[arg(long, global = true, env = "FLOWREX_HOME", value_name = "DIR")]
     pub home: Option<PathBuf>,
     /// Print results as one JSON document on stdout instead of tables.
@@ -111,31 +114,65 @@ pub enum Command {
     RiskCheck(Box<risk_check::RiskCheckArgs>),
 }
 
-/// What every subcommand gets: the resolved home folder and output preferences.
-#[derive(Debug, Clone)]
+/// What every subcommand gets: the resolved home path, its configuration, output preferences, and the
+/// process's one connection to the state database (opened on first use).
+#[derive(Debug)]
 pub struct Context {
-    /// The workspace folder.
-    pub home: PathBuf,
+    /// The workspace folder as given (`--home`, `$FLOWREX_HOME`, else `.`). It may not exist: commands
+    /// ask for a [`Home`] with [`Context::home`] (reading state) or [`Context::create_home`] (creating it).
+    pub home_path: PathBuf,
     /// Print JSON instead of tables.
     pub json: bool,
     /// Suppress progress and informational output.
     pub quiet: bool,
-    /// The home's `flowrex.toml` (defaults when there is none).
+    /// The home's `flowrex.toml` (defaults when there is none, or no home yet).
     pub config: Config,
+    /// The state database, opened at most once per process by [`Context::db`].
+    db: RefCell<Option<Db>>,
 }
 
 impl Context {
     /// Resolves the home folder from the global options (`--home`, `$FLOWREX_HOME`, else `.`) and reads
-    /// its configuration.
+    /// its configuration. Nothing is created.
     pub fn from_args(global: &GlobalArgs) -> Result<Context> {
-        let home = global.home.clone().unwrap_or_else(|| PathBuf::from("."));
-        let config = Config::load(&home)?;
+        let home_path = global.home.clone().unwrap_or_else(|| PathBuf::from("."));
+        let config = Config::load(&home_path)?;
         Ok(Context {
-            home,
+            home_path,
             json: global.json,
             quiet: global.quiet,
             config,
+            db: RefCell::new(None),
         })
+    }
+
+    /// The home folder, which must exist: commands that read state refuse a missing one (a mistyped
+    /// `--home`) instead of starting from an empty state.
+    pub fn home(&self) -> Result<Home> {
+        Home::existing(&self.home_path)
+    }
+
+    /// The home folder, created if it does not exist (and said so on stderr), for the commands that
+    /// create state on purpose: imports and setting the risk balance.
+    pub fn create_home(&self) -> Result<Home> {
+        let (home, created) = Home::create(&self.home_path)?;
+        if created {
+            tracing::info!("created home folder {}", home.root().display());
+        }
+        Ok(home)
+    }
+
+    /// The state database of the (existing) home, opened on the first call and shared by every later
+    /// one, so a process holds one connection and can run several operations in one transaction.
+    pub fn db(&self) -> Result<RefMut<'_, Db>> {
+        let mut slot = self
+            .db
+            .try_borrow_mut()
+            .map_err(|_| Error::invalid("the state database is already in use by this command"))?;
+        if slot.is_none() {
+            *slot = Some(self.home()?.open_db()?);
+        }
+        Ok(RefMut::map(slot, |db| db.as_mut().expect("opened above")))
     }
 
     /// Whether progress bars may be drawn: stderr is a terminal and `--quiet` is off.

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::output::{print_json, print_text, table};
 use super::{Context, Outcome};
 use flowrex::candles::store::path_safe_symbol;
-use flowrex::candles::{Interval, Store, TimeRange};
+use flowrex::candles::{Interval, TimeRange};
 use flowrex::engine::{BacktestConfig, Fill, Sizing, StopPolicy};
 use flowrex::error::{Error, Result};
 use flowrex::optimize::results::ResultsWriter;
@@ -382,7 +382,8 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
     };
     let feasible = optimize::check_space(&settings)?;
     let range = TimeRange::parse(args.start.as_deref(), args.end.as_deref())?;
-    let candles = Store::new(&ctx.home).load(&symbol, interval, &range)?;
+    let home = ctx.home()?;
+    let candles = home.store().load(&symbol, interval, &range)?;
     if candles.is_empty() {
         return Err(Error::invalid(format!(
             "no {symbol} {interval} bars between --start {} and --end {}",
@@ -400,7 +401,7 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
         if !shard.is_all() {
             name.push_str(&format!(".shard-{}-of-{}", shard.k, shard.n));
         }
-        ctx.home.join("playbooks").join(format!("{name}.toml"))
+        home.playbook_file(&name)
     });
     let name = out
         .file_stem()

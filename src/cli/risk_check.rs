@@ -6,12 +6,13 @@ use std::io::BufRead;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tabled::Tabled;
 
 use super::output::{print_json, print_text, table};
 use super::{Context, Outcome};
 use flowrex::candles::time::{TimeFormat, parse_time};
+use flowrex::db::Db;
 use flowrex::error::{Error, Result};
 use flowrex::risk::book::{AuditEntry, AuditKind, DecisionFilter, RecordOutcome, RiskState};
 use flowrex::risk::validator::{fmt_num, parse_number};
@@ -236,7 +237,18 @@ pub fn run(ctx: &Context, args: RiskCheckArgs) -> Result<Outcome> {
     }
     let now = resolve_now(args.now.as_deref())?;
     let limits = ctx.config.risk.effective()?;
-    let mut book = RiskBook::open(&ctx.home, limits)?;
+    // Setting the balance is the one verb that may create the home. Every other one reads the risk
+    // state and refuses a missing home: a mistyped --home must never approve trades against a fresh,
+    // empty state while the real one has the emergency shutdown on.
+    let balance = match &args.action {
+        Some(Action::State { balance: Some(b) }) => Some(parse_number("balance", b)?),
+        _ => None,
+    };
+    if balance.is_some() {
+        ctx.create_home()?;
+    }
+    let mut db = ctx.db()?;
+    let mut book = RiskBook::new(&mut *db, limits);
     match args.action {
         None if args.stdin => run_stdin(&mut book, now),
         None => {
@@ -254,9 +266,9 @@ pub fn run(ctx: &Context, args: RiskCheckArgs) -> Result<Outcome> {
                 Outcome::Refused
             })
         }
-        Some(Action::State { balance }) => {
+        Some(Action::State { .. }) => {
             let state = match balance {
-                Some(b) => book.set_balance(parse_number("balance", &b)?, now)?,
+                Some(b) => book.set_balance(b, now)?,
                 None => book.state(now)?,
             };
             show_state(ctx, &state)?;
@@ -386,62 +398,7 @@ fn trade_from_flags(a: &RiskCheckArgs) -> Result<TradeRequest> {
     Ok(trade)
 }
 
-/// Fields a JSON trade line may have.
-const LINE_FIELDS: [&str; 10] = [
-    "id", "symbol", "side", "entry", "stop", "target", "size", "lot_size", "strategy", "equity",
-];
-
-/// Parses one `--stdin` line into a trade (and the caller's optional `id`, echoed back).
-fn trade_from_json(line: &str) -> Result<(TradeRequest, Option<Value>)> {
-    let v: Value = serde_json::from_str(line)
-        .map_err(|e| Error::invalid(format!("not a JSON object: {e}")))?;
-    let Value::Object(obj) = v else {
-        return Err(Error::invalid("not a JSON object"));
-    };
-    if let Some(k) = obj.keys().find(|k| !LINE_FIELDS.contains(&k.as_str())) {
-        return Err(Error::invalid(format!(
-            "{k}: unknown field; expected {}",
-            LINE_FIELDS.join(", ")
-        )));
-    }
-    let text = |name: &str, required: bool| -> Result<Option<String>> {
-        match obj.get(name) {
-            None | Some(Value::Null) if required => Err(Error::invalid(format!("{name}: missing"))),
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(other) => Err(Error::invalid(format!(
-                "{name}: expected a string, got {other}"
-            ))),
-        }
-    };
-    let trade = TradeRequest {
-        symbol: text("symbol", true)?.unwrap_or_default(),
-        side: Side::parse_field("side", &text("side", true)?.unwrap_or_default())?,
-        entry: json_number(&obj, "entry")?.expect("required"),
-        stop: json_number(&obj, "stop")?.expect("required"),
-        target: json_number(&obj, "target")?.expect("required"),
-        size: json_number(&obj, "size")?.expect("required"),
-        lot_size: json_number(&obj, "lot_size")?.unwrap_or(1.0),
-        strategy: text("strategy", false)?,
-        equity: json_number(&obj, "equity")?,
-    };
-    trade.validate()?;
-    Ok((trade, obj.get("id").cloned()))
-}
-
-/// A number field: a JSON number or a numeric string. Required fields error when missing.
-fn json_number(obj: &Map<String, Value>, name: &str) -> Result<Option<f64>> {
-    let required = matches!(name, "entry" | "stop" | "target" | "size");
-    match obj.get(name) {
-        None | Some(Value::Null) if required => Err(Error::invalid(format!("{name}: missing"))),
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => Ok(n.as_f64()),
-        Some(Value::String(s)) => parse_number(name, s).map(Some),
-        Some(other) => Err(Error::invalid(format!("{name}: '{other}' is not a number"))),
-    }
-}
-
-fn run_stdin(book: &mut RiskBook, now: DateTime<Utc>) -> Result<Outcome> {
+fn run_stdin(book: &mut RiskBook<&mut Db>, now: DateTime<Utc>) -> Result<Outcome> {
     let stdin = std::io::stdin();
     let mut outcome = Outcome::Done;
     for (i, line) in stdin.lock().lines().enumerate() {
@@ -450,7 +407,7 @@ fn run_stdin(book: &mut RiskBook, now: DateTime<Utc>) -> Result<Outcome> {
             continue;
         }
         let n = i + 1;
-        let parsed = trade_from_json(&line);
+        let parsed = TradeRequest::from_json_line(&line);
         let result = parsed.and_then(|(trade, id)| {
             let decision = book.check(&trade, now)?;
             Ok((trade, id, decision))
@@ -742,47 +699,4 @@ fn show_record(ctx: &Context, kind: &str, o: &RecordOutcome) -> Result<()> {
         ));
     }
     print_text(&text)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn json_lines_parse_with_field_named_errors() {
-        let (t, id) = trade_from_json(
-            r#"{"id":7,"symbol":"X","side":"short","entry":100,"stop":"101","target":98,"size":0.1}"#,
-        )
-        .unwrap();
-        assert_eq!(t.side, Side::Short);
-        assert_eq!(t.stop, 101.0);
-        assert_eq!(t.lot_size, 1.0);
-        assert_eq!(id, Some(serde_json::json!(7)));
-        for (line, want) in [
-            (
-                r#"{"symbol":"X","side":"long","entry":100,"stop":99,"target":102}"#,
-                "size: missing",
-            ),
-            (
-                r#"{"symbol":"X","side":"long","entry":100,"stop":99,"target":102,"size":"abc"}"#,
-                "size: 'abc' is not a number",
-            ),
-            (
-                r#"{"symbol":"X","side":"up","entry":100,"stop":99,"target":102,"size":1}"#,
-                "side: unknown side 'up'",
-            ),
-            (
-                r#"{"symbol":"X","side":"long","entry":0,"stop":99,"target":102,"size":1}"#,
-                "entry: must be a positive number",
-            ),
-            (
-                r#"{"symbol":"X","side":"long","entry":100,"stop":99,"target":102,"size":1,"lots":1}"#,
-                "lots: unknown field",
-            ),
-            (r#"[1,2]"#, "not a JSON object"),
-        ] {
-            let err = trade_from_json(line).unwrap_err().to_string();
-            assert!(err.contains(want), "{line}: {err}");
-        }
-    }
 }

@@ -5,7 +5,7 @@
 //!
 //! ```no_run
 //! # fn demo(home: &std::path::Path) -> flowrex::Result<()> {
-//! let mut db = flowrex::db::Db::open(home)?; // creates the file and applies pending migrations
+//! let mut db = flowrex::db::Db::open(home)?; // the home must exist; creates the file, applies migrations
 //! let n: i64 = db.read(|tx| Ok(tx.query_row("SELECT count(*) FROM risk_trades", [], |r| r.get(0))?))?;
 //! db.write(|tx| {
 //!     // BEGIN IMMEDIATE: read-modify-write here is serialized with every other process.
@@ -27,18 +27,19 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 use crate::error::{Error, IoContext, Result};
 
 /// The database file name inside a home folder.
-pub const DB_FILE: &str = "flowrex.db";
+pub use crate::home::DB_FILE;
 
 /// How long a writer waits for another process's transaction before giving up with "database is locked".
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Placeholder path that [`From<rusqlite::Error>`] puts into [`Error::Io`]; [`Db`] replaces it with the
-/// real database path so every database error names the file.
-const UNNAMED: &str = "flowrex.db";
-
+/// A SQLite error becomes [`Error::Db`] without a path (a `?` inside a transaction does not know the
+/// file); [`Db`] fills in the real database path, so every database error names the file.
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {
-        Error::io(UNNAMED, std::io::Error::other(sqlite_message(&e)))
+        Error::Db {
+            path: None,
+            message: sqlite_message(&e),
+        }
     }
 }
 
@@ -58,24 +59,28 @@ pub struct Db {
 }
 
 impl Db {
-    /// Opens (creating if needed) `<home>/flowrex.db`, sets WAL mode and the busy timeout, and applies
-    /// every pending migration.
-    ///
-    /// Opening is serialized across processes by an OS lock on `<home>/flowrex.db.lock`: SQLite answers
-    /// "database is locked" at once, without waiting, when several connections race to switch a new file
-    /// to WAL mode, so the WAL switch and the migrations run one process at a time. The lock is released
-    /// as soon as the database is ready (and by the OS if the process dies).
+    /// Opens the database of the existing home folder `home` ([`crate::Home::open_db`]); a missing
+    /// folder is an error and nothing is created.
     pub fn open(home: &Path) -> Result<Db> {
-        std::fs::create_dir_all(home).at(home)?;
-        let path = home.join(DB_FILE);
-        let lock_path = home.join(format!("{DB_FILE}.lock"));
+        crate::Home::existing(home)?.open_db()
+    }
+
+    /// Opens (creating the file if needed, but not its folder) the database `path`, sets WAL mode and
+    /// the busy timeout, and applies every pending migration.
+    ///
+    /// Opening is serialized across processes by an OS lock on `lock_path`: SQLite answers "database is
+    /// locked" at once, without waiting, when several connections race to switch a new file to WAL mode,
+    /// so the WAL switch and the migrations run one process at a time. The lock is released as soon as
+    /// the database is ready (and by the OS if the process dies).
+    pub fn open_file(path: &Path, lock_path: &Path) -> Result<Db> {
+        let path = path.to_path_buf();
         let lock = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
-            .open(&lock_path)
-            .at(&lock_path)?;
-        lock.lock().at(&lock_path)?;
+            .open(lock_path)
+            .at(lock_path)?;
+        lock.lock().at(lock_path)?;
         let conn = Connection::open(&path).map_err(|e| named(&path, e.into()))?;
         let db = Db::init(conn, path);
         drop(lock);
@@ -153,12 +158,15 @@ impl Db {
     }
 }
 
-/// Replaces the placeholder path of a database error with the real database path.
+/// Names the database file in a database error that does not name one yet.
 fn named(path: &Path, e: Error) -> Error {
     match e {
-        Error::Io { path: p, source } if p == Path::new(UNNAMED) => Error::Io {
-            path: path.to_path_buf(),
-            source,
+        Error::Db {
+            path: None,
+            message,
+        } => Error::Db {
+            path: Some(path.to_path_buf()),
+            message,
         },
         other => other,
     }
@@ -202,12 +210,52 @@ mod tests {
                 Ok(())
             })
             .unwrap_err();
-        assert!(err.to_string().contains("flowrex.db"), "{err}");
-        assert!(err.to_string().contains("no_such_table"), "{err}");
+        // A database error of its own kind, naming the real file (not a placeholder).
+        let file = dir.path().join(DB_FILE);
+        match &err {
+            Error::Db {
+                path: Some(p),
+                message,
+            } => {
+                assert_eq!(p, &file);
+                assert!(message.contains("no_such_table"), "{message}");
+            }
+            other => panic!("expected Error::Db, got {other:?}"),
+        }
+        assert!(
+            err.to_string()
+                .starts_with(&format!("{}: ", file.display())),
+            "{err}"
+        );
+        assert_eq!(err.exit_code(), 1);
         let open: i64 = db
             .read(|tx| Ok(tx.query_row("SELECT open_positions FROM risk_state", [], |r| r.get(0))?))
             .unwrap();
         assert_eq!(open, 0);
+    }
+
+    #[test]
+    fn a_missing_home_is_not_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let typo = dir.path().join("typo");
+        let err = Db::open(&typo).unwrap_err().to_string();
+        assert!(err.contains("no such home folder"), "{err}");
+        assert!(!typo.exists());
+    }
+
+    #[test]
+    fn read_errors_name_the_file_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = Db::open(dir.path()).unwrap();
+        let err = db
+            .read(|tx| Ok(tx.query_row("SELECT nope FROM risk_state", [], |r| r.get::<_, i64>(0))?))
+            .unwrap_err()
+            .to_string();
+        let want = format!(
+            "{}: no such column: nope",
+            dir.path().join(DB_FILE).display()
+        );
+        assert!(err.starts_with(&want), "{err}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Market-data providers (TwelveData, Binance) behind one trait, over a shared HTTP layer that paces,
 //! retries and redacts; and [`update`], which brings a store file up to date from a provider.
 
+pub mod batch;
 pub mod binance;
 pub mod http;
 pub mod twelvedata;

@@ -6,6 +6,7 @@
 //! trades this hour, position size, risk per trade, reward:risk, strategy budget, daily loss.
 
 pub mod book;
+pub mod input;
 pub mod limits;
 pub mod rules;
 pub mod validator;

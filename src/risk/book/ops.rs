@@ -1,0 +1,501 @@
+//! The risk operations inside a caller's transaction: check, record a fill or a close, set the balance,
+//! resets, re-enable, state and the audit log. Each takes `&Transaction`, so a caller can run several of
+//! them — and its own writes (an order, a journal row) — as one all-or-nothing unit:
+//!
+//! ```no_run
+//! # use flowrex::risk::{book::ops, Limits, TradeRequest};
+//! # fn demo(db: &mut flowrex::db::Db, limits: &Limits, trade: &TradeRequest) -> flowrex::Result<()> {
+//! let now = chrono::Utc::now();
+//! db.write(|tx| {
+//!     let decision = ops::check(tx, limits, trade, now)?;
+//!     if decision.approved {
+//!         // … place the order, then in the same transaction:
+//!         ops::record_fill(tx, &trade.symbol, trade.strategy.as_deref(), now)?;
+//!     }
+//!     Ok(())
+//! })?; // an error anywhere rolls back the check's audit row and the fill together
+//! # Ok(()) }
+//! ```
+//!
+//! Every write operation also writes its audit row in the same transaction. The clock is a parameter.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Transaction, params};
+use serde_json::{Value, json};
+
+use super::rows::{
+    Audit, HOUR_MS, all_budgets, audit, budget, count_fills, ensure_budget, load_row, non_empty,
+    note_limits, note_setting, roll_day, save_row, state_of, trip, ts_text,
+};
+use super::{AuditEntry, AuditKind, Decision, DecisionFilter, RecordOutcome, RiskState};
+use crate::error::{Error, Result};
+use crate::risk::limits::Limits;
+use crate::risk::validator::{
+    Snapshot, StrategyBudget, TradeRequest, drawdown_share, drawdown_trips, evaluate, fmt_num,
+};
+
+/// Validates `trade` at time `now`: every rule's verdict, an audit row, and — when the drawdown has
+/// reached its limit — the emergency shutdown switched on. A malformed trade, or no equity to measure
+/// against, is an error and nothing is recorded.
+pub fn check(
+    tx: &Transaction<'_>,
+    limits: &Limits,
+    trade: &TradeRequest,
+    now: DateTime<Utc>,
+) -> Result<Decision> {
+    trade.validate()?;
+    let mut row = roll_day(load_row(tx)?, now);
+    let equity = trade.equity.unwrap_or(row.balance);
+    if equity.is_nan() || equity <= 0.0 {
+        return Err(Error::invalid(
+            "equity: no balance set; run `flowrex risk-check state --balance X` or pass --equity X",
+        ));
+    }
+    let now_ms = now.timestamp_millis();
+    let strategy = match &trade.strategy {
+        Some(name) => Some(budget(tx, name)?.unwrap_or(StrategyBudget {
+            strategy: name.clone(),
+            enabled: true,
+            consecutive_losses: 0,
+            disabled_reason: None,
+        })),
+        None => None,
+    };
+    let snap = Snapshot {
+        emergency: row.emergency,
+        emergency_reason: row.emergency_reason.clone(),
+        equity,
+        equity_peak: row.equity_peak,
+        open_positions: row.open_positions.max(0) as u32,
+        trades_today: count_fills(tx, row.day_started_ms, true, now_ms)?,
+        trades_this_hour: count_fills(tx, now_ms - HOUR_MS, false, now_ms)?,
+        day_start_balance: row.day_start_balance,
+        daily_pnl: row.daily_pnl,
+        strategy,
+    };
+    let verdicts = evaluate(trade, &snap, limits);
+    let approved = verdicts.iter().all(|v| v.pass);
+    let dd = drawdown_share(equity, row.equity_peak);
+    let emergency_tripped =
+        drawdown_trips(dd, limits) && trip(tx, &mut row, now, equity, limits, "check")?;
+    save_row(tx, &row, now)?;
+    note_limits(tx, now, limits)?;
+    let decision_id = audit(
+        tx,
+        now,
+        Audit {
+            symbol: Some(&trade.symbol),
+            strategy: trade.strategy.as_deref(),
+            approved: Some(approved),
+            reason: (!approved)
+                .then(|| {
+                    verdicts
+                        .iter()
+                        .filter(|v| !v.pass)
+                        .map(|v| v.rule.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .as_deref(),
+            inputs: json!({
+                "trade": trade,
+                "equity_source": if trade.equity.is_some() { "override" } else { "state" },
+                "state": snap,
+                "limits": limits,
+            }),
+            verdicts: serde_json::to_value(&verdicts).expect("verdicts serialize"),
+            ..Audit::of(AuditKind::Check)
+        },
+    )?;
+    Ok(Decision {
+        approved,
+        decision_id,
+        emergency_tripped,
+        equity,
+        verdicts,
+    })
+}
+
+/// Records a fill that opened a trade: one more trade today and this hour, one more open position.
+pub fn record_fill(
+    tx: &Transaction<'_>,
+    symbol: &str,
+    strategy: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<RecordOutcome> {
+    let symbol = non_empty("symbol", symbol)?;
+    let strategy = strategy.map(|s| non_empty("strategy", s)).transpose()?;
+    let mut row = roll_day(load_row(tx)?, now);
+    tx.execute(
+            "INSERT INTO risk_trades (ts_ms, ts, kind, symbol, strategy) VALUES (?1, ?2, 'fill', ?3, ?4)",
+            params![now.timestamp_millis(), ts_text(now), symbol, strategy],
+        )?;
+    if let Some(s) = strategy {
+        ensure_budget(tx, s, now)?;
+    }
+    row.open_positions += 1;
+    save_row(tx, &row, now)?;
+    Ok(RecordOutcome {
+        state: state_of(tx, &row, now)?,
+        emergency_tripped: false,
+        strategy_disabled: None,
+    })
+}
+
+/// Records a closed trade with its realized P&L: one fewer open position, balance, daily P&L, peak
+/// and drawdown (reaching the limit trips the emergency shutdown), and the strategy's losing streak (a
+/// loss adds one, a win resets it, reaching the limit disables the strategy).
+pub fn record_close(
+    tx: &Transaction<'_>,
+    limits: &Limits,
+    symbol: Option<&str>,
+    strategy: Option<&str>,
+    pnl: f64,
+    now: DateTime<Utc>,
+) -> Result<RecordOutcome> {
+    if !pnl.is_finite() {
+        return Err(Error::invalid(format!(
+            "pnl: must be a finite number, got {pnl}"
+        )));
+    }
+    let symbol = symbol.map(|s| non_empty("symbol", s)).transpose()?;
+    let strategy = strategy.map(|s| non_empty("strategy", s)).transpose()?;
+    let mut row = roll_day(load_row(tx)?, now);
+    tx.execute(
+            "INSERT INTO risk_trades (ts_ms, ts, kind, symbol, strategy, pnl) VALUES (?1, ?2, 'close', ?3, ?4, ?5)",
+            params![now.timestamp_millis(), ts_text(now), symbol, strategy, pnl],
+        )?;
+    row.open_positions = (row.open_positions - 1).max(0);
+    row.balance += pnl;
+    row.daily_pnl += pnl;
+    row.equity_peak = row.equity_peak.max(row.balance);
+    let dd = drawdown_share(row.balance, row.equity_peak);
+    let balance = row.balance;
+    let emergency_tripped =
+        drawdown_trips(dd, limits) && trip(tx, &mut row, now, balance, limits, "record")?;
+    let mut strategy_disabled = None;
+    if let Some(name) = strategy {
+        ensure_budget(tx, name, now)?;
+        let mut b = budget(tx, name)?.expect("budget row exists");
+        if pnl < 0.0 {
+            b.consecutive_losses += 1;
+        } else if pnl > 0.0 {
+            b.consecutive_losses = 0;
+        }
+        if b.enabled && b.consecutive_losses >= limits.max_consecutive_losses {
+            let reason = format!(
+                "{} consecutive losses, limit {}",
+                b.consecutive_losses, limits.max_consecutive_losses
+            );
+            b.enabled = false;
+            b.disabled_reason = Some(reason.clone());
+            tx.execute(
+                "UPDATE strategy_budgets SET disabled_ts = ?2 WHERE strategy = ?1",
+                params![name, ts_text(now)],
+            )?;
+            audit(
+                tx,
+                now,
+                Audit {
+                    strategy: Some(name),
+                    symbol,
+                    reason: Some(&reason),
+                    inputs: json!({"consecutive_losses": b.consecutive_losses, "last_pnl": pnl}),
+                    ..Audit::of(AuditKind::StrategyDisabled)
+                },
+            )?;
+            strategy_disabled = Some(name.to_string());
+        }
+        tx.execute(
+                "UPDATE strategy_budgets SET enabled = ?2, consecutive_losses = ?3, disabled_reason = ?4,
+                        updated_ts = ?5 WHERE strategy = ?1",
+                params![name, b.enabled, b.consecutive_losses, b.disabled_reason, ts_text(now)],
+            )?;
+    }
+    save_row(tx, &row, now)?;
+    if emergency_tripped || strategy_disabled.is_some() {
+        note_limits(tx, now, limits)?;
+    }
+    Ok(RecordOutcome {
+        state: state_of(tx, &row, now)?,
+        emergency_tripped,
+        strategy_disabled,
+    })
+}
+
+/// The risk state at time `now` (today's figures rolled over if a new UTC day has begun).
+pub fn state(tx: &Transaction<'_>, now: DateTime<Utc>) -> Result<RiskState> {
+    let row = roll_day(load_row(tx)?, now);
+    state_of(tx, &row, now)
+}
+
+/// Sets the balance (a deposit, a withdrawal, or the first setup). The peak and the day's starting
+/// balance restart from it, since moving money is not a drawdown or a daily loss. Audited in
+/// `settings_audit`.
+pub fn set_balance(tx: &Transaction<'_>, balance: f64, now: DateTime<Utc>) -> Result<RiskState> {
+    if !(balance.is_finite() && balance > 0.0) {
+        return Err(Error::invalid(format!(
+            "balance: must be a positive number, got {balance}"
+        )));
+    }
+    let mut row = roll_day(load_row(tx)?, now);
+    row.balance = balance;
+    row.equity_peak = balance;
+    row.day_start_balance = balance;
+    save_row(tx, &row, now)?;
+    note_setting(tx, now, "risk.balance", &fmt_num(balance), None, true)?;
+    state_of(tx, &row, now)
+}
+
+/// Switches the emergency shutdown off (audited with `reason`) and restarts the peak from the current
+/// balance, so the drawdown that tripped it does not trip it again at once.
+pub fn reset_emergency(
+    tx: &Transaction<'_>,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<RiskState> {
+    let reason = non_empty("reason", reason)?;
+    let mut row = roll_day(load_row(tx)?, now);
+    let inputs = json!({
+        "was_on": row.emergency,
+        "emergency_reason": row.emergency_reason,
+        "emergency_since": row.emergency_ts,
+        "balance": row.balance,
+        "equity_peak_before": row.equity_peak,
+        "drawdown_pct_before": drawdown_share(row.balance, row.equity_peak) * 100.0,
+    });
+    row.emergency = false;
+    row.emergency_reason = None;
+    row.emergency_ts = None;
+    row.equity_peak = row.balance;
+    save_row(tx, &row, now)?;
+    audit(
+        tx,
+        now,
+        Audit {
+            reason: Some(reason),
+            inputs,
+            ..Audit::of(AuditKind::ResetEmergency)
+        },
+    )?;
+    state_of(tx, &row, now)
+}
+
+/// Starts a new trading day now: daily P&L to zero, the day's starting balance to the balance, and
+/// only trades from now on count as today's. Audited.
+pub fn reset_daily(
+    tx: &Transaction<'_>,
+    reason: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<RiskState> {
+    let mut row = roll_day(load_row(tx)?, now);
+    let before = state_of(tx, &row, now)?;
+    row.day_started_ms = now.timestamp_millis();
+    row.day_start_balance = row.balance;
+    row.daily_pnl = 0.0;
+    save_row(tx, &row, now)?;
+    audit(
+        tx,
+        now,
+        Audit {
+            reason: reason.map(str::trim).filter(|r| !r.is_empty()),
+            inputs: json!({
+                "daily_pnl_before": before.daily_pnl,
+                "day_start_balance_before": before.day_start_balance,
+                "trades_today_before": before.trades_today,
+            }),
+            ..Audit::of(AuditKind::ResetDaily)
+        },
+    )?;
+    state_of(tx, &row, now)
+}
+
+/// Re-enables a strategy and clears its losing streak. Audited with `reason`.
+pub fn enable_strategy(
+    tx: &Transaction<'_>,
+    name: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<StrategyBudget> {
+    let name = non_empty("strategy", name)?;
+    let reason = non_empty("reason", reason)?;
+    let Some(before) = budget(tx, name)? else {
+        let known: Vec<String> = all_budgets(tx)?.into_iter().map(|b| b.strategy).collect();
+        return Err(Error::invalid(format!(
+            "strategy: no risk budget named '{name}' (known: {})",
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        )));
+    };
+    tx.execute(
+        "UPDATE strategy_budgets SET enabled = 1, consecutive_losses = 0, disabled_reason = NULL,
+                    disabled_ts = NULL, updated_ts = ?2 WHERE strategy = ?1",
+        params![name, ts_text(now)],
+    )?;
+    audit(
+        tx,
+        now,
+        Audit {
+            strategy: Some(name),
+            reason: Some(reason),
+            inputs: json!({
+                "was_enabled": before.enabled,
+                "consecutive_losses_before": before.consecutive_losses,
+                "disabled_reason": before.disabled_reason,
+            }),
+            ..Audit::of(AuditKind::EnableStrategy)
+        },
+    )?;
+    Ok(budget(tx, name)?.expect("budget row exists"))
+}
+
+/// The audit log, filtered; the newest `limit` rows, oldest first.
+pub fn decisions(tx: &Transaction<'_>, filter: &DecisionFilter) -> Result<Vec<AuditEntry>> {
+    let mut sql = String::from(
+        "SELECT id, ts, kind, symbol, strategy, approved, reason, inputs, verdicts FROM risk_decisions WHERE 1 = 1",
+    );
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    let mut push = |clause: &str, v: rusqlite::types::Value| {
+        args.push(v);
+        sql.push_str(&format!(" AND {clause} ?{}", args.len()));
+    };
+    if let Some(k) = filter.kind {
+        push("kind =", k.as_str().to_string().into());
+    }
+    if let Some(s) = &filter.symbol {
+        push("symbol =", s.clone().into());
+    }
+    if let Some(s) = &filter.strategy {
+        push("strategy =", s.clone().into());
+    }
+    if let Some(a) = filter.approved {
+        push("approved =", (a as i64).into());
+    }
+    if let Some(t) = filter.since_ms {
+        push("ts_ms >=", t.into());
+    }
+    if let Some(t) = filter.until_ms {
+        push("ts_ms <", t.into());
+    }
+    sql.push_str(" ORDER BY id DESC");
+    if let Some(n) = filter.limit {
+        sql.push_str(&format!(" LIMIT {n}"));
+    }
+    let mut stmt = tx.prepare(&sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), |r| {
+        let inputs: String = r.get(7)?;
+        let verdicts: String = r.get(8)?;
+        Ok(AuditEntry {
+            id: r.get(0)?,
+            ts: r.get(1)?,
+            kind: r.get(2)?,
+            symbol: r.get(3)?,
+            strategy: r.get(4)?,
+            approved: r.get(5)?,
+            reason: r.get(6)?,
+            inputs: serde_json::from_str(&inputs).unwrap_or(Value::String(inputs)),
+            verdicts: serde_json::from_str(&verdicts).unwrap_or(Value::String(verdicts)),
+        })
+    })?;
+    let mut out: Vec<AuditEntry> = rows.collect::<rusqlite::Result<_>>()?;
+    out.reverse();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::db::Db;
+    use crate::risk::Rule;
+    use crate::risk::limits::HARD;
+    use crate::trade::Side;
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap()
+    }
+
+    /// Risk 0.5 × 1 × 100 = 50 on 10 000 (0.5%), R:R 2: passes every hard limit on a clean book.
+    fn trade() -> TradeRequest {
+        TradeRequest {
+            symbol: "BTCUSD".into(),
+            side: Side::Long,
+            entry: 1000.0,
+            stop: 900.0,
+            target: 1200.0,
+            size: 0.5,
+            lot_size: 1.0,
+            strategy: Some("s".into()),
+            equity: None,
+        }
+    }
+
+    fn state_and_log(db: &mut Db) -> (RiskState, Vec<AuditEntry>) {
+        db.read(|tx| Ok((state(tx, t0())?, decisions(tx, &DecisionFilter::default())?)))
+            .unwrap()
+    }
+
+    #[test]
+    fn two_operations_in_one_caller_transaction_commit_or_roll_back_together() {
+        let mut db = Db::open_in_memory().unwrap();
+        db.write(|tx| set_balance(tx, 10_000.0, t0()).map(drop))
+            .unwrap();
+
+        // A fill and a check, then the caller's own step fails: neither is kept.
+        let err = db
+            .write(|tx| {
+                record_fill(tx, "BTCUSD", Some("s"), t0())?;
+                assert!(check(tx, &HARD, &trade(), t0())?.approved);
+                Err::<(), _>(Error::invalid("broker: order rejected"))
+            })
+            .unwrap_err();
+        assert_eq!(err.to_string(), "broker: order rejected");
+        let (st, log) = state_and_log(&mut db);
+        assert_eq!((st.open_positions, st.trades_today), (0, 0));
+        assert!(st.strategies.is_empty(), "{:?}", st.strategies);
+        assert!(log.is_empty(), "{log:?}");
+
+        // The same two operations committed: both are kept, and the check already saw the fill made
+        // earlier in the same transaction: 1 open position and 1 trade today, so the verdicts count
+        // 1 + this trade = 2.
+        let d = db
+            .write(|tx| {
+                record_fill(tx, "BTCUSD", Some("s"), t0())?;
+                check(tx, &HARD, &trade(), t0())
+            })
+            .unwrap();
+        assert_eq!(d.verdict(Rule::OpenPositions).value, 2.0);
+        assert_eq!(d.verdict(Rule::TradesToday).value, 2.0);
+        let (st, log) = state_and_log(&mut db);
+        assert_eq!((st.open_positions, st.trades_today), (1, 1));
+        assert_eq!(st.strategies.len(), 1);
+        assert_eq!(log.len(), 1);
+        assert_eq!(log[0].id, d.decision_id);
+        assert_eq!(log[0].inputs["state"]["open_positions"], 1);
+    }
+
+    #[test]
+    fn a_failing_second_operation_rolls_back_the_first() {
+        let mut db = Db::open_in_memory().unwrap();
+        db.write(|tx| set_balance(tx, 10_000.0, t0()).map(drop))
+            .unwrap();
+        // The close is recorded, then re-enabling an unknown strategy fails: the close is undone too.
+        let err = db
+            .write(|tx| {
+                record_close(tx, &HARD, Some("BTCUSD"), None, -100.0, t0())?;
+                enable_strategy(tx, "nope", "why not", t0())
+            })
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("no risk budget named 'nope'"),
+            "{err}"
+        );
+        let (st, _) = state_and_log(&mut db);
+        assert_eq!(st.balance, 10_000.0);
+        assert_eq!(st.daily_pnl, 0.0);
+    }
+}
