@@ -505,7 +505,7 @@ fn the_bundled_store_lists_three_real_symbols() {
             )
         })
         .collect();
-    // Row counts as documented in ../shared/data/README.md.
+    // Row counts as documented in docs/data.md.
     for want in [
         ("BTCUSD", "1M", 156),
         ("EURUSD", "1h", 5000),
