@@ -1,4 +1,4 @@
-//! Error types and the exit codes they map to (DESIGN §8: 1 error, 2 usage, 3 a check said no).
+//! Error types and the exit codes they map to (docs/DESIGN.md §8: 1 error, 2 usage, 3 a check said no).
 
 use std::path::{Path, PathBuf};
 

@@ -1,8 +1,8 @@
 //! The backtest engine: settings, the bar loop with order matching, the trade log and equity curve,
 //! metrics, and file export.
 //!
-//! Defaults reproduce backtesting.py 0.6.6 trade for trade (see `DESIGN.md` §3 and
-//! `reference-semantics.md`): market orders fill at the next bar's open, all cash in whole units,
+//! Defaults reproduce backtesting.py 0.6.6 trade for trade (see `docs/DESIGN.md` §3 and
+//! `docs/reference-semantics.md`): market orders fill at the next bar's open, all cash in whole units,
 //! commission on entry and exit, the spread worsens only the entry price, and an open trade at the end
 //! stays open (valued at the last close) unless `close_at_end` is set.
 

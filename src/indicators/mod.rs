@@ -2,7 +2,7 @@
 //!
 //! Every series function takes plain slices and returns a `Vec<f64>` of the same length, with `NaN` where
 //! the indicator is not yet defined (warm-up). Conventions (seeds, population vs sample deviation) follow
-//! TA-Lib, against which `tests/strategies.rs` checks them. Strategies reach them through
+//! TA-Lib, against which `tests/it/strategies.rs` checks them. Strategies reach them through
 //! [`cache::IndicatorCache`] so that an optimizer computes each one once per data set.
 
 pub mod atr;

@@ -1,4 +1,4 @@
-//! Playbooks: the TOML unit of result (DESIGN §5) — what to run, on what data, with what outcome, and
+//! Playbooks: the TOML unit of result (docs/DESIGN.md §5) — what to run, on what data, with what outcome, and
 //! how to reproduce it. Reading and atomic writing, and the regression check behind
 //! `backtest --playbook P --check`. (Merging shard playbooks is `optimize::merge`.)
 //!

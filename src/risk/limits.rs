@@ -48,7 +48,7 @@ pub struct Limits {
     pub max_consecutive_losses: u32,
 }
 
-/// The hard limits (DESIGN §7).
+/// The hard limits (docs/DESIGN.md §7).
 pub const HARD: Limits = Limits {
     risk_per_trade: MAX_RISK_PER_TRADE,
     emergency_drawdown: EMERGENCY_DRAWDOWN,

@@ -5,10 +5,7 @@
 //! `floor(cash·(1−ε) / price)` whole units, so 10 000 of cash at a price of 100 buys **99** units
 //! (10 000·(1−ε)/100 is just below 100), as in the reference backtester.
 
-use std::path::PathBuf;
-
-use assert_cmd::cargo::cargo_bin_cmd;
-use flowrex::candles::{Bar, Candles, DAY_MS};
+use flowrex::candles::Candles;
 use flowrex::engine::{
     self, Action, BacktestConfig, Entry, Fill, PositionView, RunResult, Signals, Sizing, StopPolicy,
 };
@@ -16,24 +13,7 @@ use flowrex::metrics;
 use flowrex::trade::ExitReason;
 use predicates::prelude::*;
 
-/// Bars `(open, high, low, close)` one day apart from 2020-01-06 (a Monday).
-fn candles(bars: &[(f64, f64, f64, f64)]) -> Candles {
-    let t0 = 1_578_268_800_000; // 2020-01-06
-    Candles::from_bars(
-        &bars
-            .iter()
-            .enumerate()
-            .map(|(i, &(open, high, low, close))| Bar {
-                ts: t0 + i as i64 * DAY_MS,
-                open,
-                high,
-                low,
-                close,
-                volume: 1.0,
-            })
-            .collect::<Vec<_>>(),
-    )
-}
+use crate::support::{bundled_home, candles, flowrex, stdout_json, stdout_ok};
 
 /// A strategy that plays back a fixed list of `(bar, action)` decisions.
 struct Script {
@@ -359,16 +339,6 @@ fn a_strategy_that_never_trades_has_defined_metrics() {
 
 // ---- The command line -------------------------------------------------------------------------
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn flowrex() -> assert_cmd::Command {
-    let mut cmd = cargo_bin_cmd!("flowrex");
-    cmd.arg("--home").arg(repo());
-    cmd
-}
-
 const GOOG: [&str; 7] = [
     "backtest",
     "--strategy",
@@ -381,16 +351,16 @@ const GOOG: [&str; 7] = [
 
 #[test]
 fn cli_never_trading_run_prints_null_not_nan() {
-    let out = flowrex()
+    let home = bundled_home();
+    let out = flowrex(home.path())
         .arg("--json")
         .args(GOOG)
         .args(["--param", "fast=5000", "--param", "slow=6000"])
         .output()
         .unwrap();
-    assert!(out.status.success());
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = stdout_ok(&out);
     assert!(!text.contains("NaN"));
-    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let doc = stdout_json(&out);
     assert_eq!(doc["metrics"]["num_trades"], 0);
     assert!(doc["metrics"]["win_rate_pct"].is_null());
     assert!(doc["open_trade"].is_null());
@@ -398,7 +368,8 @@ fn cli_never_trading_run_prints_null_not_nan() {
 
 #[test]
 fn cli_bad_input_messages() {
-    flowrex()
+    let home = bundled_home();
+    flowrex(home.path())
         .args([
             "backtest",
             "--strategy",
@@ -414,7 +385,7 @@ fn cli_bad_input_messages() {
             predicate::str::contains("unknown strategy `nope`")
                 .and(predicate::str::contains("sma_cross")),
         );
-    flowrex()
+    flowrex(home.path())
         .args(GOOG)
         .args(["--param", "speed=3"])
         .assert()
@@ -423,7 +394,7 @@ fn cli_bad_input_messages() {
             predicate::str::contains("unknown parameter `speed`")
                 .and(predicate::str::contains("fast (1..=100000)")),
         );
-    flowrex()
+    flowrex(home.path())
         .args(GOOG)
         .args(["--param", "fast=0"])
         .assert()
@@ -432,7 +403,7 @@ fn cli_bad_input_messages() {
             predicate::str::contains("parameter `fast`")
                 .and(predicate::str::contains("1..=100000")),
         );
-    flowrex()
+    flowrex(home.path())
         .args([
             "backtest",
             "--strategy",
@@ -445,7 +416,7 @@ fn cli_bad_input_messages() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains("flowrex fetch"));
-    flowrex()
+    flowrex(home.path())
         .args(GOOG)
         .args(["--start", "2030-01-01"])
         .assert()
@@ -453,7 +424,7 @@ fn cli_bad_input_messages() {
         .stderr(
             predicate::str::contains("no GOOG 1d bars").and(predicate::str::contains("2004-08-19")),
         );
-    flowrex()
+    flowrex(home.path())
         .args(GOOG)
         .args(["--size", "pct:150"])
         .assert()
@@ -463,17 +434,18 @@ fn cli_bad_input_messages() {
 
 #[test]
 fn cli_lists_strategies_and_writes_files() {
-    let out = flowrex()
+    let home = bundled_home();
+    let out = flowrex(home.path())
         .args(["--json", "backtest", "--list-strategies"])
         .output()
         .unwrap();
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let doc = stdout_json(&out);
     let sma = &doc["strategies"][0];
     assert_eq!(sma["name"], "sma_cross");
     assert_eq!(sma["params"][0]["name"], "fast");
     assert_eq!(sma["params"][0]["type"], "int");
     assert_eq!(sma["params"][0]["default"], 10);
-    flowrex()
+    flowrex(home.path())
         .args(["backtest", "--list-strategies"])
         .assert()
         .success()
@@ -483,7 +455,7 @@ fn cli_lists_strategies_and_writes_files() {
     let csv = dir.path().join("trades.csv");
     let pq = dir.path().join("trades.parquet");
     let eq = dir.path().join("equity.parquet");
-    flowrex()
+    flowrex(home.path())
         .args(GOOG)
         .args(["--commission", "0.002", "--trades"])
         .arg(&csv)
@@ -499,7 +471,7 @@ fn cli_lists_strategies_and_writes_files() {
     assert!(text.starts_with("size,entry_bar,exit_bar,entry_time,exit_time,entry_price"));
     assert_eq!(text.lines().count(), 94); // header + the oracle's 93 trades
     assert!(eq.metadata().unwrap().len() > 0);
-    flowrex()
+    flowrex(home.path())
         .args(GOOG)
         .arg("--trades")
         .arg(&pq)

@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use assert_cmd::cargo::cargo_bin_cmd;
 use chrono::{NaiveDate, NaiveDateTime};
-use flowrex::candles::time::TimeRange;
 use flowrex::candles::{Bar, Candles, DAY_MS, HOUR_MS, Interval, MINUTE_MS, Store};
 use mockito::{Matcher, Server};
+
+use crate::support::{self, Run, empty_home, json, load, seed, stderr_of, stdout_of, write};
 
 const KEY: &str = "TDKEY-must-not-leak-4242";
 /// 2024-01-01T00:00:00Z.
@@ -23,35 +23,22 @@ const JAN1: i64 = 1_704_067_200_000;
 const FAST_CONFIG: &str = "[providers]\nretry_base_ms = 1\nretry_max_ms = 20\ntimeout_ms = 2000\n\
     [providers.twelvedata]\nrequests_per_minute = 6000\n";
 
+/// A home whose configuration makes retries fast.
 fn home() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("flowrex.toml"), FAST_CONFIG).unwrap();
+    let dir = empty_home();
+    write(dir.path(), "flowrex.toml", FAST_CONFIG);
     dir
 }
 
+/// flowrex with the TwelveData key in its environment.
 fn flowrex(home: &Path) -> assert_cmd::Command {
-    let mut cmd = cargo_bin_cmd!("flowrex");
-    cmd.arg("--home")
-        .arg(home)
-        .env_remove("FLOWREX_HOME")
-        .env_remove("RUST_LOG")
-        .env("TWELVEDATA_API_KEY", KEY);
+    let mut cmd = support::flowrex(home);
+    cmd.env("TWELVEDATA_API_KEY", KEY);
     cmd
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 fn run(home: &Path, args: &[&str]) -> Run {
-    let out = flowrex(home).args(args).output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::of(flowrex(home).args(args))
 }
 
 fn bar(i: i64, ts: i64) -> Bar {
@@ -68,28 +55,6 @@ fn bar(i: i64, ts: i64) -> Bar {
 
 fn series(n: i64, start: i64, step: i64) -> Vec<Bar> {
     (0..n).map(|i| bar(i, start + i * step)).collect()
-}
-
-fn load(home: &Path, symbol: &str, interval: &str) -> Candles {
-    Store::new(home)
-        .load(
-            symbol,
-            interval.parse::<Interval>().unwrap(),
-            &TimeRange::ALL,
-        )
-        .unwrap()
-}
-
-/// Stores `bars` for `symbol` and returns the file's bytes, for byte-identity checks after failures.
-fn seed(home: &Path, symbol: &str, interval: &str, bars: &[Bar]) -> (PathBuf, Vec<u8>) {
-    let store = Store::new(home);
-    let interval: Interval = interval.parse().unwrap();
-    store
-        .merge(symbol, interval, &Candles::from_bars(bars), "seed", false)
-        .unwrap();
-    let path = store.path(symbol, interval);
-    let bytes = std::fs::read(&path).unwrap();
-    (path, bytes)
 }
 
 /// Three stored AAPL 1h bars ending before 2024-01-01: the store that failure tests must leave untouched.
@@ -289,10 +254,6 @@ fn td_args<'a>(url: &'a str, symbol: &'a str, interval: &'a str, start: &'a str)
         "--base-url",
         url,
     ]
-}
-
-fn json(run: &Run) -> serde_json::Value {
-    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -1020,10 +981,7 @@ fn the_api_key_never_appears_in_stdout_stderr_or_logs_even_on_failures() {
                 .args(["--log-format", fmt, "--max-attempts", "2"])
                 .output()
                 .unwrap();
-            let (stdout, stderr) = (
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr),
-            );
+            let (stdout, stderr) = (stdout_of(&out), stderr_of(&out));
             assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
             assert!(
                 !stdout.contains(KEY) && !stderr.contains(KEY),
@@ -1101,7 +1059,7 @@ fn quote_and_search_print_tables_or_json() {
 
 #[test]
 fn base_url_and_key_come_from_the_config_file_too() {
-    let home = tempfile::tempdir().unwrap();
+    let home = empty_home();
     let mut server = Server::new();
     let url = server.url();
     let m = server
@@ -1120,9 +1078,7 @@ fn base_url_and_key_come_from_the_config_file_too() {
         ),
     )
     .unwrap();
-    let out = cargo_bin_cmd!("flowrex")
-        .arg("--home")
-        .arg(home.path())
+    let out = support::flowrex(home.path())
         .env_remove("TWELVEDATA_API_KEY")
         .args([
             "fetch",
@@ -1137,11 +1093,7 @@ fn base_url_and_key_come_from_the_config_file_too() {
         ])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
     m.assert();
 }
 
@@ -1149,9 +1101,7 @@ fn base_url_and_key_come_from_the_config_file_too() {
 fn usage_errors_exit_2() {
     let home = home();
     // No key anywhere.
-    let out = cargo_bin_cmd!("flowrex")
-        .arg("--home")
-        .arg(home.path())
+    let out = support::flowrex(home.path())
         .env_remove("TWELVEDATA_API_KEY")
         .args([
             "fetch",
@@ -1165,7 +1115,7 @@ fn usage_errors_exit_2() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("TWELVEDATA_API_KEY"));
+    assert!(stderr_of(&out).contains("TWELVEDATA_API_KEY"));
     // Symbol lists are for remote providers.
     let r = run(
         home.path(),

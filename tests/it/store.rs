@@ -1,28 +1,16 @@
 //! Integration tests of the candle store through the binary: CSV import in every flavour, validation
 //! messages, conflicts, atomicity under concurrency and crashes, listing and verification.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Stdio;
 use std::time::Duration;
 
-use assert_cmd::cargo::cargo_bin_cmd;
 use flowrex::candles::time::TimeRange;
 use flowrex::candles::{Candles, Interval, Store};
 
-fn flowrex(home: &Path) -> assert_cmd::Command {
-    let mut cmd = cargo_bin_cmd!("flowrex");
-    cmd.arg("--home")
-        .arg(home)
-        .env_remove("FLOWREX_HOME")
-        .env_remove("RUST_LOG");
-    cmd
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
-}
+use crate::support::{
+    bundled_home, empty_home, flowrex, flowrex_std, load, stderr_of, stdout_json, write,
+};
 
 fn import(home: &Path, file: &Path, symbol: &str, interval: &str) -> assert_cmd::assert::Assert {
     flowrex(home)
@@ -38,21 +26,6 @@ fn import(home: &Path, file: &Path, symbol: &str, interval: &str) -> assert_cmd:
         ])
         .arg(file)
         .assert()
-}
-
-fn load(home: &Path, symbol: &str, interval: &str) -> Candles {
-    Store::new(home)
-        .load(
-            symbol,
-            interval.parse::<Interval>().unwrap(),
-            &TimeRange::ALL,
-        )
-        .unwrap()
-}
-
-/// What a finished command printed on stderr.
-fn stderr_of(out: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&out.get_output().stderr).into_owned()
 }
 
 /// Each value must come back bit for bit equal to Rust's own parse of the CSV text.
@@ -84,7 +57,7 @@ const ROWS: [[&str; 5]; 3] = [
 
 #[test]
 fn every_csv_flavour_round_trips_bit_for_bit() {
-    let home = tempfile::tempdir().unwrap();
+    let home = empty_home();
     // 2004-08-19, 2004-08-20 and 2004-08-23, midnight UTC.
     let days = [1_092_873_600_000_i64, 1_092_960_000_000, 1_093_219_200_000];
     let body = |times: [&str; 3], with_volume: bool| -> String {
@@ -153,7 +126,7 @@ fn every_csv_flavour_round_trips_bit_for_bit() {
 
 #[test]
 fn each_validation_problem_is_named_and_the_store_is_untouched() {
-    let home = tempfile::tempdir().unwrap();
+    let home = empty_home();
     let good = write(
         home.path(),
         "good.csv",
@@ -233,7 +206,7 @@ fn each_validation_problem_is_named_and_the_store_is_untouched() {
 
 #[test]
 fn merging_adds_bars_rejects_conflicts_and_replaces_on_request() {
-    let home = tempfile::tempdir().unwrap();
+    let home = empty_home();
     let header = "date,open,high,low,close,volume\n";
     let first = write(
         home.path(),
@@ -255,7 +228,7 @@ fn merging_adds_bars_rejects_conflicts_and_replaces_on_request() {
         .arg(&first)
         .assert()
         .success();
-    let report: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let report = stdout_json(&out);
     assert_eq!(report["added"], 2);
     assert_eq!(report["out_of_order_sorted"], 1);
     assert!(home.path().join("data/EUR-USD/1h.parquet").exists());
@@ -298,7 +271,7 @@ fn merging_adds_bars_rejects_conflicts_and_replaces_on_request() {
 
 #[test]
 fn concurrent_imports_into_one_file_keep_both() {
-    let home = tempfile::tempdir().unwrap();
+    let home = empty_home();
     let header = "date,open,high,low,close,volume\n";
     // Two disjoint sets of 2000 days each, interleaved in time.
     let rows = |parity: i64| -> String {
@@ -320,9 +293,7 @@ fn concurrent_imports_into_one_file_keep_both() {
     let b = write(home.path(), "odd.csv", &format!("{header}{}", rows(1)));
     for round in 0..3 {
         let spawn = |file: &Path| {
-            Command::new(assert_cmd::cargo::cargo_bin!("flowrex"))
-                .arg("--home")
-                .arg(home.path())
+            flowrex_std(home.path())
                 .args([
                     "-q",
                     "fetch",
@@ -345,16 +316,8 @@ fn concurrent_imports_into_one_file_keep_both() {
             pa.wait_with_output().unwrap(),
             pb.wait_with_output().unwrap(),
         );
-        assert!(
-            ra.status.success(),
-            "{}",
-            String::from_utf8_lossy(&ra.stderr)
-        );
-        assert!(
-            rb.status.success(),
-            "{}",
-            String::from_utf8_lossy(&rb.stderr)
-        );
+        assert!(ra.status.success(), "{}", stderr_of(&ra));
+        assert!(rb.status.success(), "{}", stderr_of(&rb));
         let c = load(home.path(), &format!("C{round}"), "1d");
         assert_eq!(c.len(), 4000);
         assert!(c.ts.windows(2).all(|w| w[1] - w[0] == 86_400_000));
@@ -363,10 +326,10 @@ fn concurrent_imports_into_one_file_keep_both() {
 
 #[test]
 fn a_killed_write_leaves_the_old_file_or_the_new_one() {
-    let home = tempfile::tempdir().unwrap();
+    let home = empty_home();
     let synth = |bars: &str, seed: &str| {
-        let mut c = Command::new(assert_cmd::cargo::cargo_bin!("flowrex"));
-        c.arg("--home").arg(home.path()).args([
+        let mut c = flowrex_std(home.path());
+        c.args([
             "-q",
             "fetch",
             "--provider",
@@ -449,7 +412,7 @@ fn a_killed_write_leaves_the_old_file_or_the_new_one() {
 
 #[test]
 fn a_time_range_load_returns_exactly_the_bars_inside_it() {
-    let home = tempfile::tempdir().unwrap();
+    let home = empty_home();
     flowrex(home.path())
         .args([
             "-q",
@@ -496,7 +459,7 @@ fn a_time_range_load_returns_exactly_the_bars_inside_it() {
 
 #[test]
 fn the_same_seed_gives_the_same_synthetic_rows() {
-    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b) = (empty_home(), empty_home());
     for home in [a.path(), b.path()] {
         flowrex(home)
             .args([
@@ -524,12 +487,12 @@ fn the_same_seed_gives_the_same_synthetic_rows() {
 
 #[test]
 fn the_bundled_store_lists_three_real_symbols() {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = flowrex(repo)
+    let home = bundled_home();
+    let out = flowrex(home.path())
         .args(["--json", "fetch", "--list"])
         .assert()
         .success();
-    let rows: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let rows = stdout_json(&out);
     let got: Vec<(String, String, u64)> = rows
         .as_array()
         .unwrap()
@@ -542,7 +505,7 @@ fn the_bundled_store_lists_three_real_symbols() {
             )
         })
         .collect();
-    // Row counts as documented in ../shared/data/README.md.
+    // Row counts as documented in docs/data.md.
     for want in [
         ("BTCUSD", "1M", 156),
         ("EURUSD", "1h", 5000),
@@ -553,13 +516,13 @@ fn the_bundled_store_lists_three_real_symbols() {
             "{want:?} not in {got:?}"
         );
     }
-    let goog = load(repo, "GOOG", "1d");
+    let goog = load(home.path(), "GOOG", "1d");
     assert_eq!((goog.open[0], goog.close[0]), (100.0, 100.34)); // first row of GOOG.csv
 }
 
 #[test]
 fn verify_reports_gaps_and_rejects_a_damaged_file() {
-    let home = tempfile::tempdir().unwrap();
+    let home = empty_home();
     // Monday 2024-01-01 to Friday 2024-01-12, without Wednesday 2024-01-10.
     let days = ["01", "02", "03", "04", "05", "08", "09", "11", "12"];
     let rows: String = days
@@ -576,7 +539,7 @@ fn verify_reports_gaps_and_rejects_a_damaged_file() {
         .args(["--json", "fetch", "--verify", "D/1d"])
         .assert()
         .success();
-    let report: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let report = stdout_json(&out);
     assert_eq!(report["missing_bars"], 1, "{report}");
     assert_eq!(report["gaps"][0]["after_ts"], 1_704_758_400_000_i64); // 2024-01-09
 
@@ -598,7 +561,7 @@ fn verify_reports_gaps_and_rejects_a_damaged_file() {
 
 #[test]
 fn list_shows_a_damaged_file_beside_the_good_ones_and_exits_1() {
-    let home = tempfile::tempdir().unwrap();
+    let home = empty_home();
     let good = write(
         home.path(),
         "g.csv",
@@ -611,7 +574,7 @@ fn list_shows_a_damaged_file_beside_the_good_ones_and_exits_1() {
         .args(["--json", "fetch", "--list"])
         .assert()
         .code(1);
-    let rows: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let rows = stdout_json(&out);
     let rows = rows.as_array().unwrap();
     assert_eq!(rows.len(), 2, "{rows:?}");
     let bad = rows.iter().find(|r| r["symbol"] == "BAD").unwrap();
@@ -628,7 +591,7 @@ fn list_shows_a_damaged_file_beside_the_good_ones_and_exits_1() {
 
 #[test]
 fn a_missing_store_file_says_how_to_import() {
-    let home = tempfile::tempdir().unwrap();
+    let home = empty_home();
     let err = Store::new(home.path())
         .load("NOPE", Interval::Day1, &TimeRange::ALL)
         .unwrap_err()
@@ -638,7 +601,7 @@ fn a_missing_store_file_says_how_to_import() {
 
 #[test]
 fn an_unknown_config_key_is_an_error_naming_key_and_file() {
-    let home = tempfile::tempdir().unwrap();
+    let home = empty_home();
     write(
         home.path(),
         "flowrex.toml",
@@ -657,10 +620,8 @@ fn an_unknown_config_key_is_an_error_naming_key_and_file() {
 
 #[test]
 fn a_closed_pipe_ends_quietly() {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin!("flowrex"))
-        .arg("--home")
-        .arg(repo)
+    let home = bundled_home();
+    let mut child = flowrex_std(home.path())
         .args(["fetch", "--verify", "EURUSD/1h", "--json"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -668,14 +629,14 @@ fn a_closed_pipe_ends_quietly() {
         .unwrap();
     drop(child.stdout.take());
     let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = stderr_of(&out);
     assert!(out.status.success(), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 #[test]
 fn usage_errors_exit_with_2() {
-    let home = tempfile::tempdir().unwrap();
+    let home = empty_home();
     flowrex(home.path())
         .args([
             "fetch",

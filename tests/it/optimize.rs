@@ -4,45 +4,30 @@
 //! Ctrl-C, `--spec`, and every bad input with its message.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
 use arrow_array::{Array, BooleanArray, Float64Array, Int64Array, UInt32Array, UInt64Array};
-use assert_cmd::cargo::cargo_bin_cmd;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use crate::support::{
+    self, bundled_home, empty_home, flowrex_std, parquet_batches, stderr_of as stderr,
+    stdout_ok as ok,
+};
 
-/// Runs flowrex with the repository as home (the bundled store) and `threads` rayon threads.
+/// Runs flowrex quietly on `home` with `threads` rayon threads.
 fn flowrex_in(home: &Path, threads: Option<usize>, args: &[&str]) -> Output {
-    let mut cmd = cargo_bin_cmd!("flowrex");
-    cmd.arg("--home").arg(home).arg("--quiet").args(args);
+    let mut cmd = support::flowrex(home);
+    cmd.arg("--quiet").args(args);
     if let Some(t) = threads {
         cmd.env("RAYON_NUM_THREADS", t.to_string());
     }
     cmd.output().expect("run flowrex")
 }
 
+/// Runs flowrex on a fresh copy of the bundled store.
 fn flowrex(args: &[&str]) -> Output {
-    flowrex_in(&repo(), None, args)
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "flowrex failed ({:?}): {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    flowrex_in(bundled_home().path(), None, args)
 }
 
 fn p(path: &Path) -> &str {
@@ -64,7 +49,7 @@ fn optimize(out: &Path, extra: &[&str], threads: Option<usize>) -> Output {
     args.extend(GOOG);
     args.extend(["--out", p(out)]);
     args.extend(extra);
-    flowrex_in(&repo(), threads, &args)
+    flowrex_in(bundled_home().path(), threads, &args)
 }
 
 fn load_toml(path: &Path) -> toml::Table {
@@ -89,13 +74,8 @@ fn comparable(path: &Path) -> toml::Table {
 type Row = BTreeMap<String, Option<f64>>;
 
 fn read_results(path: &Path) -> Vec<Row> {
-    let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap())
-        .unwrap()
-        .build()
-        .unwrap();
     let mut rows = Vec::new();
-    for batch in reader {
-        let batch = batch.unwrap();
+    for batch in parquet_batches(path) {
         let schema = batch.schema();
         for r in 0..batch.num_rows() {
             let mut row = Row::new();
@@ -643,7 +623,7 @@ fn bad_inputs_are_clear_errors_and_write_nothing() {
 #[cfg(unix)]
 #[test]
 fn ctrl_c_writes_what_was_evaluated_and_exits_130() {
-    let home = tempfile::tempdir().unwrap();
+    let home = empty_home();
     ok(&flowrex_in(
         home.path(),
         None,
@@ -662,9 +642,7 @@ fn ctrl_c_writes_what_was_evaluated_and_exits_130() {
         ],
     ));
     let out = home.path().join("int.toml");
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("flowrex"))
-        .arg("--home")
-        .arg(home.path())
+    let child = flowrex_std(home.path())
         .args([
             "--quiet",
             "optimize",

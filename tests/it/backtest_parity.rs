@@ -4,22 +4,14 @@
 //! oracle's `.finalize` files).
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use arrow_array::{Array, Float64Array};
-use assert_cmd::cargo::cargo_bin_cmd;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
 
+use crate::support::{bundled_home, fixture, flowrex, load, parquet_batches, repo, stdout_ok};
+
 const TOL: f64 = 1e-9;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn fixture(name: &str) -> PathBuf {
-    repo().join("tests/fixtures").join(name)
-}
 
 fn close(label: &str, got: f64, want: f64) {
     let ok = if want == 0.0 {
@@ -33,9 +25,8 @@ fn close(label: &str, got: f64, want: f64) {
 /// Runs the oracle's backtest and returns the JSON document and the equity curve.
 fn run(extra: &[&str], dir: &Path) -> (Value, Vec<f64>) {
     let equity_file = dir.join("equity.parquet");
-    let out = cargo_bin_cmd!("flowrex")
-        .args(["--home"])
-        .arg(repo())
+    let home = bundled_home();
+    let out = flowrex(home.path())
         .args([
             "--json",
             "backtest",
@@ -59,19 +50,9 @@ fn run(extra: &[&str], dir: &Path) -> (Value, Vec<f64>) {
         .args(extra)
         .output()
         .expect("run flowrex");
-    assert!(
-        out.status.success(),
-        "flowrex failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let doc: Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
-    let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&equity_file).unwrap())
-        .unwrap()
-        .build()
-        .unwrap();
+    let doc: Value = serde_json::from_str(&stdout_ok(&out)).expect("one JSON document");
     let mut equity = Vec::new();
-    for batch in reader {
-        let batch = batch.unwrap();
+    for batch in parquet_batches(&equity_file) {
         let col = batch
             .column_by_name("equity")
             .unwrap()
@@ -273,10 +254,7 @@ fn close_at_end_matches_the_finalize_oracle() {
 fn sma_is_bit_identical_to_pandas_rolling_mean() {
     // The oracle's trade log carries pandas' SMA values at each entry and exit bar (17 digits, which
     // round-trip exactly), so the port must reproduce them bit for bit.
-    use flowrex::candles::{Store, TimeRange};
-    let candles = Store::new(&repo())
-        .load("GOOG", "1d".parse().unwrap(), &TimeRange::ALL)
-        .unwrap();
+    let candles = load(repo(), "GOOG", "1d");
     let sma10 = flowrex::indicators::sma(&candles.close, 10);
     let sma20 = flowrex::indicators::sma(&candles.close, 20);
     let mut rdr = csv::Reader::from_path(fixture("goog_smacross_10_20.trades.csv")).unwrap();

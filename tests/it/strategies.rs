@@ -4,12 +4,9 @@
 //! Expected indicator values come from `tests/fixtures/indicators/goog_talib.csv`, written by
 //! `make_fixtures.py` beside it with TA-Lib (see the README there), never from our own output.
 
-use std::path::PathBuf;
-
-use assert_cmd::cargo::cargo_bin_cmd;
 use flowrex::backtest;
+use flowrex::candles::Candles;
 use flowrex::candles::resample::resample_bars;
-use flowrex::candles::{Candles, Interval, Store, TimeRange};
 use flowrex::engine::{Action, BacktestConfig, PositionView};
 use flowrex::indicators;
 use flowrex::indicators::IndicatorCache;
@@ -17,15 +14,9 @@ use flowrex::strategy::jadecap::htf_ema_on_base;
 use flowrex::strategy::{self, Strategy};
 use flowrex::trade::{ExitReason, Side};
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn load(symbol: &str, interval: Interval) -> Candles {
-    Store::new(&repo())
-        .load(symbol, interval, &TimeRange::ALL)
-        .expect("bundled data loads")
-}
+use crate::support::{
+    bundled_home, empty_home, fixture, flowrex, load, repo, stderr_of, stdout_json,
+};
 
 // ---- Indicators against TA-Lib ----------------------------------------------------------------
 
@@ -37,7 +28,7 @@ struct Fixture {
 
 impl Fixture {
     fn load() -> Fixture {
-        let path = repo().join("tests/fixtures/indicators/goog_talib.csv");
+        let path = fixture("indicators/goog_talib.csv");
         let mut reader = csv::Reader::from_path(&path).expect("fixture exists");
         let names: Vec<String> = reader
             .headers()
@@ -86,7 +77,7 @@ fn indicators_match_talib_on_goog() {
     let f = Fixture::load();
     let (high, low, close) = (f.col("high"), f.col("low"), f.col("close"));
     // The fixture's inputs are the bundled store's rows.
-    let goog = load("GOOG", Interval::Day1);
+    let goog = load(repo(), "GOOG", "1d");
     assert_eq!(goog.close, close);
     assert_eq!(goog.high, high);
 
@@ -156,7 +147,7 @@ fn decisions(s: &dyn Strategy, c: &Candles) -> (usize, Vec<Action>) {
 
 #[test]
 fn no_strategy_looks_ahead_on_eurusd() {
-    let full = load("EURUSD", Interval::Hour1);
+    let full = load(repo(), "EURUSD", "1h");
     let n = full.len();
     let cuts: Vec<usize> = (1..=24).map(|k| k * n / 25).chain([n - 1, 150]).collect();
     for s in strategy::registry() {
@@ -183,7 +174,7 @@ fn no_strategy_looks_ahead_on_eurusd() {
 
 #[test]
 fn jadecap_higher_timeframe_uses_only_closed_bars() {
-    let full = load("EURUSD", Interval::Hour1);
+    let full = load(repo(), "EURUSD", "1h");
     let k = 4;
     let r = resample_bars(&full, k).unwrap();
     // Base bar i sees HTF bar g only once its last base bar g·k + k − 1 has closed, i.e. g·k + k − 1 ≤ i.
@@ -210,8 +201,8 @@ fn jadecap_higher_timeframe_uses_only_closed_bars() {
 
 #[test]
 fn defaults_trade_on_goog_and_eurusd_with_sound_brackets() {
-    for (symbol, interval) in [("GOOG", Interval::Day1), ("EURUSD", Interval::Hour1)] {
-        let c = load(symbol, interval);
+    for (symbol, interval) in [("GOOG", "1d"), ("EURUSD", "1h")] {
+        let c = load(repo(), symbol, interval);
         for name in NEW {
             let s = strategy::lookup(name).unwrap();
             let params = defaults(s);
@@ -277,7 +268,7 @@ fn defaults_trade_on_goog_and_eurusd_with_sound_brackets() {
 
 #[test]
 fn optimizer_candidates_share_indicators() {
-    let c = load("GOOG", Interval::Day1);
+    let c = load(repo(), "GOOG", "1d");
     let cache = IndicatorCache::new();
     for name in NEW {
         let s = strategy::lookup(name).unwrap();
@@ -306,12 +297,13 @@ fn optimizer_candidates_share_indicators() {
 
 #[test]
 fn cli_lists_all_five_strategies_with_their_parameters() {
-    let out = cargo_bin_cmd!("flowrex")
+    let home = empty_home();
+    let out = flowrex(home.path())
         .args(["--json", "backtest", "--list-strategies"])
         .output()
         .unwrap();
     assert!(out.status.success());
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let doc = stdout_json(&out);
     let listed = doc["strategies"].as_array().unwrap();
     let names: Vec<&str> = listed.iter().map(|s| s["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["sma_cross", "nbb", "jadecap", "fabio", "tori"]);
@@ -332,10 +324,9 @@ fn cli_lists_all_five_strategies_with_their_parameters() {
 
 #[test]
 fn cli_backtests_each_new_strategy() {
+    let home = bundled_home();
     for name in NEW {
-        let out = cargo_bin_cmd!("flowrex")
-            .arg("--home")
-            .arg(repo())
+        let out = flowrex(home.path())
             .args([
                 "--json",
                 "backtest",
@@ -348,12 +339,8 @@ fn cli_backtests_each_new_strategy() {
             ])
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{name}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(out.status.success(), "{name}: {}", stderr_of(&out));
+        let doc = stdout_json(&out);
         assert!(doc["metrics"]["num_trades"].as_u64().unwrap() > 0, "{name}");
     }
 }

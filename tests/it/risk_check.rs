@@ -4,35 +4,22 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command as StdCommand, Stdio};
 
-use assert_cmd::Command;
 use predicates::str::contains;
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_flowrex");
-const T0: &str = "2026-03-02T10:00:00Z";
+use crate::support::{BIN, Run, empty_home, flowrex, flowrex_std};
 
-fn flowrex(home: &Path) -> Command {
-    let mut c = Command::new(BIN);
-    c.arg("--home")
-        .arg(home)
-        .env_remove("FLOWREX_HOME")
-        .env_remove("RUST_LOG");
-    c
-}
+const T0: &str = "2026-03-02T10:00:00Z";
 
 /// Runs `risk-check ARGS --now NOW` and returns (exit code, stdout, stderr).
 fn rc(home: &Path, now: &str, args: &[&str]) -> (i32, String, String) {
-    let out = flowrex(home)
-        .arg("risk-check")
-        .args(args)
-        .args(["--now", now])
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    let r = Run::of(
+        flowrex(home)
+            .arg("risk-check")
+            .args(args)
+            .args(["--now", now]),
+    );
+    (r.code, r.stdout, r.stderr)
 }
 
 fn json(home: &Path, now: &str, args: &[&str]) -> (i32, Value) {
@@ -50,7 +37,7 @@ fn ok(home: &Path, now: &str, args: &[&str]) -> Value {
 }
 
 fn setup(balance: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = empty_home();
     ok(
         dir.path(),
         "2026-03-01T00:00:00Z",
@@ -234,7 +221,7 @@ fn bad_input_exits_1_naming_the_field_and_is_not_recorded() {
         .assert()
         .code(2);
     // No balance and no --equity: an error, not a reject.
-    let fresh = tempfile::tempdir().unwrap();
+    let fresh = empty_home();
     let (code, _, err) = rc(fresh.path(), T0, GOOD);
     assert_eq!(code, 1);
     assert!(err.contains("state --balance"), "{err}");
@@ -463,9 +450,7 @@ fn stdin_mode_answers_one_json_line_per_trade() {
         r#"{"symbol":"BTCUSD","side":"long","entry":100,"stop":110,"target":120,"size":0.1}"#,
         "\n",
     );
-    let mut child = StdCommand::new(BIN)
-        .args(["--home"])
-        .arg(home.path())
+    let mut child = flowrex_std(home.path())
         .args(["risk-check", "--stdin", "--now", T0])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -520,9 +505,7 @@ fn concurrent_record_processes_lose_no_update() {
     let n = 8;
     let children: Vec<_> = (0..n)
         .flat_map(|i| {
-            let fill = StdCommand::new(BIN)
-                .arg("--home")
-                .arg(h)
+            let fill = flowrex_std(h)
                 .args([
                     "risk-check",
                     "record",
@@ -538,9 +521,7 @@ fn concurrent_record_processes_lose_no_update() {
                 .spawn()
                 .unwrap();
             let pnl = if i % 2 == 0 { "-1.5" } else { "-0.25" };
-            let close = StdCommand::new(BIN)
-                .arg("--home")
-                .arg(h)
+            let close = flowrex_std(h)
                 .args([
                     "risk-check",
                     "record",
@@ -576,12 +557,10 @@ fn concurrent_record_processes_lose_no_update() {
     assert_eq!(fills, 2 * n as i64);
 
     // Processes racing to create a brand-new database (migrations, WAL switch) also lose nothing.
-    let fresh = tempfile::tempdir().unwrap();
+    let fresh = empty_home();
     let children: Vec<_> = (0..n)
         .map(|_| {
-            StdCommand::new(BIN)
-                .arg("--home")
-                .arg(fresh.path())
+            flowrex_std(fresh.path())
                 .args(["risk-check", "record", "fill", "--symbol", "X", "--now", T0])
                 .stdout(Stdio::null())
                 .spawn()

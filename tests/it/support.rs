@@ -1,0 +1,211 @@
+//! What the integration tests share: homes (empty, or with a copy of the bundled store), the
+//! `flowrex` runner and what a finished run printed, candle builders, store and Parquet files.
+//!
+//! No test runs with the repository itself as its home: a run may lay out folders and files in its
+//! home, and the repository must stay as checked out. A home with a copy of `data/` (372 KB, three
+//! files) costs 0.5 ms to make and 20 ms to remove (mean of 50, on the shared 2-core machine).
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use arrow_array::RecordBatch;
+use assert_cmd::assert::Assert;
+use flowrex::candles::{Bar, Candles, DAY_MS, Interval, Store, TimeRange};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// The `flowrex` executable cargo built for these tests.
+pub const BIN: &str = env!("CARGO_BIN_EXE_flowrex");
+
+// ---- Places -------------------------------------------------------------------------------------
+
+/// The repository: the bundled store (`data/`) and the fixtures, to read, never a home to run in.
+pub fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A file of `tests/fixtures/`.
+pub fn fixture(name: &str) -> PathBuf {
+    repo().join("tests/fixtures").join(name)
+}
+
+/// A fresh, empty home.
+pub fn empty_home() -> TempDir {
+    tempfile::tempdir().expect("a temporary home")
+}
+
+/// A fresh home holding a copy of the bundled store (GOOG 1d, EURUSD 1h, BTCUSD 1M).
+pub fn bundled_home() -> TempDir {
+    let home = empty_home();
+    copy_dir(&repo().join("data"), &home.path().join("data"));
+    home
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Writes `text` to `dir/name` and returns the path.
+pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+// ---- Running flowrex ----------------------------------------------------------------------------
+
+/// `flowrex --home HOME` as a plain process (to spawn, kill or feed it), without the caller's
+/// `FLOWREX_HOME` and `RUST_LOG`: the developer's environment must not change what it prints.
+pub fn flowrex_std(home: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.arg("--home")
+        .arg(home)
+        .env_remove("FLOWREX_HOME")
+        .env_remove("RUST_LOG");
+    cmd
+}
+
+/// `flowrex --home HOME`, as [`flowrex_std`], to `.output()` or `.assert()`.
+pub fn flowrex(home: &Path) -> assert_cmd::Command {
+    assert_cmd::Command::from_std(flowrex_std(home))
+}
+
+/// A finished run: a `std::process::Output` or an `assert_cmd` `Assert`.
+pub trait Finished {
+    fn output(&self) -> &Output;
+}
+
+impl Finished for Output {
+    fn output(&self) -> &Output {
+        self
+    }
+}
+
+impl Finished for Assert {
+    fn output(&self) -> &Output {
+        self.get_output()
+    }
+}
+
+/// What a finished command printed on stdout.
+pub fn stdout_of(out: &impl Finished) -> String {
+    String::from_utf8_lossy(&out.output().stdout).into_owned()
+}
+
+/// What a finished command printed on stderr.
+pub fn stderr_of(out: &impl Finished) -> String {
+    String::from_utf8_lossy(&out.output().stderr).into_owned()
+}
+
+/// Stdout as one JSON document.
+pub fn stdout_json(out: &impl Finished) -> Value {
+    serde_json::from_slice(&out.output().stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON document ({e}): {}\nstderr: {}",
+            stdout_of(out),
+            stderr_of(out)
+        )
+    })
+}
+
+/// Stdout of a command that must have succeeded (else the assertion shows exit code and stderr).
+pub fn stdout_ok(out: &impl Finished) -> String {
+    let o = out.output();
+    assert!(
+        o.status.success(),
+        "flowrex failed ({:?}): {}",
+        o.status.code(),
+        stderr_of(out)
+    );
+    stdout_of(out)
+}
+
+/// A finished run as text: exit code (-1 when a signal ended it), stdout and stderr.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Runs `cmd` to the end.
+    pub fn of(cmd: &mut assert_cmd::Command) -> Run {
+        let out = cmd.output().expect("run flowrex");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: stdout_of(&out),
+            stderr: stderr_of(&out),
+        }
+    }
+}
+
+/// The run's stdout as one JSON document.
+pub fn json(run: &Run) -> Value {
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
+}
+
+// ---- Candles, the store and Parquet files -------------------------------------------------------
+
+/// Bars `(open, high, low, close)` one day apart from 2020-01-06 (a Monday), volume 1.
+pub fn candles(bars: &[(f64, f64, f64, f64)]) -> Candles {
+    let t0 = 1_578_268_800_000; // 2020-01-06
+    Candles::from_bars(
+        &bars
+            .iter()
+            .enumerate()
+            .map(|(i, &(open, high, low, close))| Bar {
+                ts: t0 + i as i64 * DAY_MS,
+                open,
+                high,
+                low,
+                close,
+                volume: 1.0,
+            })
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// Stores `bars` for `symbol` in `home` and returns the file and its bytes, for byte-identity
+/// checks after failures.
+pub fn seed(home: &Path, symbol: &str, interval: &str, bars: &[Bar]) -> (PathBuf, Vec<u8>) {
+    let store = Store::new(home);
+    let interval: Interval = interval.parse().unwrap();
+    store
+        .merge(symbol, interval, &Candles::from_bars(bars), "seed", false)
+        .unwrap();
+    let path = store.path(symbol, interval);
+    let bytes = std::fs::read(&path).unwrap();
+    (path, bytes)
+}
+
+/// Every stored bar of `symbol` at `interval` in `home`.
+pub fn load(home: &Path, symbol: &str, interval: &str) -> Candles {
+    Store::new(home)
+        .load(
+            symbol,
+            interval.parse::<Interval>().unwrap(),
+            &TimeRange::ALL,
+        )
+        .unwrap()
+}
+
+/// Every record batch of a Parquet file (an equity curve, a results table).
+pub fn parquet_batches(path: &Path) -> Vec<RecordBatch> {
+    ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap())
+        .unwrap()
+        .build()
+        .unwrap()
+        .map(|batch| batch.unwrap())
+        .collect()
+}
