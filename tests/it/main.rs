@@ -4,6 +4,7 @@
 mod backtest_engine;
 mod backtest_parity;
 mod fetch_providers;
+mod home;
 mod optimize;
 mod risk_check;
 mod store;

@@ -7,7 +7,7 @@ use std::process::Output;
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_flowrex");
+use crate::support::BIN;
 const T0: &str = "2026-03-02T10:00:00Z";
 
 /// A scratch folder to run in, and a home path inside it that does not exist (a mistyped --home).
