@@ -1,0 +1,1 @@
+//! Walk-forward window arithmetic (in progress).
