@@ -235,7 +235,7 @@ impl BlockStats {
     /// (`sums[c * S + b]`), e.g. computed by another process. Sums of raw returns are less accurate
     /// than the shifted sums the other builders keep when |mean| ≫ std (see the module docs).
     pub fn from_sums(layout: BlockLayout, sums: &[[f64; 3]]) -> Result<BlockStats> {
-        if sums.len() % layout.blocks != 0 {
+        if !sums.len().is_multiple_of(layout.blocks) {
             return Err(Error::invalid(format!(
                 "{} block sums do not divide into candidates of {} blocks",
                 sums.len(),
