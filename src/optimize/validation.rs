@@ -74,7 +74,7 @@ pub const EULER_GAMMA: f64 = 0.577_215_664_901_532_9;
 pub const MIN_TRL_CONFIDENCE: f64 = 0.95;
 
 /// A variance at or below this share of the mean square means a constant series (see the module docs).
-const CONSTANT_VARIANCE: f64 = 1e-12;
+pub(crate) const CONSTANT_VARIANCE: f64 = 1e-12;
 
 /// The per-period Sharpe ratio from a mean, a sample variance and the mean of the squared returns; NaN
 /// when the variance is at rounding level (the series is constant).

@@ -16,6 +16,9 @@
 //!    - ω = rank / (N + 1) and the logit λ = ln(ω / (1 − ω)); λ ≤ 0 means n\* landed in the bottom half.
 //! 3. **PBO** = the share of splits with λ ≤ 0.
 //!
+//! The out-of-sample sums of a split are the candidate's totals minus its in-sample sums (half the
+//! additions; exact up to rounding like the rest).
+//!
 //! Side numbers, over the same splits:
 //! - **performance degradation**: the least-squares line OOS Sharpe(n\*) = intercept + slope · IS
 //!   Sharpe(n\*). A slope well below 0 says the better a candidate looks in-sample, the worse it does
@@ -38,22 +41,24 @@
 //!
 //! # Memory
 //!
-//! [`BlockStats`] keeps 3 f64 per candidate per block plus one shift: with S = 16 that is 392 bytes per
-//! candidate, so a 100,000-candidate × 700-day search needs 39 MB — the returns themselves (560 MB)
-//! never have to be in memory at once. [`pbo`] adds one N-long f64 buffer per rayon thread and 48 bytes
-//! per split (12,870 splits for S = 16: 0.6 MB). S is capped at [`MAX_BLOCKS`] = 20 (184,756 splits,
-//! each a full pass over the candidates; C(22, 11) = 705,432 would be another 4×).
+//! [`BlockStats`] keeps 3 f64 per candidate per block, plus a shift (f64) and a flag (1 byte) per
+//! candidate: with S = 16 that is 393 bytes per candidate, so a 100,000-candidate × 700-day search
+//! needs 39 MB — the returns themselves (560 MB) never have to be in memory at once. [`pbo`] adds 24
+//! bytes per candidate (its totals over all blocks), one N-long f64 buffer per rayon thread and 48
+//! bytes per split (12,870 splits for S = 16: 0.6 MB): about 43 MB in all for that search. S is capped
+//! at [`MAX_BLOCKS`] = 20 (184,756 splits, each a full pass over the candidates; C(22, 11) = 705,432
+//! would be another 4×).
 //!
 //! # Determinism
 //!
 //! Each split is computed independently (rayon over splits), collected in enumeration order, and the
-//! totals are summed serially in that order: the result is bit-identical at any thread count.
+//! summary sums run serially in that order: the result is bit-identical at any thread count.
 
 use std::ops::Range;
 
 use rayon::prelude::*;
 
-use super::sharpe_from;
+use super::{CONSTANT_VARIANCE, sharpe_from};
 use crate::error::{Error, Result};
 
 /// The usual number of blocks S.
@@ -432,9 +437,13 @@ pub fn pbo(stats: &BlockStats) -> Result<Pbo> {
             "candidate {c} of {n} has no returns: give every candidate its returns before computing PBO"
         )));
     }
+    let totals = totals(stats);
     let splits: Vec<Split> = in_sample_masks(stats.layout.blocks)
         .into_par_iter()
-        .map_init(|| vec![0.0; n], |oos, mask| evaluate(stats, mask, oos))
+        .map_init(
+            || vec![0.0; n],
+            |keys, mask| evaluate(stats, &totals, mask, keys),
+        )
         .collect();
     Ok(summarize(stats, splits))
 }
@@ -446,49 +455,74 @@ fn score(shift: f64, sums: [f64; 3]) -> f64 {
     if s.is_nan() { 0.0 } else { s }
 }
 
-/// One split: the in-sample winner and its out-of-sample rank. `oos` is scratch space of length N.
-fn evaluate(stats: &BlockStats, mask: u32, oos: &mut [f64]) -> Split {
-    let s = stats.layout.blocks;
-    let (mut is_blocks, mut oos_blocks) = ([0usize; MAX_BLOCKS / 2], [0usize; MAX_BLOCKS / 2]);
-    let (mut ni, mut no) = (0, 0);
-    for b in 0..s {
-        if mask >> b & 1 == 1 {
-            is_blocks[ni] = b;
-            ni += 1;
-        } else {
-            oos_blocks[no] = b;
-            no += 1;
-        }
+/// `SR·|SR|` of the sums, 0 where [`score`] is 0: ordered exactly like the score, without its square
+/// root. The hot loop ranks by this (the square root took about a third of its time).
+#[inline]
+fn score_key(shift: f64, [n, s, q]: [f64; 3]) -> f64 {
+    if n < 2.0 {
+        return 0.0;
     }
-    let (is_blocks, oos_blocks) = (&is_blocks[..ni], &oos_blocks[..no]);
-    let (mut best, mut best_is) = (0, f64::NEG_INFINITY);
-    for (c, (row, out)) in stats
+    let mean_y = s / n;
+    let var = (q - s * mean_y) / (n - 1.0);
+    let mean_square = (q + 2.0 * shift * s) / n + shift * shift;
+    if var > CONSTANT_VARIANCE * mean_square {
+        let m = shift + mean_y;
+        m * m.abs() / var
+    } else {
+        0.0
+    }
+}
+
+/// Per candidate, (count, sum, sumsq) over all blocks: the out-of-sample sums of a split are these
+/// minus the in-sample sums, which halves the additions per split (the subtraction of two sums of
+/// about the same size loses at most a bit or two, far below what the ranks can see).
+fn totals(stats: &BlockStats) -> Vec<[f64; 3]> {
+    let all: Vec<usize> = (0..stats.layout.blocks).collect();
+    stats
         .sums
-        .chunks_exact(s * 3)
-        .zip(oos.iter_mut())
-        .enumerate()
-    {
-        let shift = stats.shift[c];
-        let is = score(shift, union(row, is_blocks));
-        *out = score(shift, union(row, oos_blocks));
-        if is > best_is {
-            (best, best_is) = (c, is);
+        .chunks_exact(stats.layout.blocks * 3)
+        .map(|row| union(row, &all))
+        .collect()
+}
+
+/// One split: the in-sample winner and its out-of-sample rank. `keys` is scratch space of length N.
+fn evaluate(stats: &BlockStats, totals: &[[f64; 3]], mask: u32, keys: &mut [f64]) -> Split {
+    let s = stats.layout.blocks;
+    let mut in_sample = [0usize; MAX_BLOCKS / 2];
+    let mut k = 0;
+    for b in (0..s).filter(|b| mask >> b & 1 == 1) {
+        in_sample[k] = b;
+        k += 1;
+    }
+    let in_sample = &in_sample[..k];
+    let oos_of =
+        |total: &[f64; 3], is: &[f64; 3]| [total[0] - is[0], total[1] - is[1], total[2] - is[2]];
+    let (mut best, mut best_key) = (0, f64::NEG_INFINITY);
+    let rows = stats.sums.chunks_exact(s * 3).zip(totals).zip(&stats.shift);
+    for (c, (((row, total), &shift), key)) in rows.zip(keys.iter_mut()).enumerate() {
+        let is = union(row, in_sample);
+        let is_key = score_key(shift, is);
+        *key = score_key(shift, oos_of(total, &is));
+        if is_key > best_key {
+            (best, best_key) = (c, is_key);
         }
     }
-    let x = oos[best];
+    let x = keys[best];
     let (mut below, mut equal) = (0usize, 0usize);
-    for &v in oos.iter() {
+    for &v in keys.iter() {
         below += usize::from(v < x);
         equal += usize::from(v == x);
     }
     // `equal` counts n* itself: the tied candidates hold ranks below+1 ..= below+equal.
     let rank = below as f64 + (equal as f64 + 1.0) / 2.0;
-    let omega = rank / (oos.len() as f64 + 1.0);
+    let omega = rank / (keys.len() as f64 + 1.0);
+    let row = &stats.sums[best * s * 3..][..s * 3];
+    let is = union(row, in_sample);
     Split {
         in_sample: mask,
         best,
-        is_sharpe: best_is,
-        oos_sharpe: x,
+        is_sharpe: score(stats.shift[best], is),
+        oos_sharpe: score(stats.shift[best], oos_of(&totals[best], &is)),
         oos_rank: rank,
         logit: (omega / (1.0 - omega)).ln(),
     }
