@@ -255,3 +255,31 @@ fn the_same_result_at_one_and_two_threads() {
     assert_eq!(one.slope.to_bits(), two.slope.to_bits());
     assert_eq!(one.intercept.to_bits(), two.intercept.to_bits());
 }
+
+/// The ranking key is SR·|SR| of the same sums (so it orders candidates exactly as the Sharpe ratio).
+#[test]
+fn ranking_key_is_the_signed_square_of_the_score() {
+    let cols = noise(50, 203, 0.001, 11);
+    let stats = BlockStats::from_columns(&cols, 8).unwrap();
+    let totals = totals(&stats);
+    for (c, row) in stats.sums.chunks_exact(24).enumerate() {
+        for sums in [union(row, &[0, 3, 5, 6]), totals[c], union(row, &[2])] {
+            let sr = score(stats.shift[c], sums);
+            let key = score_key(stats.shift[c], sums);
+            assert!(
+                (key - sr * sr.abs()).abs() <= 1e-12 * key.abs(),
+                "{key} vs {sr}"
+            );
+        }
+    }
+    assert_eq!(score_key(0.0, [6.0, 0.0, 0.0]), 0.0); // flat: scored 0
+    assert_eq!(score_key(0.5, [1.0, 0.0, 0.0]), 0.0); // one return: scored 0
+}
+
+/// The memory promise of the module docs: 100,000 candidates × 700 periods in 16 blocks.
+#[test]
+fn a_hundred_thousand_candidates_fit_in_forty_megabytes() {
+    let stats = BlockStats::with_candidates(BlockLayout::new(700, 16).unwrap(), 100_000);
+    // 100,000 × (16 × 3 × 8 + 8 + 1) = 39,300,000 bytes.
+    assert_eq!(stats.heap_bytes(), 39_300_000);
+}
