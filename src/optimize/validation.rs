@@ -155,6 +155,15 @@ pub fn sharpe(returns: &[f64]) -> f64 {
     Moments::of(returns).map_or(f64::NAN, |m| m.sharpe)
 }
 
+/// Per-period simple returns of an equity curve: `equity[t] / equity[t − 1] − 1`, one fewer than the
+/// equity values. After a ruin (equity 0 or below) the returns are 0: nothing is left to gain or lose.
+pub fn simple_returns(equity: &[f64]) -> Vec<f64> {
+    equity
+        .windows(2)
+        .map(|w| if w[0] > 0.0 { w[1] / w[0] - 1.0 } else { 0.0 })
+        .collect()
+}
+
 /// `1 − γ3·SR + (γ4 − 1)/4·SR²`: the variance of the Sharpe-ratio estimate, times T − 1.
 fn sharpe_variance_factor(sr: f64, skew: f64, kurt: f64) -> f64 {
     1.0 - skew * sr + (kurt - 1.0) / 4.0 * sr * sr

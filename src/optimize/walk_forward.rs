@@ -407,10 +407,15 @@ impl WalkForward {
         .map(|(what, len)| format!("{what} {len}"))
         .collect();
         let n = bars.ts.len();
-        if let [Len::Bars(a), Len::Bars(b), Len::Bars(c)] = [self.train, self.purge, self.test] {
+        let purge = if self.purge.is_zero() {
+            Len::ZERO
+        } else {
+            self.purge
+        };
+        if let [Len::Bars(a), Len::Bars(b), Len::Bars(c)] = [self.train, purge, self.test] {
             return Error::usage(format!(
                 "walk-forward needs {} bars for one window ({}), the data has {n}",
-                a + b + c,
+                a.saturating_add(b).saturating_add(c),
                 parts.join(" + ")
             ));
         }

@@ -45,7 +45,8 @@ fn constant_or_short_series_have_no_sharpe() {
 }
 
 /// PSR(0) of A with T = 6: z = SR·√5/√V = (5/4)/√0.7198630 = 1.25/0.8484474 = 1.4732793;
-/// Φ(1.4732793) = 0.9296621 (normal table, interpolated: Φ(1.47) = 0.92922, Φ(1.48) = 0.93056).
+/// Φ(1.4732793) = 0.9296621 (mpmath's `ncdf`; a normal table interpolated between Φ(1.47) = 0.92922
+/// and Φ(1.48) = 0.93056 gives 0.92966).
 #[test]
 fn psr_of_a_hand_built_series() {
     let m = Moments::of(&A).unwrap();
@@ -139,4 +140,14 @@ fn deflate_needs_two_defined_sharpe_ratios() {
         A.iter().map(|x| -x).collect(),
     ]);
     assert_eq!(d.unwrap().best, 1);
+}
+
+/// 100 → 110 (+10 %) → 99 (−10 %) → 0 (−100 %) → 0 (ruined: 0).
+#[test]
+fn simple_returns_of_an_equity_curve() {
+    let r = simple_returns(&[100.0, 110.0, 99.0, 0.0, 0.0]);
+    assert_eq!(r.len(), 4);
+    assert!((r[0] - 0.1).abs() < 1e-15 && (r[1] + 0.1).abs() < 1e-15);
+    assert_eq!((r[2], r[3]), (-1.0, 0.0));
+    assert!(simple_returns(&[100.0]).is_empty());
 }
