@@ -14,6 +14,8 @@ pub mod objective;
 pub mod results;
 pub mod shard;
 pub mod space;
+pub mod validation;
+pub mod walk_forward;
 
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
