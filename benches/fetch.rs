@@ -6,7 +6,7 @@ use std::hint::black_box;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use flowrex::candles::store::{StoreMeta, write_parquet};
 use flowrex::candles::synthetic::{SyntheticSpec, generate};
-use flowrex::candles::{Candles, Interval, Store};
+use flowrex::candles::{Candles, Interval};
 use flowrex::providers::twelvedata::{PAGE_SIZE, parse_time_series};
 
 /// A TwelveData answer for `c`, numbers as strings, as the API sends them.
@@ -33,7 +33,7 @@ fn page_json(c: &Candles) -> String {
 
 fn parse_and_merge(c: &mut Criterion) {
     let home = tempfile::tempdir().unwrap();
-    let store = Store::new(home.path());
+    let store = flowrex::home::Home::layout(home.path()).store();
     let interval = Interval::Minute1;
     let stored = generate(&SyntheticSpec::new(1_000_000, 7, interval));
     let path = store.path("SYNTH", interval);

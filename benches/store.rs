@@ -5,11 +5,11 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use flowrex::candles::Interval;
 use flowrex::candles::csv_import::read_csv;
 use flowrex::candles::store::{StoreMeta, read_parquet, write_parquet};
 use flowrex::candles::synthetic::{SyntheticSpec, generate};
 use flowrex::candles::time::{TimeFormat, TimeRange};
-use flowrex::candles::{Interval, Store};
 use sha2::{Digest, Sha256};
 
 fn load_million(c: &mut Criterion) {
@@ -54,7 +54,8 @@ fn import_eurusd(c: &mut Criterion) {
         b.iter(|| {
             let home = tempfile::tempdir().unwrap();
             let (candles, _) = read_csv(&csv, TimeFormat::Auto).unwrap();
-            Store::new(home.path())
+            flowrex::home::Home::layout(home.path())
+                .store()
                 .merge("EURUSD", Interval::Hour1, &candles, "csv:EURUSD.csv", false)
                 .unwrap()
         })
@@ -67,7 +68,8 @@ fn import_eurusd(c: &mut Criterion) {
 /// bench parses the real file without needing it beside the repository.
 fn eurusd_csv() -> String {
     let home = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let c = Store::new(home)
+    let c = flowrex::home::Home::layout(home)
+        .store()
         .load("EURUSD", Interval::Hour1, &TimeRange::ALL)
         .unwrap();
     let mut text = String::from(",Open,High,Low,Close,Volume\n");

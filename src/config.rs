@@ -1,12 +1,12 @@
 //! `<home>/flowrex.toml`: optional configuration, read with serde. Unknown keys are an error naming the key
 //! and the file, so a typo never silently falls back to a default.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::error::{Error, IoContext, Result};
 
 /// The file name of the configuration inside a home folder.
-pub use crate::home::CONFIG_FILE;
+pub const CONFIG_FILE: &str = "flowrex.toml";
 
 /// Everything `flowrex.toml` may hold. Each subsystem adds its own section as it lands; a file with any
 /// key not listed here is rejected.
@@ -22,16 +22,6 @@ pub struct Config {
 }
 
 impl Config {
-    /// The config path of `home`.
-    pub fn path(home: &Path) -> PathBuf {
-        crate::home::Home::at(home).config_file()
-    }
-
-    /// Reads `<home>/flowrex.toml`; a missing file (or home) gives the defaults.
-    pub fn load(home: &Path) -> Result<Config> {
-        Config::load_file(&Config::path(home))
-    }
-
     /// Reads the configuration file `path`; a missing file gives the defaults.
     pub fn load_file(path: &Path) -> Result<Config> {
         if !path.exists() {
@@ -122,7 +112,10 @@ mod tests {
             Config::default()
         );
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(Config::load(dir.path()).unwrap(), Config::default());
+        assert_eq!(
+            Config::load_file(&dir.path().join("flowrex.toml")).unwrap(),
+            Config::default()
+        );
     }
 
     #[test]
@@ -131,11 +124,16 @@ mod tests {
         let file = dir.path().join(CONFIG_FILE);
         std::fs::write(&file, "[risk]\nmax_trades_per_hour = 3\n").unwrap();
         assert_eq!(
-            Config::load(dir.path()).unwrap().risk.max_trades_per_hour,
+            Config::load_file(&dir.path().join("flowrex.toml"))
+                .unwrap()
+                .risk
+                .max_trades_per_hour,
             Some(3)
         );
         std::fs::write(&file, "[risk]\nrisk_per_trade_pct = 3\n").unwrap();
-        let err = Config::load(dir.path()).unwrap_err().to_string();
+        let err = Config::load_file(&dir.path().join("flowrex.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains(
                 "flowrex.toml: [risk] risk_per_trade_pct = 3 would loosen the hard limit 2"

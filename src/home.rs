@@ -1,6 +1,6 @@
 //! The home folder (the workspace) and its layout: `data/` (the candle store), `playbooks/`, `reports/`,
-//! `queue/`, `flowrex.toml` and `flowrex.db` (with its lock file). Every spelling of those names lives
-//! here.
+//! `queue/`, `flowrex.toml` and `flowrex.db` (with its lock file). Every folder name lives here; the two
+//! file names are constants of `config` and `db`, which this module joins to the root.
 //!
 //! A home is either found ([`Home::existing`]: a folder that is not there is an error, so a mistyped
 //! `--home` never reads — or approves trades against — a fresh, empty state) or made on purpose
@@ -9,8 +9,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::candles::Store;
-use crate::config::Config;
-use crate::db::Db;
+use crate::config::{CONFIG_FILE, Config};
+use crate::db::{DB_FILE, DB_LOCK_FILE, Db};
 use crate::error::{Error, IoContext, Result};
 
 /// The candle store folder.
@@ -21,12 +21,6 @@ const PLAYBOOKS_DIR: &str = "playbooks";
 const REPORTS_DIR: &str = "reports";
 /// The job queue.
 const QUEUE_DIR: &str = "queue";
-/// The configuration file name.
-pub const CONFIG_FILE: &str = "flowrex.toml";
-/// The state database file name.
-pub const DB_FILE: &str = "flowrex.db";
-/// The lock file that serializes opening (and migrating) the state database across processes.
-const DB_LOCK_FILE: &str = "flowrex.db.lock";
 
 /// A home folder. Holding one means the folder existed (or was created) when it was resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +34,7 @@ impl Home {
     pub fn existing(path: impl AsRef<Path>) -> Result<Home> {
         let path = path.as_ref();
         match std::fs::metadata(path) {
-            Ok(m) if m.is_dir() => Ok(Home::at(path)),
+            Ok(m) if m.is_dir() => Ok(Home::layout(path)),
             Ok(_) => Err(not_a_folder(path)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::invalid(format!(
                 "{}: no such home folder; check --home / $FLOWREX_HOME, or create it with an import \
@@ -56,18 +50,19 @@ impl Home {
     pub fn create(path: impl AsRef<Path>) -> Result<(Home, bool)> {
         let path = path.as_ref();
         match std::fs::metadata(path) {
-            Ok(m) if m.is_dir() => return Ok((Home::at(path), false)),
+            Ok(m) if m.is_dir() => return Ok((Home::layout(path), false)),
             Ok(_) => return Err(not_a_folder(path)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(Error::io(path, e)),
         }
         std::fs::create_dir_all(path).at(path)?;
-        Ok((Home::at(path), true))
+        Ok((Home::layout(path), true))
     }
 
-    /// The layout of `path` whether or not it exists, for the path-taking constructors that predate
-    /// [`Home`] ([`Store::new`], [`Config::load`]); they never create the folder themselves.
-    pub(crate) fn at(path: &Path) -> Home {
+    /// The layout of `path` whether or not it exists — for tests, benches and tools that build a home
+    /// themselves. Commands use [`Home::existing`] or [`Home::create`].
+    pub fn layout(path: impl AsRef<Path>) -> Home {
+        let path = path.as_ref();
         Home {
             root: path.to_path_buf(),
         }
@@ -211,7 +206,7 @@ mod tests {
 
     #[test]
     fn the_layout_is_spelled_once() {
-        let home = Home::at(Path::new("/h"));
+        let home = Home::layout(Path::new("/h"));
         let got = [
             home.data_dir(),
             home.playbooks_dir(),

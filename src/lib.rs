@@ -23,4 +23,3 @@ pub mod strategy;
 pub mod trade;
 
 pub use error::{Error, Result};
-pub use home::Home;

@@ -161,7 +161,7 @@ mod tests {
     #[test]
     fn inventory_lists_every_file_and_a_damaged_one_with_its_error() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::new(dir.path());
+        let store = Store::at(dir.path().join("data"));
         // Days 9 and 10 (a Wednesday and a Thursday; the other two weeks have bars on those weekdays,
         // so they are in session) are missing: 19 rows, 2 missing bars.
         store
@@ -199,13 +199,18 @@ mod tests {
     #[test]
     fn an_empty_or_missing_store_has_an_empty_inventory() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(Store::new(dir.path()).inventory().unwrap().is_empty());
+        assert!(
+            Store::at(dir.path().join("data"))
+                .inventory()
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
     fn verify_reports_gaps_and_refuses_missing_or_damaged_files() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::new(dir.path());
+        let store = Store::at(dir.path().join("data"));
         store
             .merge(
                 "X",

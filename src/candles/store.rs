@@ -70,11 +70,6 @@ pub fn path_safe_symbol(symbol: &str) -> String {
 }
 
 impl Store {
-    /// The store of the home folder `home` ([`crate::Home::data_dir`]).
-    pub fn new(home: &Path) -> Store {
-        crate::home::Home::at(home).store()
-    }
-
     /// The store whose root folder is `root`.
     pub fn at(root: PathBuf) -> Store {
         Store { root }

@@ -12,10 +12,10 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use flowrex::Home;
 use flowrex::config::Config;
 use flowrex::db::Db;
 use flowrex::error::{Error, Result};
+use flowrex::home::Home;
 
 /// Exit codes, as documented in `--help` and the README.
 pub const EXIT_CODES_HELP: &str = "Exit codes: 0 success; 1 error (bad input, I/O, network); \
@@ -136,7 +136,7 @@ impl Context {
     /// its configuration. Nothing is created.
     pub fn from_args(global: &GlobalArgs) -> Result<Context> {
         let home_path = global.home.clone().unwrap_or_else(|| PathBuf::from("."));
-        let config = Config::load(&home_path)?;
+        let config = Config::load_file(&Home::layout(&home_path).config_file())?;
         Ok(Context {
             home_path,
             json: global.json,

@@ -27,7 +27,9 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 use crate::error::{Error, IoContext, Result};
 
 /// The database file name inside a home folder.
-pub use crate::home::DB_FILE;
+pub const DB_FILE: &str = "flowrex.db";
+/// The lock file beside it that serializes opening (and migrating) the database across processes.
+pub const DB_LOCK_FILE: &str = "flowrex.db.lock";
 
 /// How long a writer waits for another process's transaction before giving up with "database is locked".
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -59,10 +61,10 @@ pub struct Db {
 }
 
 impl Db {
-    /// Opens the database of the existing home folder `home` ([`crate::Home::open_db`]); a missing
-    /// folder is an error and nothing is created.
-    pub fn open(home: &Path) -> Result<Db> {
-        crate::Home::existing(home)?.open_db()
+    /// Opens the database in the existing folder `dir` (`dir/flowrex.db`, with its lock file). The
+    /// folder is never created: a missing one is an error. Commands go through `Home::open_db`.
+    pub fn open(dir: &Path) -> Result<Db> {
+        Db::open_file(&dir.join(DB_FILE), &dir.join(DB_LOCK_FILE))
     }
 
     /// Opens (creating the file if needed, but not its folder) the database `path`, sets WAL mode and
@@ -238,8 +240,8 @@ mod tests {
     fn a_missing_home_is_not_created() {
         let dir = tempfile::tempdir().unwrap();
         let typo = dir.path().join("typo");
-        let err = Db::open(&typo).unwrap_err().to_string();
-        assert!(err.contains("no such home folder"), "{err}");
+        let err = Db::open(&typo).unwrap_err();
+        assert_eq!(err.exit_code(), 1, "{err}");
         assert!(!typo.exists());
     }
 

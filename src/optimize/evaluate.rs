@@ -220,7 +220,7 @@ impl<'a> Evaluator<'a> {
                     if let Some(o) = self.evaluate(seq as u64, 0, index, params)? {
                         top.push(o);
                     }
-                    Ok::<TopK, crate::Error>(top)
+                    Ok::<TopK, crate::error::Error>(top)
                 },
             )
             .try_reduce(|| TopK::new(k), |a, b| Ok(a.merge(b)))

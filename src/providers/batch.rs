@@ -232,7 +232,7 @@ mod tests {
     #[test]
     fn a_failure_continues_and_a_fatal_one_skips_the_rest() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::new(dir.path());
+        let store = Store::at(dir.path().join("data"));
         let provider = Scripted {
             script: vec![
                 ("A", Ok(3)),
@@ -305,7 +305,7 @@ mod tests {
     #[test]
     fn a_failed_symbol_reports_what_the_store_still_holds() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::new(dir.path());
+        let store = Store::at(dir.path().join("data"));
         let ok = Scripted {
             script: vec![("A", Ok(4))],
             requests: Cell::new(0),

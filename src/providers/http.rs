@@ -399,7 +399,7 @@ impl std::fmt::Debug for Http {
 
 impl Http {
     /// A client with `settings`, pacing and sleeping on `clock`.
-    pub fn new(settings: HttpSettings, clock: Arc<dyn Clock>) -> crate::Result<Http> {
+    pub fn new(settings: HttpSettings, clock: Arc<dyn Clock>) -> crate::error::Result<Http> {
         let redactor = Redactor::new(settings.secrets.iter().map(String::as_str));
         let client = reqwest::blocking::Client::builder()
             .timeout(settings.timeout)
@@ -407,7 +407,7 @@ impl Http {
             .user_agent(concat!("flowrex/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| {
-                crate::Error::invalid(format!(
+                crate::error::Error::invalid(format!(
                     "{}: cannot set up the HTTP client: {}",
                     settings.provider,
                     redactor.redact(&e.to_string())

@@ -7,7 +7,6 @@ pub mod ops;
 mod rows;
 
 use std::borrow::BorrowMut;
-use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -174,13 +173,6 @@ pub struct DecisionFilter {
 pub struct RiskBook<D = Db> {
     db: D,
     limits: Limits,
-}
-
-impl RiskBook {
-    /// Opens the database of the existing home folder `home` with the effective `limits`.
-    pub fn open(home: &Path, limits: Limits) -> Result<RiskBook> {
-        Ok(RiskBook::new(Db::open(home)?, limits))
-    }
 }
 
 impl<D: BorrowMut<Db>> RiskBook<D> {

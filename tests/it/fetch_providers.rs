@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, NaiveDateTime};
-use flowrex::candles::{Bar, Candles, DAY_MS, HOUR_MS, Interval, MINUTE_MS, Store};
+use flowrex::candles::{Bar, Candles, DAY_MS, HOUR_MS, Interval, MINUTE_MS};
 use mockito::{Matcher, Server};
 
 use crate::support::{self, Run, empty_home, json, load, seed, stderr_of, stdout_of, write};
@@ -578,7 +578,9 @@ fn a_timeout_is_retried_and_repeated_timeouts_fail_without_writing() {
     assert_eq!(*seen.lock().unwrap(), 2);
     assert_eq!(load(home.path(), "AAPL", "1h").len(), 4);
     // Only hangs: give up after the attempts, file untouched.
-    let path = Store::new(home.path()).path("AAPL", Interval::Hour1);
+    let path = flowrex::home::Home::layout(home.path())
+        .store()
+        .path("AAPL", Interval::Hour1);
     let before = std::fs::read(&path).unwrap();
     let (url, seen) = hanging_server(usize::MAX, String::new());
     let mut args = td_args(&url, "AAPL", "1h", "2024-01-01");
@@ -673,7 +675,8 @@ fn empty_values_store_nothing_and_succeed() {
     let r = run(other.path(), &td_args(&url, "MSFT", "1h", "2024-01-01"));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
-        !Store::new(other.path())
+        !flowrex::home::Home::layout(other.path())
+            .store()
             .path("MSFT", Interval::Hour1)
             .exists()
     );
@@ -779,7 +782,8 @@ fn binance_418_stops_the_run_and_skips_the_remaining_symbols() {
     assert_eq!(j["failed"], 2);
     assert_untouched(&path, &before);
     assert!(
-        !Store::new(home.path())
+        !flowrex::home::Home::layout(home.path())
+            .store()
             .path("ETHUSDT", Interval::Hour1)
             .exists()
     );

@@ -6,7 +6,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use flowrex::candles::time::TimeRange;
-use flowrex::candles::{Candles, Interval, Store};
+use flowrex::candles::{Candles, Interval};
 
 use crate::support::{
     bundled_home, empty_home, flowrex, flowrex_std, load, stderr_of, stdout_json, write,
@@ -430,7 +430,7 @@ fn a_time_range_load_returns_exactly_the_bars_inside_it() {
         ])
         .assert()
         .success();
-    let store = Store::new(home.path());
+    let store = flowrex::home::Home::layout(home.path()).store();
     let all = store.load("R", Interval::Minute1, &TimeRange::ALL).unwrap();
     let (lo, hi) = (all.ts[70_000], all.ts[140_000]);
     let part = store
@@ -592,7 +592,8 @@ fn list_shows_a_damaged_file_beside_the_good_ones_and_exits_1() {
 #[test]
 fn a_missing_store_file_says_how_to_import() {
     let home = empty_home();
-    let err = Store::new(home.path())
+    let err = flowrex::home::Home::layout(home.path())
+        .store()
         .load("NOPE", Interval::Day1, &TimeRange::ALL)
         .unwrap_err()
         .to_string();

@@ -11,7 +11,7 @@ use std::process::Output;
 
 use arrow_array::RecordBatch;
 use assert_cmd::assert::Assert;
-use flowrex::candles::{Bar, Candles, DAY_MS, Interval, Store, TimeRange};
+use flowrex::candles::{Bar, Candles, DAY_MS, Interval, TimeRange};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
 use tempfile::TempDir;
@@ -179,7 +179,7 @@ pub fn candles(bars: &[(f64, f64, f64, f64)]) -> Candles {
 /// Stores `bars` for `symbol` in `home` and returns the file and its bytes, for byte-identity
 /// checks after failures.
 pub fn seed(home: &Path, symbol: &str, interval: &str, bars: &[Bar]) -> (PathBuf, Vec<u8>) {
-    let store = Store::new(home);
+    let store = flowrex::home::Home::layout(home).store();
     let interval: Interval = interval.parse().unwrap();
     store
         .merge(symbol, interval, &Candles::from_bars(bars), "seed", false)
@@ -191,7 +191,8 @@ pub fn seed(home: &Path, symbol: &str, interval: &str, bars: &[Bar]) -> (PathBuf
 
 /// Every stored bar of `symbol` at `interval` in `home`.
 pub fn load(home: &Path, symbol: &str, interval: &str) -> Candles {
-    Store::new(home)
+    flowrex::home::Home::layout(home)
+        .store()
         .load(
             symbol,
             interval.parse::<Interval>().unwrap(),
