@@ -9,12 +9,12 @@ use tabled::Tabled;
 
 use super::Context;
 use super::output::{print_json, print_text, table};
-use crate::candles::csv_import::read_csv;
+use crate::candles::csv_import::read_csv_as;
 use crate::candles::gaps::{GapReport, find_gaps};
 use crate::candles::store::{MergeSummary, read_parquet};
-use crate::candles::synthetic::{SyntheticSpec, generate};
+use crate::candles::synthetic::{SyntheticSpec, try_generate};
 use crate::candles::time::{TimeFormat, TimeRange, format_ts};
-use crate::candles::{Interval, Store};
+use crate::candles::{Interval, Store, Symbol};
 use crate::error::{Error, IoContext, Result};
 use crate::providers::update::{UpdateOptions, UpdateReport, update_symbol};
 use crate::providers::{self, Overrides, SystemClock};
@@ -53,7 +53,7 @@ pub struct FetchArgs {
     /// Where to get bars from.
     #[arg(long, value_enum, required_unless_present_any = ["list", "verify", "quote", "search"])]
     pub provider: Option<Provider>,
-    /// Symbol to store the bars under (`EUR/USD` is stored in the folder `EUR-USD`); a comma list
+    /// Symbol to store the bars under (`EUR/USD` is stored in the folder `EUR%2FUSD`); a comma list
     /// (`AAPL,MSFT`) for twelvedata and binance.
     #[arg(long, required_unless_present_any = ["list", "verify", "symbols_file", "quote", "search"])]
     pub symbol: Option<String>,
@@ -143,13 +143,14 @@ pub fn run(ctx: &Context, args: FetchArgs) -> Result<i32> {
             "--provider, --symbol and --interval are required",
         ));
     };
+    Symbol::parse(&symbol)?;
     let (candles, source, mut notes, summary_extra) = match provider {
         Provider::Csv => {
             let file = args
                 .file
                 .as_ref()
                 .ok_or_else(|| Error::usage("--provider csv needs --file PATH"))?;
-            let (candles, s) = read_csv(file, args.time_format)?;
+            let (candles, s) = read_csv_as(file, args.time_format, interval)?;
             let mut notes = Vec::new();
             if !s.has_volume {
                 notes.push("no volume column: volume imported as 0".to_string());
@@ -174,10 +175,7 @@ pub fn run(ctx: &Context, args: FetchArgs) -> Result<i32> {
         }
         Provider::TwelveData | Provider::Binance => return fetch_remote(ctx, &store, &args),
         Provider::Synthetic => {
-            if args.bars == 0 {
-                return Err(Error::usage("--bars must be at least 1"));
-            }
-            let candles = generate(&SyntheticSpec::new(args.bars, args.seed, interval));
+            let candles = try_generate(&SyntheticSpec::new(args.bars, args.seed, interval))?;
             (
                 candles,
                 format!("synthetic:seed={}", args.seed),
@@ -202,7 +200,7 @@ pub fn run(ctx: &Context, args: FetchArgs) -> Result<i32> {
     let report = ImportReport {
         symbol,
         interval: interval.to_string(),
-        file: store.path(args.symbol.as_deref().unwrap_or_default(), interval),
+        file: store.path(args.symbol.as_deref().unwrap_or_default(), interval)?,
         source,
         rows_read: summary_extra.map_or(candles.len(), |s| s.rows_read),
         out_of_order_sorted: summary_extra.map_or(0, |s| s.normalized.out_of_order),
@@ -246,6 +244,9 @@ fn symbols(args: &FetchArgs) -> Result<Vec<String>> {
         for line in text.lines() {
             add(line.split('#').next().unwrap_or(""));
         }
+    }
+    for s in &out {
+        Symbol::parse(s)?;
     }
     if out.is_empty() {
         let from = args
@@ -315,7 +316,8 @@ fn fetch_remote(ctx: &Context, store: &Store, args: &FetchArgs) -> Result<i32> {
     let mut rows = Vec::new();
     let mut stopped: Option<String> = None;
     for symbol in &symbols {
-        let file = store.path(symbol, interval);
+        // Symbols were checked in `symbols()`; an unreadable legacy file fails this symbol's update below.
+        let file = store.path(symbol, interval).unwrap_or_default();
         let mut row = SymbolRow {
             symbol: symbol.clone(),
             interval: interval.to_string(),
@@ -396,6 +398,7 @@ fn fetch_remote(ctx: &Context, store: &Store, args: &FetchArgs) -> Result<i32> {
 }
 
 fn fill_row(row: &mut SymbolRow, r: &UpdateReport) {
+    row.file = r.file.clone();
     row.new_rows = r.new_rows;
     row.revised_rows = r.revised_rows;
     row.total_rows = r.total_rows;
@@ -612,7 +615,7 @@ fn verify(ctx: &Context, store: &Store, target: &str) -> Result<i32> {
     let interval: Interval = interval
         .parse()
         .map_err(|e: Error| Error::usage(e.to_string()))?;
-    let path = store.path(symbol, interval);
+    let path = store.path(symbol, interval)?;
     if !path.exists() {
         return Err(Error::invalid(format!(
             "{}: no such store file; see `flowrex fetch --list`",
