@@ -206,21 +206,7 @@ fn read_csv_capped(
         .flexible(true)
         .trim(csv::Trim::All)
         .from_reader(reader);
-    let headers = match rdr.headers() {
-        Ok(h) => h.clone(),
-        Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => return Err(csv_error(e, file)),
-        Err(e) => {
-            return Err(Error::invalid(format!(
-                "{file}: cannot read the header row: {e}"
-            )));
-        }
-    };
-    if headers.iter().all(|h| h.trim().is_empty()) && headers.len() <= 1 {
-        return Err(Error::invalid(format!(
-            "{file}: the file is empty; expected a header row such as date,open,high,low,close,volume"
-        )));
-    }
-    let cols = find_columns(&headers, file)?;
+    let cols = read_header(&mut rdr, file)?;
     let mut candles = Candles::default();
     let mut lines = Vec::new();
     let mut problems = Problems::default();
@@ -235,52 +221,8 @@ fn read_csv_capped(
         if record.iter().all(|f| f.is_empty()) {
             continue;
         }
-        let at = format!("line {line}");
-        let time = match record.get(cols.time).map(|s| parse_time(s, time_format)) {
-            Some(Ok(t)) => Some(t),
-            Some(Err(e)) => {
-                problems.add(&at, format!("time: {e}"));
-                None
-            }
-            None => {
-                problems.add(&at, "time: missing field");
-                None
-            }
-        };
-        let mut num = |idx: usize, name: &str| -> Option<f64> {
-            match record.get(idx) {
-                Some(s) => match s.parse::<f64>() {
-                    Ok(v) => Some(v),
-                    Err(_) => {
-                        problems.add(&at, format!("{name}: unparsable number '{s}'"));
-                        None
-                    }
-                },
-                None => {
-                    problems.add(&at, format!("{name}: missing field"));
-                    None
-                }
-            }
-        };
-        let open = num(cols.open, "open");
-        let high = num(cols.high, "high");
-        let low = num(cols.low, "low");
-        let close = num(cols.close, "close");
-        let volume = match cols.volume {
-            Some(v) => num(v, "volume"),
-            None => Some(0.0),
-        };
-        if let (Some(ts), Some(open), Some(high), Some(low), Some(close), Some(volume)) =
-            (time, open, high, low, close, volume)
-        {
-            candles.push(Bar {
-                ts,
-                open,
-                high,
-                low,
-                close,
-                volume,
-            });
+        if let Some(bar) = parse_record(&record, &cols, time_format, line, &mut problems) {
+            candles.push(bar);
             lines.push(line);
         }
     }
@@ -295,6 +237,78 @@ fn read_csv_capped(
             normalized,
         },
     ))
+}
+
+/// Reads the header row and finds the columns; an empty file or a missing column is an error.
+fn read_header<R: std::io::Read>(rdr: &mut csv::Reader<R>, file: &str) -> Result<Columns> {
+    let headers = match rdr.headers() {
+        Ok(h) => h.clone(),
+        Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => return Err(csv_error(e, file)),
+        Err(e) => {
+            return Err(Error::invalid(format!(
+                "{file}: cannot read the header row: {e}"
+            )));
+        }
+    };
+    if headers.iter().all(|h| h.trim().is_empty()) && headers.len() <= 1 {
+        return Err(Error::invalid(format!(
+            "{file}: the file is empty; expected a header row such as date,open,high,low,close,volume"
+        )));
+    }
+    find_columns(&headers, file)
+}
+
+/// One data row as a bar, or `None` after recording each bad field of it in `problems`.
+fn parse_record(
+    record: &csv::StringRecord,
+    cols: &Columns,
+    time_format: TimeFormat,
+    line: u64,
+    problems: &mut Problems,
+) -> Option<Bar> {
+    let at = format!("line {line}");
+    let time = match record.get(cols.time).map(|s| parse_time(s, time_format)) {
+        Some(Ok(t)) => Some(t),
+        Some(Err(e)) => {
+            problems.add(&at, format!("time: {e}"));
+            None
+        }
+        None => {
+            problems.add(&at, "time: missing field");
+            None
+        }
+    };
+    let mut num = |idx: usize, name: &str| -> Option<f64> {
+        match record.get(idx) {
+            Some(s) => match s.parse::<f64>() {
+                Ok(v) => Some(v),
+                Err(_) => {
+                    problems.add(&at, format!("{name}: unparsable number '{s}'"));
+                    None
+                }
+            },
+            None => {
+                problems.add(&at, format!("{name}: missing field"));
+                None
+            }
+        }
+    };
+    let open = num(cols.open, "open");
+    let high = num(cols.high, "high");
+    let low = num(cols.low, "low");
+    let close = num(cols.close, "close");
+    let volume = match cols.volume {
+        Some(v) => num(v, "volume"),
+        None => Some(0.0),
+    };
+    Some(Bar {
+        ts: time?,
+        open: open?,
+        high: high?,
+        low: low?,
+        close: close?,
+        volume: volume?,
+    })
 }
 
 #[cfg(test)]

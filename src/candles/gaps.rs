@@ -68,48 +68,50 @@ pub fn find_gaps(c: &Candles, interval: Interval) -> GapReport {
                 push(w[0], w[1], (steps - 1).max(0) as usize);
             }
         }
-        _ => {
-            let step = interval.nominal_ms();
-            let slots_per_week = (WEEK_MS / step) as usize;
-            let slot = |ts: i64| week_offset(ts) as usize / step as usize;
-            let mut weeks_with_bar = vec![0u32; slots_per_week];
-            let mut last_week_seen = vec![i64::MIN; slots_per_week];
-            for &ts in &c.ts {
-                let s = slot(ts);
-                let week = week_index(ts);
-                if last_week_seen[s] != week {
-                    last_week_seen[s] = week;
-                    weeks_with_bar[s] += 1;
-                }
-            }
-            let weeks_spanned = match (c.ts.first(), c.ts.last()) {
-                (Some(&a), Some(&b)) => {
-                    u32::try_from((i128::from(b) - i128::from(a)) / i128::from(WEEK_MS) + 1)
-                        .unwrap_or(u32::MAX)
-                }
-                _ => 1,
-            };
-            let threshold = (weeks_spanned / 10).max(1);
-            let in_session: Vec<bool> = weeks_with_bar.iter().map(|&n| n >= threshold).collect();
-            let edge_slots = if step <= HOUR_MS {
-                (HOUR_MS / step) as usize
-            } else {
-                0
-            };
-            let near_edge = slots_near_session_edge(&in_session, edge_slots);
-            let counts = SlotCounts::new(&in_session, &near_edge);
-            for w in c.ts.windows(2) {
-                // Expected open times w0 + k·step < w1 for k ≥ 1, counted by slot class, not stepped: each
-                // step moves one slot on, since a week is a whole number of steps.
-                let expected = (i128::from(w[1]) - i128::from(w[0]) - 1).max(0) / i128::from(step);
-                let [out, edge, inner] =
-                    counts.in_cycle((slot(w[0]) + 1) % slots_per_week, expected);
-                let missing = if out > 0 { inner } else { inner + edge };
-                push(w[0], w[1], usize::try_from(missing).unwrap_or(usize::MAX));
-            }
-        }
+        _ => session_gaps(c, interval, &mut push),
     }
     report
+}
+
+/// Gaps of an interval up to a day, by the week-slot session rule of the module documentation.
+fn session_gaps(c: &Candles, interval: Interval, push: &mut impl FnMut(i64, i64, usize)) {
+    let step = interval.nominal_ms();
+    let slots_per_week = (WEEK_MS / step) as usize;
+    let slot = |ts: i64| week_offset(ts) as usize / step as usize;
+    let mut weeks_with_bar = vec![0u32; slots_per_week];
+    let mut last_week_seen = vec![i64::MIN; slots_per_week];
+    for &ts in &c.ts {
+        let s = slot(ts);
+        let week = week_index(ts);
+        if last_week_seen[s] != week {
+            last_week_seen[s] = week;
+            weeks_with_bar[s] += 1;
+        }
+    }
+    let weeks_spanned = match (c.ts.first(), c.ts.last()) {
+        (Some(&a), Some(&b)) => {
+            u32::try_from((i128::from(b) - i128::from(a)) / i128::from(WEEK_MS) + 1)
+                .unwrap_or(u32::MAX)
+        }
+        _ => 1,
+    };
+    let threshold = (weeks_spanned / 10).max(1);
+    let in_session: Vec<bool> = weeks_with_bar.iter().map(|&n| n >= threshold).collect();
+    let edge_slots = if step <= HOUR_MS {
+        (HOUR_MS / step) as usize
+    } else {
+        0
+    };
+    let near_edge = slots_near_session_edge(&in_session, edge_slots);
+    let counts = SlotCounts::new(&in_session, &near_edge);
+    for w in c.ts.windows(2) {
+        // Expected open times w0 + k·step < w1 for k ≥ 1, counted by slot class, not stepped: each step
+        // moves one slot on, since a week is a whole number of steps.
+        let expected = (i128::from(w[1]) - i128::from(w[0]) - 1).max(0) / i128::from(step);
+        let [out, edge, inner] = counts.in_cycle((slot(w[0]) + 1) % slots_per_week, expected);
+        let missing = if out > 0 { inner } else { inner + edge };
+        push(w[0], w[1], usize::try_from(missing).unwrap_or(usize::MAX));
+    }
 }
 
 /// Milliseconds since the Monday 00:00 UTC that starts `ts`'s week (no overflow at the ends of i64).

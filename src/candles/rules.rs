@@ -243,17 +243,14 @@ fn fixed<const L: i64, const SHIFT: i64>(
             });
             continue;
         }
-        if let Some(p) = prev {
-            let step = t.wrapping_sub(p);
-            let min = if offsets.second.is_some() {
-                L - DST_SHIFT_MS
-            } else {
-                L
-            };
-            if step > 0 && step < min {
-                count += 1;
-                sink.problem(i, &|| too_close(t, p, interval));
-            }
+        let min = L - if offsets.second.is_some() {
+            DST_SHIFT_MS
+        } else {
+            0
+        };
+        if let Some(p) = prev.filter(|&p| t.checked_sub(p).is_some_and(|d| d > 0 && d < min)) {
+            count += 1;
+            sink.problem(i, &|| too_close(t, p, interval));
         }
         prev = Some(t);
     }
@@ -297,67 +294,90 @@ fn days_in_month(year: i64, month: u32) -> u32 {
     }
 }
 
-/// Grid and spacing rules for calendar months: one anchor day (a day of the month, or the month's last
-/// day standing for any later anchor) and one time of day (or two, one hour apart); steps ≥ 28 days.
+/// The anchor days every monthly bar so far allows, `lo..=hi`: a bar on day `d` before its month's last
+/// day pins the anchor to `d`; a bar on the last day allows any anchor from `d` on (31 covers them all).
+#[derive(Debug, Clone, Copy)]
+struct MonthAnchor {
+    lo: u32,
+    hi: u32,
+}
+
+impl MonthAnchor {
+    /// Narrows the anchor to admit a bar on `day` of a month of `last` days, or leaves it and returns
+    /// false when no anchor admits it too.
+    fn accept(&mut self, day: u32, last: u32) -> bool {
+        let hi = if day < last {
+            self.hi.min(day)
+        } else {
+            self.hi
+        };
+        let lo = self.lo.max(day);
+        if lo > hi {
+            return false;
+        }
+        (self.lo, self.hi) = (lo, hi);
+        true
+    }
+
+    fn describe(self) -> String {
+        match (self.lo, self.hi) {
+            (l, h) if l == h && l >= 29 => format!("day {l} (or the month's last day)"),
+            (l, h) if l == h => format!("day {l}"),
+            (l, _) => format!("the month's last day (day {l} or later)"),
+        }
+    }
+}
+
+/// Grid and spacing rules for calendar months: one anchor day ([`MonthAnchor`]) and one time of day (or
+/// two, one hour apart); steps ≥ 28 days.
 fn monthly(ts: &[i64], sink: &mut dyn Sink) -> usize {
     let Some(&t0) = ts.first() else { return 0 };
     let mut times = Offsets::new(t0.rem_euclid(DAY_MS), DAY_MS);
-    // The anchor days every bar so far allows: lo..=hi.
-    let (mut lo, mut hi) = (1u32, 31u32);
+    let mut anchor = MonthAnchor { lo: 1, hi: 31 };
     let mut count = 0;
     let mut prev: Option<i64> = None;
     for (i, &t) in ts.iter().enumerate() {
-        if t.rem_euclid(MINUTE_MS) != 0 {
-            count += 1;
-            sink.problem(i, &|| {
-                format!("open time {} is not on a whole minute", format_ts(t))
-            });
-            continue;
-        }
         let tod = t.rem_euclid(DAY_MS);
-        if !times.accept(tod) {
-            count += 1;
-            sink.problem(i, &|| {
-                format!(
-                    "open time {} is off the file's grid: it opens at {}, the file's 1M bars at {}",
-                    format_ts(t),
-                    clock(tod),
-                    times.describe(clock)
-                )
-            });
-            continue;
-        }
         let (year, month, day) = civil(t.div_euclid(DAY_MS));
-        let last = days_in_month(year, month);
-        let new_hi = if day < last { hi.min(day) } else { hi };
-        let new_lo = lo.max(day);
-        if new_lo > new_hi {
-            count += 1;
-            sink.problem(i, &|| {
-                let anchor = match (lo, hi) {
-                    (l, h) if l == h && l >= 29 => format!("day {l} (or the month's last day)"),
-                    (l, h) if l == h => format!("day {l}"),
-                    (l, _) => format!("the month's last day (day {l} or later)"),
-                };
+        let before = anchor;
+        let problem: Option<Box<dyn Fn() -> String>> = if t.rem_euclid(MINUTE_MS) != 0 {
+            Some(Box::new(move || {
+                format!("open time {} is not on a whole minute", format_ts(t))
+            }))
+        } else if !times.accept(tod) {
+            let file = times.describe(clock);
+            Some(Box::new(move || {
                 format!(
-                    "open time {} is on day {day} of the month; the file's 1M bars open on {anchor}",
-                    format_ts(t)
+                    "open time {} is off the file's grid: it opens at {}, the file's 1M bars at {file}",
+                    format_ts(t),
+                    clock(tod)
                 )
-            });
+            }))
+        } else if !anchor.accept(day, days_in_month(year, month)) {
+            Some(Box::new(move || {
+                format!(
+                    "open time {} is on day {day} of the month; the file's 1M bars open on {}",
+                    format_ts(t),
+                    before.describe()
+                )
+            }))
+        } else {
+            None
+        };
+        if let Some(what) = problem {
+            count += 1;
+            sink.problem(i, &*what);
             continue;
         }
-        (lo, hi) = (new_lo, new_hi);
-        if let Some(p) = prev {
-            let step = t.wrapping_sub(p);
-            let min = if times.second.is_some() {
-                MONTH_MIN_MS - DST_SHIFT_MS
+        let min = MONTH_MIN_MS
+            - if times.second.is_some() {
+                DST_SHIFT_MS
             } else {
-                MONTH_MIN_MS
+                0
             };
-            if step > 0 && step < min {
-                count += 1;
-                sink.problem(i, &|| too_close_month(t, p));
-            }
+        if let Some(p) = prev.filter(|&p| t.checked_sub(p).is_some_and(|d| d > 0 && d < min)) {
+            count += 1;
+            sink.problem(i, &|| too_close_month(t, p));
         }
         prev = Some(t);
     }
