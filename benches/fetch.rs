@@ -36,7 +36,7 @@ fn parse_and_merge(c: &mut Criterion) {
     let store = flowrex::home::Home::layout(home.path()).store();
     let interval = Interval::Minute1;
     let stored = generate(&SyntheticSpec::new(1_000_000, 7, interval));
-    let path = store.path("SYNTH", interval);
+    let path = store.path("SYNTH", interval).unwrap();
     // The pristine store file, copied back before every iteration so each one really rewrites it.
     let pristine = home.path().join("pristine.parquet");
     write_parquet(&pristine, &stored, &StoreMeta::default()).unwrap();

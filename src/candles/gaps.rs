@@ -10,6 +10,9 @@
 //! session does count. Daylight-saving time moves session edges by an hour, so in a gap that spans a
 //! session break, expected bars within one hour of an out-of-session slot are not counted (intervals up
 //! to 1h). Weekly bars: a step of more than 7 days; monthly bars: a skipped calendar month.
+//!
+//! Missing bars are counted arithmetically (prefix counts over the week's slots), never by stepping
+//! through a gap, so a gap of any length — even one spanning the whole i64 range — costs O(1).
 
 use super::interval::month_index;
 use super::{Candles, DAY_MS, HOUR_MS, Interval};
@@ -48,7 +51,7 @@ pub fn find_gaps(c: &Candles, interval: Interval) -> GapReport {
                 before_ts,
                 missing_bars: missing,
             });
-            report.missing_bars += missing;
+            report.missing_bars = report.missing_bars.saturating_add(missing);
         }
     };
     match interval {
@@ -60,63 +63,107 @@ pub fn find_gaps(c: &Candles, interval: Interval) -> GapReport {
         }
         Interval::Week1 => {
             for w in c.ts.windows(2) {
-                let steps = ((w[1] - w[0]) as f64 / WEEK_MS as f64).round() as i64;
+                let steps =
+                    ((i128::from(w[1]) - i128::from(w[0])) as f64 / WEEK_MS as f64).round() as i64;
                 push(w[0], w[1], (steps - 1).max(0) as usize);
             }
         }
-        _ => {
-            let step = interval.nominal_ms();
-            let slots_per_week = (WEEK_MS / step) as usize;
-            let slot = |ts: i64| ((ts + MONDAY_SHIFT_MS).rem_euclid(WEEK_MS) / step) as usize;
-            let mut weeks_with_bar = vec![0u32; slots_per_week];
-            let mut last_week_seen = vec![i64::MIN; slots_per_week];
-            for &ts in &c.ts {
-                let s = slot(ts);
-                let week = (ts + MONDAY_SHIFT_MS).div_euclid(WEEK_MS);
-                if last_week_seen[s] != week {
-                    last_week_seen[s] = week;
-                    weeks_with_bar[s] += 1;
-                }
-            }
-            let weeks_spanned = match (c.ts.first(), c.ts.last()) {
-                (Some(&a), Some(&b)) => ((b - a) / WEEK_MS + 1) as u32,
-                _ => 1,
-            };
-            let threshold = (weeks_spanned / 10).max(1);
-            let in_session: Vec<bool> = weeks_with_bar.iter().map(|&n| n >= threshold).collect();
-            let edge_slots = if step <= HOUR_MS {
-                (HOUR_MS / step) as usize
-            } else {
-                0
-            };
-            let near_edge = slots_near_session_edge(&in_session, edge_slots);
-            for w in c.ts.windows(2) {
-                let (mut missing, mut edge_missing, mut crosses_break) = (0, 0, false);
-                let mut t = w[0] + step;
-                while t < w[1] {
-                    let s = slot(t);
-                    if !in_session[s] {
-                        crosses_break = true;
-                    } else if near_edge[s] {
-                        edge_missing += 1;
-                    } else {
-                        missing += 1;
-                    }
-                    t += step;
-                }
-                push(
-                    w[0],
-                    w[1],
-                    if crosses_break {
-                        missing
-                    } else {
-                        missing + edge_missing
-                    },
-                );
-            }
-        }
+        _ => session_gaps(c, interval, &mut push),
     }
     report
+}
+
+/// Gaps of an interval up to a day, by the week-slot session rule of the module documentation.
+fn session_gaps(c: &Candles, interval: Interval, push: &mut impl FnMut(i64, i64, usize)) {
+    let step = interval.nominal_ms();
+    let slots_per_week = (WEEK_MS / step) as usize;
+    let slot = |ts: i64| week_offset(ts) as usize / step as usize;
+    let mut weeks_with_bar = vec![0u32; slots_per_week];
+    let mut last_week_seen = vec![i64::MIN; slots_per_week];
+    for &ts in &c.ts {
+        let s = slot(ts);
+        let week = week_index(ts);
+        if last_week_seen[s] != week {
+            last_week_seen[s] = week;
+            weeks_with_bar[s] += 1;
+        }
+    }
+    let weeks_spanned = match (c.ts.first(), c.ts.last()) {
+        (Some(&a), Some(&b)) => {
+            u32::try_from((i128::from(b) - i128::from(a)) / i128::from(WEEK_MS) + 1)
+                .unwrap_or(u32::MAX)
+        }
+        _ => 1,
+    };
+    let threshold = (weeks_spanned / 10).max(1);
+    let in_session: Vec<bool> = weeks_with_bar.iter().map(|&n| n >= threshold).collect();
+    let edge_slots = if step <= HOUR_MS {
+        (HOUR_MS / step) as usize
+    } else {
+        0
+    };
+    let near_edge = slots_near_session_edge(&in_session, edge_slots);
+    let counts = SlotCounts::new(&in_session, &near_edge);
+    for w in c.ts.windows(2) {
+        // Expected open times w0 + k·step < w1 for k ≥ 1, counted by slot class, not stepped: each step
+        // moves one slot on, since a week is a whole number of steps.
+        let expected = (i128::from(w[1]) - i128::from(w[0]) - 1).max(0) / i128::from(step);
+        let [out, edge, inner] = counts.in_cycle((slot(w[0]) + 1) % slots_per_week, expected);
+        let missing = if out > 0 { inner } else { inner + edge };
+        push(w[0], w[1], usize::try_from(missing).unwrap_or(usize::MAX));
+    }
+}
+
+/// Milliseconds since the Monday 00:00 UTC that starts `ts`'s week (no overflow at the ends of i64).
+fn week_offset(ts: i64) -> i64 {
+    (ts.rem_euclid(WEEK_MS) + MONDAY_SHIFT_MS) % WEEK_MS
+}
+
+/// The index of `ts`'s week, counted from the week of 1970-01-01 (no overflow at the ends of i64).
+fn week_index(ts: i64) -> i64 {
+    ts.div_euclid(WEEK_MS) + i64::from(ts.rem_euclid(WEEK_MS) + MONDAY_SHIFT_MS >= WEEK_MS)
+}
+
+/// Prefix counts of the week's slots by class — out of session, in session near an edge, in session
+/// inside — so the slots of any run of consecutive expected bars are counted in O(1).
+struct SlotCounts {
+    /// `prefix[k][i]`: slots of class `k` among slots `0..i`.
+    prefix: [Vec<i128>; 3],
+}
+
+impl SlotCounts {
+    fn new(in_session: &[bool], near_edge: &[bool]) -> Self {
+        let mut prefix = [vec![0i128], vec![0i128], vec![0i128]];
+        for (s, &on) in in_session.iter().enumerate() {
+            let class = if !on {
+                0
+            } else if near_edge[s] {
+                1
+            } else {
+                2
+            };
+            for (k, p) in prefix.iter_mut().enumerate() {
+                let last = p[p.len() - 1];
+                p.push(last + i128::from(k == class));
+            }
+        }
+        SlotCounts { prefix }
+    }
+
+    /// Slots of each class among the `len` consecutive slots (cyclically) starting at `first`.
+    fn in_cycle(&self, first: usize, len: i128) -> [i128; 3] {
+        let n = self.prefix[0].len() - 1;
+        let (full, rest) = (len / n as i128, (len % n as i128) as usize);
+        std::array::from_fn(|k| {
+            let p = &self.prefix[k];
+            let part = if first + rest <= n {
+                p[first + rest] - p[first]
+            } else {
+                (p[n] - p[first]) + p[first + rest - n]
+            };
+            full * p[n] + part
+        })
+    }
 }
 
 /// Marks the in-session slots within `reach` slots (cyclically) of an out-of-session slot.
@@ -191,6 +238,135 @@ mod tests {
         let r = find_gaps(&series(&ts), Interval::Hour1);
         assert_eq!(r.missing_bars, 1);
         assert_eq!(r.gaps.len(), 1);
+    }
+
+    /// The definition, stepped bar by bar: every expected open time strictly between two stored bars,
+    /// counted unless its slot is out of session (then the whole gap is a session break and only the
+    /// slots away from a session edge count). Only usable for short spans.
+    fn stepped(c: &Candles, interval: Interval) -> Vec<usize> {
+        let step = interval.nominal_ms();
+        let n = (WEEK_MS / step) as usize;
+        let slot = |ts: i64| ((ts + MONDAY_SHIFT_MS).rem_euclid(WEEK_MS) / step) as usize;
+        let mut weeks = vec![std::collections::BTreeSet::new(); n];
+        for &t in &c.ts {
+            weeks[slot(t)].insert((t + MONDAY_SHIFT_MS).div_euclid(WEEK_MS));
+        }
+        let spanned = (c.ts[c.len() - 1] - c.ts[0]) / WEEK_MS + 1;
+        let threshold = (spanned / 10).max(1) as usize;
+        let in_session: Vec<bool> = weeks.iter().map(|w| w.len() >= threshold).collect();
+        let reach = if step <= HOUR_MS {
+            (HOUR_MS / step) as usize
+        } else {
+            0
+        };
+        let near = |s: usize| {
+            (1..=reach).any(|d| !in_session[(s + d) % n] || !in_session[(s + n - d % n) % n])
+        };
+        c.ts.windows(2)
+            .map(|w| {
+                let (mut inner, mut edge, mut brk) = (0, 0, false);
+                let mut t = w[0] + step;
+                while t < w[1] {
+                    let s = slot(t);
+                    if !in_session[s] {
+                        brk = true;
+                    } else if reach > 0 && in_session.iter().any(|&x| !x) && near(s) {
+                        edge += 1;
+                    } else {
+                        inner += 1;
+                    }
+                    t += step;
+                }
+                if brk { inner } else { inner + edge }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn arithmetic_counts_match_the_stepped_definition() {
+        // Hourly bars Monday–Friday 08:00–17:00 over 6 weeks with holes of many lengths (one bar, an
+        // afternoon, a day, a whole week, a span crossing a weekend), at a :30 offset; and 15-minute
+        // bars around the clock with holes.
+        let mut hourly = Vec::new();
+        for day in 0..42 {
+            for hour in 8..=17 {
+                let t = MON + day * DAY_MS + hour * HOUR_MS + 30 * 60_000;
+                let dow = day % 7;
+                let skip = (day == 2 && hour == 11)
+                    || (day == 8 && hour >= 13)
+                    || day == 10
+                    || (14..21).contains(&day)
+                    || (day == 25 && hour > 15)
+                    || (day == 28 && hour < 10);
+                if dow < 5 && !skip {
+                    hourly.push(t);
+                }
+            }
+        }
+        let quarter: Vec<i64> = (0..3000)
+            .filter(|i| !(100..140).contains(i) && i % 97 != 5 && !(2000..2700).contains(i))
+            .map(|i| MON + i * 15 * 60_000)
+            .collect();
+        for (ts, interval) in [(hourly, Interval::Hour1), (quarter, Interval::Minute15)] {
+            let c = series(&ts);
+            let want = stepped(&c, interval);
+            let got = find_gaps(&c, interval);
+            let got_per_pair: Vec<usize> =
+                c.ts.windows(2)
+                    .map(|w| {
+                        got.gaps
+                            .iter()
+                            .find(|g| g.after_ts == w[0])
+                            .map_or(0, |g| g.missing_bars)
+                    })
+                    .collect();
+            assert_eq!(got_per_pair, want, "{interval}");
+            assert!(
+                got.missing_bars > 0,
+                "{interval}: the series must have gaps"
+            );
+        }
+    }
+
+    #[test]
+    fn times_at_the_ends_of_i64_do_not_overflow_or_loop() {
+        // Three weeks of four one-minute bars each, right at the top (and at the bottom) of i64; the
+        // middle two minutes of the last (first) week are missing: 2 missing bars. Stepping towards
+        // i64::MAX overflows; the count must not.
+        let week_of = |base: i64, w: i64, skip_middle: bool| -> Vec<i64> {
+            (0..4)
+                .filter(|m| !(skip_middle && (*m == 1 || *m == 2)))
+                .map(|m| base + w * WEEK_MS + m * 60_000)
+                .collect()
+        };
+        let top_base = i64::MAX - 5 * 60_000;
+        let mut top: Vec<i64> = Vec::new();
+        for w in [-2, -1] {
+            top.extend(week_of(top_base, w, false));
+        }
+        top.extend(week_of(top_base, 0, true));
+        assert_eq!(find_gaps(&series(&top), Interval::Minute1).missing_bars, 2);
+        let bottom_base = i64::MIN + 10;
+        let mut bottom = week_of(bottom_base, 0, true);
+        for w in [1, 2] {
+            bottom.extend(week_of(bottom_base, w, false));
+        }
+        assert_eq!(
+            find_gaps(&series(&bottom), Interval::Minute1).missing_bars,
+            2
+        );
+        // 300 years of minutes between two bars: ~1.6e8 steps if stepped.
+        let wide = series(&[0, 300 * 365 * DAY_MS, 300 * 365 * DAY_MS + 60_000]);
+        let t0 = std::time::Instant::now();
+        let r = find_gaps(&wide, Interval::Minute1);
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(1),
+            "{:?}",
+            t0.elapsed()
+        );
+        // Each slot of the week holds at most 2 bars across ~15,600 weeks: below the 10 % threshold, so
+        // nothing is in session and the long hole is a session break.
+        assert_eq!(r.missing_bars, 0);
     }
 
     #[test]

@@ -87,7 +87,7 @@ impl Interval {
     pub fn next_open(self, ts: i64) -> i64 {
         match self {
             Interval::Month1 => add_months(ts, 1),
-            _ => ts + self.nominal_ms(),
+            _ => ts.saturating_add(self.nominal_ms()),
         }
     }
 
@@ -98,23 +98,31 @@ impl Interval {
 }
 
 /// `ts` moved by `months` calendar months, keeping the time of day; the day is clamped to the month's end.
+/// Beyond chrono's calendar (±262,000 years) the result saturates at `i64::MAX` / `i64::MIN`.
 pub fn add_months(ts: i64, months: i32) -> i64 {
     use chrono::{DateTime, Datelike, NaiveDate, Utc};
+    let saturated = if months >= 0 { i64::MAX } else { i64::MIN };
     let Some(dt) = DateTime::<Utc>::from_timestamp_millis(ts) else {
-        return ts;
+        return saturated;
     };
-    let total = dt.year() * 12 + dt.month0() as i32 + months;
-    let (year, month) = (total.div_euclid(12), total.rem_euclid(12) as u32 + 1);
-    let mut day = dt.day();
-    let date = loop {
-        if let Some(d) = NaiveDate::from_ymd_opt(year, month, day) {
-            break d;
-        }
-        day -= 1;
+    let total = i64::from(dt.year()) * 12 + i64::from(dt.month0()) + i64::from(months);
+    let Ok(year) = i32::try_from(total.div_euclid(12)) else {
+        return saturated;
+    };
+    let month = total.rem_euclid(12) as u32 + 1;
+    // The last day of the target month: the day before the 1st of the month after.
+    let last_day = NaiveDate::from_ymd_opt(year, month, 1)
+        .and_then(|d| d.checked_add_months(chrono::Months::new(1)))
+        .and_then(|d| d.pred_opt())
+        .map(|d| d.day());
+    let Some(date) =
+        last_day.and_then(|last| NaiveDate::from_ymd_opt(year, month, dt.day().min(last)))
+    else {
+        return saturated;
     };
     let time_ms = ts.rem_euclid(DAY_MS);
     date.and_hms_opt(0, 0, 0)
-        .map_or(ts, |d| d.and_utc().timestamp_millis() + time_ms)
+        .map_or(saturated, |d| d.and_utc().timestamp_millis() + time_ms)
 }
 
 /// The calendar month index (`year * 12 + month0`) of `ts`.
@@ -173,5 +181,23 @@ mod tests {
             "1m".parse::<Interval>().unwrap(),
             "1M".parse::<Interval>().unwrap()
         );
+    }
+
+    #[test]
+    fn months_clamp_to_the_month_end_and_saturate_beyond_the_calendar() {
+        // 2012-01-31 + 1 month = 2012-02-29 (leap year), + 13 months = 2013-02-28.
+        let jan31 = 15_370 * DAY_MS;
+        assert_eq!(add_months(jan31, 1), 15_399 * DAY_MS);
+        assert_eq!(add_months(jan31, 13), (15_399 + 365) * DAY_MS);
+        assert_eq!(
+            add_months(jan31 + 5 * HOUR_MS, -1),
+            15_339 * DAY_MS + 5 * HOUR_MS
+        );
+        // One month after chrono's last instant (December of the year 262,143) is beyond its calendar.
+        let far = chrono::DateTime::<chrono::Utc>::MAX_UTC.timestamp_millis();
+        assert_eq!(add_months(far, 1), i64::MAX);
+        assert_eq!(add_months(i64::MAX, 1), i64::MAX);
+        assert_eq!(add_months(i64::MIN, -1), i64::MIN);
+        assert_eq!(Interval::Hour1.next_open(i64::MAX - 1), i64::MAX);
     }
 }

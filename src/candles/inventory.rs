@@ -100,7 +100,7 @@ impl Store {
     /// Re-reads and re-validates the file of `symbol`/`interval` and lists its gaps. A missing file is
     /// bad input (exit 1); a damaged one is a failed check (exit 3) naming the file and the row.
     pub fn verify(&self, symbol: &str, interval: Interval) -> Result<Verification> {
-        let path = self.path(symbol, interval);
+        let path = self.path(symbol, interval)?;
         if !path.exists() {
             return Err(Error::invalid(format!(
                 "{}: no such store file; see `flowrex fetch --list`",
@@ -173,7 +173,7 @@ mod tests {
                 false,
             )
             .unwrap();
-        let bad = store.path("ZZZ", Interval::Hour1);
+        let bad = store.path("ZZZ", Interval::Hour1).unwrap();
         std::fs::create_dir_all(bad.parent().unwrap()).unwrap();
         std::fs::write(&bad, b"not parquet").unwrap();
 
@@ -181,7 +181,7 @@ mod tests {
         assert_eq!(inv.len(), 2);
         let ok = &inv[0];
         assert_eq!(ok.symbol, "EUR/USD"); // from the file's metadata, not the folder EUR-USD
-        assert_eq!(ok.path, store.path("EUR/USD", Interval::Day1));
+        assert_eq!(ok.path, store.path("EUR/USD", Interval::Day1).unwrap());
         assert_eq!(ok.size_bytes, std::fs::metadata(&ok.path).unwrap().len());
         let s = ok.contents.as_ref().unwrap();
         assert_eq!((s.rows, s.missing_bars), (19, 2));
@@ -237,7 +237,7 @@ mod tests {
         // A file whose rows break the store's rules (high below low) fails verification with exit 3.
         let mut c = daily_except(&[]);
         c.high[1] = 1.0;
-        let path = store.path("Z", Interval::Day1);
+        let path = store.path("Z", Interval::Day1).unwrap();
         write_parquet(&path, &c, &StoreMeta::default()).unwrap();
         let err = store.verify("Z", Interval::Day1).unwrap_err();
         assert_eq!(err.exit_code(), 3);

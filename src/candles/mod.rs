@@ -1,18 +1,21 @@
 //! Candles in columnar form, and everything that gets them in and out: the Parquet store, CSV import,
-//! validation, time parsing, synthetic data and resampling.
+//! validation (the plausibility rules), symbols, time parsing, synthetic data and resampling.
 
 pub mod csv_import;
 pub mod gaps;
 mod interval;
 pub mod inventory;
 pub mod resample;
+pub mod rules;
 pub mod store;
+pub mod symbol;
 pub mod synthetic;
 pub mod time;
 pub mod validate;
 
 pub use interval::{DAY_MS, HOUR_MS, Interval, MINUTE_MS};
 pub use store::Store;
+pub use symbol::Symbol;
 pub use time::TimeRange;
 
 /// A series of OHLCV bars in columnar form: one plain vector per field, all the same length.

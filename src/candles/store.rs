@@ -1,5 +1,11 @@
 //! The Parquet candle store: `<home>/data/<SYMBOL>/<interval>.parquet`, written atomically (temp file in
 //! the same folder, fsync, rename) under a per-file lock, read by time range using row-group statistics.
+//!
+//! Symbol folders are percent-encoded ([`Symbol::file_name`]: `EUR/USD` → `EUR%2FUSD`). Earlier versions
+//! wrote `EUR-USD` instead; such a *legacy* file is still read for a symbol when the encoded folder has
+//! no file and the legacy file's metadata names exactly that symbol, and the next write of that symbol
+//! moves it to the encoded folder (one rename, under both files' locks) before merging. A file whose
+//! metadata names another symbol is never read or merged as this one.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
@@ -13,8 +19,10 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::Compression;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
+use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::file::statistics::Statistics;
 
+use super::symbol::Symbol;
 use super::time::{TimeRange, format_ts};
 use super::validate;
 use super::{Candles, Interval};
@@ -39,7 +47,7 @@ const META_WRITTEN_AT: &str = "flowrex.written_at";
 /// What a store file records about itself in its Parquet key-value metadata.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
 pub struct StoreMeta {
-    /// The symbol as the user spelled it (`EUR/USD`), before it was made path-safe.
+    /// The symbol as the user spelled it (`EUR/USD`), before it was encoded as a folder name.
     pub symbol: String,
     /// The bar interval (`1h`).
     pub interval: String,
@@ -49,13 +57,29 @@ pub struct StoreMeta {
     pub written_at: String,
 }
 
+impl StoreMeta {
+    fn from_key_values(kv: Option<&Vec<KeyValue>>) -> StoreMeta {
+        let mut map = BTreeMap::new();
+        for e in kv.into_iter().flatten() {
+            map.insert(e.key.clone(), e.value.clone().unwrap_or_default());
+        }
+        StoreMeta {
+            symbol: map.remove(META_SYMBOL).unwrap_or_default(),
+            interval: map.remove(META_INTERVAL).unwrap_or_default(),
+            source: map.remove(META_SOURCE).unwrap_or_default(),
+            written_at: map.remove(META_WRITTEN_AT).unwrap_or_default(),
+        }
+    }
+}
+
 /// The candle store of one home folder.
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
 }
 
-/// Makes a symbol safe as a folder name: `EUR/USD` → `EUR-USD`. Letters, digits, `.`, `_` and `-` stay.
+/// The folder name earlier versions gave a symbol: `EUR/USD` → `EUR-USD` (letters, digits, `.`, `_` and
+/// `-` stay). Not injective, so no longer used for new files; still fine for other file names (playbooks).
 pub fn path_safe_symbol(symbol: &str) -> String {
     symbol
         .chars()
@@ -80,17 +104,50 @@ impl Store {
         &self.root
     }
 
-    /// The file that holds `symbol` at `interval`.
-    pub fn path(&self, symbol: &str, interval: Interval) -> PathBuf {
+    /// Where `symbol` at `interval` is written: the percent-encoded folder.
+    pub fn encoded_path(&self, symbol: &Symbol, interval: Interval) -> PathBuf {
         self.root
-            .join(path_safe_symbol(symbol))
+            .join(symbol.file_name())
             .join(format!("{}.parquet", interval.as_str()))
+    }
+
+    /// The legacy file of `symbol` (see the module documentation), when its name differs from the
+    /// encoded one.
+    fn legacy_path(&self, symbol: &Symbol, interval: Interval) -> Option<PathBuf> {
+        let legacy = symbol.legacy_file_name();
+        (legacy != symbol.file_name()).then(|| {
+            self.root
+                .join(legacy)
+                .join(format!("{}.parquet", interval.as_str()))
+        })
+    }
+
+    /// The legacy file of `symbol`, if it exists and its metadata names `symbol`.
+    fn own_legacy_file(&self, symbol: &Symbol, interval: Interval) -> Result<Option<PathBuf>> {
+        match self.legacy_path(symbol, interval) {
+            Some(legacy) if legacy.exists() => {
+                Ok((read_meta(&legacy)?.symbol == symbol.as_str()).then_some(legacy))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// The file that holds `symbol` at `interval`: the encoded one, or the symbol's own legacy file when
+    /// only that exists; where it would be written when neither exists. A symbol that is empty, `.`,
+    /// `..` or otherwise not allowed is a usage error.
+    pub fn path(&self, symbol: &str, interval: Interval) -> Result<PathBuf> {
+        let symbol = Symbol::parse(symbol)?;
+        let path = self.encoded_path(&symbol, interval);
+        if path.exists() {
+            return Ok(path);
+        }
+        Ok(self.own_legacy_file(&symbol, interval)?.unwrap_or(path))
     }
 
     /// Loads the bars of `symbol`/`interval` whose open time lies in `range`, reading only the row groups
     /// that can hold them. The rows are validated; a damaged file is an error naming the file and row.
     pub fn load(&self, symbol: &str, interval: Interval, range: &TimeRange) -> Result<Candles> {
-        let path = self.path(symbol, interval);
+        let path = self.path(symbol, interval)?;
         if !path.exists() {
             return Err(Error::invalid(format!(
                 "{}: no candles stored for {symbol} {interval}; import them with `flowrex fetch --provider csv \
@@ -98,13 +155,16 @@ impl Store {
                 path.display()
             )));
         }
-        let (candles, _meta) = read_parquet(&path, range)?;
+        let (candles, meta) = read_parquet(&path, range)?;
+        check_owner(&path, &meta, symbol)?;
         Ok(candles)
     }
 
     /// Merges `incoming` into the stored file for `symbol`/`interval` (creating it if needed), under the
     /// file's lock, and writes the result atomically. A bar already stored with different values is a
-    /// conflict error unless `replace` is set. On any error the stored file is left exactly as it was.
+    /// conflict error unless `replace` is set. The merged series must pass every rule of
+    /// [`super::rules`] (a bar of another grid is refused here even when each input was valid alone).
+    /// On any error the stored file is left exactly as it was.
     pub fn merge(
         &self,
         symbol: &str,
@@ -113,16 +173,27 @@ impl Store {
         source: &str,
         replace: bool,
     ) -> Result<MergeSummary> {
-        let path = self.path(symbol, interval);
+        let sym = Symbol::parse(symbol)?;
+        let path = self.encoded_path(&sym, interval);
         let dir = path.parent().expect("store paths have a parent");
         fs::create_dir_all(dir).at(dir)?;
         let _lock = FileLock::acquire(&path)?;
+        self.adopt_legacy_file(&sym, interval, &path)?;
         let existing = if path.exists() {
-            read_parquet(&path, &TimeRange::ALL)?.0
+            let (c, meta) = read_parquet(&path, &TimeRange::ALL)?;
+            check_owner(&path, &meta, symbol)?;
+            c
         } else {
             Candles::default()
         };
         let (merged, summary) = merge_candles(&existing, incoming, replace, &path)?;
+        validate::check_rows(
+            &merged,
+            &path.display().to_string(),
+            Some(interval),
+            |i| format!("merged row {} ({})", i + 1, format_ts(merged.ts[i])),
+            "nothing was written",
+        )?;
         // Holding the lock, no live writer owns a temp file of this target: clear what killed ones left.
         let stale = crate::atomic::remove_stale_temps(&path);
         if stale > 0 {
@@ -143,7 +214,41 @@ impl Store {
         Ok(summary)
     }
 
-    /// Every stored file: `(symbol folder, interval, path)`, sorted by symbol then interval.
+    /// Before the first write of `symbol` at its encoded `path` (whose lock the caller holds): moves the
+    /// symbol's own legacy file there, by one rename under the legacy file's lock too. Lock order is
+    /// always encoded path first; a legacy name only has safe characters, so its own symbol never takes a
+    /// second lock and the two cannot deadlock.
+    fn adopt_legacy_file(&self, symbol: &Symbol, interval: Interval, path: &Path) -> Result<()> {
+        if path.exists() {
+            return Ok(());
+        }
+        let Some(legacy) = self.legacy_path(symbol, interval) else {
+            return Ok(());
+        };
+        if !legacy.exists() {
+            return Ok(());
+        }
+        let _legacy_lock = FileLock::acquire(&legacy)?;
+        if self.own_legacy_file(symbol, interval)?.is_none() {
+            return Ok(());
+        }
+        fs::rename(&legacy, path).at(&legacy)?;
+        for dir in [legacy.parent(), path.parent()].into_iter().flatten() {
+            if let Ok(d) = File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
+        tracing::info!(
+            "{}: moved to {} (symbol folders are now percent-encoded)",
+            legacy.display(),
+            path.display()
+        );
+        Ok(())
+    }
+
+    /// Every stored file: `(symbol, interval, path)`, sorted by symbol then interval. The symbol is the
+    /// folder name decoded ([`Symbol::from_file_name`]), or the folder name as it is when it is not an
+    /// encoding (a legacy folder: its file's metadata names the symbol).
     pub fn files(&self) -> Result<Vec<(String, Interval, PathBuf)>> {
         let mut out = Vec::new();
         if !self.root.exists() {
@@ -154,7 +259,8 @@ impl Store {
             if !sym.file_type().at(sym.path())?.is_dir() {
                 continue;
             }
-            let sym_name = sym.file_name().to_string_lossy().into_owned();
+            let folder = sym.file_name().to_string_lossy().into_owned();
+            let sym_name = Symbol::from_file_name(&folder).map_or(folder, |s| s.to_string());
             for f in fs::read_dir(sym.path()).at(sym.path())? {
                 let f = f.at(sym.path())?;
                 let name = f.file_name().to_string_lossy().into_owned();
@@ -168,6 +274,34 @@ impl Store {
         out.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
         Ok(out)
     }
+}
+
+/// Refuses a file whose metadata names a symbol other than `symbol` (files without one, e.g. written by
+/// pandas, are taken as they are).
+fn check_owner(path: &Path, meta: &StoreMeta, symbol: &str) -> Result<()> {
+    if meta.symbol.is_empty() || meta.symbol == symbol {
+        return Ok(());
+    }
+    let folder = path
+        .parent()
+        .and_then(Path::file_name)
+        .map(|f| f.to_string_lossy().into_owned());
+    let legacy_of_owner = Symbol::parse(&meta.symbol).is_ok_and(|s| {
+        Some(s.legacy_file_name()) == folder && s.file_name() != s.legacy_file_name()
+    });
+    let hint = if legacy_of_owner {
+        format!(
+            " (earlier versions stored both in this folder); the next write of {} moves it to its own folder",
+            meta.symbol
+        )
+    } else {
+        "; two symbols are never mixed in one file".to_string()
+    };
+    Err(Error::invalid(format!(
+        "{}: the file holds {}, not {symbol}{hint}",
+        path.display(),
+        meta.symbol,
+    )))
 }
 
 /// What a merge changed.
@@ -318,27 +452,163 @@ pub fn write_parquet(path: &Path, candles: &Candles, meta: &StoreMeta) -> Result
     out.commit()
 }
 
+/// Reads only the key-value metadata of a store file (its footer).
+pub fn read_meta(path: &Path) -> Result<StoreMeta> {
+    let file = File::open(path).at(path)?;
+    let reader = SerializedFileReader::new(file).map_err(|e| {
+        Error::invalid(format!(
+            "{}: not a readable Parquet file ({e})",
+            path.display()
+        ))
+    })?;
+    Ok(StoreMeta::from_key_values(
+        reader.metadata().file_metadata().key_value_metadata(),
+    ))
+}
+
+/// The interval of a store file: its name (`1h.parquet`), checked against its metadata; or the metadata's
+/// alone for a file named otherwise. `None` when neither names one.
+fn file_interval(path: &Path, meta: &StoreMeta) -> Result<Option<Interval>> {
+    let by_name = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .and_then(|s| s.parse::<Interval>().ok());
+    let by_meta = meta.interval.parse::<Interval>().ok();
+    match (by_name, by_meta) {
+        (Some(n), Some(m)) if n != m => Err(Error::invalid(format!(
+            "{}: the file name says {n} but its metadata says {m}",
+            path.display()
+        ))),
+        (n, m) => Ok(n.or(m)),
+    }
+}
+
+/// The position of the first time in `ts` that is not after the one before it (with `prev` before all).
+fn first_unsorted(prev: Option<i64>, ts: &[i64]) -> Option<usize> {
+    if let (Some(p), Some(&t)) = (prev, ts.first())
+        && t <= p
+    {
+        return Some(0);
+    }
+    if ts.windows(2).all(|w| w[0] < w[1]) {
+        return None;
+    }
+    ts.windows(2).position(|w| w[1] <= w[0]).map(|i| i + 1)
+}
+
+/// The error for an out-of-order row: file, 1-based row, both times.
+fn unsorted(path: &Path, row: usize, t: i64, prev: i64) -> Error {
+    Error::invalid(format!(
+        "{}: row {row} ({}): time is not after the previous row's {}; the file is not sorted by time — \
+         re-import the file to repair it",
+        path.display(),
+        format_ts(t),
+        format_ts(prev)
+    ))
+}
+
+/// The row groups that can hold bars of `range` (by their `ts` statistics) and the number of rows before
+/// the first of them. Every group's statistics, kept or skipped, must follow the previous group's in
+/// time; a group out of order is an error naming its first row.
+fn select_row_groups(
+    path: &Path,
+    metadata: &parquet::file::metadata::ParquetMetaData,
+    ts_col: usize,
+    range: &TimeRange,
+) -> Result<(Vec<usize>, usize)> {
+    let mut groups = Vec::new();
+    let mut rows_before = 0usize; // rows in skipped groups before the first kept one
+    let mut group_start = 0usize;
+    let mut prev_max: Option<i64> = None;
+    for (g, rg) in metadata.row_groups().iter().enumerate() {
+        let stats = match rg.column(ts_col).statistics() {
+            Some(Statistics::Int64(s)) => Some((s.min_opt().copied(), s.max_opt().copied())),
+            _ => None,
+        };
+        if let (Some((Some(lo), _)), Some(p)) = (stats, prev_max)
+            && lo <= p
+        {
+            return Err(unsorted(path, group_start + 1, lo, p));
+        }
+        if let Some((_, Some(hi))) = stats {
+            prev_max = Some(hi);
+        }
+        let keep = match stats {
+            Some((lo, hi)) => {
+                let below = matches!((hi, range.start), (Some(h), Some(st)) if h < st);
+                let above = matches!((lo, range.end), (Some(l), Some(en)) if l > en);
+                !(below || above)
+            }
+            None => true,
+        };
+        if keep {
+            groups.push(g);
+        } else if groups.is_empty() {
+            rows_before += rg.num_rows() as usize;
+        }
+        group_start += rg.num_rows() as usize;
+    }
+    Ok((groups, rows_before))
+}
+
+/// The six columns of one record batch, typed; a missing or null-holding column is an error.
+struct BatchColumns<'a> {
+    ts: &'a [i64],
+    f64s: [&'a [f64]; 5],
+}
+
+fn batch_columns<'a>(batch: &'a RecordBatch, path: &Path) -> Result<BatchColumns<'a>> {
+    let bad = |what: String| Error::invalid(format!("{}: {what}", path.display()));
+    let ts = batch
+        .column_by_name("ts")
+        .and_then(|a| a.as_any().downcast_ref::<TimestampMillisecondArray>())
+        .ok_or_else(|| {
+            bad(format!(
+                "column 'ts' must be {}",
+                schema().field(0).data_type()
+            ))
+        })?;
+    if ts.null_count() > 0 {
+        return Err(bad(format!(
+            "column 'ts' has {} missing values",
+            ts.null_count()
+        )));
+    }
+    let mut f64s: [&[f64]; 5] = [&[]; 5];
+    for (k, name) in ["open", "high", "low", "close", "volume"]
+        .into_iter()
+        .enumerate()
+    {
+        let col = batch
+            .column_by_name(name)
+            .and_then(|a| a.as_any().downcast_ref::<Float64Array>())
+            .ok_or_else(|| bad(format!("column '{name}' must be Float64")))?;
+        if col.null_count() > 0 {
+            return Err(bad(format!(
+                "column '{name}' has {} missing values",
+                col.null_count()
+            )));
+        }
+        f64s[k] = col.values();
+    }
+    Ok(BatchColumns {
+        ts: ts.values(),
+        f64s,
+    })
+}
+
 /// Reads the rows of a store file whose `ts` lies in `range`, skipping row groups whose statistics rule
-/// them out, and validates them.
+/// them out, and validates them with every rule, the interval's grid included (the interval comes from
+/// the file name). The time order is checked on every row read *before* trimming to the range, so an
+/// unsorted file is an error naming its row rather than a range silently short of bars.
 pub fn read_parquet(path: &Path, range: &TimeRange) -> Result<(Candles, StoreMeta)> {
     let file = File::open(path).at(path)?;
     let bad = |what: String| Error::invalid(format!("{}: {what}", path.display()));
     let builder = ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(|e| bad(format!("not a readable Parquet file ({e})")))?;
     let metadata = builder.metadata().clone();
-    let mut meta_map = BTreeMap::new();
-    if let Some(kv) = metadata.file_metadata().key_value_metadata() {
-        for e in kv {
-            meta_map.insert(e.key.clone(), e.value.clone().unwrap_or_default());
-        }
-    }
-    let meta = StoreMeta {
-        symbol: meta_map.remove(META_SYMBOL).unwrap_or_default(),
-        interval: meta_map.remove(META_INTERVAL).unwrap_or_default(),
-        source: meta_map.remove(META_SOURCE).unwrap_or_default(),
-        written_at: meta_map.remove(META_WRITTEN_AT).unwrap_or_default(),
-    };
-    let expected = schema();
+    let meta = StoreMeta::from_key_values(metadata.file_metadata().key_value_metadata());
+    let interval = file_interval(path, &meta)?;
     for name in ["ts", "open", "high", "low", "close", "volume"] {
         if builder.schema().field_with_name(name).is_err() {
             return Err(bad(format!(
@@ -352,23 +622,7 @@ pub fn read_parquet(path: &Path, range: &TimeRange) -> Result<(Candles, StoreMet
         .iter()
         .position(|c| c.name() == "ts")
         .ok_or_else(|| bad("column 'ts' is missing".into()))?;
-    let mut groups = Vec::new();
-    let mut rows_before = 0usize; // rows in skipped groups before the first kept one
-    for (g, rg) in metadata.row_groups().iter().enumerate() {
-        let keep = match rg.column(ts_col).statistics() {
-            Some(Statistics::Int64(s)) => {
-                let below = matches!((s.max_opt(), range.start), (Some(&h), Some(st)) if h < st);
-                let above = matches!((s.min_opt(), range.end), (Some(&l), Some(en)) if l > en);
-                !(below || above)
-            }
-            _ => true,
-        };
-        if keep {
-            groups.push(g);
-        } else if groups.is_empty() {
-            rows_before += rg.num_rows() as usize;
-        }
-    }
+    let (groups, rows_before) = select_row_groups(path, &metadata, ts_col, range)?;
     let total_rows: usize = groups
         .iter()
         .map(|&g| metadata.row_group(g).num_rows() as usize)
@@ -381,66 +635,42 @@ pub fn read_parquet(path: &Path, range: &TimeRange) -> Result<(Candles, StoreMet
     let mut c = Candles::with_capacity(total_rows);
     let mut first_row: Option<usize> = None;
     let mut rows_seen = rows_before;
+    let mut last_ts: Option<i64> = None;
     for batch in reader {
         let batch = batch.map_err(|e| bad(format!("cannot read ({e})")))?;
-        let ts = batch
-            .column_by_name("ts")
-            .and_then(|a| a.as_any().downcast_ref::<TimestampMillisecondArray>())
-            .ok_or_else(|| {
-                bad(format!(
-                    "column 'ts' must be {}",
-                    expected.field(0).data_type()
-                ))
-            })?;
-        let col = |name: &str| -> Result<&Float64Array> {
-            batch
-                .column_by_name(name)
-                .and_then(|a| a.as_any().downcast_ref::<Float64Array>())
-                .ok_or_else(|| bad(format!("column '{name}' must be Float64")))
-        };
-        let (o, h, l, cl, v) = (
-            col("open")?,
-            col("high")?,
-            col("low")?,
-            col("close")?,
-            col("volume")?,
-        );
-        let columns: [(&str, &dyn Array); 6] = [
-            ("ts", ts),
-            ("open", o),
-            ("high", h),
-            ("low", l),
-            ("close", cl),
-            ("volume", v),
-        ];
-        for (name, arr) in columns {
-            if arr.null_count() > 0 {
-                return Err(bad(format!(
-                    "column '{name}' has {} missing values",
-                    arr.null_count()
-                )));
-            }
+        let BatchColumns { ts, f64s } = batch_columns(&batch, path)?;
+        if let Some(i) = first_unsorted(last_ts, ts) {
+            let prev = if i == 0 {
+                last_ts.unwrap_or(i64::MIN)
+            } else {
+                ts[i - 1]
+            };
+            return Err(unsorted(path, rows_seen + i + 1, ts[i], prev));
         }
-        let n = batch.num_rows();
-        let lo = range
-            .start
-            .map_or(0, |s| ts.values().partition_point(|&t| t < s));
+        last_ts = ts.last().copied().or(last_ts);
+        let lo = range.start.map_or(0, |s| ts.partition_point(|&t| t < s));
         let hi = range
             .end
-            .map_or(n, |e| ts.values().partition_point(|&t| t <= e))
+            .map_or(ts.len(), |e| ts.partition_point(|&t| t <= e))
             .max(lo);
         if hi > lo && first_row.is_none() {
             first_row = Some(rows_seen + lo);
         }
-        c.ts.extend_from_slice(&ts.values()[lo..hi]);
-        c.open.extend_from_slice(&o.values()[lo..hi]);
-        c.high.extend_from_slice(&h.values()[lo..hi]);
-        c.low.extend_from_slice(&l.values()[lo..hi]);
-        c.close.extend_from_slice(&cl.values()[lo..hi]);
-        c.volume.extend_from_slice(&v.values()[lo..hi]);
-        rows_seen += n;
+        c.ts.extend_from_slice(&ts[lo..hi]);
+        let [o, h, l, cl, v] = f64s;
+        c.open.extend_from_slice(&o[lo..hi]);
+        c.high.extend_from_slice(&h[lo..hi]);
+        c.low.extend_from_slice(&l[lo..hi]);
+        c.close.extend_from_slice(&cl[lo..hi]);
+        c.volume.extend_from_slice(&v[lo..hi]);
+        rows_seen += ts.len();
     }
-    validate::check_stored(&c, &path.display().to_string(), first_row.unwrap_or(0))?;
+    validate::check_stored(
+        &c,
+        &path.display().to_string(),
+        first_row.unwrap_or(0),
+        interval,
+    )?;
     Ok((c, meta))
 }
 

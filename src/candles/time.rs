@@ -20,7 +20,8 @@ use crate::error::{Error, Result};
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum TimeFormat {
-    /// Detect per value: ISO date/datetime, or epoch seconds/milliseconds by magnitude.
+    /// Detect per value: ISO date/datetime, or epoch seconds/milliseconds/microseconds/nanoseconds by
+    /// magnitude.
     #[default]
     Auto,
     /// ISO 8601 date or datetime; a datetime without an offset is taken as UTC.
@@ -29,19 +30,34 @@ pub enum TimeFormat {
     EpochS,
     /// Milliseconds since the Unix epoch.
     EpochMs,
+    /// Microseconds since the Unix epoch.
+    EpochUs,
+    /// Nanoseconds since the Unix epoch (pandas' integer datetimes).
+    EpochNs,
 }
 
-/// Epoch numbers at or above this are milliseconds, below it seconds (1e11 s is the year 5138; 1e11 ms is
-/// 1973-03-03), which lets `auto` tell them apart for any real market date.
-const EPOCH_MS_THRESHOLD: f64 = 1e11;
+/// The epoch units, and the magnitude from which `auto` reads a number in the next finer unit: below
+/// 1e11 seconds (1e11 s is the year 5138, 1e11 ms 1973-03-03), below 1e14 milliseconds, below 1e17
+/// microseconds, else nanoseconds. Inside the store's window (1900–2199) the four ranges do not overlap,
+/// except that milliseconds before 1973-03-03 read as seconds (outside the window, so refused with a
+/// hint, never stored wrong).
+const EPOCH_UNITS: [(f64, i64); 4] = [
+    (1e11, -1_000), // seconds: multiply by 1000
+    (1e14, 1),      // milliseconds
+    (1e17, 1_000),  // microseconds: divide by 1000
+    (f64::INFINITY, 1_000_000),
+];
 
 /// Parses one time value into UTC milliseconds.
 pub fn parse_time(s: &str, format: TimeFormat) -> Result<i64> {
     let s = s.trim();
     let bad = || Error::invalid(format!("unparsable time '{s}'"));
+    let unit = |i: usize| Some(EPOCH_UNITS[i].1);
     match format {
-        TimeFormat::EpochS => parse_epoch(s, Some(false)).ok_or_else(bad),
-        TimeFormat::EpochMs => parse_epoch(s, Some(true)).ok_or_else(bad),
+        TimeFormat::EpochS => parse_epoch(s, unit(0)).ok_or_else(bad),
+        TimeFormat::EpochMs => parse_epoch(s, unit(1)).ok_or_else(bad),
+        TimeFormat::EpochUs => parse_epoch(s, unit(2)).ok_or_else(bad),
+        TimeFormat::EpochNs => parse_epoch(s, unit(3)).ok_or_else(bad),
         TimeFormat::Iso => parse_iso(s).ok_or_else(bad),
         TimeFormat::Auto => parse_iso(s)
             .or_else(|| parse_epoch(s, None))
@@ -49,14 +65,35 @@ pub fn parse_time(s: &str, format: TimeFormat) -> Result<i64> {
     }
 }
 
-fn parse_epoch(s: &str, millis: Option<bool>) -> Option<i64> {
+/// An epoch number in milliseconds. `unit` is a scale from [`EPOCH_UNITS`] (negative: multiply, positive:
+/// divide), or `None` to pick it by magnitude. Integers are converted exactly (rounded half away from
+/// zero), and saturate rather than wrap: a value beyond i64 lands outside the store's window.
+fn parse_epoch(s: &str, unit: Option<i64>) -> Option<i64> {
     let v: f64 = s.parse().ok()?;
     if !v.is_finite() {
         return None;
     }
-    let is_ms = millis.unwrap_or(v.abs() >= EPOCH_MS_THRESHOLD);
-    let ms = if is_ms { v } else { v * 1000.0 };
-    Some(ms.round() as i64)
+    let scale = unit.unwrap_or_else(|| {
+        EPOCH_UNITS
+            .iter()
+            .find(|(limit, _)| v.abs() < *limit)
+            .map_or(1_000_000, |u| u.1)
+    });
+    if let Ok(i) = s.parse::<i64>() {
+        return Some(match scale {
+            k if k < 0 => i.saturating_mul(-k),
+            k => {
+                let (q, r) = (i / k, i % k);
+                q + (2 * r.abs() >= k) as i64 * r.signum()
+            }
+        });
+    }
+    let ms = if scale < 0 {
+        v * (-scale) as f64
+    } else {
+        v / scale as f64
+    };
+    Some(ms.round() as i64) // `as` saturates at the i64 range
 }
 
 fn parse_iso(s: &str) -> Option<i64> {
@@ -181,12 +218,18 @@ mod tests {
             "2017-04-19 09:00",
             "1492592400",
             "1492592400000",
+            "1492592400000000",
+            "1492592400000000000",
+            "1492592400.0",
         ] {
             assert_eq!(parse_time(s, TimeFormat::Auto).unwrap(), want, "{s}");
         }
         assert_eq!(parse_time("1970-01-02", TimeFormat::Auto).unwrap(), DAY_MS);
         assert_eq!(parse_time("1000", TimeFormat::EpochMs).unwrap(), 1000);
         assert_eq!(parse_time("1000", TimeFormat::EpochS).unwrap(), 1_000_000);
+        assert_eq!(parse_time("1500", TimeFormat::EpochUs).unwrap(), 2);
+        assert_eq!(parse_time("-1500", TimeFormat::EpochUs).unwrap(), -2);
+        assert_eq!(parse_time("1499999", TimeFormat::EpochNs).unwrap(), 1);
         assert!(parse_time("yesterday", TimeFormat::Auto).is_err());
         assert!(parse_time("2017-04-19", TimeFormat::EpochS).is_err());
     }

@@ -9,13 +9,13 @@ use tabled::Tabled;
 
 use super::output::{print_json, print_text, table};
 use super::{Context, Outcome};
-use flowrex::candles::csv_import::read_csv;
+use flowrex::candles::csv_import::read_csv_as;
 use flowrex::candles::gaps::GapReport;
 use flowrex::candles::inventory::{InventoryEntry, Verification};
 use flowrex::candles::store::MergeSummary;
-use flowrex::candles::synthetic::{SyntheticSpec, generate};
+use flowrex::candles::synthetic::{SyntheticSpec, try_generate};
 use flowrex::candles::time::{TimeFormat, TimeRange, format_ts};
-use flowrex::candles::{Interval, Store};
+use flowrex::candles::{Interval, Store, Symbol};
 use flowrex::error::{Error, IoContext, Result};
 use flowrex::providers::batch::{BatchObserver, SymbolOutcome, SymbolResult, update_symbols};
 use flowrex::providers::update::{UpdateOptions, UpdateReport};
@@ -55,7 +55,7 @@ pub struct FetchArgs {
     /// Where to get bars from.
     #[arg(long, value_enum, required_unless_present_any = ["list", "verify", "quote", "search"])]
     pub provider: Option<Provider>,
-    /// Symbol to store the bars under (`EUR/USD` is stored in the folder `EUR-USD`); a comma list
+    /// Symbol to store the bars under (`EUR/USD` is stored in the folder `EUR%2FUSD`); a comma list
     /// (`AAPL,MSFT`) for twelvedata and binance.
     #[arg(long, required_unless_present_any = ["list", "verify", "symbols_file", "quote", "search"])]
     pub symbol: Option<String>,
@@ -145,13 +145,14 @@ pub fn run(ctx: &Context, args: FetchArgs) -> Result<Outcome> {
             "--provider, --symbol and --interval are required",
         ));
     };
+    Symbol::parse(&symbol)?;
     let (candles, source, mut notes, summary_extra) = match provider {
         Provider::Csv => {
             let file = args
                 .file
                 .as_ref()
                 .ok_or_else(|| Error::usage("--provider csv needs --file PATH"))?;
-            let (candles, s) = read_csv(file, args.time_format)?;
+            let (candles, s) = read_csv_as(file, args.time_format, interval)?;
             let mut notes = Vec::new();
             if !s.has_volume {
                 notes.push("no volume column: volume imported as 0".to_string());
@@ -176,10 +177,7 @@ pub fn run(ctx: &Context, args: FetchArgs) -> Result<Outcome> {
         }
         Provider::TwelveData | Provider::Binance => return fetch_remote(ctx, &args),
         Provider::Synthetic => {
-            if args.bars == 0 {
-                return Err(Error::usage("--bars must be at least 1"));
-            }
-            let candles = generate(&SyntheticSpec::new(args.bars, args.seed, interval));
+            let candles = try_generate(&SyntheticSpec::new(args.bars, args.seed, interval))?;
             (
                 candles,
                 format!("synthetic:seed={}", args.seed),
@@ -205,7 +203,7 @@ pub fn run(ctx: &Context, args: FetchArgs) -> Result<Outcome> {
     let report = ImportReport {
         symbol,
         interval: interval.to_string(),
-        file: store.path(args.symbol.as_deref().unwrap_or_default(), interval),
+        file: store.path(args.symbol.as_deref().unwrap_or_default(), interval)?,
         source,
         rows_read: summary_extra.map_or(candles.len(), |s| s.rows_read),
         out_of_order_sorted: summary_extra.map_or(0, |s| s.normalized.out_of_order),
@@ -249,6 +247,9 @@ fn symbols(args: &FetchArgs) -> Result<Vec<String>> {
         for line in text.lines() {
             add(line.split('#').next().unwrap_or(""));
         }
+    }
+    for s in &out {
+        Symbol::parse(s)?;
     }
     if out.is_empty() {
         let from = args
@@ -431,6 +432,7 @@ fn symbol_row(r: SymbolResult, interval: Interval) -> SymbolRow {
 }
 
 fn fill_row(row: &mut SymbolRow, r: &UpdateReport) {
+    row.file = r.file.clone();
     row.new_rows = r.new_rows;
     row.revised_rows = r.revised_rows;
     row.total_rows = r.total_rows;

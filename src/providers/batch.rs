@@ -88,7 +88,9 @@ pub fn update_symbols(
     let mut results = Vec::with_capacity(symbols.len());
     let mut stopped: Option<String> = None;
     for symbol in symbols {
-        let file = store.path(symbol, interval);
+        // The CLI checked every symbol before the run; an unreadable legacy file fails this symbol's
+        // update below with its own message.
+        let file = store.path(symbol, interval).unwrap_or_default();
         let outcome = match &stopped {
             Some(reason) => SymbolOutcome::Skipped {
                 reason: reason.clone(),
@@ -283,7 +285,7 @@ mod tests {
                 reason: "D: refused".into()
             }
         );
-        assert_eq!(out[4].file, store.path("E", Interval::Hour1));
+        assert_eq!(out[4].file, store.path("E", Interval::Hour1).unwrap());
         assert_eq!(
             rec.0,
             [

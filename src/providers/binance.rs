@@ -229,7 +229,7 @@ pub fn parse_klines(body: &str, label: &str, now: i64) -> Result<Page, Failure> 
         .into_result(label, "nothing was written")
         .map_err(fail)?;
     let lines: Vec<u64> = (1..=c.len() as u64).collect();
-    normalize(&mut c, &lines, label, "row").map_err(fail)?;
+    normalize(&mut c, &lines, label, "row", None).map_err(fail)?;
     Ok(Page {
         candles: c,
         rows: rows.len(),

@@ -311,8 +311,17 @@ impl Redactor {
                 out = out.replace(s.as_str(), "***");
             }
         }
-        redact_query_param(&out, "apikey=")
+        if contains_ignore_case(out.as_bytes(), b"apikey=") {
+            out = redact_query_param(&out, "apikey=");
+        }
+        out
     }
+}
+
+/// Whether `needle` (lowercase ASCII) occurs in `hay` in any case, without allocating.
+fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 /// Replaces the value after every `param` (e.g. `apikey=`) up to the next `&`, `#`, quote, bracket or
@@ -358,9 +367,15 @@ pub struct Reply {
     pub status: u16,
     /// `Retry-After`, when the server sent one in seconds.
     pub retry_after: Option<Duration>,
-    /// The body as text.
+    /// The body as text, already redacted: every secret in it is `***` before any parser, snippet or log
+    /// sees it (so a snippet cut in the middle of a key cannot show most of it).
     pub body: String,
 }
+
+/// Largest response body read: 64 MiB. A TwelveData page of 5000 bars is ~0.6 MB and a Binance page of
+/// 1000 klines ~0.15 MB, so this is 100 times the largest real answer, and bounds memory for anything else
+/// (a 200 MB answer used to take 422 MB of RSS).
+pub const MAX_RESPONSE_BYTES: u64 = 64 << 20;
 
 /// Settings of the HTTP layer for one provider.
 #[derive(Debug, Clone)]
@@ -375,6 +390,9 @@ pub struct HttpSettings {
     pub retry: RetryPolicy,
     /// Secrets to keep out of every message.
     pub secrets: Vec<String>,
+    /// Largest body read ([`MAX_RESPONSE_BYTES`] unless a test wants less); a larger one is a failure
+    /// that is not retried.
+    pub max_body_bytes: u64,
 }
 
 /// A paced, retrying HTTP client for one provider.
@@ -386,6 +404,7 @@ pub struct Http {
     redactor: Redactor,
     provider: &'static str,
     requests: AtomicUsize,
+    max_body_bytes: u64,
 }
 
 impl std::fmt::Debug for Http {
@@ -427,6 +446,7 @@ impl Http {
             redactor,
             provider: settings.provider,
             requests: AtomicUsize::new(0),
+            max_body_bytes: settings.max_body_bytes,
         })
     }
 
@@ -559,13 +579,61 @@ impl Http {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let body = response.text().map_err(transport)?;
+        let body = self.read_body(response, url, transport)?;
         tracing::debug!("{}: HTTP {status}, {} bytes", self.provider, body.len());
         Ok(Reply {
             status,
             retry_after,
-            body,
+            body: self.redactor.redact(&body),
         })
+    }
+
+    /// Reads a body of at most `max_body_bytes`: an announced larger one is refused unread, a streamed one
+    /// as soon as it passes the cap. Either is a failure that is not retried, naming the URL and the cap.
+    fn read_body(
+        &self,
+        mut response: reqwest::blocking::Response,
+        url: &str,
+        transport: impl Fn(reqwest::Error) -> Failure,
+    ) -> Result<String, Failure> {
+        use std::io::Read;
+        let cap = self.max_body_bytes;
+        if let Some(len) = response.content_length()
+            && len > cap
+        {
+            return Err(Failure::fatal(format!(
+                "the answer from {url} announces {len} bytes, larger than {}, the cap per response; it was not read",
+                mib(cap)
+            )));
+        }
+        let mut buf = Vec::new();
+        (&mut response)
+            .take(cap + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| match e.into_inner() {
+                Some(inner) => match inner.downcast::<reqwest::Error>() {
+                    Ok(re) => transport(*re),
+                    Err(other) => Failure::retry(format!("the answer broke off: {other}")),
+                },
+                None => Failure::retry("the answer broke off"),
+            })?;
+        if buf.len() as u64 > cap {
+            return Err(Failure::fatal(format!(
+                "the answer from {url} is larger than {}, the cap per response; reading stopped there",
+                mib(cap)
+            )));
+        }
+        Ok(String::from_utf8(buf)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+    }
+}
+
+/// A byte count as `64 MiB` (whole MiB) or `N bytes`.
+fn mib(bytes: u64) -> String {
+    if bytes >= 1 << 20 && bytes.is_multiple_of(1 << 20) {
+        format!("{} MiB", bytes >> 20)
+    } else {
+        format!("{bytes} bytes")
     }
 }
 
@@ -710,6 +778,7 @@ mod tests {
                     max_retry_after: S(600),
                 },
                 secrets: vec![secret.to_string()],
+                max_body_bytes: MAX_RESPONSE_BYTES,
             },
             clock.clone(),
         )

@@ -193,6 +193,7 @@ impl ProvidersConfig {
             weight_per_minute: self.twelvedata.requests_per_minute,
             retry: self.retry_policy(overrides.max_attempts),
             secrets: key.iter().map(|k| k.expose().to_string()).collect(),
+            max_body_bytes: http::MAX_RESPONSE_BYTES,
         };
         twelvedata::TwelveData::new(&base, key, settings, clock)
     }
@@ -213,6 +214,7 @@ impl ProvidersConfig {
             weight_per_minute: self.binance.weight_per_minute,
             retry: self.retry_policy(overrides.max_attempts),
             secrets: Vec::new(),
+            max_body_bytes: http::MAX_RESPONSE_BYTES,
         };
         binance::Binance::new(&base, settings, clock)
     }

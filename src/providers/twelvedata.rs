@@ -58,7 +58,13 @@ impl TwelveData {
         self.http
             .get(&url, &q, 1, &format!("quote {symbol}"), |reply| {
                 let v = json_or_error(reply)?;
-                Ok(Quote::from_json(&v))
+                Quote::from_json(&v).ok_or_else(|| {
+                    Failure::fatal(format!(
+                        "the answer is not a quote: expected a JSON object with at least a 'symbol' and a \
+                         numeric 'close'; got {}",
+                        snippet(&reply.body, 80)
+                    ))
+                })
             })
     }
 
@@ -408,7 +414,7 @@ pub fn parse_time_series(body: &str, label: &str) -> Result<Page, Failure> {
         .into_result(label, "nothing was written")
         .map_err(fail)?;
     let lines: Vec<u64> = (1..=c.len() as u64).collect();
-    normalize(&mut c, &lines, label, "row").map_err(fail)?;
+    normalize(&mut c, &lines, label, "row", None).map_err(fail)?;
     Ok(Page { candles: c, rows })
 }
 
@@ -462,8 +468,13 @@ fn number(v: &serde_json::Value, key: &str) -> Option<f64> {
 }
 
 impl Quote {
-    fn from_json(v: &serde_json::Value) -> Quote {
-        Quote {
+    /// The quote in `v`, or `None` unless `v` is an object with a non-empty `symbol` and a numeric
+    /// `close` (anything else — a list, an empty object — is not a quote, however it parses).
+    fn from_json(v: &serde_json::Value) -> Option<Quote> {
+        if !v.is_object() || text(v, "symbol").is_empty() || number(v, "close").is_none() {
+            return None;
+        }
+        Some(Quote {
             symbol: text(v, "symbol"),
             name: text(v, "name"),
             exchange: text(v, "exchange"),
@@ -478,7 +489,7 @@ impl Quote {
             change: number(v, "change"),
             percent_change: number(v, "percent_change"),
             is_market_open: v.get("is_market_open").and_then(|b| b.as_bool()),
-        }
+        })
     }
 }
 

@@ -5,7 +5,6 @@
 use std::path::PathBuf;
 
 use super::{CandleRequest, FetchError, Progress, Provider};
-use crate::candles::store::read_parquet;
 use crate::candles::time::TimeRange;
 use crate::candles::validate::normalize;
 use crate::candles::{Candles, Interval, Store};
@@ -51,15 +50,17 @@ pub struct UpdateReport {
     pub requests: usize,
 }
 
-/// Validates the bars gathered from every page of one request (sorted, de-duplicated, each row checked;
-/// `source` names the provider and symbol in messages) and keeps the closed ones inside the range.
+/// Validates the bars gathered from every page of one request (sorted, de-duplicated, each row checked
+/// with the store's rules, the interval's grid included; `source` names the provider and symbol in
+/// messages) and keeps the closed ones inside the range.
 pub fn validated_closed_in_range(
     mut all: Candles,
     source: &str,
     req: &CandleRequest,
 ) -> Result<Candles, FetchError> {
     let rows: Vec<u64> = (1..=all.len() as u64).collect();
-    normalize(&mut all, &rows, source, "row").map_err(|e| FetchError::new(e.to_string()))?;
+    normalize(&mut all, &rows, source, "row", Some(req.interval))
+        .map_err(|e| FetchError::new(e.to_string()))?;
     Ok(closed_in_range(&all, req))
 }
 
@@ -106,11 +107,12 @@ pub fn update_symbol(
     provider
         .interval_code(interval)
         .map_err(|e| FetchError::new(e.to_string()))?;
-    let path = store.path(symbol, interval);
+    let not_fetched = |e: crate::Error| FetchError::new(format!("{e}; nothing was fetched"));
+    let path = store.path(symbol, interval).map_err(not_fetched)?;
     let existing = if path.exists() {
-        read_parquet(&path, &TimeRange::ALL)
-            .map_err(|e| FetchError::new(format!("{e}; nothing was fetched")))?
-            .0
+        store
+            .load(symbol, interval, &TimeRange::ALL)
+            .map_err(not_fetched)?
     } else {
         Candles::default()
     };
@@ -152,6 +154,10 @@ pub fn update_symbol(
     }
     let merged = store
         .merge(symbol, interval, &fetched, provider.name(), true)
+        .map_err(|e| FetchError::new(e.to_string()))?;
+    // The merge may have moved a legacy file to the symbol's encoded folder.
+    report.file = store
+        .path(symbol, interval)
         .map_err(|e| FetchError::new(e.to_string()))?;
     report.new_rows = merged.added;
     report.revised_rows = merged.replaced;

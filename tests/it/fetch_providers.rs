@@ -333,8 +333,8 @@ fn twelvedata_newest_first_daily_forex_without_volume() {
     assert_eq!(stored.ts, bars.iter().map(|b| b.ts).collect::<Vec<_>>());
     assert!(stored.volume.iter().all(|&v| v == 0.0));
     assert_eq!(stored.close[3], bars[3].close);
-    // The folder is path-safe; the summary table names the symbol as given.
-    assert!(home.path().join("data/EUR-USD/1d.parquet").exists());
+    // The folder is percent-encoded; the summary table names the symbol as given.
+    assert!(home.path().join("data/EUR%2FUSD/1d.parquet").exists());
     assert!(
         r.stdout.contains("EUR/USD") && r.stdout.contains("30"),
         "{}",
@@ -580,7 +580,8 @@ fn a_timeout_is_retried_and_repeated_timeouts_fail_without_writing() {
     // Only hangs: give up after the attempts, file untouched.
     let path = flowrex::home::Home::layout(home.path())
         .store()
-        .path("AAPL", Interval::Hour1);
+        .path("AAPL", Interval::Hour1)
+        .unwrap();
     let before = std::fs::read(&path).unwrap();
     let (url, seen) = hanging_server(usize::MAX, String::new());
     let mut args = td_args(&url, "AAPL", "1h", "2024-01-01");
@@ -678,6 +679,7 @@ fn empty_values_store_nothing_and_succeed() {
         !flowrex::home::Home::layout(other.path())
             .store()
             .path("MSFT", Interval::Hour1)
+            .unwrap()
             .exists()
     );
 }
@@ -785,6 +787,7 @@ fn binance_418_stops_the_run_and_skips_the_remaining_symbols() {
         !flowrex::home::Home::layout(home.path())
             .store()
             .path("ETHUSDT", Interval::Hour1)
+            .unwrap()
             .exists()
     );
 }
@@ -1167,4 +1170,138 @@ fn usage_errors_exit_2() {
         ],
     );
     assert_eq!(r.code, 2, "{}", r.stderr);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Hardening: implausible answers, oversized answers, secrets cut by a snippet.
+
+#[test]
+fn a_negative_price_from_the_provider_does_not_replace_a_stored_bar() {
+    let home = home();
+    let (path, before) = seed_aapl_1h(home.path());
+    let mut server = Server::new();
+    let url = server.url();
+    // The provider "revises" the last stored bar to a negative open (OHLC still consistent).
+    let mut revised = series(3, JAN1 - 10 * HOUR_MS, HOUR_MS)[2];
+    revised.open = -1.0;
+    revised.low = -2.0;
+    let m = server
+        .mock("GET", "/time_series")
+        .match_query(Matcher::Any)
+        .with_body(td_body(&[revised], TD_INTRADAY))
+        .expect(1)
+        .create();
+    let r = run(home.path(), &td_args(&url, "AAPL", "1h", "2023-12-01"));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    m.assert();
+    assert!(
+        r.stderr.contains("row 1: open -1 is not positive"),
+        "{}",
+        r.stderr
+    );
+    assert_untouched(&path, &before);
+}
+
+#[test]
+fn a_key_cut_off_by_an_error_snippet_is_still_redacted() {
+    let home = home();
+    let mut server = Server::new();
+    let url = server.url();
+    // The snippet keeps 160 characters: the key starts at 146, so a cut-first snippet shows 14 of its
+    // 24 characters ("TDKEY-must-not"), which no longer match the whole key.
+    let body = format!("{}{KEY}{}", "x".repeat(146), "y".repeat(40));
+    let _m = server
+        .mock("GET", "/time_series")
+        .match_query(Matcher::Any)
+        .with_status(403)
+        .with_body(body)
+        .create();
+    let r = run(home.path(), &td_args(&url, "AAPL", "1h", "2024-01-01"));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("403"), "{}", r.stderr);
+    for cut in 6..=KEY.len() {
+        assert!(
+            !r.stderr.contains(&KEY[..cut]) && !r.stdout.contains(&KEY[..cut]),
+            "{} characters of the key leaked: {}",
+            cut,
+            r.stderr
+        );
+    }
+}
+
+#[test]
+fn an_answer_over_64_mib_is_refused_without_reading_it_all() {
+    let home = home();
+    let (path, before) = seed_aapl_1h(home.path());
+    // Streamed (no Content-Length): 65 MiB of a JSON list that never ends.
+    let mut server = Server::new();
+    let url = server.url();
+    let _m = server
+        .mock("GET", "/time_series")
+        .match_query(Matcher::Any)
+        .with_chunked_body(|w| {
+            w.write_all(b"{\"values\":[")?;
+            let chunk = vec![b' '; 1 << 20];
+            for _ in 0..65 {
+                w.write_all(&chunk)?;
+            }
+            Ok(())
+        })
+        .create();
+    let r = run(home.path(), &td_args(&url, "AAPL", "1h", "2024-01-01"));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("larger than 64 MiB") && r.stderr.contains("127.0.0.1"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("retrying"), "{}", r.stderr);
+    assert_untouched(&path, &before);
+    // Announced by Content-Length: refused before the body is read.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let raw = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut s = stream.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 200000000\r\n\r\n[[1,"
+            );
+            std::thread::sleep(Duration::from_secs(5));
+        }
+    });
+    let t0 = Instant::now();
+    let r = run(home.path(), &td_args(&raw, "AAPL", "1h", "2024-01-01"));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("200000000 bytes") && r.stderr.contains("larger than 64 MiB"),
+        "{}",
+        r.stderr
+    );
+    assert!(t0.elapsed() < Duration::from_secs(4), "{:?}", t0.elapsed());
+    assert_untouched(&path, &before);
+}
+
+#[test]
+fn a_quote_answer_that_is_not_a_quote_is_an_error() {
+    let home = home();
+    let mut server = Server::new();
+    let _q = server
+        .mock("GET", "/quote")
+        .match_query(Matcher::Any)
+        .with_body("[1,2,3]")
+        .create();
+    let r = run(
+        home.path(),
+        &["fetch", "--quote", "AAPL", "--base-url", &server.url()],
+    );
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stderr.contains("quote AAPL") && r.stderr.contains("expected a JSON object"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
 }

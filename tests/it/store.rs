@@ -1,7 +1,7 @@
 //! Integration tests of the candle store through the binary: CSV import in every flavour, validation
 //! messages, conflicts, atomicity under concurrency and crashes, listing and verification.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -231,9 +231,9 @@ fn merging_adds_bars_rejects_conflicts_and_replaces_on_request() {
     let report = stdout_json(&out);
     assert_eq!(report["added"], 2);
     assert_eq!(report["out_of_order_sorted"], 1);
-    assert!(home.path().join("data/EUR-USD/1h.parquet").exists());
+    assert!(home.path().join("data/EUR%2FUSD/1h.parquet").exists());
 
-    let stored = home.path().join("data/EUR-USD/1h.parquet");
+    let stored = home.path().join("data/EUR%2FUSD/1h.parquet");
     let before = std::fs::read(&stored).unwrap();
     let second = write(
         home.path(),
@@ -668,4 +668,508 @@ fn usage_errors_exit_with_2() {
         ])
         .assert()
         .code(2);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Hardening: implausible input is refused, loads never lose rows, symbols never escape or collide.
+
+use flowrex::candles::store::{StoreMeta, write_parquet};
+use flowrex::candles::{Bar, DAY_MS, HOUR_MS, MINUTE_MS};
+
+/// 2024-01-01T00:00:00Z, a Monday.
+const JAN1_2024: i64 = 1_704_067_200_000;
+
+/// Runs the binary, killing it after `secs`: a run that outlives its deadline fails the test (a hang
+/// must not hang the suite).
+fn run_with_deadline(home: &Path, args: &[&str], secs: u64) -> std::process::Output {
+    let mut child = flowrex_std(home)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{args:?} still running after {secs} s");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn flat_bar(ts: i64, price: f64) -> Bar {
+    Bar {
+        ts,
+        open: price,
+        high: price + 1.0,
+        low: price - 0.5,
+        close: price + 0.5,
+        volume: 10.0,
+    }
+}
+
+/// Writes `bars` straight to a store file with the library's writer, which does not validate: the way a
+/// damaged or foreign file (pandas, an older version) reaches the store.
+fn plant(home: &Path, folder: &str, interval: &str, bars: &[Bar], symbol: &str) -> PathBuf {
+    let path = home
+        .join("data")
+        .join(folder)
+        .join(format!("{interval}.parquet"));
+    let meta = StoreMeta {
+        symbol: symbol.to_string(),
+        interval: interval.to_string(),
+        source: "test".into(),
+        written_at: "2024-01-01T00:00:00Z".into(),
+    };
+    write_parquet(&path, &Candles::from_bars(bars), &meta).unwrap();
+    path
+}
+
+const HEADER: &str = "date,open,high,low,close,volume\n";
+
+#[test]
+fn epoch_microseconds_and_nanoseconds_are_detected_by_magnitude() {
+    let home = tempfile::tempdir().unwrap();
+    // 2024-01-01 in µs, 2024-01-02 in ns, 2024-01-03 in ms, 2024-01-04 in s (auto detection).
+    let file = write(
+        home.path(),
+        "t.csv",
+        "timestamp,open,high,low,close\n\
+         1704067200000000,1,2,0.5,1.5\n\
+         1704153600000000000,1,2,0.5,1.5\n\
+         1704240000000,1,2,0.5,1.5\n\
+         1704326400,1,2,0.5,1.5\n",
+    );
+    import(home.path(), &file, "T", "1d").success();
+    let want: Vec<i64> = (0..4).map(|d| JAN1_2024 + d * DAY_MS).collect();
+    assert_eq!(load(home.path(), "T", "1d").ts, want);
+}
+
+#[test]
+fn times_outside_1900_to_2200_are_refused_with_a_hint() {
+    let home = tempfile::tempdir().unwrap();
+    // A microsecond value forced to be read as milliseconds is the year 55970.
+    let file = write(
+        home.path(),
+        "us.csv",
+        "timestamp,open,high,low,close\n1704067200000000,1,2,0.5,1.5\n",
+    );
+    let out = flowrex(home.path())
+        .args([
+            "fetch",
+            "--provider",
+            "csv",
+            "--symbol",
+            "T",
+            "--interval",
+            "1d",
+            "--time-format",
+            "epoch-ms",
+            "--file",
+        ])
+        .arg(&file)
+        .assert()
+        .code(1);
+    let stderr = stderr_of(&out);
+    assert!(
+        stderr.contains("us.csv: line 2: time") && stderr.contains("outside 1900-01-01"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("epoch microseconds"), "{stderr}");
+    for (row, year) in [
+        ("2200-01-01,1,2,0.5,1.5,1", "2200"),
+        ("1899-12-31,1,2,0.5,1.5,1", "1899"),
+    ] {
+        let f = write(home.path(), "far.csv", &format!("{HEADER}{row}\n"));
+        let out = import(home.path(), &f, "T", "1d").code(1);
+        let stderr = stderr_of(&out);
+        assert!(
+            stderr.contains("far.csv: line 2: time") && stderr.contains(year),
+            "{stderr}"
+        );
+    }
+    assert!(!home.path().join("data/T").exists());
+}
+
+#[test]
+fn verify_and_list_of_a_file_with_absurd_times_end_at_once() {
+    let home = tempfile::tempdir().unwrap();
+    // Three "1m" bars near i64::MAX: stepping minute by minute between them never ends (or overflows).
+    let far = i64::MAX - i64::MAX % MINUTE_MS;
+    let bars = [
+        flat_bar(0, 1.0),
+        flat_bar(far - 2 * MINUTE_MS * 1_000_000, 1.0),
+        flat_bar(far, 1.0),
+    ];
+    let path = plant(home.path(), "FAR", "1m", &bars, "FAR");
+    let out = run_with_deadline(home.path(), &["fetch", "--verify", "FAR/1m"], 30);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains(&path.display().to_string()) && stderr.contains("row 2"),
+        "{stderr}"
+    );
+    let out = run_with_deadline(home.path(), &["--json", "fetch", "--list"], 30);
+    assert_eq!(out.status.code(), Some(1));
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        rows[0]["status"].as_str().unwrap().starts_with("damaged: "),
+        "{rows}"
+    );
+}
+
+#[test]
+fn negative_zero_and_absurd_prices_are_refused() {
+    let home = tempfile::tempdir().unwrap();
+    let cases = [
+        // Consistent OHLC (low ≤ open, close ≤ high) but not a price.
+        ("2020-01-02,-1,1,-2,0.5,1", "open -1 is not positive"),
+        ("2020-01-02,0,0,0,0,1", "open 0 is not positive"),
+        (
+            "2020-01-02,1e308,1e308,1e308,1e308,1",
+            "open 1e308 is above",
+        ),
+        ("2020-01-02,1,2,0.5,1.5,1e300", "volume 1e300 is above"),
+    ];
+    for (row, message) in cases {
+        let f = write(home.path(), "p.csv", &format!("{HEADER}{row}\n"));
+        let out = import(home.path(), &f, "P", "1d").code(1);
+        let stderr = stderr_of(&out);
+        assert!(
+            stderr.contains("p.csv: line 2: ") && stderr.contains(message),
+            "want '{message}' in {stderr}"
+        );
+    }
+    assert!(!home.path().join("data/P").exists());
+}
+
+#[test]
+fn bars_off_the_interval_grid_or_too_close_are_refused() {
+    let home = tempfile::tempdir().unwrap();
+    // A 13:37:12 bar among midnight daily bars.
+    let f = write(
+        home.path(),
+        "d.csv",
+        &format!(
+            "{HEADER}2020-01-01,1,2,0.5,1.5,1\n2020-01-02T13:37:12Z,1,2,0.5,1.5,1\n2020-01-03,1,2,0.5,1.5,1\n"
+        ),
+    );
+    let stderr = stderr_of(&import(home.path(), &f, "D", "1d").code(1));
+    assert!(
+        stderr.contains("d.csv: line 3: ") && stderr.contains("2020-01-02T13:37:12Z"),
+        "{stderr}"
+    );
+    // Whole minutes, but 13:37 is not midnight: off the file's grid.
+    let f = write(
+        home.path(),
+        "d.csv",
+        &format!("{HEADER}2020-01-01,1,2,0.5,1.5,1\n2020-01-02T13:37:00Z,1,2,0.5,1.5,1\n"),
+    );
+    let stderr = stderr_of(&import(home.path(), &f, "D", "1d").code(1));
+    assert!(
+        stderr.contains("d.csv: line 3: ") && stderr.contains("13:37"),
+        "{stderr}"
+    );
+    // Two "1h" bars 123 ms apart (epoch milliseconds).
+    let t0 = JAN1_2024;
+    let f = write(
+        home.path(),
+        "h.csv",
+        &format!(
+            "ts,open,high,low,close\n{t0},1,2,0.5,1.5\n{},1,2,0.5,1.5\n",
+            t0 + 123
+        ),
+    );
+    let stderr = stderr_of(&import(home.path(), &f, "H", "1h").code(1));
+    assert!(stderr.contains("h.csv: line 3: "), "{stderr}");
+    // Daily bars on consecutive hours: aligned to whole hours, but 1 h apart in a 1d file.
+    let f = write(
+        home.path(),
+        "d2.csv",
+        &format!("{HEADER}2020-01-01 00:00,1,2,0.5,1.5,1\n2020-01-01 01:00,1,2,0.5,1.5,1\n"),
+    );
+    let stderr = stderr_of(&import(home.path(), &f, "D", "1d").code(1));
+    assert!(
+        stderr.contains("d2.csv: line 3: ") && stderr.contains("apart"),
+        "{stderr}"
+    );
+    assert!(!home.path().join("data/D").exists());
+    assert!(!home.path().join("data/H").exists());
+}
+
+#[test]
+fn a_stored_file_of_bars_1ms_apart_fails_verification() {
+    let home = tempfile::tempdir().unwrap();
+    let bars: Vec<Bar> = (0..30_001).map(|i| flat_bar(JAN1_2024 + i, 1.0)).collect();
+    plant(home.path(), "MS", "1h", &bars, "MS");
+    let out = flowrex(home.path())
+        .args(["fetch", "--verify", "MS/1h"])
+        .assert()
+        .code(3);
+    let stderr = stderr_of(&out);
+    assert!(
+        stderr.contains("verification failed") && stderr.contains("row 2"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn offsets_are_allowed_when_consistent_and_a_daylight_saving_hour_is_tolerated() {
+    let home = tempfile::tempdir().unwrap();
+    // Forex daily bars at 22:00 UTC in winter and 21:00 UTC in summer (17:00 New York).
+    let f = write(
+        home.path(),
+        "fx.csv",
+        &format!(
+            "{HEADER}2024-03-07T22:00:00Z,1,2,0.5,1.5,1\n2024-03-08T22:00:00Z,1,2,0.5,1.5,1\n\
+             2024-03-10T21:00:00Z,1,2,0.5,1.5,1\n2024-03-11T21:00:00Z,1,2,0.5,1.5,1\n"
+        ),
+    );
+    import(home.path(), &f, "FX", "1d").success();
+    // But a third offset, or two that are not one hour apart, is refused.
+    let f = write(
+        home.path(),
+        "fx2.csv",
+        &format!("{HEADER}2024-03-12T19:00:00Z,1,2,0.5,1.5,1\n"),
+    );
+    let stderr = stderr_of(&import(home.path(), &f, "FX", "1d").code(1));
+    assert!(stderr.contains("19:00"), "{stderr}");
+    // Monthly bars on month ends (like the bundled BTCUSD) are one consistent anchor.
+    let f = write(
+        home.path(),
+        "m.csv",
+        &format!(
+            "{HEADER}2012-01-31,1,2,0.5,1.5,1\n2012-02-29,1,2,0.5,1.5,1\n2012-03-31,1,2,0.5,1.5,1\n\
+             2012-04-30,1,2,0.5,1.5,1\n"
+        ),
+    );
+    import(home.path(), &f, "M", "1M").success();
+    // A mid-month bar is not.
+    let f = write(
+        home.path(),
+        "m2.csv",
+        &format!("{HEADER}2012-06-15,1,2,0.5,1.5,1\n"),
+    );
+    let stderr = stderr_of(&import(home.path(), &f, "M", "1M").code(1));
+    assert!(
+        stderr.contains("2012-06-15") && stderr.contains("day"),
+        "{stderr}"
+    );
+    assert_eq!(load(home.path(), "M", "1M").len(), 4);
+}
+
+#[test]
+fn a_range_load_of_an_unsorted_file_names_the_file_and_row() {
+    let home = tempfile::tempdir().unwrap();
+    // Weekdays from 2009-06-01 to 2011-06-01, then the 2010-06-01 row moved to the top (as a pandas
+    // user's slip would do).
+    let mut bars: Vec<Bar> = (0..731)
+        .map(|d| flat_bar(1_243_814_400_000 + d * DAY_MS, 10.0))
+        .filter(|b| (b.ts / DAY_MS + 3).rem_euclid(7) < 5)
+        .collect();
+    let moved = bars.iter().position(|b| b.ts == 1_275_350_400_000).unwrap();
+    let row = bars.remove(moved);
+    bars.insert(0, row);
+    let path = plant(home.path(), "GOOG", "1d", &bars, "GOOG");
+    let range = TimeRange::parse(Some("2010-01-01"), Some("2011-01-01")).unwrap();
+    let err = flowrex::home::Home::layout(home.path())
+        .store()
+        .load("GOOG", Interval::Day1, &range)
+        .unwrap_err()
+        .to_string();
+    // Row 1 is 2010-06-01; row 2 (2009-06-01) is the first that is out of order.
+    assert!(
+        err.contains(&path.display().to_string()) && err.contains("row 2 (2009-06-01)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn symbols_cannot_escape_the_store_or_collide() {
+    let home = tempfile::tempdir().unwrap();
+    let f = write(
+        home.path(),
+        "a.csv",
+        &format!("{HEADER}2020-01-01,1,2,0.5,1.5,1\n"),
+    );
+    for bad in ["..", ".", "", " AAPL", "a\nb"] {
+        let out = import(home.path(), &f, bad, "1d").code(2);
+        assert!(
+            stderr_of(&out).contains("symbol"),
+            "{bad:?}: {}",
+            stderr_of(&out)
+        );
+    }
+    assert!(!home.path().join("1d.parquet").exists());
+    assert!(!home.path().join("data/1d.parquet").exists());
+    // Pairs that the old path-safe names folded into one folder stay apart, each with its own bars.
+    let pairs = [
+        ("ÄBC", "ÖBC"),
+        ("A/B", "A-B"),
+        ("a b", "a-b"),
+        ("x.", "x%2E"),
+    ];
+    for (k, (one, two)) in pairs.into_iter().enumerate() {
+        for (j, sym) in [one, two].into_iter().enumerate() {
+            let price = 10.0 * (k * 2 + j + 1) as f64;
+            let f = write(
+                home.path(),
+                "s.csv",
+                &format!(
+                    "{HEADER}2020-01-01,{price},{},{},{price},1\n",
+                    price + 1.0,
+                    price - 1.0
+                ),
+            );
+            import(home.path(), &f, sym, "1d").success();
+        }
+        let (a, b) = (load(home.path(), one, "1d"), load(home.path(), two, "1d"));
+        assert_eq!(a.len(), 1, "{one}");
+        assert_eq!(b.len(), 1, "{two}");
+        assert_ne!(a.open[0], b.open[0], "{one} and {two} share a file");
+    }
+    // --list names every symbol as given.
+    let out = flowrex(home.path())
+        .args(["--json", "fetch", "--list"])
+        .assert()
+        .success();
+    let rows: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let mut names: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["symbol"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["A-B", "A/B", "a b", "a-b", "x%2E", "x.", "ÄBC", "ÖBC"]
+    );
+}
+
+#[test]
+fn a_merge_into_a_file_that_names_another_symbol_is_refused() {
+    let home = tempfile::tempdir().unwrap();
+    let path = plant(home.path(), "ABC", "1d", &[flat_bar(JAN1_2024, 5.0)], "XYZ");
+    let before = std::fs::read(&path).unwrap();
+    let f = write(
+        home.path(),
+        "a.csv",
+        &format!("{HEADER}2024-01-02,1,2,0.5,1.5,1\n"),
+    );
+    let stderr = stderr_of(&import(home.path(), &f, "ABC", "1d").code(1));
+    assert!(stderr.contains("XYZ") && stderr.contains("ABC"), "{stderr}");
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}
+
+#[test]
+fn a_legacy_store_file_stays_readable_and_moves_to_its_new_name_on_the_next_write() {
+    let home = tempfile::tempdir().unwrap();
+    // What earlier versions wrote for EUR/USD: the folder EUR-USD, the symbol in the metadata.
+    let legacy = plant(
+        home.path(),
+        "EUR-USD",
+        "1h",
+        &[flat_bar(JAN1_2024, 1.0), flat_bar(JAN1_2024 + HOUR_MS, 1.0)],
+        "EUR/USD",
+    );
+    assert_eq!(load(home.path(), "EUR/USD", "1h").len(), 2);
+    flowrex(home.path())
+        .args(["fetch", "--verify", "EUR/USD/1h"])
+        .assert()
+        .success();
+    // The symbol EUR-USD is another instrument: it does not see EUR/USD's bars.
+    assert!(
+        flowrex::home::Home::layout(home.path())
+            .store()
+            .load("EUR-USD", Interval::Hour1, &TimeRange::ALL)
+            .is_err()
+    );
+    // The next write of EUR/USD merges into the legacy file's bars and moves them to the new name.
+    let f = write(
+        home.path(),
+        "e.csv",
+        &format!("{HEADER}2024-01-01 02:00,1,2,0.5,1.5,1\n"),
+    );
+    import(home.path(), &f, "EUR/USD", "1h").success();
+    assert!(!legacy.exists());
+    assert!(home.path().join("data/EUR%2FUSD/1h.parquet").exists());
+    assert_eq!(load(home.path(), "EUR/USD", "1h").len(), 3);
+    // Now EUR-USD can have a file of its own.
+    import(home.path(), &f, "EUR-USD", "1h").success();
+    assert_eq!(load(home.path(), "EUR-USD", "1h").len(), 1);
+    assert_eq!(load(home.path(), "EUR/USD", "1h").len(), 3);
+}
+
+#[test]
+fn synthetic_bar_counts_are_capped_and_the_calendar_is_bounded() {
+    let home = tempfile::tempdir().unwrap();
+    let synth = |bars: &str, interval: &str| {
+        run_with_deadline(
+            home.path(),
+            &[
+                "fetch",
+                "--provider",
+                "synthetic",
+                "--symbol",
+                "S",
+                "--interval",
+                interval,
+                "--bars",
+                bars,
+            ],
+            60,
+        )
+    };
+    for (bars, interval, message) in [
+        ("18446744073709551615", "1m", "--bars"),
+        // 1,700,000 months from 2020 end in the year 143,686; 3,200,000 beyond chrono's calendar.
+        ("1700000", "1M", "2200"),
+        ("3200000", "1M", "2200"),
+    ] {
+        let out = synth(bars, interval);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bars} {interval}: {stderr}");
+        assert!(stderr.contains(message), "{stderr}");
+    }
+    assert!(!home.path().join("data/S").exists());
+}
+
+#[test]
+fn an_endless_or_overlong_csv_input_is_refused_with_the_limit() {
+    let home = tempfile::tempdir().unwrap();
+    let out = run_with_deadline(
+        home.path(),
+        &[
+            "fetch",
+            "--provider",
+            "csv",
+            "--symbol",
+            "Z",
+            "--interval",
+            "1d",
+            "--file",
+            "/dev/zero",
+        ],
+        30,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("/dev/zero") && stderr.contains("65536 bytes"),
+        "{stderr}"
+    );
+    let long = write(
+        home.path(),
+        "long.csv",
+        &format!("{HEADER}2020-01-01,1,2,0.5,1.5,{}\n", "1".repeat(70_000)),
+    );
+    let stderr = stderr_of(&import(home.path(), &long, "Z", "1d").code(1));
+    assert!(
+        stderr.contains("long.csv: line 2") && stderr.contains("65536 bytes"),
+        "{stderr}"
+    );
 }

@@ -184,7 +184,7 @@ pub fn seed(home: &Path, symbol: &str, interval: &str, bars: &[Bar]) -> (PathBuf
     store
         .merge(symbol, interval, &Candles::from_bars(bars), "seed", false)
         .unwrap();
-    let path = store.path(symbol, interval);
+    let path = store.path(symbol, interval).unwrap();
     let bytes = std::fs::read(&path).unwrap();
     (path, bytes)
 }
