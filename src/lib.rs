@@ -15,6 +15,7 @@ pub mod indicators;
 pub mod optimize;
 pub mod playbook;
 pub mod providers;
+pub mod report;
 pub mod risk;
 pub mod strategy;
 
