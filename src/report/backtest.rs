@@ -9,7 +9,7 @@
 use super::html::{Block, Document, Table, group_thousands};
 use super::scale::{
     DAY, Fmt, date_text, extremes_per_band, finite_range, month_of, month_start_ms, pad_range,
-    time_pattern, trim_num,
+    thin_scatter, time_pattern, trim_num,
 };
 use super::svg::{
     self, BLUE, Chart, GREEN, GREY, INK, Marker, ORANGE, PURPLE, Shape, Swatch, VERMILLION, XKind,
@@ -108,10 +108,10 @@ pub fn backtest_document(input: &BacktestInput, opts: &BacktestOptions) -> Resul
     underwater_section(&mut doc, input, opts);
     price_section(&mut doc, input, opts);
     if input.trades.is_empty() {
+        monthly_section(&mut doc, input, opts);
         doc.section("Trades").push(Block::Notice(
             "No trades: the strategy never entered a position in this period.".into(),
         ));
-        monthly_section(&mut doc, input, opts);
         return Ok(doc);
     }
     scatter_section(&mut doc, input, opts);
@@ -417,7 +417,7 @@ fn annotate_equity(c: &mut Chart, ts: &[i64], eq: &[f64], dd: Option<MaxDrawdown
 fn underwater_section(doc: &mut Document, input: &BacktestInput, opts: &BacktestOptions) {
     let ts = input.ts;
     let dd = drawdown_pct(input.equity);
-    let low = finite_range(&dd).map_or(-1.0, |r| r.0).min(-0.01);
+    let low = finite_range(&dd).map_or(-1.0, |r| r.0).min(-1.0); // flat equity: a 0 … −1 % axis
     let mut c = Chart::new(
         "underwater chart: drawdown from the running peak",
         (opts.width, 200.0),
@@ -501,60 +501,8 @@ fn price_section(doc: &mut Document, input: &BacktestInput, opts: &BacktestOptio
         |t| x.map(t.exit_ts as f64),
         |t| t.pnl,
     );
-    let mut marks = Vec::with_capacity(picked.len() * 2);
-    let mut reasons: Vec<&str> = Vec::new();
-    for &i in &picked {
-        let t = &trades[i];
-        let (shape, fill) = if t.side_long {
-            (Shape::Up, BLUE)
-        } else {
-            (Shape::Down, ORANGE)
-        };
-        marks.push(Marker {
-            x: t.entry_ts as f64,
-            y: t.entry_price,
-            shape,
-            fill,
-            title: format!(
-                "#{} {} entry {} at {}",
-                i + 1,
-                side(t),
-                date_text(t.entry_ts, pattern),
-                price(t.entry_price)
-            ),
-        });
-        marks.push(Marker {
-            x: t.exit_ts as f64,
-            y: t.exit_price,
-            shape: Shape::Dot,
-            fill: exit_colour(&t.exit_reason),
-            title: format!(
-                "#{} {} exit ({}) {} at {}: P&L {} ({:+.2}%)",
-                i + 1,
-                side(t),
-                t.exit_reason,
-                date_text(t.exit_ts, pattern),
-                price(t.exit_price),
-                fmt_money(t.pnl),
-                t.return_pct
-            ),
-        });
-        if !reasons.contains(&t.exit_reason.as_str()) {
-            reasons.push(&t.exit_reason);
-        }
-    }
-    c.markers(&marks);
-    c.legend(INK, "close", Swatch::Line);
-    if trades.iter().any(|t| t.side_long) {
-        c.legend(BLUE, "long entry", Swatch::Up);
-    }
-    if trades.iter().any(|t| !t.side_long) {
-        c.legend(ORANGE, "short entry", Swatch::Down);
-    }
-    reasons.sort_unstable();
-    for r in reasons {
-        c.legend(exit_colour(r), &format!("exit: {r}"), Swatch::Dot);
-    }
+    c.markers(&trade_marks(trades, &picked, pattern));
+    trade_legend(&mut c, trades, &picked);
     let mut caption = "Close price; triangles mark entries (up = long, down = short), dots mark exits coloured by exit reason. Hover a marker for its trade.".to_string();
     if picked.len() < trades.len() {
         caption.push_str(&format!(
@@ -566,6 +514,71 @@ fn price_section(doc: &mut Document, input: &BacktestInput, opts: &BacktestOptio
     doc.section("Price and trades")
         .caption(caption)
         .push(Block::Svg(c.finish()));
+}
+
+/// An entry triangle and an exit dot for each picked trade, titled with its numbers.
+fn trade_marks(trades: &[ReportTrade], picked: &[usize], pattern: &str) -> Vec<Marker> {
+    let mut marks = Vec::with_capacity(picked.len() * 2);
+    for &i in picked {
+        let t = &trades[i];
+        let (shape, fill) = if t.side_long {
+            (Shape::Up, BLUE)
+        } else {
+            (Shape::Down, ORANGE)
+        };
+        let (entry, exit) = (
+            date_text(t.entry_ts, pattern),
+            date_text(t.exit_ts, pattern),
+        );
+        marks.push(Marker {
+            x: t.entry_ts as f64,
+            y: t.entry_price,
+            shape,
+            fill,
+            title: format!(
+                "#{} {} entry {entry} at {}",
+                i + 1,
+                side(t),
+                price(t.entry_price)
+            ),
+        });
+        marks.push(Marker {
+            x: t.exit_ts as f64,
+            y: t.exit_price,
+            shape: Shape::Dot,
+            fill: exit_colour(&t.exit_reason),
+            title: format!(
+                "#{} {} exit ({}) {exit} at {}: P&L {} ({:+.2}%)",
+                i + 1,
+                side(t),
+                t.exit_reason,
+                price(t.exit_price),
+                fmt_money(t.pnl),
+                t.return_pct
+            ),
+        });
+    }
+    marks
+}
+
+/// Legend of the price chart: the sides present and the exit reasons of the marked trades.
+fn trade_legend(c: &mut Chart, trades: &[ReportTrade], picked: &[usize]) {
+    c.legend(INK, "close", Swatch::Line);
+    if trades.iter().any(|t| t.side_long) {
+        c.legend(BLUE, "long entry", Swatch::Up);
+    }
+    if trades.iter().any(|t| !t.side_long) {
+        c.legend(ORANGE, "short entry", Swatch::Down);
+    }
+    let mut reasons: Vec<&str> = picked
+        .iter()
+        .map(|&i| trades[i].exit_reason.as_str())
+        .collect();
+    reasons.sort_unstable();
+    reasons.dedup();
+    for r in reasons {
+        c.legend(exit_colour(r), &format!("exit: {r}"), Swatch::Dot);
+    }
 }
 
 fn price(p: f64) -> String {
@@ -592,15 +605,14 @@ fn scatter_section(doc: &mut Document, input: &BacktestInput, opts: &BacktestOpt
         Fmt::Pct,
     );
     c.hline(0.0, INK, false);
-    let x = c.x_scale();
-    let limit = opts.max_marked_trades.max(1) * 3;
-    let picked = pick_trades(
-        trades,
-        limit,
-        3.0,
-        |t| x.map(t.exit_ts as f64),
-        |t| t.return_pct,
-    );
+    let (x, y) = (c.x_scale(), c.y_scale());
+    let picked = if trades.len() <= opts.max_marked_trades.max(1) * 3 {
+        (0..trades.len()).collect()
+    } else {
+        let px: Vec<f64> = trades.iter().map(|t| x.map(t.exit_ts as f64)).collect();
+        let py: Vec<f64> = trades.iter().map(|t| y.map(t.return_pct)).collect();
+        thin_scatter(&px, &py, 6.0)
+    };
     let marks: Vec<Marker> = picked
         .iter()
         .filter(|&&i| trades[i].return_pct.is_finite())
@@ -628,7 +640,7 @@ fn scatter_section(doc: &mut Document, input: &BacktestInput, opts: &BacktestOpt
     let mut caption = "Net return of each trade (percent) at its exit time.".to_string();
     if picked.len() < trades.len() {
         caption.push_str(&format!(
-            " Showing {} of {} trades: the best and worst in each 3-pixel band.",
+            " Showing {} of {} trades: one per 6-pixel cell (the rest would be hidden under it), and the best and worst in each 6-pixel band.",
             group_thousands(picked.len()),
             group_thousands(trades.len())
         ));

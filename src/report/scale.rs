@@ -124,6 +124,9 @@ pub fn finite_range(ys: &[f64]) -> Option<(f64, f64)> {
 
 /// The axis label of `v` on an axis whose ticks are `step` apart.
 pub fn tick_label(v: f64, step: f64, fmt: Fmt) -> String {
+    if step >= 1e12 || (step > 0.0 && step < 1e-6) {
+        return format!("{v:.1e}"); // absurd magnitudes: scientific rather than a 20-digit label
+    }
     let (scaled, unit, s) = match fmt {
         Fmt::Pct => (v, "%", step),
         Fmt::Num | Fmt::Count if step >= 1e9 => (v / 1e9, "B", step / 1e9),
@@ -525,6 +528,23 @@ fn flush(out: &mut Vec<usize>, mut b: [usize; 4]) {
             out.push(i);
         }
     }
+}
+
+/// Indices of scatter points to draw when there are too many to show each: the first point in each
+/// `cell_px`-square pixel cell (later ones would be drawn on top of it), plus the lowest and highest
+/// point per `cell_px` band of x, so the cloud keeps its shape and its extremes. Sorted.
+pub fn thin_scatter(px: &[f64], py: &[f64], cell_px: f64) -> Vec<usize> {
+    let n = px.len().min(py.len());
+    let cell = if cell_px > 0.0 { cell_px } else { 1.0 };
+    let mut seen = std::collections::HashSet::new();
+    let mut out: Vec<usize> = (0..n)
+        .filter(|&i| px[i].is_finite() && py[i].is_finite())
+        .filter(|&i| seen.insert(((px[i] / cell) as i64, (py[i] / cell) as i64)))
+        .collect();
+    out.extend(extremes_per_band(&px[..n], &py[..n], cell));
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 /// Indices of the points to draw when there are too many to show each: per band `cell_px` wide of the

@@ -7,7 +7,7 @@ use super::ReportTrade;
 pub struct Synthetic {
     /// Bar times, UTC ms.
     pub ts: Vec<i64>,
-    /// Close prices: a random walk from 100.
+    /// Close prices: a driftless random walk from 100.
     pub close: Vec<f64>,
     /// Equity: 10,000, marked to market while a trade is open.
     pub equity: Vec<f64>,
@@ -38,9 +38,11 @@ pub fn synthetic(bars: usize, n_trades: usize, bar_ms: i64, seed: u64) -> Synthe
         .map(|i| 1_262_304_000_000 + i * bar_ms)
         .collect();
     let mut close = Vec::with_capacity(bars);
+    // ±3 % a day at most, scaled by √(bar length) so a year of minutes moves like a year of days
+    let swing = 0.06 * (bar_ms as f64 / 86_400_000.0).sqrt();
     let mut p = 100.0;
     for _ in 0..bars {
-        p *= 1.0 + (uniform() - 0.495) * 0.03;
+        p *= 1.0 + (uniform() - 0.5) * swing;
         close.push(p);
     }
     let reasons = ["signal", "stop", "target", "signal", "end-of-data"];

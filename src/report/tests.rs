@@ -101,7 +101,10 @@ fn unescape(s: &str, at: usize) -> Result<String, String> {
     Ok(out)
 }
 
-fn parse_tag(tag: &str, at: usize) -> Result<(String, Vec<(String, String)>, bool), String> {
+/// A start tag's name, attributes and whether it ends in `/>`.
+type Tag = (String, Vec<(String, String)>, bool);
+
+fn parse_tag(tag: &str, at: usize) -> Result<Tag, String> {
     let self_closing = tag.ends_with('/');
     let body = tag.trim_end_matches('/');
     let name_end = body.find(|c: char| c.is_whitespace()).unwrap_or(body.len());
@@ -446,10 +449,10 @@ fn downsampling_a_million_points_keeps_extremes_and_ends() {
     // independently: per pixel column, the kept points reach the column's true min and max
     let mut col_lo = vec![f64::INFINITY; 1001];
     let mut col_hi = vec![f64::NEG_INFINITY; 1001];
-    for i in 0..N {
+    for (i, &y) in ys.iter().enumerate() {
         let c = (x.map(i as f64).floor() - 50.0) as usize;
-        col_lo[c] = col_lo[c].min(ys[i]);
-        col_hi[c] = col_hi[c].max(ys[i]);
+        col_lo[c] = col_lo[c].min(y);
+        col_hi[c] = col_hi[c].max(y);
     }
     let mut kept_lo = vec![f64::INFINITY; 1001];
     let mut kept_hi = vec![f64::NEG_INFINITY; 1001];
@@ -541,6 +544,25 @@ fn report_sizes_stay_bounded() {
         );
     }
     assert!(big.contains("50,000 trades are too many to mark each"));
+    // the scatter keeps the best and worst return among its thinned dots
+    let by_ret = |a: &usize, b: &usize| d.trades[*a].return_pct.total_cmp(&d.trades[*b].return_pct);
+    let hi = (0..d.trades.len()).max_by(by_ret).unwrap();
+    let lo = (0..d.trades.len()).min_by(by_ret).unwrap();
+    for i in [hi, lo] {
+        let side = if d.trades[i].side_long {
+            "long"
+        } else {
+            "short"
+        };
+        let prefix = format!("#{} {side} exit 20", i + 1);
+        assert!(
+            titles.iter().any(|t| t.starts_with(&prefix)),
+            "trade {} not in the scatter",
+            i + 1
+        );
+    }
+    let dots = titles.iter().filter(|t| t.contains(" exit 20")).count();
+    assert!(dots < 10_000, "{dots} scatter dots");
 }
 
 // ---------------------------------------------------------------------------------------------
