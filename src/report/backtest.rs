@@ -613,7 +613,25 @@ fn scatter_section(doc: &mut Document, input: &BacktestInput, opts: &BacktestOpt
         let py: Vec<f64> = trades.iter().map(|t| y.map(t.return_pct)).collect();
         thin_scatter(&px, &py, 6.0)
     };
-    let marks: Vec<Marker> = picked
+    c.markers(&scatter_marks(trades, &picked, pattern));
+    c.legend(BLUE, "long", Swatch::Dot);
+    c.legend(ORANGE, "short", Swatch::Dot);
+    let mut caption = "Net return of each trade (percent) at its exit time.".to_string();
+    if picked.len() < trades.len() {
+        caption.push_str(&format!(
+            " Showing {} of {} trades: one per 6-pixel cell (the rest would be hidden under it), and the best and worst in each 6-pixel band.",
+            group_thousands(picked.len()),
+            group_thousands(trades.len())
+        ));
+    }
+    doc.section("Trade returns over time")
+        .caption(caption)
+        .push(Block::Svg(c.finish()));
+}
+
+/// A dot per picked trade at (exit time, return), blue for long and orange for short.
+fn scatter_marks(trades: &[ReportTrade], picked: &[usize], pattern: &str) -> Vec<Marker> {
+    picked
         .iter()
         .filter(|&&i| trades[i].return_pct.is_finite())
         .map(|&i| {
@@ -633,21 +651,7 @@ fn scatter_section(doc: &mut Document, input: &BacktestInput, opts: &BacktestOpt
                 ),
             }
         })
-        .collect();
-    c.markers(&marks);
-    c.legend(BLUE, "long", Swatch::Dot);
-    c.legend(ORANGE, "short", Swatch::Dot);
-    let mut caption = "Net return of each trade (percent) at its exit time.".to_string();
-    if picked.len() < trades.len() {
-        caption.push_str(&format!(
-            " Showing {} of {} trades: one per 6-pixel cell (the rest would be hidden under it), and the best and worst in each 6-pixel band.",
-            group_thousands(picked.len()),
-            group_thousands(trades.len())
-        ));
-    }
-    doc.section("Trade returns over time")
-        .caption(caption)
-        .push(Block::Svg(c.finish()));
+        .collect()
 }
 
 fn monthly_section(doc: &mut Document, input: &BacktestInput, opts: &BacktestOptions) {

@@ -202,18 +202,51 @@ pub fn best_candidate(cands: &[Candidate]) -> Option<usize> {
     best
 }
 
-/// Heatmap values over axes `x` and `y` (with `nx`, `ny` values): `values[row * nx + col]`, row = y
-/// value index, col = x value index; NaN where nothing finite was evaluated. `coords` are the
-/// candidates' value indices on every axis; `best` is the best candidate (used by [`HeatMode::AtBest`]).
+/// Most cells along one heatmap axis. An axis with more values (random or swarm search over a wide
+/// range) groups neighbouring values into this many cells, each showing the best of its group.
+pub const MAX_HEAT_CELLS: usize = 60;
+
+/// Cells along an axis of `n` values.
+fn cells(n: usize) -> usize {
+    n.clamp(1, MAX_HEAT_CELLS)
+}
+
+/// The cell of value index `i` on an axis of `n` values.
+fn cell_of(i: u32, n: usize) -> usize {
+    i as usize * cells(n) / n.max(1)
+}
+
+/// The label of each cell of an axis: its value, or `first–last` of a group of values.
+pub fn cell_labels(values: &[String]) -> Vec<String> {
+    let (n, k) = (values.len(), cells(values.len()));
+    (0..k.min(n))
+        .map(|c| {
+            // the values in cell c are those i with ⌊i·k/n⌋ = c: from ⌈c·n/k⌉ to ⌈(c+1)·n/k⌉ − 1
+            let (a, b) = ((c * n).div_ceil(k), ((c + 1) * n).div_ceil(k) - 1);
+            if a >= b {
+                values[a].clone()
+            } else {
+                format!("{}–{}", values[a], values[b])
+            }
+        })
+        .collect()
+}
+
+/// Heatmap values over axes `axes.0` (columns) and `axes.1` (rows) holding `counts` values:
+/// `values[row * nx + col]` with [`MAX_HEAT_CELLS`] at most per axis; NaN where nothing finite was
+/// evaluated. `coords` are the candidates' value indices on every axis; `best` is the best candidate
+/// (used by [`HeatMode::AtBest`]).
 pub fn heat_values(
     cands: &[Candidate],
     coords: &[Vec<u32>],
-    dims: (usize, usize, usize, usize),
+    axes: (usize, usize),
+    counts: (usize, usize),
     best: usize,
     mode: HeatMode,
 ) -> Vec<f64> {
-    let (x, y, nx, ny) = dims;
-    let mut out = vec![f64::NAN; nx * ny];
+    let ((x, y), (vx, vy)) = (axes, counts);
+    let nx = cells(vx);
+    let mut out = vec![f64::NAN; nx * cells(vy)];
     for (c, xy) in cands.iter().zip(coords) {
         if !c.objective.is_finite() {
             continue;
@@ -222,12 +255,25 @@ pub fn heat_values(
         if mode == HeatMode::AtBest && !others_match {
             continue;
         }
-        let cell = &mut out[xy[y] as usize * nx + xy[x] as usize];
+        let cell = &mut out[cell_of(xy[y], vy) * nx + cell_of(xy[x], vx)];
         if cell.is_nan() || c.objective > *cell {
             *cell = c.objective;
         }
     }
     out
+}
+
+/// The heatmap's (x, y) axes for `n` ≥ 1 parameters: as asked, clamped to the axes present (the
+/// caption names the ones shown), y moved off x when they coincide; with one parameter both are it.
+fn heat_axes(n: usize, opts: &OptimizeOptions) -> (usize, usize) {
+    let (x, y) = (opts.heat_x.min(n - 1), opts.heat_y.min(n - 1));
+    if n == 1 {
+        (x, x)
+    } else if y == x {
+        (x, (x + 1) % n)
+    } else {
+        (x, y)
+    }
 }
 
 fn heat_section(
@@ -243,49 +289,38 @@ fn heat_section(
         s.push(Block::Notice("No parameters were searched.".into()));
         return;
     }
-    let x = opts.heat_x.min(axes.len() - 1);
-    let y = if axes.len() == 1 {
-        x
-    } else {
-        opts.heat_y.min(axes.len() - 1)
-    };
-    let y = if y == x && axes.len() > 1 {
-        (x + 1) % axes.len()
-    } else {
-        y
-    };
-    let (nx, ny) = (axes[x].values.len(), axes[y].values.len());
+    let (x, y) = heat_axes(axes.len(), opts);
+    let (vx, vy) = (axes[x].values.len(), axes[y].values.len());
     let values = heat_values(
         input.candidates,
         coords,
-        (x, y, nx, ny),
+        (x, y),
+        (vx, vy),
         best,
         opts.heat_mode,
     );
-    let mut rows: Vec<f64> = Vec::with_capacity(values.len());
-    for r in (0..ny).rev() {
-        rows.extend_from_slice(&values[r * nx..(r + 1) * nx]); // largest y value on top
-    }
-    let y_labels: Vec<String> = axes[y].values.iter().rev().cloned().collect();
-    let bx = coords[best][x] as usize;
-    let by = ny - 1 - coords[best][y] as usize;
+    let (nx, ny) = (cells(vx), cells(vy));
+    let bx = cell_of(coords[best][x], vx);
     let (y_name, y_labels, rows, highlight) = if axes.len() == 1 {
-        (
-            input.objective,
-            vec![String::new()],
-            values[..nx].to_vec(),
-            (bx, 0),
-        )
+        (input.objective, vec![String::new()], values, (bx, 0))
     } else {
-        (axes[y].name.as_str(), y_labels, rows, (bx, by))
+        let mut rows: Vec<f64> = Vec::with_capacity(values.len());
+        for r in (0..ny).rev() {
+            rows.extend_from_slice(&values[r * nx..(r + 1) * nx]); // largest y value on top
+        }
+        let mut labels = cell_labels(&axes[y].values);
+        labels.reverse();
+        let by = ny - 1 - cell_of(coords[best][y], vy);
+        (axes[y].name.as_str(), labels, rows, (bx, by))
     };
+    let x_labels = cell_labels(&axes[x].values);
     let aria = format!("{} over {} and {}", input.objective, axes[x].name, y_name);
     let chart = svg::heatmap(
         &Grid {
             aria: &aria,
             x_name: &axes[x].name,
             y_name,
-            x_labels: &axes[x].values,
+            x_labels: &x_labels,
             y_labels: &y_labels,
             values: &rows,
             fmt: Fmt::Num,
@@ -320,8 +355,21 @@ fn heat_caption(input: &OptimizeInput, x: usize, y: usize, best: usize, mode: He
         ),
         (false, HeatMode::Max) => "; each cell is the maximum over the other parameters".into(),
     };
+    let grouped: Vec<&str> = [x, y]
+        .iter()
+        .filter(|&&d| axes[d].values.len() > MAX_HEAT_CELLS)
+        .map(|&d| axes[d].name.as_str())
+        .collect();
+    let grouped = if grouped.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " Neighbouring values of {} are grouped into {MAX_HEAT_CELLS} cells, each showing the best of its group.",
+            grouped.join(" and ")
+        )
+    };
     format!(
-        "Objective {what}{collapse}. The outlined cell is the best candidate; hatched cells were not evaluated or not ranked."
+        "Objective {what}{collapse}. The outlined cell is the best candidate; hatched cells were not evaluated or not ranked.{grouped}"
     )
 }
 

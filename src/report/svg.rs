@@ -999,26 +999,31 @@ pub fn monthly_returns(rows: &[YearRow], width: f64) -> String {
             let _ = write!(title, "{what} {}: {val}", row.year);
             let x = left + i as f64 * cw + if i == 12 { gap } else { 0.0 };
             let scale = if i == 12 { &ys } else { &ms };
-            if v.is_finite() {
-                cell(
-                    &mut out,
-                    (x, y, cw, ch),
-                    v,
-                    scale,
-                    &title,
-                    Some(&format!("{v:.1}")),
-                );
-            } else {
-                out.push_str("<rect fill=\"#fafafa\" stroke=\"#fff\" x=\"");
-                num(&mut out, x);
-                out.push_str("\" y=\"");
-                num(&mut out, y);
-                let _ = write!(out, "\" width=\"{cw:.1}\" height=\"{ch:.1}\"><title>");
-                escape_into(&mut out, &title);
-                out.push_str("</title></rect>");
-            }
+            month_cell(&mut out, (x, y, cw, ch), v, scale, &title);
         }
     }
     out.push_str("</svg>");
     out
+}
+
+/// A monthly-returns cell: coloured with its value written, or pale and empty without data.
+fn month_cell(out: &mut String, r: (f64, f64, f64, f64), v: f64, scale: &ColourScale, title: &str) {
+    if v.is_finite() {
+        // 1234.5 → "1235", 56789 → "57k": fits the cell
+        let text = if v.abs() < 100.0 {
+            format!("{v:.1}")
+        } else {
+            short_value(v, Fmt::Num)
+        };
+        cell(out, r, v, scale, title, Some(&text));
+        return;
+    }
+    let (x, y, w, h) = r;
+    out.push_str("<rect fill=\"#fafafa\" stroke=\"#fff\" x=\"");
+    num(out, x);
+    out.push_str("\" y=\"");
+    num(out, y);
+    let _ = write!(out, "\" width=\"{w:.1}\" height=\"{h:.1}\"><title>");
+    escape_into(out, title);
+    out.push_str("</title></rect>");
 }

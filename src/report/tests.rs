@@ -7,8 +7,8 @@ use super::backtest::{BacktestInput, BacktestOptions, backtest_document, backtes
 use super::backtest::{drawdown_pct, max_drawdown, monthly_table};
 use super::html::{Table, escape};
 use super::optimize::{
-    Candidate, HeatMode, OptimizeInput, OptimizeOptions, ParamAxis, StabilityKind, heat_values,
-    optimize_report, verdict,
+    Candidate, HeatMode, OptimizeInput, OptimizeOptions, ParamAxis, StabilityKind, cell_labels,
+    heat_values, optimize_report, verdict,
 };
 use super::scale::{
     BREAK, ColourScale, Fmt, Linear, Rgb, minmax_columns, tick_label, time_ticks, value_ticks,
@@ -752,14 +752,53 @@ fn heat_values_at_best_or_max_over_the_rest() {
         })
         .collect();
     // at best (z = q): (1,a)=1, (2,a)=3, (1,b)=NaN, (2,b)=9
-    let v = heat_values(&cands, &coords, (0, 1, 2, 2), 6, HeatMode::AtBest);
+    let v = heat_values(&cands, &coords, (0, 1), (2, 2), 6, HeatMode::AtBest);
     assert_eq!((v[0], v[1], v[3]), (1.0, 3.0, 9.0));
     assert!(v[2].is_nan());
     // max over z: (1,a)=max(5,1)=5, (2,a)=max(2,3)=3, (1,b)=8 (NaN ignored), (2,b)=9
     assert_eq!(
-        heat_values(&cands, &coords, (0, 1, 2, 2), 6, HeatMode::Max),
+        heat_values(&cands, &coords, (0, 1), (2, 2), 6, HeatMode::Max),
         [5.0, 3.0, 8.0, 9.0]
     );
+}
+
+#[test]
+fn wide_axes_are_grouped_into_at_most_60_cells() {
+    // 100 values into 60 cells: value i goes to ⌊i·60/100⌋, so 0,1 → 0; 2,3 → 1; 4 → 2; 5,6 → 3
+    let values: Vec<String> = (0..100).map(|i| i.to_string()).collect();
+    let labels = cell_labels(&values);
+    assert_eq!(labels.len(), 60);
+    assert_eq!(&labels[..4], ["0–1", "2–3", "4", "5–6"]);
+    // ⌊97·0.6⌋ = ⌊98·0.6⌋ = 58, ⌊99·0.6⌋ = 59
+    assert_eq!(&labels[58..], ["97–98", "99"]);
+    // a 100 × 1 grid: cells hold the best of their group
+    let cands: Vec<Candidate> = (0..100)
+        .map(|i| cand(&[&i.to_string(), "a"], i as f64))
+        .collect();
+    let coords: Vec<Vec<u32>> = (0..100).map(|i| vec![i, 0]).collect();
+    let v = heat_values(&cands, &coords, (0, 1), (100, 1), 99, HeatMode::AtBest);
+    assert_eq!(v.len(), 60);
+    assert_eq!(&v[..4], [1.0, 3.0, 4.0, 6.0]);
+    // only small grids stay one value per cell
+    assert_eq!(cell_labels(&values[..3]), ["0", "1", "2"]);
+    let axes = [
+        ParamAxis {
+            name: "risk".into(),
+            values,
+        },
+        axis("rr", &["a"]),
+    ];
+    let m = vec![];
+    let html =
+        optimize_report(&grid_input(&axes, &cands, &m), &OptimizeOptions::default()).unwrap();
+    assert!(html.contains("Neighbouring values of risk are grouped into 60 cells"));
+    let root = parse_strict(&html).unwrap();
+    let cells = root
+        .all("title")
+        .iter()
+        .filter(|t| t.text().starts_with("risk="))
+        .count();
+    assert_eq!(cells, 60);
 }
 
 #[test]
