@@ -7,7 +7,7 @@
 //! install it: `apt-get install -y chromium`).
 
 use std::fs;
-use std::io::BufReader;
+use std::io::{BufReader, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -29,7 +29,9 @@ fn chromium_available(test: &str) -> bool {
             "{test}: {CHROMIUM} not found and CI is set; the report browser check needs it (apt-get install -y chromium)"
         );
     }
-    eprintln!(
+    // written to the stderr handle, not with eprintln!, so the test harness does not swallow it
+    let _ = writeln!(
+        std::io::stderr(),
         "\n**********************************************************************\n\
          SKIPPED {test}: {CHROMIUM} not found, reports were not checked in a browser.\n\
          Install it (apt-get install -y chromium) or set CI=1 to make this a failure.\n\
