@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod optimize;
 pub mod playbook;
 pub mod providers;
+pub mod report;
 pub mod risk;
 pub mod strategy;
 pub mod trade;
