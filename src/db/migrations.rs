@@ -18,10 +18,16 @@ pub struct Migration {
 }
 
 /// Every migration in order; the version of `MIGRATIONS[i]` is `i + 1`.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    name: "risk",
-    sql: include_str!("migrations/0001_risk.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        name: "risk",
+        sql: include_str!("migrations/0001_risk.sql"),
+    },
+    Migration {
+        name: "paper",
+        sql: include_str!("migrations/0003_paper.sql"),
+    },
+];
 
 const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (
     version    INTEGER PRIMARY KEY,

@@ -5,12 +5,14 @@
 //! shutdown, account drawdown (reaching it trips the emergency shutdown), open positions, trades today,
 //! trades this hour, position size, risk per trade, reward:risk, strategy budget, daily loss.
 
+pub mod approval;
 pub mod book;
 pub mod input;
 pub mod limits;
 pub mod rules;
 pub mod validator;
 
+pub use approval::{Approval, Checked};
 pub use book::{
     AuditEntry, AuditKind, Decision, DecisionFilter, RecordOutcome, RiskBook, RiskState,
 };
