@@ -5,6 +5,7 @@ pub mod backtest;
 pub mod fetch;
 pub mod optimize;
 pub mod output;
+pub mod paper_trade;
 pub mod risk_check;
 
 use std::cell::{RefCell, RefMut};
@@ -112,6 +113,9 @@ pub enum Command {
     Optimize(Box<optimize::OptimizeArgs>),
     /// Gate a trade against the risk limits (exit 0 approved, 3 rejected); risk state, limits, audit log.
     RiskCheck(Box<risk_check::RiskCheckArgs>),
+    /// Paper trading: orders, fills, positions and an account derived from the fill ledger; process the
+    /// bars that arrived since the last run (exit 3 when risk denies an order).
+    PaperTrade(Box<paper_trade::PaperTradeArgs>),
 }
 
 /// What every subcommand gets: the resolved home path, its configuration, output preferences, and the
@@ -191,6 +195,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Backtest(args) => backtest::run(&ctx, *args),
         Command::Optimize(args) => optimize::run(&ctx, *args),
         Command::RiskCheck(args) => risk_check::run(&ctx, *args),
+        Command::PaperTrade(args) => paper_trade::run(&ctx, *args),
     }
 }
 

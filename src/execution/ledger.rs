@@ -367,7 +367,7 @@ impl<'a, 't> Ledger<'a, 't> {
     /// (`|units|·mark / leverage`), at least 0. Flat, it is the balance (as the backtest's cash).
     pub fn margin_available(&self) -> f64 {
         let marked = self.marked();
-        let used: f64 = marked.iter().map(|p| p.margin()).sum();
+        let used = marked.iter().fold(0.0, |a, p| a + p.margin());
         (equity(self.totals.balance, &marked) - used).max(0.0)
     }
 

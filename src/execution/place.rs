@@ -225,7 +225,18 @@ pub fn trade_request(
         strategy: req.strategy.as_ref().map(|s| s.trim().to_string()),
         equity: Some(ledger.equity()),
     };
-    trade.validate()?;
+    // The validator names its own fields (entry, stop, target); name the order's.
+    trade.validate().map_err(|e| {
+        let text = e.to_string();
+        let renamed = [
+            ("entry:", "reference_price:"),
+            ("stop:", "stop_loss:"),
+            ("target:", "take_profit:"),
+        ]
+        .iter()
+        .find_map(|(from, to)| text.strip_prefix(from).map(|rest| format!("{to}{rest}")));
+        renamed.map_or(e, Error::invalid)
+    })?;
     Ok(trade)
 }
 

@@ -206,9 +206,15 @@ impl<'b> Processor<'b> {
             let m = ledger.market(mk.symbol, mk.interval.as_str())?;
             let book = &ledger.markets[m];
             let ts = &mk.candles.ts;
-            let start = book
-                .cursor
-                .map_or(0, |c| ts.partition_point(|&t| t <= c.last_bar_ms));
+            // A market never processed starts at the first bar an order may match (it can hold no
+            // position yet: positions come from fills, which move the cursor).
+            let start = match book.cursor {
+                Some(c) => ts.partition_point(|&t| t <= c.last_bar_ms),
+                None => {
+                    let first = book.orders.iter().map(|o| o.active_from_ms).min();
+                    first.map_or(0, |f| ts.partition_point(|&t| t < f))
+                }
+            };
             let end = ts.partition_point(|&t| t <= upto_ms);
             if start >= end {
                 continue;

@@ -151,7 +151,7 @@ pub fn account(tx: &Transaction<'_>, instruments: &Instruments) -> Result<Option
     let pos = marked_positions(tx, &a, instruments)?;
     let marked: Vec<Marked> = pos.iter().map(|p| p.1).collect();
     let eq = equity(t.balance, &marked);
-    let used: f64 = marked.iter().map(|m| m.margin()).sum();
+    let used = marked.iter().fold(0.0, |a, m| a + m.margin());
     let fills: i64 = tx
         .prepare_cached("SELECT count(*) FROM paper_fills WHERE account_id = ?1")?
         .query_row([a.id], |r| r.get(0))?;
@@ -162,7 +162,7 @@ pub fn account(tx: &Transaction<'_>, instruments: &Instruments) -> Result<Option
         initial_balance: a.initial_balance,
         balance: t.balance,
         equity: eq,
-        unrealized_pnl: marked.iter().map(|m| m.unrealized()).sum(),
+        unrealized_pnl: marked.iter().fold(0.0, |a, m| a + m.unrealized()),
         realized_pnl: t.realized,
         total_pnl: eq - a.initial_balance,
         commission: t.commission,
