@@ -34,7 +34,8 @@ Orders fill only in autonomous mode and only when bars are processed:
   flowrex paper-trade process          # after new bars arrived (e.g. from cron after `fetch`)
   flowrex paper-trade account
 From cron, every hour at minute 5:
-  5 * * * * cd /path/to/home && flowrex fetch ... -q && flowrex paper-trade process -q";
+  5 * * * * cd /path/to/home && flowrex fetch --provider binance --symbol BTCUSDT --interval 1h -q \
+      && flowrex paper-trade process -q";
 
 /// Arguments of `flowrex paper-trade`.
 #[derive(Debug, clap::Args)]

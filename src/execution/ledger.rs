@@ -209,8 +209,9 @@ pub struct MarketBook {
     pub interval: String,
     /// Its trading terms.
     pub instrument: Instrument,
-    /// Working orders, by id.
-    pub orders: Vec<WorkingOrder>,
+    /// Working orders, by id (an order that reached a final state stays until [`MarketBook::compact`];
+    /// read them through [`MarketBook::working`]).
+    pub(crate) orders: Vec<WorkingOrder>,
     /// Open positions, by id.
     pub positions: Vec<OpenPosition>,
     /// The last processed bar and its close (the mark), if any.
@@ -222,12 +223,27 @@ pub struct MarketBook {
 impl MarketBook {
     /// Nothing to match: no working order and no open position.
     pub fn is_idle(&self) -> bool {
-        self.orders.is_empty() && self.positions.is_empty()
+        self.positions.is_empty() && self.working().next().is_none()
     }
 
-    /// The working order `id`.
+    /// The working order `id` (orders are kept by id; a final one is gone).
     pub fn order(&self, id: i64) -> Option<&WorkingOrder> {
-        self.orders.iter().find(|o| o.id == id)
+        self.orders
+            .binary_search_by_key(&id, |o| o.id)
+            .ok()
+            .map(|i| &self.orders[i])
+            .filter(|o| o.state.is_working())
+    }
+
+    /// The working orders, by id.
+    pub fn working(&self) -> impl Iterator<Item = &WorkingOrder> {
+        self.orders.iter().filter(|o| o.state.is_working())
+    }
+
+    /// Drops the orders that reached a final state (kept in place until now so that finishing an
+    /// order does not shift the others: one pass per bar instead of one per order).
+    pub fn compact(&mut self) {
+        self.orders.retain(|o| o.state.is_working());
     }
 
     /// The open position of book `strategy`.
@@ -238,8 +254,7 @@ impl MarketBook {
     /// The working bracket legs (stop loss, take profit) of position `id`.
     pub fn legs(&self, id: i64) -> (Option<&WorkingOrder>, Option<&WorkingOrder>) {
         let leg = |role| {
-            self.orders
-                .iter()
+            self.working()
                 .find(|o| o.role == role && o.position_id == Some(id))
         };
         (leg(Role::StopLoss), leg(Role::TakeProfit))
@@ -262,6 +277,18 @@ pub struct RunInfo {
     pub settings: String,
     /// When the run started (ms).
     pub started_ms: i64,
+}
+
+/// The part of a ledger that outlives its transaction: what a processor keeps between its own steps
+/// while nothing else writes (see `process`).
+#[derive(Debug, Clone)]
+pub struct LedgerState {
+    account: AccountRow,
+    totals: Totals,
+    markets: Vec<MarketBook>,
+    emergency: bool,
+    next_order: i64,
+    next_fill: i64,
 }
 
 /// The state of one writing transaction, and the fill accounting.
@@ -323,6 +350,46 @@ impl<'a, 't> Ledger<'a, 't> {
             ledger.markets[m].positions.push(p);
         }
         Ok(ledger)
+    }
+
+    /// A ledger over `tx` from a state kept since this process's previous transaction (which the caller
+    /// knows nothing has changed since).
+    pub(crate) fn resume(
+        tx: &'a Transaction<'t>,
+        state: LedgerState,
+        instruments: &'a Instruments,
+        limits: Limits,
+        costs: Costs,
+        run: Option<&'a mut RunInfo>,
+    ) -> Ledger<'a, 't> {
+        Ledger {
+            tx,
+            account: state.account,
+            totals: state.totals,
+            markets: state.markets,
+            instruments,
+            limits,
+            costs,
+            emergency: state.emergency,
+            run_checked: run.as_ref().is_some_and(|r| r.id.is_some()),
+            run,
+            next_order: state.next_order,
+            next_fill: state.next_fill,
+            changes: 0,
+            fills: 0,
+        }
+    }
+
+    /// The state to keep for the next transaction.
+    pub(crate) fn into_state(self) -> LedgerState {
+        LedgerState {
+            account: self.account,
+            totals: self.totals,
+            markets: self.markets,
+            emergency: self.emergency,
+            next_order: self.next_order,
+            next_fill: self.next_fill,
+        }
     }
 
     /// The index of market `symbol`/`interval`, adding an empty book (with its cursor) if needed.
@@ -391,7 +458,7 @@ impl<'a, 't> Ledger<'a, 't> {
     }
 
     /// Moves market `m`'s cursor to the bar opening at `ts` with close `close` (the new mark).
-    pub fn advance(&mut self, m: usize, ts: i64, close: f64) {
+    pub(crate) fn advance(&mut self, m: usize, ts: i64, close: f64) {
         let book = &mut self.markets[m];
         book.cursor = Some(Cursor {
             last_bar_ms: ts,
@@ -401,7 +468,7 @@ impl<'a, 't> Ledger<'a, 't> {
     }
 
     /// Writes the cursors that moved. `now_ms` is recorded as their update time.
-    pub fn save_cursors(&mut self, now_ms: i64) -> Result<()> {
+    pub(crate) fn save_cursors(&mut self, now_ms: i64) -> Result<()> {
         for m in &mut self.markets {
             if let (true, Some(c)) = (m.advanced, m.cursor) {
                 store::set_cursor(self.tx, &m.symbol, &m.interval, c, now_ms)?;
@@ -414,10 +481,11 @@ impl<'a, 't> Ledger<'a, 't> {
     // ---- Order changes -----------------------------------------------------------------------------
 
     fn order_pos(&self, m: usize, id: i64) -> Result<usize> {
-        self.markets[m]
-            .orders
-            .iter()
-            .position(|o| o.id == id)
+        let orders = &self.markets[m].orders;
+        orders
+            .binary_search_by_key(&id, |o| o.id)
+            .ok()
+            .filter(|&i| orders[i].state.is_working())
             .ok_or_else(|| Error::invalid(format!("order {id}: not a working order")))
     }
 
@@ -435,16 +503,12 @@ impl<'a, 't> Ledger<'a, 't> {
         let from = self.markets[m].orders[i].state;
         let to = store::transition(self.tx, id, from, event, ts, p)?;
         self.changes += 1;
-        if to.is_final() {
-            self.markets[m].orders.remove(i);
-        } else {
-            self.markets[m].orders[i].state = to;
-        }
+        self.markets[m].orders[i].state = to;
         Ok(to)
     }
 
     /// Cancels working order `id` with reason code `reason`.
-    pub fn cancel(&mut self, m: usize, id: i64, reason: &str, ts: i64) -> Result<()> {
+    pub(crate) fn cancel(&mut self, m: usize, id: i64, reason: &str, ts: i64) -> Result<()> {
         let p = Progress {
             reason: Some(reason),
             ..Progress::default()
@@ -453,7 +517,7 @@ impl<'a, 't> Ledger<'a, 't> {
     }
 
     /// Expires working order `id` (its time in force ran out).
-    pub fn expire(&mut self, m: usize, id: i64, reason: &str, ts: i64) -> Result<()> {
+    pub(crate) fn expire(&mut self, m: usize, id: i64, reason: &str, ts: i64) -> Result<()> {
         let p = Progress {
             reason: Some(reason),
             ..Progress::default()
@@ -462,7 +526,7 @@ impl<'a, 't> Ledger<'a, 't> {
     }
 
     /// Marks stop-limit order `id` as triggered (now a working limit).
-    pub fn trigger(&mut self, m: usize, id: i64, price: f64, ts: i64) -> Result<()> {
+    pub(crate) fn trigger(&mut self, m: usize, id: i64, price: f64, ts: i64) -> Result<()> {
         let p = Progress {
             price: Some(price),
             ..Progress::default()
@@ -583,7 +647,7 @@ impl<'a, 't> Ledger<'a, 't> {
     /// (the open or the order's level); `exit` the reason and ambiguity of a reduce-only fill
     /// (`Signal`, not ambiguous, when `None`). Refusals (no margin, emergency shutdown, nothing to
     /// reduce) are order events, not errors.
-    pub fn fill(
+    pub(crate) fn fill(
         &mut self,
         m: usize,
         id: i64,
@@ -972,7 +1036,7 @@ impl<'a, 't> Ledger<'a, 't> {
         self.emergency |= out.emergency_tripped;
         let leg = |r: Role| matches!(r, Role::StopLoss | Role::TakeProfit);
         let mut rest: Vec<(i64, &'static str)> = Vec::new();
-        for w in &self.markets[m].orders {
+        for w in self.markets[m].working() {
             if w.position_id == Some(p.id) {
                 let reason = if leg(by) && leg(w.role) {
                     "oco"
@@ -990,7 +1054,7 @@ impl<'a, 't> Ledger<'a, 't> {
 
     /// Closes position `pid` of market `m` at `price` through an exit order the engine places with
     /// reason code `reason` (`reset`), at time `ts`.
-    pub fn close_at(
+    pub(crate) fn close_at(
         &mut self,
         m: usize,
         pid: i64,
@@ -1031,10 +1095,10 @@ impl<'a, 't> Ledger<'a, 't> {
     }
 
     /// Cancels every working order with reason code `reason`.
-    pub fn cancel_all(&mut self, reason: &str, ts: i64) -> Result<usize> {
+    pub(crate) fn cancel_all(&mut self, reason: &str, ts: i64) -> Result<usize> {
         let mut n = 0;
         for m in 0..self.markets.len() {
-            let ids: Vec<i64> = self.markets[m].orders.iter().map(|o| o.id).collect();
+            let ids: Vec<i64> = self.markets[m].working().map(|o| o.id).collect();
             for id in ids {
                 if self.markets[m].order(id).is_some() {
                     self.cancel(m, id, reason, ts)?;

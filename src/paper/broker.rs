@@ -27,10 +27,11 @@
 
 use super::random::{self, SLIPPAGE, TOUCH};
 use super::settings::FillModel;
+use crate::candles::Bar;
 use crate::engine::fills;
 use crate::error::Result;
 use crate::execution::{
-    BarDesk, Broker, Costs, Instrument, OrderKind, OrderState, Role, TimeInForce,
+    BarDesk, Broker, Costs, Instrument, OrderKind, OrderState, Role, TimeInForce, WorkingOrder,
 };
 use crate::trade::{ExitReason, Side};
 
@@ -310,9 +311,43 @@ impl PaperBroker {
     }
 }
 
+/// Whether order `o` could do anything on `bar`: expire, fill, or trigger. Every rule below only acts
+/// on orders for which this holds, so a bar none of them passes is skipped after one pass over the
+/// book (most bars: resting orders far from the price).
+fn could_act(o: &WorkingOrder, bar: &Bar) -> bool {
+    if o.expires_ms.is_some_and(|e| bar.ts >= e) || o.tif == TimeInForce::Ioc {
+        return true;
+    }
+    if bar.ts < o.active_from_ms {
+        return false;
+    }
+    let buy = o.side == Side::Long;
+    let (best, worst) = if buy {
+        (bar.low, bar.high)
+    } else {
+        (bar.high, bar.low)
+    };
+    match o.kind {
+        OrderKind::Market => true,
+        OrderKind::Limit { limit } => marketable(buy, best, limit),
+        OrderKind::Stop { stop } => reached(buy, worst, stop),
+        OrderKind::StopLimit { stop, limit } => {
+            if o.state == OrderState::Triggered {
+                marketable(buy, best, limit)
+            } else {
+                reached(buy, worst, stop)
+            }
+        }
+    }
+}
+
 impl Broker for PaperBroker {
     fn on_bar(&mut self, d: &mut BarDesk<'_, '_, '_>) -> Result<()> {
-        let ts = d.bar().ts;
+        let bar = d.bar();
+        if !d.book().working().any(|o| could_act(o, &bar)) {
+            return Ok(());
+        }
+        let ts = bar.ts;
         let mut ids = std::mem::take(&mut self.ids);
         d.working_ids(&mut ids);
         self.done.clear();

@@ -181,8 +181,19 @@ fn drive(
 ) {
     let n = candles.len();
     let start = signals.warmup() + 1;
+    // One processor for the whole drive, as a long-running driver holds one: between its runs the
+    // driver places orders through the same connection, which the processor must notice.
+    let mut broker = PaperBroker::new(paper.model.clone());
+    let mut processor = Processor::new(&mut broker, HARD, paper.instruments.clone(), 0);
+    let market = [MarketBars {
+        symbol,
+        interval,
+        candles,
+    }];
     for i in 0..n {
-        paper.process(symbol, interval, candles, candles.ts[i]);
+        processor
+            .run(&mut paper.db, &market, candles.ts[i], 0)
+            .unwrap();
         if i < start || i + 1 >= n {
             continue;
         }

@@ -100,6 +100,7 @@ CREATE TABLE paper_orders (
 CREATE INDEX paper_orders_working ON paper_orders (symbol, interval, id)
     WHERE state IN ('submitted', 'triggered', 'partially_filled');
 CREATE INDEX paper_orders_account ON paper_orders (account_id, id);
+CREATE INDEX paper_orders_position ON paper_orders (position_id);
 CREATE TRIGGER paper_orders_no_replace BEFORE INSERT ON paper_orders
 WHEN EXISTS (SELECT 1 FROM paper_orders WHERE id = NEW.id)
   OR (NEW.client_id IS NOT NULL AND EXISTS (SELECT 1 FROM paper_orders
