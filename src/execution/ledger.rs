@@ -52,13 +52,15 @@ pub struct Totals {
     pub trades: i64,
     /// Closed trades with a net P&L above 0.
     pub wins: i64,
+    /// Fills.
+    pub fills: i64,
 }
 
 /// The totals of `account` after its last fill (its initial balance when it has none).
 pub fn totals(tx: &Transaction<'_>, account: &AccountRow) -> Result<Totals> {
     let t = tx
         .prepare_cached(
-            "SELECT balance, realized_total, commission_total, trades, wins FROM paper_fills
+            "SELECT balance, realized_total, commission_total, trades, wins, fills FROM paper_fills
              WHERE account_id = ?1 ORDER BY id DESC LIMIT 1",
         )?
         .query_row([account.id], |r| {
@@ -68,6 +70,7 @@ pub fn totals(tx: &Transaction<'_>, account: &AccountRow) -> Result<Totals> {
                 commission: r.get(2)?,
                 trades: r.get(3)?,
                 wins: r.get(4)?,
+                fills: r.get(5)?,
             })
         })
         .optional()?;
@@ -1123,15 +1126,16 @@ impl<'a, 't> Ledger<'a, 't> {
         } else {
             0.0
         };
+        self.totals.fills += 1;
         let t = self.totals;
         self.tx
             .prepare_cached(
                 "INSERT INTO paper_fills (id, account_id, order_id, run_id, position_id, symbol, interval,
                     strategy, side, effect, quantity, requested_price, price, slippage_bps, commission,
                     realized, cash, ts_ms, ts, exit_reason, ambiguous, position_units, position_entry,
-                    balance, realized_total, commission_total, trades, wins)
+                    balance, realized_total, commission_total, trades, wins, fills)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-                    ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)",
+                    ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)",
             )?
             .execute(params![
                 f.id,
@@ -1161,7 +1165,8 @@ impl<'a, 't> Ledger<'a, 't> {
                 t.realized,
                 t.commission,
                 t.trades,
-                t.wins
+                t.wins,
+                t.fills
             ])?;
         self.changes += 1;
         self.fills += 1;

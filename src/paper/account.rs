@@ -152,9 +152,6 @@ pub fn account(tx: &Transaction<'_>, instruments: &Instruments) -> Result<Option
     let marked: Vec<Marked> = pos.iter().map(|p| p.1).collect();
     let eq = equity(t.balance, &marked);
     let used = marked.iter().fold(0.0, |a, m| a + m.margin());
-    let fills: i64 = tx
-        .prepare_cached("SELECT count(*) FROM paper_fills WHERE account_id = ?1")?
-        .query_row([a.id], |r| r.get(0))?;
     Ok(Some(Account {
         account_id: a.id,
         opened: ts_text(a.opened_ms),
@@ -171,7 +168,7 @@ pub fn account(tx: &Transaction<'_>, instruments: &Instruments) -> Result<Option
         open_positions: marked.len(),
         total_trades: t.trades,
         winning_trades: t.wins,
-        fills,
+        fills: t.fills,
     }))
 }
 
@@ -402,7 +399,7 @@ pub fn verify(tx: &Transaction<'_>) -> Result<Verification> {
     let mut units: std::collections::HashMap<i64, f64> = Default::default();
     let mut stmt = tx.prepare(
         "SELECT f.id, f.position_id, f.side, f.quantity, f.commission, f.cash, f.balance,
-                f.realized_total, f.commission_total, f.trades, f.wins, f.position_units, t.pnl
+                f.realized_total, f.commission_total, f.trades, f.wins, f.position_units, t.pnl, f.fills
          FROM paper_fills f LEFT JOIN paper_trades t ON t.id = f.id
          WHERE f.account_id = ?1 ORDER BY f.id",
     )?;
@@ -428,6 +425,7 @@ pub fn verify(tx: &Transaction<'_>) -> Result<Verification> {
         } else {
             *u + sign * qty
         };
+        v.fills += 1;
         let stored = (
             r.get::<_, f64>(6)?,
             r.get::<_, f64>(7)?,
@@ -435,15 +433,23 @@ pub fn verify(tx: &Transaction<'_>) -> Result<Verification> {
             r.get::<_, i64>(9)?,
             r.get::<_, i64>(10)?,
             r.get::<_, f64>(11)?,
+            r.get::<_, i64>(13)?,
         );
-        let folded = (balance, realized, commission, trades, wins, *u);
+        let folded = (
+            balance,
+            realized,
+            commission,
+            trades,
+            wins,
+            *u,
+            v.fills as i64,
+        );
         if stored != folded {
             v.problems.push(format!(
-                "fill {id}: stored (balance, realized, commission, trades, wins, position units) \
-                 {stored:?} but the ledger folds to {folded:?}"
+                "fill {id}: stored (balance, realized, commission, trades, wins, position units, \
+                 fills) {stored:?} but the ledger folds to {folded:?}"
             ));
         }
-        v.fills += 1;
     }
     drop(rows);
     let mut stmt = tx.prepare(

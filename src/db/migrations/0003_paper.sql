@@ -97,7 +97,7 @@ CREATE TABLE paper_orders (
     updated_ms       INTEGER NOT NULL,
     UNIQUE (account_id, client_id)
 );
-CREATE INDEX paper_orders_working ON paper_orders (symbol, interval, id)
+CREATE INDEX paper_orders_working ON paper_orders (account_id, id)
     WHERE state IN ('submitted', 'triggered', 'partially_filled');
 CREATE INDEX paper_orders_account ON paper_orders (account_id, id);
 CREATE INDEX paper_orders_position ON paper_orders (position_id);
@@ -141,7 +141,7 @@ CREATE TRIGGER paper_order_events_no_delete BEFORE DELETE ON paper_order_events
 BEGIN SELECT RAISE(ABORT, 'paper_order_events is append-only: DELETE is not allowed'); END;
 
 -- The fill ledger. Each row also carries the position after it and the account after it (the fold of
--- the ledger up to this row: balance, realized P&L, commissions, trades, wins), written once and never
+-- the ledger up to this row: balance, realized P&L, commissions, trades, wins, fills), written once and never
 -- updated; `paper-trade account --verify` re-folds the whole ledger and compares. Append-only.
 CREATE TABLE paper_fills (
     id               INTEGER PRIMARY KEY,
@@ -171,7 +171,8 @@ CREATE TABLE paper_fills (
     realized_total   REAL    NOT NULL,
     commission_total REAL    NOT NULL,
     trades           INTEGER NOT NULL,
-    wins             INTEGER NOT NULL
+    wins             INTEGER NOT NULL,
+    fills            INTEGER NOT NULL   -- fills of the account up to and including this one
 );
 CREATE INDEX paper_fills_account ON paper_fills (account_id, id);
 CREATE INDEX paper_fills_position ON paper_fills (position_id, id);
