@@ -5,6 +5,13 @@
 //! - the account and positions query with 100,000 fills in the ledger: under 20 ms. The ledger is made
 //!   the way a strategy driver makes it: 50,000 four-hour bars, a reversing market entry decided at
 //!   every close (two fills per bar: the reversal's exit and the new entry).
+//!
+//! Measured on the shared 2-core machine (load average about 15 while it ran), release build:
+//! process 0.99 s wall, 0.31 s CPU (87,515 bars walked — the market goes idle once every order is
+//! done —, 1,000 fills, 497 transactions); account 138 µs and positions 112 µs with 99,999 fills
+//! (before the fold carried the fill count, a `count(*)` made the account read 15 ms). Building the
+//! 100,000-fill ledger (50,000 bars, each a process run and a risk-checked order) took 151 s wall,
+//! 60 s CPU: 0.6 ms of CPU per bar for two fills, four orders, their events and a risk check.
 
 use std::cell::OnceCell;
 use std::hint::black_box;
@@ -249,17 +256,6 @@ fn account(c: &mut Criterion) {
             let (home, inst) = ledger();
             let mut db = Db::open(home.path()).unwrap();
             b.iter(|| query(&mut db, inst))
-        });
-        g.bench_function(format!("{name}_100k_fills_cpu_time"), |b| {
-            let (home, inst) = ledger();
-            let mut db = Db::open(home.path()).unwrap();
-            b.iter_custom(|iters| {
-                let t = cpu_time();
-                for _ in 0..iters {
-                    query(&mut db, inst);
-                }
-                cpu_time() - t
-            })
         });
     }
     g.finish();

@@ -248,118 +248,136 @@ pub fn run(ctx: &Context, args: PaperTradeArgs) -> Result<Outcome> {
         }
         Action::Orders(a) => show_orders(ctx, a),
         Action::Order(a) => place_order(ctx, &home, limits, *a, now),
-        Action::Events { id } => {
-            let events = ctx.db()?.read(|tx| {
-                store::order(tx, id)?
-                    .ok_or_else(|| Error::invalid(format!("order: no order {id}")))?;
-                store::order_events(tx, id)
-            })?;
-            if ctx.json {
-                #[derive(Serialize)]
-                struct Out<'a> {
-                    order_id: i64,
-                    events: &'a [store::OrderEventRecord],
-                }
-                print_json(&Out {
-                    order_id: id,
-                    events: &events,
-                })?;
-            } else {
-                print_text(&table(events.iter().map(|e| EventLine {
-                    time: e.ts.clone(),
-                    event: e.event.clone(),
-                    from: e.from_state.clone().unwrap_or_default(),
-                    to: e.to_state.clone(),
-                    price: e.price.map(fmt_num).unwrap_or_default(),
-                    quantity: e.quantity.map(fmt_num).unwrap_or_default(),
-                    reason: e.reason.clone().unwrap_or_default(),
-                })))?;
-            }
-            Ok(Outcome::Done)
-        }
-        Action::Cancel { id, reason } => {
-            let o = ctx
-                .db()?
-                .write(|tx| flowrex::execution::cancel(tx, id, &reason, now))?;
-            if ctx.json {
-                print_json(&o)?;
-            } else {
-                print_text(&format!("order {} cancelled ({})", o.id, reason.trim()))?;
-            }
-            Ok(Outcome::Done)
-        }
-        Action::Fills { limit } => {
-            let rows = ctx
-                .db()?
-                .read(|tx| paper::account::fills(tx, Some(limit)))?;
-            if ctx.json {
-                print_json(&Named::Fills { fills: &rows })?;
-            } else if rows.is_empty() {
-                print_text("no fills")?;
-            } else {
-                print_text(&table(rows.iter().map(FillLine::from)))?;
-            }
-            Ok(Outcome::Done)
-        }
-        Action::Trades { limit } => {
-            let mut rows = ctx.db()?.read(paper::account::trades)?;
-            let skip = rows.len().saturating_sub(limit);
-            rows.drain(..skip);
-            if ctx.json {
-                print_json(&Named::Trades { trades: &rows })?;
-            } else if rows.is_empty() {
-                print_text("no closed trades")?;
-            } else {
-                print_text(&table(rows.iter().map(TradeLine::from)))?;
-            }
-            Ok(Outcome::Done)
-        }
+        Action::Events { id } => show_events(ctx, id),
+        Action::Cancel { id, reason } => cancel(ctx, id, &reason, now),
+        Action::Fills { limit } => show_fills(ctx, limit),
+        Action::Trades { limit } => show_trades(ctx, limit),
         Action::Process(a) => process(ctx, &home, limits, *a, now),
         Action::Reset {
             balance,
             reason,
             close_positions,
-        } => {
-            let model = ctx.config.paper.resolve()?;
-            let balance = match balance {
-                Some(b) => parse_number("balance", &b)?,
-                None => model.initial_balance,
-            };
-            let desk = desk(ctx, limits, &model);
-            let out = ctx.db()?.write(|tx| {
-                paper::account::reset(
-                    tx,
-                    &desk,
-                    model.costs(),
-                    balance,
-                    &reason,
-                    close_positions,
-                    now,
-                )
-            })?;
-            if ctx.json {
-                print_json(&out)?;
-            } else {
-                print_text(&format!(
-                    "account {} opened with balance {} ({} position(s) closed, {} order(s) cancelled{})",
-                    out.account.account_id,
-                    fmt_num(out.account.balance),
-                    out.closed_positions,
-                    out.cancelled_orders,
-                    out.previous
-                        .as_ref()
-                        .map(|p| format!(
-                            "; account {} ended with equity {}",
-                            p.account_id,
-                            fmt_num(p.equity)
-                        ))
-                        .unwrap_or_default()
-                ))?;
-            }
-            Ok(Outcome::Done)
-        }
+        } => reset(ctx, limits, balance, &reason, close_positions, now),
         Action::Mode { mode, reason } => set_or_show_mode(ctx, mode, reason, now),
     }
+}
+
+fn show_events(ctx: &Context, id: i64) -> Result<Outcome> {
+    let events = ctx.db()?.read(|tx| {
+        store::order(tx, id)?.ok_or_else(|| Error::invalid(format!("order: no order {id}")))?;
+        store::order_events(tx, id)
+    })?;
+    if ctx.json {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            order_id: i64,
+            events: &'a [store::OrderEventRecord],
+        }
+        print_json(&Out {
+            order_id: id,
+            events: &events,
+        })?;
+    } else {
+        print_text(&table(events.iter().map(|e| EventLine {
+            time: e.ts.clone(),
+            event: e.event.clone(),
+            from: e.from_state.clone().unwrap_or_default(),
+            to: e.to_state.clone(),
+            price: e.price.map(fmt_num).unwrap_or_default(),
+            quantity: e.quantity.map(fmt_num).unwrap_or_default(),
+            reason: e.reason.clone().unwrap_or_default(),
+        })))?;
+    }
+    Ok(Outcome::Done)
+}
+
+fn cancel(ctx: &Context, id: i64, reason: &str, now: DateTime<Utc>) -> Result<Outcome> {
+    let o = ctx
+        .db()?
+        .write(|tx| flowrex::execution::cancel(tx, id, reason, now))?;
+    if ctx.json {
+        print_json(&o)?;
+    } else {
+        print_text(&format!("order {} cancelled ({})", o.id, reason.trim()))?;
+    }
+    Ok(Outcome::Done)
+}
+
+fn show_fills(ctx: &Context, limit: usize) -> Result<Outcome> {
+    let rows = ctx
+        .db()?
+        .read(|tx| paper::account::fills(tx, Some(limit)))?;
+    if ctx.json {
+        print_json(&Named::Fills { fills: &rows })?;
+    } else if rows.is_empty() {
+        print_text("no fills")?;
+    } else {
+        print_text(&table(rows.iter().map(FillLine::from)))?;
+    }
+    Ok(Outcome::Done)
+}
+
+fn show_trades(ctx: &Context, limit: usize) -> Result<Outcome> {
+    let mut rows = ctx.db()?.read(paper::account::trades)?;
+    let skip = rows.len().saturating_sub(limit);
+    rows.drain(..skip);
+    if ctx.json {
+        print_json(&Named::Trades { trades: &rows })?;
+    } else if rows.is_empty() {
+        print_text("no closed trades")?;
+    } else {
+        print_text(&table(rows.iter().map(TradeLine::from)))?;
+    }
+    Ok(Outcome::Done)
+}
+
+fn reset(
+    ctx: &Context,
+    limits: Limits,
+    balance: Option<String>,
+    reason: &str,
+    close_positions: bool,
+    now: DateTime<Utc>,
+) -> Result<Outcome> {
+    let model = ctx.config.paper.resolve()?;
+    let balance = match balance {
+        Some(b) => parse_number("balance", &b)?,
+        None => model.initial_balance,
+    };
+    let desk = desk(ctx, limits, &model);
+    let out = ctx.db()?.write(|tx| {
+        paper::account::reset(
+            tx,
+            &desk,
+            model.costs(),
+            balance,
+            reason,
+            close_positions,
+            now,
+        )
+    })?;
+    if ctx.json {
+        return print_json(&out).map(|_| Outcome::Done);
+    }
+    let previous = out
+        .previous
+        .as_ref()
+        .map(|p| {
+            format!(
+                "; account {} ended with equity {}",
+                p.account_id,
+                fmt_num(p.equity)
+            )
+        })
+        .unwrap_or_default();
+    print_text(&format!(
+        "account {} opened with balance {} ({} position(s) closed, {} order(s) cancelled{previous})",
+        out.account.account_id,
+        fmt_num(out.account.balance),
+        out.closed_positions,
+        out.cancelled_orders,
+    ))?;
+    Ok(Outcome::Done)
 }
 
 fn resolve_now(now: Option<&str>) -> Result<DateTime<Utc>> {

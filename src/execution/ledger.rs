@@ -1,7 +1,7 @@
 //! The ledger: the in-memory state of one writing transaction (the account's totals, and per market its
 //! working orders, open positions and mark) and the fill accounting — the ONLY code that writes a fill.
 //!
-//! Every fill goes through [`Ledger::fill`]: an entry first closes an open position of its book
+//! Every fill goes through `Ledger::fill`: an entry first closes an open position of its book
 //! (exclusive orders, through an exit order the engine creates with reason `reversal`), is checked for
 //! margin, pays commission on its spread-adjusted price, opens or adds to a position and, on its first
 //! fill, places its bracket as two one-cancels-other exit legs; an exit closes part or all of its
@@ -20,13 +20,13 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::instrument::{Instrument, Instruments};
 use super::order::{Order, OrderEvent, OrderKind, OrderState, Role, TimeInForce};
+use super::risk_link;
 use super::store::{self, AccountRow, Cursor, NewOrder, Progress, next_id, ts_text};
 use crate::engine::Sizing;
 use crate::engine::fills;
 use crate::error::{Error, Result};
 use crate::risk::Limits;
-use crate::risk::book::ops;
-use crate::trade::{ExitReason, Side};
+use crate::trade::{ExitReason, Side, Trade};
 
 /// The costs a broker charges: the backtest's spread and commission, plus a commission per lot.
 #[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]
@@ -650,6 +650,7 @@ impl<'a, 't> Ledger<'a, 't> {
     /// (the open or the order's level); `exit` the reason and ambiguity of a reduce-only fill
     /// (`Signal`, not ambiguous, when `None`). Refusals (no margin, emergency shutdown, nothing to
     /// reduce) are order events, not errors.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn fill(
         &mut self,
         m: usize,
@@ -669,8 +670,8 @@ impl<'a, 't> Ledger<'a, 't> {
         if self.markets[m].orders[i].role == Role::Entry {
             self.fill_entry(m, id, qty, price, requested, ts)
         } else {
-            let (reason, ambiguous) = exit.unwrap_or((ExitReason::Signal, false));
-            self.fill_exit(m, id, qty, price, requested, reason, ambiguous, ts)
+            let exit = exit.unwrap_or((ExitReason::Signal, false));
+            self.fill_exit(m, id, qty, price, requested, exit, ts)
         }
     }
 
@@ -685,44 +686,13 @@ impl<'a, 't> Ledger<'a, 't> {
     ) -> Result<()> {
         let o = self.markets[m].orders[self.order_pos(m, id)?].clone();
         let qty = qty.min(o.remaining());
-        if !(qty > 0.0) {
+        if qty <= 0.0 {
             return Ok(());
         }
         if self.emergency {
             return self.refuse(m, id, "emergency_shutdown", ts);
         }
-        // Exclusive orders: a position of this book that this order did not open is closed first, at
-        // the same price (as the backtest's `apply`: close at the raw price, then open).
-        let other = self.markets[m]
-            .position_of(&o.strategy)
-            .filter(|p| Some(p.id) != o.position_id)
-            .map(|p| (p.id, p.units));
-        if let Some((pid, units)) = other {
-            let exit_id = self.place_own(
-                m,
-                OwnOrder {
-                    role: Role::Exit,
-                    side: Side::of_size(-units),
-                    kind: OrderKind::Market,
-                    quantity: units.abs(),
-                    strategy: o.strategy.clone(),
-                    parent: o.id,
-                    position: pid,
-                    reason: "reversal",
-                },
-                ts,
-            )?;
-            self.fill_exit(
-                m,
-                exit_id,
-                units.abs(),
-                price,
-                requested,
-                ExitReason::Signal,
-                false,
-                ts,
-            )?;
-        }
+        self.reverse(m, &o, price, requested, ts)?;
         let inst = self.markets[m].instrument;
         let rate = self.costs.commission;
         let adj = fills::entry_price(price, self.costs.spread, o.side);
@@ -734,60 +704,9 @@ impl<'a, 't> Ledger<'a, 't> {
         let comm = fills::commission(qty, adj, rate) + self.per_lot(qty, &inst);
         let fill_id = self.next_fill;
         self.next_fill += 1;
-        let signed = o.side.sign() * qty;
-        let book = &mut self.markets[m];
-        let existing = o
-            .position_id
-            .and_then(|pid| book.positions.iter().position(|p| p.id == pid));
-        let (pi, opened) = match existing {
-            Some(pi) => {
-                let p = &mut book.positions[pi];
-                let (a, b) = (p.units.abs(), qty);
-                p.entry = (a * p.entry + b * adj) / (a + b);
-                p.units += signed;
-                (pi, false)
-            }
-            None => {
-                book.positions.push(OpenPosition {
-                    id: fill_id,
-                    symbol: book.symbol.clone(),
-                    interval: book.interval.clone(),
-                    strategy: o.strategy.clone(),
-                    units: signed,
-                    entry: adj,
-                    opened_ms: ts,
-                    entry_order_id: o.id,
-                    stop_loss: o.stop_loss,
-                    take_profit: o.take_profit,
-                    realized: 0.0,
-                });
-                (book.positions.len() - 1, true)
-            }
-        };
-        let pos = book.positions[pi].clone();
+        let (pos, opened) = self.add_to_position(m, &o, fill_id, qty, adj, ts)?;
         self.totals.balance -= comm;
         self.totals.commission += comm;
-        if opened {
-            self.tx
-                .prepare_cached(
-                    "INSERT INTO paper_positions (id, account_id, symbol, interval, strategy, side,
-                        entry_order_id, stop_loss, take_profit, opened_ms, opened_ts)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                )?
-                .execute(params![
-                    pos.id,
-                    self.account.id,
-                    pos.symbol,
-                    pos.interval,
-                    pos.strategy,
-                    o.side.as_str(),
-                    o.id,
-                    pos.stop_loss,
-                    pos.take_profit,
-                    ts,
-                    ts_text(ts)
-                ])?;
-        }
         self.write_fill(&FillRow {
             id: fill_id,
             order_id: o.id,
@@ -805,41 +724,150 @@ impl<'a, 't> Ledger<'a, 't> {
             exit: None,
         })?;
         if opened {
-            ops::record_fill(self.tx, &pos.symbol, book_name(&pos.strategy), time(ts)?)?;
+            risk_link::record_open(self.tx, &pos.symbol, &pos.strategy, time(ts)?)?;
         }
+        let done = o.filled + qty >= o.quantity;
+        self.record_fill_event(m, &o, fill_id, qty, adj, pos.id, None, done, ts)?;
+        if opened {
+            self.place_bracket(m, &o, pos.id, ts)?;
+        }
+        Ok(())
+    }
+
+    /// Exclusive orders: a position of entry `o`'s book that `o` did not open is closed first, at the
+    /// same price (as the backtest's `apply`: close at the raw price, then open), through an exit
+    /// order the engine places with reason `reversal`.
+    fn reverse(
+        &mut self,
+        m: usize,
+        o: &WorkingOrder,
+        price: f64,
+        requested: f64,
+        ts: i64,
+    ) -> Result<()> {
+        let other = self.markets[m]
+            .position_of(&o.strategy)
+            .filter(|p| Some(p.id) != o.position_id)
+            .map(|p| (p.id, p.units));
+        let Some((pid, units)) = other else {
+            return Ok(());
+        };
+        let exit_id = self.place_own(
+            m,
+            OwnOrder {
+                role: Role::Exit,
+                side: Side::of_size(-units),
+                kind: OrderKind::Market,
+                quantity: units.abs(),
+                strategy: o.strategy.clone(),
+                parent: o.id,
+                position: pid,
+                reason: "reversal",
+            },
+            ts,
+        )?;
+        let exit = (ExitReason::Signal, false);
+        self.fill_exit(m, exit_id, units.abs(), price, requested, exit, ts)
+    }
+
+    /// Adds `qty` units at `adj` of entry `o` to its position (the volume-weighted entry), or opens a
+    /// new one (id `fill_id`, its row written). Returns the position after and whether it opened.
+    fn add_to_position(
+        &mut self,
+        m: usize,
+        o: &WorkingOrder,
+        fill_id: i64,
+        qty: f64,
+        adj: f64,
+        ts: i64,
+    ) -> Result<(OpenPosition, bool)> {
+        let signed = o.side.sign() * qty;
+        let book = &mut self.markets[m];
+        let existing = o
+            .position_id
+            .and_then(|pid| book.positions.iter_mut().find(|p| p.id == pid));
+        if let Some(p) = existing {
+            let a = p.units.abs();
+            p.entry = (a * p.entry + qty * adj) / (a + qty);
+            p.units += signed;
+            return Ok((p.clone(), false));
+        }
+        let pos = OpenPosition {
+            id: fill_id,
+            symbol: book.symbol.clone(),
+            interval: book.interval.clone(),
+            strategy: o.strategy.clone(),
+            units: signed,
+            entry: adj,
+            opened_ms: ts,
+            entry_order_id: o.id,
+            stop_loss: o.stop_loss,
+            take_profit: o.take_profit,
+            realized: 0.0,
+        };
+        book.positions.push(pos.clone());
+        self.tx
+            .prepare_cached(
+                "INSERT INTO paper_positions (id, account_id, symbol, interval, strategy, side,
+                    entry_order_id, stop_loss, take_profit, opened_ms, opened_ts)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?
+            .execute(params![
+                pos.id,
+                self.account.id,
+                pos.symbol,
+                pos.interval,
+                pos.strategy,
+                o.side.as_str(),
+                o.id,
+                pos.stop_loss,
+                pos.take_profit,
+                ts,
+                ts_text(ts)
+            ])?;
+        Ok((pos, true))
+    }
+
+    /// The order side of a fill: its filled quantity and average price, and the `fill` (when `done`)
+    /// or `partial_fill` event, through the transition table.
+    #[allow(clippy::too_many_arguments)]
+    fn record_fill_event(
+        &mut self,
+        m: usize,
+        o: &WorkingOrder,
+        fill_id: i64,
+        qty: f64,
+        price: f64,
+        pid: i64,
+        reason: Option<&str>,
+        done: bool,
+        ts: i64,
+    ) -> Result<()> {
         let filled = o.filled + qty;
         let avg = match o.avg_price {
-            Some(a) => (o.filled * a + qty * adj) / filled,
-            None => adj,
+            Some(a) => (o.filled * a + qty * price) / filled,
+            None => price,
         };
         let detail = format!("{{\"fill_id\":{fill_id}}}");
-        let event = if filled >= o.quantity {
+        let event = if done {
             OrderEvent::Fill
         } else {
             OrderEvent::PartialFill
         };
-        let to = self.change(
-            m,
-            id,
-            event,
-            ts,
-            Progress {
-                price: Some(adj),
-                quantity: Some(qty),
-                detail: Some(&detail),
-                filled: Some((filled, Some(avg), Some(pos.id))),
-                ..Progress::default()
-            },
-        )?;
+        let p = Progress {
+            reason,
+            price: Some(price),
+            quantity: Some(qty),
+            detail: Some(&detail),
+            filled: Some((filled, Some(avg), Some(pid))),
+        };
+        let to = self.change(m, o.id, event, ts, p)?;
         if !to.is_final() {
-            let i = self.order_pos(m, id)?;
+            let i = self.order_pos(m, o.id)?;
             let w = &mut self.markets[m].orders[i];
             w.filled = filled;
             w.avg_price = Some(avg);
-            w.position_id = Some(pos.id);
-        }
-        if opened {
-            self.place_bracket(m, &o, pos.id, ts)?;
+            w.position_id = Some(pid);
         }
         Ok(())
     }
@@ -886,8 +914,7 @@ impl<'a, 't> Ledger<'a, 't> {
         qty: f64,
         price: f64,
         requested: f64,
-        reason: ExitReason,
-        ambiguous: bool,
+        (reason, ambiguous): (ExitReason, bool),
         ts: i64,
     ) -> Result<()> {
         let o = self.markets[m].orders[self.order_pos(m, id)?].clone();
@@ -900,7 +927,7 @@ impl<'a, 't> Ledger<'a, 't> {
         let inst = self.markets[m].instrument;
         let p = self.markets[m].positions[pi].clone();
         let qty = qty.min(o.remaining()).min(p.units.abs());
-        if !(qty > 0.0) {
+        if qty <= 0.0 {
             return Ok(());
         }
         let run_id = self.ensure_run()?;
@@ -938,7 +965,6 @@ impl<'a, 't> Ledger<'a, 't> {
             pos.realized += trade.pnl;
             pos.clone()
         };
-        let flat = after.units == 0.0;
         self.write_fill(&FillRow {
             id: fill_id,
             order_id: o.id,
@@ -955,6 +981,35 @@ impl<'a, 't> Ledger<'a, 't> {
             ts,
             exit: Some((reason, ambiguous)),
         })?;
+        self.write_trade(fill_id, &p, &trade, ts)?;
+        // A reduce-only order is complete once its position is flat.
+        let flat = after.units == 0.0;
+        let done = flat || o.filled + qty >= o.quantity;
+        self.record_fill_event(
+            m,
+            &o,
+            fill_id,
+            qty,
+            price,
+            p.id,
+            Some(reason.as_str()),
+            done,
+            ts,
+        )?;
+        if flat {
+            self.close_position(m, &after, o.role, ts)?;
+        }
+        Ok(())
+    }
+
+    /// The trade record of closing fill `fill_id` of position `p`.
+    fn write_trade(
+        &mut self,
+        fill_id: i64,
+        p: &OpenPosition,
+        trade: &Trade,
+        ts: i64,
+    ) -> Result<()> {
         self.tx
             .prepare_cached(
                 "INSERT INTO paper_trades (id, account_id, position_id, symbol, interval, strategy, size,
@@ -979,43 +1034,9 @@ impl<'a, 't> Ledger<'a, 't> {
                 trade.return_frac * 100.0,
                 p.opened_ms,
                 ts,
-                reason.as_str(),
-                ambiguous
+                trade.exit_reason.as_str(),
+                trade.ambiguous
             ])?;
-        let filled = o.filled + qty;
-        let avg = match o.avg_price {
-            Some(a) => (o.filled * a + qty * price) / filled,
-            None => price,
-        };
-        let detail = format!("{{\"fill_id\":{fill_id}}}");
-        // A reduce-only order is complete once its position is flat.
-        let event = if flat || filled >= o.quantity {
-            OrderEvent::Fill
-        } else {
-            OrderEvent::PartialFill
-        };
-        let to = self.change(
-            m,
-            id,
-            event,
-            ts,
-            Progress {
-                reason: Some(reason.as_str()),
-                price: Some(price),
-                quantity: Some(qty),
-                detail: Some(&detail),
-                filled: Some((filled, Some(avg), Some(p.id))),
-            },
-        )?;
-        if !to.is_final() {
-            let i = self.order_pos(m, id)?;
-            let w = &mut self.markets[m].orders[i];
-            w.filled = filled;
-            w.avg_price = Some(avg);
-        }
-        if flat {
-            self.close_position(m, &after, o.role, ts)?;
-        }
         Ok(())
     }
 
@@ -1028,15 +1049,15 @@ impl<'a, 't> Ledger<'a, 't> {
             )?
             .execute(params![p.id, ts, ts_text(ts)])?;
         self.markets[m].positions.retain(|q| q.id != p.id);
-        let out = ops::record_close(
+        let tripped = risk_link::record_closed(
             self.tx,
             &self.limits,
-            Some(&p.symbol),
-            book_name(&p.strategy),
+            &p.symbol,
+            &p.strategy,
             p.realized,
             time(ts)?,
         )?;
-        self.emergency |= out.emergency_tripped;
+        self.emergency |= tripped;
         let leg = |r: Role| matches!(r, Role::StopLoss | Role::TakeProfit);
         let mut rest: Vec<(i64, &'static str)> = Vec::new();
         for w in self.markets[m].working() {
@@ -1085,16 +1106,8 @@ impl<'a, 't> Ledger<'a, 't> {
             },
             ts,
         )?;
-        self.fill_exit(
-            m,
-            id,
-            p.units.abs(),
-            price,
-            price,
-            ExitReason::Signal,
-            false,
-            ts,
-        )
+        let exit = (ExitReason::Signal, false);
+        self.fill_exit(m, id, p.units.abs(), price, price, exit, ts)
     }
 
     /// Cancels every working order with reason code `reason`.

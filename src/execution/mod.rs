@@ -2,7 +2,7 @@
 //! append-only event log), the fill ledger, and the only path to a fill.
 //!
 //! - [`order`]: the vocabulary and [`order::TRANSITIONS`], the lifecycle.
-//! - [`place`]: the front door. [`place::place`] runs the risk validator inside the transaction that
+//! - [`place`](mod@place): the front door. [`place::place`] runs the risk validator inside the transaction that
 //!   records the order; [`place::submit`] takes a [`crate::risk::Approval`], which only the risk layer
 //!   makes, so no entry order exists without an audited approval. Exits and cancels need none.
 //! - [`ledger`]: the fill accounting on the backtest's fill functions ([`crate::engine::fills`]) — the
@@ -10,7 +10,8 @@
 //! - [`process`]: the bar walker. A [`process::Broker`] (the paper broker in [`crate::paper`]) decides
 //!   which orders a bar fills and at what price; the [`process::BarDesk`] it is handed writes through
 //!   the ledger. One transaction per bar that changes anything.
-//! - [`store`]: the SQL (migration `0003_paper.sql`); [`instrument`]: `[instruments.SYMBOL]`.
+//! - [`store`]: the SQL (migration `0003_paper.sql`); [`instrument`]: `[instruments.SYMBOL]`;
+//!   [`risk_link`]: every call into the risk book.
 //!
 //! Every state change is one SQLite transaction: a submit is the risk check, its audit row, the order
 //! row and its events; processing a bar is its fills, order events, positions, trades, risk records and
@@ -26,6 +27,7 @@ pub mod ledger;
 pub mod order;
 pub mod place;
 pub mod process;
+pub mod risk_link;
 pub mod store;
 
 pub use instrument::{Instrument, Instruments};

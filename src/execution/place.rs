@@ -11,6 +11,7 @@ use rusqlite::Transaction;
 use super::instrument::Instruments;
 use super::ledger::{Ledger, book_name, open_positions};
 use super::order::{Order, OrderEvent, OrderKind, OrderState, Role, TimeInForce};
+use super::risk_link;
 use super::store::{self, AccountRow, Mode, NewOrder, Progress, next_id};
 use crate::candles::{DAY_MS, Interval};
 use crate::error::{Error, Result};
@@ -136,7 +137,7 @@ pub(crate) fn open_account(
         reason,
         previous,
     )?;
-    crate::risk::book::ops::set_balance(tx, initial_balance, now)?;
+    risk_link::set_balance(tx, initial_balance, reason, now)?;
     Ok(a)
 }
 
@@ -222,7 +223,7 @@ pub fn trade_request(
         target: req.take_profit.unwrap_or_default(),
         size: req.units / lot_size,
         lot_size,
-        strategy: req.strategy.as_ref().map(|s| s.trim().to_string()),
+        strategy: risk_link::strategy_of(req.strategy.as_deref().unwrap_or_default()),
         equity: Some(ledger.equity()),
     };
     // The validator names its own fields (entry, stop, target); name the order's.
@@ -291,7 +292,7 @@ pub fn submit(
         && t.lot_size == lot_size
         && Some(t.stop) == req.stop_loss
         && Some(t.target) == req.take_profit
-        && t.strategy.as_deref() == req.strategy.as_deref().map(str::trim);
+        && risk_link::same_strategy(t, req.strategy.as_deref().unwrap_or_default());
     if !same {
         return Err(Error::invalid(format!(
             "approval: decision {} approved a different trade than this order",

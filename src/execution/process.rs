@@ -65,7 +65,7 @@ impl BarDesk<'_, '_, '_> {
     }
 
     /// Fills up to `qty` units of order `id` at `price` (after slippage, before spread); see
-    /// [`Ledger::fill`].
+    /// the ledger's `fill`.
     pub fn fill(
         &mut self,
         id: i64,
@@ -281,10 +281,7 @@ impl<'b> Processor<'b> {
         }
         let mut step = Step::default();
         let fills_before = ledger.fills;
-        loop {
-            let Some(li) = next_lane(&lanes, markets) else {
-                break;
-            };
+        while let Some(li) = next_lane(&lanes, markets) {
             let lane = &mut lanes[li];
             let bar = markets[lane.k].candles.bar(lane.next);
             let before = ledger.changes;

@@ -394,9 +394,20 @@ pub fn verify(tx: &Transaction<'_>) -> Result<Verification> {
     let Some(a) = store::current_account(tx)? else {
         return Ok(v);
     };
+    let units = fold_fills(tx, &a, &mut v)?;
+    check_orders(tx, a.id, &mut v)?;
+    check_positions(tx, a.id, &units, &mut v)?;
+    Ok(v)
+}
+
+type Units = std::collections::HashMap<i64, f64>;
+
+/// Re-folds the fills of account `a` in order, comparing each row's stored fold; returns every
+/// position's units.
+fn fold_fills(tx: &Transaction<'_>, a: &AccountRow, v: &mut Verification) -> Result<Units> {
     let mut balance = a.initial_balance;
     let (mut realized, mut commission, mut trades, mut wins) = (0.0, 0.0, 0i64, 0i64);
-    let mut units: std::collections::HashMap<i64, f64> = Default::default();
+    let mut units = Units::default();
     let mut stmt = tx.prepare(
         "SELECT f.id, f.position_id, f.side, f.quantity, f.commission, f.cash, f.balance,
                 f.realized_total, f.commission_total, f.trades, f.wins, f.position_units, t.pnl, f.fills
@@ -451,14 +462,18 @@ pub fn verify(tx: &Transaction<'_>) -> Result<Verification> {
             ));
         }
     }
-    drop(rows);
+    Ok(units)
+}
+
+/// Every order's filled quantity against its fills, and its state against its log's last event.
+fn check_orders(tx: &Transaction<'_>, account_id: i64, v: &mut Verification) -> Result<()> {
     let mut stmt = tx.prepare(
         "SELECT o.id, o.state, o.filled_quantity,
                 (SELECT coalesce(sum(quantity), 0) FROM paper_fills WHERE order_id = o.id),
                 (SELECT to_state FROM paper_order_events WHERE order_id = o.id ORDER BY id DESC LIMIT 1)
          FROM paper_orders o WHERE o.account_id = ?1 ORDER BY o.id",
     )?;
-    let mut rows = stmt.query([a.id])?;
+    let mut rows = stmt.query([account_id])?;
     while let Some(r) = rows.next()? {
         let id: i64 = r.get(0)?;
         let state: String = r.get(1)?;
@@ -477,10 +492,19 @@ pub fn verify(tx: &Transaction<'_>) -> Result<Verification> {
         }
         v.orders += 1;
     }
-    drop(rows);
+    Ok(())
+}
+
+/// Every position's open or closed flag against the units its fills leave.
+fn check_positions(
+    tx: &Transaction<'_>,
+    account_id: i64,
+    units: &Units,
+    v: &mut Verification,
+) -> Result<()> {
     let open: Vec<(i64, bool)> = tx
         .prepare("SELECT id, closed_ms IS NULL FROM paper_positions WHERE account_id = ?1")?
-        .query_map([a.id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map([account_id], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
     for (id, is_open) in open {
         let u = units.get(&id).copied().unwrap_or(0.0);
@@ -491,7 +515,7 @@ pub fn verify(tx: &Transaction<'_>) -> Result<Verification> {
             ));
         }
     }
-    Ok(v)
+    Ok(())
 }
 
 /// What `reset` did.

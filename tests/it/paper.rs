@@ -245,12 +245,16 @@ fn drive(
     }
 }
 
+/// A strategy by name, its parameter overrides, and the protective bracket (stop, target fractions)
+/// to add to entries without one.
+type Strategy<'a> = (&'a str, &'a [(&'a str, &'a str)], Option<(f64, f64)>);
+
 /// The backtest and the paper broker, driven by the same strategy with the same costs and a fixed size
 /// of `units`, produce the same trades (every field of the trade record), the same open position and
 /// the same final equity, bit for bit.
 fn assert_same_as_backtest(
     (symbol, interval): (&str, Interval),
-    (name, params, bracket): (&str, &[(&str, &str)], Option<(f64, f64)>),
+    (name, params, bracket): Strategy<'_>,
     units: f64,
     costs: (f64, f64),
     instrument: Instrument,
@@ -1961,4 +1965,81 @@ fn two_processes_at_once_serialize_without_a_lost_update_or_a_double_fill() {
     }
     verified(home.path());
     assert_eq!(dump(home.path()), want);
+}
+
+#[test]
+fn the_ledger_refuses_rewrites_and_verify_finds_a_tampered_row() {
+    let c = daily(&[(100.0, 101.0, 99.0, 100.0), (100.0, 111.0, 94.0, 105.0)]);
+    let mut p = test_paper(exact(0.0, 0.0));
+    entry(
+        &mut p,
+        Side::Long,
+        OrderKind::Market,
+        TimeInForce::Gtc,
+        10.0,
+        (95.0, 110.0),
+        100.0,
+        T0,
+    );
+    run_all(&mut p, &c);
+    p.verify();
+    let conn = p.db.conn();
+    for (sql, want) in [
+        (
+            "UPDATE paper_fills SET price = 1",
+            "paper_fills is append-only: UPDATE",
+        ),
+        (
+            "DELETE FROM paper_fills",
+            "paper_fills is append-only: DELETE",
+        ),
+        (
+            "INSERT OR REPLACE INTO paper_fills SELECT * FROM paper_fills WHERE id = 1",
+            "paper_fills is append-only: a row is never replaced",
+        ),
+        (
+            "UPDATE paper_order_events SET reason = 'x'",
+            "paper_order_events is append-only",
+        ),
+        (
+            "INSERT OR REPLACE INTO paper_orders SELECT * FROM paper_orders WHERE id = 1",
+            "an order is never replaced",
+        ),
+        (
+            "UPDATE paper_orders SET quantity = 1 WHERE id = 1",
+            "definition never changes",
+        ),
+        (
+            "UPDATE paper_orders SET state = 'submitted' WHERE id = 1",
+            "final state never changes",
+        ),
+        ("DELETE FROM paper_orders", "DELETE is not allowed"),
+        (
+            "UPDATE paper_trades SET pnl = 0",
+            "paper_trades is append-only",
+        ),
+        (
+            "UPDATE paper_positions SET closed_ms = 0",
+            "only an open position's close time",
+        ),
+        (
+            "DELETE FROM paper_mode_changes",
+            "paper_mode_changes is append-only",
+        ),
+    ] {
+        let err = conn.execute(sql, []).unwrap_err().to_string();
+        assert!(err.contains(want), "{sql}: {err}");
+    }
+    // Past the guards (dropping one), a rewritten balance is found by re-folding the ledger.
+    conn.execute_batch(
+        "DROP TRIGGER paper_fills_no_update; UPDATE paper_fills SET balance = balance + 1 WHERE id = 1;",
+    )
+    .unwrap();
+    let v = p.db.read(account::verify).unwrap();
+    assert_eq!(v.problems.len(), 1, "{:?}", v.problems);
+    assert!(
+        v.problems[0].starts_with("fill 1: stored"),
+        "{:?}",
+        v.problems
+    );
 }
