@@ -21,9 +21,9 @@ use flowrex::risk::{Comparison, Decision, RiskBook, StrategyId, TradeRequest, Un
 use flowrex::trade::Side;
 
 const AFTER_HELP: &str = "\
-Exit codes: 0 approved (or the subcommand succeeded); 1 bad input (a price that is zero, negative or not \
-a number, a stop or target on the wrong side, an unknown side), I/O or database error; 2 usage error; \
-3 rejected by a risk rule.
+Exit codes: 0 approved (or the subcommand succeeded); 1 bad input (a price that is zero, negative, not \
+a number or beyond 1e15, a stop or target on the wrong side, an unknown side), I/O or database error; \
+2 usage error; 3 rejected by a risk rule, or `verify` found the audit log tampered with.
 
 Gate an order from a shell script:
   flowrex risk-check --symbol EURUSD --side long --entry 1.1000 --stop 1.0950 --target 1.1100 \\
