@@ -8,6 +8,8 @@
 //!   would be approved against a fresh state. It is an error naming the file and asking for a restore.
 //!   flowrex never leaves an empty file itself: a new database is built under a temporary name and
 //!   renamed into place complete ([`create`]).
+//! - **A `-wal` or `-shm` without `flowrex.db`** (the database deleted or moved without them). A new
+//!   database created beside them would have the old log's pages replayed into it; it is an error.
 //! - **A deleted `flowrex.db-wal`.** Committed transactions live in the WAL until a checkpoint copies
 //!   them into `flowrex.db` (SQLite's documented hazard: <https://sqlite.org/howtocorrupt.html>, §1.4).
 //!   Two signs of a deletion are sound:
@@ -52,7 +54,7 @@ fn suffixed(db: &Path, suffix: &str) -> PathBuf {
 pub fn check(db: &Path) -> Result<bool> {
     let meta = match std::fs::metadata(db) {
         Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return orphans(db).map(|()| false),
         Err(e) => return Err(Error::io(db, e)),
     };
     if meta.len() == 0 {
@@ -66,6 +68,25 @@ pub fn check(db: &Path) -> Result<bool> {
     }
     check_wal(db)?;
     Ok(true)
+}
+
+/// No database file, but its log or index is there: the database was deleted or moved without them. A new
+/// database must not be created beside them — SQLite would replay the old log's pages into it.
+fn orphans(db: &Path) -> Result<()> {
+    for side in [wal_path(db), shm_path(db)] {
+        if side.try_exists().at(&side)? {
+            return Err(Error::invalid(format!(
+                "{}: there is no database file, but its {} is there: the database was deleted or moved \
+                 without it. Put flowrex.db back (with its -wal and -shm files); to start from an empty \
+                 state instead, delete {} and {}.",
+                db.display(),
+                side.file_name().unwrap_or_default().to_string_lossy(),
+                wal_path(db).display(),
+                shm_path(db).display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn check_wal(db: &Path) -> Result<()> {
@@ -231,6 +252,23 @@ mod tests {
         assert!(err.starts_with(&format!("{}: the database file is empty", db.display())));
         assert!(err.contains("restore it from a backup"), "{err}");
         assert!(!err.contains('\n'));
+    }
+
+    #[test]
+    fn a_log_without_its_database_is_refused_not_replayed_into_a_new_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("flowrex.db");
+        std::fs::write(wal_path(&db), b"old pages").unwrap();
+        let err = check(&db).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!(
+                "{}: there is no database file, but its flowrex.db-wal is there",
+                db.display()
+            )),
+            "{err}"
+        );
+        std::fs::remove_file(wal_path(&db)).unwrap();
+        assert!(!check(&db).unwrap());
     }
 
     #[test]
