@@ -657,7 +657,7 @@ fn state_limits_and_decisions_render_for_people() {
 
 // ---- Hardening: the risk gate and its audit trail -------------------------------------------------
 //
-// Each test below failed before the fix it is named after (see the branch's commit messages).
+// Each test in this section failed on main before the fix it checks.
 
 /// The database file of `home`, opened with rusqlite directly: no flowrex code in between, as a
 /// person with the sqlite3 tool would.
@@ -1005,27 +1005,30 @@ fn stdin_error_lines_echo_the_id() {
     assert!(lines[2].get("id").is_none(), "{}", lines[2]);
 }
 
-/// Makes `path` and everything under it readable but not writable by anyone but root.
+/// Makes `path` and everything under it readable (and executable where it was) but not writable, by
+/// anyone but root.
 #[cfg(unix)]
 fn read_only_tree(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
     let meta = std::fs::metadata(path).unwrap();
-    if meta.is_dir() {
+    let mode = if meta.is_dir() {
         for e in std::fs::read_dir(path).unwrap() {
             read_only_tree(&e.unwrap().path());
         }
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o555)).unwrap();
+        0o555
     } else {
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o444)).unwrap();
-    }
+        (meta.permissions().mode() | 0o444) & 0o555
+    };
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
-/// Runs `risk-check ARGS` as a user who may read `home` but not write to it: as root (which ignores
-/// file permissions) the child drops to uid/gid 65534 (nobody); as anyone else, the permissions do it.
+/// Runs `risk-check ARGS` (with the flowrex executable `bin`) as a user who may read `home` but not write
+/// to it: as root (which ignores file permissions) the child drops to uid/gid 65534 (nobody); as anyone
+/// else, the permissions do it.
 #[cfg(unix)]
-fn rc_read_only(home: &Path, args: &[&str]) -> (i32, String, String) {
+fn rc_read_only(bin: &Path, home: &Path, args: &[&str]) -> (i32, String, String) {
     use std::os::unix::process::CommandExt;
-    let mut cmd = StdCommand::new(BIN);
+    let mut cmd = StdCommand::new(bin);
     cmd.arg("--home")
         .arg(home)
         .arg("risk-check")
@@ -1060,23 +1063,26 @@ fn a_read_only_user_can_list_decisions_and_verify() {
         let e = e.unwrap();
         std::fs::copy(e.path(), copy.join(e.file_name())).unwrap();
     }
+    // The executable beside it, where "nobody" can run it (the build folder may be private).
+    let bin = outer.path().join("flowrex");
+    std::fs::copy(BIN, &bin).unwrap();
     read_only_tree(outer.path());
     let before: Vec<_> = std::fs::read_dir(&copy)
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
-    let (code, out, err) = rc_read_only(&copy, &["--json", "decisions"]);
+    let (code, out, err) = rc_read_only(&bin, &copy, &["--json", "decisions"]);
     assert_eq!(code, 0, "{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["decisions"].as_array().unwrap().len(), 1);
-    let (code, out, err) = rc_read_only(&copy, &["--json", "state"]);
+    let (code, out, err) = rc_read_only(&bin, &copy, &["--json", "state"]);
     assert_eq!(code, 0, "{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["balance"], 1000.0);
-    let (code, _, err) = rc_read_only(&copy, &["verify"]);
+    let (code, _, err) = rc_read_only(&bin, &copy, &["verify"]);
     assert_eq!(code, 0, "{err}");
     // A writing command still needs write access, and says so.
-    let (code, _, _) = rc_read_only(&copy, &["record", "fill", "--symbol", "X"]);
+    let (code, _, _) = rc_read_only(&bin, &copy, &["record", "fill", "--symbol", "X"]);
     assert_eq!(code, 1);
     let after: Vec<_> = std::fs::read_dir(&copy)
         .unwrap()
@@ -1085,6 +1091,7 @@ fn a_read_only_user_can_list_decisions_and_verify() {
     assert_eq!(before, after);
     // Let the temp dir be removed.
     use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
     for p in [outer.path().to_path_buf(), copy.clone()] {
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
