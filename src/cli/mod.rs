@@ -175,6 +175,20 @@ impl Context {
         Ok(RefMut::map(slot, |db| db.as_mut().expect("opened above")))
     }
 
+    /// The state database of the (existing) home opened for reading only ([`Home::open_db_read`]), for
+    /// commands that only read it: a user who may read the home but not write to it can run them. Shares
+    /// the slot of [`Context::db`] (a process opens the database once).
+    pub fn db_read(&self) -> Result<RefMut<'_, Db>> {
+        let mut slot = self
+            .db
+            .try_borrow_mut()
+            .map_err(|_| Error::invalid("the state database is already in use by this command"))?;
+        if slot.is_none() {
+            *slot = Some(self.home()?.open_db_read()?);
+        }
+        Ok(RefMut::map(slot, |db| db.as_mut().expect("opened above")))
+    }
+
     /// Whether progress bars may be drawn: stderr is a terminal and `--quiet` is off.
     pub fn show_progress(&self) -> bool {
         use std::io::IsTerminal;

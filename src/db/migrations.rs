@@ -4,7 +4,7 @@
 //! To change the schema, add `src/db/migrations/NNNN_name.sql` and append one line to [`MIGRATIONS`].
 //! Never edit or reorder a migration that has shipped.
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use crate::error::{Error, Result};
 
@@ -15,13 +15,28 @@ pub struct Migration {
     pub name: &'static str,
     /// The SQL to run (several statements).
     pub sql: &'static str,
+    /// A step SQL cannot do (hashing rows), run after `sql` in the same transaction.
+    pub after: Option<fn(&Transaction<'_>) -> Result<()>>,
 }
 
 /// Every migration in order; the version of `MIGRATIONS[i]` is `i + 1`.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    name: "risk",
-    sql: include_str!("migrations/0001_risk.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        name: "risk",
+        sql: include_str!("migrations/0001_risk.sql"),
+        after: None,
+    },
+    Migration {
+        name: "audit_chain",
+        sql: include_str!("migrations/0002_audit_chain.sql"),
+        after: Some(super::audit::chain_existing_rows),
+    },
+    Migration {
+        name: "strategy_names",
+        sql: include_str!("migrations/0003_strategy_names.sql"),
+        after: None,
+    },
+];
 
 const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (
     version    INTEGER PRIMARY KEY,
@@ -53,8 +68,13 @@ pub fn apply(conn: &mut Connection, migrations: &[Migration]) -> Result<()> {
             continue;
         }
         tx.execute_batch(VERSION_TABLE)?;
-        tx.execute_batch(m.sql)
-            .map_err(|e| Error::invalid(format!("migration {version} ({}) failed: {e}", m.name)))?;
+        let failed = |e: &dyn std::fmt::Display| {
+            Error::invalid(format!("migration {version} ({}) failed: {e}", m.name))
+        };
+        tx.execute_batch(m.sql).map_err(|e| failed(&e))?;
+        if let Some(after) = m.after {
+            after(&tx).map_err(|e| failed(&e))?;
+        }
         tx.execute(
             "INSERT INTO schema_version (version, name, applied_at) VALUES (?1, ?2, ?3)",
             rusqlite::params![version, m.name, chrono::Utc::now().to_rfc3339()],
@@ -73,10 +93,12 @@ mod tests {
         Migration {
             name: "a",
             sql: "CREATE TABLE a (x INTEGER);",
+            after: None,
         },
         Migration {
             name: "b",
             sql: "CREATE TABLE b (y INTEGER); INSERT INTO a VALUES (1);",
+            after: None,
         },
     ];
 
@@ -110,6 +132,7 @@ mod tests {
             Migration {
                 name: "bad",
                 sql: "CREATE TABLE c (z INTEGER); SELEC nonsense;",
+                after: None,
             },
         ];
         let err = apply(&mut conn, &bad).unwrap_err().to_string();
@@ -123,6 +146,65 @@ mod tests {
             )
             .unwrap();
         assert_eq!(c, 0);
+    }
+
+    #[test]
+    fn old_strategy_names_are_normalized_and_merged_failing_closed() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        apply(&mut conn, &MIGRATIONS[..2]).unwrap();
+        // Budgets as an older flowrex kept them: one per spelling. 'SMA' was disabled after five losses,
+        // while 'sma ' (another spelling of it) was still trading.
+        conn.execute_batch(
+            "INSERT INTO strategy_budgets (strategy, enabled, consecutive_losses, disabled_reason, disabled_ts, updated_ts)
+             VALUES ('SMA', 0, 5, '5 consecutive losses, limit 5', '2026-03-01T10:00:00.000Z', '2026-03-01T10:00:00.000Z'),
+                    ('sma ', 1, 1, NULL, NULL, '2026-03-02T09:00:00.000Z'),
+                    ('	Nbb', 1, 2, NULL, NULL, '2026-03-02T08:00:00.000Z');",
+        )
+        .unwrap();
+        apply(&mut conn, MIGRATIONS).unwrap();
+        type Budget = (String, bool, i64, Option<String>, Option<String>, String);
+        let rows: Vec<Budget> = conn
+            .prepare(
+                "SELECT strategy, enabled, consecutive_losses, disabled_reason, disabled_ts, updated_ts
+                 FROM strategy_budgets ORDER BY strategy",
+            )
+            .unwrap()
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+            })
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            [
+                (
+                    "nbb".to_string(),
+                    true,
+                    2,
+                    None,
+                    None,
+                    "2026-03-02T08:00:00.000Z".to_string()
+                ),
+                (
+                    "sma".to_string(),
+                    false,
+                    5,
+                    Some("5 consecutive losses, limit 5".to_string()),
+                    Some("2026-03-01T10:00:00.000Z".to_string()),
+                    "2026-03-02T09:00:00.000Z".to_string()
+                ),
+            ]
+        );
+        // The table only takes normalized names from now on.
+        let err = conn
+            .execute(
+                "INSERT INTO strategy_budgets (strategy) VALUES ('Tori')",
+                [],
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("CHECK constraint failed"), "{err}");
     }
 
     #[test]
