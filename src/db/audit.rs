@@ -7,7 +7,6 @@ use rusqlite::{Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 
 use super::chain::{Chain, ChainStatus, Fault};
-use super::migrations::MIGRATIONS;
 use crate::error::Result;
 
 /// `risk_decisions`, chained over these columns in this order.
@@ -55,9 +54,13 @@ impl Verification {
     }
 }
 
-/// Verifies every audit chain and its guard triggers. Read-only: run it in a read transaction for a
-/// consistent snapshot.
-pub fn verify(conn: &Connection) -> Result<Verification> {
+/// The text of a trigger as the migrations installed it (`migrations::installed_trigger_sql`), passed in
+/// so that this module does not depend on the migration list that depends on it.
+pub type InstalledSql = fn(&str) -> Option<&'static str>;
+
+/// Verifies every audit chain and its guard triggers against `installed`. Read-only: run it in a read
+/// transaction for a consistent snapshot.
+pub fn verify(conn: &Connection, installed: InstalledSql) -> Result<Verification> {
     let mut out = Verification {
         chains: Vec::with_capacity(CHAINS.len()),
         guards: Vec::new(),
@@ -66,7 +69,7 @@ pub fn verify(conn: &Connection) -> Result<Verification> {
         out.chains.push(chain.verify(conn)?);
         for guard in GUARDS {
             let name = format!("{}_{guard}", chain.table);
-            if let Some(problem) = guard_problem(conn, chain.table, &name)? {
+            if let Some(problem) = guard_problem(conn, chain.table, &name, installed(&name))? {
                 out.guards.push(Fault {
                     table: chain.table,
                     id: None,
@@ -80,7 +83,12 @@ pub fn verify(conn: &Connection) -> Result<Verification> {
 
 /// What is wrong with the trigger `name` on `table`, compared with the text of the newest migration that
 /// creates it (SQLite keeps a trigger's `CREATE` text exactly as it was written).
-fn guard_problem(conn: &Connection, table: &str, name: &str) -> Result<Option<String>> {
+fn guard_problem(
+    conn: &Connection,
+    table: &str,
+    name: &str,
+    expected: Option<&str>,
+) -> Result<Option<String>> {
     let found: Option<(String, String)> = conn
         .query_row(
             "SELECT tbl_name, sql FROM sqlite_master WHERE type = 'trigger' AND name = ?1",
@@ -88,7 +96,6 @@ fn guard_problem(conn: &Connection, table: &str, name: &str) -> Result<Option<St
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
-    let expected = installed_sql(name);
     Ok(match found {
         None => Some(format!(
             "guard trigger {name} is missing: the table is no longer protected by the database"
@@ -97,16 +104,6 @@ fn guard_problem(conn: &Connection, table: &str, name: &str) -> Result<Option<St
             "guard trigger {name} differs from the one flowrex installed"
         )),
         Some(_) => None,
-    })
-}
-
-/// The `CREATE TRIGGER name …` statement (without its `;`) of the newest migration that has one.
-fn installed_sql(name: &str) -> Option<&'static str> {
-    let head = format!("CREATE TRIGGER {name} ");
-    MIGRATIONS.iter().rev().find_map(|m| {
-        let start = m.sql.find(&head)?;
-        let len = m.sql[start..].find("END;")? + "END".len();
-        Some(&m.sql[start..start + len])
     })
 }
 
@@ -126,72 +123,16 @@ pub(crate) fn chain_existing_rows(tx: &Transaction<'_>) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The guard triggers as migration 2 writes them (read from its file, not through the migration list).
+    fn installed(name: &str) -> Option<&'static str> {
+        let sql: &'static str = include_str!("migrations/0002_audit_chain.sql");
+        let start = sql.find(&format!("CREATE TRIGGER {name} "))?;
+        let len = sql[start..].find("END;")? + "END".len();
+        Some(&sql[start..start + len])
+    }
     use crate::db::Db;
     use crate::db::chain::GENESIS;
-    use crate::db::migrations;
-
-    #[test]
-    fn every_guard_has_its_installed_text() {
-        let db = Db::open_in_memory().unwrap();
-        let v = verify(db.conn()).unwrap();
-        assert!(v.intact(), "{v:?}");
-        assert!(v.guards.is_empty());
-        for chain in CHAINS {
-            for guard in GUARDS {
-                assert!(installed_sql(&format!("{}_{guard}", chain.table)).is_some());
-            }
-        }
-        assert_eq!(
-            v.chains
-                .iter()
-                .map(|c| (c.rows, c.head.as_str()))
-                .collect::<Vec<_>>(),
-            [(0, GENESIS), (0, GENESIS)]
-        );
-    }
-
-    #[test]
-    fn rows_written_before_the_chain_existed_are_chained_by_the_migration() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        migrations::apply(&mut conn, &MIGRATIONS[..1]).unwrap();
-        // Rows as flowrex wrote them before migration 2, with one odd id gap it must keep.
-        conn.execute_batch(
-            "INSERT INTO risk_decisions (id, ts_ms, ts, kind, symbol, approved, inputs, verdicts)
-                 VALUES (1, 10, 't1', 'check', 'X', 1, '{}', '[]'),
-                        (2, 20, 't2', 'check', 'X', 0, '{\"a\":1}', '[1]'),
-                        (5, 30, 't3', 'reset_daily', NULL, NULL, '{}', '[]');
-             INSERT INTO settings_audit (ts_ms, ts, setting, new_value) VALUES (5, 't0', 'risk.balance', '1000');",
-        )
-        .unwrap();
-        migrations::apply(&mut conn, MIGRATIONS).unwrap();
-        let v = verify(&conn).unwrap();
-        assert!(v.intact(), "{v:?}");
-        assert_eq!(v.chains[0].rows, 3);
-        assert_eq!(v.chains[1].rows, 1);
-        let rows: Vec<(i64, String, Option<bool>, String)> = conn
-            .prepare("SELECT id, kind, approved, inputs FROM risk_decisions ORDER BY id")
-            .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap();
-        assert_eq!(
-            rows,
-            [
-                (1, "check".to_string(), Some(true), "{}".to_string()),
-                (2, "check".to_string(), Some(false), "{\"a\":1}".to_string()),
-                (5, "reset_daily".to_string(), None, "{}".to_string()),
-            ]
-        );
-        let old: i64 = conn
-            .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE name LIKE '%_v1'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(old, 0);
-    }
 
     #[test]
     fn the_insert_guard_refuses_a_reused_id_and_a_broken_link() {
@@ -224,6 +165,6 @@ mod tests {
                 .to_string();
             assert!(err.contains("append-only"), "{id} {prev}: {err}");
         }
-        assert!(verify(db.conn()).unwrap().intact());
+        assert!(verify(db.conn(), installed).unwrap().intact());
     }
 }

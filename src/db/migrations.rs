@@ -85,9 +85,29 @@ pub fn apply(conn: &mut Connection, migrations: &[Migration]) -> Result<()> {
     Ok(())
 }
 
+/// The `CREATE TRIGGER name …` statement (without its `;`) of the newest migration that has one — what
+/// `audit::verify` compares the database's guard triggers with.
+pub fn installed_trigger_sql(name: &str) -> Option<&'static str> {
+    trigger_in(MIGRATIONS, name)
+}
+
+/// The `CREATE TRIGGER name …` statement of the newest of `migrations` that has one.
+fn trigger_in(migrations: &[Migration], name: &str) -> Option<&'static str> {
+    let head = format!("CREATE TRIGGER {name} ");
+    migrations.iter().rev().find_map(|m| {
+        let sql: &'static str = m.sql;
+        let start = sql.find(&head)?;
+        let len = sql[start..].find("END;")? + "END".len();
+        Some(&sql[start..start + len])
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::Db;
+    use crate::db::audit::{CHAINS, verify};
+    use crate::db::chain::GENESIS;
 
     const EXTRA: &[Migration] = &[
         Migration {
@@ -213,5 +233,68 @@ mod tests {
         apply(&mut conn, EXTRA).unwrap();
         let err = apply(&mut conn, &EXTRA[..1]).unwrap_err().to_string();
         assert!(err.contains("newer than this flowrex"), "{err}");
+    }
+
+    #[test]
+    fn every_guard_has_its_installed_text() {
+        let db = Db::open_in_memory().unwrap();
+        let v = verify(db.conn(), installed_trigger_sql).unwrap();
+        assert!(v.intact(), "{v:?}");
+        assert!(v.guards.is_empty());
+        for chain in CHAINS {
+            for guard in ["no_update", "no_delete", "append_only"] {
+                assert!(installed_trigger_sql(&format!("{}_{guard}", chain.table)).is_some());
+            }
+        }
+        assert_eq!(
+            v.chains
+                .iter()
+                .map(|c| (c.rows, c.head.as_str()))
+                .collect::<Vec<_>>(),
+            [(0, GENESIS), (0, GENESIS)]
+        );
+    }
+
+    #[test]
+    fn rows_written_before_the_chain_existed_are_chained_by_the_migration() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        apply(&mut conn, &MIGRATIONS[..1]).unwrap();
+        // Rows as flowrex wrote them before migration 2, with one odd id gap it must keep.
+        conn.execute_batch(
+            "INSERT INTO risk_decisions (id, ts_ms, ts, kind, symbol, approved, inputs, verdicts)
+                 VALUES (1, 10, 't1', 'check', 'X', 1, '{}', '[]'),
+                        (2, 20, 't2', 'check', 'X', 0, '{\"a\":1}', '[1]'),
+                        (5, 30, 't3', 'reset_daily', NULL, NULL, '{}', '[]');
+             INSERT INTO settings_audit (ts_ms, ts, setting, new_value) VALUES (5, 't0', 'risk.balance', '1000');",
+        )
+        .unwrap();
+        apply(&mut conn, MIGRATIONS).unwrap();
+        let v = verify(&conn, installed_trigger_sql).unwrap();
+        assert!(v.intact(), "{v:?}");
+        assert_eq!(v.chains[0].rows, 3);
+        assert_eq!(v.chains[1].rows, 1);
+        let rows: Vec<(i64, String, Option<bool>, String)> = conn
+            .prepare("SELECT id, kind, approved, inputs FROM risk_decisions ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            [
+                (1, "check".to_string(), Some(true), "{}".to_string()),
+                (2, "check".to_string(), Some(false), "{\"a\":1}".to_string()),
+                (5, "reset_daily".to_string(), None, "{}".to_string()),
+            ]
+        );
+        let old: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name LIKE '%_v1'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(old, 0);
     }
 }

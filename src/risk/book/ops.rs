@@ -412,7 +412,7 @@ pub fn enable_strategy(
 
 /// Recomputes the audit chains and checks their guard triggers ([`crate::db::audit::verify`]).
 pub fn verify_audit(tx: &Transaction<'_>) -> Result<Verification> {
-    crate::db::audit::verify(tx)
+    crate::db::audit::verify(tx, crate::db::migrations::installed_trigger_sql)
 }
 
 /// The audit log, filtered; the newest `limit` rows, oldest first.
