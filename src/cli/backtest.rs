@@ -15,6 +15,7 @@ use flowrex::engine::{BacktestConfig, Fill, Sizing, StopPolicy};
 use flowrex::error::{Error, Result};
 use flowrex::indicators::IndicatorCache;
 use flowrex::metrics::Metrics;
+use flowrex::metrics::fields::FIELDS;
 use flowrex::strategy::{self, ParamKind, Params, Strategy};
 use flowrex::trade::{OpenTradeRecord, TradeRecord};
 
@@ -460,159 +461,13 @@ fn num(v: f64, decimals: usize) -> String {
 
 fn render_text(d: &Document) -> String {
     let m = &d.metrics;
-    let days = |v: f64| {
-        if v.is_finite() {
-            format!("{v} days")
-        } else {
-            "—".to_string()
-        }
-    };
-    let rows = vec![
-        Row {
-            name: "Start",
-            value: format_ts(m.start_ts),
-        },
-        Row {
-            name: "End",
-            value: format_ts(m.end_ts),
-        },
-        Row {
-            name: "Duration",
-            value: days(m.duration_days),
-        },
-        Row {
-            name: "Bars",
-            value: m.bars.to_string(),
-        },
-        Row {
-            name: "Exposure Time [%]",
-            value: num(m.exposure_pct, 2),
-        },
-        Row {
-            name: "Equity Final [$]",
-            value: num(m.equity_final, 2),
-        },
-        Row {
-            name: "Equity Peak [$]",
-            value: num(m.equity_peak, 2),
-        },
-        Row {
-            name: "Commissions [$]",
-            value: num(m.commissions, 2),
-        },
-        Row {
-            name: "Return [%]",
-            value: num(m.return_pct, 2),
-        },
-        Row {
-            name: "Buy & Hold Return [%]",
-            value: num(m.buy_hold_return_pct, 2),
-        },
-        Row {
-            name: "Return (Ann.) [%]",
-            value: num(m.return_ann_pct, 2),
-        },
-        Row {
-            name: "Volatility (Ann.) [%]",
-            value: num(m.volatility_ann_pct, 2),
-        },
-        Row {
-            name: "CAGR [%]",
-            value: num(m.cagr_pct, 2),
-        },
-        Row {
-            name: "Sharpe Ratio",
-            value: num(m.sharpe, 3),
-        },
-        Row {
-            name: "Sortino Ratio",
-            value: num(m.sortino, 3),
-        },
-        Row {
-            name: "Calmar Ratio",
-            value: num(m.calmar, 3),
-        },
-        Row {
-            name: "Alpha [%]",
-            value: num(m.alpha_pct, 2),
-        },
-        Row {
-            name: "Beta",
-            value: num(m.beta, 4),
-        },
-        Row {
-            name: "Max. Drawdown [%]",
-            value: num(m.max_drawdown_pct, 2),
-        },
-        Row {
-            name: "Avg. Drawdown [%]",
-            value: num(m.avg_drawdown_pct, 2),
-        },
-        Row {
-            name: "Max. Drawdown Duration",
-            value: days(m.max_drawdown_duration_days),
-        },
-        Row {
-            name: "Avg. Drawdown Duration",
-            value: days(m.avg_drawdown_duration_days),
-        },
-        Row {
-            name: "# Trades",
-            value: m.num_trades.to_string(),
-        },
-        Row {
-            name: "Win Rate [%]",
-            value: num(m.win_rate_pct, 2),
-        },
-        Row {
-            name: "Best Trade [%]",
-            value: num(m.best_trade_pct, 2),
-        },
-        Row {
-            name: "Worst Trade [%]",
-            value: num(m.worst_trade_pct, 2),
-        },
-        Row {
-            name: "Avg. Trade [%]",
-            value: num(m.avg_trade_pct, 2),
-        },
-        Row {
-            name: "Max. Trade Duration",
-            value: days(m.max_trade_duration_days),
-        },
-        Row {
-            name: "Avg. Trade Duration",
-            value: days(m.avg_trade_duration_days),
-        },
-        Row {
-            name: "Profit Factor",
-            value: num(m.profit_factor, 3),
-        },
-        Row {
-            name: "Expectancy [%]",
-            value: num(m.expectancy_pct, 2),
-        },
-        Row {
-            name: "SQN",
-            value: num(m.sqn, 3),
-        },
-        Row {
-            name: "Kelly Criterion",
-            value: num(m.kelly, 4),
-        },
-        Row {
-            name: "Recovery Factor",
-            value: num(m.recovery_factor, 3),
-        },
-        Row {
-            name: "Ambiguous exits",
-            value: m.ambiguous_exits.to_string(),
-        },
-        Row {
-            name: "Cancelled orders",
-            value: m.cancelled_orders.to_string(),
-        },
-    ];
+    // One row per metric the field table shows in text, in its order.
+    let rows = FIELDS.iter().filter_map(|f| {
+        Some(Row {
+            name: f.label,
+            value: f.text(m)?,
+        })
+    });
     let mut out = format!(
         "{} {} on {} {} ({} to {})\n",
         d.strategy,
