@@ -3,95 +3,53 @@
 
 use std::path::PathBuf;
 
-use clap::ValueEnum;
 use serde::Serialize;
 
 use super::output::{print_json, print_text, table};
+use super::run_args::{SettingsArgs, TargetArgs};
 use super::{Context, Outcome};
-use flowrex::backtest::{self, Report, export};
+use flowrex::backtest::{Report, RunSpec, export};
 use flowrex::candles::time::{format_ts, format_ts_full};
-use flowrex::candles::{Interval, Store, TimeRange};
-use flowrex::engine::{BacktestConfig, Fill, Sizing, StopPolicy};
-use flowrex::error::{Error, Result};
+use flowrex::candles::{Interval, Store};
+use flowrex::engine::{Fill, StopPolicy};
+use flowrex::error::Result;
 use flowrex::indicators::IndicatorCache;
+use flowrex::json::finite;
 use flowrex::metrics::Metrics;
 use flowrex::metrics::fields::FIELDS;
-use flowrex::strategy::{self, ParamKind, Params, Strategy};
+use flowrex::playbook::{CheckReport, DataChange, Playbook};
+use flowrex::strategy::{self, ParamKind};
 use flowrex::trade::{OpenTradeRecord, TradeRecord};
-
-/// When market orders fill (`--fill`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FillArg {
-    /// At the next bar's open (the reference behaviour).
-    NextOpen,
-    /// At the deciding bar's close.
-    Close,
-}
-
-/// Stop-versus-target rule (`--stop-policy`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum StopPolicyArg {
-    /// A bar reaching both exits at the stop.
-    Pessimistic,
-    /// A bar reaching both exits at the target.
-    Optimistic,
-}
 
 /// Arguments of `flowrex backtest`.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:
+#[command(
+    // The shared strategy/symbol/interval flags are required here unless listing or re-running a playbook.
+    mut_arg("strategy", |a| a.required_unless_present_any(["list_strategies", "playbook"])),
+    mut_arg("symbol", |a| a.required_unless_present_any(["list_strategies", "playbook"])),
+    mut_arg("interval", |a| a.required_unless_present_any(["list_strategies", "playbook"])),
+    after_help = "Examples:
   flowrex backtest --strategy sma_cross --symbol GOOG --interval 1d --param fast=10 --param slow=20 --commission 0.002
   flowrex backtest --list-strategies --json
   flowrex backtest --playbook playbooks/goog_sma_cross.toml --check     # CI regression gate (exit 3 on drift)
 
 Defaults reproduce backtesting.py 0.6.6: fill at the next open, all cash in whole units, a trade still
 open at the end stays open (valued at the last close) and is reported as `open_trade`. In JSON, a
-metric without a value (e.g. win rate with no trades) is null.")]
+metric without a value (e.g. win rate with no trades) is null."
+)]
 pub struct BacktestArgs {
     /// List the strategies with their parameters (type, default, valid range, search range) and exit.
     #[arg(long)]
     pub list_strategies: bool,
-    /// Strategy to run (see --list-strategies).
-    #[arg(long, required_unless_present_any = ["list_strategies", "playbook"])]
-    pub strategy: Option<String>,
-    /// Symbol in the store (data/<SYMBOL>/<interval>.parquet).
-    #[arg(long, required_unless_present_any = ["list_strategies", "playbook"])]
-    pub symbol: Option<String>,
-    /// Bar interval: 1m 5m 15m 30m 1h 4h 1d 1w 1M.
-    #[arg(long, required_unless_present_any = ["list_strategies", "playbook"])]
-    pub interval: Option<String>,
+    /// Strategy, symbol, interval.
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Strategy parameter as name=value; repeat for several. Unset parameters take their defaults.
     #[arg(long = "param", value_name = "NAME=VALUE")]
     pub params: Vec<String>,
-    /// Starting cash.
-    #[arg(long, default_value_t = 10_000.0)]
-    pub cash: f64,
-    /// Commission as a fraction of traded value, charged on entry and on exit (0.002 = 0.2%).
-    #[arg(long, default_value_t = 0.0)]
-    pub commission: f64,
-    /// Spread as a fraction of price; worsens the entry price in the trade's direction.
-    #[arg(long, default_value_t = 0.0)]
-    pub spread: f64,
-    /// When market orders fill.
-    #[arg(long, value_enum, default_value_t = FillArg::NextOpen)]
-    pub fill: FillArg,
-    /// Close a trade still open at the end (at the last bar's open; its close with --fill close) so it
-    /// counts in the trade statistics.
-    #[arg(long)]
-    pub close_at_end: bool,
-    /// Position size: all (all cash, whole units), fraction (all cash, fractional units), units:N,
-    /// pct:P (P% of equity, whole units), risk:P (lose P% of equity at the stop).
-    #[arg(long, default_value = "all", value_name = "SIZE")]
-    pub size: String,
-    /// Which exit wins when one bar reaches both the stop and the target.
-    #[arg(long, value_enum, default_value_t = StopPolicyArg::Pessimistic)]
-    pub stop_policy: StopPolicyArg,
-    /// First bar time to include (date, datetime or epoch).
-    #[arg(long)]
-    pub start: Option<String>,
-    /// Last bar time to include (a date includes that whole day).
-    #[arg(long)]
-    pub end: Option<String>,
+    /// Settings and time window.
+    #[command(flatten)]
+    pub settings: SettingsArgs,
     /// Write the closed trades to this file (.csv or .parquet).
     #[arg(long, value_name = "FILE")]
     pub trades: Option<PathBuf>,
@@ -119,62 +77,37 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
     if args.list_strategies {
         return list_strategies(ctx);
     }
-    let playbook = args
-        .playbook
-        .as_deref()
-        .map(flowrex::playbook::Playbook::load)
-        .transpose()?;
-    let (strategy, symbol, interval, params, config, range) = match &playbook {
-        Some(pb) => playbook_run(pb)?,
-        None => args_run(&args)?,
+    let playbook = match &args.playbook {
+        Some(path) => Some((path.as_path(), Playbook::load(path)?)),
+        None => None,
     };
-    let symbol = symbol.as_str();
-    let store = Store::new(&ctx.home);
-    let candles = store.load(symbol, interval, &range)?;
-    if candles.is_empty() {
-        let all = store.load(symbol, interval, &TimeRange::ALL)?;
-        let span = match (all.ts.first(), all.ts.last()) {
-            (Some(a), Some(b)) => format!("the store holds {} to {}", format_ts(*a), format_ts(*b)),
-            _ => "the store file is empty".to_string(),
-        };
-        return Err(Error::invalid(format!(
-            "no {symbol} {interval} bars between --start {} and --end {}; {span}",
-            args.start.as_deref().unwrap_or("(first)"),
-            args.end.as_deref().unwrap_or("(last)")
-        )));
-    }
-    let data_hash = playbook.as_ref().map(|pb| {
-        let sha = candles.sha256();
-        (sha.clone(), sha == pb.market.data_sha256)
+    let spec = match &playbook {
+        Some((_, pb)) => RunSpec::from_playbook(pb)?,
+        None => spec_from_flags(&args)?,
+    };
+    let candles = spec.load(&Store::new(&ctx.home))?;
+    let data_change = playbook.as_ref().and_then(|(path, pb)| {
+        DataChange::between(pb, &spec.data.symbol, spec.data.interval, &candles)
+            .map(|change| (change, *path))
     });
-    if let (Some(pb), Some((sha, false))) = (&playbook, &data_hash) {
-        let msg = format!(
-            "{}: the {symbol} {interval} data changed: sha256 {} of {} bars, the playbook has {} of {} bars",
-            args.playbook
-                .as_deref()
-                .unwrap_or(std::path::Path::new(""))
-                .display(),
-            &sha[..12],
-            candles.len(),
-            pb.market
-                .data_sha256
-                .get(..12)
-                .unwrap_or(&pb.market.data_sha256),
-            pb.market.bars
-        );
+    if let Some((change, path)) = &data_change {
         if args.check && !args.ignore_data_hash {
-            return Err(Error::CheckFailed(format!(
-                "{msg}; re-run the optimization, or pass --ignore-data-hash to compare anyway"
-            )));
+            return Err(change.refusal(path));
         }
-        tracing::warn!("{msg}");
+        tracing::warn!("{}", change.message(path));
     }
     let cache = IndicatorCache::new();
-    let report = backtest::backtest(&candles, strategy, &params, &config, &cache)?;
-    if let (Some(pb), true) = (&playbook, args.check) {
-        let path = args.playbook.as_deref().unwrap_or(std::path::Path::new(""));
-        let data_ok = data_hash.as_ref().is_some_and(|(_, ok)| *ok);
-        return check_report(ctx, path, pb, &report.metrics, args.tolerance, data_ok);
+    let report = spec.run(&candles, &cache)?;
+    if let (Some((path, pb)), true) = (&playbook, args.check) {
+        let check = CheckReport::new(
+            pb,
+            path,
+            &report.metrics,
+            args.tolerance,
+            data_change.is_none(),
+        );
+        render_check(ctx, pb, &check)?;
+        return check.verdict().map(|()| Outcome::Done);
     }
     if let Some(path) = &args.trades {
         export::write_trades(path, &report.run.trades, &candles.ts)?;
@@ -182,15 +115,7 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
     if let Some(path) = &args.equity {
         export::write_equity(path, &candles.ts, &report.run.equity)?;
     }
-    let doc = Document::new(
-        strategy,
-        &params,
-        symbol,
-        interval,
-        &config,
-        &report,
-        &candles.ts,
-    );
+    let doc = Document::new(&spec, &report, &candles.ts);
     if ctx.json {
         print_json(&doc)?;
     } else {
@@ -199,164 +124,92 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
     Ok(Outcome::Done)
 }
 
-type Resolved = (
-    &'static dyn Strategy,
-    String,
-    Interval,
-    Params,
-    BacktestConfig,
-    TimeRange,
-);
-
 /// Strategy, data and settings from the command line.
-fn args_run(args: &BacktestArgs) -> Result<Resolved> {
-    let name = args.strategy.as_deref().unwrap_or_default();
-    let symbol = args.symbol.as_deref().unwrap_or_default();
-    let interval: Interval = args
-        .interval
-        .as_deref()
-        .unwrap_or_default()
-        .parse()
-        .map_err(|e: Error| Error::usage(format!("--interval: {e}")))?;
-    let strategy = strategy::lookup(name)?;
+fn spec_from_flags(args: &BacktestArgs) -> Result<RunSpec> {
+    let interval = args.target.interval()?;
+    let strategy = args.target.strategy()?;
     let overrides = args
         .params
         .iter()
         .map(|p| strategy::params::split_assignment(p))
         .collect::<Result<Vec<_>>>()?;
     let params = strategy::resolve_params(strategy, &overrides)?;
-    let config = BacktestConfig {
-        cash: args.cash,
-        commission: args.commission,
-        spread: args.spread,
-        fill: match args.fill {
-            FillArg::NextOpen => Fill::NextOpen,
-            FillArg::Close => Fill::Close,
-        },
-        close_at_end: args.close_at_end,
-        sizing: Sizing::parse(&args.size)?,
-        stop_policy: match args.stop_policy {
-            StopPolicyArg::Pessimistic => StopPolicy::Pessimistic,
-            StopPolicyArg::Optimistic => StopPolicy::Optimistic,
-        },
-    };
-    config.validate()?;
-    let range = TimeRange::parse(args.start.as_deref(), args.end.as_deref())?;
-    Ok((
+    let config = args.settings.config()?;
+    let data = args.settings.data(args.target.symbol()?, interval)?;
+    Ok(RunSpec {
         strategy,
-        symbol.to_string(),
-        interval,
         params,
+        data,
         config,
-        range,
-    ))
+    })
 }
 
-/// Strategy, data and settings from a playbook.
-fn playbook_run(pb: &flowrex::playbook::Playbook) -> Result<Resolved> {
-    let strategy = strategy::lookup(&pb.strategy.name)?;
-    let params = strategy::resolve_params(strategy, &pb.strategy.params.to_overrides())?;
-    let interval: Interval = pb
-        .market
-        .interval
-        .parse()
-        .map_err(|e: Error| Error::invalid(format!("playbook [market] interval: {e}")))?;
-    Ok((
-        strategy,
-        pb.market.symbol.clone(),
-        interval,
-        params,
-        pb.backtest.to_config()?,
-        pb.market.range()?,
-    ))
-}
-
-/// `--check`: compares fresh metrics with the playbook's; exit 3 listing what drifted.
-fn check_report(
-    ctx: &Context,
-    path: &std::path::Path,
-    pb: &flowrex::playbook::Playbook,
-    fresh: &Metrics,
-    tolerance: f64,
-    data_ok: bool,
-) -> Result<Outcome> {
-    let drifts = flowrex::playbook::compare_metrics(&pb.metrics, fresh, tolerance);
-    let show = |v: Option<f64>| v.map_or("(none)".to_string(), |v| format!("{v}"));
+/// Prints what `--check` found: one line when it passed, the drifted metrics when not (or the whole
+/// report as JSON). The verdict (exit 3) is the caller's.
+fn render_check(ctx: &Context, pb: &Playbook, check: &CheckReport) -> Result<()> {
+    let path = check.playbook.display();
+    let tolerance = check.tolerance;
     if ctx.json {
-        let list: Vec<serde_json::Value> = drifts
+        let list: Vec<serde_json::Value> = check
+            .drifts
             .iter()
             .map(|d| {
                 serde_json::json!({
                     "metric": d.metric,
                     "stored": d.stored,
                     "fresh": d.fresh,
-                    "relative": finite_or(d.relative),
+                    "relative": finite(d.relative),
                 })
             })
             .collect();
-        print_json(&serde_json::json!({
-            "playbook": path.display().to_string(),
-            "passed": drifts.is_empty(),
+        return print_json(&serde_json::json!({
+            "playbook": path.to_string(),
+            "passed": check.passed(),
             "tolerance": tolerance,
-            "metrics_compared": pb.metrics.0.len(),
-            "data_sha256_matches": data_ok,
+            "metrics_compared": check.metrics_compared,
+            "data_sha256_matches": check.data_sha256_matches,
             "drifts": list,
-        }))?;
-    } else if drifts.is_empty() {
-        print_text(&format!(
-            "check passed: {} — {} {} on {} {}: {} stored metrics reproduced within {tolerance:e} relative; {}",
-            path.display(),
+        }));
+    }
+    if check.passed() {
+        return print_text(&format!(
+            "check passed: {path} — {} {} on {} {}: {} stored metrics reproduced within {tolerance:e} relative; {}",
             pb.strategy.name,
             pb.strategy.params.to_line(),
             pb.market.symbol,
             pb.market.interval,
-            pb.metrics.0.len(),
-            if data_ok {
+            check.metrics_compared,
+            if check.data_sha256_matches {
                 "data sha256 matches"
             } else {
                 "data sha256 DIFFERS (ignored)"
             }
-        ))?;
-    } else {
-        #[derive(tabled::Tabled)]
-        struct DriftRow {
-            #[tabled(rename = "Metric")]
-            metric: String,
-            #[tabled(rename = "Stored")]
-            stored: String,
-            #[tabled(rename = "Fresh")]
-            fresh: String,
-            #[tabled(rename = "Relative")]
-            relative: String,
-        }
-        let rows = drifts.iter().map(|d| DriftRow {
-            metric: d.metric.clone(),
-            stored: show(d.stored),
-            fresh: show(d.fresh),
-            relative: format!("{:.3e}", d.relative),
-        });
-        print_text(&format!(
-            "check FAILED: {}: {} of {} metrics drifted beyond {tolerance:e} relative\n{}",
-            path.display(),
-            drifts.len(),
-            pb.metrics.0.len(),
-            table(rows)
-        ))?;
+        ));
     }
-    if drifts.is_empty() {
-        Ok(Outcome::Done)
-    } else {
-        let names: Vec<&str> = drifts.iter().map(|d| d.metric.as_str()).collect();
-        Err(Error::CheckFailed(format!(
-            "{}: regression: {} drifted beyond {tolerance:e} relative",
-            path.display(),
-            names.join(", ")
-        )))
+    #[derive(tabled::Tabled)]
+    struct DriftRow {
+        #[tabled(rename = "Metric")]
+        metric: String,
+        #[tabled(rename = "Stored")]
+        stored: String,
+        #[tabled(rename = "Fresh")]
+        fresh: String,
+        #[tabled(rename = "Relative")]
+        relative: String,
     }
-}
-
-fn finite_or(v: f64) -> Option<f64> {
-    v.is_finite().then_some(v)
+    let show = |v: Option<f64>| v.map_or("(none)".to_string(), |v| format!("{v}"));
+    let rows = check.drifts.iter().map(|d| DriftRow {
+        metric: d.metric.clone(),
+        stored: show(d.stored),
+        fresh: show(d.fresh),
+        relative: format!("{:.3e}", d.relative),
+    });
+    print_text(&format!(
+        "check FAILED: {path}: {} of {} metrics drifted beyond {tolerance:e} relative\n{}",
+        check.drifts.len(),
+        check.metrics_compared,
+        table(rows)
+    ))
 }
 
 /// The settings block of the JSON document.
@@ -406,20 +259,13 @@ pub struct Document {
 }
 
 impl Document {
-    fn new(
-        strategy: &dyn Strategy,
-        params: &Params,
-        symbol: &str,
-        interval: Interval,
-        config: &BacktestConfig,
-        report: &Report,
-        ts: &[i64],
-    ) -> Document {
+    fn new(spec: &RunSpec, report: &Report, ts: &[i64]) -> Document {
+        let config = &spec.config;
         Document {
-            strategy: strategy.name(),
-            params: params.to_json(),
-            symbol: symbol.to_string(),
-            interval,
+            strategy: spec.strategy.name(),
+            params: spec.params.to_json(),
+            symbol: spec.data.symbol.clone(),
+            interval: spec.data.interval,
             start: format_ts_full(report.metrics.start_ts),
             end: format_ts_full(report.metrics.end_ts),
             settings: SettingsJson {

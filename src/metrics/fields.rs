@@ -378,6 +378,38 @@ mod tests {
     }
 
     #[test]
+    fn json_of_a_real_run_has_the_table_keys_in_order() {
+        use crate::candles::Interval;
+        use crate::candles::synthetic::{SyntheticSpec, generate};
+        let candles = generate(&SyntheticSpec::new(600, 7, Interval::Day1));
+        let cache = crate::indicators::IndicatorCache::new();
+        let sma = crate::strategy::lookup("sma_cross").unwrap();
+        let params = crate::strategy::resolve_params(sma, &[]).unwrap();
+        let config = crate::engine::BacktestConfig::default();
+        let report = crate::backtest::backtest(&candles, sma, &params, &config, &cache).unwrap();
+        let m = report.metrics;
+        let text = serde_json::to_string(&m).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let obj = json.as_object().unwrap();
+        assert_eq!(obj.len(), FIELDS.len());
+        // Keys appear in the table's order in the text (serde_json's map sorts them, the text does not).
+        let at: Vec<usize> = FIELDS
+            .iter()
+            .map(|f| text.find(&format!("\"{}\":", f.key)).unwrap())
+            .collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "{text}");
+        // Spot checks against the struct itself, read without the table.
+        assert_eq!(obj["bars"], 600);
+        assert_eq!(obj["num_trades"].as_u64(), Some(m.num_trades as u64));
+        assert_eq!(
+            obj["sharpe"].as_f64(),
+            Some(m.sharpe).filter(|v| v.is_finite())
+        );
+        assert_eq!(obj["equity_final"].as_f64(), Some(m.equity_final));
+        assert!(m.num_trades > 0, "the run should trade");
+    }
+
+    #[test]
     fn text_cells_follow_the_format() {
         let mut m = numbered();
         m.start_ts = 1_092_873_600_000; // 2004-08-19T00:00:00Z
