@@ -16,7 +16,7 @@ use flowrex::candles::store::path_safe_symbol;
 use flowrex::error::{Error, Result};
 use flowrex::optimize::results::ResultsWriter;
 use flowrex::optimize::{
-    self, DataInfo, Method, Objective, Observer, Outcome as Evaluated, Settings, Shard, Space,
+    self, Method, Objective, Observer, Outcome as Evaluated, Settings, Shard, Space,
 };
 use flowrex::playbook::Playbook;
 use flowrex::strategy;
@@ -312,10 +312,8 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
         shard,
     };
     let feasible = optimize::check_space(&settings)?;
-    let candles = args
-        .settings
-        .data(&symbol, interval)?
-        .load(&Store::new(&ctx.home))?;
+    let data = args.settings.data(&symbol, interval)?;
+    let candles = data.load(&Store::new(&ctx.home))?;
     let out = args.out.clone().unwrap_or_else(|| {
         let mut name = format!(
             "{}_{}_{}",
@@ -368,10 +366,6 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
         None => None,
     };
     let report = report?;
-    let data = DataInfo {
-        symbol: symbol.clone(),
-        interval: interval.to_string(),
-    };
     let pb = match optimize::to_playbook(&name, &settings, &report, &data, &candles, &config) {
         Ok(pb) => pb,
         Err(e) if report.interrupted => {
