@@ -224,6 +224,31 @@ mod tests {
     }
 
     #[test]
+    fn data_change_names_both_hashes_and_refuses_with_exit_3() {
+        let change = DataChange {
+            symbol: "GOOG".into(),
+            interval: Interval::Day1,
+            sha256: "794d1ba48632ffffffff".into(),
+            bars: 2148,
+            stored_sha256: "abc".into(),
+            stored_bars: 2000,
+        };
+        let origin = Path::new("pb.toml");
+        // Hashes are cut to 12 digits; a stored hash shorter than that is shown whole.
+        assert_eq!(
+            change.message(origin),
+            "pb.toml: the GOOG 1d data changed: sha256 794d1ba48632 of 2148 bars, \
+             the playbook has abc of 2000 bars"
+        );
+        let e = change.refusal(origin);
+        assert_eq!(e.exit_code(), 3);
+        assert!(
+            e.to_string()
+                .ends_with("pass --ignore-data-hash to compare anyway")
+        );
+    }
+
+    #[test]
     fn verdict_names_the_drifted_metrics() {
         let report = CheckReport {
             playbook: PathBuf::from("p.toml"),
