@@ -1,5 +1,5 @@
 //! The backtest engine: settings, the bar loop with order matching, the trade log and equity curve,
-//! metrics, and file export.
+//! metrics, file export, and what to run ([`spec::RunSpec`]).
 //!
 //! Defaults reproduce backtesting.py 0.6.6 trade for trade (see `docs/DESIGN.md` §3 and
 //! `docs/reference-semantics.md`): market orders fill at the next bar's open, all cash in whole units,
@@ -7,6 +7,9 @@
 //! stays open (valued at the last close) unless `close_at_end` is set.
 
 pub mod export;
+pub mod spec;
+
+pub use spec::{DataSpec, RunSpec};
 
 use crate::candles::Candles;
 use crate::engine::{BacktestConfig, RunResult};

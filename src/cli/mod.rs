@@ -6,6 +6,7 @@ pub mod fetch;
 pub mod optimize;
 pub mod output;
 pub mod risk_check;
+pub mod run_args;
 
 use std::cell::{RefCell, RefMut};
 use std::path::PathBuf;

@@ -9,14 +9,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use serde::Deserialize;
 
 use super::output::{print_json, print_text, table};
+use super::run_args::{SettingsArgs, TargetArgs, check_spec_keys};
 use super::{Context, Outcome};
 use flowrex::candles::store::path_safe_symbol;
-use flowrex::candles::{Interval, TimeRange};
-use flowrex::engine::{BacktestConfig, Fill, Sizing, StopPolicy};
 use flowrex::error::{Error, Result};
 use flowrex::optimize::results::ResultsWriter;
 use flowrex::optimize::{
-    self, DataInfo, Method, Objective, Observer, Outcome as Evaluated, Settings, Shard, Space,
+    self, Method, Objective, Observer, Outcome as Evaluated, Settings, Shard, Space,
 };
 use flowrex::playbook::Playbook;
 use flowrex::strategy;
@@ -60,7 +59,8 @@ error; 130 interrupted.";
 /// Arguments of `flowrex optimize` (every field can also come from `--spec FILE.toml`).
 #[derive(Debug, Default, clap::Args, Deserialize)]
 #[command(args_conflicts_with_subcommands = true, after_help = AFTER_HELP)]
-#[serde(default, deny_unknown_fields)]
+// A spec file is read part by part (see `load_spec`); unknown keys are refused by `check_spec_keys`.
+#[serde(default)]
 pub struct OptimizeArgs {
     /// `merge`: combine shard playbooks.
     #[command(subcommand)]
@@ -70,15 +70,10 @@ pub struct OptimizeArgs {
     #[arg(long, value_name = "FILE")]
     #[serde(skip)]
     pub spec: Option<PathBuf>,
-    /// Strategy to optimize (see backtest --list-strategies).
-    #[arg(long)]
-    pub strategy: Option<String>,
-    /// Symbol in the store.
-    #[arg(long)]
-    pub symbol: Option<String>,
-    /// Bar interval: 1m 5m 15m 30m 1h 4h 1d 1w 1M.
-    #[arg(long)]
-    pub interval: Option<String>,
+    /// Strategy, symbol, interval.
+    #[command(flatten)]
+    #[serde(skip)]
+    pub target: TargetArgs,
     /// Searched values: name=a..b[:step], name=v1,v2,… or name=v; repeat per parameter.
     #[arg(long = "param", value_name = "NAME=VALUES")]
     pub params: Vec<String>,
@@ -118,33 +113,10 @@ pub struct OptimizeArgs {
     /// Evaluate only slice K of N (cluster array jobs); combine with `optimize merge`.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
-    /// Starting cash [default: 10000].
-    #[arg(long)]
-    pub cash: Option<f64>,
-    /// Commission as a fraction of traded value, on entry and exit [default: 0].
-    #[arg(long)]
-    pub commission: Option<f64>,
-    /// Spread as a fraction of price [default: 0].
-    #[arg(long)]
-    pub spread: Option<f64>,
-    /// When market orders fill: next-open or close [default: next-open].
-    #[arg(long)]
-    pub fill: Option<String>,
-    /// Close a trade still open at the end so it counts in the statistics.
-    #[arg(long)]
-    pub close_at_end: bool,
-    /// Position size: all, fraction, units:N, pct:P, risk:P [default: all].
-    #[arg(long, value_name = "SIZE")]
-    pub size: Option<String>,
-    /// Stop-versus-target rule: pessimistic or optimistic [default: pessimistic].
-    #[arg(long)]
-    pub stop_policy: Option<String>,
-    /// First bar time to include.
-    #[arg(long)]
-    pub start: Option<String>,
-    /// Last bar time to include (a date includes that whole day).
-    #[arg(long)]
-    pub end: Option<String>,
+    /// Settings and time window.
+    #[command(flatten)]
+    #[serde(skip)]
+    pub settings: SettingsArgs,
 }
 
 /// Subcommands of `flowrex optimize`.
@@ -173,9 +145,6 @@ impl OptimizeArgs {
             ($($f:ident),*) => { $( if self.$f.is_none() { self.$f = spec.$f; } )* };
         }
         fill!(
-            strategy,
-            symbol,
-            interval,
             objective,
             min_trades,
             method,
@@ -186,15 +155,7 @@ impl OptimizeArgs {
             top,
             out,
             results,
-            shard,
-            cash,
-            commission,
-            spread,
-            fill,
-            size,
-            stop_policy,
-            start,
-            end
+            shard
         );
         if self.params.is_empty() {
             self.params = spec.params;
@@ -202,56 +163,27 @@ impl OptimizeArgs {
         if self.constraints.is_empty() {
             self.constraints = spec.constraints;
         }
-        self.close_at_end |= spec.close_at_end;
+        self.target = self.target.or(spec.target);
+        self.settings = self.settings.or(spec.settings);
         self
     }
 }
 
+/// Reads a spec file: every key must be one of the flags' ids (`--spec` itself excepted). The shared
+/// flag groups are read from the same text as the rest, each ignoring the others' keys: unlike
+/// `#[serde(flatten)]`, this keeps TOML's line and column in a type error.
 fn load_spec(path: &Path) -> Result<OptimizeArgs> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    toml::from_str(&text).map_err(|e| {
+    let usage = |e: toml::de::Error| {
         let msg = e.to_string().lines().collect::<Vec<_>>().join(" ");
         Error::usage(format!("--spec {}: {msg}", path.display()))
-    })
-}
-
-fn required(v: Option<String>, flag: &str) -> Result<String> {
-    v.ok_or_else(|| {
-        Error::usage(format!(
-            "--{flag} is required (or set `{}` in --spec FILE.toml)",
-            flag.replace('-', "_")
-        ))
-    })
-}
-
-fn backtest_config(a: &OptimizeArgs) -> Result<BacktestConfig> {
-    let fill = match a.fill.as_deref().unwrap_or("next-open") {
-        "next-open" => Fill::NextOpen,
-        "close" => Fill::Close,
-        v => {
-            return Err(Error::usage(format!("--fill {v}: use next-open or close")));
-        }
     };
-    let stop_policy = match a.stop_policy.as_deref().unwrap_or("pessimistic") {
-        "pessimistic" => StopPolicy::Pessimistic,
-        "optimistic" => StopPolicy::Optimistic,
-        v => {
-            return Err(Error::usage(format!(
-                "--stop-policy {v}: use pessimistic or optimistic"
-            )));
-        }
-    };
-    let c = BacktestConfig {
-        cash: a.cash.unwrap_or(10_000.0),
-        commission: a.commission.unwrap_or(0.0),
-        spread: a.spread.unwrap_or(0.0),
-        fill,
-        close_at_end: a.close_at_end,
-        sizing: Sizing::parse(a.size.as_deref().unwrap_or("all"))?,
-        stop_policy,
-    };
-    c.validate()?;
-    Ok(c)
+    let table: toml::Table = toml::from_str(&text).map_err(usage)?;
+    check_spec_keys::<OptimizeArgs>(&table, path, &["spec"])?;
+    let mut spec: OptimizeArgs = toml::from_str(&text).map_err(usage)?;
+    spec.target = toml::from_str(&text).map_err(usage)?;
+    spec.settings = toml::from_str(&text).map_err(usage)?;
+    Ok(spec)
 }
 
 fn method(a: &OptimizeArgs) -> Result<Method> {
@@ -343,11 +275,9 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
         args = args.with_spec(load_spec(&spec)?);
     }
     // Every input is checked before any work starts.
-    let strategy = strategy::lookup(&required(args.strategy.clone(), "strategy")?)?;
-    let symbol = required(args.symbol.clone(), "symbol")?;
-    let interval: Interval = required(args.interval.clone(), "interval")?
-        .parse()
-        .map_err(|e: Error| Error::usage(format!("--interval: {e}")))?;
+    let strategy = args.target.strategy()?;
+    let symbol = args.target.symbol()?.to_string();
+    let interval = args.target.interval()?;
     let objective = Objective::parse(args.objective.as_deref().unwrap_or("sharpe"))?;
     let pairs = args
         .params
@@ -370,7 +300,7 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
     if top_k == 0 {
         return Err(Error::usage("--top must be at least 1"));
     }
-    let config = backtest_config(&args)?;
+    let config = args.settings.config()?;
     let settings = Settings {
         space,
         objective,
@@ -381,16 +311,9 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
         shard,
     };
     let feasible = optimize::check_space(&settings)?;
-    let range = TimeRange::parse(args.start.as_deref(), args.end.as_deref())?;
+    let data = args.settings.data(&symbol, interval)?;
     let home = ctx.home()?;
-    let candles = home.store().load(&symbol, interval, &range)?;
-    if candles.is_empty() {
-        return Err(Error::invalid(format!(
-            "no {symbol} {interval} bars between --start {} and --end {}",
-            args.start.as_deref().unwrap_or("(first)"),
-            args.end.as_deref().unwrap_or("(last)")
-        )));
-    }
+    let candles = data.load(&home.store())?;
     let out = args.out.clone().unwrap_or_else(|| {
         let mut name = format!(
             "{}_{}_{}",
@@ -443,10 +366,6 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
         None => None,
     };
     let report = report?;
-    let data = DataInfo {
-        symbol: symbol.clone(),
-        interval: interval.to_string(),
-    };
     let pb = match optimize::to_playbook(&name, &settings, &report, &data, &candles, &config) {
         Ok(pb) => pb,
         Err(e) if report.interrupted => {

@@ -1,5 +1,7 @@
 //! The run configuration: every setting that changes a backtest's (or a paper run's) numbers — cash,
-//! costs, fill timing, sizing and the stop-versus-target policy.
+//! costs, fill timing, sizing and the stop-versus-target policy. The word enums ([`Fill`],
+//! [`StopPolicy`]) carry their names (strum, the same as serde's) and a one-line message per value, which
+//! the command line shows as its possible values.
 
 use crate::error::{Error, Result};
 
@@ -20,14 +22,17 @@ pub const DEFAULT_CASH: f64 = 10_000.0;
     strum::EnumString,
     strum::IntoStaticStr,
     strum::VariantNames,
+    strum::EnumMessage,
 )]
 #[serde(rename_all = "kebab-case")]
 #[strum(serialize_all = "kebab-case")]
 pub enum Fill {
     /// At the open of bar `i + 1` (the reference behaviour). Orders decided on the last bar never fill.
     #[default]
+    #[strum(message = "At the next bar's open (the reference behaviour)")]
     NextOpen,
     /// At the close of bar `i` itself; the new position is exposed from bar `i + 1`.
+    #[strum(message = "At the deciding bar's close")]
     Close,
 }
 
@@ -46,14 +51,17 @@ pub enum Fill {
     strum::EnumString,
     strum::IntoStaticStr,
     strum::VariantNames,
+    strum::EnumMessage,
 )]
 #[serde(rename_all = "kebab-case")]
 #[strum(serialize_all = "kebab-case")]
 pub enum StopPolicy {
     /// The stop (assume the worst). The reference backtester's behaviour.
     #[default]
+    #[strum(message = "A bar reaching both exits at the stop")]
     Pessimistic,
     /// The target (assume the best).
+    #[strum(message = "A bar reaching both exits at the target")]
     Optimistic,
 }
 

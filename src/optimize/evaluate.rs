@@ -13,6 +13,7 @@ use crate::engine::BacktestConfig;
 use crate::error::Result;
 use crate::indicators::IndicatorCache;
 use crate::metrics::Metrics;
+use crate::metrics::fields::Field;
 use crate::strategy::{Params, Strategy};
 
 /// The result of one candidate.
@@ -110,6 +111,8 @@ pub struct Evaluator<'a> {
     strategy: &'static dyn Strategy,
     config: BacktestConfig,
     objective: Objective,
+    /// The objective's metric, looked up once (not per candidate).
+    objective_field: &'static Field,
     min_trades: usize,
     cache: IndicatorCache,
     stop: &'a AtomicBool,
@@ -135,6 +138,7 @@ impl<'a> Evaluator<'a> {
             strategy,
             config,
             objective,
+            objective_field: objective.field(),
             min_trades,
             cache: IndicatorCache::new(),
             stop,
@@ -169,7 +173,7 @@ impl<'a> Evaluator<'a> {
             &self.cache,
         )?;
         let metrics = report.metrics;
-        let objective = self.objective.value(&metrics);
+        let objective = self.objective_field.value(&metrics).as_f64();
         let rank = rank_value(objective, metrics.num_trades, self.min_trades);
         let outcome = Outcome {
             index,

@@ -26,6 +26,7 @@ pub use objective::Objective;
 pub use shard::Shard;
 pub use space::Space;
 
+use crate::backtest::DataSpec;
 use crate::candles::Candles;
 use crate::engine::BacktestConfig;
 use crate::error::{Error, Result};
@@ -144,22 +145,13 @@ pub fn run(
     })
 }
 
-/// Where the data came from, for `[market]`.
-#[derive(Debug, Clone)]
-pub struct DataInfo {
-    /// Symbol.
-    pub symbol: String,
-    /// Interval.
-    pub interval: String,
-}
-
-/// The playbook of a search: the best candidate's parameters and metrics, the top K and the
-/// provenance. Fails (exit 1) when no candidate was ranked, naming `--min-trades`.
+/// The playbook of a search over the bars of `data`: the best candidate's parameters and metrics, the
+/// top K and the provenance. Fails (exit 1) when no candidate was ranked, naming `--min-trades`.
 pub fn to_playbook(
     name: &str,
     settings: &Settings,
     report: &Report,
-    data: &DataInfo,
+    data: &DataSpec,
     candles: &Candles,
     config: &BacktestConfig,
 ) -> Result<Playbook> {
@@ -204,7 +196,7 @@ pub fn to_playbook(
         },
         market: Market {
             symbol: data.symbol.clone(),
-            interval: data.interval.clone(),
+            interval: data.interval.to_string(),
             start: candles.ts.first().map(|&t| fmt_ts(t)).unwrap_or_default(),
             end: candles.ts.last().map(|&t| fmt_ts(t)).unwrap_or_default(),
             bars: candles.len() as u64,

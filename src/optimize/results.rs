@@ -1,6 +1,7 @@
 //! The `--results` Parquet file: one row per evaluated candidate — `candidate` (grid index), `batch`
 //! (generation / iteration), one column per parameter named as the parameter, `objective`, `ranked`,
-//! and one column per metric named as in `backtest --json` (null where the JSON has null).
+//! and one column per metric of the field table ([`crate::metrics::fields`]), named as in
+//! `backtest --json` (null where the JSON has null).
 //!
 //! Rows are streamed: evaluator threads send outcomes through a bounded channel to a writer thread,
 //! which puts them back in the method's order and writes a row group every [`ROW_GROUP_ROWS`] rows,
@@ -27,7 +28,7 @@ use super::evaluate::{Observer, Outcome};
 use super::space::Space;
 use crate::atomic::AtomicFile;
 use crate::error::{Error, IoContext, Result};
-use crate::playbook::{MetricValue, metric_fields};
+use crate::metrics::fields::{FIELDS, MetricValue};
 use crate::strategy::{ParamKind, ParamValue};
 
 /// Rows per Parquet row group (and per write).
@@ -61,19 +62,6 @@ impl Col {
     }
 }
 
-/// The metric columns: names and whether each holds whole numbers.
-fn metric_columns() -> Vec<(String, bool)> {
-    // The metrics of an empty run: every field present, reals NaN, counts 0.
-    let sample = crate::metrics::compute(
-        &crate::candles::Candles::default(),
-        &crate::engine::RunResult::default(),
-    );
-    metric_fields(&sample)
-        .into_iter()
-        .map(|(n, v)| (n, matches!(v, MetricValue::Int(_))))
-        .collect()
-}
-
 struct Sheet {
     schema: Arc<Schema>,
     cols: Vec<Col>,
@@ -91,10 +79,9 @@ impl Sheet {
             Col::U64(UInt64Builder::new()),
             Col::U32(UInt32Builder::new()),
         ];
-        let metrics = metric_columns();
         let reserved = |n: &str| {
             ["candidate", "batch", "objective", "ranked"].contains(&n)
-                || metrics.iter().any(|(m, _)| m == n)
+                || FIELDS.iter().any(|f| f.key == n)
         };
         for d in space.dims() {
             let name = if reserved(d.spec.name) {
@@ -114,12 +101,14 @@ impl Sheet {
         fields.push(Field::new("ranked", DataType::Boolean, false));
         cols.push(Col::F64(Float64Builder::new()));
         cols.push(Col::Bool(BooleanBuilder::new()));
-        for (name, int) in &metrics {
-            if *int {
-                fields.push(Field::new(name, DataType::Int64, false));
+        // One column per metric, from the field table: whole numbers as non-null Int64, reals as
+        // nullable Float64 (null where `backtest --json` has null).
+        for f in &FIELDS {
+            if f.is_int() {
+                fields.push(Field::new(f.key, DataType::Int64, false));
                 cols.push(Col::I64(Int64Builder::new()));
             } else {
-                fields.push(Field::new(name, DataType::Float64, true));
+                fields.push(Field::new(f.key, DataType::Float64, true));
                 cols.push(Col::F64(Float64Builder::new()));
             }
         }
@@ -158,7 +147,8 @@ impl Sheet {
         if let Some(Col::Bool(b)) = c.next() {
             b.append_value(o.rank.is_some());
         }
-        for (_, v) in metric_fields(&o.metrics) {
+        for f in &FIELDS {
+            let v = f.value(&o.metrics);
             match (c.next(), v) {
                 (Some(Col::I64(b)), MetricValue::Int(x)) => b.append_value(x),
                 (Some(Col::F64(b)), MetricValue::Float(x)) => b.append_option(finite(x)),

@@ -17,6 +17,10 @@
 //! Floats are written in Rust's shortest round-trip form, so every stored value reads back bit for bit.
 //! A metric without a finite value (`null` in `backtest --json`) is left out of `[metrics]`.
 
+mod check;
+
+pub use check::{CheckReport, DataChange, Drift, compare_metrics};
+
 use std::fs;
 use std::path::Path;
 
@@ -27,6 +31,7 @@ use crate::candles::TimeRange;
 use crate::engine::{BacktestConfig, Fill, Sizing, StopPolicy};
 use crate::error::{Error, IoContext, Result};
 use crate::metrics::Metrics;
+use crate::metrics::fields::{self, MetricValue};
 use crate::strategy::{ParamValue, Params};
 
 /// An ordered TOML table (keys keep the order they were written in).
@@ -118,70 +123,17 @@ impl<'de> Deserialize<'de> for Table {
     }
 }
 
-/// A metric's value: whole numbers (counts, timestamps) or reals (NaN when the metric has none).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum MetricValue {
-    /// A count or a timestamp.
-    Int(i64),
-    /// A real number; NaN where `backtest --json` has `null`.
-    Float(f64),
-}
-
-/// Every metric of `m` with its `backtest --json` name, in declaration order.
-pub fn metric_fields(m: &Metrics) -> Vec<(String, MetricValue)> {
-    struct Ordered(Vec<(String, serde_json::Value)>);
-    impl<'de> Deserialize<'de> for Ordered {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Ordered, D::Error> {
-            struct V;
-            impl<'de> Visitor<'de> for V {
-                type Value = Ordered;
-                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                    f.write_str("an object")
-                }
-                fn visit_map<A: MapAccess<'de>>(
-                    self,
-                    mut a: A,
-                ) -> std::result::Result<Ordered, A::Error> {
-                    let mut out = Vec::new();
-                    while let Some(e) = a.next_entry::<String, serde_json::Value>()? {
-                        out.push(e);
-                    }
-                    Ok(Ordered(out))
-                }
-            }
-            d.deserialize_map(V)
-        }
-    }
-    // The JSON text keeps the struct's field order; serde_json writes f64 with a decimal point or an
-    // exponent, so reals and whole numbers stay apart.
-    let text = serde_json::to_string(m).unwrap_or_default();
-    let Ordered(fields) = serde_json::from_str(&text).unwrap_or(Ordered(Vec::new()));
-    fields
-        .into_iter()
-        .map(|(k, v)| {
-            let mv = match v {
-                serde_json::Value::Number(n) if n.is_f64() => {
-                    MetricValue::Float(n.as_f64().unwrap_or(f64::NAN))
-                }
-                serde_json::Value::Number(n) => {
-                    MetricValue::Int(n.as_i64().unwrap_or(n.as_u64().unwrap_or(0) as i64))
-                }
-                _ => MetricValue::Float(f64::NAN),
-            };
-            (k, mv)
-        })
-        .collect()
-}
-
-/// `[metrics]`: every metric with a finite value.
+/// `[metrics]`: every metric with a value, in the field table's order ([`fields::FIELDS`]).
 pub fn metrics_table(m: &Metrics) -> Table {
     Table(
-        metric_fields(m)
-            .into_iter()
-            .filter_map(|(k, v)| match v {
-                MetricValue::Int(i) => Some((k, toml::Value::Integer(i))),
-                MetricValue::Float(f) if f.is_finite() => Some((k, toml::Value::Float(f))),
-                MetricValue::Float(_) => None,
+        fields::values(m)
+            .filter_map(|(k, v)| {
+                let v = match v {
+                    MetricValue::Int(i) => toml::Value::Integer(i),
+                    MetricValue::Float(f) if f.is_finite() => toml::Value::Float(f),
+                    MetricValue::Float(_) => return None,
+                };
+                Some((k.to_string(), v))
             })
             .collect(),
     )
@@ -263,44 +215,30 @@ impl BacktestSection {
             cash: c.cash,
             commission: c.commission,
             spread: c.spread,
-            fill: match c.fill {
-                Fill::NextOpen => "next-open",
-                Fill::Close => "close",
-            }
-            .to_string(),
+            fill: c.fill.to_string(),
             close_at_end: c.close_at_end,
             size: c.sizing.to_string(),
-            stop_policy: match c.stop_policy {
-                StopPolicy::Pessimistic => "pessimistic",
-                StopPolicy::Optimistic => "optimistic",
-            }
-            .to_string(),
+            stop_policy: c.stop_policy.to_string(),
         }
     }
 
     /// The configuration it describes.
     pub fn to_config(&self) -> Result<BacktestConfig> {
-        let bad = |what: &str, v: &str| {
-            Error::invalid(format!(
-                "playbook [backtest] {what} = \"{v}\": not a known value"
-            ))
-        };
+        fn known<T: std::str::FromStr>(what: &str, v: &str) -> Result<T> {
+            v.parse().map_err(|_| {
+                Error::invalid(format!(
+                    "playbook [backtest] {what} = \"{v}\": not a known value"
+                ))
+            })
+        }
         let c = BacktestConfig {
             cash: self.cash,
             commission: self.commission,
             spread: self.spread,
-            fill: match self.fill.as_str() {
-                "next-open" => Fill::NextOpen,
-                "close" => Fill::Close,
-                v => return Err(bad("fill", v)),
-            },
+            fill: known::<Fill>("fill", &self.fill)?,
             close_at_end: self.close_at_end,
             sizing: Sizing::parse(&self.size)?,
-            stop_policy: match self.stop_policy.as_str() {
-                "pessimistic" => StopPolicy::Pessimistic,
-                "optimistic" => StopPolicy::Optimistic,
-                v => return Err(bad("stop_policy", v)),
-            },
+            stop_policy: known::<StopPolicy>("stop_policy", &self.stop_policy)?,
         };
         c.validate()?;
         Ok(c)
@@ -418,69 +356,6 @@ impl Playbook {
     pub fn save(&self, path: &Path) -> Result<()> {
         crate::atomic::write_atomic(path, self.to_toml()?.as_bytes())
     }
-}
-
-/// A metric whose fresh value differs from the stored one beyond the tolerance.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Drift {
-    /// Metric name.
-    pub metric: String,
-    /// Stored value (`None`: not stored, i.e. no value when the playbook was written).
-    pub stored: Option<f64>,
-    /// Fresh value (`None`: no value now).
-    pub fresh: Option<f64>,
-    /// `|fresh − stored| / max(|fresh|, |stored|)` (infinite when one side is missing).
-    pub relative: f64,
-}
-
-/// Compares fresh metrics with a playbook's `[metrics]`: whole numbers must match exactly, reals within
-/// `tolerance` relative, and a metric must have a value now exactly when it had one then.
-pub fn compare_metrics(stored: &Table, fresh: &Metrics, tolerance: f64) -> Vec<Drift> {
-    let fresh = metric_fields(fresh);
-    let mut drifts = Vec::new();
-    let as_f64 = |v: &toml::Value| match v {
-        toml::Value::Integer(i) => Some(*i as f64),
-        toml::Value::Float(f) => Some(*f),
-        _ => None,
-    };
-    for (name, value) in &fresh {
-        let now = match *value {
-            MetricValue::Int(i) => Some(i as f64),
-            MetricValue::Float(f) if f.is_finite() => Some(f),
-            MetricValue::Float(_) => None,
-        };
-        let then = stored.get(name).and_then(as_f64);
-        let relative = match (then, now) {
-            (None, None) => continue,
-            (Some(a), Some(b)) if a == b => continue,
-            (Some(a), Some(b)) => {
-                let r = (b - a).abs() / a.abs().max(b.abs());
-                let exact = matches!(value, MetricValue::Int(_));
-                if !exact && r <= tolerance {
-                    continue;
-                }
-                r
-            }
-            _ => f64::INFINITY,
-        };
-        drifts.push(Drift {
-            metric: name.clone(),
-            stored: then,
-            fresh: now,
-            relative,
-        });
-    }
-    for (name, v) in &stored.0 {
-        if !fresh.iter().any(|(n, _)| n == name) {
-            drifts.push(Drift {
-                metric: name.clone(),
-                stored: as_f64(v),
-                fresh: None,
-                relative: f64::INFINITY,
-            });
-        }
-    }
-    drifts
 }
 
 #[cfg(test)]
