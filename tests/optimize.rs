@@ -1,6 +1,6 @@
 //! `flowrex optimize` end to end on the bundled GOOG data: grid results against one `backtest` per
 //! candidate, determinism across thread counts, shards + merge against a single run, seeded random /
-//! genetic / pso reproducibility, the genetic algorithm's progress, `backtest --playbook --check`,
+//! genetic / pso / explore / tpe reproducibility, the genetic algorithm's progress, `backtest --playbook --check`,
 //! Ctrl-C, `--spec`, and every bad input with its message.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -238,6 +238,15 @@ fn same_playbook_at_one_and_two_threads() {
             "5",
         ][..],
         &["--method", "pso", "--population", "8", "--generations", "4"][..],
+        &[
+            "--method",
+            "explore",
+            "--samples",
+            "30",
+            "--population",
+            "7",
+        ][..],
+        &["--method", "tpe", "--samples", "30", "--population", "4"][..],
     ] {
         let mut files = Vec::new();
         for threads in [1, 2] {
@@ -380,6 +389,21 @@ fn random_and_genetic_are_reproducible_from_the_seed() {
         (
             &["--method", "pso", "--population", "6", "--generations", "3"][..],
             0,
+        ),
+        (
+            &[
+                "--method",
+                "explore",
+                "--samples",
+                "30",
+                "--population",
+                "6",
+            ][..],
+            30,
+        ),
+        (
+            &["--method", "tpe", "--samples", "30", "--population", "4"][..],
+            30,
         ),
     ] {
         let run = |seed: &str, name: &str| {
@@ -610,7 +634,7 @@ fn bad_inputs_are_clear_errors_and_write_nothing() {
         (
             &["--param", "fast=5..10:5", "--method", "annealing"],
             2,
-            "--method annealing: unknown method; use grid, random, genetic or pso",
+            "--method annealing: unknown method; use grid, random, genetic, pso, explore or tpe",
         ),
         (
             &["--param", "fast=5..10:5", "--shard", "3/2"],
