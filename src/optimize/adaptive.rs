@@ -6,7 +6,7 @@
 //! batch is evaluated; evaluation runs in parallel but its outcomes come back in proposal order. So the
 //! candidates, their order and the result depend on the seed and the data only, never on threads.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use rand::prelude::*;
 
@@ -33,7 +33,8 @@ pub struct Run<'a, 'e> {
     pub rng: StdRng,
     /// Everything evaluated, in evaluation order.
     pub observations: Vec<Observation>,
-    memo: HashMap<u64, Option<f64>>,
+    /// Grid indices evaluated.
+    memo: HashSet<u64>,
     top: TopK,
     seq: u64,
     history: Vec<f64>,
@@ -56,7 +57,7 @@ impl<'a, 'e> Run<'a, 'e> {
             evaluator,
             rng: StdRng::seed_from_u64(seed),
             observations: Vec::new(),
-            memo: HashMap::new(),
+            memo: HashSet::new(),
             top: TopK::new(k),
             seq: 0,
             history: Vec::new(),
@@ -74,15 +75,11 @@ impl<'a, 'e> Run<'a, 'e> {
 
     /// True when `index` was evaluated.
     pub fn seen(&self, index: u64) -> bool {
-        self.memo.contains_key(&index)
+        self.memo.contains(&index)
     }
 
-    /// The ranked observations, best first (ties by grid index), at most `n` of them.
+    /// The grid indices of the best `n` ranked observations, best first (ties by grid index).
     pub fn best(&self, n: usize) -> Vec<u64> {
-        self.top_items(n)
-    }
-
-    fn top_items(&self, n: usize) -> Vec<u64> {
         let mut ranked: Vec<(f64, u64)> = self
             .observations
             .iter()
@@ -97,7 +94,7 @@ impl<'a, 'e> Run<'a, 'e> {
     pub fn draw_unseen(&mut self, taken: &HashSet<u64>) -> Option<u64> {
         let size = self.space.size();
         let fresh = |run: &Run, i: u64| {
-            !run.memo.contains_key(&i) && !taken.contains(&i) && run.space.candidate(i).is_some()
+            !run.memo.contains(&i) && !taken.contains(&i) && run.space.candidate(i).is_some()
         };
         for _ in 0..64 {
             let i = self.rng.random_range(0..size);
@@ -120,7 +117,7 @@ impl<'a, 'e> Run<'a, 'e> {
         let outcomes = self.evaluator.evaluate_batch(self.seq, batch, items)?;
         self.seq += n;
         for o in outcomes.into_iter().flatten() {
-            self.memo.insert(o.index, o.rank);
+            self.memo.insert(o.index);
             self.observations.push(Observation {
                 index: o.index,
                 rank: o.rank,

@@ -32,8 +32,8 @@
 //! # Parameters
 //! | name | meaning | default | search |
 //! |---|---|---|---|
-//! | `htf` | higher timeframe: `bars` (every `htf_bars` bars) or calendar `4h`, `1d`, `1w` | bars | bars\|4h\|1d\|1w |
 //! | `htf_bars` | base bars per higher-timeframe bar (`htf = bars`) | 4 | 2..=12:2 |
+//! | `htf` | higher timeframe: `bars` (every `htf_bars` bars) or calendar `4h`, `1d`, `1w` | bars | bars\|4h\|1d\|1w |
 //! | `htf_fast` | HTF fast EMA length (HTF bars) | 9 | 5..=20:5 |
 //! | `htf_slow` | HTF slow EMA length (HTF bars), above `htf_fast` | 21 | 20..=60:10 |
 //! | `ema_n` | base-timeframe pullback EMA length | 20 | 10..=50:10 |
@@ -55,18 +55,18 @@ use crate::indicators;
 pub struct JadeCap;
 
 const PARAMS: &[ParamSpec] = &[
-    ParamSpec::choice(
-        "htf",
-        "bars",
-        &["bars", "4h", "1d", "1w"],
-        "higher timeframe: bars = every htf_bars base bars; 4h, 1d, 1w = calendar buckets (UTC)",
-    ),
     ParamSpec::int(
         "htf_bars",
         4,
         (2, 10_000),
         (2, 12, 2),
         "base bars per higher-timeframe bar (htf = bars)",
+    ),
+    ParamSpec::choice(
+        "htf",
+        "bars",
+        &["bars", "4h", "1d", "1w"],
+        "higher timeframe: bars = every htf_bars base bars; 4h, 1d, 1w = calendar buckets (UTC)",
     ),
     ParamSpec::int(
         "htf_fast",
