@@ -128,12 +128,14 @@ pub fn tpe(
 /// One kernel density over the positions `0..m` of one parameter.
 #[derive(Debug, Clone)]
 enum Density {
-    /// Truncated normals discretized to the grid: mixture weights, centres, widths.
+    /// Truncated normals discretized to the grid: mixture weights, centres, widths, and each
+    /// kernel's mass inside the range (its normalizer).
     Numeric {
         m: usize,
         w: Vec<f64>,
         mu: Vec<f64>,
         sigma: Vec<f64>,
+        inside: Vec<f64>,
     },
     /// Categorical kernels: mixture weights and one probability row per kernel.
     Categorical { w: Vec<f64>, rows: Vec<Vec<f64>> },
@@ -211,7 +213,18 @@ impl Density {
             .for_each(|s| *s = s.clamp(min_sigma, max_sigma));
         mu.push(prior);
         sigma.push(max_sigma);
-        Density::Numeric { m, w, mu, sigma }
+        let inside = mu
+            .iter()
+            .zip(&sigma)
+            .map(|(&mu, &s)| normal_mass((low - mu) / s, (high - mu) / s))
+            .collect();
+        Density::Numeric {
+            m,
+            w,
+            mu,
+            sigma,
+            inside,
+        }
     }
 
     /// The probability of position `x`.
@@ -220,15 +233,23 @@ impl Density {
             Density::Categorical { w, rows } => {
                 w.iter().zip(rows).map(|(w, r)| w * r[x as usize]).sum()
             }
-            Density::Numeric { m, w, mu, sigma } => {
-                let (lo, hi) = (-0.5, *m as f64 - 0.5);
+            Density::Numeric {
+                w,
+                mu,
+                sigma,
+                inside,
+                ..
+            } => {
                 let x = x as f64;
-                w.iter()
-                    .zip(mu.iter().zip(sigma))
-                    .map(|(w, (&mu, &s))| {
-                        let z = normal_mass((lo - mu) / s, (hi - mu) / s);
+                (0..w.len())
+                    .map(|j| {
+                        let (mu, s) = (mu[j], sigma[j]);
                         let p = normal_mass((x - 0.5 - mu) / s, (x + 0.5 - mu) / s);
-                        if z > 0.0 { w * p / z } else { 0.0 }
+                        if inside[j] > 0.0 {
+                            w[j] * p / inside[j]
+                        } else {
+                            0.0
+                        }
                     })
                     .sum()
             }
@@ -250,7 +271,9 @@ impl Density {
         };
         match self {
             Density::Categorical { w, rows } => pick(&rows[pick(w, rng)], rng) as u64,
-            Density::Numeric { m, w, mu, sigma } => {
+            Density::Numeric {
+                m, w, mu, sigma, ..
+            } => {
                 let j = pick(w, rng);
                 let (lo, hi) = (-0.5, *m as f64 - 0.5);
                 // Rejection sampling of the truncated normal (acceptance ≥ ~0.38 for every kernel:
