@@ -12,13 +12,16 @@
 //!   `value_share` of the window's volume (0.7 is the usual 70%). VAH is the upper edge of its top bin,
 //!   VAL the lower edge of its bottom bin.
 //!
-//! Cost: the levels are those of one full histogram per window, but [`volume_profile`] gets them from
-//! an engine ([`rolling`]) that slides the histogram by one bar (subtract the leaving bar, add the new
-//! one) while the window's price range stays put, and accepts a slid result only when rounding cannot
-//! have changed any decision; otherwise it rebuilds the window with the reference arithmetic. Outputs
-//! are bit for bit those of the per-window computation (tests compare with it on real and synthetic
-//! data). `fabio` defaults (window 30, 24 bins) on 1,000,000 synthetic 1-minute bars: see
-//! [`rolling`] for the measured costs. Non-finite prices or negative volumes take the per-window path.
+//! Cost: the levels are those of one full histogram per window (O(window · bins touched) each, kept as
+//! the test oracle), but [`volume_profile`] gets them from an engine (`volume_profile/rolling.rs`) that slides the
+//! histogram by one bar (subtract the leaving bar, add the new one) while the window's price range
+//! stays put, rebuilds it with a cheaper summation when the range moves, and accepts either result
+//! only when rounding cannot have changed any decision; otherwise it rebuilds the window with the
+//! reference arithmetic. Outputs are bit for bit those of the per-window computation (tests compare
+//! with it on the bundled GOOG and EURUSD data, 1,000,000 synthetic bars and a tie-heavy series).
+//! With the `fabio` defaults (window 30, 24 bins) on 1,000,000 synthetic 1-minute bars a whole
+//! `fabio` backtest takes 306 ns of CPU per bar instead of 887 (the profile alone 281 instead of
+//! 862). Non-finite prices or negative volumes take the per-window path.
 
 mod rolling;
 
