@@ -31,8 +31,14 @@ const AFTER_HELP: &str = "Methods — which to use when:
            candidate is evaluated twice. Use it on big, rugged spaces where grid is too slow.
   pso      particle swarm (argmin) over the grid coordinates: --population particles for --generations
            iterations. Use it on smooth numeric spaces; it converges in few evaluations.
+  explore  --samples N distinct candidates in batches of --population (default 20): each batch 20%
+           uniform draws, 80% mutations of the best so far. A simple local search around the leaders.
+  tpe      tree-structured Parzen estimator (Optuna's TPE): --samples N distinct candidates in batches
+           of --population (default 8), each batch proposed from densities of the good and the bad
+           candidates so far. Use it when the budget is a small share of a big space.
   With --shard K/N, grid and random evaluate every N-th candidate (merging all N outputs gives exactly
-  the single-run playbook); genetic and pso run an independent island per shard (seed mixed with K).
+  the single-run playbook); genetic, pso, explore and tpe run an independent island per shard (seed
+  mixed with K).
 
 Parameters: --param fast=5..50:5 (ints; step 1 when omitted), --param x=0.5..2.0:0.25 (floats need a
 step), --param mode=a,b,c (lists), --param n=10 (fixed). Unmentioned parameters keep their defaults;
@@ -86,13 +92,14 @@ pub struct OptimizeArgs {
     /// Candidates with fewer closed trades are not ranked [default: 1].
     #[arg(long, value_name = "N")]
     pub min_trades: Option<usize>,
-    /// grid, random, genetic or pso (see below) [default: grid].
+    /// grid, random, genetic, pso, explore or tpe (see below) [default: grid].
     #[arg(long)]
     pub method: Option<String>,
-    /// Random search: candidates to draw [default: 100].
+    /// Random, explore, tpe: distinct candidates to evaluate [default: 100].
     #[arg(long, value_name = "N")]
     pub samples: Option<u64>,
-    /// Genetic: individuals per generation; pso: particles [default: 32].
+    /// Genetic: individuals per generation; pso: particles [default: 32]; explore, tpe: candidates
+    /// per batch [default: 20, 8].
     #[arg(long, value_name = "P")]
     pub population: Option<usize>,
     /// Genetic: generations; pso: iterations [default: 20].
@@ -189,7 +196,8 @@ fn load_spec(path: &Path) -> Result<OptimizeArgs> {
 fn method(a: &OptimizeArgs) -> Result<Method> {
     let population = a.population.unwrap_or(32);
     let generations = a.generations.unwrap_or(20);
-    Ok(match a.method.as_deref().unwrap_or("grid") {
+    let m = a.method.as_deref().unwrap_or("grid");
+    Ok(match m {
         "grid" => Method::Grid,
         "random" => {
             let samples = a.samples.unwrap_or(100);
@@ -218,9 +226,23 @@ fn method(a: &OptimizeArgs) -> Result<Method> {
                 iterations: generations,
             }
         }
+        "explore" | "tpe" => {
+            let samples = a.samples.unwrap_or(100);
+            let batch = a.population.unwrap_or(if m == "tpe" { 8 } else { 20 });
+            if samples == 0 || batch == 0 {
+                return Err(Error::usage(
+                    "--samples and --population (batch size) must be at least 1",
+                ));
+            }
+            if m == "tpe" {
+                Method::Tpe { samples, batch }
+            } else {
+                Method::Explore { samples, batch }
+            }
+        }
         m => {
             return Err(Error::usage(format!(
-                "--method {m}: unknown method; use grid, random, genetic or pso"
+                "--method {m}: unknown method; use grid, random, genetic, pso, explore or tpe"
             )));
         }
     })

@@ -102,7 +102,7 @@ pub fn merge(parts: &[Playbook], name: &str, created_at: &str) -> Result<Playboo
     for (i, t) in top.iter_mut().enumerate() {
         t.rank = i as u64 + 1;
     }
-    let island = matches!(o0.method.as_str(), "genetic" | "pso");
+    let island = matches!(o0.method.as_str(), "genetic" | "pso" | "explore" | "tpe");
     Ok(Playbook {
         playbook: Header {
             name: name.to_string(),

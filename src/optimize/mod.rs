@@ -1,5 +1,5 @@
 //! Parameter optimization: search spaces, objectives, the parallel evaluator, search methods (grid,
-//! random, genetic, particle swarm), shards, the streamed results file, and the playbook of a search.
+//! random, genetic, particle swarm, explore, TPE), shards, the streamed results file, and the playbook of a search.
 //!
 //! One search = one data set, one backtest configuration, one [`crate::indicators::IndicatorCache`]
 //! shared by every candidate and thread (each distinct indicator series is computed once), rayon over
@@ -7,13 +7,16 @@
 //! depends only on the inputs and the seed, never on the thread count: candidates rank by objective,
 //! then by their index in the grid.
 
+pub mod adaptive;
 pub mod evaluate;
+pub mod explore;
 pub mod merge;
 pub mod methods;
 pub mod objective;
 pub mod results;
 pub mod shard;
 pub mod space;
+pub mod tpe;
 pub mod validation;
 pub mod walk_forward;
 
@@ -169,18 +172,7 @@ pub fn to_playbook(
             )
         }));
     };
-    let (samples, population, generations) = match settings.method {
-        Method::Grid => (None, None, None),
-        Method::Random { samples } => (Some(samples), None, None),
-        Method::Genetic {
-            population,
-            generations,
-        } => (None, Some(population as u64), Some(generations as u64)),
-        Method::Pso {
-            particles,
-            iterations,
-        } => (None, Some(particles as u64), Some(iterations as u64)),
-    };
+    let (samples, population, generations) = settings.method.recorded();
     let fmt_ts = crate::candles::time::format_ts_full;
     Ok(Playbook {
         playbook: Header {
