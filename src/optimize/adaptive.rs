@@ -10,8 +10,7 @@ use std::collections::HashSet;
 
 use rand::prelude::*;
 
-use super::evaluate::{Evaluator, TopK};
-use super::methods::SearchResult;
+use super::evaluate::{Evaluator, SearchResult, TopK};
 use super::space::Space;
 use crate::error::Result;
 

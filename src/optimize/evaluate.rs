@@ -260,3 +260,12 @@ impl<'a> Evaluator<'a> {
         self.cache.computed()
     }
 }
+/// What a search found.
+#[derive(Debug, Clone, Default)]
+pub struct SearchResult {
+    /// The best ranked candidates, best first.
+    pub top: Vec<Outcome>,
+    /// Genetic, particle swarm, explore and tpe: the best ranked objective after each generation /
+    /// iteration / batch (NaN while nothing is ranked). Empty for grid and random search.
+    pub history: Vec<f64>,
+}

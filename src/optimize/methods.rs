@@ -11,7 +11,7 @@ use std::sync::Mutex;
 
 use rand::prelude::*;
 
-use super::evaluate::{Evaluator, Outcome, TopK};
+use super::evaluate::{Evaluator, SearchResult, TopK};
 use super::shard::Shard;
 use super::space::Space;
 use crate::error::{Error, Result};
@@ -113,16 +113,6 @@ impl Method {
     }
 }
 
-/// What a search found.
-#[derive(Debug, Clone, Default)]
-pub struct SearchResult {
-    /// The best ranked candidates, best first.
-    pub top: Vec<Outcome>,
-    /// Genetic, particle swarm, explore and tpe: the best ranked objective after each generation /
-    /// iteration / batch (NaN while nothing is ranked). Empty for grid and random search.
-    pub history: Vec<f64>,
-}
-
 /// Runs `method` on `space` through `evaluator`, keeping the top `k`.
 pub fn search(
     method: Method,
@@ -178,6 +168,12 @@ pub fn search(
             particles,
             iterations,
         ),
+        // Everything is asked for: evaluate it all, in grid order (as random search does).
+        Method::Explore { samples, .. } | Method::Tpe { samples, .. }
+            if samples >= space.count_feasible() =>
+        {
+            search(Method::Grid, space, evaluator, k, seed, Shard::ALL)
+        }
         Method::Explore { samples, batch } => {
             super::explore::explore(space, evaluator, k, shard.island_seed(seed), samples, batch)
         }

@@ -23,8 +23,8 @@ pub mod walk_forward;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-pub use evaluate::{Evaluator, NoObserver, Observer, Outcome, TopK};
-pub use methods::{Method, SearchResult};
+pub use evaluate::{Evaluator, NoObserver, Observer, Outcome, SearchResult, TopK};
+pub use methods::Method;
 pub use objective::Objective;
 pub use shard::Shard;
 pub use space::Space;

@@ -39,9 +39,7 @@ use rand::prelude::*;
 use rand_distr::StandardNormal;
 
 use super::adaptive::{Observation, Run};
-use super::evaluate::Evaluator;
-use super::methods::{Method, SearchResult, search};
-use super::shard::Shard;
+use super::evaluate::{Evaluator, SearchResult};
 use super::space::{Axis, Space};
 use crate::error::Result;
 
@@ -88,11 +86,8 @@ pub fn tpe(
     samples: u64,
     batch: usize,
 ) -> Result<SearchResult> {
+    // `methods::search` evaluates the whole grid instead when `samples` covers every candidate.
     let feasible = space.count_feasible();
-    if samples >= feasible {
-        // Everything is asked for: evaluate it all, in grid order (as random search does).
-        return search(Method::Grid, space, evaluator, k, seed, Shard::ALL);
-    }
     let mut run = Run::new(space, evaluator, k, seed, samples, feasible);
     let searched: Vec<usize> = (0..space.dims().len())
         .filter(|&d| space.dims()[d].axis.len() > 1)
