@@ -9,6 +9,7 @@
 
 pub mod evaluate;
 pub mod merge;
+pub mod merge_results;
 pub mod methods;
 pub mod objective;
 pub mod results;
@@ -222,6 +223,7 @@ pub fn to_playbook(
             generations,
             shard: (!settings.shard.is_all()).then(|| settings.shard.to_string()),
             merged_shards: None,
+            results: None,
             constraints: settings
                 .space
                 .constraints()
