@@ -12,6 +12,7 @@
 # Ports: SLURM_LOCAL_CTLD_PORT (default 16817) and SLURM_LOCAL_SLURMD_PORT (16818), away from a
 # system Slurm's 6817/6818. The node offers CPUs=$(nproc) and 90 % of MemTotal.
 set -euo pipefail
+PATH="$PATH:/usr/sbin:/sbin" # the daemons live in sbin, which a non-login PATH may lack
 
 die() {
   echo "cluster.sh: $*" >&2

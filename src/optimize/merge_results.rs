@@ -17,11 +17,15 @@ use std::fs::File;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
-use arrow_array::RecordBatch;
-use arrow_schema::Schema;
+use std::collections::HashMap;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, UInt64Type};
+use arrow_array::{Array, RecordBatch};
+use arrow_schema::{DataType, Schema};
 use arrow_select::interleave::interleave_record_batch;
-use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
@@ -238,6 +242,7 @@ impl Source {
                 part.path.display()
             )));
         }
+        check_top(part, &file, &builder)?;
         Ok(Source {
             shard: part.shard()?,
             reader: builder
@@ -248,6 +253,68 @@ impl Source {
             rows,
             schema,
         })
+    }
+}
+
+/// The shard's `[[top]]` entries (candidate and objective) must be rows of its results file: a file
+/// of another shard, or one left from a run on other data, is refused. Read by the `candidate` and
+/// `objective` columns (skipped when a file has no such columns).
+fn check_top(
+    part: &ShardPart,
+    file: &Path,
+    builder: &ParquetRecordBatchReaderBuilder<File>,
+) -> Result<()> {
+    let schema = builder.schema();
+    let typed = |name: &str, t: DataType| {
+        schema
+            .field_with_name(name)
+            .is_ok_and(|f| *f.data_type() == t)
+    };
+    if !typed("candidate", DataType::UInt64) || !typed("objective", DataType::Float64) {
+        return Ok(());
+    }
+    let mut want: HashMap<u64, f64> = part
+        .playbook
+        .top
+        .iter()
+        .map(|t| (t.candidate, t.objective))
+        .collect();
+    let bad = |e: &dyn std::fmt::Display| {
+        Error::invalid(format!("{}: cannot read rows: {e}", file.display()))
+    };
+    let mask = ProjectionMask::columns(builder.parquet_schema(), ["candidate", "objective"]);
+    let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(file).at(file)?)
+        .map_err(|e| bad(&e))?
+        .with_projection(mask)
+        .with_batch_size(ROW_GROUP_ROWS)
+        .build()
+        .map_err(|e| bad(&e))?;
+    for batch in reader {
+        let batch = batch.map_err(|e| bad(&e))?;
+        let (Some(c), Some(o)) = (
+            batch.column_by_name("candidate"),
+            batch.column_by_name("objective"),
+        ) else {
+            return Ok(());
+        };
+        let (c, o) = (
+            c.as_primitive::<UInt64Type>(),
+            o.as_primitive::<Float64Type>(),
+        );
+        for i in 0..c.len() {
+            if !o.is_null(i) && want.get(&c.value(i)) == Some(&o.value(i)) {
+                want.remove(&c.value(i));
+            }
+        }
+    }
+    match want.into_iter().min_by_key(|(c, _)| *c) {
+        None => Ok(()),
+        Some((c, v)) => Err(Error::invalid(format!(
+            "{}: no row of candidate {c} with objective {v}, which {}'s [[top]] lists: \
+             the file is not from that shard's run",
+            file.display(),
+            part.path.display()
+        ))),
     }
 }
 
