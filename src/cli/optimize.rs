@@ -52,7 +52,7 @@ Examples:
       --param slow=10..200:10 --constraint \"fast < slow\" --objective sharpe --commission 0.002 \\
       --out playbooks/goog_sma_cross.toml
   flowrex optimize --spec nightly.toml --shard 3/8 --results part3.parquet --quiet
-  flowrex optimize merge part*.toml --out playbooks/sweep.toml
+  flowrex optimize merge part*.toml --out playbooks/sweep.toml --results results/sweep.parquet
 
 Ctrl-C stops cleanly: what was evaluated is written with status = \"interrupted\" and the exit code is
 130. No candidate meeting --min-trades: exit 1 and no playbook. Exit codes: 0 success; 1 error; 2 usage
