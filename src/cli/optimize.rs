@@ -13,6 +13,7 @@ use super::run_args::{SettingsArgs, TargetArgs, check_spec_keys};
 use super::{Context, Outcome};
 use flowrex::candles::store::path_safe_symbol;
 use flowrex::error::{Error, Result};
+use flowrex::optimize::merge_results::{self, ShardPart};
 use flowrex::optimize::results::ResultsWriter;
 use flowrex::optimize::{
     self, Method, Objective, Observer, Outcome as Evaluated, Settings, Shard, Space,
@@ -56,7 +57,7 @@ Examples:
       --param slow=10..200:10 --constraint \"fast < slow\" --objective sharpe --commission 0.002 \\
       --out playbooks/goog_sma_cross.toml
   flowrex optimize --spec nightly.toml --shard 3/8 --results part3.parquet --quiet
-  flowrex optimize merge part*.toml --out playbooks/sweep.toml
+  flowrex optimize merge part*.toml --out playbooks/sweep.toml --results results/sweep.parquet
 
 Ctrl-C stops cleanly: what was evaluated is written with status = \"interrupted\" and the exit code is
 130. No candidate meeting --min-trades: exit 1 and no playbook. Exit codes: 0 success; 1 error; 2 usage
@@ -142,6 +143,14 @@ pub struct MergeArgs {
     /// Playbook to write.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+    /// Also merge the shards' `--results` files (each playbook names its own) into this Parquet file,
+    /// in the order a single run writes its rows.
+    #[arg(long, value_name = "FILE")]
+    pub results: Option<PathBuf>,
+    /// Merge shards that were interrupted too (the merged playbook says `status = "interrupted"`);
+    /// without it such a shard is refused, by name.
+    #[arg(long)]
+    pub allow_partial: bool,
 }
 
 impl OptimizeArgs {
@@ -396,6 +405,7 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
         }
         Err(e) => return Err(e),
     };
+    let pb = with_results_entry(pb, &out, args.results.as_deref());
     pb.save(&out)?;
     let per_s = report.evaluated as f64 / report.elapsed_s.max(1e-9);
     if ctx.json {
@@ -483,12 +493,24 @@ fn render(pb: &Playbook, out: &Path, report: &optimize::Report, bars: usize, per
     s
 }
 
+/// Records in the playbook's `[optimization]` where its results file is (merge finds shards' files so).
+fn with_results_entry(mut pb: Playbook, out: &Path, results: Option<&Path>) -> Playbook {
+    if let (Some(o), Some(r)) = (pb.optimization.as_mut(), results) {
+        o.results = Some(merge_results::results_entry(out, r));
+    }
+    pb
+}
+
 fn merge(ctx: &Context, m: MergeArgs) -> Result<Outcome> {
-    let parts = m
+    let shards = m
         .parts
         .iter()
-        .map(|p| Playbook::load(p))
+        .map(|p| ShardPart::load(p))
         .collect::<Result<Vec<_>>>()?;
+    if !m.allow_partial {
+        merge_results::refuse_unfinished(&shards)?;
+    }
+    let parts: Vec<Playbook> = shards.iter().map(|s| s.playbook.clone()).collect();
     let name = m
         .out
         .file_stem()
@@ -496,10 +518,17 @@ fn merge(ctx: &Context, m: MergeArgs) -> Result<Outcome> {
         .unwrap_or_else(|| "playbook".into());
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let pb = optimize::merge::merge(&parts, &name, &now)?;
+    let rows = match &m.results {
+        Some(r) => Some(merge_results::merge_results(&shards, r)?),
+        None => None,
+    };
+    let pb = with_results_entry(pb, &m.out, m.results.as_deref());
     pb.save(&m.out)?;
     if ctx.json {
         print_json(&serde_json::json!({
             "playbook_file": m.out.display().to_string(),
+            "results_file": m.results.as_ref().map(|p| p.display().to_string()),
+            "results_rows": rows,
             "playbook": pb,
         }))?;
     } else {
@@ -513,6 +542,9 @@ fn merge(ctx: &Context, m: MergeArgs) -> Result<Outcome> {
             pb.top.first().map_or(f64::NAN, |t| t.objective),
             m.out.display()
         ))?;
+        if let (Some(r), Some(n)) = (&m.results, rows) {
+            print_text(&format!("{n} results rows written to {}", r.display()))?;
+        }
     }
     Ok(Outcome::Done)
 }

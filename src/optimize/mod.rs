@@ -11,6 +11,7 @@ pub mod adaptive;
 pub mod evaluate;
 pub mod explore;
 pub mod merge;
+pub mod merge_results;
 pub mod methods;
 pub mod objective;
 pub mod results;
@@ -206,6 +207,7 @@ pub fn to_playbook(
             generations,
             shard: (!settings.shard.is_all()).then(|| settings.shard.to_string()),
             merged_shards: None,
+            results: None,
             constraints: settings
                 .space
                 .constraints()

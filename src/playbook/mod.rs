@@ -273,6 +273,10 @@ pub struct Optimization {
     /// Set by `optimize merge`: how many shard outputs were combined.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_shards: Option<u64>,
+    /// The `--results` file written with this playbook (every evaluated candidate), relative to the
+    /// playbook's folder when it lies inside it; `optimize merge --results` finds the shards' files here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub results: Option<String>,
     /// Constraints, as written.
     pub constraints: Vec<String>,
     /// Candidates in the full grid (before constraints).

@@ -8,6 +8,8 @@ mod home;
 mod optimize;
 mod report_browser;
 mod risk_check;
+mod shard_merge;
+mod slurm;
 mod store;
 mod strategies;
 mod support;
