@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The cost of sharding (docs/cluster.md): the 175-candidate sma_cross grid over 1,000,000 synthetic
+# The cost of sharding (README, "Running on a cluster"): the 175-candidate sma_cross grid over 1,000,000 synthetic
 # 1-minute bars as one run against 4 shards + merge, on this machine's cores. Needs a release build
 # (cargo build --release); the Slurm case also root and Debian's slurm-wlm + munge.
 #

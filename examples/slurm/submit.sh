@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The Slurm commands of docs/cluster.md ("Running on a cluster"), block for block: the test
+# The Slurm commands of the README ("Running on a cluster"), block for block: the test
 # (tests/it/slurm.rs) reads the blocks between the `# >>>` and `# <<<` lines, checks that the docs show
 # them verbatim, and runs them on a real single-node Slurm cluster (examples/slurm/cluster.sh).
 #

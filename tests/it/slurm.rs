@@ -203,13 +203,14 @@ fn block(script: &Path, name: &str) -> String {
     text[from..to].to_string()
 }
 
-/// The "Running on a cluster" docs: README.md once the section is folded in, else docs/cluster.md.
+/// The README, whose "Running on a cluster" section shows the commands this test runs.
 fn cluster_docs() -> String {
     let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
-    if readme.contains("## Running on a cluster") {
-        return readme;
-    }
-    std::fs::read_to_string(repo().join("docs/cluster.md")).unwrap()
+    assert!(
+        readme.contains("## Running on a cluster"),
+        "README lost its cluster section"
+    );
+    readme
 }
 
 #[test]
