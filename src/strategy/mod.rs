@@ -123,6 +123,7 @@ pub fn bracket_entry(
         side,
         stop: Some(stop),
         target: Some(target),
+        size: None,
     })
 }
 

@@ -3,6 +3,7 @@
 
 mod backtest_engine;
 mod backtest_parity;
+mod brackets;
 mod fetch_providers;
 mod home;
 mod optimize;
