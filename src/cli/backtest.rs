@@ -58,7 +58,7 @@ pub struct BacktestArgs {
     pub equity: Option<PathBuf>,
     /// Re-run a playbook: its strategy, parameters, data range and backtest settings (instead of
     /// --strategy/--symbol/--interval/--param and the settings flags).
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["strategy", "symbol", "interval", "params", "start", "end"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["strategy", "symbol", "interval", "params", "start", "end", "timerange"])]
     pub playbook: Option<PathBuf>,
     /// With --playbook: compare the fresh metrics with the stored ones and exit 3 on drift beyond
     /// --tolerance or when the data's sha256 differs (the CI regression gate).

@@ -12,3 +12,4 @@ mod risk_check;
 mod store;
 mod strategies;
 mod support;
+mod time_window;
