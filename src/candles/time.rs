@@ -9,7 +9,7 @@
 //!   unit suffix (`86400s`). A single typed value has no context, and `--start 20100101` or
 //!   `--start 2010` read as epoch seconds would silently select the whole history.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
 
 use super::DAY_MS;
 use crate::error::{Error, Result};
@@ -105,35 +105,172 @@ fn parse_epoch(s: &str, unit: Option<i64>) -> Option<i64> {
 }
 
 fn parse_iso(s: &str) -> Option<i64> {
+    parse_with_offset(s)
+        .or_else(|| parse_naive(s).map(|dt| Utc.from_utc_datetime(&dt).timestamp_millis()))
+        .or_else(|| parse_date(s))
+}
+
+/// An ISO datetime that carries its offset (`Z`, `+02:00`), as UTC milliseconds.
+fn parse_with_offset(s: &str) -> Option<i64> {
     if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
         return Some(dt.with_timezone(&Utc).timestamp_millis());
     }
-    for fmt in [
+    [
         "%Y-%m-%d %H:%M:%S%.f%:z",
         "%Y-%m-%d %H:%M:%S%:z",
         "%Y-%m-%dT%H:%M:%S%.f%z",
-    ] {
-        if let Ok(dt) = DateTime::parse_from_str(s, fmt) {
-            return Some(dt.with_timezone(&Utc).timestamp_millis());
-        }
-    }
-    for fmt in [
+    ]
+    .iter()
+    .find_map(|fmt| DateTime::parse_from_str(s, fmt).ok())
+    .map(|dt| dt.with_timezone(&Utc).timestamp_millis())
+}
+
+/// An ISO datetime without an offset (a wall-clock time).
+fn parse_naive(s: &str) -> Option<NaiveDateTime> {
+    [
         "%Y-%m-%d %H:%M:%S%.f",
         "%Y-%m-%dT%H:%M:%S%.f",
         "%Y-%m-%d %H:%M",
         "%Y-%m-%dT%H:%M",
-    ] {
-        if let Ok(dt) = NaiveDateTime::parse_from_str(s, fmt) {
-            return Some(Utc.from_utc_datetime(&dt).timestamp_millis());
+    ]
+    .iter()
+    .find_map(|fmt| NaiveDateTime::parse_from_str(s, fmt).ok())
+}
+
+/// A plain date (`YYYY-MM-DD`) as its 00:00 UTC.
+fn parse_date(s: &str) -> Option<i64> {
+    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
+    Some(
+        Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0)?)
+            .timestamp_millis(),
+    )
+}
+
+/// The time zone of a CSV file's wall-clock times (`--tz`): UTC, a fixed offset (`+02:00`, `-0530`)
+/// or an IANA zone (`Europe/Berlin`, through the `chrono-tz` database).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Zone {
+    /// Coordinated Universal Time (the default).
+    #[default]
+    Utc,
+    /// A fixed offset from UTC.
+    Fixed(FixedOffset),
+    /// A zone of the IANA database, with its daylight-saving rules.
+    Iana(chrono_tz::Tz),
+}
+
+impl std::str::FromStr for Zone {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Zone> {
+        let t = s.trim();
+        if t.eq_ignore_ascii_case("utc") || t == "Z" {
+            return Ok(Zone::Utc);
+        }
+        if t.starts_with(['+', '-']) {
+            let digits: String = t[1..].chars().filter(|c| *c != ':').collect();
+            let ok = digits.len() == 4 && digits.bytes().all(|b| b.is_ascii_digit());
+            let (h, m) = if ok {
+                (
+                    digits[..2].parse::<i32>().unwrap_or(99),
+                    digits[2..].parse::<i32>().unwrap_or(99),
+                )
+            } else {
+                (99, 99)
+            };
+            let secs = (h * 3600 + m * 60) * if t.starts_with('-') { -1 } else { 1 };
+            return (h <= 23 && m <= 59)
+                .then(|| FixedOffset::east_opt(secs))
+                .flatten()
+                .map(Zone::Fixed)
+                .ok_or_else(|| {
+                    Error::usage(format!(
+                        "'{t}': an offset is written +HH:MM or -HH:MM (e.g. +02:00)"
+                    ))
+                });
+        }
+        t.parse::<chrono_tz::Tz>().map(Zone::Iana).map_err(|_| {
+            Error::usage(format!(
+                "'{t}' is not a time zone; give an IANA name (Europe/Berlin, America/New_York), UTC, \
+                 or an offset (+02:00)"
+            ))
+        })
+    }
+}
+
+impl std::fmt::Display for Zone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Zone::Utc => write!(f, "UTC"),
+            Zone::Fixed(o) => write!(f, "{o}"),
+            Zone::Iana(tz) => write!(f, "{}", tz.name()),
         }
     }
-    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return Some(
-            Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0)?)
-                .timestamp_millis(),
-        );
+}
+
+/// Reads the times of one file in a [`Zone`]: values with an offset and epochs are instants as they
+/// are; plain dates are calendar days at 00:00 UTC (as every daily bar is stored); wall-clock datetimes
+/// are taken in the zone. Around a daylight-saving change a wall-clock time may name two instants (the
+/// repeated hour) or none (the skipped hour): in file order, its first occurrence is the earlier
+/// instant and a repeat of it the later one; a skipped time is an error.
+#[derive(Debug, Clone, Default)]
+pub struct ZonedTimes {
+    zone: Zone,
+    /// Ambiguous wall-clock times already read (one repeated hour a year: a short list).
+    seen: Vec<NaiveDateTime>,
+}
+
+impl ZonedTimes {
+    /// Times in `zone`.
+    pub fn new(zone: Zone) -> ZonedTimes {
+        ZonedTimes {
+            zone,
+            seen: Vec::new(),
+        }
     }
-    None
+
+    /// Parses one value written in `format` into UTC milliseconds.
+    pub fn parse(&mut self, s: &str, format: TimeFormat) -> Result<i64> {
+        let s = s.trim();
+        if self.zone == Zone::Utc || !matches!(format, TimeFormat::Auto | TimeFormat::Iso) {
+            return parse_time(s, format);
+        }
+        if let Some(ms) = parse_with_offset(s) {
+            return Ok(ms);
+        }
+        if let Some(naive) = parse_naive(s) {
+            return self.wall_clock(naive);
+        }
+        parse_time(s, format)
+    }
+
+    fn wall_clock(&mut self, naive: NaiveDateTime) -> Result<i64> {
+        use chrono::LocalResult;
+        let pick = |r: LocalResult<i64>, seen: &mut Vec<NaiveDateTime>| match r {
+            LocalResult::Single(ms) => Ok(ms),
+            LocalResult::Ambiguous(early, late) => {
+                if seen.contains(&naive) {
+                    Ok(late)
+                } else {
+                    seen.push(naive);
+                    Ok(early)
+                }
+            }
+            LocalResult::None => Err(Error::invalid(format!(
+                "time {naive} does not exist in {} (the clocks skip it)",
+                self.zone
+            ))),
+        };
+        let ms = |r: LocalResult<DateTime<chrono::FixedOffset>>| r.map(|d| d.timestamp_millis());
+        match self.zone {
+            Zone::Utc => Ok(Utc.from_utc_datetime(&naive).timestamp_millis()),
+            Zone::Fixed(o) => pick(ms(o.from_local_datetime(&naive)), &mut self.seen),
+            Zone::Iana(tz) => pick(
+                tz.from_local_datetime(&naive).map(|d| d.timestamp_millis()),
+                &mut self.seen,
+            ),
+        }
+    }
 }
 
 /// The formats [`parse_cli_time`] accepts, for error messages and `--help`.

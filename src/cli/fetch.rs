@@ -9,12 +9,12 @@ use tabled::Tabled;
 
 use super::output::{print_json, print_text, table};
 use super::{Context, Outcome};
-use flowrex::candles::csv_import::read_csv_as;
+use flowrex::candles::csv_import::{CsvOptions, Delimiter, read_csv_with};
 use flowrex::candles::gaps::GapReport;
 use flowrex::candles::inventory::{InventoryEntry, Verification};
 use flowrex::candles::store::MergeSummary;
 use flowrex::candles::synthetic::{SyntheticSpec, try_generate};
-use flowrex::candles::time::{TimeFormat, TimeRange, format_ts};
+use flowrex::candles::time::{TimeFormat, TimeRange, Zone, format_ts};
 use flowrex::candles::{Interval, Store, Symbol};
 use flowrex::error::{Error, IoContext, Result};
 use flowrex::providers::batch::{BatchObserver, SymbolOutcome, SymbolResult, update_symbols};
@@ -90,9 +90,19 @@ pub struct FetchArgs {
     /// CSV file to import (`--provider csv`).
     #[arg(long, value_name = "PATH", required_if_eq("provider", "csv"))]
     pub file: Option<PathBuf>,
-    /// How the CSV time column is written; `auto` detects ISO dates/datetimes and epoch s/ms.
+    /// How the CSV time column is written; `auto` detects ISO dates/datetimes and epoch s/ms/µs/ns
+    /// (by size).
     #[arg(long, value_enum, default_value_t = TimeFormat::Auto)]
     pub time_format: TimeFormat,
+    /// Time zone of CSV datetimes written without an offset: an IANA name (Europe/Berlin), UTC, or an
+    /// offset (+02:00). Default UTC. Dates without a time stay calendar days at 00:00 UTC; values with
+    /// an offset and epochs are unaffected.
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<Zone>,
+    /// CSV field separator: auto (the default: the most frequent of , ; tab | in the header line), ',',
+    /// ';', tab or '|'. With a separator other than ',' numbers may use a decimal comma (1,2345).
+    #[arg(long, value_name = "SEP")]
+    pub delimiter: Option<Delimiter>,
     /// Overwrite stored bars that have different values (otherwise that is a conflict error).
     #[arg(long)]
     pub replace: bool,
@@ -112,6 +122,11 @@ pub struct FetchArgs {
 
 /// Runs `flowrex fetch`.
 pub fn run(ctx: &Context, args: FetchArgs) -> Result<Outcome> {
+    if provider_is_not_csv_but_csv_flags(&args) {
+        return Err(Error::usage(
+            "--tz, --delimiter and --time-format apply to --provider csv",
+        ));
+    }
     // --list and --verify read the store of an existing home; imports create the home on purpose.
     if args.list {
         return list(ctx, &ctx.home()?.store());
@@ -152,7 +167,12 @@ pub fn run(ctx: &Context, args: FetchArgs) -> Result<Outcome> {
                 .file
                 .as_ref()
                 .ok_or_else(|| Error::usage("--provider csv needs --file PATH"))?;
-            let (candles, s) = read_csv_as(file, args.time_format, interval)?;
+            let options = CsvOptions {
+                time_format: args.time_format,
+                zone: args.tz.unwrap_or_default(),
+                delimiter: args.delimiter.unwrap_or_default(),
+            };
+            let (candles, s) = read_csv_with(file, &options, interval)?;
             let mut notes = Vec::new();
             if !s.has_volume {
                 notes.push("no volume column: volume imported as 0".to_string());
@@ -228,6 +248,12 @@ pub fn run(ctx: &Context, args: FetchArgs) -> Result<Outcome> {
         ))?;
     }
     Ok(Outcome::Done)
+}
+
+/// True when CSV-only flags were given with another provider (they would be ignored).
+fn provider_is_not_csv_but_csv_flags(args: &FetchArgs) -> bool {
+    args.provider != Some(Provider::Csv)
+        && (args.tz.is_some() || args.delimiter.is_some() || args.time_format != TimeFormat::Auto)
 }
 
 /// The symbols of `--symbol A,B` and `--symbols-file F`, in order, without repeats.

@@ -392,6 +392,23 @@ mod tests {
     }
 
     #[test]
+    fn the_time_window_is_taken_whole_from_the_flags_or_the_spec() {
+        let spec: SettingsArgs = toml::from_str("timerange = \"20200101-20210101\"").unwrap();
+        let s = parse(&["--start", "2019"]).settings.or(spec.clone());
+        assert_eq!((s.start.as_deref(), s.timerange), (Some("2019"), None));
+        let s = parse(&[]).settings.or(spec);
+        assert_eq!(s.timerange.as_deref(), Some("20200101-20210101"));
+        let r = s.data("GOOG", Interval::Day1).unwrap().range;
+        // 1577836800000 ms = 2020-01-01T00:00:00Z; 1609459200000 = 2021-01-01T00:00:00Z (included).
+        assert_eq!(
+            (r.start, r.end),
+            (Some(1_577_836_800_000), Some(1_609_459_200_000))
+        );
+        let e = Both::try_parse_from(["x", "--timerange", "2020-", "--end", "2021"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::ArgumentConflict);
+    }
+
+    #[test]
     fn word_flags_list_their_values_and_refuse_others() {
         let e = Both::try_parse_from(["x", "--fill", "bogus"]).unwrap_err();
         assert_eq!(e.kind(), clap::error::ErrorKind::InvalidValue);
