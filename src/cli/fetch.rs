@@ -12,9 +12,10 @@ use super::{Context, Outcome};
 use flowrex::candles::csv_import::{CsvOptions, Delimiter, read_csv_with};
 use flowrex::candles::gaps::GapReport;
 use flowrex::candles::inventory::{InventoryEntry, Verification};
+use flowrex::candles::resample::{ResampleSummary, resample_stored};
 use flowrex::candles::store::MergeSummary;
 use flowrex::candles::synthetic::{SyntheticSpec, try_generate};
-use flowrex::candles::time::{TimeFormat, TimeRange, Zone, format_ts};
+use flowrex::candles::time::{TimeFormat, TimeRange, Zone, format_ts, format_ts_full};
 use flowrex::candles::{Interval, Store, Symbol};
 use flowrex::error::{Error, IoContext, Result};
 use flowrex::providers::batch::{BatchObserver, SymbolOutcome, SymbolResult, update_symbols};
@@ -47,23 +48,24 @@ pub enum Provider {
   flowrex fetch --provider synthetic --bars 1000000 --seed 7 --symbol SYNTH --interval 1m
   flowrex fetch --list --json
   flowrex fetch --verify EURUSD/1h
+  flowrex fetch --resample EURUSD/1h --to 4h     (writes data/EURUSD/4h.parquet)
 
 Provider settings (flowrex.toml): [providers] max_attempts, retry_base_ms, retry_max_ms, timeout_ms;
 [providers.twelvedata] api_key, base_url, requests_per_minute (default 8); [providers.binance] base_url,
 weight_per_minute (default 6000). The API key is never printed.")]
 pub struct FetchArgs {
     /// Where to get bars from.
-    #[arg(long, value_enum, required_unless_present_any = ["list", "verify", "quote", "search"])]
+    #[arg(long, value_enum, required_unless_present_any = ["list", "verify", "quote", "search", "resample"])]
     pub provider: Option<Provider>,
     /// Symbol to store the bars under (`EUR/USD` is stored in the folder `EUR%2FUSD`); a comma list
     /// (`AAPL,MSFT`) for twelvedata and binance.
-    #[arg(long, required_unless_present_any = ["list", "verify", "symbols_file", "quote", "search"])]
+    #[arg(long, required_unless_present_any = ["list", "verify", "symbols_file", "quote", "search", "resample"])]
     pub symbol: Option<String>,
     /// A file with one symbol per line (blank lines and `#` comments ignored), for cron jobs.
     #[arg(long, value_name = "PATH")]
     pub symbols_file: Option<PathBuf>,
     /// Bar interval: 1m 5m 15m 30m 1h 4h 1d 1w 1M.
-    #[arg(long, required_unless_present_any = ["list", "verify", "quote", "search"])]
+    #[arg(long, required_unless_present_any = ["list", "verify", "quote", "search", "resample"])]
     pub interval: Option<Interval>,
     /// First bar to fetch (date, datetime or epoch). Default: after the last stored bar, or the last
     /// 5000 bars when nothing is stored.
@@ -118,6 +120,19 @@ pub struct FetchArgs {
     /// Re-validate one stored file and report its gaps (exit 3 if the file is damaged).
     #[arg(long, value_name = "SYMBOL/INTERVAL", conflicts_with = "provider")]
     pub verify: Option<String>,
+    /// Resample a stored file into the longer interval --to, merged into <SYMBOL>/<to>.parquet (with
+    /// --replace, its different bars are overwritten). Buckets are UTC: days, weeks from Monday 00:00,
+    /// calendar months, each labelled with its start; the last bucket is left out until it has closed.
+    #[arg(
+        long,
+        value_name = "SYMBOL/INTERVAL",
+        requires = "to",
+        conflicts_with_all = ["provider", "list", "verify", "quote", "search", "symbol", "interval"]
+    )]
+    pub resample: Option<String>,
+    /// The interval --resample writes (longer than the stored one).
+    #[arg(long, value_name = "INTERVAL", requires = "resample")]
+    pub to: Option<Interval>,
 }
 
 /// Runs `flowrex fetch`.
@@ -133,6 +148,9 @@ pub fn run(ctx: &Context, args: FetchArgs) -> Result<Outcome> {
     }
     if let Some(target) = &args.verify {
         return verify(ctx, target);
+    }
+    if let (Some(source), Some(to)) = (&args.resample, args.to) {
+        return resample(ctx, source, to, args.replace);
     }
     if args.quote.is_some() || args.search.is_some() {
         return lookup(ctx, &args);
@@ -672,15 +690,91 @@ impl From<Verification> for VerifyReport {
     }
 }
 
-fn verify(ctx: &Context, target: &str) -> Result<Outcome> {
+/// `SYMBOL/INTERVAL` as given to `--flag` (the symbol may contain `/`: `EUR/USD/1h`).
+fn symbol_interval<'a>(flag: &str, target: &'a str) -> Result<(&'a str, Interval)> {
     let (symbol, interval) = target.rsplit_once('/').ok_or_else(|| {
         Error::usage(format!(
-            "--verify {target}: expected SYMBOL/INTERVAL, e.g. EURUSD/1h"
+            "--{flag} {target}: expected SYMBOL/INTERVAL, e.g. EURUSD/1h"
         ))
     })?;
     let interval: Interval = interval
         .parse()
-        .map_err(|e: Error| Error::usage(e.to_string()))?;
+        .map_err(|e: Error| Error::usage(format!("--{flag} {target}: {e}")))?;
+    Ok((symbol, interval))
+}
+
+/// `fetch --resample SYMBOL/FROM --to TO`.
+fn resample(ctx: &Context, source: &str, to: Interval, replace: bool) -> Result<Outcome> {
+    let (symbol, from) = symbol_interval("resample", source)?;
+    if to.nominal_ms() <= from.nominal_ms() {
+        return Err(Error::usage(format!(
+            "--to {to}: resampling goes to a longer interval than {from}"
+        )));
+    }
+    let store = ctx.home()?.store();
+    let s = resample_stored(&store, symbol, from, to, replace)?;
+    let file = store.path(symbol, to)?;
+    if let Some(t) = s.first_bucket_starts_late {
+        tracing::warn!(
+            "the first {to} bar holds only the bars from {} on (the data starts inside it)",
+            format_ts(t)
+        );
+    }
+    if let Some(t) = s.forming_left_out {
+        tracing::info!(
+            "the last {to} bar (from {}) has not closed: left out",
+            format_ts(t)
+        );
+    }
+    if ctx.json {
+        #[derive(Serialize)]
+        struct Doc<'a> {
+            symbol: &'a str,
+            from: Interval,
+            to: Interval,
+            file: PathBuf,
+            bars_read: usize,
+            bars_written: usize,
+            forming_left_out: Option<String>,
+            first_bucket_starts_late: Option<String>,
+            #[serde(flatten)]
+            merge: MergeSummary,
+        }
+        let ResampleSummary {
+            bars_read,
+            bars_written,
+            forming_left_out,
+            first_bucket_starts_late,
+            merge,
+        } = s;
+        return print_json(&Doc {
+            symbol,
+            from,
+            to,
+            file,
+            bars_read,
+            bars_written,
+            forming_left_out: forming_left_out.map(format_ts_full),
+            first_bucket_starts_late: first_bucket_starts_late.map(format_ts_full),
+            merge,
+        })
+        .map(|()| Outcome::Done);
+    }
+    print_text(&format!(
+        "{symbol} {from} → {to}: {} bars read, {} {to} bars: {} added, {} replaced, {} unchanged, {} total in {}",
+        s.bars_read,
+        s.bars_written,
+        s.merge.added,
+        s.merge.replaced,
+        s.merge.unchanged,
+        s.merge.total,
+        file.display()
+    ))?;
+    Ok(Outcome::Done)
+}
+
+fn verify(ctx: &Context, target: &str) -> Result<Outcome> {
+    let (symbol, interval) = symbol_interval("verify", target)?;
     let report = VerifyReport::from(ctx.home()?.store().verify(symbol, interval)?);
     if ctx.json {
         print_json(&report)?;

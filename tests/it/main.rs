@@ -9,6 +9,7 @@ mod fetch_providers;
 mod home;
 mod optimize;
 mod report_browser;
+mod resample;
 mod risk_check;
 mod store;
 mod strategies;
