@@ -11,6 +11,7 @@ mod optimize;
 mod report_browser;
 mod resample;
 mod risk_check;
+mod signals;
 mod store;
 mod strategies;
 mod support;
