@@ -24,14 +24,17 @@
 //!
 //! Arithmetic follows the reference operation by operation so that results match it bit for bit.
 //!
-//! Deliberate differences from backtesting.py, all outside what its SMA-cross runs exercise:
-//! - A pending market order fills at the open *before* stops and targets are checked (the reference
-//!   checks a trade's stop first, so a reversal decided on the previous bar could exit at the stop price
-//!   although the open came first).
+//! Deliberate differences from backtesting.py, all outside what its SMA-cross runs exercise
+//! (`docs/reference-semantics.md` §13 has each with the reference's code and an example):
+//! - A pending market order fills at the open *before* stops and targets are checked (so does the
+//!   reference with exclusive orders; with its non-exclusive order styles the open trade's stop and
+//!   target come first, so a reversal could exit at either although the open came first).
 //! - An open beyond the target exits at the open as a target exit (the reference's stop-first order
 //!   lets a stop reached later in the bar win; [`super::StopPolicy::Reference`] does that too).
 //! - `Fill::Close` fills inside bar `i` and marks bar `i`'s equity after the fill (the reference's
 //!   `trade_on_close` books the fill on bar `i` but only reflects it from bar `i + 1`).
+//! - `Fill::Close` with `close_at_end` closes at the last close (the reference: the previous bar's).
+//! - An entry with an unsound stop or target is cancelled and counted (the reference raises).
 
 use super::config::{BacktestConfig, Fill, Sizing};
 use super::fills::{self, Position};
