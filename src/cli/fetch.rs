@@ -67,11 +67,13 @@ pub struct FetchArgs {
     /// Bar interval: 1m 5m 15m 30m 1h 4h 1d 1w 1M.
     #[arg(long, required_unless_present_any = ["list", "verify", "quote", "search", "resample"])]
     pub interval: Option<Interval>,
-    /// First bar to fetch (date, datetime or epoch). Default: after the last stored bar, or the last
-    /// 5000 bars when nothing is stored.
+    /// First bar to fetch: 2024, 2024-06, 2024-06-03 or 20240603 (UTC), a datetime, or an epoch of 10+
+    /// digits or with a unit suffix (86400s). Default: after the last stored bar, or the last 5000 bars
+    /// when nothing is stored.
     #[arg(long, value_name = "TIME")]
     pub start: Option<String>,
-    /// Last bar to fetch (a date includes the whole day). Default: now.
+    /// Last bar to fetch, in the same formats (a year, month or date includes its whole period).
+    /// Default: now.
     #[arg(long, value_name = "TIME")]
     pub end: Option<String>,
     /// Refetch the whole range instead of only what follows the last stored bar.

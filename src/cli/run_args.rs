@@ -116,7 +116,8 @@ struct SettingsFlags {
     /// pct:P (P% of equity, whole units), risk:P (lose P% of equity at the stop).
     #[arg(long, default_value_t = Sizing::default().to_string(), value_name = "SIZE")]
     size: String,
-    /// Which exit wins when one bar reaches both the stop and the target.
+    /// Which exit wins when one bar reaches both the stop and the target (an open beyond the stop
+    /// always exits there); bars where the policies differ count as ambiguous exits.
     #[arg(long, value_parser = words::<StopPolicy>(), default_value_t = StopPolicy::default())]
     stop_policy: StopPolicy,
     /// First bar time to include: 2010, 2010-05, 2010-05-03 or 20100503 (UTC), a datetime
