@@ -1,7 +1,7 @@
 //! `flowrex backtest`: run a strategy over stored candles and print metrics and trades (table or JSON),
 //! optionally writing the trade log and equity curve; `--list-strategies` shows what can be run.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -17,7 +17,7 @@ use flowrex::indicators::IndicatorCache;
 use flowrex::json::finite;
 use flowrex::metrics::Metrics;
 use flowrex::metrics::fields::FIELDS;
-use flowrex::playbook::{CheckReport, DataChange, Playbook};
+use flowrex::playbook::{CheckReport, DataChange, FileChange, Playbook};
 use flowrex::strategy::{self, ParamKind};
 use flowrex::trade::{OpenTradeRecord, TradeRecord};
 
@@ -58,7 +58,7 @@ pub struct BacktestArgs {
     pub equity: Option<PathBuf>,
     /// Re-run a playbook: its strategy, parameters, data range and backtest settings (instead of
     /// --strategy/--symbol/--interval/--param and the settings flags).
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["strategy", "symbol", "interval", "params", "start", "end"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["strategy", "symbol", "interval", "params", "start", "end", "timerange"])]
     pub playbook: Option<PathBuf>,
     /// With --playbook: compare the fresh metrics with the stored ones and exit 3 on drift beyond
     /// --tolerance or when the data's sha256 differs (the CI regression gate).
@@ -67,7 +67,8 @@ pub struct BacktestArgs {
     /// Relative tolerance of --check for real-valued metrics (counts must match exactly).
     #[arg(long, default_value_t = 1e-9, value_name = "REL")]
     pub tolerance: f64,
-    /// With --check: compare even when the data's sha256 differs from the playbook's.
+    /// With --check: compare even when the data's sha256 (or a signals file's) differs from the
+    /// playbook's.
     #[arg(long, requires = "playbook")]
     pub ignore_data_hash: bool,
 }
@@ -96,6 +97,16 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
         }
         tracing::warn!("{}", change.message(path));
     }
+    let file_changes = playbook
+        .as_ref()
+        .map_or(Vec::new(), |(_, pb)| FileChange::between(pb));
+    for change in &file_changes {
+        let path = playbook.as_ref().map(|(p, _)| *p).unwrap_or(Path::new(""));
+        if args.check && !args.ignore_data_hash {
+            return Err(change.refusal(path));
+        }
+        tracing::warn!("{}", change.message(path));
+    }
     let cache = IndicatorCache::new();
     let report = spec.run(&candles, &cache)?;
     if let (Some((path, pb)), true) = (&playbook, args.check) {
@@ -104,7 +115,7 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
             path,
             &report.metrics,
             args.tolerance,
-            data_change.is_none(),
+            data_change.is_none() && file_changes.is_empty(),
         );
         render_check(ctx, pb, &check)?;
         return check.verdict().map(|()| Outcome::Done);
@@ -425,6 +436,7 @@ fn list_strategies(ctx: &Context) -> Result<Outcome> {
                             ParamKind::Choice { options, .. } => {
                                 o["options"] = serde_json::json!(options);
                             }
+                            ParamKind::Path => o["required"] = true.into(),
                         }
                         o
                     })

@@ -183,10 +183,7 @@ pub fn to_playbook(
             flowrex_version: env!("CARGO_PKG_VERSION").to_string(),
             notes: None,
         },
-        strategy: StrategySection {
-            name: settings.space.strategy().name().to_string(),
-            params: Table::from_params(&best.params),
-        },
+        strategy: StrategySection::new(settings.space.strategy().name(), &best.params)?,
         market: Market {
             symbol: data.symbol.clone(),
             interval: data.interval.to_string(),

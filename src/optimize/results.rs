@@ -92,7 +92,9 @@ impl Sheet {
             let (dt, col) = match d.spec.kind {
                 ParamKind::Int { .. } => (DataType::Int64, Col::I64(Int64Builder::new())),
                 ParamKind::Float { .. } => (DataType::Float64, Col::F64(Float64Builder::new())),
-                ParamKind::Choice { .. } => (DataType::Utf8, Col::Str(StringBuilder::new())),
+                ParamKind::Choice { .. } | ParamKind::Path => {
+                    (DataType::Utf8, Col::Str(StringBuilder::new()))
+                }
             };
             fields.push(Field::new(name, dt, false));
             cols.push(col);
