@@ -263,15 +263,43 @@ fn slippage_section(doc: &mut Document, slips: &[(f64, f64)], width: f64) {
     if slips.is_empty() {
         return;
     }
-    let entry: Vec<f64> = slips.iter().map(|s| s.0).collect();
-    let exit: Vec<f64> = slips.iter().map(|s| s.1).collect();
+    let s = doc.section("Slippage").caption(
+        "Slippage of each matched trade's entry and exit against the backtest's price, in basis points; positive cost the trader (paid more on a buy, received less on a sell).",
+    );
     let size = (width.min(760.0), 220.0);
-    doc.section("Slippage")
-        .caption("Slippage of each matched trade's entry and exit against the backtest's price, in basis points; positive cost the trader (paid more on a buy, received less on a sell).")
-        .push(Block::Text("Entries".into()))
-        .push(Block::Svg(svg::histogram_styled(&entry, Fmt::Num, "histogram of entry slippage in basis points", size, SLIPPAGE)))
-        .push(Block::Text("Exits".into()))
-        .push(Block::Svg(svg::histogram_styled(&exit, Fmt::Num, "histogram of exit slippage in basis points", size, SLIPPAGE)));
+    for (what, pick) in [("entries", 0), ("exits", 1)] {
+        // to 1/1000 bp: prices that differ only in their last bits do not make a spread of bins
+        let v: Vec<f64> = slips
+            .iter()
+            .map(|s| if pick == 0 { s.0 } else { s.1 })
+            .map(|x| (x * 1000.0).round() / 1000.0)
+            .collect();
+        let finite: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+        match finite.first() {
+            Some(&first) if finite.iter().any(|&x| x != first) => {
+                s.push(Block::Text(format!("Slippage of the {what}:")))
+                    .push(Block::Svg(svg::histogram_styled(
+                        &v,
+                        Fmt::Num,
+                        &format!("histogram of the slippage of the {what} in basis points"),
+                        size,
+                        SLIPPAGE,
+                    )));
+            }
+            Some(&first) => {
+                s.push(Block::Text(format!(
+                    "Slippage of the {what}: {} bps on all {} of them.",
+                    bps_text(first),
+                    group_thousands(finite.len())
+                )));
+            }
+            None => {
+                s.push(Block::Text(format!(
+                    "Slippage of the {what}: no backtest price to compare with."
+                )));
+            }
+        }
+    }
 }
 
 fn pattern(trades: impl Iterator<Item = i64>) -> &'static str {

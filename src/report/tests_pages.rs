@@ -444,3 +444,31 @@ fn paper_report_sections_and_numbers() {
     let e = paper_report(&bad, &BacktestOptions::default()).unwrap_err();
     assert_eq!(e.to_string(), "report: equity has 3 values but ts has 40");
 }
+
+#[test]
+fn equal_slippage_is_said_not_drawn() {
+    // a paper run with slippage 0: every real trade is its backtest trade
+    let t = trade(Side::Long, 0, 5, (100.0, 110.0), 10.0, 2.0);
+    let matched = vec![
+        MatchedTrade {
+            backtest: t.clone(),
+            real: t.clone(),
+        };
+        2
+    ];
+    let input = JournalInput {
+        title: "j",
+        subtitle: "",
+        source: "paper",
+        matched: &matched,
+        only_real: &[],
+        only_backtest: &[],
+        metrics: &[],
+        notes: &[],
+    };
+    let root = parse_strict(&journal_report(&input, &BacktestOptions::default()).unwrap()).unwrap();
+    assert!(root.all("svg").is_empty());
+    let text: Vec<String> = root.all("p").iter().map(|p| p.text()).collect();
+    assert!(text.contains(&"Slippage of the entries: 0.00 bps on all 2 of them.".to_string()));
+    assert!(text.contains(&"Slippage of the exits: 0.00 bps on all 2 of them.".to_string()));
+}

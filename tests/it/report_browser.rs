@@ -337,3 +337,88 @@ fn optimize_report_renders_in_chromium() {
     let html = optimize_report(&input, &OptimizeOptions::default()).unwrap();
     check_in_browser("optimize", &html, 2000);
 }
+
+#[test]
+fn paper_and_journal_reports_render_in_chromium() {
+    use flowrex::report::journal::MatchedTrade;
+    use flowrex::report::paper::PaperFill;
+    use flowrex::report::stats::compare;
+    use flowrex::report::{JournalInput, PaperInput, journal_report, paper_report};
+    if !chromium_available("paper_and_journal_reports_render_in_chromium") {
+        return;
+    }
+    let d = testdata::synthetic(400, 20, DAY, 9);
+    // the paper account: two fills per trade, 2 bps of slippage on each
+    let fills: Vec<PaperFill> = d
+        .trades
+        .iter()
+        .flat_map(|t| {
+            [
+                (t.entry_time, "open", t.entry_price, 0.0),
+                (t.exit_time, "close", t.exit_price, t.pnl),
+            ]
+            .map(|(ts, effect, price, realized)| PaperFill {
+                ts,
+                market: "SYNTH 1d".into(),
+                side: t.side,
+                effect: effect.into(),
+                quantity: t.size.abs(),
+                requested_price: price,
+                price: price * 1.0002,
+                slippage_bps: 2.0,
+                commission: 0.0,
+                realized,
+                balance: 10_000.0 + realized,
+            })
+        })
+        .collect();
+    let headline = [
+        Stat::plain("Equity", "10,412.00"),
+        Stat::plain("Total P&L", "+412.00"),
+    ];
+    let paper = PaperInput {
+        title: "Paper account 1",
+        subtitle: "autonomous · SYNTH 1d",
+        headline: &headline,
+        account: &[Stat::plain("Balance", "10,412.00")],
+        ts: &d.ts,
+        equity: &d.equity,
+        positions: &[],
+        fills: &fills,
+        trades: &d.trades,
+        notes: &[],
+    };
+    let html = paper_report(&paper, &BacktestOptions::default()).unwrap();
+    check_in_browser("paper", &html, 3600);
+    // the journal: every other backtest trade matched with a real one filled 3 bps worse
+    let matched: Vec<MatchedTrade> = d
+        .trades
+        .iter()
+        .step_by(2)
+        .map(|t| {
+            let mut real = t.clone();
+            real.entry_price *= if t.side == Side::Long { 1.0003 } else { 0.9997 };
+            real.pnl -= 3.0;
+            MatchedTrade {
+                backtest: t.clone(),
+                real,
+            }
+        })
+        .collect();
+    let only_bt: Vec<TradeRecord> = d.trades.iter().skip(1).step_by(2).cloned().collect();
+    let (a, mut b) = (metrics(20), metrics(10));
+    b.win_rate_pct = 40.0;
+    let rows = compare(&a, &b);
+    let journal = JournalInput {
+        title: "Journal: sma_cross on SYNTH 1d (paper)",
+        subtitle: "real trades against their backtest replay",
+        source: "paper",
+        matched: &matched,
+        only_real: &[],
+        only_backtest: &only_bt,
+        metrics: &rows,
+        notes: &[],
+    };
+    let html = journal_report(&journal, &BacktestOptions::default()).unwrap();
+    check_in_browser("journal", &html, 3600);
+}
