@@ -154,22 +154,7 @@ pub fn optimize_page(
         .filter(|&d| space.dims()[d].axis.len() > 1)
         .collect();
     let axes: Vec<ParamAxis> = searched.iter().map(|&d| axis_of(&space, d)).collect();
-    let mut notes = Vec::new();
-    let (candidates, extra_columns) = match results {
-        Some(rows) => {
-            rows.check_playbook(pb, origin)?;
-            (from_results(rows, &axes), top_labels(&TOP_COLUMNS))
-        }
-        None => {
-            notes.push(format!(
-                "Only the playbook's {} best candidates are known, so the heatmap and the neighbours are \
-                 mostly empty: pass --results FILE (written by `optimize --results FILE`) for every \
-                 evaluated candidate.",
-                pb.top.len()
-            ));
-            (from_top(pb, &axes), top_labels(&TOP_COLUMNS[..1]))
-        }
-    };
+    let (candidates, extra_columns, notes) = candidates(pb, origin, results, &axes)?;
     let opts = OptimizeOptions {
         heat_x: 0,
         heat_y: 1,
@@ -208,6 +193,39 @@ pub fn optimize_page(
         },
     )
     .map_err(|e| Error::invalid(format!("{origin}: {e}")))
+}
+
+/// The candidates over `axes`, the top table's extra columns and a note: every row of `results`
+/// (checked to be the playbook's search), else the playbook's `[[top]]` and a note saying so.
+fn candidates(
+    pb: &Playbook,
+    origin: &str,
+    results: Option<&ResultRows>,
+    axes: &[ParamAxis],
+) -> Result<(Vec<Candidate>, Vec<String>, Vec<String>)> {
+    Ok(match results {
+        Some(rows) => {
+            rows.check_playbook(pb, origin)?;
+            (
+                from_results(rows, axes),
+                top_labels(&TOP_COLUMNS),
+                Vec::new(),
+            )
+        }
+        None => {
+            let note = format!(
+                "Only the playbook's {} best candidates are known, so the heatmap and the neighbours are \
+                 mostly empty: pass --results FILE (written by `optimize --results FILE`) for every \
+                 evaluated candidate.",
+                pb.top.len()
+            );
+            (
+                from_top(pb, axes),
+                top_labels(&TOP_COLUMNS[..1]),
+                vec![note],
+            )
+        }
+    })
 }
 
 /// The search space the playbook records (`[optimization.space]` and its constraints).
