@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::output::{print_json, print_text, table};
-use super::run_args::{SettingsArgs, TargetArgs};
+use super::run_args::{SettingsArgs, TargetArgs, run_spec};
 use super::{Context, Outcome};
 use flowrex::backtest::{Report, RunSpec, export};
 use flowrex::candles::Interval;
@@ -71,6 +71,9 @@ pub struct BacktestArgs {
     /// playbook's.
     #[arg(long, requires = "playbook")]
     pub ignore_data_hash: bool,
+    /// Also write the run's HTML report to this file (see `flowrex report backtest`).
+    #[arg(long, value_name = "FILE", conflicts_with = "check")]
+    pub report: Option<PathBuf>,
 }
 
 /// Runs `flowrex backtest`.
@@ -84,7 +87,7 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
     };
     let spec = match &playbook {
         Some((_, pb)) => RunSpec::from_playbook(pb)?,
-        None => spec_from_flags(&args)?,
+        None => run_spec(&args.target, &args.params, &args.settings)?,
     };
     let candles = spec.load(&ctx.home()?.store())?;
     let data_change = playbook.as_ref().and_then(|(path, pb)| {
@@ -126,33 +129,24 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
     if let Some(path) = &args.equity {
         export::write_equity(path, &candles.ts, &report.run.equity)?;
     }
-    let doc = Document::new(&spec, &report, &candles.ts);
+    let notes: Vec<String> = data_change.iter().map(|(c, p)| c.message(p)).collect();
+    let written = match &args.report {
+        Some(out) => Some(super::report::backtest_shortcut(
+            out, &spec, &candles, &report, &notes,
+        )?),
+        None => None,
+    };
+    let mut doc = Document::new(&spec, &report, &candles.ts);
+    doc.report_file = written.as_ref().map(|w| w.path.display().to_string());
     if ctx.json {
         print_json(&doc)?;
     } else {
         print_text(&render_text(&doc))?;
+        if let Some(w) = &written {
+            print_text(&w.to_string())?;
+        }
     }
     Ok(Outcome::Done)
-}
-
-/// Strategy, data and settings from the command line.
-fn spec_from_flags(args: &BacktestArgs) -> Result<RunSpec> {
-    let interval = args.target.interval()?;
-    let strategy = args.target.strategy()?;
-    let overrides = args
-        .params
-        .iter()
-        .map(|p| strategy::params::split_assignment(p))
-        .collect::<Result<Vec<_>>>()?;
-    let params = strategy::resolve_params(strategy, &overrides)?;
-    let config = args.settings.config()?;
-    let data = args.settings.data(args.target.symbol()?, interval)?;
-    Ok(RunSpec {
-        strategy,
-        params,
-        data,
-        config,
-    })
 }
 
 /// Prints what `--check` found: one line when it passed, the drifted metrics when not (or the whole
@@ -267,6 +261,9 @@ pub struct Document {
     pub trades: Vec<TradeRecord>,
     /// The position still open at the end, or null.
     pub open_trade: Option<OpenTradeRecord>,
+    /// With `--report`: the report's absolute path (absent without it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report_file: Option<String>,
 }
 
 impl Document {
@@ -296,6 +293,7 @@ impl Document {
                 .open_trade
                 .as_ref()
                 .map(|t| OpenTradeRecord::new(t, ts)),
+            report_file: None,
         }
     }
 }

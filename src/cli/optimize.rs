@@ -118,6 +118,9 @@ pub struct OptimizeArgs {
     /// Also write every evaluated candidate (parameters + metrics) to this Parquet file.
     #[arg(long, value_name = "FILE")]
     pub results: Option<PathBuf>,
+    /// Also write the search's HTML report to this file (see `flowrex report optimize`).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
     /// Evaluate only slice K of N (cluster array jobs); combine with `optimize merge`.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
@@ -171,6 +174,7 @@ impl OptimizeArgs {
             top,
             out,
             results,
+            report,
             shard
         );
         if self.params.is_empty() {
@@ -380,8 +384,11 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
         planned,
         settings.method.name()
     );
+    // --report reads the candidates back from the results: a temporary file without --results.
+    let (results, _scratch) =
+        super::report::results_for_report(args.report.as_deref(), args.results.as_deref())?;
     let observer = CliObserver {
-        results: match &args.results {
+        results: match &results {
             Some(p) => Some(ResultsWriter::create(p, &settings.space)?),
             None => None,
         },
@@ -407,18 +414,29 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
     };
     let pb = with_results_entry(pb, &out, args.results.as_deref());
     pb.save(&out)?;
+    let written = match (&args.report, &results) {
+        (Some(file), Some(r)) => Some(super::report::optimize_shortcut(file, &pb, &out, r)?),
+        _ => None,
+    };
     let per_s = report.evaluated as f64 / report.elapsed_s.max(1e-9);
     if ctx.json {
-        print_json(&serde_json::json!({
+        let mut doc = serde_json::json!({
             "playbook_file": out.display().to_string(),
             "results_file": args.results.as_ref().map(|p| p.display().to_string()),
             "results_rows": rows,
             "candidates_per_s": per_s,
             "bar_evaluations_per_s": per_s * candles.len() as f64,
             "playbook": pb,
-        }))?;
+        });
+        if let Some(w) = &written {
+            doc["report_file"] = w.path.display().to_string().into();
+        }
+        print_json(&doc)?;
     } else {
         print_text(&render(&pb, &out, &report, candles.len(), per_s))?;
+        if let Some(w) = &written {
+            print_text(&w.to_string())?;
+        }
     }
     Ok(if report.interrupted {
         Outcome::Interrupted

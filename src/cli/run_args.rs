@@ -16,7 +16,7 @@ use clap::{ArgMatches, Args, Command, FromArgMatches};
 use serde::Deserialize;
 use strum::{EnumMessage, VariantNames};
 
-use flowrex::backtest::DataSpec;
+use flowrex::backtest::{DataSpec, RunSpec};
 use flowrex::candles::{Interval, TimeRange};
 use flowrex::engine::config::DEFAULT_CASH;
 use flowrex::engine::{BacktestConfig, Fill, Sizing, StopPolicy};
@@ -280,6 +280,31 @@ impl SettingsArgs {
         .collect();
         (!parts.is_empty()).then(|| parts.join(" "))
     }
+}
+
+/// The run the shared flags describe: `target`'s strategy on its symbol and interval with the `--param
+/// NAME=VALUE` overrides `params` (unset parameters take their defaults) and `settings`. Bad values are
+/// errors naming the flag.
+pub fn run_spec(
+    target: &TargetArgs,
+    params: &[String],
+    settings: &SettingsArgs,
+) -> Result<RunSpec> {
+    let interval = target.interval()?;
+    let strategy = target.strategy()?;
+    let overrides = params
+        .iter()
+        .map(|p| strategy::params::split_assignment(p))
+        .collect::<Result<Vec<_>>>()?;
+    let params = strategy::resolve_params(strategy, &overrides)?;
+    let config = settings.config()?;
+    let data = settings.data(target.symbol()?, interval)?;
+    Ok(RunSpec {
+        strategy,
+        params,
+        data,
+        config,
+    })
 }
 
 /// Checks that every key of the spec file `origin` names one of `A`'s flags (by clap argument id, which

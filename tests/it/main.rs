@@ -8,6 +8,7 @@ mod csv_options;
 mod fetch_providers;
 mod home;
 mod optimize;
+mod report;
 mod report_browser;
 mod resample;
 mod risk_check;
