@@ -70,6 +70,10 @@ pub struct BacktestArgs {
     /// With --check: compare even when the data's sha256 differs from the playbook's.
     #[arg(long, requires = "playbook")]
     pub ignore_data_hash: bool,
+    /// Write the closed trades to the journal (source backtest), under this strategy name (default: the
+    /// playbook's name, else the strategy's).
+    #[arg(long, value_name = "NAME", num_args = 0..=1, require_equals = true, default_missing_value = "", conflicts_with = "check")]
+    pub journal: Option<String>,
 }
 
 /// Runs `flowrex backtest`.
@@ -114,6 +118,10 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
     }
     if let Some(path) = &args.equity {
         export::write_equity(path, &candles.ts, &report.run.equity)?;
+    }
+    if let Some(name) = &args.journal {
+        let pb = playbook.as_ref().map(|(path, pb)| (*path, pb));
+        super::journal::record_backtest(ctx, &spec, pb, &report, &candles, name)?;
     }
     let doc = Document::new(&spec, &report, &candles.ts);
     if ctx.json {

@@ -1,0 +1,657 @@
+//! Real (paper or live) trades against a replay of their backtest over the same bars, matched one to one.
+//!
+//! - **Replay.** The reference backtest ([`super::reference`]) runs from its own first bar (indicator
+//!   warm-up and position state as deployed) through the last stored bar. The **span** is the bars the
+//!   real trades cover: from the bar holding the first real entry to the bar holding the last real exit
+//!   (a bar holds a time when it is the last bar opening at or before it). The backtest trades compared are
+//!   the closed ones entered inside the span; running past the span lets one entered inside it close.
+//! - **Matching** (one to one, by entry bar and side): first every real trade takes a backtest trade of
+//!   the same side entered on the same bar; then, with `max_lag` > 0, a real trade left over takes the
+//!   nearest unmatched backtest trade of its side entered within `max_lag` bars (the earlier one on a tie).
+//!   **Match rate** = matched / (real + backtest − matched) × 100: 100 % exactly when every trade of
+//!   either side has its counterpart.
+//! - **Slippage** of a pair, in basis points of the backtest's price, positive when reality did worse:
+//!   entry `side · (real − backtest) / backtest · 10⁴`, exit `−side · (real − backtest) / backtest · 10⁴`
+//!   (side +1 long, −1 short). Reported as the mean and the worst (largest) over the pairs.
+//! - **Timing gap** of a pair, in bars: real bar − backtest bar, for the entry and the exit; reported as
+//!   the mean and the worst (largest in size, with its sign).
+//! - **P&L gap** = Σ real pnl − Σ backtest pnl, the backtest's trades scaled to the real size, split into
+//!   **signal** (Σ pnl of real trades without a counterpart − Σ scaled pnl of backtest trades without
+//!   one; a backtest trade without a counterpart is scaled to the real trades' mean notional
+//!   `mean(|size| · entry price)`: `return_pct / 100 · notional`), **fill** (for each pair,
+//!   `real size · ((real exit − real entry) − (backtest exit − backtest entry))`: the prices) and **cost**
+//!   (for each pair the rest of `real pnl − f · backtest pnl` with `f = |real size| / |backtest size|`:
+//!   commissions and fees). The three add up to the gap.
+//! - **Critical deviation**: with at least `min_trades` real trades, the real expectancy (mean return per
+//!   trade) is below the backtest's by more than `sigmas` standard errors of the backtest's per-trade
+//!   returns, `σ_bt / √n_real` (defaults 2 and 20, `[journal] deviation_sigmas`, `deviation_min_trades`).
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::Transaction;
+use serde::Serialize;
+
+use super::entry::{self, Entry, Filter, PlaybookRef, Source};
+use super::reference::{Origin, Reference};
+use super::settings::Thresholds;
+use super::stats::{Outcome, TradeStats, bar_at, stats_of};
+use crate::candles::time::format_ts_full;
+use crate::candles::{Interval, Store};
+use crate::error::{Error, Result};
+use crate::json::finite_or_null;
+use crate::playbook::Playbook;
+use crate::risk::StrategyId;
+use crate::trade::{Side, TradeRecord};
+
+/// A mean and a worst value (NaN / null when there is nothing to measure).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Spread {
+    /// The mean.
+    #[serde(serialize_with = "finite_or_null")]
+    pub mean: f64,
+    /// The worst.
+    #[serde(serialize_with = "finite_or_null")]
+    pub worst: f64,
+}
+
+impl Spread {
+    /// Mean and largest value.
+    fn of_max(v: &[f64]) -> Spread {
+        Spread {
+            mean: mean(v),
+            worst: v.iter().copied().fold(f64::NAN, f64::max),
+        }
+    }
+
+    /// Mean and the value largest in size.
+    fn of_abs(v: &[f64]) -> Spread {
+        let worst = v.iter().copied().fold(f64::NAN, |a, b| {
+            if a.is_nan() || b.abs() > a.abs() {
+                b
+            } else {
+                a
+            }
+        });
+        Spread {
+            mean: mean(v),
+            worst,
+        }
+    }
+}
+
+fn mean(v: &[f64]) -> f64 {
+    if v.is_empty() {
+        f64::NAN
+    } else {
+        v.iter().sum::<f64>() / v.len() as f64
+    }
+}
+
+/// The sample standard deviation (n − 1); NaN with fewer than 2 values.
+pub fn std1(v: &[f64]) -> f64 {
+    if v.len() < 2 {
+        return f64::NAN;
+    }
+    let m = mean(v);
+    (v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (v.len() - 1) as f64).sqrt()
+}
+
+/// A matched real and backtest trade.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Pair {
+    /// The real trade's journal entry.
+    pub entry_id: i64,
+    /// Long or short.
+    pub side: Side,
+    /// Entry bars (replay indices): real, backtest.
+    pub entry_bars: (usize, usize),
+    /// Exit bars: real, backtest.
+    pub exit_bars: (usize, usize),
+    /// Entry slippage, bps.
+    pub entry_slippage_bps: f64,
+    /// Exit slippage, bps.
+    pub exit_slippage_bps: f64,
+    /// Real pnl.
+    pub real_pnl: f64,
+    /// Backtest pnl at the real size.
+    pub backtest_pnl: f64,
+    /// The price part of the difference.
+    pub fill_pnl: f64,
+    /// The cost part of the difference.
+    pub cost_pnl: f64,
+}
+
+/// A trade without a counterpart.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Unmatched {
+    /// The journal entry (real trades only).
+    pub entry_id: Option<i64>,
+    /// Long or short.
+    pub side: Side,
+    /// Entry time.
+    pub entry_time: String,
+    /// Entry bar of the replay.
+    pub entry_bar: usize,
+    /// Its pnl (a backtest trade's scaled to the real mean notional).
+    pub pnl: f64,
+    /// Its return, percent.
+    pub return_pct: f64,
+}
+
+/// The P&L gap and its parts (money, at the real trades' size).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PnlGap {
+    /// Σ real pnl.
+    pub real_pnl: f64,
+    /// Σ backtest pnl, scaled.
+    pub backtest_pnl: f64,
+    /// real − backtest.
+    pub total: f64,
+    /// From trades only one side made.
+    pub signal: f64,
+    /// From prices of matched trades.
+    pub fill: f64,
+    /// From costs of matched trades.
+    pub cost: f64,
+}
+
+/// One metric of both sides.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetricPair {
+    /// The metric's name (as in `journal stats --json`).
+    pub metric: &'static str,
+    /// Reality's value.
+    #[serde(serialize_with = "finite_or_null")]
+    pub real: f64,
+    /// The backtest's value.
+    #[serde(serialize_with = "finite_or_null")]
+    pub backtest: f64,
+    /// real − backtest.
+    #[serde(serialize_with = "finite_or_null")]
+    pub difference: f64,
+}
+
+/// The critical-deviation test.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Deviation {
+    /// Enough trades on both sides to judge.
+    pub evaluated: bool,
+    /// The real expectancy is more than `sigmas` standard errors below the backtest's.
+    pub met: bool,
+    /// Real trades judged.
+    pub trades: usize,
+    /// Trades needed.
+    pub min_trades: usize,
+    /// Standard errors of the threshold.
+    pub sigmas: f64,
+    /// Mean real return per trade, percent.
+    #[serde(serialize_with = "finite_or_null")]
+    pub real_expectancy_pct: f64,
+    /// Mean backtest return per trade, percent.
+    #[serde(serialize_with = "finite_or_null")]
+    pub backtest_expectancy_pct: f64,
+    /// Standard deviation of the backtest's per-trade returns.
+    #[serde(serialize_with = "finite_or_null")]
+    pub backtest_std_pct: f64,
+    /// σ_bt / √n.
+    #[serde(serialize_with = "finite_or_null")]
+    pub standard_error_pct: f64,
+    /// backtest expectancy − sigmas · standard error.
+    #[serde(serialize_with = "finite_or_null")]
+    pub threshold_pct: f64,
+}
+
+/// The critical-deviation test of real returns `real` against backtest returns `backtest` (percent).
+pub fn deviation(real: &[f64], backtest: &[f64], sigmas: f64, min_trades: usize) -> Deviation {
+    let (m_bt, s_bt) = (mean(backtest), std1(backtest));
+    let n = real.len();
+    let se = s_bt / (n as f64).sqrt();
+    let threshold = m_bt - sigmas * se;
+    let evaluated = n >= min_trades && n > 0 && se.is_finite() && se > 0.0;
+    let real_mean = mean(real);
+    Deviation {
+        evaluated,
+        met: evaluated && real_mean < threshold,
+        trades: n,
+        min_trades,
+        sigmas,
+        real_expectancy_pct: real_mean,
+        backtest_expectancy_pct: m_bt,
+        backtest_std_pct: s_bt,
+        standard_error_pct: se,
+        threshold_pct: threshold,
+    }
+}
+
+/// Bars of the replay or the span.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BarWindow {
+    /// First bar's open time.
+    pub first: String,
+    /// Last bar's open time.
+    pub last: String,
+    /// Number of bars.
+    pub bars: usize,
+}
+
+/// What `journal analyze` found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Analysis {
+    /// The strategy.
+    pub strategy: String,
+    /// The symbol.
+    pub symbol: String,
+    /// The interval of the replay.
+    pub interval: Interval,
+    /// The entry sources compared.
+    pub sources: Vec<Source>,
+    /// The backtest compared with.
+    pub reference: Origin,
+    /// Entries of the book left out because they were made under another playbook or settings.
+    pub left_out: usize,
+    /// The replay's bars.
+    pub replay: BarWindow,
+    /// The bars the real trades span.
+    pub span: BarWindow,
+    /// Largest entry-bar difference a match may have.
+    pub max_lag_bars: usize,
+    /// Real trades.
+    pub real_trades: usize,
+    /// Backtest trades entered inside the span.
+    pub backtest_trades: usize,
+    /// Matched pairs.
+    pub matched: usize,
+    /// matched / (real + backtest − matched) × 100.
+    #[serde(serialize_with = "finite_or_null")]
+    pub match_rate_pct: f64,
+    /// Entry slippage, bps.
+    pub entry_slippage_bps: Spread,
+    /// Exit slippage, bps.
+    pub exit_slippage_bps: Spread,
+    /// Entry timing gap, bars.
+    pub entry_gap_bars: Spread,
+    /// Exit timing gap, bars.
+    pub exit_gap_bars: Spread,
+    /// The P&L gap and its parts.
+    pub pnl_gap: PnlGap,
+    /// The metrics side by side.
+    pub metrics: Vec<MetricPair>,
+    /// Statistics of the real trades.
+    pub real_stats: TradeStats,
+    /// Statistics of the backtest trades inside the span.
+    pub backtest_stats: TradeStats,
+    /// The critical-deviation test against the backtest trades inside the span.
+    pub critical_deviation: Deviation,
+    /// Every matched pair.
+    pub pairs: Vec<Pair>,
+    /// Real trades without a counterpart.
+    pub only_real: Vec<Unmatched>,
+    /// Backtest trades without a counterpart.
+    pub only_backtest: Vec<Unmatched>,
+}
+
+/// What to analyze.
+#[derive(Debug, Clone)]
+pub struct Request<'a> {
+    /// The strategy.
+    pub strategy: StrategyId,
+    /// The symbol.
+    pub symbol: String,
+    /// The sources to compare (paper and live when empty).
+    pub sources: Vec<Source>,
+    /// Compare with this playbook instead of the recorded one.
+    pub playbook: Option<(Playbook, PlaybookRef, PathBuf)>,
+    /// Where recorded playbooks are looked up.
+    pub playbooks_dir: &'a Path,
+    /// Largest entry-bar difference of a match.
+    pub max_lag: usize,
+    /// Only trades closed at or after this time.
+    pub since_ms: Option<i64>,
+    /// Only trades closed before this time.
+    pub until_ms: Option<i64>,
+}
+
+/// Reads the book's real trades, replays its reference backtest from `store` and compares them.
+pub fn analyze(
+    tx: &Transaction<'_>,
+    store: &Store,
+    req: &Request<'_>,
+    th: &Thresholds,
+) -> Result<Analysis> {
+    let sources = if req.sources.is_empty() {
+        Source::REAL.to_vec()
+    } else {
+        req.sources.clone()
+    };
+    let filter = Filter {
+        sources: sources.clone(),
+        strategy: Some(req.strategy.clone()),
+        symbol: Some(req.symbol.clone()),
+        since_ms: req.since_ms,
+        until_ms: req.until_ms,
+        ..Filter::default()
+    };
+    entry::check_known(tx, &filter)?;
+    let all = entry::closed_in_order(tx, &filter)?;
+    if all.is_empty() {
+        return Err(Error::invalid(format!(
+            "no {} trades of strategy '{}' on {} in the journal{}",
+            names(&sources),
+            req.strategy,
+            req.symbol,
+            if req.since_ms.is_some() || req.until_ms.is_some() {
+                " in that time window"
+            } else {
+                ""
+            }
+        )));
+    }
+    let reference = Reference::for_entries(&all, req.playbook.clone(), req.playbooks_dir)?;
+    let (real, left_out) = same_configuration(all, &reference);
+    let first_entry = real
+        .iter()
+        .map(|e| e.trade.entry_time)
+        .min()
+        .unwrap_or(i64::MAX);
+    let (candles, report) = reference.replay_from(store, first_entry)?;
+    let bt = TradeRecord::all(&report.run.trades, &candles.ts);
+    let mut a = compare(&real, &candles.ts, &bt, req.max_lag, th)?;
+    a.strategy = req.strategy.to_string();
+    a.symbol = req.symbol.clone();
+    a.interval = reference.market().1;
+    a.sources = sources;
+    a.reference = reference.origin.clone();
+    a.left_out = left_out;
+    Ok(a)
+}
+
+fn names(sources: &[Source]) -> String {
+    sources
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The entries made under the reference's playbook or recorded settings (all of them when the playbook
+/// was given explicitly), and how many were left out.
+fn same_configuration(all: Vec<Entry>, r: &Reference) -> (Vec<Entry>, usize) {
+    let n = all.len();
+    let keep: Vec<Entry> = match &r.origin {
+        Origin::Playbook { sha256, .. } => {
+            if all
+                .iter()
+                .any(|e| e.playbook.as_ref().is_some_and(|p| &p.sha256 == sha256))
+            {
+                all.into_iter()
+                    .filter(|e| e.playbook.as_ref().is_some_and(|p| &p.sha256 == sha256))
+                    .collect()
+            } else {
+                all
+            }
+        }
+        Origin::Recorded { entry_id } => {
+            let model = all
+                .iter()
+                .find(|e| e.id == *entry_id)
+                .map(|e| (e.model.clone(), e.params.clone(), e.settings.clone()));
+            all.into_iter()
+                .filter(|e| Some((e.model.clone(), e.params.clone(), e.settings.clone())) == model)
+                .collect()
+        }
+    };
+    let left = n - keep.len();
+    (keep, left)
+}
+
+/// Compares `real` (closing order) with the replay's trades `bt` over the bars `ts`.
+pub fn compare(
+    real: &[Entry],
+    ts: &[i64],
+    bt: &[TradeRecord],
+    max_lag: usize,
+    th: &Thresholds,
+) -> Result<Analysis> {
+    let bars = real
+        .iter()
+        .map(|e| {
+            let at = |t: i64, what: &str| {
+                bar_at(ts, t).ok_or_else(|| {
+                    Error::invalid(format!(
+                        "journal entry {}: its {what} {} is before the first stored bar {}",
+                        e.id,
+                        format_ts_full(t),
+                        ts.first().map_or("(none)".into(), |&f| format_ts_full(f))
+                    ))
+                })
+            };
+            Ok((
+                at(e.trade.entry_time, "entry")?,
+                at(e.trade.exit_time, "exit")?,
+            ))
+        })
+        .collect::<Result<Vec<(usize, usize)>>>()?;
+    let span_first = bars.iter().map(|b| b.0).min().unwrap_or(0);
+    let span_last = bars.iter().map(|b| b.1).max().unwrap_or(0);
+    let mut inside: Vec<&TradeRecord> = bt
+        .iter()
+        .filter(|t| (span_first..=span_last).contains(&t.entry_bar))
+        .collect();
+    inside.sort_by_key(|t| t.entry_bar);
+    let matches = match_trades(real, &bars, &inside, max_lag);
+    Ok(summarize(
+        real,
+        &bars,
+        &inside,
+        &matches,
+        ts,
+        (span_first, span_last),
+        max_lag,
+        th,
+    ))
+}
+
+/// For each real trade, the index into `bt` (sorted by entry bar) of its counterpart.
+fn match_trades(
+    real: &[Entry],
+    bars: &[(usize, usize)],
+    bt: &[&TradeRecord],
+    max_lag: usize,
+) -> Vec<Option<usize>> {
+    let mut taken = vec![false; bt.len()];
+    let mut out = vec![None; real.len()];
+    // Pass 1: same bar, same side.
+    for (i, e) in real.iter().enumerate() {
+        let bar = bars[i].0;
+        let from = bt.partition_point(|t| t.entry_bar < bar);
+        let hit = (from..bt.len())
+            .take_while(|&j| bt[j].entry_bar == bar)
+            .find(|&j| !taken[j] && bt[j].side == e.trade.side);
+        if let Some(j) = hit {
+            taken[j] = true;
+            out[i] = Some(j);
+        }
+    }
+    if max_lag == 0 {
+        return out;
+    }
+    // Pass 2: the nearest unmatched trade of the same side within max_lag bars.
+    for (i, e) in real.iter().enumerate() {
+        if out[i].is_some() {
+            continue;
+        }
+        let bar = bars[i].0;
+        let from = bt.partition_point(|t| t.entry_bar + max_lag < bar);
+        let best = (from..bt.len())
+            .take_while(|&j| bt[j].entry_bar <= bar + max_lag)
+            .filter(|&j| !taken[j] && bt[j].side == e.trade.side)
+            .min_by_key(|&j| (bt[j].entry_bar.abs_diff(bar), bt[j].entry_bar));
+        if let Some(j) = best {
+            taken[j] = true;
+            out[i] = Some(j);
+        }
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn summarize(
+    real: &[Entry],
+    bars: &[(usize, usize)],
+    bt: &[&TradeRecord],
+    matches: &[Option<usize>],
+    ts: &[i64],
+    span: (usize, usize),
+    max_lag: usize,
+    th: &Thresholds,
+) -> Analysis {
+    let notional = mean(
+        &real
+            .iter()
+            .map(|e| e.trade.size.abs() * e.trade.entry_price)
+            .collect::<Vec<_>>(),
+    );
+    let mut pairs = Vec::new();
+    let mut only_real = Vec::new();
+    let mut matched_bt = vec![false; bt.len()];
+    for (i, e) in real.iter().enumerate() {
+        match matches[i] {
+            Some(j) => {
+                matched_bt[j] = true;
+                pairs.push(pair(e, bars[i], bt[j]));
+            }
+            None => only_real.push(Unmatched {
+                entry_id: Some(e.id),
+                side: e.trade.side,
+                entry_time: format_ts_full(e.trade.entry_time),
+                entry_bar: bars[i].0,
+                pnl: e.trade.pnl,
+                return_pct: e.trade.return_pct,
+            }),
+        }
+    }
+    let only_backtest: Vec<Unmatched> = bt
+        .iter()
+        .zip(&matched_bt)
+        .filter(|(_, m)| !**m)
+        .map(|(t, _)| Unmatched {
+            entry_id: None,
+            side: t.side,
+            entry_time: format_ts_full(t.entry_time),
+            entry_bar: t.entry_bar,
+            pnl: t.return_pct / 100.0 * notional,
+            return_pct: t.return_pct,
+        })
+        .collect();
+    let sum = |v: &mut dyn Iterator<Item = f64>| v.sum::<f64>();
+    let signal =
+        sum(&mut only_real.iter().map(|u| u.pnl)) - sum(&mut only_backtest.iter().map(|u| u.pnl));
+    let fill = sum(&mut pairs.iter().map(|p| p.fill_pnl));
+    let cost = sum(&mut pairs.iter().map(|p| p.cost_pnl));
+    let real_pnl = sum(&mut real.iter().map(|e| e.trade.pnl));
+    let backtest_pnl = sum(&mut pairs.iter().map(|p| p.backtest_pnl))
+        + sum(&mut only_backtest.iter().map(|u| u.pnl));
+    let real_stats = stats_of(real.iter().map(|e| Outcome::of(&e.trade)));
+    let backtest_stats = stats_of(bt.iter().map(|t| Outcome::of(t)));
+    let (m, nr, nb) = (pairs.len(), real.len(), bt.len());
+    let col = |f: fn(&Pair) -> f64| pairs.iter().map(f).collect::<Vec<f64>>();
+    let gap = |f: fn(&Pair) -> f64| Spread::of_abs(&col(f));
+    Analysis {
+        strategy: String::new(),
+        symbol: String::new(),
+        interval: Interval::Day1,
+        sources: Vec::new(),
+        reference: Origin::Recorded { entry_id: 0 },
+        left_out: 0,
+        replay: window(ts, 0, ts.len().saturating_sub(1)),
+        span: window(ts, span.0, span.1),
+        max_lag_bars: max_lag,
+        real_trades: nr,
+        backtest_trades: nb,
+        matched: m,
+        match_rate_pct: m as f64 / (nr + nb - m) as f64 * 100.0,
+        entry_slippage_bps: Spread::of_max(&col(|p| p.entry_slippage_bps)),
+        exit_slippage_bps: Spread::of_max(&col(|p| p.exit_slippage_bps)),
+        entry_gap_bars: gap(|p| p.entry_bars.0 as f64 - p.entry_bars.1 as f64),
+        exit_gap_bars: gap(|p| p.exit_bars.0 as f64 - p.exit_bars.1 as f64),
+        pnl_gap: PnlGap {
+            real_pnl,
+            backtest_pnl,
+            total: signal + fill + cost,
+            signal,
+            fill,
+            cost,
+        },
+        metrics: side_by_side(&real_stats, &backtest_stats),
+        real_stats,
+        backtest_stats,
+        critical_deviation: deviation(
+            &real.iter().map(|e| e.trade.return_pct).collect::<Vec<_>>(),
+            &bt.iter().map(|t| t.return_pct).collect::<Vec<_>>(),
+            th.deviation_sigmas,
+            th.deviation_min_trades,
+        ),
+        pairs,
+        only_real,
+        only_backtest,
+    }
+}
+
+fn window(ts: &[i64], first: usize, last: usize) -> BarWindow {
+    BarWindow {
+        first: ts
+            .get(first)
+            .map_or_else(String::new, |&t| format_ts_full(t)),
+        last: ts
+            .get(last)
+            .map_or_else(String::new, |&t| format_ts_full(t)),
+        bars: if ts.is_empty() { 0 } else { last + 1 - first },
+    }
+}
+
+/// A matched pair's measures.
+fn pair(e: &Entry, bars: (usize, usize), b: &TradeRecord) -> Pair {
+    let r = &e.trade;
+    let sign = r.side.sign();
+    let f = r.size.abs() / b.size.abs();
+    let fill = r.size * ((r.exit_price - r.entry_price) - (b.exit_price - b.entry_price));
+    let backtest_pnl = f * b.pnl;
+    Pair {
+        entry_id: e.id,
+        side: r.side,
+        entry_bars: (bars.0, b.entry_bar),
+        exit_bars: (bars.1, b.exit_bar),
+        // `+ 0.0`: a zero slippage of a short is -0.0, which reads (and prints in JSON) as 0.
+        entry_slippage_bps: sign * (r.entry_price - b.entry_price) / b.entry_price * 1e4 + 0.0,
+        exit_slippage_bps: -sign * (r.exit_price - b.exit_price) / b.exit_price * 1e4 + 0.0,
+        real_pnl: r.pnl,
+        backtest_pnl,
+        fill_pnl: fill,
+        cost_pnl: (r.pnl - backtest_pnl) - fill,
+    }
+}
+
+/// The metrics of both sides with their difference.
+fn side_by_side(r: &TradeStats, b: &TradeStats) -> Vec<MetricPair> {
+    let rows: [(&'static str, fn(&TradeStats) -> f64); 9] = [
+        ("trades", |s| s.trades as f64),
+        ("win_rate_pct", |s| s.win_rate_pct),
+        ("profit_factor", |s| s.profit_factor),
+        ("expectancy_pct", |s| s.expectancy_pct),
+        ("avg_r", |s| s.avg_r),
+        ("max_consecutive_losses", |s| {
+            s.max_consecutive_losses as f64
+        }),
+        ("best_pct", |s| s.best_pct),
+        ("worst_pct", |s| s.worst_pct),
+        ("avg_duration_days", |s| s.avg_duration_days),
+    ];
+    rows.iter()
+        .map(|(metric, get)| MetricPair {
+            metric,
+            real: get(r),
+            backtest: get(b),
+            difference: get(r) - get(b),
+        })
+        .collect()
+}
