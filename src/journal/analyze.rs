@@ -552,7 +552,9 @@ fn summarize(
     let backtest_pnl = sum(&mut pairs.iter().map(|p| p.backtest_pnl))
         + sum(&mut only_backtest.iter().map(|u| u.pnl));
     let real_stats = stats_of(real.iter().map(|e| Outcome::of(&e.trade)));
-    let backtest_stats = stats_of(bt.iter().map(|t| Outcome::of(t)));
+    let mut closing: Vec<&&TradeRecord> = bt.iter().collect();
+    closing.sort_by_key(|t| (t.exit_bar, t.entry_bar));
+    let backtest_stats = stats_of(closing.iter().map(|t| Outcome::of(t)));
     let (m, nr, nb) = (pairs.len(), real.len(), bt.len());
     let col = |f: fn(&Pair) -> f64| pairs.iter().map(f).collect::<Vec<f64>>();
     let gap = |f: fn(&Pair) -> f64| Spread::of_abs(&col(f));
@@ -654,4 +656,144 @@ fn side_by_side(r: &TradeStats, b: &TradeStats) -> Vec<MetricPair> {
             difference: get(r) - get(b),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::candles::DAY_MS;
+    use crate::journal::settings::DEFAULTS;
+    use crate::trade::ExitReason;
+
+    /// A trade of `size` units from bar `eb` at `entry` to bar `xb` at `exit` with `commission`.
+    fn t(size: f64, eb: usize, entry: f64, xb: usize, exit: f64, commission: f64) -> TradeRecord {
+        let side = Side::of_size(size);
+        TradeRecord {
+            size,
+            side,
+            entry_bar: eb,
+            exit_bar: xb,
+            entry_price: entry,
+            exit_price: exit,
+            stop: None,
+            target: None,
+            pnl: size * (exit - entry) - commission,
+            commission,
+            return_pct: (side.sign() * (exit / entry - 1.0) - commission / (size.abs() * entry))
+                * 100.0,
+            entry_time: eb as i64 * DAY_MS,
+            exit_time: xb as i64 * DAY_MS,
+            duration_days: (xb - eb) as f64,
+            exit_reason: ExitReason::Signal,
+            ambiguous: false,
+        }
+    }
+
+    fn entry(id: i64, trade: TradeRecord) -> Entry {
+        Entry {
+            id,
+            recorded_at: 0,
+            source: Source::Paper,
+            run_id: None,
+            strategy: "s".into(),
+            model: None,
+            params: None,
+            settings: None,
+            playbook: None,
+            symbol: "X".into(),
+            interval: None,
+            account: "default".into(),
+            order_ids: Vec::new(),
+            trade,
+            bars_known: true,
+            hash: String::new(),
+        }
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-9 * b.abs().max(1.0)
+    }
+
+    #[test]
+    fn matching_slippage_timing_and_the_pnl_gap_by_hand() {
+        let ts: Vec<i64> = (0..10).map(|i| i * DAY_MS).collect();
+        let bt = [
+            t(10.0, 1, 100.0, 3, 110.0, 2.0),  // b1: pnl 98
+            t(-10.0, 4, 110.0, 6, 100.0, 2.0), // b2: pnl 98
+            t(10.0, 5, 100.0, 6, 95.0, 2.0),   // b3: pnl −52, return −5.2 %
+            t(10.0, 8, 100.0, 9, 101.0, 0.0),  // b4: after the span, not compared
+        ];
+        // Real trades in closing order: r3 (closes bar 2), r1 (bar 3), r2 (bar 6).
+        let r1 = entry(1, t(5.0, 1, 100.5, 3, 109.0, 1.5)); // pnl 5 · 8.5 − 1.5 = 41
+        let r2 = entry(2, t(-5.0, 5, 109.0, 6, 100.0, 1.0)); // pnl 45 − 1 = 44, one bar after b2
+        let r3 = entry(3, t(5.0, 2, 100.0, 2, 101.0, 0.0)); // pnl 5, no counterpart
+        let real = [r3, r1, r2];
+        let a = compare(&real, &ts, &bt, 1, &DEFAULTS).unwrap();
+        // Span: bar 1 (first entry) to bar 6 (last exit): b1, b2, b3 inside; b4 (bar 8) outside.
+        assert_eq!(
+            (a.span.bars, a.real_trades, a.backtest_trades, a.matched),
+            (6, 3, 3, 2)
+        );
+        // r1 ↔ b1 on the same bar; r2 ↔ b2 one bar apart; 2 / (3 + 3 − 2) = 50 %.
+        assert_eq!(a.match_rate_pct, 50.0);
+        assert_eq!(
+            a.pairs.iter().map(|p| p.entry_id).collect::<Vec<_>>(),
+            [1, 2]
+        );
+        // Entry slippage: r1 long (100.5 − 100)/100 = 50 bps; r2 short −(109 − 110)/110 = 90.909 bps.
+        let s2 = 1.0 / 110.0 * 1e4;
+        assert!(
+            close(a.entry_slippage_bps.mean, (50.0 + s2) / 2.0)
+                && close(a.entry_slippage_bps.worst, s2)
+        );
+        // Exit: r1 long −(109 − 110)/110 = 90.909 bps; r2 0.
+        assert!(close(a.exit_slippage_bps.mean, s2 / 2.0) && close(a.exit_slippage_bps.worst, s2));
+        assert_eq!((a.entry_gap_bars.mean, a.entry_gap_bars.worst), (0.5, 1.0));
+        assert_eq!((a.exit_gap_bars.mean, a.exit_gap_bars.worst), (0.0, 0.0));
+        // Fill: r1 5 · ((109 − 100.5) − (110 − 100)) = −7.5; r2 −5 · ((100 − 109) − (100 − 110)) = −5.
+        // Cost: r1 0.5 · 2 − 1.5 = −0.5; r2 0.5 · 2 − 1 = 0.
+        // Signal: r3's 5 minus b3 scaled to the real mean notional (500 + 502.5 + 545) / 3:
+        // −5.2 % of it = −26.8233…; 5 + 26.8233… = 31.8233….
+        let notional = (500.0 + 502.5 + 545.0) / 3.0;
+        let g = a.pnl_gap;
+        assert!(close(g.fill, -12.5) && close(g.cost, -0.5), "{g:?}");
+        assert!(close(g.signal, 5.0 + 0.052 * notional), "{g:?}");
+        assert!(close(g.real_pnl, 90.0));
+        assert!(close(g.backtest_pnl, 49.0 + 49.0 - 0.052 * notional));
+        assert!(close(g.total, g.real_pnl - g.backtest_pnl));
+        assert_eq!(a.only_real.len(), 1);
+        assert_eq!(a.only_real[0].entry_id, Some(3));
+        assert_eq!(a.only_backtest[0].entry_bar, 5);
+        // Without a lag, r2 finds no counterpart.
+        let a = compare(&real, &ts, &bt, 0, &DEFAULTS).unwrap();
+        assert_eq!(
+            (a.matched, a.only_real.len(), a.only_backtest.len()),
+            (1, 2, 2)
+        );
+    }
+
+    #[test]
+    fn a_trade_before_the_first_bar_is_an_error_naming_the_entry() {
+        let ts: Vec<i64> = (5..10).map(|i| i * DAY_MS).collect();
+        let real = [entry(7, t(1.0, 1, 10.0, 6, 11.0, 0.0))];
+        let err = compare(&real, &ts, &[], 0, &DEFAULTS)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(
+                "journal entry 7: its entry 1970-01-02T00:00:00Z is before the first stored bar"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_deviation_threshold_by_hand() {
+        // Backtest returns 1, 3: mean 2, σ √2; 2 real trades: SE = √2/√2 = 1; threshold 2 − 2 · 1 = 0.
+        let d = deviation(&[-0.5, 0.0], &[1.0, 3.0], 2.0, 2);
+        assert!(d.evaluated && d.met);
+        assert!(close(d.threshold_pct, 0.0) || d.threshold_pct.abs() < 1e-12);
+        assert!(!deviation(&[0.5, 0.0], &[1.0, 3.0], 2.0, 2).met);
+        assert!(!deviation(&[-9.0], &[1.0, 3.0], 2.0, 2).evaluated);
+    }
 }

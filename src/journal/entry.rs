@@ -631,3 +631,208 @@ pub fn check_known(tx: &Transaction<'_>, filter: &Filter) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Db;
+    use crate::db::chain::GENESIS;
+
+    /// A short trade: 3 units at 100 → 90, commission 0.6: pnl 3 × 10 − 0.6 = 29.4.
+    pub(crate) fn trade() -> TradeRecord {
+        TradeRecord {
+            size: -3.0,
+            side: Side::Short,
+            entry_bar: 4,
+            exit_bar: 6,
+            entry_price: 100.0,
+            exit_price: 90.0,
+            stop: Some(105.0),
+            target: None,
+            pnl: 29.4,
+            commission: 0.6,
+            return_pct: 9.8,
+            entry_time: 1_577_836_800_000,
+            exit_time: 1_577_836_800_000 + 2 * DAY_MS,
+            duration_days: 2.0,
+            exit_reason: ExitReason::Target,
+            ambiguous: false,
+        }
+    }
+
+    pub(crate) fn new_entry(source: Source, trade: TradeRecord) -> NewEntry {
+        NewEntry {
+            source,
+            run_id: Some("run-1".into()),
+            strategy: StrategyId::parse("strategy", " My Strat ").unwrap(),
+            model: Some("sma_cross".into()),
+            params: Some(serde_json::json!({"fast": 10, "slow": 20})),
+            settings: Some(serde_json::json!({"cash": 10000.0})),
+            playbook: Some(PlaybookRef::of_text("pb", "text")),
+            symbol: "GOOG".into(),
+            interval: Some(Interval::Day1),
+            account: None,
+            order_ids: vec!["o-1".into(), "o-2".into()],
+            trade,
+        }
+    }
+
+    #[test]
+    fn an_entry_reads_back_as_written_and_the_chain_verifies() {
+        let mut db = Db::open_in_memory().unwrap();
+        let e = new_entry(Source::Paper, trade());
+        let id = db.write(|tx| append_at(tx, &e, 1_700_000_000_000)).unwrap();
+        assert_eq!(id, 1);
+        let back = db.read(|tx| get(tx, id)).unwrap().unwrap();
+        assert_eq!(back.trade, e.trade);
+        assert!(back.bars_known);
+        assert_eq!(back.strategy, "my strat");
+        assert_eq!(
+            (back.account.as_str(), back.source),
+            (DEFAULT_ACCOUNT, Source::Paper)
+        );
+        assert_eq!(back.playbook, e.playbook);
+        assert_eq!(back.order_ids, e.order_ids);
+        assert_eq!(back.params, e.params);
+        assert_eq!(back.recorded_at, 1_700_000_000_000);
+        let v = db.read(|tx| super::super::verify(tx)).unwrap();
+        assert!(v.intact(), "{v:?}");
+        assert_eq!(v.chains[0].head, back.hash);
+        assert_ne!(back.hash, GENESIS);
+        // A live trade has no bar indices: stored NULL, null in JSON.
+        let live = db
+            .write(|tx| append_at(tx, &new_entry(Source::Live, trade()), 1))
+            .unwrap();
+        let back = db.read(|tx| get(tx, live)).unwrap().unwrap();
+        assert!(!back.bars_known);
+        assert_eq!(
+            back.to_json()["trade"]["entry_bar"],
+            serde_json::Value::Null
+        );
+        assert_eq!(back.to_json()["trade"]["exit_price"], 90.0);
+    }
+
+    #[test]
+    fn a_negative_zero_is_stored_so_that_the_chain_still_verifies() {
+        // SQLite reads a stored -0.0 back as 0.0; hashed as written, the row would look edited.
+        let mut db = Db::open_in_memory().unwrap();
+        let mut t = trade();
+        t.pnl = -0.0;
+        t.commission = -0.0;
+        t.return_pct = -0.0;
+        db.write(|tx| append_at(tx, &new_entry(Source::Backtest, t), 1))
+            .unwrap();
+        assert!(db.read(|tx| super::super::verify(tx)).unwrap().intact());
+    }
+
+    #[test]
+    fn the_database_refuses_update_delete_and_replace() {
+        let mut db = Db::open_in_memory().unwrap();
+        db.write(|tx| append_at(tx, &new_entry(Source::Paper, trade()), 1))
+            .unwrap();
+        for sql in [
+            "UPDATE journal_entries SET pnl = 1e9",
+            "DELETE FROM journal_entries",
+            "INSERT OR REPLACE INTO journal_entries SELECT * FROM journal_entries",
+        ] {
+            let err = db.conn().execute(sql, []).unwrap_err().to_string();
+            assert!(
+                err.contains("journal_entries is append-only"),
+                "{sql}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_bad_field_is_named_and_nothing_is_written() {
+        let mut db = Db::open_in_memory().unwrap();
+        let cases: [(fn(&mut NewEntry), &str); 6] = [
+            (
+                |e| e.trade.entry_price = 0.0,
+                "trade.entry_price: 0 is not a positive number",
+            ),
+            (
+                |e| e.trade.size = 3.0,
+                "trade.side: short does not match the size 3",
+            ),
+            (
+                |e| e.trade.pnl = f64::NAN,
+                "trade.pnl: NaN is not a finite number",
+            ),
+            (
+                |e| e.trade.exit_time = 0,
+                "trade.exit_time: is before the entry time",
+            ),
+            (|e| e.symbol = " ".into(), "symbol: must not be empty"),
+            (
+                |e| e.params = Some(serde_json::json!([1])),
+                "params: must be a JSON object",
+            ),
+        ];
+        for (edit, want) in cases {
+            let mut e = new_entry(Source::Paper, trade());
+            edit(&mut e);
+            let err = db.write(|tx| append(tx, &e)).unwrap_err().to_string();
+            assert!(err.contains(want), "{want}: {err}");
+            let mut good = new_entry(Source::Paper, trade());
+            good.symbol = "OK".into();
+            let err = db
+                .write(|tx| append_all(tx, &[good, e.clone()], 1))
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("trade 2: journal entry: "), "{err}");
+        }
+        let n: i64 = db
+            .conn()
+            .query_row("SELECT count(*) FROM journal_entries", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 0);
+    }
+
+    #[test]
+    fn filters_select_and_unknown_names_are_errors_naming_what_there_is() {
+        let mut db = Db::open_in_memory().unwrap();
+        let err = db
+            .read(|tx| check_known(tx, &Filter::default()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("the journal is empty"), "{err}");
+        let mut other = new_entry(Source::Live, trade());
+        other.symbol = "EURUSD".into();
+        other.trade.size = 3.0;
+        other.trade.side = Side::Long;
+        db.write(|tx| append_all(tx, &[new_entry(Source::Paper, trade()), other], 1))
+            .unwrap();
+        let mut pick = |f: Filter| db.read(|tx| list(tx, &f, None)).unwrap().len();
+        let only = |sources: Vec<Source>| Filter {
+            sources,
+            ..Filter::default()
+        };
+        assert_eq!(pick(Filter::default()), 2);
+        assert_eq!(pick(only(vec![Source::Live])), 1);
+        assert_eq!(pick(only(vec![Source::Backtest])), 0);
+        assert_eq!(
+            pick(Filter {
+                side: Some(Side::Short),
+                ..Filter::default()
+            }),
+            1
+        );
+        let err = db
+            .read(|tx| {
+                check_known(
+                    tx,
+                    &Filter {
+                        symbol: Some("AAPL".into()),
+                        ..Filter::default()
+                    },
+                )
+            })
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "symbol: no journal entries for 'AAPL' (the journal has: EURUSD, GOOG)"
+        );
+    }
+}

@@ -269,7 +269,7 @@ pub fn cusum(trades: &[Outcome], reference: Option<&[f64]>, th: &Thresholds) -> 
     }
     let mut s = 0.0f64;
     for (i, o) in trades.iter().enumerate() {
-        s = (s + (mu - o.return_pct) / sigma - th.cusum_k).max(0.0);
+        s = cusum_step(s, (o.return_pct - mu) / sigma, th.cusum_k);
         seq.max_statistic = seq.max_statistic.max(s);
         if s > th.cusum_h && seq.first_alarm_trade.is_none() {
             seq.first_alarm_trade = Some(i + 1);
@@ -278,6 +278,12 @@ pub fn cusum(trades: &[Outcome], reference: Option<&[f64]>, th: &Thresholds) -> 
     seq.statistic = s;
     seq.alarm = s > th.cusum_h;
     seq
+}
+
+/// One step of the lower CUSUM: `max(0, s − z − k)` for the standardized return `z = (x − μ) / σ`.
+#[inline]
+pub fn cusum_step(s: f64, z: f64, k: f64) -> f64 {
+    (s - z - k).max(0.0)
 }
 
 /// The decision the criteria and the test lead to, and why.
@@ -599,4 +605,219 @@ pub fn decisions(
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::settings::DEFAULTS;
+
+    fn o(ret: f64) -> Outcome {
+        Outcome {
+            pnl: ret,
+            return_pct: ret,
+            r: f64::NAN,
+            duration_days: 1.0,
+        }
+    }
+
+    /// For each prefix of `trades` (1, 2, …), whether criterion `name` is met.
+    fn met_after_each(trades: &[Outcome], name: &str, reference: Option<&[f64]>) -> Vec<bool> {
+        (1..=trades.len())
+            .map(|n| {
+                let (c, _) = evaluate(&trades[..n], reference, &DEFAULTS);
+                let c = c.iter().find(|c| c.name == name).unwrap();
+                c.met
+            })
+            .collect()
+    }
+
+    /// The 1-based trade count at which `name` is first met, and the others never met up to there.
+    fn first_met(trades: &[Outcome], name: &str, reference: Option<&[f64]>) -> Option<usize> {
+        for n in 1..=trades.len() {
+            let (c, _) = evaluate(&trades[..n], reference, &DEFAULTS);
+            for c in &c {
+                if c.met && c.name != name {
+                    panic!("{} met at trade {n} in the {name} test", c.name);
+                }
+            }
+            if c.iter().any(|c| c.met && c.name == name) {
+                return Some(n);
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn five_losses_in_a_row_meet_the_streak_criterion_at_the_fifth() {
+        // A win, then losses: 4 in a row is below the threshold, the 5th meets it.
+        let trades = [o(3.0), o(-1.0), o(-1.0), o(-1.0), o(-1.0), o(-1.0)];
+        assert_eq!(first_met(&trades, "consecutive_losses", None), Some(6));
+        assert_eq!(
+            met_after_each(&trades, "consecutive_losses", None),
+            [false, false, false, false, false, true]
+        );
+    }
+
+    #[test]
+    fn the_win_rate_criterion_needs_ten_trades_and_a_rate_below_forty_percent() {
+        // W L L W L L W L L W: after 9 trades 3 wins (33 %) but fewer than min_trades (10): not judged.
+        // After 10: 4 wins of 10 = 40 %, not below 40: not met. The 11th, a loss: 4 / 11 = 36.4 %: met.
+        // Wins +5, losses −1: profit factor 20/7 > 1, never 5 losses in a row.
+        let mut trades: Vec<Outcome> = [5.0, -1.0, -1.0].repeat(3).into_iter().map(o).collect();
+        trades.push(o(5.0));
+        trades.push(o(-1.0));
+        let (c, _) = evaluate(&trades[..9], None, &DEFAULTS);
+        assert!(!c[0].evaluated && !c[0].met);
+        let (c, _) = evaluate(&trades[..10], None, &DEFAULTS);
+        assert_eq!((c[0].evaluated, c[0].value, c[0].met), (true, 40.0, false));
+        assert_eq!(first_met(&trades, "win_rate", None), Some(11));
+    }
+
+    #[test]
+    fn the_profit_factor_criterion_is_met_below_one_not_at_one() {
+        // +1, −1 alternating: after 10 trades 5 / |−5| = 1.0, at the threshold: not met. The 11th loses
+        // 0.5: 5 / 5.5 = 0.909: met. Win rate 5 of 11 = 45 %; at most 2 losses in a row.
+        let mut trades: Vec<Outcome> = [1.0, -1.0].repeat(5).into_iter().map(o).collect();
+        trades.push(o(-0.5));
+        let (c, _) = evaluate(&trades[..10], None, &DEFAULTS);
+        assert_eq!((c[1].value, c[1].met), (1.0, false));
+        assert_eq!(first_met(&trades, "profit_factor", None), Some(11));
+    }
+
+    #[test]
+    fn the_critical_deviation_needs_twenty_trades_below_two_standard_errors() {
+        // Reference returns 0 and 2: mean 1, σ (n − 1) = √2. With n = 20: standard error √2 / √20
+        // = 0.316228, threshold 1 − 2 · 0.316228 = 0.367544. Real trades all win 0.3 % (no other
+        // criterion can be met): 19 trades are not judged; the 20th is, and 0.3 < 0.3675: met.
+        let reference = [0.0, 2.0];
+        let trades = vec![o(0.3); 20];
+        assert_eq!(
+            first_met(&trades, "critical_deviation", Some(&reference)),
+            Some(20)
+        );
+        let (c, _) = evaluate(&trades, Some(&reference), &DEFAULTS);
+        assert!((c[3].threshold - (1.0 - 2.0 * (2.0f64 / 20.0).sqrt())).abs() < 1e-12);
+        // 0.4 % a trade is above the threshold: never met.
+        assert_eq!(
+            first_met(&vec![o(0.4); 20], "critical_deviation", Some(&reference)),
+            None
+        );
+        // Without a reference it is not judged.
+        let (c, _) = evaluate(&trades, None, &DEFAULTS);
+        assert!(!c[3].evaluated && c[3].detail == "no reference backtest");
+    }
+
+    #[test]
+    fn only_the_window_counts() {
+        // Five old losses, then 20 wins: the window (20) holds only wins.
+        let mut trades: Vec<Outcome> = vec![o(-1.0); 5];
+        trades.extend(vec![o(1.0); 20]);
+        let (c, _) = evaluate(&trades, None, &DEFAULTS);
+        assert_eq!(c[2].value, 0.0);
+        assert!(c.iter().all(|c| !c.met));
+    }
+
+    fn criteria(met: usize) -> Vec<Criterion> {
+        (0..4)
+            .map(|i| Criterion {
+                name: [
+                    "win_rate",
+                    "profit_factor",
+                    "consecutive_losses",
+                    "critical_deviation",
+                ][i],
+                evaluated: true,
+                value: 0.0,
+                comparison: "<",
+                threshold: 1.0,
+                met: i < met,
+                detail: String::new(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_decision_counts_the_criteria_met_and_a_deciding_alarm_disables() {
+        let quiet = cusum(&[], None, &DEFAULTS);
+        let want = [
+            Decision::NoAction,
+            Decision::MonitorClosely,
+            Decision::TriggerOptimization,
+            Decision::DisableStrategy,
+            Decision::DisableStrategy,
+        ];
+        for (met, want) in want.iter().enumerate() {
+            assert_eq!(decide(&criteria(met), &quiet).0, *want, "{met} met");
+        }
+        let mut alarm = quiet.clone();
+        alarm.alarm = true;
+        let (d, reason) = decide(&criteria(0), &alarm);
+        assert_eq!(d, Decision::NoAction);
+        assert!(reason.ends_with("advisory"), "{reason}");
+        alarm.decides = true;
+        assert_eq!(decide(&criteria(0), &alarm).0, Decision::DisableStrategy);
+    }
+
+    #[test]
+    fn the_cusum_alarms_after_a_run_of_standardized_losses() {
+        // Reference mean 1, σ √2 (returns 0 and 2). A trade at −1.828427 is z = (−1.828427 − 1)/√2 = −2:
+        // each adds 2 − 0.5 = 1.5 to S: 1.5, 3.0, 4.5, 6.0 — above h = 5 at the 4th.
+        let z = 1.0 - 2.0 * 2.0f64.sqrt();
+        let s = cusum(&vec![o(z); 4], Some(&[0.0, 2.0]), &DEFAULTS);
+        assert!(s.evaluated && s.alarm);
+        assert_eq!(s.first_alarm_trade, Some(4));
+        assert!((s.statistic - 6.0).abs() < 1e-9, "{s:?}");
+        let s = cusum(&vec![o(z); 3], Some(&[0.0, 2.0]), &DEFAULTS);
+        assert!(!s.alarm && (s.statistic - 4.5).abs() < 1e-9);
+        assert!(!cusum(&[o(1.0)], Some(&[1.0, 1.0]), &DEFAULTS).evaluated);
+    }
+
+    /// Mean run length of the lower CUSUM (k, h) on N(−shift, 1) data, over `runs` runs.
+    fn average_run_length(shift: f64, runs: usize, seed: u64) -> f64 {
+        use rand::SeedableRng;
+        use rand_distr::{Distribution, StandardNormal};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let mut total = 0usize;
+        for _ in 0..runs {
+            let mut s = 0.0;
+            let mut n = 0;
+            loop {
+                n += 1;
+                let z: f64 = StandardNormal.sample(&mut rng);
+                s = cusum_step(s, z - shift, CUSUM_K_TEST);
+                if s > CUSUM_H_TEST {
+                    break;
+                }
+            }
+            total += n;
+        }
+        total as f64 / runs as f64
+    }
+
+    const CUSUM_K_TEST: f64 = crate::journal::settings::CUSUM_K;
+    const CUSUM_H_TEST: f64 = crate::journal::settings::CUSUM_H;
+
+    /// Siegmund's approximation of a one-sided CUSUM's average run length for a shift `delta` (in σ).
+    fn siegmund(delta: f64) -> f64 {
+        let d = delta - CUSUM_K_TEST;
+        let b = CUSUM_H_TEST + 1.166;
+        ((-2.0 * d * b).exp() + 2.0 * d * b - 1.0) / (2.0 * d * d)
+    }
+
+    #[test]
+    fn the_documented_run_lengths_hold_by_simulation() {
+        // In control: Siegmund gives 938 trades between false alarms; 1500 simulated runs (standard error
+        // about 938 / √1500 = 24) must land within 10 %.
+        let arl0 = average_run_length(0.0, 1500, 7);
+        assert!((siegmund(0.0) - 938.0).abs() < 1.0);
+        assert!((arl0 / siegmund(0.0) - 1.0).abs() < 0.10, "ARL0 {arl0}");
+        // A one-σ drop: about 10.3 trades to detect it.
+        let arl1 = average_run_length(1.0, 4000, 8);
+        assert!(
+            (arl1 / siegmund(1.0) - 1.0).abs() < 0.05,
+            "ARL1 {arl1} vs {}",
+            siegmund(1.0)
+        );
+    }
 }

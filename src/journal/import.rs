@@ -616,3 +616,202 @@ fn imported_trips(
     )?;
     Ok(n as usize)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Db;
+
+    const HEADER: &str = "time,symbol,side,quantity,price,fee,order_id\n";
+
+    /// Partial fills and a flip (worked by hand in `partial_fills_and_a_flip_make_two_round_trips`).
+    const FILLS: &str = "2024-01-02T10:00:00Z,ACME,buy,60,100,0.6,A
+2024-01-02T10:00:05Z,ACME,buy,40,101,0.4,A
+2024-01-02T11:00:00Z,ACME,sell,30,105,0.3,B
+2024-01-02T12:00:00Z,ACME,sell,120,110,1.2,C
+2024-01-02T13:00:00Z,ACME,buy,50,108,0.5,D
+";
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-9 * b.abs().max(1.0)
+    }
+
+    fn book(text: &str) -> Vec<BookFill> {
+        parse_fills(&format!("{HEADER}{text}"), "t.csv")
+            .unwrap()
+            .into_iter()
+            .map(|f| BookFill {
+                ts_ms: f.ts_ms,
+                side: f.side,
+                quantity: f.quantity,
+                price: f.price,
+                fee: f.fee,
+                order_id: f.order_id,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn partial_fills_and_a_flip_make_two_round_trips() {
+        let (trips, open) = round_trips(&book(FILLS));
+        assert_eq!(trips.len(), 2);
+        assert_eq!(open, 0.0);
+        // Trip 1, long: opened 60 @ 100 and 40 @ 101 (order A, two partial fills) → 100 units at
+        // (6000 + 4040) / 100 = 100.4. Closed 30 @ 105 (B), then C sells 120: 70 close the position,
+        // 50 open a short. Exit (30·105 + 70·110) / 100 = 108.5. Fees 0.6 + 0.4 + 0.3 + 1.2·70/120 = 2.0.
+        // pnl = 100 · (108.5 − 100.4) − 2.0 = 808.
+        let t = &trips[0];
+        assert_eq!((t.side, t.quantity), (Side::Long, 100.0));
+        assert!(
+            close(t.entry_price, 100.4) && close(t.exit_price, 108.5),
+            "{t:?}"
+        );
+        assert!(close(t.fees, 2.0), "{t:?}");
+        assert_eq!(t.order_ids, ["A", "B", "C"]);
+        let r = t.to_record();
+        assert!(close(r.pnl, 808.0), "{r:?}");
+        // return = 108.5 / 100.4 − 1 − 2 / (100 · 100.4), in percent.
+        assert!(close(
+            r.return_pct,
+            (108.5 / 100.4 - 1.0 - 2.0 / 10_040.0) * 100.0
+        ));
+        assert_eq!(r.exit_time - r.entry_time, 2 * 3_600_000);
+        // Trip 2, short: the 50 left of C at 110, fee 1.2·50/120 = 0.5; closed by D 50 @ 108, fee 0.5.
+        // pnl = −50 · (108 − 110) − 1.0 = 99.
+        let t = &trips[1];
+        assert_eq!(
+            (t.side, t.quantity, t.entry_price, t.exit_price),
+            (Side::Short, 50.0, 110.0, 108.0)
+        );
+        assert!(close(t.fees, 1.0));
+        assert_eq!(t.order_ids, ["C", "D"]);
+        assert!(close(t.to_record().pnl, 99.0));
+        assert_eq!(t.to_record().size, -50.0);
+    }
+
+    #[test]
+    fn an_open_position_stays_open_and_decimal_quantities_close_it() {
+        // 0.1 + 0.2 bought, 0.3 sold: flat despite binary fractions.
+        let (trips, open) = round_trips(&book(
+            "2024-01-02,X,buy,0.1,10,0,a\n2024-01-03,X,buy,0.2,10,0,b\n2024-01-04,X,sell,0.3,11,0,c\n2024-01-05,X,sell,1,12,0,d\n",
+        ));
+        assert_eq!(trips.len(), 1);
+        assert_eq!(open, -1.0);
+    }
+
+    #[test]
+    fn a_broken_row_is_named_and_nothing_is_read() {
+        for (rows, want) in [
+            (
+                "2024-01-02,X,buy,-5,10,0,a\n",
+                "t.csv: line 2: quantity '-5' is not a positive number; nothing was imported",
+            ),
+            (
+                "2024-01-02,X,buy,5,10,0,a\n2024-01-02,X,hold,5,10,0,b\n",
+                "t.csv: line 3: side: unknown side 'hold'; expected long or short",
+            ),
+            (
+                "2024-01-02,X,buy,5,0,0,a\n",
+                "line 2: price '0' is not a positive number",
+            ),
+            (
+                "2024-01-02,X,buy,5,10,-1,a\n",
+                "line 2: fee '-1' is not a number ≥ 0",
+            ),
+            (
+                "someday,X,buy,5,10,0,a\n",
+                "line 2: time: unparsable time 'someday'",
+            ),
+            ("2024-01-02,X,buy,5,10,0,\n", "line 2: order_id is empty"),
+            ("", "t.csv: no fills after the header"),
+        ] {
+            let err = parse_fills(&format!("{HEADER}{rows}"), "t.csv")
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(want), "{want}: {err}");
+        }
+        let err = parse_fills("time,symbol,side,quantity,fee,order_id\n", "t.csv")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("t.csv: line 1: no 'price' column"), "{err}");
+        // Other columns and another order are fine; names in any case.
+        let f = parse_fills(
+            "Order ID,Price,QTY,Side,Symbol,Time,Fee,Note\nz,2,3,SELL,Y,1704153600,0,hi\n",
+            "t.csv",
+        )
+        .unwrap();
+        assert_eq!(
+            (f[0].side, f[0].quantity, f[0].price, f[0].ts_ms),
+            (Side::Short, 3.0, 2.0, 1_704_153_600_000)
+        );
+    }
+
+    fn who() -> Attribution {
+        Attribution {
+            strategy: StrategyId::parse("s", "breakout").unwrap(),
+            account: "acct".into(),
+            interval: None,
+            playbook: None,
+        }
+    }
+
+    fn count(db: &Db, table: &str) -> i64 {
+        db.conn()
+            .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn importing_twice_adds_nothing_and_a_later_file_closes_an_open_position() {
+        let mut db = Db::open_in_memory().unwrap();
+        let fills = parse_fills(&format!("{HEADER}{FILLS}"), "f.csv").unwrap();
+        let first = &fills[..3];
+        // The first export stops with 70 units still open: no round trip yet.
+        let r = db
+            .write(|tx| import(tx, first, "a.csv", &who(), 1))
+            .unwrap();
+        assert_eq!((r.fills_new, r.entries.len(), r.open["ACME"]), (3, 0, 70.0));
+        // The next export repeats those three fills and adds the rest: two round trips.
+        let r = db
+            .write(|tx| import(tx, &fills, "b.csv", &who(), 2))
+            .unwrap();
+        assert_eq!((r.fills_new, r.fills_known, r.entries.len()), (2, 3, 2));
+        // Again: nothing new.
+        let r = db
+            .write(|tx| import(tx, &fills, "b.csv", &who(), 3))
+            .unwrap();
+        assert_eq!((r.fills_new, r.entries.len()), (0, 0));
+        assert_eq!(
+            (count(&db, "journal_fills"), count(&db, "journal_entries")),
+            (5, 2)
+        );
+        let e = db
+            .read(|tx| entry::list(tx, &entry::Filter::default(), None))
+            .unwrap();
+        assert!(close(e[0].trade.pnl, 808.0) && close(e[1].trade.pnl, 99.0));
+        assert_eq!(
+            (e[0].source, e[0].account.as_str(), e[0].strategy.as_str()),
+            (Source::Live, "acct", "breakout")
+        );
+        assert!(db.read(|tx| super::super::verify(tx)).unwrap().intact());
+    }
+
+    #[test]
+    fn a_new_fill_older_than_the_imported_ones_is_refused_and_nothing_is_written() {
+        let mut db = Db::open_in_memory().unwrap();
+        let fills = parse_fills(&format!("{HEADER}{FILLS}"), "f.csv").unwrap();
+        db.write(|tx| import(tx, &fills[2..], "late.csv", &who(), 1))
+            .unwrap();
+        let err = db
+            .write(|tx| import(tx, &fills[..2], "early.csv", &who(), 2))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(
+                "early.csv: line 2: the fill at 2024-01-02T10:00:00Z is older than the newest"
+            ),
+            "{err}"
+        );
+        assert_eq!(count(&db, "journal_fills"), 3);
+    }
+}

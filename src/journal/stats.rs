@@ -177,7 +177,7 @@ impl Accumulator {
             trades: self.trades,
             wins: self.wins,
             losses: self.losses,
-            win_rate_pct: per(self.wins as f64 * 100.0),
+            win_rate_pct: per(self.wins as f64) * 100.0,
             profit_factor: profit_factor(self.gain_ret, self.loss_ret),
             expectancy_pct: per(self.sum_ret),
             net_pnl: self.sum_pnl,

@@ -5,6 +5,7 @@ mod backtest_engine;
 mod backtest_parity;
 mod fetch_providers;
 mod home;
+mod journal;
 mod optimize;
 mod report_browser;
 mod risk_check;
