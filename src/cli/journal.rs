@@ -316,6 +316,17 @@ fn thresholds(ctx: &Context) -> Result<Thresholds> {
 
 // ---- Formatting ---------------------------------------------------------------------------------
 
+/// A table in the house style, without its last column unless `last` (an optional column, e.g. MAE/MFE).
+fn table_opt<T: tabled::Tabled>(rows: impl IntoIterator<Item = T>, last: bool) -> String {
+    use tabled::settings::{Remove, Style, object::Columns};
+    let mut t = tabled::Table::new(rows);
+    t.with(Style::sharp());
+    if !last {
+        t.with(Remove::column(Columns::last()));
+    }
+    t.to_string()
+}
+
 fn num(v: f64, decimals: usize) -> String {
     // -0.0 (a zero slippage of a short) reads as 0.
     let v = v + 0.0;
@@ -475,7 +486,7 @@ fn list(ctx: &Context, a: ListArgs) -> Result<Outcome> {
             ),
         }
     });
-    let mut out = table(rows);
+    let mut out = table_opt(rows, a.mae);
     out.push_str(&format!("\n{} entries", entries.len()));
     print_text(&out)?;
     Ok(Outcome::Done)
@@ -683,22 +694,10 @@ fn mean_excursions(
                 GroupBy::Side => e.trade.side.to_string(),
                 GroupBy::ExitReason => e.trade.exit_reason.to_string(),
                 GroupBy::Weekday => {
-                    use chrono::Datelike;
-                    let d = chrono::DateTime::from_timestamp_millis(e.trade.entry_time)
-                        .unwrap_or_default();
-                    ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
-                        [d.weekday().num_days_from_monday() as usize]
-                        .to_string()
+                    let d = stats::weekday_hour(e.trade.entry_time).0 as usize;
+                    ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"][d].to_string()
                 }
-                GroupBy::Hour => {
-                    use chrono::Timelike;
-                    format!(
-                        "{:02}",
-                        chrono::DateTime::from_timestamp_millis(e.trade.entry_time)
-                            .unwrap_or_default()
-                            .hour()
-                    )
-                }
+                GroupBy::Hour => format!("{:02}", stats::weekday_hour(e.trade.entry_time).1),
             })
             .collect::<Vec<_>>()
             .join(" / ");
@@ -793,7 +792,7 @@ fn stats_table(
                 .join(" / ")
         )
     };
-    format!("{head}{}", table(rows))
+    format!("{head}{}", table_opt(rows, mae.is_some()))
 }
 
 // ---- import -------------------------------------------------------------------------------------
@@ -962,9 +961,10 @@ fn analyze_cmd(ctx: &Context, a: AnalyzeArgs) -> Result<Outcome> {
     Ok(Outcome::Done)
 }
 
-fn render_analysis(r: &Analysis) -> String {
-    let srcs: Vec<&str> = r.sources.iter().map(|s| s.as_str()).collect();
-    let reference = match &r.reference {
+fn render_analysis(a: &Analysis) -> String {
+    let r = &a.comparison;
+    let srcs: Vec<&str> = a.sources.iter().map(|s| s.as_str()).collect();
+    let reference = match &a.reference {
         journal::reference::Origin::Playbook { name, path, .. } => {
             format!("playbook {name} ({})", path.display())
         }
@@ -975,9 +975,9 @@ fn render_analysis(r: &Analysis) -> String {
     let mut out = vec![
         format!(
             "{} on {} {}: {} trades vs the backtest of {reference}",
-            r.strategy,
-            r.symbol,
-            r.interval,
+            a.strategy,
+            a.symbol,
+            a.interval,
             srcs.join("+")
         ),
         format!(
@@ -1017,10 +1017,10 @@ fn render_analysis(r: &Analysis) -> String {
             num(r.pnl_gap.backtest_pnl, 2)
         ),
     ];
-    if r.left_out > 0 {
+    if a.left_out > 0 {
         out.push(format!(
             "{} entries made under another playbook or settings were left out",
-            r.left_out
+            a.left_out
         ));
     }
     #[derive(tabled::Tabled)]
@@ -1118,6 +1118,9 @@ fn book_trades(ctx: &Context, strategy: &str, symbol: &str, srcs: &[Source]) -> 
         .read(|tx| journal::entry::closed_in_order(tx, &filter))
 }
 
+/// One book's feedback: its evaluation, the feedback row's id, the action taken and the queued spec.
+type BookFeedback = (Evaluation, i64, Value, Option<PathBuf>);
+
 fn feedback_cmd(ctx: &Context, a: FeedbackArgs) -> Result<Outcome> {
     let home = ctx.home()?;
     let th = thresholds(ctx)?;
@@ -1126,44 +1129,16 @@ fn feedback_cmd(ctx: &Context, a: FeedbackArgs) -> Result<Outcome> {
         srcs = Source::REAL.to_vec();
     }
     let explicit = a.playbook.as_deref().map(load_playbook).transpose()?;
-    let picked = books(ctx, a.strategy.as_deref(), a.symbol.as_deref(), &srcs)?;
-    let store = home.store();
     let mut results = Vec::new();
-    for (strategy, symbol) in picked {
-        let entries = book_trades(ctx, &strategy, &symbol, &srcs)?;
-        let outcomes: Vec<TradeOutcome> =
-            entries.iter().map(|e| TradeOutcome::of(&e.trade)).collect();
-        let reference = Reference::for_entries(&entries, explicit.clone(), &home.playbooks_dir());
-        let returns = reference
-            .as_ref()
-            .map_err(|e| Error::invalid(e.to_string()))
-            .and_then(|r| feedback::reference_returns(r, &store));
-        let eval = feedback::evaluation(&strategy, &symbol, &srcs, &outcomes, returns, &th);
-        let now = Utc::now();
-        let spec = match (&eval.decision, &reference) {
-            (Decision::TriggerOptimization, Ok(r)) => Some(feedback::write_spec(
-                r,
-                &store,
-                &home.queue_dir(),
-                &home.playbooks_dir(),
-                &strategy,
-                now,
-            )?),
-            _ => None,
-        };
-        let written = ctx
-            .db()?
-            .write(|tx| feedback::record(tx, &eval, spec.as_deref(), now));
-        let (id, action) = match written {
-            Ok(v) => v,
-            Err(e) => {
-                if let Some(p) = &spec {
-                    let _ = std::fs::remove_file(p);
-                }
-                return Err(e);
-            }
-        };
-        results.push((eval, id, action, spec));
+    for (strategy, symbol) in books(ctx, a.strategy.as_deref(), a.symbol.as_deref(), &srcs)? {
+        results.push(feedback_book(
+            ctx,
+            &home,
+            (&strategy, &symbol),
+            &srcs,
+            &explicit,
+            &th,
+        )?);
     }
     let runs = if a.run {
         run_specs(ctx, &home, &results)?
@@ -1195,12 +1170,57 @@ fn feedback_cmd(ctx: &Context, a: FeedbackArgs) -> Result<Outcome> {
     })
 }
 
-/// Runs each queued spec now with `flowrex optimize --spec FILE` (a child process of this executable).
-fn run_specs(
+/// Evaluates one book and records the decision: a queued spec for `trigger_optimization` (written first,
+/// removed again if the decision row cannot be written), the risk budget for `disable_strategy` (in the
+/// decision row's transaction).
+fn feedback_book(
     ctx: &Context,
     home: &Home,
-    results: &[(Evaluation, i64, Value, Option<PathBuf>)],
-) -> Result<Vec<Value>> {
+    (strategy, symbol): (&str, &str),
+    srcs: &[Source],
+    explicit: &Option<(Playbook, PlaybookRef, PathBuf)>,
+    th: &Thresholds,
+) -> Result<BookFeedback> {
+    let store = home.store();
+    let entries = book_trades(ctx, strategy, symbol, srcs)?;
+    let outcomes: Vec<TradeOutcome> = entries.iter().map(|e| TradeOutcome::of(&e.trade)).collect();
+    let reference = Reference::for_entries(&entries, explicit.clone(), &home.playbooks_dir());
+    let returns = reference
+        .as_ref()
+        .map_err(|e| Error::invalid(e.to_string()))
+        .and_then(|r| feedback::reference_returns(r, &store));
+    let eval = feedback::evaluation(strategy, symbol, srcs, &outcomes, returns, th);
+    let now = Utc::now();
+    // Absolute paths in the spec: the nightly job may run from another folder.
+    let root = std::fs::canonicalize(home.root()).unwrap_or_else(|_| home.root().to_path_buf());
+    let abs = Home::layout(root);
+    let spec = match (&eval.decision, &reference) {
+        (Decision::TriggerOptimization, Ok(r)) => Some(feedback::write_spec(
+            r,
+            &store,
+            &abs.queue_dir(),
+            &abs.playbooks_dir(),
+            strategy,
+            now,
+        )?),
+        _ => None,
+    };
+    let written = ctx
+        .db()?
+        .write(|tx| feedback::record(tx, &eval, spec.as_deref(), now));
+    match written {
+        Ok((id, action)) => Ok((eval, id, action, spec)),
+        Err(e) => {
+            if let Some(p) = &spec {
+                let _ = std::fs::remove_file(p);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Runs each queued spec now with `flowrex optimize --spec FILE` (a child process of this executable).
+fn run_specs(ctx: &Context, home: &Home, results: &[BookFeedback]) -> Result<Vec<Value>> {
     let exe = std::env::current_exe().map_err(|e| Error::io("<current executable>", e))?;
     let mut out = Vec::new();
     for spec in results.iter().filter_map(|r| r.3.as_ref()) {
@@ -1230,12 +1250,10 @@ fn run_specs(
     Ok(out)
 }
 
-fn render_feedback(
-    results: &[(Evaluation, i64, Value, Option<PathBuf>)],
-    th: &Thresholds,
-) -> String {
+fn render_feedback(results: &[BookFeedback], th: &Thresholds) -> String {
     let mut out = format!(
-        "window {} trades; thresholds: win rate < {}%, profit factor < {}, {}+ losses in a row, critical deviation {}σ (from {} trades); CUSUM k {} h {}{}\n",
+        "window {} trades; thresholds: win rate < {}%, profit factor < {}, {}+ losses in a row, critical \
+         deviation {}σ (from {} trades); CUSUM k {} h {} ({})\n",
         th.window,
         th.min_win_rate_pct,
         th.min_profit_factor,
@@ -1245,83 +1263,83 @@ fn render_feedback(
         th.cusum_k,
         th.cusum_h,
         if th.cusum_decides {
-            " (decides)"
+            "decides"
         } else {
-            " (advises)"
+            "advises"
         }
     );
-    for (e, id, action, spec) in results {
-        #[derive(tabled::Tabled)]
-        struct Row {
-            #[tabled(rename = "Criterion")]
-            name: &'static str,
-            #[tabled(rename = "Value")]
-            value: String,
-            #[tabled(rename = "Rule")]
-            rule: String,
-            #[tabled(rename = "Met")]
-            met: &'static str,
-            #[tabled(rename = "Detail")]
-            detail: String,
-        }
-        out.push_str(&format!(
-            "\n{} on {}: {} trades ({} in the window) → {} — {}\n",
-            e.strategy, e.symbol, e.total_trades, e.window_trades, e.decision, e.reason
-        ));
-        out.push_str(&table(e.criteria.iter().map(|c| Row {
-            name: c.name,
-            value: num(c.value, 4),
-            rule: format!("{} {}", c.comparison, num(c.threshold, 4)),
-            met: if !c.evaluated {
-                "not judged"
-            } else if c.met {
-                "MET"
-            } else {
-                "no"
-            },
-            detail: c.detail.clone(),
-        })));
-        let s = &e.sequential;
-        out.push_str(&if s.evaluated {
-            format!(
-                "\nCUSUM: S = {:.3} (max {:.3}) vs h = {}{}",
-                s.statistic,
-                s.max_statistic,
-                s.h,
-                if s.alarm { " — ALARM" } else { "" }
-            )
-        } else {
-            format!(
-                "\nCUSUM: not run ({})",
-                e.reference_note
-                    .as_deref()
-                    .unwrap_or("the reference backtest has fewer than 2 trades that differ")
-            )
-        });
-        let done = match e.decision {
-            Decision::DisableStrategy => format!(
-                "strategy '{}' disabled in the risk budget (re-enable: flowrex risk-check enable-strategy {} --reason …)",
-                e.strategy, e.strategy
-            ),
-            Decision::TriggerOptimization => match spec {
-                Some(p) => format!(
-                    "optimize spec queued: {} (run: flowrex optimize --spec {})",
-                    p.display(),
-                    p.display()
-                ),
-                None => format!(
-                    "no optimize spec: {}",
-                    action
-                        .get("note")
-                        .and_then(Value::as_str)
-                        .unwrap_or("no reference")
-                ),
-            },
-            Decision::MonitorClosely => "recorded; shown in journal stats".into(),
-            Decision::NoAction => "recorded".into(),
-        };
-        out.push_str(&format!("\nfeedback {id}: {done}\n"));
+    for book in results {
+        out.push_str(&render_book(book));
     }
+    out
+}
+
+/// One book's evaluation: the decision, the criteria table, the CUSUM and what was done.
+fn render_book((e, id, action, spec): &BookFeedback) -> String {
+    #[derive(tabled::Tabled)]
+    struct Row {
+        #[tabled(rename = "Criterion")]
+        name: &'static str,
+        #[tabled(rename = "Value")]
+        value: String,
+        #[tabled(rename = "Rule")]
+        rule: String,
+        #[tabled(rename = "Met")]
+        met: &'static str,
+        #[tabled(rename = "Detail")]
+        detail: String,
+    }
+    let mut out = format!(
+        "\n{} on {}: {} trades ({} in the window) → {} — {}\n",
+        e.strategy, e.symbol, e.total_trades, e.window_trades, e.decision, e.reason
+    );
+    out.push_str(&table(e.criteria.iter().map(|c| Row {
+        name: c.name,
+        value: num(c.value, 4),
+        rule: format!("{} {}", c.comparison, num(c.threshold, 4)),
+        met: match (c.evaluated, c.met) {
+            (false, _) => "not judged",
+            (true, true) => "MET",
+            (true, false) => "no",
+        },
+        detail: c.detail.clone(),
+    })));
+    let s = &e.sequential;
+    out.push_str(&if s.evaluated {
+        let alarm = if s.alarm { " — ALARM" } else { "" };
+        format!(
+            "\nCUSUM: S = {:.3} (max {:.3}) vs h = {}{alarm}",
+            s.statistic, s.max_statistic, s.h
+        )
+    } else {
+        let why = e.reference_note.as_deref();
+        format!(
+            "\nCUSUM: not run ({})",
+            why.unwrap_or("the reference backtest has fewer than 2 trades that differ")
+        )
+    });
+    let done = match (e.decision, spec) {
+        (Decision::DisableStrategy, _) => format!(
+            "strategy '{}' disabled in the risk budget (re-enable: flowrex risk-check enable-strategy {} \
+             --reason …)",
+            e.strategy, e.strategy
+        ),
+        (Decision::TriggerOptimization, Some(p)) => format!(
+            "optimize spec queued: {} (run: flowrex optimize --spec {})",
+            p.display(),
+            p.display()
+        ),
+        (Decision::TriggerOptimization, None) => format!(
+            "no optimize spec: {}",
+            action
+                .get("note")
+                .and_then(Value::as_str)
+                .unwrap_or("no reference")
+        ),
+        (Decision::MonitorClosely, _) => "recorded; shown in journal stats".into(),
+        (Decision::NoAction, _) => "recorded".into(),
+    };
+    out.push_str(&format!("\nfeedback {id}: {done}\n"));
     out
 }
 

@@ -4,7 +4,9 @@
 //!   warm-up and position state as deployed) through the last stored bar. The **span** is the bars the
 //!   real trades cover: from the bar holding the first real entry to the bar holding the last real exit
 //!   (a bar holds a time when it is the last bar opening at or before it). The backtest trades compared are
-//!   the closed ones entered inside the span; running past the span lets one entered inside it close.
+//!   those entered inside the span and closed by its last bar (plus `max_lag`): running past the span lets
+//!   one entered inside it close late, and one still open then stands for a position reality had not
+//!   closed yet (an always-in-the-market strategy opens its next trade on the bar the last one closed).
 //! - **Matching** (one to one, by entry bar and side): first every real trade takes a backtest trade of
 //!   the same side entered on the same bar; then, with `max_lag` > 0, a real trade left over takes the
 //!   nearest unmatched backtest trade of its side entered within `max_lag` bars (the earlier one on a tie).
@@ -234,7 +236,7 @@ pub struct BarWindow {
     pub bars: usize,
 }
 
-/// What `journal analyze` found.
+/// What `journal analyze` found: which book, against which backtest, and the comparison.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Analysis {
     /// The strategy.
@@ -249,6 +251,14 @@ pub struct Analysis {
     pub reference: Origin,
     /// Entries of the book left out because they were made under another playbook or settings.
     pub left_out: usize,
+    /// The comparison.
+    #[serde(flatten)]
+    pub comparison: Comparison,
+}
+
+/// Real trades against the replay's trades over the same bars.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
     /// The replay's bars.
     pub replay: BarWindow,
     /// The bars the real trades span.
@@ -355,14 +365,15 @@ pub fn analyze(
         .unwrap_or(i64::MAX);
     let (candles, report) = reference.replay_from(store, first_entry)?;
     let bt = TradeRecord::all(&report.run.trades, &candles.ts);
-    let mut a = compare(&real, &candles.ts, &bt, req.max_lag, th)?;
-    a.strategy = req.strategy.to_string();
-    a.symbol = req.symbol.clone();
-    a.interval = reference.market().1;
-    a.sources = sources;
-    a.reference = reference.origin.clone();
-    a.left_out = left_out;
-    Ok(a)
+    Ok(Analysis {
+        strategy: req.strategy.to_string(),
+        symbol: req.symbol.clone(),
+        interval: reference.market().1,
+        sources,
+        reference: reference.origin.clone(),
+        left_out,
+        comparison: compare(&real, &candles.ts, &bt, req.max_lag, th)?,
+    })
 }
 
 fn names(sources: &[Source]) -> String {
@@ -411,7 +422,7 @@ pub fn compare(
     bt: &[TradeRecord],
     max_lag: usize,
     th: &Thresholds,
-) -> Result<Analysis> {
+) -> Result<Comparison> {
     let bars = real
         .iter()
         .map(|e| {
@@ -433,22 +444,50 @@ pub fn compare(
         .collect::<Result<Vec<(usize, usize)>>>()?;
     let span_first = bars.iter().map(|b| b.0).min().unwrap_or(0);
     let span_last = bars.iter().map(|b| b.1).max().unwrap_or(0);
+    // A backtest trade still open `max_lag` bars after the span's end stands for a position reality had
+    // not closed when its last journaled trade closed: it is not compared.
     let mut inside: Vec<&TradeRecord> = bt
         .iter()
-        .filter(|t| (span_first..=span_last).contains(&t.entry_bar))
+        .filter(|t| {
+            (span_first..=span_last).contains(&t.entry_bar) && t.exit_bar <= span_last + max_lag
+        })
         .collect();
     inside.sort_by_key(|t| t.entry_bar);
     let matches = match_trades(real, &bars, &inside, max_lag);
-    Ok(summarize(
-        real,
-        &bars,
-        &inside,
-        &matches,
-        ts,
-        (span_first, span_last),
-        max_lag,
-        th,
-    ))
+    let sides = Sides::split(real, &bars, &inside, &matches);
+    let real_stats = stats_of(real.iter().map(|e| Outcome::of(&e.trade)));
+    let mut closing = inside.clone();
+    closing.sort_by_key(|t| (t.exit_bar, t.entry_bar));
+    let backtest_stats = stats_of(closing.iter().map(|t| Outcome::of(t)));
+    let (m, nr, nb) = (sides.pairs.len(), real.len(), inside.len());
+    let col = |f: fn(&Pair) -> f64| sides.pairs.iter().map(f).collect::<Vec<f64>>();
+    let gap = |f: fn(&Pair) -> f64| Spread::of_abs(&col(f));
+    Ok(Comparison {
+        replay: window(ts, 0, ts.len().saturating_sub(1)),
+        span: window(ts, span_first, span_last),
+        max_lag_bars: max_lag,
+        real_trades: nr,
+        backtest_trades: nb,
+        matched: m,
+        match_rate_pct: m as f64 / (nr + nb - m) as f64 * 100.0,
+        entry_slippage_bps: Spread::of_max(&col(|p| p.entry_slippage_bps)),
+        exit_slippage_bps: Spread::of_max(&col(|p| p.exit_slippage_bps)),
+        entry_gap_bars: gap(|p| p.entry_bars.0 as f64 - p.entry_bars.1 as f64),
+        exit_gap_bars: gap(|p| p.exit_bars.0 as f64 - p.exit_bars.1 as f64),
+        pnl_gap: sides.pnl_gap(real),
+        metrics: side_by_side(&real_stats, &backtest_stats),
+        real_stats,
+        backtest_stats,
+        critical_deviation: deviation(
+            &real.iter().map(|e| e.trade.return_pct).collect::<Vec<_>>(),
+            &inside.iter().map(|t| t.return_pct).collect::<Vec<_>>(),
+            th.deviation_sigmas,
+            th.deviation_min_trades,
+        ),
+        pairs: sides.pairs,
+        only_real: sides.only_real,
+        only_backtest: sides.only_backtest,
+    })
 }
 
 /// For each real trade, the index into `bt` (sorted by entry bar) of its counterpart.
@@ -494,108 +533,79 @@ fn match_trades(
     out
 }
 
-#[allow(clippy::too_many_arguments)]
-fn summarize(
-    real: &[Entry],
-    bars: &[(usize, usize)],
-    bt: &[&TradeRecord],
-    matches: &[Option<usize>],
-    ts: &[i64],
-    span: (usize, usize),
-    max_lag: usize,
-    th: &Thresholds,
-) -> Analysis {
-    let notional = mean(
-        &real
-            .iter()
-            .map(|e| e.trade.size.abs() * e.trade.entry_price)
-            .collect::<Vec<_>>(),
-    );
-    let mut pairs = Vec::new();
-    let mut only_real = Vec::new();
-    let mut matched_bt = vec![false; bt.len()];
-    for (i, e) in real.iter().enumerate() {
-        match matches[i] {
-            Some(j) => {
-                matched_bt[j] = true;
-                pairs.push(pair(e, bars[i], bt[j]));
+/// The matched pairs and the trades of either side without a counterpart.
+struct Sides {
+    pairs: Vec<Pair>,
+    only_real: Vec<Unmatched>,
+    only_backtest: Vec<Unmatched>,
+}
+
+impl Sides {
+    fn split(
+        real: &[Entry],
+        bars: &[(usize, usize)],
+        bt: &[&TradeRecord],
+        matches: &[Option<usize>],
+    ) -> Sides {
+        let notional = mean(
+            &real
+                .iter()
+                .map(|e| e.trade.size.abs() * e.trade.entry_price)
+                .collect::<Vec<_>>(),
+        );
+        let mut out = Sides {
+            pairs: Vec::new(),
+            only_real: Vec::new(),
+            only_backtest: Vec::new(),
+        };
+        let mut matched_bt = vec![false; bt.len()];
+        for (i, e) in real.iter().enumerate() {
+            match matches[i] {
+                Some(j) => {
+                    matched_bt[j] = true;
+                    out.pairs.push(pair(e, bars[i], bt[j]));
+                }
+                None => out.only_real.push(Unmatched {
+                    entry_id: Some(e.id),
+                    side: e.trade.side,
+                    entry_time: format_ts_full(e.trade.entry_time),
+                    entry_bar: bars[i].0,
+                    pnl: e.trade.pnl,
+                    return_pct: e.trade.return_pct,
+                }),
             }
-            None => only_real.push(Unmatched {
-                entry_id: Some(e.id),
-                side: e.trade.side,
-                entry_time: format_ts_full(e.trade.entry_time),
-                entry_bar: bars[i].0,
-                pnl: e.trade.pnl,
-                return_pct: e.trade.return_pct,
-            }),
         }
+        out.only_backtest = bt
+            .iter()
+            .zip(&matched_bt)
+            .filter(|(_, m)| !**m)
+            .map(|(t, _)| Unmatched {
+                entry_id: None,
+                side: t.side,
+                entry_time: format_ts_full(t.entry_time),
+                entry_bar: t.entry_bar,
+                pnl: t.return_pct / 100.0 * notional,
+                return_pct: t.return_pct,
+            })
+            .collect();
+        out
     }
-    let only_backtest: Vec<Unmatched> = bt
-        .iter()
-        .zip(&matched_bt)
-        .filter(|(_, m)| !**m)
-        .map(|(t, _)| Unmatched {
-            entry_id: None,
-            side: t.side,
-            entry_time: format_ts_full(t.entry_time),
-            entry_bar: t.entry_bar,
-            pnl: t.return_pct / 100.0 * notional,
-            return_pct: t.return_pct,
-        })
-        .collect();
-    let sum = |v: &mut dyn Iterator<Item = f64>| v.sum::<f64>();
-    let signal =
-        sum(&mut only_real.iter().map(|u| u.pnl)) - sum(&mut only_backtest.iter().map(|u| u.pnl));
-    let fill = sum(&mut pairs.iter().map(|p| p.fill_pnl));
-    let cost = sum(&mut pairs.iter().map(|p| p.cost_pnl));
-    let real_pnl = sum(&mut real.iter().map(|e| e.trade.pnl));
-    let backtest_pnl = sum(&mut pairs.iter().map(|p| p.backtest_pnl))
-        + sum(&mut only_backtest.iter().map(|u| u.pnl));
-    let real_stats = stats_of(real.iter().map(|e| Outcome::of(&e.trade)));
-    let mut closing: Vec<&&TradeRecord> = bt.iter().collect();
-    closing.sort_by_key(|t| (t.exit_bar, t.entry_bar));
-    let backtest_stats = stats_of(closing.iter().map(|t| Outcome::of(t)));
-    let (m, nr, nb) = (pairs.len(), real.len(), bt.len());
-    let col = |f: fn(&Pair) -> f64| pairs.iter().map(f).collect::<Vec<f64>>();
-    let gap = |f: fn(&Pair) -> f64| Spread::of_abs(&col(f));
-    Analysis {
-        strategy: String::new(),
-        symbol: String::new(),
-        interval: Interval::Day1,
-        sources: Vec::new(),
-        reference: Origin::Recorded { entry_id: 0 },
-        left_out: 0,
-        replay: window(ts, 0, ts.len().saturating_sub(1)),
-        span: window(ts, span.0, span.1),
-        max_lag_bars: max_lag,
-        real_trades: nr,
-        backtest_trades: nb,
-        matched: m,
-        match_rate_pct: m as f64 / (nr + nb - m) as f64 * 100.0,
-        entry_slippage_bps: Spread::of_max(&col(|p| p.entry_slippage_bps)),
-        exit_slippage_bps: Spread::of_max(&col(|p| p.exit_slippage_bps)),
-        entry_gap_bars: gap(|p| p.entry_bars.0 as f64 - p.entry_bars.1 as f64),
-        exit_gap_bars: gap(|p| p.exit_bars.0 as f64 - p.exit_bars.1 as f64),
-        pnl_gap: PnlGap {
-            real_pnl,
-            backtest_pnl,
+
+    /// The P&L gap and its signal, fill and cost parts.
+    fn pnl_gap(&self, real: &[Entry]) -> PnlGap {
+        let only_real: f64 = self.only_real.iter().map(|u| u.pnl).sum();
+        let only_bt: f64 = self.only_backtest.iter().map(|u| u.pnl).sum();
+        let signal = only_real - only_bt;
+        let fill: f64 = self.pairs.iter().map(|p| p.fill_pnl).sum();
+        let cost: f64 = self.pairs.iter().map(|p| p.cost_pnl).sum();
+        PnlGap {
+            real_pnl: real.iter().map(|e| e.trade.pnl).sum(),
+            backtest_pnl: self.pairs.iter().map(|p| p.backtest_pnl).sum::<f64>() + only_bt,
             total: signal + fill + cost,
             signal,
             fill,
             cost,
-        },
-        metrics: side_by_side(&real_stats, &backtest_stats),
-        real_stats,
-        backtest_stats,
-        critical_deviation: deviation(
-            &real.iter().map(|e| e.trade.return_pct).collect::<Vec<_>>(),
-            &bt.iter().map(|t| t.return_pct).collect::<Vec<_>>(),
-            th.deviation_sigmas,
-            th.deviation_min_trades,
-        ),
-        pairs,
-        only_real,
-        only_backtest,
+        }
     }
 }
 
@@ -722,6 +732,7 @@ mod tests {
             t(-10.0, 4, 110.0, 6, 100.0, 2.0), // b2: pnl 98
             t(10.0, 5, 100.0, 6, 95.0, 2.0),   // b3: pnl −52, return −5.2 %
             t(10.0, 8, 100.0, 9, 101.0, 0.0),  // b4: after the span, not compared
+            t(-10.0, 6, 100.0, 9, 99.0, 0.0), // b5: entered on the span's last bar, still open 1 bar later
         ];
         // Real trades in closing order: r3 (closes bar 2), r1 (bar 3), r2 (bar 6).
         let r1 = entry(1, t(5.0, 1, 100.5, 3, 109.0, 1.5)); // pnl 5 · 8.5 − 1.5 = 41
@@ -729,7 +740,8 @@ mod tests {
         let r3 = entry(3, t(5.0, 2, 100.0, 2, 101.0, 0.0)); // pnl 5, no counterpart
         let real = [r3, r1, r2];
         let a = compare(&real, &ts, &bt, 1, &DEFAULTS).unwrap();
-        // Span: bar 1 (first entry) to bar 6 (last exit): b1, b2, b3 inside; b4 (bar 8) outside.
+        // Span: bar 1 (first entry) to bar 6 (last exit): b1, b2, b3 inside; b4 (bar 8) outside; b5 enters
+        // on bar 6 but closes on bar 9, after 6 + max_lag: not compared.
         assert_eq!(
             (a.span.bars, a.real_trades, a.backtest_trades, a.matched),
             (6, 3, 3, 2)

@@ -145,17 +145,12 @@ pub struct Entry {
     /// The orders behind it.
     pub order_ids: Vec<String>,
     /// The trade (bar indices 0 when not known: see `bars_known`).
-    #[serde(serialize_with = "trade_json")]
     pub trade: TradeRecord,
     /// False for a live trade: its bar indices are unknown (null in JSON).
     #[serde(skip)]
     pub bars_known: bool,
     /// The row's hash in the chain.
     pub hash: String,
-}
-
-fn trade_json<S: serde::Serializer>(t: &TradeRecord, s: S) -> std::result::Result<S::Ok, S::Error> {
-    t.serialize(s)
 }
 
 impl Entry {
@@ -598,35 +593,51 @@ pub fn books(tx: &Transaction<'_>, sources: &[Source]) -> Result<Vec<(String, St
 }
 
 /// An error when `filter` names a strategy or symbol the journal has no entry for, or the journal is
-/// empty: a one-line message naming what there is.
+/// empty: a one-line message naming what there is. Three indexed look-ups when all is well; the names
+/// are listed (one scan) only for the message.
 pub fn check_known(tx: &Transaction<'_>, filter: &Filter) -> Result<()> {
-    let all = books(tx, &[])?;
-    if all.is_empty() {
+    let any = |sql: &str, arg: Option<&str>| -> Result<bool> {
+        let hit: Option<i64> = match arg {
+            Some(a) => tx.query_row(sql, [a], |r| r.get(0)).optional()?,
+            None => tx.query_row(sql, [], |r| r.get(0)).optional()?,
+        };
+        Ok(hit.is_some())
+    };
+    if !any("SELECT 1 FROM journal_entries LIMIT 1", None)? {
         return Err(Error::invalid(
             "the journal is empty: journal trades with `flowrex backtest … --journal`, `flowrex journal \
              import --file FILLS.csv --strategy NAME` or paper trading",
         ));
     }
-    let names = |pick: fn(&(String, String, u64)) -> &String| {
-        let mut v: Vec<&str> = all.iter().map(|b| pick(b).as_str()).collect();
-        v.sort_unstable();
-        v.dedup();
-        v.join(", ")
+    let names = |column: &str| -> Result<String> {
+        let mut stmt = tx.prepare(&format!(
+            "SELECT DISTINCT {column} FROM journal_entries ORDER BY 1"
+        ))?;
+        let v = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(v.join(", "))
     };
     if let Some(s) = &filter.strategy
-        && !all.iter().any(|b| b.0 == s.as_str())
+        && !any(
+            "SELECT 1 FROM journal_entries WHERE strategy = ?1 LIMIT 1",
+            Some(s.as_str()),
+        )?
     {
         return Err(Error::invalid(format!(
             "strategy: no journal entries for '{s}' (the journal has: {})",
-            names(|b| &b.0)
+            names("strategy")?
         )));
     }
     if let Some(x) = &filter.symbol
-        && !all.iter().any(|b| b.1 == x.trim())
+        && !any(
+            "SELECT 1 FROM journal_entries WHERE symbol = ?1 LIMIT 1",
+            Some(x.trim()),
+        )?
     {
         return Err(Error::invalid(format!(
             "symbol: no journal entries for '{x}' (the journal has: {})",
-            names(|b| &b.1)
+            names("symbol")?
         )));
     }
     Ok(())

@@ -331,15 +331,14 @@ pub fn decide(criteria: &[Criterion], seq: &Sequential) -> (Decision, String) {
     (decision, reason)
 }
 
-/// A number for a reason line: up to 4 decimals, `∞` for infinity.
+/// A number for a reason line: up to 4 decimals without trailing zeros, `∞` for infinity.
 fn num(v: f64) -> String {
     if v.is_infinite() {
-        "∞".into()
-    } else if v.fract() == 0.0 {
-        format!("{v}")
-    } else {
-        format!("{v:.4}")
+        return "∞".into();
     }
+    let s = format!("{v:.4}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    s.to_string()
 }
 
 /// Builds the evaluation of a book.
@@ -413,11 +412,35 @@ pub fn write_spec(
         path_safe_symbol(symbol),
         interval
     );
+    let mut t = spec_table(reference);
+    let s = |v: String| toml::Value::String(v);
+    t.insert("start".into(), s(format_ts_full(first)));
+    t.insert("end".into(), s(format_ts_full(last)));
+    let out = out_dir.join(format!("{base}-reopt-{stamp}.toml"));
+    t.insert("out".into(), s(out.display().to_string()));
+    let header = format!(
+        "# Queued by `flowrex journal feedback` at {}: trigger_optimization for strategy '{strategy}' \
+         on {symbol} {interval}.\n# Run it with: flowrex optimize --spec <this file>\n",
+        now.to_rfc3339_opts(SecondsFormat::Secs, true)
+    );
+    let body = toml::to_string(&t)
+        .map_err(|e| Error::invalid(format!("cannot encode the optimize spec: {e}")))?;
+    let path = queue_dir.join(format!("{stamp}-{base}.toml"));
+    crate::atomic::write_atomic(&path, format!("{header}{body}").as_bytes())?;
+    Ok(path)
+}
+
+/// The optimize spec keys of `reference` (the keys of `flowrex optimize --spec`): what to search and the
+/// backtest settings; the data window is the caller's.
+fn spec_table(reference: &Reference) -> toml::Table {
+    let (symbol, interval) = reference.market();
     let mut t = toml::Table::new();
     let s = |v: &str| toml::Value::String(v.to_string());
+    let int = |v: u64| toml::Value::Integer(v as i64);
     t.insert("strategy".into(), s(reference.spec.strategy.name()));
     t.insert("symbol".into(), s(symbol));
     t.insert("interval".into(), s(interval.as_str()));
+    // Without a playbook's search the optimizer takes every parameter's declared search range.
     if let Some(o) = reference
         .playbook
         .as_ref()
@@ -425,37 +448,24 @@ pub fn write_spec(
     {
         let list =
             |v: Vec<String>| toml::Value::Array(v.into_iter().map(toml::Value::String).collect());
-        t.insert(
-            "params".into(),
-            list(
-                o.space
-                    .0
-                    .iter()
-                    .map(|(k, v)| {
-                        format!(
-                            "{k}={}",
-                            v.as_str().map_or_else(|| v.to_string(), str::to_string)
-                        )
-                    })
-                    .collect(),
-            ),
-        );
+        let space = o.space.0.iter().map(|(k, v)| match v.as_str() {
+            Some(text) => format!("{k}={text}"),
+            None => format!("{k}={v}"),
+        });
+        t.insert("params".into(), list(space.collect()));
         t.insert("constraints".into(), list(o.constraints.clone()));
         t.insert("objective".into(), s(&o.objective));
         t.insert("method".into(), s(&o.method));
-        t.insert(
-            "min_trades".into(),
-            toml::Value::Integer(o.min_trades as i64),
-        );
-        t.insert("seed".into(), toml::Value::Integer(o.seed as i64));
-        t.insert("top".into(), toml::Value::Integer(o.top_k as i64));
+        t.insert("min_trades".into(), int(o.min_trades));
+        t.insert("seed".into(), int(o.seed));
+        t.insert("top".into(), int(o.top_k));
         for (key, v) in [
             ("samples", o.samples),
             ("population", o.population),
             ("generations", o.generations),
         ] {
             if let Some(v) = v {
-                t.insert(key.into(), toml::Value::Integer(v as i64));
+                t.insert(key.into(), int(v));
             }
         }
     }
@@ -467,25 +477,7 @@ pub fn write_spec(
     t.insert("close_at_end".into(), toml::Value::Boolean(c.close_at_end));
     t.insert("size".into(), s(&c.sizing.to_string()));
     t.insert("stop_policy".into(), s(&c.stop_policy.to_string()));
-    t.insert("start".into(), s(&format_ts_full(first)));
-    t.insert("end".into(), s(&format_ts_full(last)));
-    t.insert(
-        "out".into(),
-        s(&out_dir
-            .join(format!("{base}-reopt-{stamp}.toml"))
-            .display()
-            .to_string()),
-    );
-    let header = format!(
-        "# Queued by `flowrex journal feedback` at {}: trigger_optimization for strategy '{strategy}' on {symbol} {interval}.\n\
-         # Run it with: flowrex optimize --spec <this file>\n",
-        now.to_rfc3339_opts(SecondsFormat::Secs, true)
-    );
-    let body = toml::to_string(&t)
-        .map_err(|e| Error::invalid(format!("cannot encode the optimize spec: {e}")))?;
-    let path = queue_dir.join(format!("{stamp}-{base}.toml"));
-    crate::atomic::write_atomic(&path, format!("{header}{body}").as_bytes())?;
-    Ok(path)
+    t
 }
 
 /// Records `eval`'s decision inside the caller's transaction, after doing what it says: for

@@ -22,12 +22,11 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Datelike, Timelike};
 use rusqlite::Transaction;
 use serde::Serialize;
 
 use super::entry::{Filter, Source};
-use crate::candles::Candles;
+use crate::candles::{Candles, DAY_MS, HOUR_MS};
 use crate::error::{Error, Result};
 use crate::json::finite_or_null;
 use crate::trade::{ExitReason, Side, TradeRecord};
@@ -402,28 +401,28 @@ fn load(tx: &Transaction<'_>, filter: &Filter) -> Result<(Vec<Row>, Names)> {
         let (size, entry, stop): (f64, f64, Option<f64>) = (r.get(8)?, r.get(9)?, r.get(10)?);
         let (pnl, ret): (f64, f64) = (r.get(11)?, r.get(12)?);
         let risk = stop.map_or(0.0, |s| size.abs() * (entry - s).abs());
-        let when = DateTime::from_timestamp_millis(entry_ms).unwrap_or_default();
+        let (weekday, hour) = weekday_hour(entry_ms);
         rows.push(Row {
-            keys: [
-                strategy,
-                symbol,
-                source,
-                side,
-                reason,
-                when.weekday().num_days_from_monday(),
-                when.hour(),
-            ],
+            keys: [strategy, symbol, source, side, reason, weekday, hour],
             exit_ms,
             id,
             outcome: Outcome {
                 pnl,
                 return_pct: ret,
                 r: if risk > 0.0 { pnl / risk } else { f64::NAN },
-                duration_days: (exit_ms - entry_ms) as f64 / crate::candles::DAY_MS as f64,
+                duration_days: (exit_ms - entry_ms) as f64 / DAY_MS as f64,
             },
         });
     }
     Ok((rows, names))
+}
+
+/// The UTC weekday (Monday 0) and hour of `ms`. 1970-01-01 was a Thursday (3).
+pub fn weekday_hour(ms: i64) -> (u32, u32) {
+    let day = ms.div_euclid(DAY_MS);
+    let weekday = (day + 3).rem_euclid(7) as u32;
+    let hour = (ms.rem_euclid(DAY_MS) / HOUR_MS) as u32;
+    (weekday, hour)
 }
 
 /// A trade's maximum adverse and favourable excursion, percent of its entry price.
@@ -464,7 +463,7 @@ pub fn excursion(t: &TradeRecord, candles: &Candles) -> Option<Excursion> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::candles::{Bar, DAY_MS};
+    use crate::candles::Bar;
 
     fn o(pnl: f64, ret: f64) -> Outcome {
         Outcome {
@@ -531,6 +530,25 @@ mod tests {
             duration_days: (bars.1 - bars.0) as f64,
             exit_reason: ExitReason::Signal,
             ambiguous: false,
+        }
+    }
+
+    #[test]
+    fn weekday_and_hour_agree_with_chrono() {
+        use chrono::{DateTime, Datelike, Timelike};
+        for ms in [
+            0,
+            -1,
+            1_578_268_800_000,
+            1_578_268_800_000 + 13 * 3_600_000 + 59_999,
+            -86_400_001,
+        ] {
+            let d = DateTime::from_timestamp_millis(ms).unwrap();
+            assert_eq!(
+                weekday_hour(ms),
+                (d.weekday().num_days_from_monday(), d.hour()),
+                "{ms}"
+            );
         }
     }
 
