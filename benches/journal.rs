@@ -54,13 +54,17 @@ fn cpu<S, T>(
 /// −2 % and +2.5 %, a trade an hour.
 fn synthetic(i: usize, names: &[(StrategyId, String)]) -> NewEntry {
     let (strategy, symbol) = &names[i % names.len()];
-    let side = if i % 3 == 0 { Side::Short } else { Side::Long };
+    let side = if i.is_multiple_of(3) {
+        Side::Short
+    } else {
+        Side::Long
+    };
     let ret = ((i * 7919) % 46) as f64 / 10.0 - 2.0;
     let entry_time = 1_600_000_000_000 + i as i64 * 3_600_000;
     let size = 10.0 * side.sign();
     let exit = 100.0 * (1.0 + side.sign() * ret / 100.0);
     NewEntry {
-        source: if i % 2 == 0 {
+        source: if i.is_multiple_of(2) {
             Source::Paper
         } else {
             Source::Live
@@ -82,7 +86,7 @@ fn synthetic(i: usize, names: &[(StrategyId, String)]) -> NewEntry {
             exit_bar: i + 1,
             entry_price: 100.0,
             exit_price: exit,
-            stop: (i % 4 == 0).then_some(100.0 - side.sign()),
+            stop: i.is_multiple_of(4).then_some(100.0 - side.sign()),
             target: None,
             pnl: size * (exit - 100.0),
             commission: 0.0,
@@ -90,7 +94,7 @@ fn synthetic(i: usize, names: &[(StrategyId, String)]) -> NewEntry {
             entry_time,
             exit_time: entry_time + DAY_MS / 24,
             duration_days: 1.0 / 24.0,
-            exit_reason: if i % 5 == 0 {
+            exit_reason: if i.is_multiple_of(5) {
                 ExitReason::Stop
             } else {
                 ExitReason::Signal

@@ -645,7 +645,8 @@ fn pair(e: &Entry, bars: (usize, usize), b: &TradeRecord) -> Pair {
 
 /// The metrics of both sides with their difference.
 fn side_by_side(r: &TradeStats, b: &TradeStats) -> Vec<MetricPair> {
-    let rows: [(&'static str, fn(&TradeStats) -> f64); 9] = [
+    type Read = fn(&TradeStats) -> f64;
+    let rows: [(&'static str, Read); 9] = [
         ("trades", |s| s.trades as f64),
         ("win_rate_pct", |s| s.win_rate_pct),
         ("profit_factor", |s| s.profit_factor),

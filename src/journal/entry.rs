@@ -757,7 +757,8 @@ mod tests {
     #[test]
     fn a_bad_field_is_named_and_nothing_is_written() {
         let mut db = Db::open_in_memory().unwrap();
-        let cases: [(fn(&mut NewEntry), &str); 6] = [
+        type Edit = fn(&mut NewEntry);
+        let cases: [(Edit, &str); 6] = [
             (
                 |e| e.trade.entry_price = 0.0,
                 "trade.entry_price: 0 is not a positive number",

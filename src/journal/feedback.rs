@@ -756,11 +756,11 @@ mod tests {
         // Reference mean 1, σ √2 (returns 0 and 2). A trade at −1.828427 is z = (−1.828427 − 1)/√2 = −2:
         // each adds 2 − 0.5 = 1.5 to S: 1.5, 3.0, 4.5, 6.0 — above h = 5 at the 4th.
         let z = 1.0 - 2.0 * 2.0f64.sqrt();
-        let s = cusum(&vec![o(z); 4], Some(&[0.0, 2.0]), &DEFAULTS);
+        let s = cusum(&[o(z); 4], Some(&[0.0, 2.0]), &DEFAULTS);
         assert!(s.evaluated && s.alarm);
         assert_eq!(s.first_alarm_trade, Some(4));
         assert!((s.statistic - 6.0).abs() < 1e-9, "{s:?}");
-        let s = cusum(&vec![o(z); 3], Some(&[0.0, 2.0]), &DEFAULTS);
+        let s = cusum(&[o(z); 3], Some(&[0.0, 2.0]), &DEFAULTS);
         assert!(!s.alarm && (s.statistic - 4.5).abs() < 1e-9);
         assert!(!cusum(&[o(1.0)], Some(&[1.0, 1.0]), &DEFAULTS).evaluated);
     }

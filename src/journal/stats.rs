@@ -281,16 +281,29 @@ struct Names {
 struct Interner {
     index: HashMap<String, u32>,
     names: Vec<String>,
+    last: u32,
 }
 
 impl Interner {
+    /// The number of `s`. Rows of one run or book come in streaks, and journals hold few names: the
+    /// last hit and a scan of up to 16 names answer before the hash map (which costs a SipHash per row).
+    #[inline]
     fn get(&mut self, s: &str) -> u32 {
-        if let Some(&i) = self.index.get(s) {
-            return i;
+        if self.names.get(self.last as usize).is_some_and(|n| n == s) {
+            return self.last;
         }
-        let i = self.names.len() as u32;
-        self.index.insert(s.to_string(), i);
-        self.names.push(s.to_string());
+        let found = if self.names.len() <= 16 {
+            self.names.iter().position(|n| n == s).map(|i| i as u32)
+        } else {
+            self.index.get(s).copied()
+        };
+        let i = found.unwrap_or_else(|| {
+            let i = self.names.len() as u32;
+            self.index.insert(s.to_string(), i);
+            self.names.push(s.to_string());
+            i
+        });
+        self.last = i;
         i
     }
 }
