@@ -19,6 +19,9 @@ pub struct Config {
     /// `[risk]`: soft risk limits, which may only tighten the hard ones.
     #[serde(default)]
     pub risk: crate::risk::SoftLimits,
+    /// `[journal]`: the feedback window and thresholds, which may only tighten the defaults.
+    #[serde(default)]
+    pub journal: crate::journal::JournalSettings,
 }
 
 impl Config {
@@ -49,6 +52,10 @@ impl Config {
         })?;
         config
             .risk
+            .effective()
+            .map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?;
+        config
+            .journal
             .effective()
             .map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?;
         Ok(config)

@@ -13,6 +13,7 @@ pub mod engine;
 pub mod error;
 pub mod home;
 pub mod indicators;
+pub mod journal;
 pub mod json;
 pub mod metrics;
 pub mod optimize;

@@ -74,6 +74,10 @@ pub struct BacktestArgs {
     /// Also write the run's HTML report to this file (see `flowrex report backtest`).
     #[arg(long, value_name = "FILE", conflicts_with = "check")]
     pub report: Option<PathBuf>,
+    /// Write the closed trades to the journal (source backtest), under this strategy name (default: the
+    /// playbook's name, else the strategy's).
+    #[arg(long, value_name = "NAME", num_args = 0..=1, require_equals = true, default_missing_value = "", conflicts_with = "check")]
+    pub journal: Option<String>,
 }
 
 /// Runs `flowrex backtest`.
@@ -128,6 +132,10 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
     }
     if let Some(path) = &args.equity {
         export::write_equity(path, &candles.ts, &report.run.equity)?;
+    }
+    if let Some(name) = &args.journal {
+        let pb = playbook.as_ref().map(|(path, pb)| (*path, pb));
+        super::journal::record_backtest(ctx, &spec, pb, &report, &candles, name)?;
     }
     let notes: Vec<String> = data_change.iter().map(|(c, p)| c.message(p)).collect();
     let written = match &args.report {

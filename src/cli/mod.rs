@@ -3,6 +3,7 @@
 
 pub mod backtest;
 pub mod fetch;
+pub mod journal;
 pub mod optimize;
 pub mod output;
 pub mod report;
@@ -116,6 +117,8 @@ pub enum Command {
     Report(Box<report::ReportArgs>),
     /// Gate a trade against the risk limits (exit 0 approved, 3 rejected); risk state, limits, audit log.
     RiskCheck(Box<risk_check::RiskCheckArgs>),
+    /// The append-only trade journal: list, stats, import, verify, analyze against the backtest, feedback.
+    Journal(Box<journal::JournalArgs>),
 }
 
 /// What every subcommand gets: the resolved home path, its configuration, output preferences, and the
@@ -210,6 +213,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Optimize(args) => optimize::run(&ctx, *args),
         Command::Report(args) => report::run(&ctx, *args),
         Command::RiskCheck(args) => risk_check::run(&ctx, *args),
+        Command::Journal(args) => journal::run(&ctx, *args),
     }
 }
 

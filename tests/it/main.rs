@@ -7,6 +7,7 @@ mod brackets;
 mod csv_options;
 mod fetch_providers;
 mod home;
+mod journal;
 mod optimize;
 mod report;
 mod report_browser;
