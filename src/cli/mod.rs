@@ -4,6 +4,7 @@
 pub mod backtest;
 pub mod fetch;
 pub mod optimize;
+pub mod optimize_wf;
 pub mod output;
 pub mod risk_check;
 pub mod run_args;

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Deserialize;
 
+use super::optimize_wf::{self, ValidationArgs, WalkJob};
 use super::output::{print_json, print_text, table};
 use super::run_args::{SettingsArgs, TargetArgs, check_spec_keys};
 use super::{Context, Outcome};
@@ -117,6 +118,10 @@ pub struct OptimizeArgs {
     #[command(flatten)]
     #[serde(skip)]
     pub settings: SettingsArgs,
+    /// Overfitting statistics, gates and walk-forward.
+    #[command(flatten)]
+    #[serde(skip)]
+    pub validation: ValidationArgs,
 }
 
 /// Subcommands of `flowrex optimize`.
@@ -165,6 +170,7 @@ impl OptimizeArgs {
         }
         self.target = self.target.or(spec.target);
         self.settings = self.settings.or(spec.settings);
+        self.validation = self.validation.or(spec.validation);
         self
     }
 }
@@ -183,6 +189,7 @@ fn load_spec(path: &Path) -> Result<OptimizeArgs> {
     let mut spec: OptimizeArgs = toml::from_str(&text).map_err(usage)?;
     spec.target = toml::from_str(&text).map_err(usage)?;
     spec.settings = toml::from_str(&text).map_err(usage)?;
+    spec.validation = toml::from_str(&text).map_err(usage)?;
     Ok(spec)
 }
 
@@ -251,7 +258,7 @@ impl Observer for CliObserver {
     }
 }
 
-fn progress_bar(ctx: &Context, len: u64) -> Option<indicatif::ProgressBar> {
+pub(super) fn progress_bar(ctx: &Context, len: u64) -> Option<indicatif::ProgressBar> {
     if !ctx.show_progress() {
         return None;
     }
@@ -296,6 +303,7 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
         Some(s) => Shard::parse(s)?,
         None => Shard::ALL,
     };
+    let plan = args.validation.plan(shard)?;
     let top_k = args.top.unwrap_or(10);
     if top_k == 0 {
         return Err(Error::usage("--top must be at least 1"));
@@ -339,6 +347,21 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
         }
     });
     let planned = settings.method.planned(feasible, shard);
+    if let Some(wf) = &plan.walk {
+        let job = WalkJob {
+            settings: &settings,
+            data: &data,
+            candles: &candles,
+            config: &config,
+            out: &out,
+            name: &name,
+            results: args.results.as_deref(),
+            stop: &STOP,
+            planned,
+        };
+        return optimize_wf::run_walk(ctx, &plan, wf, job);
+    }
+    let collector = plan.collector(&candles)?;
     tracing::info!(
         "{} {} {}: {} bars, {} feasible candidates, {} planned ({})",
         strategy.name(),
@@ -357,7 +380,14 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
         bar: progress_bar(ctx, planned),
         best: Mutex::new(f64::NAN),
     };
-    let report = optimize::run(&settings, &candles, &config, &STOP, &observer);
+    let report = optimize::run_with(
+        &settings,
+        &candles,
+        &config,
+        &STOP,
+        &observer,
+        collector.as_ref(),
+    );
     if let Some(bar) = &observer.bar {
         bar.finish_and_clear();
     }
@@ -366,7 +396,7 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
         None => None,
     };
     let report = report?;
-    let pb = match optimize::to_playbook(&name, &settings, &report, &data, &candles, &config) {
+    let mut pb = match optimize::to_playbook(&name, &settings, &report, &data, &candles, &config) {
         Ok(pb) => pb,
         Err(e) if report.interrupted => {
             eprintln!("error: interrupted before any candidate was ranked: {e}");
@@ -374,6 +404,7 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
         }
         Err(e) => return Err(e),
     };
+    plan.validate(&mut pb, collector, &report)?;
     pb.save(&out)?;
     let per_s = report.evaluated as f64 / report.elapsed_s.max(1e-9);
     if ctx.json {
@@ -388,11 +419,10 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
     } else {
         print_text(&render(&pb, &out, &report, candles.len(), per_s))?;
     }
-    Ok(if report.interrupted {
-        Outcome::Interrupted
-    } else {
-        Outcome::Done
-    })
+    if report.interrupted {
+        return Ok(Outcome::Interrupted);
+    }
+    optimize_wf::gate_verdict(&pb, &out).map(|()| Outcome::Done)
 }
 
 fn render(pb: &Playbook, out: &Path, report: &optimize::Report, bars: usize, per_s: f64) -> String {
@@ -443,6 +473,9 @@ fn render(pb: &Playbook, out: &Path, report: &optimize::Report, bars: usize, per
         num("max_drawdown_pct"),
         num("num_trades")
     ));
+    if let Some(v) = &pb.validation {
+        s.push_str(&optimize_wf::render_validation(v));
+    }
     s.push_str(&format!(
         "{} of {} feasible candidates evaluated{} in {:.3} s ({:.1} candidates/s, {:.3e} bar-evaluations/s; {} indicator series computed)\n",
         report.evaluated,

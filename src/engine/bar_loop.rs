@@ -29,6 +29,8 @@
 //! - `Fill::Close` fills inside bar `i` and marks bar `i`'s equity after the fill (the reference's
 //!   `trade_on_close` books the fill on bar `i` but only reflects it from bar `i + 1`).
 
+use std::ops::Range;
+
 use super::config::{BacktestConfig, Fill};
 use super::fills::{self, Position};
 use super::{Action, Entry, PositionView, Signals};
@@ -153,8 +155,70 @@ pub fn run<S: Signals + ?Sized>(
     signals: &mut S,
     cfg: &BacktestConfig,
 ) -> Result<RunResult> {
+    let end = if cfg.close_at_end {
+        End::CloseAtEnd
+    } else {
+        End::KeepOpen
+    };
+    run_bars(candles, signals, cfg, 0..candles.len(), end)
+}
+
+/// Runs the bar loop of `signals` over the bars `window` of `candles` only: the walk-forward test of
+/// one window. The signals (and their indicators) were prepared on `candles`, so they may read any
+/// bar before the window's start (warm-up history); decisions, fills and equity start at the window's
+/// first bar (or after the strategy's warm-up, when that ends later), and a position still open on
+/// the window's last bar is closed at its close (exit reason end of data; `cfg.close_at_end` does not
+/// apply). The result is in the window's coordinates, as if the data were `candles.slice(window)`:
+/// equity has one value per window bar, trade bar indexes count from the window's start, and
+/// `warmup` is the window bar before the first decision (0 when that is the window's first bar,
+/// which is also where buy & hold is measured from).
+pub fn run_window<S: Signals + ?Sized>(
+    candles: &Candles,
+    signals: &mut S,
+    cfg: &BacktestConfig,
+    window: Range<usize>,
+) -> Result<RunResult> {
+    if window.start >= window.end || window.end > candles.len() {
+        return Err(Error::invalid(format!(
+            "bar window {}..{} is empty or outside the {} bars",
+            window.start,
+            window.end,
+            candles.len()
+        )));
+    }
+    let s = window.start;
+    let mut run = run_bars(candles, signals, cfg, window, End::CloseAtWindowEnd)?;
+    for t in &mut run.trades {
+        t.entry_bar -= s;
+        t.exit_bar -= s;
+    }
+    run.warmup = run.warmup.saturating_sub(s);
+    run.out_of_money_bar = run.out_of_money_bar.map(|b| b - s);
+    Ok(run)
+}
+
+/// What happens to a position still open after the last bar.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// It stays open, valued at the last close (the reference's default).
+    KeepOpen,
+    /// `close_at_end`: closed as the reference does (see the module docs).
+    CloseAtEnd,
+    /// A walk-forward test window: closed at the last bar's close.
+    CloseAtWindowEnd,
+}
+
+/// The bar loop over `bars` (all of `candles` for a backtest). Equity is indexed from `bars.start`;
+/// trade bar indexes and `warmup` are absolute.
+fn run_bars<S: Signals + ?Sized>(
+    candles: &Candles,
+    signals: &mut S,
+    cfg: &BacktestConfig,
+    bars: Range<usize>,
+    end: End,
+) -> Result<RunResult> {
     cfg.validate()?;
-    let n = candles.len();
+    let (s, n) = (bars.start, bars.end);
     if n == 0 {
         return Err(Error::invalid("no candles to backtest"));
     }
@@ -165,10 +229,10 @@ pub fn run<S: Signals + ?Sized>(
         &candles.close[..n],
     );
     let warmup = signals.warmup();
-    let start = warmup.saturating_add(1);
+    let start = warmup.saturating_add(1).max(s);
     // Warm-up bars hold the initial cash (the reference back-fills them); the loop appends the rest.
-    let mut equity = Vec::with_capacity(n);
-    equity.resize(start.min(n), cfg.cash);
+    let mut equity = Vec::with_capacity(n - s);
+    equity.resize(start.min(n) - s, cfg.cash);
     let mut broker = Broker {
         cfg,
         cash: cfg.cash,
@@ -177,6 +241,8 @@ pub fn run<S: Signals + ?Sized>(
         ambiguous: 0,
         cancelled: 0,
     };
+    // Whether an order decided on the last bar can still fill (see the close-at-end rules).
+    let decide_last = end == End::CloseAtEnd;
     let mut pending = Action::Hold;
     let mut out_of_money_bar = None;
     for i in start..n {
@@ -193,22 +259,22 @@ pub fn run<S: Signals + ?Sized>(
         if eq <= 0.0 {
             broker.close(close[i], i, ExitReason::OutOfMoney, false);
             broker.cash = 0.0;
-            equity.resize(n, 0.0);
+            equity.resize(n - s, 0.0);
             out_of_money_bar = Some(i);
             break;
         }
         equity.push(eq);
         // Without close_at_end an order decided on the last bar could never fill, so it is not asked for.
-        if cfg.fill == Fill::NextOpen && (i + 1 < n || cfg.close_at_end) {
+        if cfg.fill == Fill::NextOpen && (i + 1 < n || decide_last) {
             pending = signals.decide(i, &broker.view());
         }
     }
-    if cfg.close_at_end && out_of_money_bar.is_none() && start < n {
+    if end != End::KeepOpen && out_of_money_bar.is_none() && start < n {
         let last = n - 1;
-        match cfg.fill {
+        match (end, cfg.fill) {
             // The reference re-runs the last bar: the open trade closes at the last open, and an entry
             // decided on the last bar fills at that same open (and stays open, valued at the close).
-            Fill::NextOpen => {
+            (End::CloseAtEnd, Fill::NextOpen) => {
                 let reason = match pending {
                     Action::Hold => ExitReason::EndOfData,
                     _ => ExitReason::Signal,
@@ -219,14 +285,14 @@ pub fn run<S: Signals + ?Sized>(
                     broker.check_exits(last, open, high, low);
                 }
             }
-            Fill::Close => broker.close(close[last], last, ExitReason::EndOfData, false),
+            _ => broker.close(close[last], last, ExitReason::EndOfData, false),
         }
         let eq = broker.equity(close[last]);
-        equity[last] = eq;
+        equity[last - s] = eq;
         if eq <= 0.0 {
             broker.close(close[last], last, ExitReason::OutOfMoney, false);
             broker.cash = 0.0;
-            equity[last] = 0.0;
+            equity[last - s] = 0.0;
             out_of_money_bar = Some(last);
         }
     }

@@ -11,10 +11,13 @@ pub mod evaluate;
 pub mod merge;
 pub mod methods;
 pub mod objective;
+pub mod overfit;
 pub mod results;
+pub mod returns_matrix;
 pub mod shard;
 pub mod space;
 pub mod validation;
+pub mod walk;
 pub mod walk_forward;
 
 use std::sync::atomic::AtomicBool;
@@ -114,9 +117,22 @@ pub fn run(
     stop: &AtomicBool,
     observer: &dyn Observer,
 ) -> Result<Report> {
+    run_with(settings, candles, config, stop, observer, None)
+}
+
+/// [`run`], also handing every candidate's per-period returns to `collector` (the overfitting
+/// statistics of [`overfit`]).
+pub fn run_with(
+    settings: &Settings,
+    candles: &Candles,
+    config: &BacktestConfig,
+    stop: &AtomicBool,
+    observer: &dyn Observer,
+    collector: Option<&overfit::Collector>,
+) -> Result<Report> {
     let feasible = check_space(settings)?;
     let started = Instant::now();
-    let evaluator = Evaluator::new(
+    let mut evaluator = Evaluator::new(
         candles,
         settings.space.strategy(),
         *config,
@@ -125,6 +141,9 @@ pub fn run(
         stop,
         observer,
     );
+    if let Some(c) = collector {
+        evaluator = evaluator.with_collector(c);
+    }
     let result = methods::search(
         settings.method,
         &settings.space,
@@ -255,5 +274,7 @@ pub fn to_playbook(
                 params: Table::from_params(&o.params),
             })
             .collect(),
+        validation: None,
+        walk_forward: None,
     })
 }
