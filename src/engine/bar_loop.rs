@@ -166,9 +166,10 @@ pub fn run<S: Signals + ?Sized>(
 /// Runs the bar loop of `signals` over the bars `window` of `candles` only: the walk-forward test of
 /// one window. The signals (and their indicators) were prepared on `candles`, so they may read any
 /// bar before the window's start (warm-up history); decisions, fills and equity start at the window's
-/// first bar (or after the strategy's warm-up, when that ends later), and a position still open on
-/// the window's last bar is closed at its close (exit reason end of data; `cfg.close_at_end` does not
-/// apply). The result is in the window's coordinates, as if the data were `candles.slice(window)`:
+/// first bar (or after the strategy's warm-up, when that ends later), no decision is asked on the
+/// window's last bar (with either fill it could only open a position closed at once), and a position
+/// still open on that bar is closed at its close (exit reason end of data; `cfg.close_at_end` does
+/// not apply). The result is in the window's coordinates, as if the data were `candles.slice(window)`:
 /// equity has one value per window bar, trade bar indexes count from the window's start, and
 /// `warmup` is the window bar before the first decision (0 when that is the window's first bar,
 /// which is also where buy & hold is measured from).
@@ -251,7 +252,7 @@ fn run_bars<S: Signals + ?Sized>(
             broker.apply(action, open[i], i);
         }
         broker.check_exits(i, open, high, low);
-        if cfg.fill == Fill::Close {
+        if cfg.fill == Fill::Close && (i + 1 < n || end != End::CloseAtWindowEnd) {
             let action = signals.decide(i, &broker.view());
             broker.apply(action, close[i], i);
         }
@@ -316,4 +317,102 @@ fn run_bars<S: Signals + ?Sized>(
         cancelled_orders: broker.cancelled,
         out_of_money_bar,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Sizing;
+
+    /// Signals that enter long at the bars in `longs` and record every bar they are asked about.
+    struct Script {
+        warmup: usize,
+        longs: Vec<usize>,
+        asked: Vec<usize>,
+    }
+
+    impl Signals for Script {
+        fn warmup(&self) -> usize {
+            self.warmup
+        }
+        fn decide(&mut self, i: usize, _position: &PositionView) -> Action {
+            self.asked.push(i);
+            if self.longs.contains(&i) {
+                Action::Enter(Entry::long())
+            } else {
+                Action::Hold
+            }
+        }
+    }
+
+    /// Ten bars; open = 10 + i, close = 11 + i, high/low 1 around them.
+    fn bars() -> Candles {
+        let mut c = Candles::default();
+        for i in 0..10 {
+            let (o, cl) = (10.0 + i as f64, 11.0 + i as f64);
+            c.ts.push(i as i64 * 86_400_000);
+            c.open.push(o);
+            c.close.push(cl);
+            c.high.push(cl + 1.0);
+            c.low.push(o - 1.0);
+            c.volume.push(1.0);
+        }
+        c
+    }
+
+    fn config(fill: Fill) -> BacktestConfig {
+        BacktestConfig {
+            cash: 1000.0,
+            commission: 0.01,
+            sizing: Sizing::Units(10.0),
+            fill,
+            ..BacktestConfig::default()
+        }
+    }
+
+    #[test]
+    fn a_window_trades_only_inside_and_closes_at_its_last_close() {
+        let c = bars();
+        // A long decided before the window (bar 3) is never asked for; the one at bar 5 fills at
+        // open[6] = 16 and is closed at close[7] = 18, the window's last bar.
+        let mut s = Script {
+            warmup: 1,
+            longs: vec![3, 5],
+            asked: vec![],
+        };
+        let r = run_window(&c, &mut s, &config(Fill::NextOpen), 4..8).unwrap();
+        // Asked at 4, 5, 6 — not at 7, the window's last bar.
+        assert_eq!(s.asked, [4, 5, 6]);
+        assert_eq!(r.trades.len(), 1);
+        let t = r.trades[0];
+        assert_eq!((t.entry_bar, t.exit_bar), (2, 3)); // window coordinates: 6 − 4, 7 − 4
+        assert_eq!((t.entry_price, t.exit_price), (16.0, 18.0));
+        assert_eq!(t.exit_reason, ExitReason::EndOfData);
+        // Entry commission 10 · 16 · 0.01 = 1.6, exit 10 · 18 · 0.01 = 1.8.
+        // Bar 6 marks 1000 − 1.6 + 10 · (17 − 16) = 1008.4; bar 7 after the close:
+        // 1000 − 1.6 + 10 · (18 − 16) − 1.8 = 1016.6.
+        assert_eq!(r.equity.len(), 4);
+        assert_eq!(r.equity[..2], [1000.0, 1000.0]);
+        assert!((r.equity[2] - 1008.4).abs() < 1e-9);
+        assert!((r.equity[3] - 1016.6).abs() < 1e-9);
+        assert!(r.open_trade.is_none());
+        assert_eq!(r.warmup, 0);
+    }
+
+    #[test]
+    fn a_warm_up_ending_inside_the_window_delays_the_first_decision() {
+        let c = bars();
+        let mut s = Script {
+            warmup: 5,
+            longs: vec![],
+            asked: vec![],
+        };
+        let r = run_window(&c, &mut s, &config(Fill::Close), 4..9).unwrap();
+        // Decisions from warm-up + 1 = 6, none on the last bar 8 (Fill::Close too).
+        assert_eq!(s.asked, [6, 7]);
+        assert_eq!(r.warmup, 1); // bar 5 in window coordinates
+        assert_eq!(r.equity, [1000.0; 5]);
+        let bad = run_window(&c, &mut s, &config(Fill::Close), 8..11);
+        assert!(bad.unwrap_err().to_string().contains("outside the 10 bars"));
+    }
 }

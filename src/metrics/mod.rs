@@ -676,6 +676,32 @@ mod tests {
     }
 
     #[test]
+    fn period_returns_take_each_days_last_equity_and_are_zero_after_a_ruin() {
+        // Bars every 12 hours: days 0, 0, 1, 1, 2 — the periods end at bars 1, 3 and 4.
+        let h12 = DAY_MS / 2;
+        let candles = Candles {
+            ts: (0..5).map(|i| i * h12).collect(),
+            ..Candles::default()
+        };
+        let cache = IndicatorCache::new();
+        assert_eq!(period_end_times(&candles, &cache), [h12, 3 * h12, 4 * h12]);
+        assert_eq!(period_count(&candles.ts), 2);
+        assert_eq!(period_name(&candles.ts), "day");
+        // 110 → 99 is −10 %, 99 → 0 is −100 %.
+        let r = period_returns(&candles, &[100.0, 110.0, 121.0, 99.0, 0.0], &cache);
+        assert_eq!(r.len(), 2);
+        assert!((r[0] + 0.1).abs() < 1e-15);
+        assert_eq!(r[1], -1.0);
+        // Ruined at bar 2: 110 → 0 is −100 %, then 0 → 0 is 0 (the metric drops it as 0/0).
+        assert_eq!(
+            period_returns(&candles, &[100.0, 110.0, 0.0, 0.0, 0.0], &cache),
+            [-1.0, 0.0]
+        );
+        let weekly: Vec<i64> = (0..4).map(|i| i * 7 * DAY_MS).collect();
+        assert_eq!(period_name(&weekly), "week");
+    }
+
+    #[test]
     fn weeks_run_monday_to_sunday_and_months_are_calendar_months() {
         let mon = 4 * DAY_MS; // 1970-01-05
         assert_eq!(period_bounds(mon, Period::Week), (mon, mon + 7 * DAY_MS));

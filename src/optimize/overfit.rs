@@ -381,3 +381,133 @@ pub fn check_playbook(
     let gates = crate::playbook::validation::rejudge(&fresh, pb.walk_forward.as_ref());
     (drifts, gates)
 }
+
+#[cfg(test)]
+mod tests {
+    use rand::prelude::*;
+    use rand_distr::{Distribution, Normal};
+    use rayon::prelude::*;
+
+    use super::*;
+    use crate::candles::DAY_MS;
+    use crate::engine::RunResult;
+    use crate::strategy::Params;
+
+    /// `bars` daily bar times (only the times matter to the collector).
+    fn days(bars: usize) -> Candles {
+        Candles {
+            ts: (0..bars as i64).map(|i| i * DAY_MS).collect(),
+            ..Candles::default()
+        }
+    }
+
+    fn outcome(index: u64, rank: f64) -> Outcome {
+        Outcome {
+            index,
+            batch: 0,
+            params: Params::default(),
+            objective: rank,
+            rank: Some(rank),
+            metrics: metrics::compute(&Candles::default(), &RunResult::default()),
+        }
+    }
+
+    /// 40 candidates (grid indexes 3·k + 1, handed over in a shuffled order from rayon threads, ranked
+    /// by their own Sharpe ratio) give what the core computes on the columns in grid order.
+    #[test]
+    fn collected_in_any_order_equals_the_statistics_of_the_matrix() {
+        let t = 64;
+        let mut rng = StdRng::seed_from_u64(5);
+        let noise = Normal::new(0.0005, 0.01).unwrap();
+        let columns: Vec<Vec<f64>> = (0..40)
+            .map(|_| (0..t).map(|_| noise.sample(&mut rng)).collect())
+            .collect();
+        let index = |k: usize| 3 * k as u64 + 1;
+        let mut order: Vec<usize> = (0..40).collect();
+        order.shuffle(&mut rng);
+        let dir = tempfile::tempdir().unwrap();
+        let matrix = dir.path().join("m.parquet");
+        let spec = Spec {
+            blocks: 8,
+            blocks_required: true,
+            matrix: Some(matrix.clone()),
+        };
+        let data = days(t + 1);
+        let c = Collector::new(&data, &spec).unwrap();
+        assert_eq!(c.periods(), t);
+        order.par_iter().enumerate().for_each(|(seq, &k)| {
+            let sr = validation::sharpe(&columns[k]);
+            c.record(seq as u64, index(k), Some(sr), &columns[k]);
+        });
+        let sharpes: Vec<f64> = columns.iter().map(|r| validation::sharpe(r)).collect();
+        let best = (0..40)
+            .max_by(|&a, &b| sharpes[a].total_cmp(&sharpes[b]).then(b.cmp(&a)))
+            .unwrap();
+        let o = c.finish(&outcome(index(best), sharpes[best])).unwrap();
+        let want = validation::deflate(&columns).unwrap();
+        assert_eq!(want.best, best);
+        let d = o.deflated.unwrap();
+        assert_eq!((d.best, d.trials), (best, 40));
+        assert_eq!(d.dsr.to_bits(), want.dsr.to_bits());
+        assert_eq!(d.sr0.to_bits(), want.sr0.to_bits());
+        let pbo = validation::pbo(&BlockStats::from_columns(&columns, 8).unwrap()).unwrap();
+        assert_eq!(o.pbo.as_ref(), Some(&pbo));
+        let v = o.section();
+        assert_eq!(v.candidate, index(best));
+        assert_eq!(v.pbo_splits, Some(70)); // C(8, 4)
+        assert_eq!(v.period, "day");
+        // The matrix: ts of each return's last bar, then the columns by grid index, bit for bit.
+        let file = std::fs::File::open(&matrix).unwrap();
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .build()
+            .unwrap();
+        let batches: Vec<_> = reader.map(|b| b.unwrap()).collect();
+        let b = &batches[0];
+        assert_eq!(b.num_rows(), t);
+        assert_eq!(b.schema().field(1).name(), "1");
+        assert_eq!(b.schema().field(40).name(), "118");
+        let ts = b
+            .column(0)
+            .as_any()
+            .downcast_ref::<arrow_array::TimestampMillisecondArray>()
+            .unwrap();
+        assert_eq!(ts.value(0), DAY_MS);
+        assert_eq!(ts.value(t - 1), t as i64 * DAY_MS);
+        for k in [0, 17, 39] {
+            let col = b
+                .column(k + 1)
+                .as_any()
+                .downcast_ref::<arrow_array::Float64Array>()
+                .unwrap();
+            assert_eq!(col.values()[..], columns[k][..]);
+        }
+    }
+
+    #[test]
+    fn too_few_returns_for_the_blocks_is_a_usage_error_only_when_asked_for() {
+        let data = days(11); // 10 returns
+        let asked = Spec {
+            blocks: 16,
+            blocks_required: true,
+            matrix: None,
+        };
+        let e = Collector::new(&data, &asked).err().unwrap();
+        assert_eq!(e.exit_code(), 2);
+        assert_eq!(
+            e.to_string(),
+            "--pbo-blocks 16: PBO with 16 blocks needs at least 16 periods, got 10 (10 day returns in the data)"
+        );
+        let c = Collector::new(&data, &Spec::default()).unwrap();
+        let r: Vec<f64> = (0..10).map(|i| (i as f64 - 4.5) * 1e-3).collect();
+        c.record(0, 0, Some(1.0), &r);
+        c.record(1, 1, Some(0.5), &r.iter().map(|x| -x).collect::<Vec<_>>());
+        let o = c.finish(&outcome(0, 1.0)).unwrap();
+        assert!(o.pbo.is_none());
+        assert_eq!(
+            o.notes,
+            ["pbo left out: 10 day returns are too few for 16 blocks (--pbo-blocks)"]
+        );
+        assert_eq!(o.deflated.unwrap().trials, 2);
+    }
+}

@@ -11,3 +11,4 @@ mod risk_check;
 mod store;
 mod strategies;
 mod support;
+mod walk_forward;
