@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use serde::Deserialize;
 
 use super::optimize_wf::{self, ValidationArgs, WalkJob};
-use super::output::{print_json, print_text, table};
+use super::output::{print_json, print_text, progress_bar, table};
 use super::run_args::{SettingsArgs, TargetArgs, check_spec_keys};
 use super::{Context, Outcome};
 use flowrex::candles::store::path_safe_symbol;
@@ -53,9 +53,16 @@ Examples:
   flowrex optimize --spec nightly.toml --shard 3/8 --results part3.parquet --quiet
   flowrex optimize merge part*.toml --out playbooks/sweep.toml
 
+Validation: every playbook gets [validation] — PSR, the deflated Sharpe ratio (DSR), MinTRL and the
+probability of backtest overfitting (PBO, --pbo-blocks S) from every candidate's per-period returns
+(--returns-matrix FILE writes them). --walk-forward --train LEN --test LEN [--step LEN] [--purge LEN]
+[--anchored] searches each train window, trades its best on the test window after it, and adds
+[walk_forward] (LEN: bars such as 500, or 90m 12h 180d 8w 6M 1y). Gates --max-pbo X, --min-dsr Y,
+--min-wfe Z, --min-positive-windows K (all in [0, 1]) write their verdicts and exit 3 when one fails.
+
 Ctrl-C stops cleanly: what was evaluated is written with status = \"interrupted\" and the exit code is
 130. No candidate meeting --min-trades: exit 1 and no playbook. Exit codes: 0 success; 1 error; 2 usage
-error; 130 interrupted.";
+error; 3 a gate failed (the playbook is written with the verdicts); 130 interrupted.";
 
 /// Arguments of `flowrex optimize` (every field can also come from `--spec FILE.toml`).
 #[derive(Debug, Default, clap::Args, Deserialize)]
@@ -258,20 +265,6 @@ impl Observer for CliObserver {
     }
 }
 
-pub(super) fn progress_bar(ctx: &Context, len: u64) -> Option<indicatif::ProgressBar> {
-    if !ctx.show_progress() {
-        return None;
-    }
-    let style = indicatif::ProgressStyle::with_template(
-        "{spinner} [{bar:30}] {pos}/{len} candidates, {per_sec}, ETA {eta} {msg}",
-    )
-    .ok()?
-    .progress_chars("=> ");
-    let bar = indicatif::ProgressBar::new(len).with_style(style);
-    bar.enable_steady_tick(std::time::Duration::from_millis(200));
-    Some(bar)
-}
-
 /// Runs `flowrex optimize`.
 pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
     let mut args = args;
@@ -377,7 +370,7 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
             Some(p) => Some(ResultsWriter::create(p, &settings.space)?),
             None => None,
         },
-        bar: progress_bar(ctx, planned),
+        bar: progress_bar(ctx.show_progress(), planned),
         best: Mutex::new(f64::NAN),
     };
     let report = optimize::run_with(

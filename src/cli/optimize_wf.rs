@@ -10,7 +10,7 @@ use std::sync::atomic::AtomicBool;
 
 use serde::Deserialize;
 
-use super::output::{print_json, print_text, table};
+use super::output::{print_json, print_text, progress_bar, table};
 use super::{Context, Outcome};
 use flowrex::backtest::{DataSpec, export};
 use flowrex::candles::Candles;
@@ -217,7 +217,7 @@ impl Plan {
         let (Some(c), Some(best)) = (collector, report.result.top.first()) else {
             return Ok(());
         };
-        let mut v = c.finish(best)?.section();
+        let mut v = c.finish(best.index)?.section();
         if report.interrupted {
             v.notes.push(
                 "interrupted: the statistics cover the candidates evaluated before Ctrl-C".into(),
@@ -481,7 +481,7 @@ pub fn run_walk(ctx: &Context, plan: &Plan, wf: &WalkForward, job: WalkJob) -> R
         wf.test,
         job.candles.len()
     );
-    let bar = super::optimize::progress_bar(ctx, job.planned * windows.len() as u64);
+    let bar = progress_bar(ctx.show_progress(), job.planned * windows.len() as u64);
     let observers = windows
         .iter()
         .map(|w| {

@@ -23,7 +23,6 @@
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use super::evaluate::Outcome;
 use super::objective::rank_cmp;
 use super::returns_matrix::Spill;
 use super::validation::{
@@ -176,18 +175,18 @@ impl Collector {
         lock(&self.failure).get_or_insert(message);
     }
 
-    /// The statistics of the search whose best candidate is `best` (the first of its top list).
-    pub fn finish(self, best: &Outcome) -> Result<Overfit> {
+    /// The statistics of the search whose best candidate (the first of its top list) has grid index
+    /// `best`.
+    pub fn finish(self, best: u64) -> Result<Overfit> {
         if let Some(message) = lock(&self.failure).take() {
             return Err(Error::invalid(format!("overfitting statistics: {message}")));
         }
         let tracked = lock(&self.best).take();
         let returns = match tracked {
-            Some(b) if b.index == best.index => b.returns,
+            Some(b) if b.index == best => b.returns,
             _ => {
                 return Err(Error::invalid(format!(
-                    "overfitting statistics: the returns of the best candidate {} were not collected",
-                    best.index
+                    "overfitting statistics: the returns of the best candidate {best} were not collected"
                 )));
             }
         };
@@ -201,7 +200,7 @@ impl Collector {
         let mut notes = self.notes;
         let moments = Moments::of(&returns);
         let sharpes: Vec<f64> = rows.iter().map(|(_, r)| r.sharpe).collect();
-        let position = rows.iter().position(|(_, r)| r.index == best.index);
+        let position = rows.iter().position(|(_, r)| r.index == best);
         let deflated = match (moments, position) {
             (Some(m), Some(p)) => match validation::deflate_best(p, m, &sharpes) {
                 Ok(d) => Some(d),
@@ -236,7 +235,7 @@ impl Collector {
         Ok(Overfit {
             period: self.period,
             periods: self.periods,
-            candidate: best.index,
+            candidate: best,
             moments,
             deflated,
             pbo,
@@ -390,25 +389,12 @@ mod tests {
 
     use super::*;
     use crate::candles::DAY_MS;
-    use crate::engine::RunResult;
-    use crate::strategy::Params;
 
     /// `bars` daily bar times (only the times matter to the collector).
     fn days(bars: usize) -> Candles {
         Candles {
             ts: (0..bars as i64).map(|i| i * DAY_MS).collect(),
             ..Candles::default()
-        }
-    }
-
-    fn outcome(index: u64, rank: f64) -> Outcome {
-        Outcome {
-            index,
-            batch: 0,
-            params: Params::default(),
-            objective: rank,
-            rank: Some(rank),
-            metrics: metrics::compute(&Candles::default(), &RunResult::default()),
         }
     }
 
@@ -443,7 +429,7 @@ mod tests {
         let best = (0..40)
             .max_by(|&a, &b| sharpes[a].total_cmp(&sharpes[b]).then(b.cmp(&a)))
             .unwrap();
-        let o = c.finish(&outcome(index(best), sharpes[best])).unwrap();
+        let o = c.finish(index(best)).unwrap();
         let want = validation::deflate(&columns).unwrap();
         assert_eq!(want.best, best);
         let d = o.deflated.unwrap();
@@ -502,7 +488,7 @@ mod tests {
         let r: Vec<f64> = (0..10).map(|i| (i as f64 - 4.5) * 1e-3).collect();
         c.record(0, 0, Some(1.0), &r);
         c.record(1, 1, Some(0.5), &r.iter().map(|x| -x).collect::<Vec<_>>());
-        let o = c.finish(&outcome(0, 1.0)).unwrap();
+        let o = c.finish(0).unwrap();
         assert!(o.pbo.is_none());
         assert_eq!(
             o.notes,

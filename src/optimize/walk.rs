@@ -233,7 +233,7 @@ fn train(
             report.max_trades
         )));
     };
-    let overfit = collector.finish(&best)?;
+    let overfit = collector.finish(best.index)?;
     Ok(Some(Trained {
         report,
         best,
