@@ -156,7 +156,7 @@ pub fn run<S: Signals + ?Sized>(
     cfg: &BacktestConfig,
 ) -> Result<RunResult> {
     let end = if cfg.close_at_end {
-        End::CloseAtEnd
+        End::Reference
     } else {
         End::KeepOpen
     };
@@ -188,7 +188,7 @@ pub fn run_window<S: Signals + ?Sized>(
         )));
     }
     let s = window.start;
-    let mut run = run_bars(candles, signals, cfg, window, End::CloseAtWindowEnd)?;
+    let mut run = run_bars(candles, signals, cfg, window, End::Window)?;
     for t in &mut run.trades {
         t.entry_bar -= s;
         t.exit_bar -= s;
@@ -204,9 +204,9 @@ enum End {
     /// It stays open, valued at the last close (the reference's default).
     KeepOpen,
     /// `close_at_end`: closed as the reference does (see the module docs).
-    CloseAtEnd,
+    Reference,
     /// A walk-forward test window: closed at the last bar's close.
-    CloseAtWindowEnd,
+    Window,
 }
 
 /// The bar loop over `bars` (all of `candles` for a backtest). Equity is indexed from `bars.start`;
@@ -243,7 +243,7 @@ fn run_bars<S: Signals + ?Sized>(
         cancelled: 0,
     };
     // Whether an order decided on the last bar can still fill (see the close-at-end rules).
-    let decide_last = end == End::CloseAtEnd;
+    let decide_last = end == End::Reference;
     let mut pending = Action::Hold;
     let mut out_of_money_bar = None;
     for i in start..n {
@@ -252,7 +252,7 @@ fn run_bars<S: Signals + ?Sized>(
             broker.apply(action, open[i], i);
         }
         broker.check_exits(i, open, high, low);
-        if cfg.fill == Fill::Close && (i + 1 < n || end != End::CloseAtWindowEnd) {
+        if cfg.fill == Fill::Close && (i + 1 < n || end != End::Window) {
             let action = signals.decide(i, &broker.view());
             broker.apply(action, close[i], i);
         }
@@ -275,7 +275,7 @@ fn run_bars<S: Signals + ?Sized>(
         match (end, cfg.fill) {
             // The reference re-runs the last bar: the open trade closes at the last open, and an entry
             // decided on the last bar fills at that same open (and stays open, valued at the close).
-            (End::CloseAtEnd, Fill::NextOpen) => {
+            (End::Reference, Fill::NextOpen) => {
                 let reason = match pending {
                     Action::Hold => ExitReason::EndOfData,
                     _ => ExitReason::Signal,

@@ -39,8 +39,11 @@ pub const ROW_GROUP_ROWS: usize = 8192;
 /// Streams outcomes to a Parquet file from any number of threads.
 pub struct ResultsWriter {
     tx: Option<SyncSender<(u64, Outcome)>>,
-    handle: Option<JoinHandle<Result<(u64, Option<File>)>>>,
+    handle: Option<JoinHandle<Written>>,
 }
+
+/// What a writer thread ends with: the rows written and, for a walk-forward part, its file.
+type Written = Result<(u64, Option<File>)>;
 
 enum Col {
     U64(UInt64Builder),
