@@ -497,8 +497,7 @@ fn gated(home: &Path, wf: bool, extra: &[&str]) -> (i32, String, toml::Table) {
 fn each_gate_exits_3_below_its_limit_and_0_at_it_with_the_verdicts_written() {
     let home = bundled_home();
     let h = home.path();
-    // Three windows (500 + 500k + 250 ≤ 2148 for k ≤ 2) keep the eight gated runs short.
-    let (code, _, pb) = gated(h, true, &["--step", "500"]);
+    let (code, _, pb) = gated(h, true, &[]);
     assert_eq!(code, 0);
     let v = pb["validation"].as_table().unwrap();
     let w = pb["walk_forward"].as_table().unwrap();
@@ -509,30 +508,35 @@ fn each_gate_exits_3_below_its_limit_and_0_at_it_with_the_verdicts_written() {
         num(w, "wfe"),
         num(w, "positive_share"),
     );
-    // Limits just on the passing side pass (exit 0); just on the failing side fail (exit 3).
+    // Limits just on the passing side pass (exit 0); just on the failing side fail (exit 3). A share
+    // of exactly 0 or 1 has no failing (or passing) limit inside [0, 1]: that side is skipped.
     let eps = 1e-6;
+    let mut failed = Vec::new();
     for (flag, pass, fail) in [
         ("--max-pbo", pbo + eps, pbo - eps),
         ("--min-dsr", dsr - eps, dsr + eps),
         ("--min-wfe", wfe - eps, wfe + eps),
         ("--min-positive-windows", share - eps, share + eps),
     ] {
-        assert!(
-            (0.0..=1.0).contains(&pass) && (0.0..=1.0).contains(&fail),
-            "{flag} {pass} {fail}"
-        );
-        let (code, err, pb) = gated(h, true, &[flag, &pass.to_string(), "--step", "500"]);
-        assert_eq!(code, 0, "{flag} {pass}: {err}");
-        let gate = &pb["validation"]["gates"][0];
-        assert_eq!(gate["pass"].as_bool(), Some(true));
-        let (code, err, pb) = gated(h, true, &[flag, &fail.to_string(), "--step", "500"]);
-        assert_eq!(code, 3, "{flag} {fail}: {err}");
-        assert!(err.contains("gate failed"), "{err}");
-        let gate = &pb["validation"]["gates"][0];
-        assert_eq!(gate["gate"].as_str().unwrap(), &flag[2..].replace('-', "_"));
-        assert_eq!(gate["pass"].as_bool(), Some(false));
-        assert_eq!(gate["limit"].as_float(), Some(fail));
+        let inside = |x: f64| (0.0..=1.0).contains(&x);
+        if inside(pass) {
+            let (code, err, pb) = gated(h, true, &[flag, &pass.to_string()]);
+            assert_eq!(code, 0, "{flag} {pass}: {err}");
+            assert_eq!(pb["validation"]["gates"][0]["pass"].as_bool(), Some(true));
+        }
+        if inside(fail) {
+            let (code, err, pb) = gated(h, true, &[flag, &fail.to_string()]);
+            assert_eq!(code, 3, "{flag} {fail}: {err}");
+            assert!(err.contains("gate failed"), "{err}");
+            let gate = &pb["validation"]["gates"][0];
+            assert_eq!(gate["gate"].as_str().unwrap(), &flag[2..].replace('-', "_"));
+            assert_eq!(gate["pass"].as_bool(), Some(false));
+            assert_eq!(gate["limit"].as_float(), Some(fail));
+            failed.push(flag);
+        }
     }
+    // PBO and DSR are strictly between 0 and 1 on this search, so at least their gates failed.
+    assert!(failed.len() >= 2, "{failed:?}");
     // A plain optimize with two gates, one failing: exit 3, both verdicts written.
     let (code, err, pb) = gated(h, false, &["--max-pbo", "1", "--min-dsr", "1"]);
     assert_eq!(code, 3, "{err}");
