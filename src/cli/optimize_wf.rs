@@ -322,6 +322,31 @@ pub fn render_walk(pb: &Playbook, wf: &WalkForwardSection, report: &WalkReport) 
         .optimization
         .as_ref()
         .map_or("objective", |o| o.objective.as_str());
+    let mut s = format!(
+        "{} on {} {} walk-forward: {} windows (train {}, test {}, step {}, purge {}, {}), maximizing {objective}:\n",
+        pb.strategy.name,
+        pb.market.symbol,
+        pb.market.interval,
+        wf.windows,
+        wf.train,
+        wf.test,
+        wf.step,
+        wf.purge,
+        if wf.anchored { "anchored" } else { "rolling" },
+    );
+    s.push_str(&window_table(wf));
+    s.push('\n');
+    s.push_str(&walk_summary(pb, wf, report));
+    s
+}
+
+/// The first ten characters of a time: its date.
+fn day(s: &str) -> String {
+    s.get(..10).unwrap_or(s).to_string()
+}
+
+/// One row per window.
+fn window_table(wf: &WalkForwardSection) -> String {
     #[derive(tabled::Tabled)]
     struct Row {
         #[tabled(rename = "#")]
@@ -349,7 +374,6 @@ pub fn render_walk(pb: &Playbook, wf: &WalkForwardSection, report: &WalkReport) 
         #[tabled(rename = "PBO")]
         pbo: String,
     }
-    let day = |s: &str| s.get(..10).unwrap_or(s).to_string();
     let rows = wf.window.iter().map(|w| Row {
         index: w.index,
         train: format!("{}…{}", day(&w.train_start), day(&w.train_end)),
@@ -364,20 +388,12 @@ pub fn render_walk(pb: &Playbook, wf: &WalkForwardSection, report: &WalkReport) 
         dsr: num(w.dsr),
         pbo: num(w.pbo),
     });
-    let mut s = format!(
-        "{} on {} {} walk-forward: {} windows (train {}, test {}, step {}, purge {}, {}), maximizing {objective}:\n",
-        pb.strategy.name,
-        pb.market.symbol,
-        pb.market.interval,
-        wf.windows,
-        wf.train,
-        wf.test,
-        wf.step,
-        wf.purge,
-        if wf.anchored { "anchored" } else { "rolling" },
-    );
-    s.push_str(&table(rows));
-    s.push('\n');
+    table(rows)
+}
+
+/// The stitched record, efficiency, stability and the out-of-sample PSR, in words.
+fn walk_summary(pb: &Playbook, wf: &WalkForwardSection, report: &WalkReport) -> String {
+    let mut s = String::new();
     let m = &report.stitched.metrics;
     let pct = |v: f64| {
         if v.is_finite() {
@@ -485,15 +501,12 @@ pub fn run_walk(ctx: &Context, plan: &Plan, wf: &WalkForward, job: WalkJob) -> R
     let observers = windows
         .iter()
         .map(|w| {
+            let results = job
+                .results
+                .map(|p| ResultsWriter::create_part(p, &job.settings.space, w.index as u32))
+                .transpose()?;
             Ok(WindowObserver {
-                results: match job.results {
-                    Some(p) => Some(ResultsWriter::create_part(
-                        p,
-                        &job.settings.space,
-                        w.index as u32,
-                    )?),
-                    None => None,
-                },
+                results,
                 bar: bar.as_ref(),
             })
         })
@@ -543,6 +556,19 @@ pub fn run_walk(ctx: &Context, plan: &Plan, wf: &WalkForward, job: WalkJob) -> R
             &report.stitched.run.equity,
         )?;
     }
+    print_walk(ctx, plan, &job, &pb, &report, rows)?;
+    gate_verdict(&pb, job.out).map(|()| Outcome::Done)
+}
+
+/// Prints a finished walk-forward: the JSON document, or the table, the summary and `[validation]`.
+fn print_walk(
+    ctx: &Context,
+    plan: &Plan,
+    job: &WalkJob,
+    pb: &Playbook,
+    report: &WalkReport,
+    rows: Option<u64>,
+) -> Result<()> {
     if ctx.json {
         print_json(&serde_json::json!({
             "playbook_file": job.out.display().to_string(),
@@ -554,7 +580,7 @@ pub fn run_walk(ctx: &Context, plan: &Plan, wf: &WalkForward, job: WalkJob) -> R
         }))?;
     } else {
         let mut s = match &pb.walk_forward {
-            Some(w) => render_walk(&pb, w, &report),
+            Some(w) => render_walk(pb, w, report),
             None => String::new(),
         };
         if let Some(v) = &pb.validation {
@@ -570,5 +596,5 @@ pub fn run_walk(ctx: &Context, plan: &Plan, wf: &WalkForward, job: WalkJob) -> R
         ));
         print_text(&s)?;
     }
-    gate_verdict(&pb, job.out).map(|()| Outcome::Done)
+    Ok(())
 }
