@@ -117,13 +117,21 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
     let cache = IndicatorCache::new();
     let report = spec.run(&candles, &cache)?;
     if let (Some((path, pb)), true) = (&playbook, args.check) {
+        let (drifts, gates) = flowrex::optimize::overfit::check_playbook(
+            pb,
+            &candles,
+            &report.run.equity,
+            &cache,
+            args.tolerance,
+        );
         let check = CheckReport::new(
             pb,
             path,
             &report.metrics,
             args.tolerance,
             data_change.is_none() && file_changes.is_empty(),
-        );
+        )
+        .with_validation(drifts, gates);
         render_check(ctx, pb, &check)?;
         return check.verdict().map(|()| Outcome::Done);
     }
@@ -182,11 +190,28 @@ fn render_check(ctx: &Context, pb: &Playbook, check: &CheckReport) -> Result<()>
             "metrics_compared": check.metrics_compared,
             "data_sha256_matches": check.data_sha256_matches,
             "drifts": list,
+            "gates": check.gates,
         }));
     }
+    let gates = if check.gates.is_empty() {
+        String::new()
+    } else {
+        let failed: Vec<String> = check
+            .gates
+            .iter()
+            .filter(|g| !g.pass)
+            .map(|g| format!("gate failed: {}\n", g.describe()))
+            .collect();
+        format!(
+            "{} of {} stored gates pass\n{}",
+            check.gates.iter().filter(|g| g.pass).count(),
+            check.gates.len(),
+            failed.concat()
+        )
+    };
     if check.passed() {
         return print_text(&format!(
-            "check passed: {path} — {} {} on {} {}: {} stored metrics reproduced within {tolerance:e} relative; {}",
+            "{gates}check passed: {path} — {} {} on {} {}: {} stored metrics reproduced within {tolerance:e} relative; {}",
             pb.strategy.name,
             pb.strategy.params.to_line(),
             pb.market.symbol,
@@ -218,10 +243,14 @@ fn render_check(ctx: &Context, pb: &Playbook, check: &CheckReport) -> Result<()>
         relative: format!("{:.3e}", d.relative),
     });
     print_text(&format!(
-        "check FAILED: {path}: {} of {} metrics drifted beyond {tolerance:e} relative\n{}",
+        "{gates}check FAILED: {path}: {} of {} metrics drifted beyond {tolerance:e} relative\n{}",
         check.drifts.len(),
         check.metrics_compared,
-        table(rows)
+        if check.drifts.is_empty() {
+            String::new()
+        } else {
+            table(rows)
+        }
     ))
 }
 

@@ -5,6 +5,7 @@ pub mod backtest;
 pub mod fetch;
 pub mod journal;
 pub mod optimize;
+pub mod optimize_wf;
 pub mod output;
 pub mod report;
 pub mod risk_check;

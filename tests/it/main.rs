@@ -20,3 +20,4 @@ mod store;
 mod strategies;
 mod support;
 mod time_window;
+mod walk_forward;
