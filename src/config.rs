@@ -19,6 +19,9 @@ pub struct Config {
     /// `[risk]`: soft risk limits, which may only tighten the hard ones.
     #[serde(default)]
     pub risk: crate::risk::SoftLimits,
+    /// `[journal]`: the feedback window and thresholds, which may only tighten the defaults.
+    #[serde(default)]
+    pub journal: crate::journal::JournalSettings,
     /// `[instruments.SYMBOL]`: lot size, tick and pip size, leverage.
     #[serde(default)]
     pub instruments: crate::execution::Instruments,
@@ -57,6 +60,7 @@ impl Config {
         config.risk.effective().map_err(named)?;
         config.instruments.validate().map_err(named)?;
         config.paper.resolve().map_err(named)?;
+        config.journal.effective().map_err(named)?;
         Ok(config)
     }
 }

@@ -124,9 +124,18 @@ impl Home {
     }
 
     /// Opens (creating the file if needed, inside this existing folder) the state database and applies
-    /// pending migrations. A process should open it once and pass it down.
+    /// pending migrations. A process should open it once and pass it down. A home without `flowrex.db` is
+    /// taken for a first use and gets a new, empty risk state; an existing but empty (0-byte) file is an
+    /// error ([`crate::db::files::check`]).
     pub fn open_db(&self) -> Result<Db> {
         Db::open_file(&self.db_file(), &self.db_lock_file())
+    }
+
+    /// Opens the state database for reading only ([`Db::open_file_read`]): no write access to the home
+    /// is needed once the database exists and is up to date. A home without a database is a first use:
+    /// it is created as [`Home::open_db`] would.
+    pub fn open_db_read(&self) -> Result<Db> {
+        Db::open_file_read(&self.db_file(), &self.db_lock_file())
     }
 }
 

@@ -14,6 +14,7 @@ pub mod error;
 pub mod execution;
 pub mod home;
 pub mod indicators;
+pub mod journal;
 pub mod json;
 pub mod metrics;
 pub mod optimize;

@@ -1,96 +1,55 @@
 //! `flowrex backtest`: run a strategy over stored candles and print metrics and trades (table or JSON),
 //! optionally writing the trade log and equity curve; `--list-strategies` shows what can be run.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use clap::ValueEnum;
 use serde::Serialize;
 
 use super::output::{print_json, print_text, table};
+use super::run_args::{SettingsArgs, TargetArgs, run_spec};
 use super::{Context, Outcome};
-use flowrex::backtest::{self, Report, export};
+use flowrex::backtest::{Report, RunSpec, export};
+use flowrex::candles::Interval;
 use flowrex::candles::time::{format_ts, format_ts_full};
-use flowrex::candles::{Interval, TimeRange};
-use flowrex::engine::{BacktestConfig, Fill, Sizing, StopPolicy};
-use flowrex::error::{Error, Result};
+use flowrex::engine::{Fill, StopPolicy};
+use flowrex::error::Result;
 use flowrex::indicators::IndicatorCache;
+use flowrex::json::finite;
 use flowrex::metrics::Metrics;
-use flowrex::strategy::{self, ParamKind, Params, Strategy};
+use flowrex::metrics::fields::FIELDS;
+use flowrex::playbook::{CheckReport, DataChange, FileChange, Playbook};
+use flowrex::strategy::{self, ParamKind};
 use flowrex::trade::{OpenTradeRecord, TradeRecord};
-
-/// When market orders fill (`--fill`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FillArg {
-    /// At the next bar's open (the reference behaviour).
-    NextOpen,
-    /// At the deciding bar's close.
-    Close,
-}
-
-/// Stop-versus-target rule (`--stop-policy`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum StopPolicyArg {
-    /// A bar reaching both exits at the stop.
-    Pessimistic,
-    /// A bar reaching both exits at the target.
-    Optimistic,
-}
 
 /// Arguments of `flowrex backtest`.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:
+#[command(
+    // The shared strategy/symbol/interval flags are required here unless listing or re-running a playbook.
+    mut_arg("strategy", |a| a.required_unless_present_any(["list_strategies", "playbook"])),
+    mut_arg("symbol", |a| a.required_unless_present_any(["list_strategies", "playbook"])),
+    mut_arg("interval", |a| a.required_unless_present_any(["list_strategies", "playbook"])),
+    after_help = "Examples:
   flowrex backtest --strategy sma_cross --symbol GOOG --interval 1d --param fast=10 --param slow=20 --commission 0.002
   flowrex backtest --list-strategies --json
   flowrex backtest --playbook playbooks/goog_sma_cross.toml --check     # CI regression gate (exit 3 on drift)
 
 Defaults reproduce backtesting.py 0.6.6: fill at the next open, all cash in whole units, a trade still
 open at the end stays open (valued at the last close) and is reported as `open_trade`. In JSON, a
-metric without a value (e.g. win rate with no trades) is null.")]
+metric without a value (e.g. win rate with no trades) is null."
+)]
 pub struct BacktestArgs {
     /// List the strategies with their parameters (type, default, valid range, search range) and exit.
     #[arg(long)]
     pub list_strategies: bool,
-    /// Strategy to run (see --list-strategies).
-    #[arg(long, required_unless_present_any = ["list_strategies", "playbook"])]
-    pub strategy: Option<String>,
-    /// Symbol in the store (data/<SYMBOL>/<interval>.parquet).
-    #[arg(long, required_unless_present_any = ["list_strategies", "playbook"])]
-    pub symbol: Option<String>,
-    /// Bar interval: 1m 5m 15m 30m 1h 4h 1d 1w 1M.
-    #[arg(long, required_unless_present_any = ["list_strategies", "playbook"])]
-    pub interval: Option<String>,
+    /// Strategy, symbol, interval.
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Strategy parameter as name=value; repeat for several. Unset parameters take their defaults.
     #[arg(long = "param", value_name = "NAME=VALUE")]
     pub params: Vec<String>,
-    /// Starting cash.
-    #[arg(long, default_value_t = 10_000.0)]
-    pub cash: f64,
-    /// Commission as a fraction of traded value, charged on entry and on exit (0.002 = 0.2%).
-    #[arg(long, default_value_t = 0.0)]
-    pub commission: f64,
-    /// Spread as a fraction of price; worsens the entry price in the trade's direction.
-    #[arg(long, default_value_t = 0.0)]
-    pub spread: f64,
-    /// When market orders fill.
-    #[arg(long, value_enum, default_value_t = FillArg::NextOpen)]
-    pub fill: FillArg,
-    /// Close a trade still open at the end (at the last bar's open; its close with --fill close) so it
-    /// counts in the trade statistics.
-    #[arg(long)]
-    pub close_at_end: bool,
-    /// Position size: all (all cash, whole units), fraction (all cash, fractional units), units:N,
-    /// pct:P (P% of equity, whole units), risk:P (lose P% of equity at the stop).
-    #[arg(long, default_value = "all", value_name = "SIZE")]
-    pub size: String,
-    /// Which exit wins when one bar reaches both the stop and the target.
-    #[arg(long, value_enum, default_value_t = StopPolicyArg::Pessimistic)]
-    pub stop_policy: StopPolicyArg,
-    /// First bar time to include (date, datetime or epoch).
-    #[arg(long)]
-    pub start: Option<String>,
-    /// Last bar time to include (a date includes that whole day).
-    #[arg(long)]
-    pub end: Option<String>,
+    /// Settings and time window.
+    #[command(flatten)]
+    pub settings: SettingsArgs,
     /// Write the closed trades to this file (.csv or .parquet).
     #[arg(long, value_name = "FILE")]
     pub trades: Option<PathBuf>,
@@ -99,7 +58,7 @@ pub struct BacktestArgs {
     pub equity: Option<PathBuf>,
     /// Re-run a playbook: its strategy, parameters, data range and backtest settings (instead of
     /// --strategy/--symbol/--interval/--param and the settings flags).
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["strategy", "symbol", "interval", "params", "start", "end"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["strategy", "symbol", "interval", "params", "start", "end", "timerange"])]
     pub playbook: Option<PathBuf>,
     /// With --playbook: compare the fresh metrics with the stored ones and exit 3 on drift beyond
     /// --tolerance or when the data's sha256 differs (the CI regression gate).
@@ -108,9 +67,17 @@ pub struct BacktestArgs {
     /// Relative tolerance of --check for real-valued metrics (counts must match exactly).
     #[arg(long, default_value_t = 1e-9, value_name = "REL")]
     pub tolerance: f64,
-    /// With --check: compare even when the data's sha256 differs from the playbook's.
+    /// With --check: compare even when the data's sha256 (or a signals file's) differs from the
+    /// playbook's.
     #[arg(long, requires = "playbook")]
     pub ignore_data_hash: bool,
+    /// Also write the run's HTML report to this file (see `flowrex report backtest`).
+    #[arg(long, value_name = "FILE", conflicts_with = "check")]
+    pub report: Option<PathBuf>,
+    /// Write the closed trades to the journal (source backtest), under this strategy name (default: the
+    /// playbook's name, else the strategy's).
+    #[arg(long, value_name = "NAME", num_args = 0..=1, require_equals = true, default_missing_value = "", conflicts_with = "check")]
+    pub journal: Option<String>,
 }
 
 /// Runs `flowrex backtest`.
@@ -118,62 +85,55 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
     if args.list_strategies {
         return list_strategies(ctx);
     }
-    let playbook = args
-        .playbook
-        .as_deref()
-        .map(flowrex::playbook::Playbook::load)
-        .transpose()?;
-    let (strategy, symbol, interval, params, config, range) = match &playbook {
-        Some(pb) => playbook_run(pb)?,
-        None => args_run(&args)?,
+    let playbook = match &args.playbook {
+        Some(path) => Some((path.as_path(), Playbook::load(path)?)),
+        None => None,
     };
-    let symbol = symbol.as_str();
-    let store = ctx.home()?.store();
-    let candles = store.load(symbol, interval, &range)?;
-    if candles.is_empty() {
-        let all = store.load(symbol, interval, &TimeRange::ALL)?;
-        let span = match (all.ts.first(), all.ts.last()) {
-            (Some(a), Some(b)) => format!("the store holds {} to {}", format_ts(*a), format_ts(*b)),
-            _ => "the store file is empty".to_string(),
-        };
-        return Err(Error::invalid(format!(
-            "no {symbol} {interval} bars between --start {} and --end {}; {span}",
-            args.start.as_deref().unwrap_or("(first)"),
-            args.end.as_deref().unwrap_or("(last)")
-        )));
-    }
-    let data_hash = playbook.as_ref().map(|pb| {
-        let sha = candles.sha256();
-        (sha.clone(), sha == pb.market.data_sha256)
+    let spec = match &playbook {
+        Some((_, pb)) => RunSpec::from_playbook(pb)?,
+        None => run_spec(&args.target, &args.params, &args.settings)?,
+    };
+    let candles = spec.load(&ctx.home()?.store())?;
+    let data_change = playbook.as_ref().and_then(|(path, pb)| {
+        DataChange::between(pb, &spec.data.symbol, spec.data.interval, &candles)
+            .map(|change| (change, *path))
     });
-    if let (Some(pb), Some((sha, false))) = (&playbook, &data_hash) {
-        let msg = format!(
-            "{}: the {symbol} {interval} data changed: sha256 {} of {} bars, the playbook has {} of {} bars",
-            args.playbook
-                .as_deref()
-                .unwrap_or(std::path::Path::new(""))
-                .display(),
-            &sha[..12],
-            candles.len(),
-            pb.market
-                .data_sha256
-                .get(..12)
-                .unwrap_or(&pb.market.data_sha256),
-            pb.market.bars
-        );
+    if let Some((change, path)) = &data_change {
         if args.check && !args.ignore_data_hash {
-            return Err(Error::CheckFailed(format!(
-                "{msg}; re-run the optimization, or pass --ignore-data-hash to compare anyway"
-            )));
+            return Err(change.refusal(path));
         }
-        tracing::warn!("{msg}");
+        tracing::warn!("{}", change.message(path));
+    }
+    let file_changes = playbook
+        .as_ref()
+        .map_or(Vec::new(), |(_, pb)| FileChange::between(pb));
+    for change in &file_changes {
+        let path = playbook.as_ref().map(|(p, _)| *p).unwrap_or(Path::new(""));
+        if args.check && !args.ignore_data_hash {
+            return Err(change.refusal(path));
+        }
+        tracing::warn!("{}", change.message(path));
     }
     let cache = IndicatorCache::new();
-    let report = backtest::backtest(&candles, strategy, &params, &config, &cache)?;
-    if let (Some(pb), true) = (&playbook, args.check) {
-        let path = args.playbook.as_deref().unwrap_or(std::path::Path::new(""));
-        let data_ok = data_hash.as_ref().is_some_and(|(_, ok)| *ok);
-        return check_report(ctx, path, pb, &report.metrics, args.tolerance, data_ok);
+    let report = spec.run(&candles, &cache)?;
+    if let (Some((path, pb)), true) = (&playbook, args.check) {
+        let (drifts, gates) = flowrex::optimize::overfit::check_playbook(
+            pb,
+            &candles,
+            &report.run.equity,
+            &cache,
+            args.tolerance,
+        );
+        let check = CheckReport::new(
+            pb,
+            path,
+            &report.metrics,
+            args.tolerance,
+            data_change.is_none() && file_changes.is_empty(),
+        )
+        .with_validation(drifts, gates);
+        render_check(ctx, pb, &check)?;
+        return check.verdict().map(|()| Outcome::Done);
     }
     if let Some(path) = &args.trades {
         export::write_trades(path, &report.run.trades, &candles.ts)?;
@@ -181,181 +141,117 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
     if let Some(path) = &args.equity {
         export::write_equity(path, &candles.ts, &report.run.equity)?;
     }
-    let doc = Document::new(
-        strategy,
-        &params,
-        symbol,
-        interval,
-        &config,
-        &report,
-        &candles.ts,
-    );
+    if let Some(name) = &args.journal {
+        let pb = playbook.as_ref().map(|(path, pb)| (*path, pb));
+        super::journal::record_backtest(ctx, &spec, pb, &report, &candles, name)?;
+    }
+    let notes: Vec<String> = data_change.iter().map(|(c, p)| c.message(p)).collect();
+    let written = match &args.report {
+        Some(out) => Some(super::report::backtest_shortcut(
+            out, &spec, &candles, &report, &notes,
+        )?),
+        None => None,
+    };
+    let mut doc = Document::new(&spec, &report, &candles.ts);
+    doc.report_file = written.as_ref().map(|w| w.path.display().to_string());
     if ctx.json {
         print_json(&doc)?;
     } else {
         print_text(&render_text(&doc))?;
+        if let Some(w) = &written {
+            print_text(&w.to_string())?;
+        }
     }
     Ok(Outcome::Done)
 }
 
-type Resolved = (
-    &'static dyn Strategy,
-    String,
-    Interval,
-    Params,
-    BacktestConfig,
-    TimeRange,
-);
-
-/// Strategy, data and settings from the command line.
-fn args_run(args: &BacktestArgs) -> Result<Resolved> {
-    let name = args.strategy.as_deref().unwrap_or_default();
-    let symbol = args.symbol.as_deref().unwrap_or_default();
-    let interval: Interval = args
-        .interval
-        .as_deref()
-        .unwrap_or_default()
-        .parse()
-        .map_err(|e: Error| Error::usage(format!("--interval: {e}")))?;
-    let strategy = strategy::lookup(name)?;
-    let overrides = args
-        .params
-        .iter()
-        .map(|p| strategy::params::split_assignment(p))
-        .collect::<Result<Vec<_>>>()?;
-    let params = strategy::resolve_params(strategy, &overrides)?;
-    let config = BacktestConfig {
-        cash: args.cash,
-        commission: args.commission,
-        spread: args.spread,
-        fill: match args.fill {
-            FillArg::NextOpen => Fill::NextOpen,
-            FillArg::Close => Fill::Close,
-        },
-        close_at_end: args.close_at_end,
-        sizing: Sizing::parse(&args.size)?,
-        stop_policy: match args.stop_policy {
-            StopPolicyArg::Pessimistic => StopPolicy::Pessimistic,
-            StopPolicyArg::Optimistic => StopPolicy::Optimistic,
-        },
-    };
-    config.validate()?;
-    let range = TimeRange::parse(args.start.as_deref(), args.end.as_deref())?;
-    Ok((
-        strategy,
-        symbol.to_string(),
-        interval,
-        params,
-        config,
-        range,
-    ))
-}
-
-/// Strategy, data and settings from a playbook.
-fn playbook_run(pb: &flowrex::playbook::Playbook) -> Result<Resolved> {
-    let strategy = strategy::lookup(&pb.strategy.name)?;
-    let params = strategy::resolve_params(strategy, &pb.strategy.params.to_overrides())?;
-    let interval: Interval = pb
-        .market
-        .interval
-        .parse()
-        .map_err(|e: Error| Error::invalid(format!("playbook [market] interval: {e}")))?;
-    Ok((
-        strategy,
-        pb.market.symbol.clone(),
-        interval,
-        params,
-        pb.backtest.to_config()?,
-        pb.market.range()?,
-    ))
-}
-
-/// `--check`: compares fresh metrics with the playbook's; exit 3 listing what drifted.
-fn check_report(
-    ctx: &Context,
-    path: &std::path::Path,
-    pb: &flowrex::playbook::Playbook,
-    fresh: &Metrics,
-    tolerance: f64,
-    data_ok: bool,
-) -> Result<Outcome> {
-    let drifts = flowrex::playbook::compare_metrics(&pb.metrics, fresh, tolerance);
-    let show = |v: Option<f64>| v.map_or("(none)".to_string(), |v| format!("{v}"));
+/// Prints what `--check` found: one line when it passed, the drifted metrics when not (or the whole
+/// report as JSON). The verdict (exit 3) is the caller's.
+fn render_check(ctx: &Context, pb: &Playbook, check: &CheckReport) -> Result<()> {
+    let path = check.playbook.display();
+    let tolerance = check.tolerance;
     if ctx.json {
-        let list: Vec<serde_json::Value> = drifts
+        let list: Vec<serde_json::Value> = check
+            .drifts
             .iter()
             .map(|d| {
                 serde_json::json!({
                     "metric": d.metric,
                     "stored": d.stored,
                     "fresh": d.fresh,
-                    "relative": finite_or(d.relative),
+                    "relative": finite(d.relative),
                 })
             })
             .collect();
-        print_json(&serde_json::json!({
-            "playbook": path.display().to_string(),
-            "passed": drifts.is_empty(),
+        return print_json(&serde_json::json!({
+            "playbook": path.to_string(),
+            "passed": check.passed(),
             "tolerance": tolerance,
-            "metrics_compared": pb.metrics.0.len(),
-            "data_sha256_matches": data_ok,
+            "metrics_compared": check.metrics_compared,
+            "data_sha256_matches": check.data_sha256_matches,
             "drifts": list,
-        }))?;
-    } else if drifts.is_empty() {
-        print_text(&format!(
-            "check passed: {} — {} {} on {} {}: {} stored metrics reproduced within {tolerance:e} relative; {}",
-            path.display(),
+            "gates": check.gates,
+        }));
+    }
+    let gates = if check.gates.is_empty() {
+        String::new()
+    } else {
+        let failed: Vec<String> = check
+            .gates
+            .iter()
+            .filter(|g| !g.pass)
+            .map(|g| format!("gate failed: {}\n", g.describe()))
+            .collect();
+        format!(
+            "{} of {} stored gates pass\n{}",
+            check.gates.iter().filter(|g| g.pass).count(),
+            check.gates.len(),
+            failed.concat()
+        )
+    };
+    if check.passed() {
+        return print_text(&format!(
+            "{gates}check passed: {path} — {} {} on {} {}: {} stored metrics reproduced within {tolerance:e} relative; {}",
             pb.strategy.name,
             pb.strategy.params.to_line(),
             pb.market.symbol,
             pb.market.interval,
-            pb.metrics.0.len(),
-            if data_ok {
+            check.metrics_compared,
+            if check.data_sha256_matches {
                 "data sha256 matches"
             } else {
                 "data sha256 DIFFERS (ignored)"
             }
-        ))?;
-    } else {
-        #[derive(tabled::Tabled)]
-        struct DriftRow {
-            #[tabled(rename = "Metric")]
-            metric: String,
-            #[tabled(rename = "Stored")]
-            stored: String,
-            #[tabled(rename = "Fresh")]
-            fresh: String,
-            #[tabled(rename = "Relative")]
-            relative: String,
-        }
-        let rows = drifts.iter().map(|d| DriftRow {
-            metric: d.metric.clone(),
-            stored: show(d.stored),
-            fresh: show(d.fresh),
-            relative: format!("{:.3e}", d.relative),
-        });
-        print_text(&format!(
-            "check FAILED: {}: {} of {} metrics drifted beyond {tolerance:e} relative\n{}",
-            path.display(),
-            drifts.len(),
-            pb.metrics.0.len(),
+        ));
+    }
+    #[derive(tabled::Tabled)]
+    struct DriftRow {
+        #[tabled(rename = "Metric")]
+        metric: String,
+        #[tabled(rename = "Stored")]
+        stored: String,
+        #[tabled(rename = "Fresh")]
+        fresh: String,
+        #[tabled(rename = "Relative")]
+        relative: String,
+    }
+    let show = |v: Option<f64>| v.map_or("(none)".to_string(), |v| format!("{v}"));
+    let rows = check.drifts.iter().map(|d| DriftRow {
+        metric: d.metric.clone(),
+        stored: show(d.stored),
+        fresh: show(d.fresh),
+        relative: format!("{:.3e}", d.relative),
+    });
+    print_text(&format!(
+        "{gates}check FAILED: {path}: {} of {} metrics drifted beyond {tolerance:e} relative\n{}",
+        check.drifts.len(),
+        check.metrics_compared,
+        if check.drifts.is_empty() {
+            String::new()
+        } else {
             table(rows)
-        ))?;
-    }
-    if drifts.is_empty() {
-        Ok(Outcome::Done)
-    } else {
-        let names: Vec<&str> = drifts.iter().map(|d| d.metric.as_str()).collect();
-        Err(Error::CheckFailed(format!(
-            "{}: regression: {} drifted beyond {tolerance:e} relative",
-            path.display(),
-            names.join(", ")
-        )))
-    }
-}
-
-fn finite_or(v: f64) -> Option<f64> {
-    v.is_finite().then_some(v)
+        }
+    ))
 }
 
 /// The settings block of the JSON document.
@@ -402,23 +298,19 @@ pub struct Document {
     pub trades: Vec<TradeRecord>,
     /// The position still open at the end, or null.
     pub open_trade: Option<OpenTradeRecord>,
+    /// With `--report`: the report's absolute path (absent without it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report_file: Option<String>,
 }
 
 impl Document {
-    fn new(
-        strategy: &dyn Strategy,
-        params: &Params,
-        symbol: &str,
-        interval: Interval,
-        config: &BacktestConfig,
-        report: &Report,
-        ts: &[i64],
-    ) -> Document {
+    fn new(spec: &RunSpec, report: &Report, ts: &[i64]) -> Document {
+        let config = &spec.config;
         Document {
-            strategy: strategy.name(),
-            params: params.to_json(),
-            symbol: symbol.to_string(),
-            interval,
+            strategy: spec.strategy.name(),
+            params: spec.params.to_json(),
+            symbol: spec.data.symbol.clone(),
+            interval: spec.data.interval,
             start: format_ts_full(report.metrics.start_ts),
             end: format_ts_full(report.metrics.end_ts),
             settings: SettingsJson {
@@ -438,6 +330,7 @@ impl Document {
                 .open_trade
                 .as_ref()
                 .map(|t| OpenTradeRecord::new(t, ts)),
+            report_file: None,
         }
     }
 }
@@ -460,159 +353,13 @@ fn num(v: f64, decimals: usize) -> String {
 
 fn render_text(d: &Document) -> String {
     let m = &d.metrics;
-    let days = |v: f64| {
-        if v.is_finite() {
-            format!("{v} days")
-        } else {
-            "—".to_string()
-        }
-    };
-    let rows = vec![
-        Row {
-            name: "Start",
-            value: format_ts(m.start_ts),
-        },
-        Row {
-            name: "End",
-            value: format_ts(m.end_ts),
-        },
-        Row {
-            name: "Duration",
-            value: days(m.duration_days),
-        },
-        Row {
-            name: "Bars",
-            value: m.bars.to_string(),
-        },
-        Row {
-            name: "Exposure Time [%]",
-            value: num(m.exposure_pct, 2),
-        },
-        Row {
-            name: "Equity Final [$]",
-            value: num(m.equity_final, 2),
-        },
-        Row {
-            name: "Equity Peak [$]",
-            value: num(m.equity_peak, 2),
-        },
-        Row {
-            name: "Commissions [$]",
-            value: num(m.commissions, 2),
-        },
-        Row {
-            name: "Return [%]",
-            value: num(m.return_pct, 2),
-        },
-        Row {
-            name: "Buy & Hold Return [%]",
-            value: num(m.buy_hold_return_pct, 2),
-        },
-        Row {
-            name: "Return (Ann.) [%]",
-            value: num(m.return_ann_pct, 2),
-        },
-        Row {
-            name: "Volatility (Ann.) [%]",
-            value: num(m.volatility_ann_pct, 2),
-        },
-        Row {
-            name: "CAGR [%]",
-            value: num(m.cagr_pct, 2),
-        },
-        Row {
-            name: "Sharpe Ratio",
-            value: num(m.sharpe, 3),
-        },
-        Row {
-            name: "Sortino Ratio",
-            value: num(m.sortino, 3),
-        },
-        Row {
-            name: "Calmar Ratio",
-            value: num(m.calmar, 3),
-        },
-        Row {
-            name: "Alpha [%]",
-            value: num(m.alpha_pct, 2),
-        },
-        Row {
-            name: "Beta",
-            value: num(m.beta, 4),
-        },
-        Row {
-            name: "Max. Drawdown [%]",
-            value: num(m.max_drawdown_pct, 2),
-        },
-        Row {
-            name: "Avg. Drawdown [%]",
-            value: num(m.avg_drawdown_pct, 2),
-        },
-        Row {
-            name: "Max. Drawdown Duration",
-            value: days(m.max_drawdown_duration_days),
-        },
-        Row {
-            name: "Avg. Drawdown Duration",
-            value: days(m.avg_drawdown_duration_days),
-        },
-        Row {
-            name: "# Trades",
-            value: m.num_trades.to_string(),
-        },
-        Row {
-            name: "Win Rate [%]",
-            value: num(m.win_rate_pct, 2),
-        },
-        Row {
-            name: "Best Trade [%]",
-            value: num(m.best_trade_pct, 2),
-        },
-        Row {
-            name: "Worst Trade [%]",
-            value: num(m.worst_trade_pct, 2),
-        },
-        Row {
-            name: "Avg. Trade [%]",
-            value: num(m.avg_trade_pct, 2),
-        },
-        Row {
-            name: "Max. Trade Duration",
-            value: days(m.max_trade_duration_days),
-        },
-        Row {
-            name: "Avg. Trade Duration",
-            value: days(m.avg_trade_duration_days),
-        },
-        Row {
-            name: "Profit Factor",
-            value: num(m.profit_factor, 3),
-        },
-        Row {
-            name: "Expectancy [%]",
-            value: num(m.expectancy_pct, 2),
-        },
-        Row {
-            name: "SQN",
-            value: num(m.sqn, 3),
-        },
-        Row {
-            name: "Kelly Criterion",
-            value: num(m.kelly, 4),
-        },
-        Row {
-            name: "Recovery Factor",
-            value: num(m.recovery_factor, 3),
-        },
-        Row {
-            name: "Ambiguous exits",
-            value: m.ambiguous_exits.to_string(),
-        },
-        Row {
-            name: "Cancelled orders",
-            value: m.cancelled_orders.to_string(),
-        },
-    ];
+    // One row per metric the field table shows in text, in its order.
+    let rows = FIELDS.iter().filter_map(|f| {
+        Some(Row {
+            name: f.label,
+            value: f.text(m)?,
+        })
+    });
     let mut out = format!(
         "{} {} on {} {} ({} to {})\n",
         d.strategy,
@@ -724,6 +471,7 @@ fn list_strategies(ctx: &Context) -> Result<Outcome> {
                             ParamKind::Choice { options, .. } => {
                                 o["options"] = serde_json::json!(options);
                             }
+                            ParamKind::Path => o["required"] = true.into(),
                         }
                         o
                     })

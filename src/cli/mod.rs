@@ -3,10 +3,14 @@
 
 pub mod backtest;
 pub mod fetch;
+pub mod journal;
 pub mod optimize;
+pub mod optimize_wf;
 pub mod output;
 pub mod paper_trade;
+pub mod report;
 pub mod risk_check;
+pub mod run_args;
 
 use std::cell::{RefCell, RefMut};
 use std::path::PathBuf;
@@ -111,8 +115,12 @@ pub enum Command {
     Backtest(Box<backtest::BacktestArgs>),
     /// Search a strategy's parameters in parallel (grid, random, genetic, pso) and write a playbook.
     Optimize(Box<optimize::OptimizeArgs>),
+    /// Write one self-contained HTML page of a backtest or an optimization (charts, tables, verdicts).
+    Report(Box<report::ReportArgs>),
     /// Gate a trade against the risk limits (exit 0 approved, 3 rejected); risk state, limits, audit log.
     RiskCheck(Box<risk_check::RiskCheckArgs>),
+    /// The append-only trade journal: list, stats, import, verify, analyze against the backtest, feedback.
+    Journal(Box<journal::JournalArgs>),
     /// Paper trading: orders, fills, positions and an account derived from the fill ledger; process the
     /// bars that arrived since the last run (exit 3 when risk denies an order).
     PaperTrade(Box<paper_trade::PaperTradeArgs>),
@@ -179,6 +187,20 @@ impl Context {
         Ok(RefMut::map(slot, |db| db.as_mut().expect("opened above")))
     }
 
+    /// The state database of the (existing) home opened for reading only ([`Home::open_db_read`]), for
+    /// commands that only read it: a user who may read the home but not write to it can run them. Shares
+    /// the slot of [`Context::db`] (a process opens the database once).
+    pub fn db_read(&self) -> Result<RefMut<'_, Db>> {
+        let mut slot = self
+            .db
+            .try_borrow_mut()
+            .map_err(|_| Error::invalid("the state database is already in use by this command"))?;
+        if slot.is_none() {
+            *slot = Some(self.home()?.open_db_read()?);
+        }
+        Ok(RefMut::map(slot, |db| db.as_mut().expect("opened above")))
+    }
+
     /// Whether progress bars may be drawn: stderr is a terminal and `--quiet` is off.
     pub fn show_progress(&self) -> bool {
         use std::io::IsTerminal;
@@ -194,7 +216,9 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Fetch(args) => fetch::run(&ctx, *args),
         Command::Backtest(args) => backtest::run(&ctx, *args),
         Command::Optimize(args) => optimize::run(&ctx, *args),
+        Command::Report(args) => report::run(&ctx, *args),
         Command::RiskCheck(args) => risk_check::run(&ctx, *args),
+        Command::Journal(args) => journal::run(&ctx, *args),
         Command::PaperTrade(args) => paper_trade::run(&ctx, *args),
     }
 }

@@ -8,15 +8,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Deserialize;
 
-use super::output::{print_json, print_text, table};
+use super::optimize_wf::{self, ValidationArgs, WalkJob};
+use super::output::{print_json, print_text, progress_bar, table};
+use super::run_args::{SettingsArgs, TargetArgs, check_spec_keys};
 use super::{Context, Outcome};
 use flowrex::candles::store::path_safe_symbol;
-use flowrex::candles::{Interval, TimeRange};
-use flowrex::engine::{BacktestConfig, Fill, Sizing, StopPolicy};
 use flowrex::error::{Error, Result};
+use flowrex::optimize::merge_results::{self, ShardPart};
 use flowrex::optimize::results::ResultsWriter;
 use flowrex::optimize::{
-    self, DataInfo, Method, Objective, Observer, Outcome as Evaluated, Settings, Shard, Space,
+    self, Method, Objective, Observer, Outcome as Evaluated, Settings, Shard, Space,
 };
 use flowrex::playbook::Playbook;
 use flowrex::strategy;
@@ -32,8 +33,14 @@ const AFTER_HELP: &str = "Methods — which to use when:
            candidate is evaluated twice. Use it on big, rugged spaces where grid is too slow.
   pso      particle swarm (argmin) over the grid coordinates: --population particles for --generations
            iterations. Use it on smooth numeric spaces; it converges in few evaluations.
+  explore  --samples N distinct candidates in batches of --population (default 20): each batch 20%
+           uniform draws, 80% mutations of the best so far. A simple local search around the leaders.
+  tpe      tree-structured Parzen estimator (Optuna's TPE): --samples N distinct candidates in batches
+           of --population (default 8), each batch proposed from densities of the good and the bad
+           candidates so far. Use it when the budget is a small share of a big space.
   With --shard K/N, grid and random evaluate every N-th candidate (merging all N outputs gives exactly
-  the single-run playbook); genetic and pso run an independent island per shard (seed mixed with K).
+  the single-run playbook); genetic, pso, explore and tpe run an independent island per shard (seed
+  mixed with K).
 
 Parameters: --param fast=5..50:5 (ints; step 1 when omitted), --param x=0.5..2.0:0.25 (floats need a
 step), --param mode=a,b,c (lists), --param n=10 (fixed). Unmentioned parameters keep their defaults;
@@ -51,16 +58,24 @@ Examples:
       --param slow=10..200:10 --constraint \"fast < slow\" --objective sharpe --commission 0.002 \\
       --out playbooks/goog_sma_cross.toml
   flowrex optimize --spec nightly.toml --shard 3/8 --results part3.parquet --quiet
-  flowrex optimize merge part*.toml --out playbooks/sweep.toml
+  flowrex optimize merge part*.toml --out playbooks/sweep.toml --results results/sweep.parquet
+
+Validation: every playbook gets [validation] — PSR, the deflated Sharpe ratio (DSR), MinTRL and the
+probability of backtest overfitting (PBO, --pbo-blocks S) from every candidate's per-period returns
+(--returns-matrix FILE writes them). --walk-forward --train LEN --test LEN [--step LEN] [--purge LEN]
+[--anchored] searches each train window, trades its best on the test window after it, and adds
+[walk_forward] (LEN: bars such as 500, or 90m 12h 180d 8w 6M 1y). Gates --max-pbo X, --min-dsr Y,
+--min-wfe Z, --min-positive-windows K (all in [0, 1]) write their verdicts and exit 3 when one fails.
 
 Ctrl-C stops cleanly: what was evaluated is written with status = \"interrupted\" and the exit code is
 130. No candidate meeting --min-trades: exit 1 and no playbook. Exit codes: 0 success; 1 error; 2 usage
-error; 130 interrupted.";
+error; 3 a gate failed (the playbook is written with the verdicts); 130 interrupted.";
 
 /// Arguments of `flowrex optimize` (every field can also come from `--spec FILE.toml`).
 #[derive(Debug, Default, clap::Args, Deserialize)]
 #[command(args_conflicts_with_subcommands = true, after_help = AFTER_HELP)]
-#[serde(default, deny_unknown_fields)]
+// A spec file is read part by part (see `load_spec`); unknown keys are refused by `check_spec_keys`.
+#[serde(default)]
 pub struct OptimizeArgs {
     /// `merge`: combine shard playbooks.
     #[command(subcommand)]
@@ -70,15 +85,10 @@ pub struct OptimizeArgs {
     #[arg(long, value_name = "FILE")]
     #[serde(skip)]
     pub spec: Option<PathBuf>,
-    /// Strategy to optimize (see backtest --list-strategies).
-    #[arg(long)]
-    pub strategy: Option<String>,
-    /// Symbol in the store.
-    #[arg(long)]
-    pub symbol: Option<String>,
-    /// Bar interval: 1m 5m 15m 30m 1h 4h 1d 1w 1M.
-    #[arg(long)]
-    pub interval: Option<String>,
+    /// Strategy, symbol, interval.
+    #[command(flatten)]
+    #[serde(skip)]
+    pub target: TargetArgs,
     /// Searched values: name=a..b[:step], name=v1,v2,… or name=v; repeat per parameter.
     #[arg(long = "param", value_name = "NAME=VALUES")]
     pub params: Vec<String>,
@@ -91,13 +101,14 @@ pub struct OptimizeArgs {
     /// Candidates with fewer closed trades are not ranked [default: 1].
     #[arg(long, value_name = "N")]
     pub min_trades: Option<usize>,
-    /// grid, random, genetic or pso (see below) [default: grid].
+    /// grid, random, genetic, pso, explore or tpe (see below) [default: grid].
     #[arg(long)]
     pub method: Option<String>,
-    /// Random search: candidates to draw [default: 100].
+    /// Random, explore, tpe: distinct candidates to evaluate [default: 100].
     #[arg(long, value_name = "N")]
     pub samples: Option<u64>,
-    /// Genetic: individuals per generation; pso: particles [default: 32].
+    /// Genetic: individuals per generation; pso: particles [default: 32]; explore, tpe: candidates
+    /// per batch [default: 20, 8].
     #[arg(long, value_name = "P")]
     pub population: Option<usize>,
     /// Genetic: generations; pso: iterations [default: 20].
@@ -115,36 +126,20 @@ pub struct OptimizeArgs {
     /// Also write every evaluated candidate (parameters + metrics) to this Parquet file.
     #[arg(long, value_name = "FILE")]
     pub results: Option<PathBuf>,
+    /// Also write the search's HTML report to this file (see `flowrex report optimize`).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
     /// Evaluate only slice K of N (cluster array jobs); combine with `optimize merge`.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
-    /// Starting cash [default: 10000].
-    #[arg(long)]
-    pub cash: Option<f64>,
-    /// Commission as a fraction of traded value, on entry and exit [default: 0].
-    #[arg(long)]
-    pub commission: Option<f64>,
-    /// Spread as a fraction of price [default: 0].
-    #[arg(long)]
-    pub spread: Option<f64>,
-    /// When market orders fill: next-open or close [default: next-open].
-    #[arg(long)]
-    pub fill: Option<String>,
-    /// Close a trade still open at the end so it counts in the statistics.
-    #[arg(long)]
-    pub close_at_end: bool,
-    /// Position size: all, fraction, units:N, pct:P, risk:P [default: all].
-    #[arg(long, value_name = "SIZE")]
-    pub size: Option<String>,
-    /// Stop-versus-target rule: pessimistic or optimistic [default: pessimistic].
-    #[arg(long)]
-    pub stop_policy: Option<String>,
-    /// First bar time to include.
-    #[arg(long)]
-    pub start: Option<String>,
-    /// Last bar time to include (a date includes that whole day).
-    #[arg(long)]
-    pub end: Option<String>,
+    /// Settings and time window.
+    #[command(flatten)]
+    #[serde(skip)]
+    pub settings: SettingsArgs,
+    /// Overfitting statistics, gates and walk-forward.
+    #[command(flatten)]
+    #[serde(skip)]
+    pub validation: ValidationArgs,
 }
 
 /// Subcommands of `flowrex optimize`.
@@ -163,6 +158,14 @@ pub struct MergeArgs {
     /// Playbook to write.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+    /// Also merge the shards' `--results` files (each playbook names its own) into this Parquet file,
+    /// in the order a single run writes its rows.
+    #[arg(long, value_name = "FILE")]
+    pub results: Option<PathBuf>,
+    /// Merge shards that were interrupted too (the merged playbook says `status = "interrupted"`);
+    /// without it such a shard is refused, by name.
+    #[arg(long)]
+    pub allow_partial: bool,
 }
 
 impl OptimizeArgs {
@@ -173,9 +176,6 @@ impl OptimizeArgs {
             ($($f:ident),*) => { $( if self.$f.is_none() { self.$f = spec.$f; } )* };
         }
         fill!(
-            strategy,
-            symbol,
-            interval,
             objective,
             min_trades,
             method,
@@ -186,15 +186,8 @@ impl OptimizeArgs {
             top,
             out,
             results,
-            shard,
-            cash,
-            commission,
-            spread,
-            fill,
-            size,
-            stop_policy,
-            start,
-            end
+            report,
+            shard
         );
         if self.params.is_empty() {
             self.params = spec.params;
@@ -202,62 +195,36 @@ impl OptimizeArgs {
         if self.constraints.is_empty() {
             self.constraints = spec.constraints;
         }
-        self.close_at_end |= spec.close_at_end;
+        self.target = self.target.or(spec.target);
+        self.settings = self.settings.or(spec.settings);
+        self.validation = self.validation.or(spec.validation);
         self
     }
 }
 
+/// Reads a spec file: every key must be one of the flags' ids (`--spec` itself excepted). The shared
+/// flag groups are read from the same text as the rest, each ignoring the others' keys: unlike
+/// `#[serde(flatten)]`, this keeps TOML's line and column in a type error.
 fn load_spec(path: &Path) -> Result<OptimizeArgs> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    toml::from_str(&text).map_err(|e| {
+    let usage = |e: toml::de::Error| {
         let msg = e.to_string().lines().collect::<Vec<_>>().join(" ");
         Error::usage(format!("--spec {}: {msg}", path.display()))
-    })
-}
-
-fn required(v: Option<String>, flag: &str) -> Result<String> {
-    v.ok_or_else(|| {
-        Error::usage(format!(
-            "--{flag} is required (or set `{}` in --spec FILE.toml)",
-            flag.replace('-', "_")
-        ))
-    })
-}
-
-fn backtest_config(a: &OptimizeArgs) -> Result<BacktestConfig> {
-    let fill = match a.fill.as_deref().unwrap_or("next-open") {
-        "next-open" => Fill::NextOpen,
-        "close" => Fill::Close,
-        v => {
-            return Err(Error::usage(format!("--fill {v}: use next-open or close")));
-        }
     };
-    let stop_policy = match a.stop_policy.as_deref().unwrap_or("pessimistic") {
-        "pessimistic" => StopPolicy::Pessimistic,
-        "optimistic" => StopPolicy::Optimistic,
-        v => {
-            return Err(Error::usage(format!(
-                "--stop-policy {v}: use pessimistic or optimistic"
-            )));
-        }
-    };
-    let c = BacktestConfig {
-        cash: a.cash.unwrap_or(10_000.0),
-        commission: a.commission.unwrap_or(0.0),
-        spread: a.spread.unwrap_or(0.0),
-        fill,
-        close_at_end: a.close_at_end,
-        sizing: Sizing::parse(a.size.as_deref().unwrap_or("all"))?,
-        stop_policy,
-    };
-    c.validate()?;
-    Ok(c)
+    let table: toml::Table = toml::from_str(&text).map_err(usage)?;
+    check_spec_keys::<OptimizeArgs>(&table, path, &["spec"])?;
+    let mut spec: OptimizeArgs = toml::from_str(&text).map_err(usage)?;
+    spec.target = toml::from_str(&text).map_err(usage)?;
+    spec.settings = toml::from_str(&text).map_err(usage)?;
+    spec.validation = toml::from_str(&text).map_err(usage)?;
+    Ok(spec)
 }
 
 fn method(a: &OptimizeArgs) -> Result<Method> {
     let population = a.population.unwrap_or(32);
     let generations = a.generations.unwrap_or(20);
-    Ok(match a.method.as_deref().unwrap_or("grid") {
+    let m = a.method.as_deref().unwrap_or("grid");
+    Ok(match m {
         "grid" => Method::Grid,
         "random" => {
             let samples = a.samples.unwrap_or(100);
@@ -286,9 +253,23 @@ fn method(a: &OptimizeArgs) -> Result<Method> {
                 iterations: generations,
             }
         }
+        "explore" | "tpe" => {
+            let samples = a.samples.unwrap_or(100);
+            let batch = a.population.unwrap_or(if m == "tpe" { 8 } else { 20 });
+            if samples == 0 || batch == 0 {
+                return Err(Error::usage(
+                    "--samples and --population (batch size) must be at least 1",
+                ));
+            }
+            if m == "tpe" {
+                Method::Tpe { samples, batch }
+            } else {
+                Method::Explore { samples, batch }
+            }
+        }
         m => {
             return Err(Error::usage(format!(
-                "--method {m}: unknown method; use grid, random, genetic or pso"
+                "--method {m}: unknown method; use grid, random, genetic, pso, explore or tpe"
             )));
         }
     })
@@ -319,20 +300,6 @@ impl Observer for CliObserver {
     }
 }
 
-fn progress_bar(ctx: &Context, len: u64) -> Option<indicatif::ProgressBar> {
-    if !ctx.show_progress() {
-        return None;
-    }
-    let style = indicatif::ProgressStyle::with_template(
-        "{spinner} [{bar:30}] {pos}/{len} candidates, {per_sec}, ETA {eta} {msg}",
-    )
-    .ok()?
-    .progress_chars("=> ");
-    let bar = indicatif::ProgressBar::new(len).with_style(style);
-    bar.enable_steady_tick(std::time::Duration::from_millis(200));
-    Some(bar)
-}
-
 /// Runs `flowrex optimize`.
 pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
     let mut args = args;
@@ -343,11 +310,9 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
         args = args.with_spec(load_spec(&spec)?);
     }
     // Every input is checked before any work starts.
-    let strategy = strategy::lookup(&required(args.strategy.clone(), "strategy")?)?;
-    let symbol = required(args.symbol.clone(), "symbol")?;
-    let interval: Interval = required(args.interval.clone(), "interval")?
-        .parse()
-        .map_err(|e: Error| Error::usage(format!("--interval: {e}")))?;
+    let strategy = args.target.strategy()?;
+    let symbol = args.target.symbol()?.to_string();
+    let interval = args.target.interval()?;
     let objective = Objective::parse(args.objective.as_deref().unwrap_or("sharpe"))?;
     let pairs = args
         .params
@@ -366,11 +331,12 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
         Some(s) => Shard::parse(s)?,
         None => Shard::ALL,
     };
+    let plan = args.validation.plan(shard)?;
     let top_k = args.top.unwrap_or(10);
     if top_k == 0 {
         return Err(Error::usage("--top must be at least 1"));
     }
-    let config = backtest_config(&args)?;
+    let config = args.settings.config()?;
     let settings = Settings {
         space,
         objective,
@@ -381,16 +347,9 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
         shard,
     };
     let feasible = optimize::check_space(&settings)?;
-    let range = TimeRange::parse(args.start.as_deref(), args.end.as_deref())?;
+    let data = args.settings.data(&symbol, interval)?;
     let home = ctx.home()?;
-    let candles = home.store().load(&symbol, interval, &range)?;
-    if candles.is_empty() {
-        return Err(Error::invalid(format!(
-            "no {symbol} {interval} bars between --start {} and --end {}",
-            args.start.as_deref().unwrap_or("(first)"),
-            args.end.as_deref().unwrap_or("(last)")
-        )));
-    }
+    let candles = data.load(&home.store())?;
     let out = args.out.clone().unwrap_or_else(|| {
         let mut name = format!(
             "{}_{}_{}",
@@ -416,6 +375,21 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
         }
     });
     let planned = settings.method.planned(feasible, shard);
+    if let Some(wf) = &plan.walk {
+        let job = WalkJob {
+            settings: &settings,
+            data: &data,
+            candles: &candles,
+            config: &config,
+            out: &out,
+            name: &name,
+            results: args.results.as_deref(),
+            stop: &STOP,
+            planned,
+        };
+        return optimize_wf::run_walk(ctx, &plan, wf, job);
+    }
+    let collector = plan.collector(&candles)?;
     tracing::info!(
         "{} {} {}: {} bars, {} feasible candidates, {} planned ({})",
         strategy.name(),
@@ -426,15 +400,25 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
         planned,
         settings.method.name()
     );
+    // --report reads the candidates back from the results: a temporary file without --results.
+    let (results, _scratch) =
+        super::report::results_for_report(args.report.as_deref(), args.results.as_deref())?;
     let observer = CliObserver {
-        results: match &args.results {
+        results: match &results {
             Some(p) => Some(ResultsWriter::create(p, &settings.space)?),
             None => None,
         },
-        bar: progress_bar(ctx, planned),
+        bar: progress_bar(ctx.show_progress(), planned),
         best: Mutex::new(f64::NAN),
     };
-    let report = optimize::run(&settings, &candles, &config, &STOP, &observer);
+    let report = optimize::run_with(
+        &settings,
+        &candles,
+        &config,
+        &STOP,
+        &observer,
+        collector.as_ref(),
+    );
     if let Some(bar) = &observer.bar {
         bar.finish_and_clear();
     }
@@ -443,11 +427,7 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
         None => None,
     };
     let report = report?;
-    let data = DataInfo {
-        symbol: symbol.clone(),
-        interval: interval.to_string(),
-    };
-    let pb = match optimize::to_playbook(&name, &settings, &report, &data, &candles, &config) {
+    let mut pb = match optimize::to_playbook(&name, &settings, &report, &data, &candles, &config) {
         Ok(pb) => pb,
         Err(e) if report.interrupted => {
             eprintln!("error: interrupted before any candidate was ranked: {e}");
@@ -455,25 +435,37 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
         }
         Err(e) => return Err(e),
     };
+    plan.validate(&mut pb, collector, &report)?;
+    let pb = with_results_entry(pb, &out, args.results.as_deref());
     pb.save(&out)?;
+    let written = match (&args.report, &results) {
+        (Some(file), Some(r)) => Some(super::report::optimize_shortcut(file, &pb, &out, r)?),
+        _ => None,
+    };
     let per_s = report.evaluated as f64 / report.elapsed_s.max(1e-9);
     if ctx.json {
-        print_json(&serde_json::json!({
+        let mut doc = serde_json::json!({
             "playbook_file": out.display().to_string(),
             "results_file": args.results.as_ref().map(|p| p.display().to_string()),
             "results_rows": rows,
             "candidates_per_s": per_s,
             "bar_evaluations_per_s": per_s * candles.len() as f64,
             "playbook": pb,
-        }))?;
+        });
+        if let Some(w) = &written {
+            doc["report_file"] = w.path.display().to_string().into();
+        }
+        print_json(&doc)?;
     } else {
         print_text(&render(&pb, &out, &report, candles.len(), per_s))?;
+        if let Some(w) = &written {
+            print_text(&w.to_string())?;
+        }
     }
-    Ok(if report.interrupted {
-        Outcome::Interrupted
-    } else {
-        Outcome::Done
-    })
+    if report.interrupted {
+        return Ok(Outcome::Interrupted);
+    }
+    optimize_wf::gate_verdict(&pb, &out).map(|()| Outcome::Done)
 }
 
 fn render(pb: &Playbook, out: &Path, report: &optimize::Report, bars: usize, per_s: f64) -> String {
@@ -524,6 +516,9 @@ fn render(pb: &Playbook, out: &Path, report: &optimize::Report, bars: usize, per
         num("max_drawdown_pct"),
         num("num_trades")
     ));
+    if let Some(v) = &pb.validation {
+        s.push_str(&optimize_wf::render_validation(v));
+    }
     s.push_str(&format!(
         "{} of {} feasible candidates evaluated{} in {:.3} s ({:.1} candidates/s, {:.3e} bar-evaluations/s; {} indicator series computed)\n",
         report.evaluated,
@@ -542,12 +537,24 @@ fn render(pb: &Playbook, out: &Path, report: &optimize::Report, bars: usize, per
     s
 }
 
+/// Records in the playbook's `[optimization]` where its results file is (merge finds shards' files so).
+fn with_results_entry(mut pb: Playbook, out: &Path, results: Option<&Path>) -> Playbook {
+    if let (Some(o), Some(r)) = (pb.optimization.as_mut(), results) {
+        o.results = Some(merge_results::results_entry(out, r));
+    }
+    pb
+}
+
 fn merge(ctx: &Context, m: MergeArgs) -> Result<Outcome> {
-    let parts = m
+    let shards = m
         .parts
         .iter()
-        .map(|p| Playbook::load(p))
+        .map(|p| ShardPart::load(p))
         .collect::<Result<Vec<_>>>()?;
+    if !m.allow_partial {
+        merge_results::refuse_unfinished(&shards)?;
+    }
+    let parts: Vec<Playbook> = shards.iter().map(|s| s.playbook.clone()).collect();
     let name = m
         .out
         .file_stem()
@@ -555,10 +562,17 @@ fn merge(ctx: &Context, m: MergeArgs) -> Result<Outcome> {
         .unwrap_or_else(|| "playbook".into());
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let pb = optimize::merge::merge(&parts, &name, &now)?;
+    let rows = match &m.results {
+        Some(r) => Some(merge_results::merge_results(&shards, r)?),
+        None => None,
+    };
+    let pb = with_results_entry(pb, &m.out, m.results.as_deref());
     pb.save(&m.out)?;
     if ctx.json {
         print_json(&serde_json::json!({
             "playbook_file": m.out.display().to_string(),
+            "results_file": m.results.as_ref().map(|p| p.display().to_string()),
+            "results_rows": rows,
             "playbook": pb,
         }))?;
     } else {
@@ -572,6 +586,9 @@ fn merge(ctx: &Context, m: MergeArgs) -> Result<Outcome> {
             pb.top.first().map_or(f64::NAN, |t| t.objective),
             m.out.display()
         ))?;
+        if let (Some(r), Some(n)) = (&m.results, rows) {
+            print_text(&format!("{n} results rows written to {}", r.display()))?;
+        }
     }
     Ok(Outcome::Done)
 }

@@ -13,16 +13,17 @@ use super::output::{print_json, print_text, table};
 use super::{Context, Outcome};
 use flowrex::candles::time::{TimeFormat, parse_time};
 use flowrex::db::Db;
+use flowrex::db::audit::Verification;
 use flowrex::error::{Error, Result};
 use flowrex::risk::book::{AuditEntry, AuditKind, DecisionFilter, RecordOutcome, RiskState};
 use flowrex::risk::validator::{fmt_num, parse_number};
-use flowrex::risk::{Comparison, Decision, RiskBook, TradeRequest, Unit, Verdict};
+use flowrex::risk::{Comparison, Decision, RiskBook, StrategyId, TradeRequest, Unit, Verdict};
 use flowrex::trade::Side;
 
 const AFTER_HELP: &str = "\
-Exit codes: 0 approved (or the subcommand succeeded); 1 bad input (a price that is zero, negative or not \
-a number, a stop or target on the wrong side, an unknown side), I/O or database error; 2 usage error; \
-3 rejected by a risk rule.
+Exit codes: 0 approved (or the subcommand succeeded); 1 bad input (a price that is zero, negative, not \
+a number or beyond 1e15, a stop or target on the wrong side, an unknown side), I/O or database error; \
+2 usage error; 3 rejected by a risk rule, or `verify` found the audit log tampered with.
 
 Gate an order from a shell script:
   flowrex risk-check --symbol EURUSD --side long --entry 1.1000 --stop 1.0950 --target 1.1100 \\
@@ -97,9 +98,13 @@ impl RiskCheckArgs {
 pub enum Action {
     /// Show the risk state (balance, drawdown, today's figures, emergency flag, strategies).
     State {
-        /// Set the balance first (restarts the equity peak and the day's starting balance).
+        /// Set the balance first: a deposit, a withdrawal, or re-basing the account after a drawdown. It
+        /// restarts the equity peak and the day's starting balance (audited, with --reason).
         #[arg(long, allow_hyphen_values = true)]
         balance: Option<String>,
+        /// Why the balance is set (recorded in the settings audit).
+        #[arg(long, requires = "balance")]
+        reason: Option<String>,
     },
     /// Show the hard limits and the effective ones (tightened by `[risk]` in flowrex.toml).
     Limits,
@@ -111,7 +116,8 @@ pub enum Action {
         #[command(subcommand)]
         what: RecordAction,
     },
-    /// Switch the emergency shutdown off and restart the equity peak from the balance (audited).
+    /// Switch an active emergency shutdown off (audited). The equity peak does not move: while the
+    /// drawdown is still at the limit this is refused; re-base first with `state --balance X --reason …`.
     ResetEmergency {
         /// Why it is safe to trade again.
         #[arg(long)]
@@ -119,10 +125,13 @@ pub enum Action {
     },
     /// Start a new trading day now: daily P&L and today's trade count to zero (audited).
     ResetDaily {
-        /// Why.
+        /// Why (required; recorded in the audit log).
         #[arg(long)]
-        reason: Option<String>,
+        reason: String,
     },
+    /// Recompute the hash chains of the audit log and check its guards: exit 0 intact, 3 tampered (the
+    /// first bad row is named).
+    Verify,
     /// Re-enable a strategy disabled after consecutive losses, clearing its streak (audited).
     EnableStrategy {
         /// The strategy.
@@ -241,13 +250,25 @@ pub fn run(ctx: &Context, args: RiskCheckArgs) -> Result<Outcome> {
     // state and refuses a missing home: a mistyped --home must never approve trades against a fresh,
     // empty state while the real one has the emergency shutdown on.
     let balance = match &args.action {
-        Some(Action::State { balance: Some(b) }) => Some(parse_number("balance", b)?),
+        Some(Action::State {
+            balance: Some(b), ..
+        }) => Some(parse_number("balance", b)?),
         _ => None,
     };
     if balance.is_some() {
         ctx.create_home()?;
     }
-    let mut db = ctx.db()?;
+    // Commands that only read open the database read-only: no write access to the home is needed.
+    let reads_only = match &args.action {
+        Some(Action::State { balance, .. }) => balance.is_none(),
+        Some(Action::Limits | Action::Decisions(_) | Action::Verify) => true,
+        _ => false,
+    };
+    let mut db = if reads_only {
+        ctx.db_read()?
+    } else {
+        ctx.db()?
+    };
     let mut book = RiskBook::new(&mut *db, limits);
     match args.action {
         None if args.stdin => run_stdin(&mut book, now),
@@ -266,9 +287,9 @@ pub fn run(ctx: &Context, args: RiskCheckArgs) -> Result<Outcome> {
                 Outcome::Refused
             })
         }
-        Some(Action::State { .. }) => {
+        Some(Action::State { reason, .. }) => {
             let state = match balance {
-                Some(b) => book.set_balance(b, now)?,
+                Some(b) => book.set_balance(b, reason.as_deref(), now)?,
                 None => book.state(now)?,
             };
             show_state(ctx, &state)?;
@@ -276,23 +297,46 @@ pub fn run(ctx: &Context, args: RiskCheckArgs) -> Result<Outcome> {
         }
         Some(Action::Limits) => {
             let rows = book.limits().rows();
+            let require_strategy = book.limits().require_strategy;
             if ctx.json {
-                print_json(&serde_json::json!({ "limits": rows }))?;
+                print_json(
+                    &serde_json::json!({ "limits": rows, "require_strategy": require_strategy }),
+                )?;
             } else {
-                print_text(&table(rows.iter().map(|r| LimitLine {
+                let mut text = table(rows.iter().map(|r| LimitLine {
                     rule: r.rule.to_string(),
                     hard: limit_text(r.comparison, r.hard, r.unit),
                     effective: limit_text(r.comparison, r.effective, r.unit),
                     config_key: format!("[risk] {}", r.config_key),
-                })))?;
+                }));
+                text.push_str(&format!(
+                    "\na check must name a strategy: {} ([risk] require_strategy)",
+                    if require_strategy { "yes" } else { "no" }
+                ));
+                print_text(&text)?;
             }
             Ok(Outcome::Done)
         }
         Some(Action::Decisions(d)) => {
+            let since_ms = d.since.as_deref().map(parse_when).transpose()?;
+            let until_ms = d.until.as_deref().map(parse_when).transpose()?;
+            if let (Some(s), Some(u)) = (since_ms, until_ms)
+                && s >= u
+            {
+                return Err(Error::usage(format!(
+                    "--since {} must be before --until {}",
+                    d.since.unwrap_or_default(),
+                    d.until.unwrap_or_default()
+                )));
+            }
             let filter = DecisionFilter {
                 kind: d.kind.map(AuditKind::from),
                 symbol: d.symbol,
-                strategy: d.strategy,
+                strategy: d
+                    .strategy
+                    .as_deref()
+                    .map(|s| StrategyId::parse("strategy", s))
+                    .transpose()?,
                 approved: if d.approved {
                     Some(true)
                 } else if d.rejected {
@@ -300,8 +344,8 @@ pub fn run(ctx: &Context, args: RiskCheckArgs) -> Result<Outcome> {
                 } else {
                     None
                 },
-                since_ms: d.since.as_deref().map(parse_when).transpose()?,
-                until_ms: d.until.as_deref().map(parse_when).transpose()?,
+                since_ms,
+                until_ms,
                 limit: (!d.all).then_some(d.limit),
             };
             let entries = book.decisions(&filter)?;
@@ -317,7 +361,8 @@ pub fn run(ctx: &Context, args: RiskCheckArgs) -> Result<Outcome> {
         Some(Action::Record { what }) => {
             let (kind, outcome) = match what {
                 RecordAction::Fill { symbol, strategy } => {
-                    ("fill", book.record_fill(&symbol, strategy.as_deref(), now)?)
+                    let strategy = strategy_arg(strategy.as_deref())?;
+                    ("fill", book.record_fill(&symbol, strategy.as_ref(), now)?)
                 }
                 RecordAction::Close {
                     pnl,
@@ -325,8 +370,8 @@ pub fn run(ctx: &Context, args: RiskCheckArgs) -> Result<Outcome> {
                     strategy,
                 } => {
                     let pnl = parse_number("pnl", &pnl)?;
-                    let out =
-                        book.record_close(symbol.as_deref(), strategy.as_deref(), pnl, now)?;
+                    let strategy = strategy_arg(strategy.as_deref())?;
+                    let out = book.record_close(symbol.as_deref(), strategy.as_ref(), pnl, now)?;
                     ("close", out)
                 }
             };
@@ -339,11 +384,21 @@ pub fn run(ctx: &Context, args: RiskCheckArgs) -> Result<Outcome> {
             Ok(Outcome::Done)
         }
         Some(Action::ResetDaily { reason }) => {
-            let state = book.reset_daily(reason.as_deref(), now)?;
+            let state = book.reset_daily(&reason, now)?;
             show_state(ctx, &state)?;
             Ok(Outcome::Done)
         }
+        Some(Action::Verify) => {
+            let v = book.verify_audit()?;
+            show_verification(ctx, &v)?;
+            Ok(if v.intact() {
+                Outcome::Done
+            } else {
+                Outcome::Refused
+            })
+        }
         Some(Action::EnableStrategy { name, reason }) => {
+            let name = StrategyId::parse("strategy", &name)?;
             let budget = book.enable_strategy(&name, &reason, now)?;
             if ctx.json {
                 print_json(&budget)?;
@@ -373,6 +428,10 @@ fn parse_when(s: &str) -> Result<i64> {
     parse_time(s, TimeFormat::Iso)
 }
 
+fn strategy_arg(s: Option<&str>) -> Result<Option<StrategyId>> {
+    s.map(|s| StrategyId::parse("strategy", s)).transpose()
+}
+
 fn trade_from_flags(a: &RiskCheckArgs) -> Result<TradeRequest> {
     // clap guarantees presence (required unless --stdin); keep a clear error anyway.
     let need = |name: &str, v: &Option<String>| -> Result<String> {
@@ -387,7 +446,7 @@ fn trade_from_flags(a: &RiskCheckArgs) -> Result<TradeRequest> {
         target: parse_number("target", &need("target", &a.target)?)?,
         size: parse_number("size", &need("size", &a.size)?)?,
         lot_size: parse_number("lot_size", &a.lot_size)?,
-        strategy: a.strategy.clone(),
+        strategy: strategy_arg(a.strategy.as_deref())?,
         equity: a
             .equity
             .as_deref()
@@ -425,10 +484,13 @@ fn run_stdin(book: &mut RiskBook<&mut Db>, now: DateTime<Utc>) -> Result<Outcome
                 #[derive(Serialize)]
                 struct LineError {
                     line: usize,
+                    #[serde(skip_serializing_if = "Option::is_none")]
+                    id: Option<Value>,
                     error: String,
                 }
                 let out = LineError {
                     line: n,
+                    id: TradeRequest::line_id(&line),
                     error: e.to_string(),
                 };
                 serde_json::to_string(&out).expect("error serializes")
@@ -513,7 +575,7 @@ fn render_check(t: &TradeRequest, d: &Decision) -> String {
         fmt_num(t.stop),
         fmt_num(t.target),
         t.strategy
-            .as_deref()
+            .as_ref()
             .map(|s| format!(" · strategy {s}"))
             .unwrap_or_default(),
         fmt_num(d.equity),
@@ -657,6 +719,52 @@ fn show_state(ctx: &Context, s: &RiskState) -> Result<()> {
     } else {
         print_text(&render_state(s))
     }
+}
+
+#[derive(Tabled)]
+struct ChainLine {
+    table: &'static str,
+    rows: u64,
+    head: String,
+    status: String,
+}
+
+fn show_verification(ctx: &Context, v: &Verification) -> Result<()> {
+    if ctx.json {
+        return print_json(&serde_json::json!({
+            "intact": v.intact(),
+            "first_fault": v.first_fault(),
+            "chains": v.chains,
+            "guards": v.guards,
+        }));
+    }
+    let mut text = table(v.chains.iter().map(|c| ChainLine {
+        table: c.table,
+        rows: c.rows,
+        head: c.head.clone(),
+        status: match &c.fault {
+            None => "intact".into(),
+            Some(f) => format!("BROKEN at row {}", f.id.unwrap_or_default()),
+        },
+    }));
+    text.push('\n');
+    match v.first_fault() {
+        None => text.push_str(
+            "audit log intact: every row matches its hash and chains to the one before; guards in place \
+             (keep the head hashes to detect a later rewrite or removal from the end)",
+        ),
+        Some(f) => {
+            let place = match f.id {
+                Some(id) => format!("{} row {id}", f.table),
+                None => f.table.to_string(),
+            };
+            text.push_str(&format!("TAMPERED: {place}: {}", f.problem));
+            for g in v.guards.iter().filter(|g| !std::ptr::eq(*g, f)) {
+                text.push_str(&format!("\nalso: {}: {}", g.table, g.problem));
+            }
+        }
+    }
+    print_text(&text)
 }
 
 fn show_record(ctx: &Context, kind: &str, o: &RecordOutcome) -> Result<()> {

@@ -16,13 +16,21 @@
 //! ```
 //!
 //! A schema change is a new file in `src/db/migrations/` and one line appended to [`migrations::MIGRATIONS`].
+//!
+//! Opening checks the files first ([`files::check`]): an empty `flowrex.db` or a deleted write-ahead log is
+//! an error, never a fresh or stale state. A home without `flowrex.db` is a first use: opening for writing
+//! creates it, complete, with every migration applied. Commands that only read open the database read-only
+//! ([`Db::open_file_read`]), so a user who may read the home but not write to it can still list it.
 
+pub mod audit;
+pub mod chain;
+pub mod files;
 pub mod migrations;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 use crate::error::{Error, IoContext, Result};
 
@@ -67,13 +75,20 @@ impl Db {
         Db::open_file(&dir.join(DB_FILE), &dir.join(DB_LOCK_FILE))
     }
 
-    /// Opens (creating the file if needed, but not its folder) the database `path`, sets WAL mode and
-    /// the busy timeout, and applies every pending migration.
+    /// Opens the database in the existing folder `dir` for reading only (see [`Db::open_file_read`]).
+    /// Commands go through `Home::open_db_read`.
+    pub fn open_read(dir: &Path) -> Result<Db> {
+        Db::open_file_read(&dir.join(DB_FILE), &dir.join(DB_LOCK_FILE))
+    }
+
+    /// Opens the database `path` for reading and writing — creating it, complete, when there is none (its
+    /// folder must exist) — sets WAL mode and the busy timeout, and applies every pending migration. An
+    /// empty file or a deleted write-ahead log is an error ([`files::check`]).
     ///
     /// Opening is serialized across processes by an OS lock on `lock_path`: SQLite answers "database is
     /// locked" at once, without waiting, when several connections race to switch a new file to WAL mode,
-    /// so the WAL switch and the migrations run one process at a time. The lock is released as soon as
-    /// the database is ready (and by the OS if the process dies).
+    /// so the checks, the creation, the WAL switch and the migrations run one process at a time. The lock
+    /// is released as soon as the database is ready (and by the OS if the process dies).
     pub fn open_file(path: &Path, lock_path: &Path) -> Result<Db> {
         let path = path.to_path_buf();
         let lock = std::fs::OpenOptions::new()
@@ -83,10 +98,61 @@ impl Db {
             .open(lock_path)
             .at(lock_path)?;
         lock.lock().at(lock_path)?;
-        let conn = Connection::open(&path).map_err(|e| named(&path, e.into()))?;
+        if !files::check(&path)? {
+            files::create(&path).map_err(|e| named(&path, e))?;
+        }
+        // No SQLITE_OPEN_CREATE: a file that vanished since the check is an error, not a new database.
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&path, flags).map_err(|e| named(&path, e.into()))?;
         let db = Db::init(conn, path);
         drop(lock);
         db
+    }
+
+    /// Opens the database `path` for reading only: no write access to the file, its folder or the lock
+    /// file is needed. Checks the files like [`Db::open_file`]; when there is no database yet, or its schema
+    /// needs a migration, it falls back to [`Db::open_file`] (which needs write access).
+    ///
+    /// When SQLite cannot open the WAL index because the folder is read-only and there is no write-ahead
+    /// log (the last process closed cleanly, so every committed transaction is in the file), the file is
+    /// read as immutable. A writer that starts and finishes a checkpoint during that read can make it fail
+    /// (run it again); it cannot change the file through this connection.
+    pub fn open_file_read(path: &Path, lock_path: &Path) -> Result<Db> {
+        // Wait for a process that is creating or migrating the database, when the lock file is there to
+        // be read; a reader never creates it.
+        let lock = std::fs::File::open(lock_path).ok();
+        if let Some(l) = &lock {
+            l.lock_shared().at(lock_path)?;
+        }
+        if !files::check(path)? {
+            drop(lock);
+            return Db::open_file(path, lock_path);
+        }
+        let conn = open_read_only(path).map_err(|e| named(path, e.into()))?;
+        let db = Db {
+            conn,
+            path: path.to_path_buf(),
+        };
+        db.conn
+            .busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| named(path, e.into()))?;
+        let (have, known) = (db.schema_version()?, migrations::MIGRATIONS.len() as u32);
+        if have == known {
+            drop(lock);
+            return Ok(db);
+        }
+        drop(db);
+        drop(lock);
+        Db::open_file(path, lock_path).map_err(|e| {
+            Error::invalid(format!(
+                "{}: the database has schema version {have} and this flowrex needs {known}; the migration \
+                 needs write access (run a writing command, e.g. `flowrex risk-check state --balance X`, as \
+                 a user who may write the home): {e}",
+                path.display()
+            ))
+        })
     }
 
     /// Opens a private in-memory database with the full schema (for tests).
@@ -158,6 +224,38 @@ impl Db {
         tx.commit().map_err(|e| named(&self.path, e.into()))?;
         Ok(out)
     }
+}
+
+/// A read-only connection to `path`, or — when that fails and there is no write-ahead log — an immutable
+/// one (see [`Db::open_file_read`]).
+fn open_read_only(path: &Path) -> rusqlite::Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+        | OpenFlags::SQLITE_OPEN_URI
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let first = Connection::open_with_flags(path, flags).and_then(|c| {
+        // The first read opens the WAL and its index; this is where a read-only folder fails.
+        c.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))?;
+        Ok(c)
+    });
+    match first {
+        Err(e) if !files::wal_path(path).exists() => {
+            let uri = format!("file:{}?immutable=1", uri_path(path));
+            Connection::open_with_flags(uri, flags).map_err(|_| e)
+        }
+        other => other,
+    }
+}
+
+/// `path` for a `file:` URI: `%`, `?` and `#` percent-encoded.
+fn uri_path(path: &Path) -> String {
+    let mut out = String::new();
+    for c in path.to_string_lossy().chars() {
+        match c {
+            '%' | '?' | '#' => out.push_str(&format!("%{:02X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Names the database file in a database error that does not name one yet.
@@ -258,6 +356,49 @@ mod tests {
             dir.path().join(DB_FILE).display()
         );
         assert!(err.starts_with(&want), "{err}");
+    }
+
+    #[test]
+    fn reading_opens_read_only_and_an_old_schema_is_migrated_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path();
+        // A database an older flowrex left: schema version 1, WAL mode.
+        {
+            let mut conn = Connection::open(home.join(DB_FILE)).unwrap();
+            conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
+                .unwrap();
+            migrations::apply(&mut conn, &migrations::MIGRATIONS[..1]).unwrap();
+        }
+        let db = Db::open_read(home).unwrap();
+        assert_eq!(
+            db.schema_version().unwrap() as usize,
+            migrations::MIGRATIONS.len()
+        );
+        drop(db);
+        // Up to date now: opened read-only, and a write through it is refused by SQLite.
+        let mut db = Db::open_read(home).unwrap();
+        let err = db
+            .write(|tx| Ok(tx.execute("UPDATE risk_state SET open_positions = 1", [])?))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("readonly"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_database_file_is_refused_by_both_ways_of_opening() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path();
+        std::fs::write(home.join(DB_FILE), b"").unwrap();
+        for err in [
+            Db::open(home).unwrap_err(),
+            Db::open_read(home).unwrap_err(),
+        ] {
+            assert!(
+                err.to_string().contains("the database file is empty"),
+                "{err}"
+            );
+        }
+        assert_eq!(std::fs::metadata(home.join(DB_FILE)).unwrap().len(), 0);
     }
 
     #[test]

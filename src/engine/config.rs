@@ -1,5 +1,7 @@
 //! The run configuration: every setting that changes a backtest's (or a paper run's) numbers — cash,
-//! costs, fill timing, sizing and the stop-versus-target policy.
+//! costs, fill timing, sizing and the stop-versus-target policy. The word enums ([`Fill`],
+//! [`StopPolicy`]) carry their names (strum, the same as serde's) and a one-line message per value, which
+//! the command line shows as its possible values.
 
 use crate::error::{Error, Result};
 
@@ -20,19 +22,24 @@ pub const DEFAULT_CASH: f64 = 10_000.0;
     strum::EnumString,
     strum::IntoStaticStr,
     strum::VariantNames,
+    strum::EnumMessage,
 )]
 #[serde(rename_all = "kebab-case")]
 #[strum(serialize_all = "kebab-case")]
 pub enum Fill {
     /// At the open of bar `i + 1` (the reference behaviour). Orders decided on the last bar never fill.
     #[default]
+    #[strum(message = "At the next bar's open (the reference behaviour)")]
     NextOpen,
     /// At the close of bar `i` itself; the new position is exposed from bar `i + 1`.
+    #[strum(message = "At the deciding bar's close")]
     Close,
 }
 
-/// Which exit wins when one bar reaches both the stop and the target (and the open gapped past
-/// neither).
+/// Which exit wins when one bar reaches both the stop and the target. An open already beyond the stop
+/// exits there at the open under every policy; the policies differ on bars that reach both levels
+/// otherwise, and those bars are counted as ambiguous (see [`crate::engine::fills::bar_exit`] and
+/// `docs/reference-semantics.md` §13).
 #[derive(
     Debug,
     Clone,
@@ -46,15 +53,30 @@ pub enum Fill {
     strum::EnumString,
     strum::IntoStaticStr,
     strum::VariantNames,
+    strum::EnumMessage,
 )]
 #[serde(rename_all = "kebab-case")]
 #[strum(serialize_all = "kebab-case")]
 pub enum StopPolicy {
-    /// The stop (assume the worst). The reference backtester's behaviour.
+    /// Assume the worst inside a bar: a bar reaching both levels exits at the stop. An open beyond the
+    /// target exits there at the open (the open comes first in time), even if the bar later reaches the
+    /// stop — where backtesting.py takes the stop. The default.
     #[default]
+    #[strum(
+        message = "Both reached inside a bar: the stop; an open beyond the target exits at the open (the open comes first)"
+    )]
     Pessimistic,
-    /// The target (assume the best).
+    /// Assume the best inside a bar: a bar reaching both levels exits at the target.
+    #[strum(
+        message = "Both reached inside a bar: the target; an open beyond either level exits at the open"
+    )]
     Optimistic,
+    /// backtesting.py 0.6.6 exactly (also vectorbt's and freqtrade's order): the stop is checked first,
+    /// so a bar that reaches the stop exits there even when it opened beyond the target.
+    #[strum(
+        message = "The stop is checked first, as backtesting.py, vectorbt and freqtrade do: a bar reaching the stop exits there even when it opened beyond the target"
+    )]
+    Reference,
 }
 
 /// How many units an entry buys or sells.

@@ -10,7 +10,7 @@
 //! - [`process`]: the bar walker. A [`process::Broker`] (the paper broker in [`crate::paper`]) decides
 //!   which orders a bar fills and at what price; the [`process::BarDesk`] it is handed writes through
 //!   the ledger. One transaction per bar that changes anything.
-//! - [`store`]: the SQL (migration `0003_paper.sql`); [`instrument`]: `[instruments.SYMBOL]`;
+//! - [`store`]: the SQL (migration `0005_paper.sql`); [`instrument`]: `[instruments.SYMBOL]`;
 //!   [`risk_link`]: every call into the risk book.
 //!
 //! Every state change is one SQLite transaction: a submit is the risk check, its audit row, the order

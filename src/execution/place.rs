@@ -223,7 +223,7 @@ pub fn trade_request(
         target: req.take_profit.unwrap_or_default(),
         size: req.units / lot_size,
         lot_size,
-        strategy: risk_link::strategy_of(req.strategy.as_deref().unwrap_or_default()),
+        strategy: risk_link::strategy_of(req.strategy.as_deref().unwrap_or_default())?,
         equity: Some(ledger.equity()),
     };
     // The validator names its own fields (entry, stop, target); name the order's.

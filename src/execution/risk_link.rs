@@ -1,24 +1,28 @@
 //! Every call the execution engine makes into the risk book, in one place (the approval itself comes
 //! from `risk::approval`): recording a position opened and closed, setting the balance when an account
-//! opens, and how a book's name becomes the risk layer's strategy. The risk layer's API is changing on
-//! main (strategy ids, audited balance reasons); this file is the one to adapt.
+//! opens, and how a book's name becomes the risk layer's strategy. When the risk layer's API changes,
+//! this file is the one to adapt.
 
 use chrono::{DateTime, Utc};
 use rusqlite::Transaction;
 
 use crate::error::Result;
 use crate::risk::book::ops;
-use crate::risk::{Limits, TradeRequest};
+use crate::risk::{Limits, StrategyId, TradeRequest};
 
 /// The strategy the risk book sees for a book: `None` for the manual book `""`.
-pub fn strategy_of(book: &str) -> Option<String> {
+/// A book name that is not a valid strategy name is an error naming the field `strategy`.
+pub fn strategy_of(book: &str) -> Result<Option<StrategyId>> {
     let b = book.trim();
-    (!b.is_empty()).then(|| b.to_string())
+    if b.is_empty() {
+        return Ok(None);
+    }
+    StrategyId::parse("strategy", b).map(Some)
 }
 
 /// Whether `trade` names the strategy of `book`.
 pub fn same_strategy(trade: &TradeRequest, book: &str) -> bool {
-    trade.strategy.as_deref() == strategy_of(book).as_deref()
+    strategy_of(book).is_ok_and(|s| trade.strategy == s)
 }
 
 /// A position of `book` in `symbol` opened at `now`: one more open position and trade.
@@ -28,7 +32,7 @@ pub fn record_open(
     book: &str,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    ops::record_fill(tx, symbol, strategy_of(book).as_deref(), now).map(drop)
+    ops::record_fill(tx, symbol, strategy_of(book)?.as_ref(), now).map(drop)
 }
 
 /// A position closed with net P&L `pnl`; true when the close tripped the emergency shutdown.
@@ -44,7 +48,7 @@ pub fn record_closed(
         tx,
         limits,
         Some(symbol),
-        strategy_of(book).as_deref(),
+        strategy_of(book)?.as_ref(),
         pnl,
         now,
     )?;
@@ -55,8 +59,8 @@ pub fn record_closed(
 pub fn set_balance(
     tx: &Transaction<'_>,
     balance: f64,
-    _reason: &str,
+    reason: &str,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    ops::set_balance(tx, balance, now).map(drop)
+    ops::set_balance(tx, balance, Some(reason), now).map(drop)
 }

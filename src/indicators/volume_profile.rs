@@ -12,8 +12,23 @@
 //!   `value_share` of the window's volume (0.7 is the usual 70%). VAH is the upper edge of its top bin,
 //!   VAL the lower edge of its bottom bin.
 //!
-//! Cost: O(window · bins touched per bar + bins) per output bar, i.e. O(n) for a fixed window and bin
-//! count; the working memory is one histogram of `bins` values.
+//! Cost: the levels are those of one full histogram per window (O(window · bins touched) each, kept as
+//! the test oracle), but [`volume_profile`] gets them from an engine (`volume_profile/rolling.rs`) that slides the
+//! histogram by one bar (subtract the leaving bar, add the new one) while the window's price range
+//! stays put, rebuilds it with a cheaper summation when the range moves, and accepts either result
+//! only when rounding cannot have changed any decision; otherwise it rebuilds the window with the
+//! reference arithmetic. Outputs are bit for bit those of the per-window computation (tests compare
+//! with it on the bundled GOOG and EURUSD data, 1,000,000 synthetic bars and a tie-heavy series).
+//! With the `fabio` defaults (window 30, 24 bins) on 1,000,000 synthetic 1-minute bars a whole
+//! `fabio` backtest takes 306 ns of CPU per bar instead of 887 (the profile alone 281 instead of
+//! 862). Non-finite prices or negative volumes take the per-window path.
+
+mod rolling;
+
+#[cfg(test)]
+mod reference;
+
+pub use rolling::Stats;
 
 /// POC, VAH and VAL of one window.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -51,6 +66,18 @@ pub fn volume_profile(
     bins: usize,
     value_share: f64,
 ) -> VolumeProfile {
+    volume_profile_with_stats(high, low, volume, window, bins, value_share).0
+}
+
+/// [`volume_profile`] plus how its windows were computed (`None`: the per-window path).
+pub fn volume_profile_with_stats(
+    high: &[f64],
+    low: &[f64],
+    volume: &[f64],
+    window: usize,
+    bins: usize,
+    value_share: f64,
+) -> (VolumeProfile, Option<Stats>) {
     let n = high.len().min(low.len()).min(volume.len());
     let mut out = VolumeProfile {
         poc: vec![f64::NAN; n],
@@ -58,24 +85,33 @@ pub fn volume_profile(
         val: vec![f64::NAN; n],
     };
     if window == 0 || bins == 0 || n < window {
-        return out;
+        return (out, None);
     }
-    let mut hist = vec![0.0; bins];
-    for i in window - 1..n {
-        let s = i + 1 - window;
-        if let Some(l) = profile_levels(
-            &high[s..=i],
-            &low[s..=i],
-            &volume[s..=i],
-            value_share,
-            &mut hist,
-        ) {
-            out.poc[i] = l.poc;
-            out.vah[i] = l.vah;
-            out.val[i] = l.val;
+    let mut put = |i: usize, l: ProfileLevels| {
+        out.poc[i] = l.poc;
+        out.vah[i] = l.vah;
+        out.val[i] = l.val;
+    };
+    let Some(mut engine) = rolling::Rolling::new(high, low, volume, window, bins, value_share)
+    else {
+        let mut hist = vec![0.0; bins];
+        for i in window - 1..n {
+            let s = i + 1 - window;
+            let (h, l, v) = (&high[s..=i], &low[s..=i], &volume[s..=i]);
+            if let Some(levels) = profile_levels(h, l, v, value_share, &mut hist) {
+                put(i, levels);
+            }
+        }
+        return (out, None);
+    };
+    for i in 0..n {
+        engine.push(i);
+        if i + 1 >= window {
+            put(i, engine.levels(i));
         }
     }
-    out
+    let stats = engine.stats();
+    (out, Some(stats))
 }
 
 /// The levels of one window of bars, using `hist` (its length is the bin count) as scratch space.
@@ -136,6 +172,19 @@ pub fn profile_levels(
             *slot += per_price * (edge_hi - edge_lo);
         }
     }
+    let (poc, a, z) = value_area(hist, value_share);
+    Some(ProfileLevels {
+        poc: lo + (poc as f64 + 0.5) * width,
+        vah: lo + (z + 1) as f64 * width,
+        val: lo + a as f64 * width,
+    })
+}
+
+/// The POC bin (the first largest) and the value area's bottom and top bins `(poc, a, z)` of a
+/// histogram: from the POC, add the larger neighbour (above on a tie) until the area holds at least
+/// `value_share` of the total.
+fn value_area(hist: &[f64], value_share: f64) -> (usize, usize, usize) {
+    let bins = hist.len();
     let total: f64 = hist.iter().sum();
     let mut poc = 0;
     for b in 1..bins {
@@ -156,11 +205,7 @@ pub fn profile_levels(
             acc += below;
         }
     }
-    Some(ProfileLevels {
-        poc: lo + (poc as f64 + 0.5) * width,
-        vah: lo + (z + 1) as f64 * width,
-        val: lo + a as f64 * width,
-    })
+    (poc, a, z)
 }
 
 #[cfg(test)]
@@ -234,6 +279,134 @@ mod tests {
                 val: 5.0
             }
         );
+    }
+
+    /// Every output of the fast engine equals the per-window reference bit for bit; returns how the
+    /// engine computed its windows.
+    fn same_as_reference(
+        c: &crate::candles::Candles,
+        window: usize,
+        bins: usize,
+        share: f64,
+    ) -> Option<Stats> {
+        let (fast, stats) =
+            volume_profile_with_stats(&c.high, &c.low, &c.volume, window, bins, share);
+        let slow = reference::volume_profile(&c.high, &c.low, &c.volume, window, bins, share);
+        for (name, a, b) in [
+            ("poc", &fast.poc, &slow.poc),
+            ("vah", &fast.vah, &slow.vah),
+            ("val", &fast.val, &slow.val),
+        ] {
+            assert_eq!(a.len(), b.len());
+            if let Some(i) = (0..a.len()).find(|&i| a[i].to_bits() != b[i].to_bits()) {
+                panic!(
+                    "{name} differs at bar {i} (window {window}, bins {bins}, share {share}): {} vs {}",
+                    a[i], b[i]
+                );
+            }
+        }
+        stats
+    }
+
+    fn bundled(symbol: &str, interval: crate::candles::Interval) -> crate::candles::Candles {
+        crate::candles::Store::at(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data"))
+            .load(symbol, interval, &crate::candles::TimeRange::ALL)
+            .expect("bundled data loads")
+    }
+
+    #[test]
+    fn fast_engine_equals_the_reference_on_goog_and_eurusd() {
+        use crate::candles::Interval;
+        for c in [
+            bundled("GOOG", Interval::Day1),
+            bundled("EURUSD", Interval::Hour1),
+        ] {
+            let mut slid = 0;
+            for (window, bins, share) in [
+                (30, 24, 0.7),
+                (10, 12, 0.6),
+                (100, 48, 0.8),
+                (50, 36, 0.65),
+                (20, 7, 0.95),
+                (2, 2, 0.7),
+                (3, 1, 0.7),
+                (1, 5, 0.7),
+                (40, 24, 1.0),
+            ] {
+                let stats = same_as_reference(&c, window, bins, share).expect("fast path");
+                slid += stats.slid;
+            }
+            assert!(slid > 0, "the slide path was never used");
+        }
+    }
+
+    #[test]
+    fn fast_engine_equals_the_reference_on_a_million_synthetic_bars() {
+        use crate::candles::Interval;
+        use crate::candles::synthetic::{SyntheticSpec, generate};
+        // The data of `fetch --provider synthetic --bars 1000000 --seed 7 --interval 1m`.
+        let c = generate(&SyntheticSpec::new(1_000_000, 7, Interval::Minute1));
+        let stats = same_as_reference(&c, 30, 24, 0.7).expect("fast path");
+        assert_eq!(stats.rebuilt + stats.slid, 1_000_000 - 29);
+        // Most windows keep their range and are slid, and rounding never blocks a certificate here.
+        assert!(stats.slid > stats.rebuilt, "{stats:?}");
+        let part = c.slice(0..200_000);
+        for (window, bins, share) in [(100, 48, 0.8), (10, 12, 0.6)] {
+            same_as_reference(&part, window, bins, share).expect("fast path");
+        }
+    }
+
+    /// Prices on a coarse tick grid with integer volumes, runs of identical bars, flat bars, bars with
+    /// no volume and stretches where the whole window has none: exact ties between bins, prices on bin
+    /// edges, and the zero-volume fallback. The certificate must refuse every tie.
+    #[test]
+    fn fast_engine_equals_the_reference_on_ties_and_edges() {
+        use crate::candles::{Bar, Candles};
+        let mut bars = Vec::new();
+        let mut x: u64 = 12345;
+        let mut next = |m: u64| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) % m
+        };
+        for i in 0..6000 {
+            let base = 100.0 + (next(9) as f64 - 4.0) * 0.5;
+            let low = base - next(3) as f64 * 0.5;
+            let high = base + next(3) as f64 * 0.5;
+            let volume = match i % 1000 {
+                0..=99 => 0.0,
+                _ if next(5) == 0 => 0.0,
+                _ => (1 + next(4)) as f64,
+            };
+            let repeat = if next(4) == 0 { 3 } else { 1 };
+            for _ in 0..repeat {
+                bars.push(Bar {
+                    ts: bars.len() as i64,
+                    open: low,
+                    high,
+                    low,
+                    close: high,
+                    volume,
+                });
+            }
+        }
+        let c = Candles::from_bars(&bars);
+        let (mut uncertain, mut exact) = (0, 0);
+        for (window, bins, share) in [(30, 24, 0.7), (10, 4, 0.5), (20, 8, 0.75), (5, 3, 0.7)] {
+            let stats = same_as_reference(&c, window, bins, share).expect("fast path");
+            uncertain += stats.uncertain;
+            exact += stats.exact;
+        }
+        assert!(
+            uncertain > 0 && exact > 0,
+            "ties should have blocked some certificates of both kinds"
+        );
+        // Non-finite prices and negative volumes take the per-window path, with the same results.
+        let mut bad = c.slice(0..500);
+        bad.high[40] = f64::NAN;
+        bad.volume[7] = -1.0;
+        assert!(same_as_reference(&bad, 10, 6, 0.7).is_none());
     }
 
     #[test]

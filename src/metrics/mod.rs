@@ -8,130 +8,95 @@
 //! A metric that has no value (no trades, no drawdown, a zero denominator, too little data) is `NaN`
 //! here and **`null` in JSON** — never `NaN`, which JSON cannot carry.
 
+pub mod fields;
+
 use chrono::{DateTime, Datelike, NaiveDate};
-use serde::{Serialize, Serializer};
 
 use crate::candles::{Candles, DAY_MS, HOUR_MS, MINUTE_MS};
 use crate::engine::RunResult;
 use crate::indicators::IndicatorCache;
 
-/// Serializes non-finite floats as `null`.
-pub fn finite_or_null<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
-    if v.is_finite() {
-        s.serialize_f64(*v)
-    } else {
-        s.serialize_none()
-    }
-}
+pub use crate::json::finite_or_null;
 
-/// Every metric of a run. Field docs give the formula; percentages are in percent (×100).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+/// Every metric of a run. Field docs give the formula; percentages are in percent (×100). Its key,
+/// label, unit and text format are in the field table [`fields::FIELDS`], which also writes its JSON.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Metrics {
     /// Open time of the first bar, ms UTC [Start].
     pub start_ts: i64,
     /// Open time of the last bar, ms UTC [End].
     pub end_ts: i64,
     /// `end − start` in days [Duration].
-    #[serde(serialize_with = "finite_or_null")]
     pub duration_days: f64,
     /// Number of bars.
     pub bars: usize,
     /// Share of bars with a position, counting each closed trade from its entry bar to its exit bar
     /// inclusive (the open trade at the end is not counted), ×100 [Exposure Time [%]].
-    #[serde(serialize_with = "finite_or_null")]
     pub exposure_pct: f64,
     /// `eq[last]` [Equity Final [$]].
-    #[serde(serialize_with = "finite_or_null")]
     pub equity_final: f64,
     /// `max(eq)` [Equity Peak [$]].
-    #[serde(serialize_with = "finite_or_null")]
     pub equity_peak: f64,
     /// Sum of entry + exit commissions of closed trades [Commissions [$]].
-    #[serde(serialize_with = "finite_or_null")]
     pub commissions: f64,
     /// `(eq[last] − eq[0]) / eq[0] × 100` [Return [%]].
-    #[serde(serialize_with = "finite_or_null")]
     pub return_pct: f64,
     /// `(close[last] − close[w]) / close[w] × 100` with `w` the strategy's warm-up bar [Buy & Hold
     /// Return [%]].
-    #[serde(serialize_with = "finite_or_null")]
     pub buy_hold_return_pct: f64,
     /// `((1 + g)^N − 1) × 100` with `g = exp(mean(ln(1 + r))) − 1` (0 if any `1 + r ≤ 0`)
     /// [Return (Ann.) [%]].
-    #[serde(serialize_with = "finite_or_null")]
     pub return_ann_pct: f64,
     /// `sqrt((var(r, ddof=1) + (1 + g)²)^N − (1 + g)^(2N)) × 100` [Volatility (Ann.) [%]].
-    #[serde(serialize_with = "finite_or_null")]
     pub volatility_ann_pct: f64,
     /// `((eq[last] / eq[0])^(1/years) − 1) × 100`, `years = duration_days / 365.25` [CAGR [%]].
-    #[serde(serialize_with = "finite_or_null")]
     pub cagr_pct: f64,
     /// `return_ann_pct / volatility_ann_pct` (risk-free rate 0) [Sharpe Ratio].
-    #[serde(serialize_with = "finite_or_null")]
     pub sharpe: f64,
     /// `((1 + g)^N − 1) / (sqrt(mean(min(r, 0)²)) · sqrt(N))` [Sortino Ratio].
-    #[serde(serialize_with = "finite_or_null")]
     pub sortino: f64,
     /// `((1 + g)^N − 1) / max(dd)` [Calmar Ratio].
-    #[serde(serialize_with = "finite_or_null")]
     pub calmar: f64,
     /// `return_pct − beta · buy_hold_return_pct` (Jensen's alpha, risk-free 0) [Alpha [%]].
-    #[serde(serialize_with = "finite_or_null")]
     pub alpha_pct: f64,
     /// `cov(le, lm) / var(lm)` of per-bar log returns of equity (`le`) and of the close (`lm`) [Beta].
-    #[serde(serialize_with = "finite_or_null")]
     pub beta: f64,
     /// `−max(dd) × 100` (negative, as the reference reports it) [Max. Drawdown [%]].
-    #[serde(serialize_with = "finite_or_null")]
     pub max_drawdown_pct: f64,
     /// `−mean(peak dd of each drawdown period) × 100`. A period runs from a bar at a new equity high
     /// to the next such bar (or the last bar) [Avg. Drawdown [%]].
-    #[serde(serialize_with = "finite_or_null")]
     pub avg_drawdown_pct: f64,
     /// Longest drawdown period in days, rounded up to the data's resolution [Max. Drawdown Duration].
-    #[serde(serialize_with = "finite_or_null")]
     pub max_drawdown_duration_days: f64,
     /// Mean drawdown period in days, rounded up to the data's resolution [Avg. Drawdown Duration].
-    #[serde(serialize_with = "finite_or_null")]
     pub avg_drawdown_duration_days: f64,
     /// Closed trades [# Trades].
     pub num_trades: usize,
     /// `count(pl > 0) / num_trades × 100` [Win Rate [%]].
-    #[serde(serialize_with = "finite_or_null")]
     pub win_rate_pct: f64,
     /// `max(ret) × 100` [Best Trade [%]].
-    #[serde(serialize_with = "finite_or_null")]
     pub best_trade_pct: f64,
     /// `min(ret) × 100` [Worst Trade [%]].
-    #[serde(serialize_with = "finite_or_null")]
     pub worst_trade_pct: f64,
     /// Geometric mean trade return: `(exp(mean(ln(1 + ret))) − 1) × 100` (0 if any `1 + ret ≤ 0`)
     /// [Avg. Trade [%]].
-    #[serde(serialize_with = "finite_or_null")]
     pub avg_trade_pct: f64,
     /// Longest `exit time − entry time` in days, rounded up to the data's resolution [Max. Trade
     /// Duration].
-    #[serde(serialize_with = "finite_or_null")]
     pub max_trade_duration_days: f64,
     /// Mean `exit time − entry time` in days, rounded up to the data's resolution [Avg. Trade Duration].
-    #[serde(serialize_with = "finite_or_null")]
     pub avg_trade_duration_days: f64,
     /// `sum(ret > 0) / |sum(ret < 0)|` (on returns, as the reference) [Profit Factor].
-    #[serde(serialize_with = "finite_or_null")]
     pub profit_factor: f64,
     /// `mean(ret) × 100` [Expectancy [%]].
-    #[serde(serialize_with = "finite_or_null")]
     pub expectancy_pct: f64,
     /// `sqrt(num_trades) · mean(pl) / std(pl, ddof=1)` [SQN].
-    #[serde(serialize_with = "finite_or_null")]
     pub sqn: f64,
     /// `W − (1 − W) / (mean(pl > 0) / −mean(pl < 0))` with `W` the win rate as a fraction [Kelly
     /// Criterion].
-    #[serde(serialize_with = "finite_or_null")]
     pub kelly: f64,
     /// `(eq[last] − eq[0]) / max(running peak − eq)`: net profit over the largest drawdown in money
     /// (not in the reference).
-    #[serde(serialize_with = "finite_or_null")]
     pub recovery_factor: f64,
     /// Periods per year `N` used to annualize: 52 if the median bar spacing (of the last 100 bars) is 7
     /// days, 12 if 31, 1 if 365; else 365 when more than 2/7·0.6 of bars fall on weekends, else 252.
@@ -374,6 +339,50 @@ fn freq_days(period_ms: Option<f64>) -> i64 {
         .unwrap_or(0)
 }
 
+/// The equity at the end of each resampling period: `eq` at the calendar's period-end indexes.
+fn period_last(eq: &[f64], calendar: &[f64]) -> Vec<f64> {
+    calendar[1..].iter().map(|&i| eq[i as usize]).collect()
+}
+
+/// The per-period returns the Sharpe ratio (and Sortino, return and volatility) are computed from:
+/// the equity `equity` (one value per bar of `candles`) taken at the last bar of each day — or each
+/// week, month or year when the bars are that far apart ([`Metrics::periods_per_year`]) — and
+/// `last[k + 1] / last[k] − 1`. For daily bars that is one return per bar. The calendar comes from
+/// `cache` (computed once per data set). One difference from the metric: after a ruin (equity 0)
+/// the metric drops the undefined 0/0 returns, here they are 0, so every run on one data set has
+/// the same number of returns — one fewer than [`period_end_times`] has periods.
+pub fn period_returns(candles: &Candles, equity: &[f64], cache: &IndicatorCache) -> Vec<f64> {
+    let cal = cache.get_or_compute("calendar(ts)", || calendar(&candles.ts));
+    period_last(equity, &cal)
+        .windows(2)
+        .map(|w| if w[0] > 0.0 { w[1] / w[0] - 1.0 } else { 0.0 })
+        .collect()
+}
+
+/// The open time of the last bar of each period of [`period_returns`] (its return `k` ends at
+/// period `k + 1`).
+pub fn period_end_times(candles: &Candles, cache: &IndicatorCache) -> Vec<i64> {
+    let cal = cache.get_or_compute("calendar(ts)", || calendar(&candles.ts));
+    cal[1..].iter().map(|&i| candles.ts[i as usize]).collect()
+}
+
+/// How many per-period returns [`period_returns`] gives for bars with open times `ts` (one fewer than
+/// the periods they span).
+pub fn period_count(ts: &[i64]) -> usize {
+    calendar(ts).len().saturating_sub(2)
+}
+
+/// What one period of [`period_returns`] is for bars with open times `ts`: `day` (also every daily
+/// bar), `week`, `month` or `year`.
+pub fn period_name(ts: &[i64]) -> &'static str {
+    match period_of(data_period_ms(ts)) {
+        Period::Day => "day",
+        Period::Week => "week",
+        Period::Month => "month",
+        Period::Year => "year",
+    }
+}
+
 /// Computes every metric of `run` over `candles`, taking what depends only on the data (market log
 /// returns, the calendar) from `cache`, computed once per data set.
 pub fn compute_cached(candles: &Candles, run: &RunResult, cache: &IndicatorCache) -> Metrics {
@@ -502,7 +511,7 @@ fn compute_with(
     // data set's calendar).
     let freq_days = freq_days(period_ms);
     let weekend_bars = calendar[0] as usize;
-    let period_last: Vec<f64> = calendar[1..].iter().map(|&i| eq[i as usize]).collect();
+    let period_last = period_last(eq, calendar);
     let weekend_share = if n == 0 {
         0.0
     } else {
@@ -619,6 +628,7 @@ fn compute_with(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde::Serialize;
 
     #[test]
     fn ln_ratio_agrees_with_ln() {
@@ -663,6 +673,32 @@ mod tests {
             serde_json::to_string(&T { x: 1.5 }).unwrap(),
             r#"{"x":1.5}"#
         );
+    }
+
+    #[test]
+    fn period_returns_take_each_days_last_equity_and_are_zero_after_a_ruin() {
+        // Bars every 12 hours: days 0, 0, 1, 1, 2 — the periods end at bars 1, 3 and 4.
+        let h12 = DAY_MS / 2;
+        let candles = Candles {
+            ts: (0..5).map(|i| i * h12).collect(),
+            ..Candles::default()
+        };
+        let cache = IndicatorCache::new();
+        assert_eq!(period_end_times(&candles, &cache), [h12, 3 * h12, 4 * h12]);
+        assert_eq!(period_count(&candles.ts), 2);
+        assert_eq!(period_name(&candles.ts), "day");
+        // 110 → 99 is −10 %, 99 → 0 is −100 %.
+        let r = period_returns(&candles, &[100.0, 110.0, 121.0, 99.0, 0.0], &cache);
+        assert_eq!(r.len(), 2);
+        assert!((r[0] + 0.1).abs() < 1e-15);
+        assert_eq!(r[1], -1.0);
+        // Ruined at bar 2: 110 → 0 is −100 %, then 0 → 0 is 0 (the metric drops it as 0/0).
+        assert_eq!(
+            period_returns(&candles, &[100.0, 110.0, 0.0, 0.0, 0.0], &cache),
+            [-1.0, 0.0]
+        );
+        let weekly: Vec<i64> = (0..4).map(|i| i * 7 * DAY_MS).collect();
+        assert_eq!(period_name(&weekly), "week");
     }
 
     #[test]

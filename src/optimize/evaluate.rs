@@ -7,12 +7,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use rayon::prelude::*;
 
 use super::objective::{Objective, rank_cmp, rank_value};
+use super::overfit::Collector;
 use crate::backtest;
 use crate::candles::Candles;
 use crate::engine::BacktestConfig;
 use crate::error::Result;
 use crate::indicators::IndicatorCache;
 use crate::metrics::Metrics;
+use crate::metrics::fields::Field;
 use crate::strategy::{Params, Strategy};
 
 /// The result of one candidate.
@@ -110,10 +112,14 @@ pub struct Evaluator<'a> {
     strategy: &'static dyn Strategy,
     config: BacktestConfig,
     objective: Objective,
+    /// The objective's metric, looked up once (not per candidate).
+    objective_field: &'static Field,
     min_trades: usize,
     cache: IndicatorCache,
     stop: &'a AtomicBool,
     observer: &'a dyn Observer,
+    /// Gathers every candidate's per-period returns for the overfitting statistics.
+    collector: Option<&'a Collector>,
     evaluated: AtomicU64,
     ranked: AtomicU64,
     max_trades: AtomicUsize,
@@ -135,14 +141,22 @@ impl<'a> Evaluator<'a> {
             strategy,
             config,
             objective,
+            objective_field: objective.field(),
             min_trades,
             cache: IndicatorCache::new(),
             stop,
             observer,
+            collector: None,
             evaluated: AtomicU64::new(0),
             ranked: AtomicU64::new(0),
             max_trades: AtomicUsize::new(0),
         }
+    }
+
+    /// The same evaluator, also handing every candidate's per-period returns to `collector`.
+    pub fn with_collector(mut self, collector: &'a Collector) -> Evaluator<'a> {
+        self.collector = Some(collector);
+        self
     }
 
     /// True once a stop was requested.
@@ -169,8 +183,13 @@ impl<'a> Evaluator<'a> {
             &self.cache,
         )?;
         let metrics = report.metrics;
-        let objective = self.objective.value(&metrics);
+        let objective = self.objective_field.value(&metrics).as_f64();
         let rank = rank_value(objective, metrics.num_trades, self.min_trades);
+        if let Some(c) = self.collector {
+            let returns =
+                crate::metrics::period_returns(self.candles, &report.run.equity, &self.cache);
+            c.record(seq, index, rank, &returns);
+        }
         let outcome = Outcome {
             index,
             batch,
@@ -255,4 +274,13 @@ impl<'a> Evaluator<'a> {
     pub fn indicators_computed(&self) -> usize {
         self.cache.computed()
     }
+}
+/// What a search found.
+#[derive(Debug, Clone, Default)]
+pub struct SearchResult {
+    /// The best ranked candidates, best first.
+    pub top: Vec<Outcome>,
+    /// Genetic, particle swarm, explore and tpe: the best ranked objective after each generation /
+    /// iteration / batch (NaN while nothing is ranked). Empty for grid and random search.
+    pub history: Vec<f64>,
 }

@@ -1,5 +1,7 @@
 //! Search methods over a [`Space`]: exhaustive grid, seeded random sampling without replacement, a
-//! genetic algorithm, and particle swarm optimization (argmin's `ParticleSwarm`) over grid coordinates.
+//! genetic algorithm, particle swarm optimization (argmin's `ParticleSwarm`) over grid coordinates,
+//! and two batch-adaptive methods in their own modules: `explore` ([`super::explore`]) and a
+//! tree-structured Parzen estimator ([`super::tpe`]).
 //!
 //! Every method is deterministic for a given seed: the candidates asked for depend only on the seed and
 //! on earlier results (never on thread timing), and ties rank by candidate index.
@@ -9,7 +11,7 @@ use std::sync::Mutex;
 
 use rand::prelude::*;
 
-use super::evaluate::{Evaluator, Outcome, TopK};
+use super::evaluate::{Evaluator, SearchResult, TopK};
 use super::shard::Shard;
 use super::space::Space;
 use crate::error::{Error, Result};
@@ -40,6 +42,22 @@ pub enum Method {
         /// Iterations after the initial swarm.
         iterations: usize,
     },
+    /// `samples` distinct candidates in batches of `batch`: 20% uniform draws, 80% mutations of the
+    /// best so far ([`super::explore`]).
+    Explore {
+        /// Distinct candidates to evaluate.
+        samples: u64,
+        /// Candidates per batch (evaluated in parallel).
+        batch: usize,
+    },
+    /// A tree-structured Parzen estimator: `samples` distinct candidates in batches of `batch`
+    /// ([`super::tpe`]).
+    Tpe {
+        /// Distinct candidates to evaluate.
+        samples: u64,
+        /// Candidates per batch (evaluated in parallel).
+        batch: usize,
+    },
 }
 
 impl Method {
@@ -50,6 +68,28 @@ impl Method {
             Method::Random { .. } => "random",
             Method::Genetic { .. } => "genetic",
             Method::Pso { .. } => "pso",
+            Method::Explore { .. } => "explore",
+            Method::Tpe { .. } => "tpe",
+        }
+    }
+
+    /// What the playbook's `[optimization]` records to reproduce the search: `(samples, population,
+    /// generations)` (explore and tpe record their batch size as the population).
+    pub fn recorded(&self) -> (Option<u64>, Option<u64>, Option<u64>) {
+        match *self {
+            Method::Grid => (None, None, None),
+            Method::Random { samples } => (Some(samples), None, None),
+            Method::Genetic {
+                population,
+                generations,
+            } => (None, Some(population as u64), Some(generations as u64)),
+            Method::Pso {
+                particles,
+                iterations,
+            } => (None, Some(particles as u64), Some(iterations as u64)),
+            Method::Explore { samples, batch } | Method::Tpe { samples, batch } => {
+                (Some(samples), Some(batch as u64), None)
+            }
         }
     }
 
@@ -68,18 +108,9 @@ impl Method {
                 particles,
                 iterations,
             } => (particles as u64 * (iterations as u64 + 1)).min(feasible),
+            Method::Explore { samples, .. } | Method::Tpe { samples, .. } => samples.min(feasible),
         }
     }
-}
-
-/// What a search found.
-#[derive(Debug, Clone, Default)]
-pub struct SearchResult {
-    /// The best ranked candidates, best first.
-    pub top: Vec<Outcome>,
-    /// Genetic and particle swarm: the best ranked objective after each generation / iteration
-    /// (NaN while nothing is ranked). Empty for grid and random search.
-    pub history: Vec<f64>,
 }
 
 /// Runs `method` on `space` through `evaluator`, keeping the top `k`.
@@ -137,6 +168,18 @@ pub fn search(
             particles,
             iterations,
         ),
+        // Everything is asked for: evaluate it all, in grid order (as random search does).
+        Method::Explore { samples, .. } | Method::Tpe { samples, .. }
+            if samples >= space.count_feasible() =>
+        {
+            search(Method::Grid, space, evaluator, k, seed, Shard::ALL)
+        }
+        Method::Explore { samples, batch } => {
+            super::explore::explore(space, evaluator, k, shard.island_seed(seed), samples, batch)
+        }
+        Method::Tpe { samples, batch } => {
+            super::tpe::tpe(space, evaluator, k, shard.island_seed(seed), samples, batch)
+        }
     }
 }
 

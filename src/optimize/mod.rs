@@ -1,5 +1,5 @@
 //! Parameter optimization: search spaces, objectives, the parallel evaluator, search methods (grid,
-//! random, genetic, particle swarm), shards, the streamed results file, and the playbook of a search.
+//! random, genetic, particle swarm, explore, TPE), shards, the streamed results file, and the playbook of a search.
 //!
 //! One search = one data set, one backtest configuration, one [`crate::indicators::IndicatorCache`]
 //! shared by every candidate and thread (each distinct indicator series is computed once), rayon over
@@ -7,25 +7,33 @@
 //! depends only on the inputs and the seed, never on the thread count: candidates rank by objective,
 //! then by their index in the grid.
 
+pub mod adaptive;
 pub mod evaluate;
+pub mod explore;
 pub mod merge;
+pub mod merge_results;
 pub mod methods;
 pub mod objective;
+pub mod overfit;
 pub mod results;
+pub mod returns_matrix;
 pub mod shard;
 pub mod space;
+pub mod tpe;
 pub mod validation;
+pub mod walk;
 pub mod walk_forward;
 
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-pub use evaluate::{Evaluator, NoObserver, Observer, Outcome, TopK};
-pub use methods::{Method, SearchResult};
+pub use evaluate::{Evaluator, NoObserver, Observer, Outcome, SearchResult, TopK};
+pub use methods::Method;
 pub use objective::Objective;
 pub use shard::Shard;
 pub use space::Space;
 
+use crate::backtest::DataSpec;
 use crate::candles::Candles;
 use crate::engine::BacktestConfig;
 use crate::error::{Error, Result};
@@ -113,9 +121,22 @@ pub fn run(
     stop: &AtomicBool,
     observer: &dyn Observer,
 ) -> Result<Report> {
+    run_with(settings, candles, config, stop, observer, None)
+}
+
+/// [`run`], also handing every candidate's per-period returns to `collector` (the overfitting
+/// statistics of [`overfit`]).
+pub fn run_with(
+    settings: &Settings,
+    candles: &Candles,
+    config: &BacktestConfig,
+    stop: &AtomicBool,
+    observer: &dyn Observer,
+    collector: Option<&overfit::Collector>,
+) -> Result<Report> {
     let feasible = check_space(settings)?;
     let started = Instant::now();
-    let evaluator = Evaluator::new(
+    let mut evaluator = Evaluator::new(
         candles,
         settings.space.strategy(),
         *config,
@@ -124,6 +145,9 @@ pub fn run(
         stop,
         observer,
     );
+    if let Some(c) = collector {
+        evaluator = evaluator.with_collector(c);
+    }
     let result = methods::search(
         settings.method,
         &settings.space,
@@ -144,22 +168,13 @@ pub fn run(
     })
 }
 
-/// Where the data came from, for `[market]`.
-#[derive(Debug, Clone)]
-pub struct DataInfo {
-    /// Symbol.
-    pub symbol: String,
-    /// Interval.
-    pub interval: String,
-}
-
-/// The playbook of a search: the best candidate's parameters and metrics, the top K and the
-/// provenance. Fails (exit 1) when no candidate was ranked, naming `--min-trades`.
+/// The playbook of a search over the bars of `data`: the best candidate's parameters and metrics, the
+/// top K and the provenance. Fails (exit 1) when no candidate was ranked, naming `--min-trades`.
 pub fn to_playbook(
     name: &str,
     settings: &Settings,
     report: &Report,
-    data: &DataInfo,
+    data: &DataSpec,
     candles: &Candles,
     config: &BacktestConfig,
 ) -> Result<Playbook> {
@@ -177,18 +192,7 @@ pub fn to_playbook(
             )
         }));
     };
-    let (samples, population, generations) = match settings.method {
-        Method::Grid => (None, None, None),
-        Method::Random { samples } => (Some(samples), None, None),
-        Method::Genetic {
-            population,
-            generations,
-        } => (None, Some(population as u64), Some(generations as u64)),
-        Method::Pso {
-            particles,
-            iterations,
-        } => (None, Some(particles as u64), Some(iterations as u64)),
-    };
+    let (samples, population, generations) = settings.method.recorded();
     let fmt_ts = crate::candles::time::format_ts_full;
     Ok(Playbook {
         playbook: Header {
@@ -198,13 +202,10 @@ pub fn to_playbook(
             flowrex_version: env!("CARGO_PKG_VERSION").to_string(),
             notes: None,
         },
-        strategy: StrategySection {
-            name: settings.space.strategy().name().to_string(),
-            params: Table::from_params(&best.params),
-        },
+        strategy: StrategySection::new(settings.space.strategy().name(), &best.params)?,
         market: Market {
             symbol: data.symbol.clone(),
-            interval: data.interval.clone(),
+            interval: data.interval.to_string(),
             start: candles.ts.first().map(|&t| fmt_ts(t)).unwrap_or_default(),
             end: candles.ts.last().map(|&t| fmt_ts(t)).unwrap_or_default(),
             bars: candles.len() as u64,
@@ -222,6 +223,7 @@ pub fn to_playbook(
             generations,
             shard: (!settings.shard.is_all()).then(|| settings.shard.to_string()),
             merged_shards: None,
+            results: None,
             constraints: settings
                 .space
                 .constraints()
@@ -263,5 +265,7 @@ pub fn to_playbook(
                 params: Table::from_params(&o.params),
             })
             .collect(),
+        validation: None,
+        walk_forward: None,
     })
 }

@@ -5,9 +5,24 @@ use std::cmp::Ordering;
 
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
+use crate::metrics::fields::{self, FIELDS, Field};
 
-/// A metric to maximize.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A metric to maximize. Each objective is named after a metric of the field table, without its
+/// `_pct` unit suffix (`return` → `return_pct`); the names and the metric come from there and from the
+/// variant names (strum), not from a hand-kept list.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+    strum::VariantArray,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum Objective {
     /// Total return, `return_pct`.
     Return,
@@ -27,61 +42,46 @@ pub enum Objective {
 
 impl Objective {
     /// Every objective, in the order `--help` lists them.
-    pub const ALL: [Objective; 7] = [
-        Objective::Return,
-        Objective::Sharpe,
-        Objective::Sortino,
-        Objective::Calmar,
-        Objective::ProfitFactor,
-        Objective::Sqn,
-        Objective::Expectancy,
-    ];
+    pub const ALL: &'static [Objective] = <Objective as strum::VariantArray>::VARIANTS;
 
     /// The name used on the command line and in playbooks.
     pub fn name(self) -> &'static str {
-        match self {
-            Objective::Return => "return",
-            Objective::Sharpe => "sharpe",
-            Objective::Sortino => "sortino",
-            Objective::Calmar => "calmar",
-            Objective::ProfitFactor => "profit_factor",
-            Objective::Sqn => "sqn",
-            Objective::Expectancy => "expectancy",
-        }
+        self.into()
+    }
+
+    /// The metric it maximizes: the field named `name` or `name_pct`.
+    pub fn field(self) -> &'static Field {
+        let name = self.name();
+        fields::find(name)
+            .or_else(|| {
+                FIELDS
+                    .iter()
+                    .find(|f| f.key.strip_suffix("_pct") == Some(name))
+            })
+            .expect("every objective names a metric (tested below)")
     }
 
     /// The metric's name in `backtest --json` and in the results file.
     pub fn metric_name(self) -> &'static str {
-        match self {
-            Objective::Return => "return_pct",
-            Objective::Expectancy => "expectancy_pct",
-            other => other.name(),
-        }
+        self.field().key
     }
 
     /// The objective's value for a run (may be NaN or infinite; see [`rank_value`]).
     pub fn value(self, m: &Metrics) -> f64 {
-        match self {
-            Objective::Return => m.return_pct,
-            Objective::Sharpe => m.sharpe,
-            Objective::Sortino => m.sortino,
-            Objective::Calmar => m.calmar,
-            Objective::ProfitFactor => m.profit_factor,
-            Objective::Sqn => m.sqn,
-            Objective::Expectancy => m.expectancy_pct,
-        }
+        self.field().value(m).as_f64()
     }
 
     /// Parses a name (or its metric name); an unknown one is a usage error listing the valid names.
     pub fn parse(text: &str) -> Result<Objective> {
         let t = text.trim();
         Objective::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|o| o.name() == t || o.metric_name() == t)
             .ok_or_else(|| {
                 Error::usage(format!(
                     "--objective {t}: unknown objective; use one of {}",
-                    Objective::ALL.map(|o| o.name()).join(", ")
+                    <Objective as strum::VariantNames>::VARIANTS.join(", ")
                 ))
             })
     }
@@ -118,5 +118,37 @@ mod tests {
         assert_eq!(rank_value(f64::INFINITY, 10, 1), None);
         assert_eq!(rank_value(1.5, 0, 1), None);
         assert_eq!(rank_value(1.5, 1, 1), Some(1.5));
+    }
+
+    #[test]
+    fn every_objective_names_a_metric() {
+        // The names and metrics `--objective` has always documented.
+        let pairs: Vec<(&str, &str)> = Objective::ALL
+            .iter()
+            .map(|o| (o.name(), o.metric_name()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("return", "return_pct"),
+                ("sharpe", "sharpe"),
+                ("sortino", "sortino"),
+                ("calmar", "calmar"),
+                ("profit_factor", "profit_factor"),
+                ("sqn", "sqn"),
+                ("expectancy", "expectancy_pct"),
+            ]
+        );
+        // The value is the field's: a run with distinct values per metric.
+        let mut m = crate::metrics::compute(
+            &crate::candles::Candles::default(),
+            &crate::engine::RunResult::default(),
+        );
+        (m.return_pct, m.sharpe, m.sqn, m.expectancy_pct) = (1.5, 2.5, 3.5, 4.5);
+        assert_eq!(Objective::Return.value(&m), 1.5);
+        assert_eq!(Objective::Sharpe.value(&m), 2.5);
+        assert_eq!(Objective::Sqn.value(&m), 3.5);
+        assert_eq!(Objective::Expectancy.value(&m), 4.5);
+        assert_eq!(Objective::ProfitFactor.to_string(), "profit_factor");
     }
 }

@@ -4,7 +4,7 @@
 //!
 //! ```toml
 //! [playbook]      name, status, created_at, flowrex_version, notes
-//! [strategy]      name, [strategy.params]
+//! [strategy]      name, [strategy.params], [strategy.file_sha256] (files the parameters name)
 //! [market]        symbol, interval, start, end, bars, data_sha256
 //! [backtest]      cash, commission, spread, fill, close_at_end, size, stop_policy
 //! [optimization]  method, objective, min_trades, seed, top_k, samples | population + generations,
@@ -12,10 +12,18 @@
 //!                 elapsed_s, history, [optimization.space]
 //! [metrics]       every metric of the best parameters, named as in `backtest --json`
 //! [[top]]         rank, candidate, objective, trades, [top.params] — best first (rank 1 is the best)
+//! [validation]    overfitting statistics and gate verdicts (see [`validation`])
+//! [walk_forward]  walk-forward windows and the stitched out-of-sample record
 //! ```
 //!
 //! Floats are written in Rust's shortest round-trip form, so every stored value reads back bit for bit.
 //! A metric without a finite value (`null` in `backtest --json`) is left out of `[metrics]`.
+
+mod check;
+pub mod validation;
+
+pub use check::{CheckReport, DataChange, Drift, FileChange, compare_metrics, compare_value};
+pub use validation::{Gate, GateVerdict, Gates, Validation, WalkForwardSection, WindowEntry};
 
 use std::fs;
 use std::path::Path;
@@ -27,6 +35,7 @@ use crate::candles::TimeRange;
 use crate::engine::{BacktestConfig, Fill, Sizing, StopPolicy};
 use crate::error::{Error, IoContext, Result};
 use crate::metrics::Metrics;
+use crate::metrics::fields::{self, MetricValue};
 use crate::strategy::{ParamValue, Params};
 
 /// An ordered TOML table (keys keep the order they were written in).
@@ -34,6 +43,11 @@ use crate::strategy::{ParamValue, Params};
 pub struct Table(pub Vec<(String, toml::Value)>);
 
 impl Table {
+    /// True when the table has no key.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// The value under `key`.
     pub fn get(&self, key: &str) -> Option<&toml::Value> {
         self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
@@ -48,7 +62,9 @@ impl Table {
                     let v = match v {
                         ParamValue::Int(i) => toml::Value::Integer(i),
                         ParamValue::Float(f) => toml::Value::Float(f),
-                        ParamValue::Choice(s) => toml::Value::String(s.to_string()),
+                        ParamValue::Choice(s) | ParamValue::Path(s) => {
+                            toml::Value::String(s.to_string())
+                        }
                     };
                     (n.to_string(), v)
                 })
@@ -118,70 +134,17 @@ impl<'de> Deserialize<'de> for Table {
     }
 }
 
-/// A metric's value: whole numbers (counts, timestamps) or reals (NaN when the metric has none).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum MetricValue {
-    /// A count or a timestamp.
-    Int(i64),
-    /// A real number; NaN where `backtest --json` has `null`.
-    Float(f64),
-}
-
-/// Every metric of `m` with its `backtest --json` name, in declaration order.
-pub fn metric_fields(m: &Metrics) -> Vec<(String, MetricValue)> {
-    struct Ordered(Vec<(String, serde_json::Value)>);
-    impl<'de> Deserialize<'de> for Ordered {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Ordered, D::Error> {
-            struct V;
-            impl<'de> Visitor<'de> for V {
-                type Value = Ordered;
-                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                    f.write_str("an object")
-                }
-                fn visit_map<A: MapAccess<'de>>(
-                    self,
-                    mut a: A,
-                ) -> std::result::Result<Ordered, A::Error> {
-                    let mut out = Vec::new();
-                    while let Some(e) = a.next_entry::<String, serde_json::Value>()? {
-                        out.push(e);
-                    }
-                    Ok(Ordered(out))
-                }
-            }
-            d.deserialize_map(V)
-        }
-    }
-    // The JSON text keeps the struct's field order; serde_json writes f64 with a decimal point or an
-    // exponent, so reals and whole numbers stay apart.
-    let text = serde_json::to_string(m).unwrap_or_default();
-    let Ordered(fields) = serde_json::from_str(&text).unwrap_or(Ordered(Vec::new()));
-    fields
-        .into_iter()
-        .map(|(k, v)| {
-            let mv = match v {
-                serde_json::Value::Number(n) if n.is_f64() => {
-                    MetricValue::Float(n.as_f64().unwrap_or(f64::NAN))
-                }
-                serde_json::Value::Number(n) => {
-                    MetricValue::Int(n.as_i64().unwrap_or(n.as_u64().unwrap_or(0) as i64))
-                }
-                _ => MetricValue::Float(f64::NAN),
-            };
-            (k, mv)
-        })
-        .collect()
-}
-
-/// `[metrics]`: every metric with a finite value.
+/// `[metrics]`: every metric with a value, in the field table's order ([`fields::FIELDS`]).
 pub fn metrics_table(m: &Metrics) -> Table {
     Table(
-        metric_fields(m)
-            .into_iter()
-            .filter_map(|(k, v)| match v {
-                MetricValue::Int(i) => Some((k, toml::Value::Integer(i))),
-                MetricValue::Float(f) if f.is_finite() => Some((k, toml::Value::Float(f))),
-                MetricValue::Float(_) => None,
+        fields::values(m)
+            .filter_map(|(k, v)| {
+                let v = match v {
+                    MetricValue::Int(i) => toml::Value::Integer(i),
+                    MetricValue::Float(f) if f.is_finite() => toml::Value::Float(f),
+                    MetricValue::Float(_) => return None,
+                };
+                Some((k.to_string(), v))
             })
             .collect(),
     )
@@ -210,6 +173,51 @@ pub struct StrategySection {
     pub name: String,
     /// Every parameter value (defaults included).
     pub params: Table,
+    /// The sha256 of the file each path parameter names (a signals file), by parameter name, so that
+    /// `--check` notices a changed file. Absent when the strategy reads no file.
+    #[serde(default, skip_serializing_if = "Table::is_empty")]
+    pub file_sha256: Table,
+}
+
+impl StrategySection {
+    /// The section of strategy `name` with `params`, hashing every file a path parameter names.
+    pub fn new(name: &str, params: &Params) -> Result<StrategySection> {
+        let file_sha256 = params
+            .iter()
+            .filter_map(|(n, v)| match v {
+                ParamValue::Path(p) => Some((n, p)),
+                _ => None,
+            })
+            .map(|(n, p)| {
+                Ok((
+                    n.to_string(),
+                    toml::Value::String(file_sha256(Path::new(p))?),
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(StrategySection {
+            name: name.to_string(),
+            params: Table::from_params(params),
+            file_sha256: Table(file_sha256),
+        })
+    }
+}
+
+/// The sha256 of a file's bytes, in lowercase hex.
+pub fn file_sha256(path: &Path) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut f = fs::File::open(path).at(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        let n = f.read(&mut buf).at(path)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// `[market]`: the data the numbers were computed on.
@@ -263,44 +271,30 @@ impl BacktestSection {
             cash: c.cash,
             commission: c.commission,
             spread: c.spread,
-            fill: match c.fill {
-                Fill::NextOpen => "next-open",
-                Fill::Close => "close",
-            }
-            .to_string(),
+            fill: c.fill.to_string(),
             close_at_end: c.close_at_end,
             size: c.sizing.to_string(),
-            stop_policy: match c.stop_policy {
-                StopPolicy::Pessimistic => "pessimistic",
-                StopPolicy::Optimistic => "optimistic",
-            }
-            .to_string(),
+            stop_policy: c.stop_policy.to_string(),
         }
     }
 
     /// The configuration it describes.
     pub fn to_config(&self) -> Result<BacktestConfig> {
-        let bad = |what: &str, v: &str| {
-            Error::invalid(format!(
-                "playbook [backtest] {what} = \"{v}\": not a known value"
-            ))
-        };
+        fn known<T: std::str::FromStr>(what: &str, v: &str) -> Result<T> {
+            v.parse().map_err(|_| {
+                Error::invalid(format!(
+                    "playbook [backtest] {what} = \"{v}\": not a known value"
+                ))
+            })
+        }
         let c = BacktestConfig {
             cash: self.cash,
             commission: self.commission,
             spread: self.spread,
-            fill: match self.fill.as_str() {
-                "next-open" => Fill::NextOpen,
-                "close" => Fill::Close,
-                v => return Err(bad("fill", v)),
-            },
+            fill: known::<Fill>("fill", &self.fill)?,
             close_at_end: self.close_at_end,
             sizing: Sizing::parse(&self.size)?,
-            stop_policy: match self.stop_policy.as_str() {
-                "pessimistic" => StopPolicy::Pessimistic,
-                "optimistic" => StopPolicy::Optimistic,
-                v => return Err(bad("stop_policy", v)),
-            },
+            stop_policy: known::<StopPolicy>("stop_policy", &self.stop_policy)?,
         };
         c.validate()?;
         Ok(c)
@@ -335,6 +329,10 @@ pub struct Optimization {
     /// Set by `optimize merge`: how many shard outputs were combined.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_shards: Option<u64>,
+    /// The `--results` file written with this playbook (every evaluated candidate), relative to the
+    /// playbook's folder when it lies inside it; `optimize merge --results` finds the shards' files here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub results: Option<String>,
     /// Constraints, as written.
     pub constraints: Vec<String>,
     /// Candidates in the full grid (before constraints).
@@ -390,6 +388,12 @@ pub struct Playbook {
     /// `[[top]]`, best first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub top: Vec<TopEntry>,
+    /// `[validation]`: overfitting statistics of the search and the gates' verdicts (optimize only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<Validation>,
+    /// `[walk_forward]`: the windows and the stitched out-of-sample record (`optimize --walk-forward`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub walk_forward: Option<WalkForwardSection>,
 }
 
 impl Playbook {
@@ -418,69 +422,6 @@ impl Playbook {
     pub fn save(&self, path: &Path) -> Result<()> {
         crate::atomic::write_atomic(path, self.to_toml()?.as_bytes())
     }
-}
-
-/// A metric whose fresh value differs from the stored one beyond the tolerance.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Drift {
-    /// Metric name.
-    pub metric: String,
-    /// Stored value (`None`: not stored, i.e. no value when the playbook was written).
-    pub stored: Option<f64>,
-    /// Fresh value (`None`: no value now).
-    pub fresh: Option<f64>,
-    /// `|fresh − stored| / max(|fresh|, |stored|)` (infinite when one side is missing).
-    pub relative: f64,
-}
-
-/// Compares fresh metrics with a playbook's `[metrics]`: whole numbers must match exactly, reals within
-/// `tolerance` relative, and a metric must have a value now exactly when it had one then.
-pub fn compare_metrics(stored: &Table, fresh: &Metrics, tolerance: f64) -> Vec<Drift> {
-    let fresh = metric_fields(fresh);
-    let mut drifts = Vec::new();
-    let as_f64 = |v: &toml::Value| match v {
-        toml::Value::Integer(i) => Some(*i as f64),
-        toml::Value::Float(f) => Some(*f),
-        _ => None,
-    };
-    for (name, value) in &fresh {
-        let now = match *value {
-            MetricValue::Int(i) => Some(i as f64),
-            MetricValue::Float(f) if f.is_finite() => Some(f),
-            MetricValue::Float(_) => None,
-        };
-        let then = stored.get(name).and_then(as_f64);
-        let relative = match (then, now) {
-            (None, None) => continue,
-            (Some(a), Some(b)) if a == b => continue,
-            (Some(a), Some(b)) => {
-                let r = (b - a).abs() / a.abs().max(b.abs());
-                let exact = matches!(value, MetricValue::Int(_));
-                if !exact && r <= tolerance {
-                    continue;
-                }
-                r
-            }
-            _ => f64::INFINITY,
-        };
-        drifts.push(Drift {
-            metric: name.clone(),
-            stored: then,
-            fresh: now,
-            relative,
-        });
-    }
-    for (name, v) in &stored.0 {
-        if !fresh.iter().any(|(n, _)| n == name) {
-            drifts.push(Drift {
-                metric: name.clone(),
-                stored: as_f64(v),
-                fresh: None,
-                relative: f64::INFINITY,
-            });
-        }
-    }
-    drifts
 }
 
 #[cfg(test)]

@@ -14,8 +14,10 @@ use serde_json::Value;
 
 use super::limits::Limits;
 use super::rules::Rule;
+use super::strategy_id::StrategyId;
 use super::validator::{StrategyBudget, TradeRequest, Verdict};
 use crate::db::Db;
+use crate::db::audit::Verification;
 use crate::error::Result;
 
 /// The account as the risk layer sees it, with today's figures rolled to the given time.
@@ -23,7 +25,7 @@ use crate::error::Result;
 pub struct RiskState {
     /// Account balance (realized).
     pub balance: f64,
-    /// Highest balance seen since the balance was last set or the emergency last reset.
+    /// Highest balance seen since the balance was last set by hand (`state --balance`).
     pub equity_peak: f64,
     /// Drawdown from the peak, in percent.
     pub drawdown_pct: f64,
@@ -154,8 +156,8 @@ pub struct DecisionFilter {
     pub kind: Option<AuditKind>,
     /// Only this symbol.
     pub symbol: Option<String>,
-    /// Only this strategy.
-    pub strategy: Option<String>,
+    /// Only entries about this strategy (any spelling of it).
+    pub strategy: Option<StrategyId>,
     /// Only approved (`Some(true)`) or rejected (`Some(false)`) checks.
     pub approved: Option<bool>,
     /// Only at or after this time (UTC ms).
@@ -201,7 +203,7 @@ impl<D: BorrowMut<Db>> RiskBook<D> {
     pub fn record_fill(
         &mut self,
         symbol: &str,
-        strategy: Option<&str>,
+        strategy: Option<&StrategyId>,
         now: DateTime<Utc>,
     ) -> Result<RecordOutcome> {
         self.db()
@@ -212,7 +214,7 @@ impl<D: BorrowMut<Db>> RiskBook<D> {
     pub fn record_close(
         &mut self,
         symbol: Option<&str>,
-        strategy: Option<&str>,
+        strategy: Option<&StrategyId>,
         pnl: f64,
         now: DateTime<Utc>,
     ) -> Result<RecordOutcome> {
@@ -226,25 +228,33 @@ impl<D: BorrowMut<Db>> RiskBook<D> {
         self.db().read(|tx| ops::state(tx, now))
     }
 
-    /// Sets the balance ([`ops::set_balance`]).
-    pub fn set_balance(&mut self, balance: f64, now: DateTime<Utc>) -> Result<RiskState> {
-        self.db().write(|tx| ops::set_balance(tx, balance, now))
+    /// Sets the balance, restarting the peak ([`ops::set_balance`]).
+    pub fn set_balance(
+        &mut self,
+        balance: f64,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<RiskState> {
+        self.db()
+            .write(|tx| ops::set_balance(tx, balance, reason, now))
     }
 
     /// Switches the emergency shutdown off ([`ops::reset_emergency`]).
     pub fn reset_emergency(&mut self, reason: &str, now: DateTime<Utc>) -> Result<RiskState> {
-        self.db().write(|tx| ops::reset_emergency(tx, reason, now))
+        let limits = self.limits;
+        self.db()
+            .write(|tx| ops::reset_emergency(tx, &limits, reason, now))
     }
 
     /// Starts a new trading day now ([`ops::reset_daily`]).
-    pub fn reset_daily(&mut self, reason: Option<&str>, now: DateTime<Utc>) -> Result<RiskState> {
+    pub fn reset_daily(&mut self, reason: &str, now: DateTime<Utc>) -> Result<RiskState> {
         self.db().write(|tx| ops::reset_daily(tx, reason, now))
     }
 
     /// Re-enables a strategy ([`ops::enable_strategy`]).
     pub fn enable_strategy(
         &mut self,
-        name: &str,
+        name: &StrategyId,
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<StrategyBudget> {
@@ -255,6 +265,11 @@ impl<D: BorrowMut<Db>> RiskBook<D> {
     /// The audit log, filtered ([`ops::decisions`]).
     pub fn decisions(&mut self, filter: &DecisionFilter) -> Result<Vec<AuditEntry>> {
         self.db().read(|tx| ops::decisions(tx, filter))
+    }
+
+    /// Recomputes the audit chains ([`ops::verify_audit`]).
+    pub fn verify_audit(&mut self) -> Result<Verification> {
+        self.db().read(ops::verify_audit)
     }
 }
 

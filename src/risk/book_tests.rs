@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use super::*;
 use crate::risk::limits::HARD;
 use crate::risk::validator::Side;
-use crate::risk::{Rule, SoftLimits};
+use crate::risk::{Rule, SoftLimits, StrategyId};
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap()
@@ -13,7 +13,8 @@ fn t0() -> DateTime<Utc> {
 
 fn book_with(limits: Limits) -> RiskBook {
     let mut b = RiskBook::new(Db::open_in_memory().unwrap(), limits);
-    b.set_balance(10_000.0, t0() - Duration::days(1)).unwrap();
+    b.set_balance(10_000.0, None, t0() - Duration::days(1))
+        .unwrap();
     b
 }
 
@@ -31,9 +32,26 @@ fn trade(strategy: Option<&str>) -> TradeRequest {
         target: 1200.0,
         size: 0.5,
         lot_size: 1.0,
-        strategy: strategy.map(String::from),
+        strategy: strategy.map(id),
         equity: None,
     }
+}
+
+fn id(name: &str) -> StrategyId {
+    StrategyId::parse("strategy", name).unwrap()
+}
+
+/// Records a fill and its close of `pnl`.
+fn round_trip(
+    b: &mut RiskBook,
+    strategy: Option<&str>,
+    pnl: f64,
+    now: DateTime<Utc>,
+) -> RecordOutcome {
+    let strategy = strategy.map(id);
+    b.record_fill("X", strategy.as_ref(), now).unwrap();
+    b.record_close(Some("X"), strategy.as_ref(), pnl, now)
+        .unwrap()
 }
 
 fn failed(d: &Decision) -> Vec<Rule> {
@@ -91,6 +109,7 @@ fn drawdown_trips_the_emergency_until_an_audited_reset() {
     let mut b = book();
     let now = t0();
     b.record_fill("BTCUSD", None, now).unwrap();
+    b.record_fill("BTCUSD", None, now).unwrap();
     // 14.99%: still fine.
     let out = b.record_close(Some("BTCUSD"), None, -1499.0, now).unwrap();
     assert!(!out.emergency_tripped);
@@ -136,6 +155,15 @@ fn drawdown_trips_the_emergency_until_an_audited_reset() {
 
     let err = b.reset_emergency("  ", now).unwrap_err().to_string();
     assert!(err.contains("reason"), "{err}");
+    // Still 15% below the peak: a reset alone would trip again at the next check. The account is
+    // re-based on purpose (audited), then the reset goes through; it moves nothing itself.
+    let err = b.reset_emergency("reviewed", now).unwrap_err().to_string();
+    assert!(
+        err.contains("still 15.00% below its peak 10000") && err.contains("state --balance"),
+        "{err}"
+    );
+    b.set_balance(8500.0, Some("re-based after review"), now)
+        .unwrap();
     let st = b
         .reset_emergency("reviewed the losses with the desk", now)
         .unwrap();
@@ -153,8 +181,8 @@ fn drawdown_trips_the_emergency_until_an_audited_reset() {
         resets[0].reason.as_deref(),
         Some("reviewed the losses with the desk")
     );
-    assert_eq!(resets[0].inputs["was_on"], true);
-    assert_eq!(resets[0].inputs["drawdown_pct_before"], 15.0);
+    assert_eq!(resets[0].inputs["equity_peak"], 8500.0);
+    assert_eq!(resets[0].inputs["drawdown_pct"], 0.0);
 
     let d = b
         .check(
@@ -202,12 +230,14 @@ fn a_check_whose_equity_reaches_the_drawdown_trips_the_emergency() {
 fn five_consecutive_losses_disable_a_strategy_a_win_resets_enable_re_enables() {
     let mut b = book();
     let now = t0();
-    let lose = |b: &mut RiskBook| b.record_close(Some("X"), Some("sma"), -10.0, now).unwrap();
+    // The trades happen two hours earlier, so the hourly count is not in the way of the checks.
+    let earlier = now - Duration::hours(2);
+    let lose = |b: &mut RiskBook| round_trip(b, Some("sma"), -10.0, earlier);
     for _ in 0..4 {
         assert!(lose(&mut b).strategy_disabled.is_none());
     }
     // A win in between resets the streak.
-    b.record_close(Some("X"), Some("sma"), 5.0, now).unwrap();
+    round_trip(&mut b, Some("sma"), 5.0, earlier);
     for _ in 0..4 {
         assert!(lose(&mut b).strategy_disabled.is_none());
     }
@@ -225,7 +255,7 @@ fn five_consecutive_losses_disable_a_strategy_a_win_resets_enable_re_enables() {
     assert!(b.check(&trade(None), now).unwrap().approved);
 
     let err = b
-        .enable_strategy("smaa", "typo", now)
+        .enable_strategy(&id("smaa"), "typo", now)
         .unwrap_err()
         .to_string();
     assert!(
@@ -233,7 +263,7 @@ fn five_consecutive_losses_disable_a_strategy_a_win_resets_enable_re_enables() {
         "{err}"
     );
     let sma = b
-        .enable_strategy("sma", "new parameters after review", now)
+        .enable_strategy(&id("sma"), "new parameters after review", now)
         .unwrap();
     assert!(sma.enabled);
     assert_eq!(sma.consecutive_losses, 0);
@@ -241,7 +271,7 @@ fn five_consecutive_losses_disable_a_strategy_a_win_resets_enable_re_enables() {
 
     let log = b
         .decisions(&DecisionFilter {
-            strategy: Some("sma".into()),
+            strategy: Some(id("sma")),
             ..Default::default()
         })
         .unwrap();
@@ -266,7 +296,7 @@ fn five_consecutive_losses_disable_a_strategy_a_win_resets_enable_re_enables() {
 fn a_breakeven_trade_neither_adds_to_nor_resets_the_streak() {
     let mut b = book();
     for pnl in [-1.0, -1.0, 0.0] {
-        b.record_close(None, Some("s"), pnl, t0()).unwrap();
+        round_trip(&mut b, Some("s"), pnl, t0());
     }
     assert_eq!(b.state(t0()).unwrap().strategies[0].consecutive_losses, 2);
 }
@@ -339,8 +369,13 @@ fn reset_daily_starts_a_new_day_now_and_is_audited() {
         failed(&b.check(&trade(None), now).unwrap()),
         [Rule::DailyLoss]
     );
+    let err = b
+        .reset_daily(" ", now + Duration::seconds(1))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("reason: must not be empty"), "{err}");
     let st = b
-        .reset_daily(Some("new session"), now + Duration::seconds(1))
+        .reset_daily("new session", now + Duration::seconds(1))
         .unwrap();
     assert_eq!(
         (st.trades_today, st.daily_pnl, st.day_start_balance),
@@ -372,11 +407,28 @@ fn open_positions_follow_fills_and_closes() {
     assert_eq!(failed(&d), [Rule::OpenPositions]);
     b.record_close(None, None, 1.0, t0()).unwrap();
     assert!(b.check(&trade(None), t0()).unwrap().approved);
-    // Closing more than was opened does not go below zero.
-    for _ in 0..12 {
+    for _ in 0..9 {
         b.record_close(None, None, 0.0, t0()).unwrap();
     }
     assert_eq!(b.state(t0()).unwrap().open_positions, 0);
+}
+
+#[test]
+fn a_close_without_an_open_position_is_refused_and_changes_nothing() {
+    let mut b = book();
+    round_trip(&mut b, Some("s"), -10.0, t0());
+    let before = b.state(t0()).unwrap();
+    // Five "closes" after one fill would have moved the balance and the streak four more times.
+    for _ in 0..4 {
+        let err = b
+            .record_close(Some("X"), Some(&id("s")), -10.0, t0())
+            .unwrap_err();
+        assert_eq!(err.exit_code(), 1);
+        assert!(err.to_string().contains("no open position"), "{err}");
+    }
+    assert_eq!(b.state(t0()).unwrap(), before);
+    assert_eq!(before.balance, 9_990.0);
+    assert_eq!(before.strategies[0].consecutive_losses, 1);
 }
 
 #[test]
@@ -444,7 +496,7 @@ fn decisions_filter() {
     );
     assert_eq!(
         f(DecisionFilter {
-            strategy: Some("s".into()),
+            strategy: Some(id(" S")),
             ..Default::default()
         }),
         [2]
@@ -517,7 +569,7 @@ fn settings_audit_records_balance_and_limit_changes() {
     let mut b = book();
     b.check(&trade(None), t0()).unwrap();
     b.check(&trade(None), t0()).unwrap();
-    b.set_balance(12_000.0, t0()).unwrap();
+    b.set_balance(12_000.0, Some("deposit"), t0()).unwrap();
     let mut b = RiskBook::new(
         std::mem::replace(b.db(), Db::open_in_memory().unwrap()),
         SoftLimits {
@@ -528,12 +580,12 @@ fn settings_audit_records_balance_and_limit_changes() {
         .unwrap(),
     );
     b.check(&trade(None), t0()).unwrap();
-    let rows: Vec<(String, Option<String>, String)> = b
+    let rows: Vec<(String, Option<String>, String, Option<String>)> = b
         .db()
         .conn()
-        .prepare("SELECT setting, old_value, new_value FROM settings_audit ORDER BY id")
+        .prepare("SELECT setting, old_value, new_value, reason FROM settings_audit ORDER BY id")
         .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
         .unwrap()
         .collect::<rusqlite::Result<_>>()
         .unwrap();
@@ -542,16 +594,133 @@ fn settings_audit_records_balance_and_limit_changes() {
         settings,
         [
             "risk.balance",
+            "risk.equity_peak",
             "risk.effective_limits",
             "risk.balance",
+            "risk.equity_peak",
             "risk.effective_limits"
         ]
     );
-    assert_eq!(rows[2].1.as_deref(), Some("10000"));
-    assert_eq!(rows[2].2, "12000");
-    assert!(
-        rows[3].2.contains("\"max_open_positions\":4"),
-        "{}",
-        rows[3].2
+    // The first balance has no old value (there was none); the second records the one it replaced,
+    // the peak it moved, and why.
+    assert_eq!((rows[0].1.as_deref(), rows[0].2.as_str()), (None, "10000"));
+    assert_eq!(
+        (rows[3].1.as_deref(), rows[3].2.as_str()),
+        (Some("10000"), "12000")
     );
+    assert_eq!(
+        (rows[4].1.as_deref(), rows[4].2.as_str()),
+        (Some("10000"), "12000")
+    );
+    assert_eq!(rows[4].3.as_deref(), Some("deposit"));
+    assert!(
+        rows[5].2.contains("\"max_open_positions\":4"),
+        "{}",
+        rows[5].2
+    );
+}
+
+#[test]
+fn absurd_amounts_are_refused_and_nothing_changes() {
+    let mut b = book();
+    for _ in 0..3 {
+        b.record_fill("X", None, t0()).unwrap();
+    }
+    let before = b.state(t0()).unwrap();
+    for pnl in [1.7e308, f64::INFINITY, f64::NAN, -1.000_001e15] {
+        let err = b.record_close(None, None, pnl, t0()).unwrap_err();
+        assert!(err.to_string().starts_with("pnl: "), "{err}");
+    }
+    // Within the cap each, but 10 000 + 6e14 + 6e14 = 1.2e15 is beyond it.
+    b.record_close(None, None, 6e14, t0()).unwrap();
+    let err = b
+        .record_close(None, None, 6e14, t0())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("would take the balance from 600000000010000 to 1200000000010000"),
+        "{err}"
+    );
+    let after = b.state(t0()).unwrap();
+    assert_eq!(after.balance, 600_000_000_010_000.0);
+    assert_eq!(after.open_positions, before.open_positions - 1);
+    for bad in [1e16, f64::INFINITY, 0.0] {
+        assert!(b.set_balance(bad, None, t0()).is_err());
+    }
+    let d = b.check(
+        &TradeRequest {
+            equity: Some(1e308),
+            ..trade(None)
+        },
+        t0(),
+    );
+    assert!(d.unwrap_err().to_string().starts_with("equity: 1e308"));
+}
+
+#[test]
+fn a_non_finite_stored_state_is_refused_until_the_balance_is_set_again() {
+    let mut b = book();
+    b.record_fill("X", None, t0()).unwrap();
+    // What an older flowrex could store after `record close --pnl 1.7e308` twice (SQLite keeps inf).
+    b.db()
+        .conn()
+        .execute(
+            "UPDATE risk_state SET balance = 9e999, equity_peak = 9e999, daily_pnl = 9e999",
+            [],
+        )
+        .unwrap();
+    let err = b.check(&trade(None), t0()).unwrap_err().to_string();
+    assert!(err.starts_with("risk state: balance is inf"), "{err}");
+    let err = b.record_close(None, None, -1.0, t0()).unwrap_err();
+    assert!(err.to_string().contains("state --balance"), "{err}");
+    assert!(b.decisions(&DecisionFilter::default()).unwrap().is_empty());
+    let st = b.set_balance(10_000.0, Some("repair"), t0()).unwrap();
+    assert_eq!(
+        (st.balance, st.equity_peak, st.daily_pnl),
+        (10_000.0, 10_000.0, 0.0)
+    );
+    assert!(b.check(&trade(None), t0()).unwrap().approved);
+}
+
+#[test]
+fn reset_emergency_is_refused_when_none_is_active_and_never_moves_the_peak() {
+    let mut b = book();
+    let day1 = t0() - Duration::hours(20);
+    // −14%: no emergency, and a reset now is refused (it used to restart the peak at 8600).
+    round_trip(&mut b, None, -1400.0, day1);
+    let err = b.reset_emergency("fresh start", day1).unwrap_err();
+    assert_eq!(err.exit_code(), 1);
+    assert!(
+        err.to_string().contains("no emergency shutdown is active"),
+        "{err}"
+    );
+    // −1200 more: 7400 is 26% below the real peak 10 000 (not 13.95% below 8600): it trips.
+    let out = round_trip(&mut b, None, -1200.0, day1);
+    assert!(out.emergency_tripped);
+    assert_eq!(out.state.equity_peak, 10_000.0);
+    assert!(
+        b.decisions(&DecisionFilter {
+            kind: Some(AuditKind::ResetEmergency),
+            ..Default::default()
+        })
+        .unwrap()
+        .is_empty()
+    );
+}
+
+#[test]
+fn every_spelling_of_a_strategy_shares_one_budget() {
+    let mut b = book();
+    let earlier = t0() - Duration::hours(2);
+    for spelling in ["SMA", "sma ", " Sma", "sma", "\tsMA"] {
+        round_trip(&mut b, Some(spelling), -10.0, earlier);
+    }
+    let st = b.state(t0()).unwrap();
+    assert_eq!(st.strategies.len(), 1);
+    assert_eq!(st.strategies[0].strategy, "sma");
+    assert!(!st.strategies[0].enabled);
+    for spelling in ["SMA", "sma", " sma "] {
+        let d = b.check(&trade(Some(spelling)), t0()).unwrap();
+        assert_eq!(failed(&d), [Rule::StrategyBudget], "{spelling:?}");
+    }
 }

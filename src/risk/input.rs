@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value};
 
+use super::strategy_id::StrategyId;
 use super::validator::{TradeRequest, parse_number};
 use crate::error::{Error, Result};
 use crate::trade::Side;
@@ -40,11 +41,22 @@ impl TradeRequest {
             target: required("target")?,
             size: required("size")?,
             lot_size: json_number(&obj, "lot_size")?.unwrap_or(1.0),
-            strategy: json_text(&obj, "strategy", false)?,
+            strategy: json_text(&obj, "strategy", false)?
+                .map(|s| StrategyId::parse("strategy", &s))
+                .transpose()?,
             equity: json_number(&obj, "equity")?,
         };
         trade.validate()?;
         Ok((trade, obj.get("id").cloned()))
+    }
+
+    /// The caller's `id` of a trade line, when the line is a JSON object that has one — also when the
+    /// rest of the line is bad, so an error can be matched to the line that caused it.
+    pub fn line_id(line: &str) -> Option<Value> {
+        match serde_json::from_str::<Value>(line) {
+            Ok(Value::Object(mut obj)) => obj.remove("id"),
+            _ => None,
+        }
     }
 }
 
@@ -124,6 +136,10 @@ mod tests {
                 r#"{"symbol":"X","side":"long","entry":100,"stop":99,"target":102,"size":1,"lots":1}"#,
                 "lots: unknown field",
             ),
+            (
+                r#"{"symbol":"X","side":"long","entry":100,"stop":99,"target":102,"size":1,"strategy":" "}"#,
+                "strategy: must not be empty",
+            ),
             (r#"[1,2]"#, "not a JSON object"),
             (r#"{"symbol":"X""#, "not a JSON object: "),
         ] {
@@ -132,5 +148,19 @@ mod tests {
             let err = err.to_string();
             assert!(err.starts_with(want), "{line}: {err}");
         }
+    }
+
+    #[test]
+    fn a_line_s_id_is_found_even_when_the_rest_is_bad_and_the_strategy_is_normalized() {
+        let bad = r#"{"id":"x1","symbol":"X","side":"up"}"#;
+        assert!(TradeRequest::from_json_line(bad).is_err());
+        assert_eq!(TradeRequest::line_id(bad), Some(serde_json::json!("x1")));
+        assert_eq!(TradeRequest::line_id(r#"{"symbol":"X"}"#), None);
+        assert_eq!(TradeRequest::line_id("not json"), None);
+        let (t, _) = TradeRequest::from_json_line(
+            r#"{"symbol":"X","side":"long","entry":100,"stop":99,"target":102,"size":1,"strategy":" SMA"}"#,
+        )
+        .unwrap();
+        assert_eq!(t.strategy.unwrap().as_str(), "sma");
     }
 }

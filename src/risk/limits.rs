@@ -46,6 +46,9 @@ pub struct Limits {
     pub daily_loss: f64,
     /// Consecutive losses that disable a strategy.
     pub max_consecutive_losses: u32,
+    /// A check that names no strategy is rejected (`[risk] require_strategy`). Not a hard limit: off for
+    /// `risk-check` unless configured; a caller may default it on ([`SoftLimits::effective_for`]).
+    pub require_strategy: bool,
 }
 
 /// The hard limits (docs/DESIGN.md §7).
@@ -59,6 +62,7 @@ pub const HARD: Limits = Limits {
     min_reward_risk: MIN_REWARD_RISK,
     daily_loss: MAX_DAILY_LOSS,
     max_consecutive_losses: MAX_CONSECUTIVE_LOSSES,
+    require_strategy: false,
 };
 
 impl Default for Limits {
@@ -90,13 +94,24 @@ pub struct SoftLimits {
     pub daily_loss_pct: Option<f64>,
     /// Consecutive losses that disable a strategy (hard cap 5).
     pub max_consecutive_losses: Option<u32>,
+    /// Reject a check that names no strategy. Default: off for `risk-check`, on for callers that ask for
+    /// it ([`SoftLimits::effective_for`]).
+    pub require_strategy: Option<bool>,
 }
 
 impl SoftLimits {
     /// The effective limits: the hard limits, tightened by every soft limit that is set. A soft limit that
     /// would loosen a hard one (or is not a usable number) is an error naming the key, the value and the cap.
+    /// A check needs no strategy unless `require_strategy = true` is configured.
     pub fn effective(&self) -> Result<Limits> {
+        self.effective_for(false)
+    }
+
+    /// [`SoftLimits::effective`], with `require_strategy` defaulting to `require_strategy_default` when the
+    /// config does not set it (paper trading passes `true`: every order comes from a strategy).
+    pub fn effective_for(&self, require_strategy_default: bool) -> Result<Limits> {
         let mut l = HARD;
+        l.require_strategy = self.require_strategy.unwrap_or(require_strategy_default);
         if let Some(v) = self.risk_per_trade_pct {
             l.risk_per_trade = at_most_pct("risk_per_trade_pct", v, HARD.risk_per_trade)?;
         }
@@ -309,8 +324,10 @@ mod tests {
             min_reward_risk: Some(2.0),
             daily_loss_pct: Some(3.0),
             max_consecutive_losses: Some(3),
+            require_strategy: Some(true),
         };
         let l = soft.effective().unwrap();
+        assert!(l.require_strategy);
         assert_eq!(l.risk_per_trade, 0.01);
         assert_eq!(l.emergency_drawdown, 0.10);
         assert_eq!(l.max_open_positions, 3);
@@ -320,6 +337,18 @@ mod tests {
         assert_eq!(l.min_reward_risk, 2.0);
         assert_eq!(l.daily_loss, 0.03);
         assert_eq!(l.max_consecutive_losses, 3);
+    }
+
+    #[test]
+    fn require_strategy_defaults_per_caller_and_the_config_decides() {
+        let none = SoftLimits::default();
+        assert!(!none.effective().unwrap().require_strategy);
+        assert!(none.effective_for(true).unwrap().require_strategy);
+        let off = SoftLimits {
+            require_strategy: Some(false),
+            ..Default::default()
+        };
+        assert!(!off.effective_for(true).unwrap().require_strategy);
     }
 
     #[test]

@@ -4,8 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::amounts::positive_amount;
 use super::limits::Limits;
 use super::rules::{Comparison, Rule, TOLERANCE, Unit};
+use super::strategy_id::StrategyId;
 use crate::error::{Error, Result};
 pub use crate::trade::Side;
 
@@ -27,7 +29,7 @@ pub struct TradeRequest {
     /// Units per lot (1 for shares or coins, 100 000 for a standard forex lot).
     pub lot_size: f64,
     /// The strategy proposing the trade, whose budget is checked.
-    pub strategy: Option<String>,
+    pub strategy: Option<StrategyId>,
     /// Equity to use for this check instead of the stored balance.
     pub equity: Option<f64>,
 }
@@ -39,36 +41,21 @@ pub fn parse_number(field: &str, text: &str) -> Result<f64> {
         .map_err(|_| Error::invalid(format!("{field}: '{text}' is not a number")))
 }
 
-fn positive(field: &str, v: f64) -> Result<()> {
-    if v.is_finite() && v > 0.0 {
-        Ok(())
-    } else {
-        Err(Error::invalid(format!(
-            "{field}: must be a positive number, got {v}"
-        )))
-    }
-}
-
 impl TradeRequest {
-    /// Checks that the trade is well-formed: positive finite prices and sizes, the stop on the losing side
-    /// of the entry and the target on the winning side. The error names the field. A malformed trade is
-    /// bad input, never a rejection.
+    /// Checks that the trade is well-formed: prices, sizes and the equity override positive, finite and at
+    /// most [`super::amounts::MAX_AMOUNT`], the stop on the losing side of the entry and the target on the
+    /// winning side. The error names the field. A malformed trade is bad input, never a rejection.
     pub fn validate(&self) -> Result<()> {
         if self.symbol.trim().is_empty() {
             return Err(Error::invalid("symbol: must not be empty"));
         }
-        positive("entry", self.entry)?;
-        positive("stop", self.stop)?;
-        positive("target", self.target)?;
-        positive("size", self.size)?;
-        positive("lot_size", self.lot_size)?;
+        positive_amount("entry", self.entry)?;
+        positive_amount("stop", self.stop)?;
+        positive_amount("target", self.target)?;
+        positive_amount("size", self.size)?;
+        positive_amount("lot_size", self.lot_size)?;
         if let Some(e) = self.equity {
-            positive("equity", e)?;
-        }
-        if let Some(s) = &self.strategy
-            && s.trim().is_empty()
-        {
-            return Err(Error::invalid("strategy: must not be empty"));
+            positive_amount("equity", e)?;
         }
         let (stop_ok, target_ok, below_above) = match self.side {
             Side::Long => (
@@ -333,8 +320,13 @@ pub fn evaluate(trade: &TradeRequest, snap: &Snapshot, limits: &Limits) -> Vec<V
             limit: limits.max_consecutive_losses as f64,
             comparison: Comparison::Below,
             unit: Unit::Count,
-            pass: true,
-            detail: "no strategy given".into(),
+            pass: !limits.require_strategy,
+            detail: if limits.require_strategy {
+                "no strategy given, and [risk] require_strategy = true: name the strategy proposing the trade"
+                    .into()
+            } else {
+                "no strategy given".into()
+            },
         },
         Some(b) => {
             let under = b.consecutive_losses < limits.max_consecutive_losses;
@@ -702,6 +694,76 @@ mod tests {
         );
         assert_eq!(with(-50.0).value, 5.0);
         assert!(with(80.0).pass);
+    }
+
+    #[test]
+    fn require_strategy_fails_the_budget_rule_of_a_trade_without_one() {
+        let limits = Limits {
+            require_strategy: true,
+            ..HARD
+        };
+        let v = evaluate(&trade(), &snap(), &limits);
+        let failed: Vec<Rule> = v.iter().filter(|v| !v.pass).map(|v| v.rule).collect();
+        assert_eq!(failed, [Rule::StrategyBudget]);
+        let budget = v.iter().find(|v| v.rule == Rule::StrategyBudget).unwrap();
+        assert!(
+            budget.detail.contains("require_strategy"),
+            "{}",
+            budget.detail
+        );
+        // Naming one passes, and without the option no strategy is needed.
+        let named = TradeRequest {
+            strategy: Some(StrategyId::parse("strategy", "sma").unwrap()),
+            ..trade()
+        };
+        let s = Snapshot {
+            strategy: Some(StrategyBudget {
+                strategy: "sma".into(),
+                enabled: true,
+                consecutive_losses: 0,
+                disabled_reason: None,
+            }),
+            ..snap()
+        };
+        assert!(evaluate(&named, &s, &limits).iter().all(|v| v.pass));
+        assert!(evaluate(&trade(), &snap(), &HARD).iter().all(|v| v.pass));
+    }
+
+    #[test]
+    fn absurd_prices_sizes_and_equity_are_bad_input() {
+        for (t, want) in [
+            (
+                TradeRequest {
+                    equity: Some(1e308),
+                    ..trade()
+                },
+                "equity: 1e308 is more than 1e15",
+            ),
+            (
+                TradeRequest {
+                    entry: 2e15,
+                    target: 3e15,
+                    ..trade()
+                },
+                "entry: 2000000000000000 is more than 1e15",
+            ),
+            (
+                TradeRequest {
+                    lot_size: 1e16,
+                    ..trade()
+                },
+                "lot_size: 1e16 is more than 1e15",
+            ),
+        ] {
+            let err = t.validate().unwrap_err().to_string();
+            assert!(err.starts_with(want), "{err}");
+        }
+        // At the cap itself it is accepted.
+        let t = TradeRequest {
+            equity: Some(1e15),
+            ..trade()
+        };
+        t.validate().unwrap();
     }
 
     #[test]

@@ -102,8 +102,9 @@ fn every_risk_check_verb_but_setting_the_balance_refuses_a_missing_home() {
         &["record", "fill", "--symbol", "BTCUSD"],
         &["record", "close", "--pnl", "-5"],
         &["reset-emergency", "--reason", "x"],
-        &["reset-daily"],
+        &["reset-daily", "--reason", "x"],
         &["enable-strategy", "s", "--reason", "x"],
+        &["verify"],
     ] {
         let mut args = vec!["risk-check"];
         args.extend_from_slice(verb);
@@ -183,6 +184,7 @@ fn a_mistyped_home_cannot_bypass_an_emergency_shutdown() {
     let yesterday = "2026-03-01T12:00:00Z";
     for args in [
         &["state", "--balance", "1000", "--now", yesterday][..],
+        &["record", "fill", "--symbol", "X", "--now", yesterday],
         &["record", "close", "--pnl", "-150", "--now", yesterday],
     ] {
         let out = rc(real.path(), args);

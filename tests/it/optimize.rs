@@ -1,6 +1,6 @@
 //! `flowrex optimize` end to end on the bundled GOOG data: grid results against one `backtest` per
 //! candidate, determinism across thread counts, shards + merge against a single run, seeded random /
-//! genetic / pso reproducibility, the genetic algorithm's progress, `backtest --playbook --check`,
+//! genetic / pso / explore / tpe reproducibility, the genetic algorithm's progress, `backtest --playbook --check`,
 //! Ctrl-C, `--spec`, and every bad input with its message.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -57,16 +57,15 @@ fn load_toml(path: &Path) -> toml::Table {
 }
 
 /// A playbook without the fields that may differ between equivalent runs (`created_at`,
-/// `elapsed_s`, and the name, which follows the file name).
+/// `elapsed_s`, the results file it names, and the name, which follows the file name).
 fn comparable(path: &Path) -> toml::Table {
     let mut t = load_toml(path);
     let pb = t["playbook"].as_table_mut().unwrap();
     pb.remove("created_at");
     pb.remove("name");
-    t["optimization"]
-        .as_table_mut()
-        .unwrap()
-        .remove("elapsed_s");
+    let o = t["optimization"].as_table_mut().unwrap();
+    o.remove("elapsed_s");
+    o.remove("results");
     t
 }
 
@@ -218,6 +217,15 @@ fn same_playbook_at_one_and_two_threads() {
             "5",
         ][..],
         &["--method", "pso", "--population", "8", "--generations", "4"][..],
+        &[
+            "--method",
+            "explore",
+            "--samples",
+            "30",
+            "--population",
+            "7",
+        ][..],
+        &["--method", "tpe", "--samples", "30", "--population", "4"][..],
     ] {
         let mut files = Vec::new();
         for threads in [1, 2] {
@@ -292,7 +300,11 @@ fn shards_merged_equal_the_single_run() {
             "--out",
             p(&merged),
         ]));
-        let (mut m, s) = (comparable(&merged), comparable(&single));
+        let (mut m, mut s) = (comparable(&merged), comparable(&single));
+        // Shards have no [validation] (its statistics need every candidate): the single run's is
+        // the only difference.
+        assert!(m.get("validation").is_none());
+        assert!(s.remove("validation").is_some());
         assert_eq!(
             m["optimization"]
                 .as_table_mut()
@@ -360,6 +372,21 @@ fn random_and_genetic_are_reproducible_from_the_seed() {
         (
             &["--method", "pso", "--population", "6", "--generations", "3"][..],
             0,
+        ),
+        (
+            &[
+                "--method",
+                "explore",
+                "--samples",
+                "30",
+                "--population",
+                "6",
+            ][..],
+            30,
+        ),
+        (
+            &["--method", "tpe", "--samples", "30", "--population", "4"][..],
+            30,
         ),
     ] {
         let run = |seed: &str, name: &str| {
@@ -443,6 +470,117 @@ fn genetic_improves_on_its_first_generation() {
         backtest_json(fast, slow)["metrics"]["sharpe"].as_f64(),
         Some(overall)
     );
+}
+
+#[test]
+fn explore_and_tpe_improve_on_their_random_start_and_record_their_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    // explore: batch 0 is all uniform draws; tpe with batches of 4: batches 0–2 are the random start
+    // (fewer than 10 observations when each was proposed).
+    for (method, batch, random_batches) in [("explore", "6", 1.0), ("tpe", "4", 3.0)] {
+        let (out, res) = (
+            dir.path().join(format!("{method}.toml")),
+            dir.path().join(format!("{method}.parquet")),
+        );
+        ok(&optimize(
+            &out,
+            &[
+                "--param",
+                "fast=2..60",
+                "--param",
+                "slow=5..250:5",
+                "--constraint",
+                "fast < slow",
+                "--method",
+                method,
+                "--samples",
+                "48",
+                "--population",
+                batch,
+                "--seed",
+                "5",
+                "--results",
+                p(&res),
+            ],
+            None,
+        ));
+        let rows = read_results(&res);
+        assert_eq!(rows.len(), 48, "{method}: the budget is spent exactly");
+        let best_of = |pred: &dyn Fn(&Row) -> bool| {
+            rows.iter()
+                .filter(|r| pred(r) && r["ranked"] == Some(1.0))
+                .filter_map(|r| r["objective"])
+                .fold(f64::NEG_INFINITY, f64::max)
+        };
+        let start = best_of(&|r| r["batch"].unwrap() < random_batches);
+        let overall = best_of(&|_| true);
+        assert!(
+            overall > start,
+            "{method}: the adaptive batches should beat the random start: {overall} vs {start}"
+        );
+        let pb = load_toml(&out);
+        let o = &pb["optimization"];
+        assert_eq!(o["method"].as_str(), Some(method));
+        assert_eq!(o["samples"].as_integer(), Some(48));
+        assert_eq!(o["population"].as_integer(), Some(batch.parse().unwrap()));
+        assert!(o.get("generations").is_none());
+        assert_eq!(pb["top"][0]["objective"].as_float(), Some(overall));
+    }
+}
+
+#[test]
+fn explore_and_tpe_shards_are_independent_islands() {
+    let dir = tempfile::tempdir().unwrap();
+    for method in ["explore", "tpe"] {
+        let mut sets = Vec::new();
+        let mut parts = Vec::new();
+        for k in ["1/2", "2/2"] {
+            let part = dir.path().join(format!("{method}{}.toml", &k[..1]));
+            let res = dir.path().join(format!("{method}{}.parquet", &k[..1]));
+            ok(&optimize(
+                &part,
+                &[
+                    "--param",
+                    "fast=2..60",
+                    "--param",
+                    "slow=5..250:5",
+                    "--method",
+                    method,
+                    "--samples",
+                    "20",
+                    "--shard",
+                    k,
+                    "--results",
+                    p(&res),
+                ],
+                None,
+            ));
+            let rows = read_results(&res);
+            assert_eq!(
+                rows.len(),
+                20,
+                "{method} {k}: each island spends the whole budget"
+            );
+            sets.push(
+                rows.iter()
+                    .map(|r| r["candidate"].unwrap() as u64)
+                    .collect::<BTreeSet<u64>>(),
+            );
+            parts.push(part);
+        }
+        assert_ne!(sets[0], sets[1], "{method}: islands are seeded differently");
+        let merged = dir.path().join(format!("{method}-merged.toml"));
+        ok(&flowrex(&[
+            "optimize",
+            "merge",
+            p(&parts[0]),
+            p(&parts[1]),
+            "--out",
+            p(&merged),
+        ]));
+        let best = |f: &Path| load_toml(f)["top"][0]["objective"].as_float().unwrap();
+        assert_eq!(best(&merged), best(&parts[0]).max(best(&parts[1])));
+    }
 }
 
 #[test]
@@ -590,7 +728,7 @@ fn bad_inputs_are_clear_errors_and_write_nothing() {
         (
             &["--param", "fast=5..10:5", "--method", "annealing"],
             2,
-            "--method annealing: unknown method; use grid, random, genetic or pso",
+            "--method annealing: unknown method; use grid, random, genetic, pso, explore or tpe",
         ),
         (
             &["--param", "fast=5..10:5", "--shard", "3/2"],

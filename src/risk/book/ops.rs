@@ -10,7 +10,7 @@
 //!     let decision = ops::check(tx, limits, trade, now)?;
 //!     if decision.approved {
 //!         // … place the order, then in the same transaction:
-//!         ops::record_fill(tx, &trade.symbol, trade.strategy.as_deref(), now)?;
+//!         ops::record_fill(tx, &trade.symbol, trade.strategy.as_ref(), now)?;
 //!     }
 //!     Ok(())
 //! })?; // an error anywhere rolls back the check's audit row and the fill together
@@ -18,6 +18,12 @@
 //! ```
 //!
 //! Every write operation also writes its audit row in the same transaction. The clock is a parameter.
+//!
+//! What they refuse (bad input: an error, nothing written): amounts that are not finite or beyond
+//! [`crate::risk::MAX_AMOUNT`], or that would take the balance beyond it; a stored state that is not finite
+//! (only an older flowrex could write one; set the balance again); a close with no open position; a reset
+//! of an emergency shutdown that is not on, or while the drawdown is still at its limit; a reset or re-enable
+//! without a reason.
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Transaction, params};
@@ -25,11 +31,14 @@ use serde_json::{Value, json};
 
 use super::rows::{
     Audit, HOUR_MS, all_budgets, audit, budget, count_fills, ensure_budget, load_row, non_empty,
-    note_limits, note_setting, roll_day, save_row, state_of, trip, ts_text,
+    note_change, note_limits, roll_day, save_row, state_of, trip, ts_text,
 };
 use super::{AuditEntry, AuditKind, Decision, DecisionFilter, RecordOutcome, RiskState};
+use crate::db::audit::Verification;
 use crate::error::{Error, Result};
+use crate::risk::amounts::{amount, number_text, positive_amount};
 use crate::risk::limits::Limits;
+use crate::risk::strategy_id::StrategyId;
 use crate::risk::validator::{
     Snapshot, StrategyBudget, TradeRequest, drawdown_share, drawdown_trips, evaluate, fmt_num,
 };
@@ -45,6 +54,7 @@ pub fn check(
 ) -> Result<Decision> {
     trade.validate()?;
     let mut row = roll_day(load_row(tx)?, now);
+    row.check_finite()?;
     let equity = trade.equity.unwrap_or(row.balance);
     if equity.is_nan() || equity <= 0.0 {
         return Err(Error::invalid(
@@ -53,8 +63,8 @@ pub fn check(
     }
     let now_ms = now.timestamp_millis();
     let strategy = match &trade.strategy {
-        Some(name) => Some(budget(tx, name)?.unwrap_or(StrategyBudget {
-            strategy: name.clone(),
+        Some(id) => Some(budget(tx, id.as_str())?.unwrap_or(StrategyBudget {
+            strategy: id.to_string(),
             enabled: true,
             consecutive_losses: 0,
             disabled_reason: None,
@@ -85,7 +95,7 @@ pub fn check(
         now,
         Audit {
             symbol: Some(&trade.symbol),
-            strategy: trade.strategy.as_deref(),
+            strategy: trade.strategy.as_ref().map(StrategyId::as_str),
             approved: Some(approved),
             reason: (!approved)
                 .then(|| {
@@ -120,11 +130,11 @@ pub fn check(
 pub fn record_fill(
     tx: &Transaction<'_>,
     symbol: &str,
-    strategy: Option<&str>,
+    strategy: Option<&StrategyId>,
     now: DateTime<Utc>,
 ) -> Result<RecordOutcome> {
     let symbol = non_empty("symbol", symbol)?;
-    let strategy = strategy.map(|s| non_empty("strategy", s)).transpose()?;
+    let strategy = strategy.map(StrategyId::as_str);
     let mut row = roll_day(load_row(tx)?, now);
     tx.execute(
             "INSERT INTO risk_trades (ts_ms, ts, kind, symbol, strategy) VALUES (?1, ?2, 'fill', ?3, ?4)",
@@ -144,29 +154,43 @@ pub fn record_fill(
 
 /// Records a closed trade with its realized P&L: one fewer open position, balance, daily P&L, peak
 /// and drawdown (reaching the limit trips the emergency shutdown), and the strategy's losing streak (a
-/// loss adds one, a win resets it, reaching the limit disables the strategy).
+/// loss adds one, a win resets it, reaching the limit disables the strategy). Refused when no position
+/// is open, and when the P&L or the balance it leads to is not a finite amount within
+/// [`crate::risk::MAX_AMOUNT`].
 pub fn record_close(
     tx: &Transaction<'_>,
     limits: &Limits,
     symbol: Option<&str>,
-    strategy: Option<&str>,
+    strategy: Option<&StrategyId>,
     pnl: f64,
     now: DateTime<Utc>,
 ) -> Result<RecordOutcome> {
-    if !pnl.is_finite() {
+    let pnl = amount("pnl", pnl)?;
+    let symbol = symbol.map(|s| non_empty("symbol", s)).transpose()?;
+    let strategy = strategy.map(StrategyId::as_str);
+    let mut row = roll_day(load_row(tx)?, now);
+    row.check_finite()?;
+    if row.open_positions <= 0 {
+        return Err(Error::invalid(
+            "record close: no open position to close; record the fill that opened it first \
+             (`flowrex risk-check record fill --symbol …`)",
+        ));
+    }
+    let balance = row.balance + pnl;
+    if amount("balance", balance).is_err() {
         return Err(Error::invalid(format!(
-            "pnl: must be a finite number, got {pnl}"
+            "pnl: {} would take the balance from {} to {}, more than 1e15 in size",
+            number_text(pnl),
+            number_text(row.balance),
+            number_text(balance)
         )));
     }
-    let symbol = symbol.map(|s| non_empty("symbol", s)).transpose()?;
-    let strategy = strategy.map(|s| non_empty("strategy", s)).transpose()?;
-    let mut row = roll_day(load_row(tx)?, now);
     tx.execute(
             "INSERT INTO risk_trades (ts_ms, ts, kind, symbol, strategy, pnl) VALUES (?1, ?2, 'close', ?3, ?4, ?5)",
             params![now.timestamp_millis(), ts_text(now), symbol, strategy, pnl],
         )?;
-    row.open_positions = (row.open_positions - 1).max(0);
-    row.balance += pnl;
+    row.open_positions -= 1;
+    row.balance = balance;
     row.daily_pnl += pnl;
     row.equity_peak = row.equity_peak.max(row.balance);
     let dd = drawdown_share(row.balance, row.equity_peak);
@@ -229,45 +253,82 @@ pub fn state(tx: &Transaction<'_>, now: DateTime<Utc>) -> Result<RiskState> {
     state_of(tx, &row, now)
 }
 
-/// Sets the balance (a deposit, a withdrawal, or the first setup). The peak and the day's starting
-/// balance restart from it, since moving money is not a drawdown or a daily loss. Audited in
-/// `settings_audit`.
-pub fn set_balance(tx: &Transaction<'_>, balance: f64, now: DateTime<Utc>) -> Result<RiskState> {
-    if !(balance.is_finite() && balance > 0.0) {
-        return Err(Error::invalid(format!(
-            "balance: must be a positive number, got {balance}"
-        )));
-    }
+/// Sets the balance (a deposit, a withdrawal, the first setup, or re-basing the account after a drawdown).
+/// The peak and the day's starting balance restart from it — this is the only operation that moves the
+/// peak other than a new high. Audited in `settings_audit`: the balance and the peak, each with its old
+/// value and `reason`. A daily P&L that is not finite (written by an older flowrex) restarts at 0.
+pub fn set_balance(
+    tx: &Transaction<'_>,
+    balance: f64,
+    reason: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<RiskState> {
+    let balance = positive_amount("balance", balance)?;
+    let reason = reason.map(str::trim).filter(|r| !r.is_empty());
     let mut row = roll_day(load_row(tx)?, now);
+    let (old_balance, old_peak) = (row.balance, row.equity_peak);
     row.balance = balance;
     row.equity_peak = balance;
     row.day_start_balance = balance;
+    if !row.daily_pnl.is_finite() {
+        row.daily_pnl = 0.0;
+    }
     save_row(tx, &row, now)?;
-    note_setting(tx, now, "risk.balance", &fmt_num(balance), None, true)?;
+    let old = |v: f64| (v != 0.0).then(|| fmt_num(v));
+    note_change(
+        tx,
+        now,
+        "risk.balance",
+        old(old_balance),
+        &fmt_num(balance),
+        reason,
+    )?;
+    if old_peak != balance {
+        let peak = fmt_num(balance);
+        note_change(tx, now, "risk.equity_peak", old(old_peak), &peak, reason)?;
+    }
     state_of(tx, &row, now)
 }
 
-/// Switches the emergency shutdown off (audited with `reason`) and restarts the peak from the current
-/// balance, so the drawdown that tripped it does not trip it again at once.
+/// Switches the emergency shutdown off, audited with `reason`. Refused when it is not on (a reset must
+/// never be a way to move anything else), and while the drawdown from the peak is still at the limit
+/// (the next check would trip it again): re-basing the account is [`set_balance`], on purpose and
+/// audited. The peak does not move.
 pub fn reset_emergency(
     tx: &Transaction<'_>,
+    limits: &Limits,
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<RiskState> {
     let reason = non_empty("reason", reason)?;
     let mut row = roll_day(load_row(tx)?, now);
+    if !row.emergency {
+        return Err(Error::invalid(
+            "reset-emergency: no emergency shutdown is active; nothing to reset",
+        ));
+    }
+    let dd = drawdown_share(row.balance, row.equity_peak);
+    if drawdown_trips(dd, limits) {
+        return Err(Error::invalid(format!(
+            "reset-emergency: the balance {} is still {:.2}% below its peak {} (the limit is {}%), so the \
+             next check would trip the shutdown again; to go on from this balance, re-base the account \
+             first with `flowrex risk-check state --balance X --reason TEXT` (audited), then reset",
+            fmt_num(row.balance),
+            dd * 100.0,
+            fmt_num(row.equity_peak),
+            fmt_num(limits.emergency_drawdown * 100.0)
+        )));
+    }
     let inputs = json!({
-        "was_on": row.emergency,
         "emergency_reason": row.emergency_reason,
         "emergency_since": row.emergency_ts,
         "balance": row.balance,
-        "equity_peak_before": row.equity_peak,
-        "drawdown_pct_before": drawdown_share(row.balance, row.equity_peak) * 100.0,
+        "equity_peak": row.equity_peak,
+        "drawdown_pct": dd * 100.0,
     });
     row.emergency = false;
     row.emergency_reason = None;
     row.emergency_ts = None;
-    row.equity_peak = row.balance;
     save_row(tx, &row, now)?;
     audit(
         tx,
@@ -282,12 +343,9 @@ pub fn reset_emergency(
 }
 
 /// Starts a new trading day now: daily P&L to zero, the day's starting balance to the balance, and
-/// only trades from now on count as today's. Audited.
-pub fn reset_daily(
-    tx: &Transaction<'_>,
-    reason: Option<&str>,
-    now: DateTime<Utc>,
-) -> Result<RiskState> {
+/// only trades from now on count as today's. Audited with `reason`, which is required.
+pub fn reset_daily(tx: &Transaction<'_>, reason: &str, now: DateTime<Utc>) -> Result<RiskState> {
+    let reason = non_empty("reason", reason)?;
     let mut row = roll_day(load_row(tx)?, now);
     let before = state_of(tx, &row, now)?;
     row.day_started_ms = now.timestamp_millis();
@@ -298,7 +356,7 @@ pub fn reset_daily(
         tx,
         now,
         Audit {
-            reason: reason.map(str::trim).filter(|r| !r.is_empty()),
+            reason: Some(reason),
             inputs: json!({
                 "daily_pnl_before": before.daily_pnl,
                 "day_start_balance_before": before.day_start_balance,
@@ -313,11 +371,11 @@ pub fn reset_daily(
 /// Re-enables a strategy and clears its losing streak. Audited with `reason`.
 pub fn enable_strategy(
     tx: &Transaction<'_>,
-    name: &str,
+    name: &StrategyId,
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<StrategyBudget> {
-    let name = non_empty("strategy", name)?;
+    let name = name.as_str();
     let reason = non_empty("reason", reason)?;
     let Some(before) = budget(tx, name)? else {
         let known: Vec<String> = all_budgets(tx)?.into_iter().map(|b| b.strategy).collect();
@@ -352,6 +410,47 @@ pub fn enable_strategy(
     Ok(budget(tx, name)?.expect("budget row exists"))
 }
 
+/// Disables a strategy's risk budget (creating the budget when it has none), so every check naming it is
+/// rejected by the strategy-budget rule until [`enable_strategy`]. Audited with `reason` and `inputs`
+/// (the evidence, e.g. the journal's feedback criteria). A strategy already disabled keeps its first
+/// reason and nothing is written; the returned flag says whether this call disabled it.
+pub fn disable_strategy(
+    tx: &Transaction<'_>,
+    name: &StrategyId,
+    reason: &str,
+    inputs: Value,
+    now: DateTime<Utc>,
+) -> Result<(StrategyBudget, Option<i64>)> {
+    let name = name.as_str();
+    let reason = non_empty("reason", reason)?;
+    ensure_budget(tx, name, now)?;
+    let before = budget(tx, name)?.expect("budget row exists");
+    if !before.enabled {
+        return Ok((before, None));
+    }
+    tx.execute(
+        "UPDATE strategy_budgets SET enabled = 0, disabled_reason = ?2, disabled_ts = ?3, updated_ts = ?3
+         WHERE strategy = ?1",
+        params![name, reason, ts_text(now)],
+    )?;
+    let id = audit(
+        tx,
+        now,
+        Audit {
+            strategy: Some(name),
+            reason: Some(reason),
+            inputs,
+            ..Audit::of(AuditKind::StrategyDisabled)
+        },
+    )?;
+    Ok((budget(tx, name)?.expect("budget row exists"), Some(id)))
+}
+
+/// Recomputes the audit chains and checks their guard triggers ([`crate::db::audit::verify`]).
+pub fn verify_audit(tx: &Transaction<'_>) -> Result<Verification> {
+    crate::db::audit::verify(tx, crate::db::migrations::installed_trigger_sql)
+}
+
 /// The audit log, filtered; the newest `limit` rows, oldest first.
 pub fn decisions(tx: &Transaction<'_>, filter: &DecisionFilter) -> Result<Vec<AuditEntry>> {
     let mut sql = String::from(
@@ -369,7 +468,11 @@ pub fn decisions(tx: &Transaction<'_>, filter: &DecisionFilter) -> Result<Vec<Au
         push("symbol =", s.clone().into());
     }
     if let Some(s) = &filter.strategy {
-        push("strategy =", s.clone().into());
+        // Rows written before migration 3 may hold another spelling of the name.
+        push(
+            "lower(trim(strategy, char(32, 9, 10, 12, 13))) =",
+            s.as_str().to_string().into(),
+        );
     }
     if let Some(a) = filter.approved {
         push("approved =", (a as i64).into());
@@ -429,9 +532,13 @@ mod tests {
             target: 1200.0,
             size: 0.5,
             lot_size: 1.0,
-            strategy: Some("s".into()),
+            strategy: Some(s()),
             equity: None,
         }
+    }
+
+    fn s() -> StrategyId {
+        StrategyId::parse("strategy", "s").unwrap()
     }
 
     fn state_and_log(db: &mut Db) -> (RiskState, Vec<AuditEntry>) {
@@ -442,13 +549,13 @@ mod tests {
     #[test]
     fn two_operations_in_one_caller_transaction_commit_or_roll_back_together() {
         let mut db = Db::open_in_memory().unwrap();
-        db.write(|tx| set_balance(tx, 10_000.0, t0()).map(drop))
+        db.write(|tx| set_balance(tx, 10_000.0, None, t0()).map(drop))
             .unwrap();
 
         // A fill and a check, then the caller's own step fails: neither is kept.
         let err = db
             .write(|tx| {
-                record_fill(tx, "BTCUSD", Some("s"), t0())?;
+                record_fill(tx, "BTCUSD", Some(&s()), t0())?;
                 assert!(check(tx, &HARD, &trade(), t0())?.approved);
                 Err::<(), _>(Error::invalid("broker: order rejected"))
             })
@@ -464,7 +571,7 @@ mod tests {
         // 1 + this trade = 2.
         let d = db
             .write(|tx| {
-                record_fill(tx, "BTCUSD", Some("s"), t0())?;
+                record_fill(tx, "BTCUSD", Some(&s()), t0())?;
                 check(tx, &HARD, &trade(), t0())
             })
             .unwrap();
@@ -479,15 +586,52 @@ mod tests {
     }
 
     #[test]
+    fn a_disabled_strategy_is_rejected_until_re_enabled_and_a_second_disable_writes_nothing() {
+        let mut db = Db::open_in_memory().unwrap();
+        db.write(|tx| set_balance(tx, 10_000.0, None, t0()).map(drop))
+            .unwrap();
+        let (b, id) = db
+            .write(|tx| disable_strategy(tx, &s(), "feedback: 3 criteria", json!({"k": 1}), t0()))
+            .unwrap();
+        assert!(!b.enabled);
+        assert_eq!(b.disabled_reason.as_deref(), Some("feedback: 3 criteria"));
+        let d = db.write(|tx| check(tx, &HARD, &trade(), t0())).unwrap();
+        assert!(!d.approved);
+        assert!(!d.verdict(Rule::StrategyBudget).pass);
+        // Already disabled: the first reason stays, no audit row.
+        let (b2, id2) = db
+            .write(|tx| disable_strategy(tx, &s(), "again", json!({}), t0()))
+            .unwrap();
+        assert_eq!(
+            (b2.disabled_reason.as_deref(), id2),
+            (Some("feedback: 3 criteria"), None)
+        );
+        let (_, log) = state_and_log(&mut db);
+        let kinds: Vec<&str> = log.iter().map(|e| e.kind.as_str()).collect();
+        assert_eq!(kinds, ["strategy_disabled", "check"]);
+        assert_eq!(Some(log[0].id), id);
+        assert_eq!(log[0].inputs["k"], 1);
+        db.write(|tx| enable_strategy(tx, &s(), "fixed", t0()).map(drop))
+            .unwrap();
+        assert!(
+            db.write(|tx| check(tx, &HARD, &trade(), t0()))
+                .unwrap()
+                .approved
+        );
+    }
+
+    #[test]
     fn a_failing_second_operation_rolls_back_the_first() {
         let mut db = Db::open_in_memory().unwrap();
-        db.write(|tx| set_balance(tx, 10_000.0, t0()).map(drop))
+        db.write(|tx| set_balance(tx, 10_000.0, None, t0()).map(drop))
             .unwrap();
-        // The close is recorded, then re-enabling an unknown strategy fails: the close is undone too.
+        // A fill and its close are recorded, then re-enabling an unknown strategy fails: both are undone.
         let err = db
             .write(|tx| {
+                record_fill(tx, "BTCUSD", None, t0())?;
                 record_close(tx, &HARD, Some("BTCUSD"), None, -100.0, t0())?;
-                enable_strategy(tx, "nope", "why not", t0())
+                let nope = StrategyId::parse("strategy", "nope")?;
+                enable_strategy(tx, &nope, "why not", t0())
             })
             .unwrap_err();
         assert!(
@@ -497,5 +641,6 @@ mod tests {
         let (st, _) = state_and_log(&mut db);
         assert_eq!(st.balance, 10_000.0);
         assert_eq!(st.daily_pnl, 0.0);
+        assert_eq!(st.open_positions, 0);
     }
 }

@@ -2,10 +2,12 @@
 //! Every function works inside a caller's transaction; [`super::ops`] composes them into operations.
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::types::Value as SqlValue;
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde_json::{Value, json};
 
 use super::{AuditKind, RiskState};
+use crate::db::audit;
 use crate::error::{Error, Result};
 use crate::risk::limits::Limits;
 use crate::risk::validator::{StrategyBudget, drawdown_share, fmt_num};
@@ -25,6 +27,28 @@ pub(super) struct StateRow {
     pub(super) emergency: bool,
     pub(super) emergency_reason: Option<String>,
     pub(super) emergency_ts: Option<String>,
+}
+
+impl StateRow {
+    /// An error naming the first stored amount that is not finite. Only an older flowrex (or an edit)
+    /// could have stored one, and an infinite balance switches the drawdown and daily-loss rules off,
+    /// so nothing is checked or recorded against it until the balance is set again.
+    pub(super) fn check_finite(&self) -> Result<()> {
+        for (field, v) in [
+            ("balance", self.balance),
+            ("equity_peak", self.equity_peak),
+            ("day_start_balance", self.day_start_balance),
+            ("daily_pnl", self.daily_pnl),
+        ] {
+            if !v.is_finite() {
+                return Err(Error::invalid(format!(
+                    "risk state: {field} is {v}, not a finite number; set the balance again with \
+                     `flowrex risk-check state --balance X --reason TEXT`"
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 pub(super) fn ts_text(now: DateTime<Utc>) -> String {
@@ -204,33 +228,35 @@ impl Audit<'_> {
     }
 }
 
+/// Appends a row to the `risk_decisions` chain; returns its id.
 pub(super) fn audit(tx: &Transaction<'_>, now: DateTime<Utc>, a: Audit<'_>) -> Result<i64> {
-    tx.execute(
-        "INSERT INTO risk_decisions (ts_ms, ts, kind, symbol, strategy, approved, reason, inputs, verdicts)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![
-            now.timestamp_millis(),
-            ts_text(now),
-            a.kind.as_str(),
-            a.symbol,
-            a.strategy,
-            a.approved,
-            a.reason,
-            a.inputs.to_string(),
-            a.verdicts.to_string()
+    audit::RISK_DECISIONS.append(
+        tx,
+        &[
+            now.timestamp_millis().into(),
+            ts_text(now).into(),
+            text(a.kind.as_str()),
+            a.symbol.map(text).unwrap_or(SqlValue::Null),
+            a.strategy.map(text).unwrap_or(SqlValue::Null),
+            a.approved
+                .map_or(SqlValue::Null, |b| SqlValue::Integer(b as i64)),
+            a.reason.map(text).unwrap_or(SqlValue::Null),
+            a.inputs.to_string().into(),
+            a.verdicts.to_string().into(),
         ],
-    )?;
-    Ok(tx.last_insert_rowid())
+    )
+}
+
+fn text(s: &str) -> SqlValue {
+    SqlValue::Text(s.to_string())
 }
 
 /// Appends a `settings_audit` row when `setting` differs from its last recorded value.
-pub(super) fn note_setting(
+fn note_setting(
     tx: &Transaction<'_>,
     now: DateTime<Utc>,
     setting: &str,
     value: &str,
-    reason: Option<&str>,
-    always: bool,
 ) -> Result<()> {
     let old: Option<String> = tx
         .query_row(
@@ -239,26 +265,38 @@ pub(super) fn note_setting(
             |r| r.get(0),
         )
         .optional()?;
-    if always || old.as_deref() != Some(value) {
-        tx.execute(
-            "INSERT INTO settings_audit (ts_ms, ts, setting, old_value, new_value, reason)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                now.timestamp_millis(),
-                ts_text(now),
-                setting,
-                old,
-                value,
-                reason
-            ],
-        )?;
+    if old.as_deref() != Some(value) {
+        note_change(tx, now, setting, old, value, None)?;
     }
+    Ok(())
+}
+
+/// Appends a `settings_audit` row recording that `setting` changed from `old` to `value`.
+pub(super) fn note_change(
+    tx: &Transaction<'_>,
+    now: DateTime<Utc>,
+    setting: &str,
+    old: Option<String>,
+    value: &str,
+    reason: Option<&str>,
+) -> Result<()> {
+    audit::SETTINGS_AUDIT.append(
+        tx,
+        &[
+            now.timestamp_millis().into(),
+            ts_text(now).into(),
+            text(setting),
+            old.map_or(SqlValue::Null, SqlValue::Text),
+            text(value),
+            reason.map(text).unwrap_or(SqlValue::Null),
+        ],
+    )?;
     Ok(())
 }
 
 pub(super) fn note_limits(tx: &Transaction<'_>, now: DateTime<Utc>, limits: &Limits) -> Result<()> {
     let value = serde_json::to_string(limits).expect("limits serialize");
-    note_setting(tx, now, "risk.effective_limits", &value, None, false)
+    note_setting(tx, now, "risk.effective_limits", &value)
 }
 
 /// Switches the emergency shutdown on (if it is off) and audits it.
