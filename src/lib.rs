@@ -4,6 +4,7 @@
 //! Data flows one way: store → [`candles::Candles`] → indicators → strategy signals → backtest engine →
 //! metrics → playbook / journal. Library code never prints; it returns values and errors.
 
+pub mod agents;
 pub mod atomic;
 pub mod backtest;
 pub mod candles;

@@ -8,7 +8,11 @@ use serde::Serialize;
 use super::output::{print_json, print_text, table};
 use super::run_args::{SettingsArgs, TargetArgs, run_spec};
 use super::{Context, Outcome};
+use flowrex::agents::{GateMarket, GateReport, RiskGate, Selected};
 use flowrex::backtest::{Report, RunSpec, export};
+use flowrex::candles::Candles;
+use flowrex::engine::Signals;
+use flowrex::risk::sizing::SizingRule;
 use flowrex::candles::Interval;
 use flowrex::candles::time::{format_ts, format_ts_full};
 use flowrex::engine::{Fill, StopPolicy};
@@ -78,6 +82,11 @@ pub struct BacktestArgs {
     /// playbook's name, else the strategy's).
     #[arg(long, value_name = "NAME", num_args = 0..=1, require_equals = true, default_missing_value = "", conflicts_with = "check")]
     pub journal: Option<String>,
+    /// Size and check every entry as `paper-trade run`'s Risk stage does (risk % of equity between
+    /// entry and stop, the playbook's [paper] protective stop, the risk validator): denied entries are
+    /// skipped and counted with their reasons.
+    #[arg(long, conflicts_with = "check")]
+    pub risk_gate: bool,
 }
 
 /// Runs `flowrex backtest`.
@@ -115,7 +124,13 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
         tracing::warn!("{}", change.message(path));
     }
     let cache = IndicatorCache::new();
-    let report = spec.run(&candles, &cache)?;
+    let (report, gate) = if args.risk_gate {
+        let pb = args.playbook.as_deref();
+        let (report, gate) = gated(ctx, &spec, pb, &candles, &cache)?;
+        (report, Some(gate))
+    } else {
+        (spec.run(&candles, &cache)?, None)
+    };
     if let (Some((path, pb)), true) = (&playbook, args.check) {
         let (drifts, gates) = flowrex::optimize::overfit::check_playbook(
             pb,
@@ -153,6 +168,7 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
         None => None,
     };
     let mut doc = Document::new(&spec, &report, &candles.ts);
+    doc.risk_gate = gate;
     doc.report_file = written.as_ref().map(|w| w.path.display().to_string());
     if ctx.json {
         print_json(&doc)?;
@@ -301,6 +317,9 @@ pub struct Document {
     /// With `--report`: the report's absolute path (absent without it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub report_file: Option<String>,
+    /// With `--risk-gate`: entries proposed, approved, denied and the denial reasons.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub risk_gate: Option<GateReport>,
 }
 
 impl Document {
@@ -331,8 +350,41 @@ impl Document {
                 .as_ref()
                 .map(|t| OpenTradeRecord::new(t, ts)),
             report_file: None,
+            risk_gate: None,
         }
     }
+}
+
+/// The backtest with every entry through the Risk stage ([`RiskGate`]): the playbook's `[paper]`
+/// rule and name (the book) when re-running one, else the default rule and the strategy's name.
+fn gated(
+    ctx: &Context,
+    spec: &RunSpec,
+    playbook: Option<&Path>,
+    candles: &Candles,
+    cache: &IndicatorCache,
+) -> Result<(Report, GateReport)> {
+    let (rule, book) = match playbook {
+        Some(p) => {
+            let s = Selected::load(p)?;
+            (s.rule, s.name)
+        }
+        None => (SizingRule::default(), spec.strategy.name().to_string()),
+    };
+    let inner = spec.strategy.prepare(candles, &spec.params, cache)?;
+    let market = GateMarket {
+        symbol: spec.data.symbol.clone(),
+        interval: spec.data.interval,
+        candles,
+        book,
+        cash: spec.config.cash,
+    };
+    let limits = ctx.config.risk.effective()?;
+    let lot = ctx.config.instruments.get(&spec.data.symbol).lot_size;
+    let mut gate = RiskGate::new(inner, market, limits, rule, lot)?;
+    let run = gate.run_engine(candles, &spec.config)?;
+    let metrics = flowrex::metrics::compute_cached(candles, &run, cache);
+    Ok((Report { run, metrics }, gate.finish()?))
 }
 
 #[derive(tabled::Tabled)]
@@ -349,6 +401,25 @@ fn num(v: f64, decimals: usize) -> String {
     } else {
         "—".to_string()
     }
+}
+
+/// `risk gate: 40 entries proposed, 31 approved, 9 denied (reward_risk 6, no stop 3)`.
+fn gate_line(g: &GateReport) -> String {
+    let reasons: Vec<String> = g
+        .reasons
+        .iter()
+        .take(5)
+        .map(|(r, n)| format!("{r} {n}"))
+        .collect();
+    let why = if reasons.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", reasons.join(", "))
+    };
+    format!(
+        "risk gate: {} entries proposed, {} approved, {} denied{why}\n",
+        g.proposed, g.approved, g.denied
+    )
 }
 
 fn render_text(d: &Document) -> String {
@@ -390,6 +461,9 @@ fn render_text(d: &Document) -> String {
             o.unrealized_pnl
         )),
         None => out.push('\n'),
+    }
+    if let Some(g) = &d.risk_gate {
+        out.push_str(&gate_line(g));
     }
     if !d.trades.is_empty() {
         #[derive(tabled::Tabled)]

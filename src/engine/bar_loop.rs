@@ -40,7 +40,7 @@ use std::ops::Range;
 
 use super::config::{BacktestConfig, Fill, Sizing};
 use super::fills::{self, Position};
-use super::{Action, Entry, PositionView, Signals};
+use super::{Action, Entry, PositionEvent, PositionView, Signals};
 use crate::candles::Candles;
 use crate::error::{Error, Result};
 use crate::trade::{ExitReason, OpenTrade, Trade};
@@ -159,16 +159,61 @@ impl Broker<'_> {
     }
 
     #[inline]
-    fn view(&self) -> PositionView {
+    fn view(&self, equity: f64) -> PositionView {
         match self.pos {
             Some(p) => PositionView {
                 units: p.units,
                 entry_price: p.entry,
                 entry_bar: p.entry_bar,
+                equity,
             },
-            None => PositionView::default(),
+            None => PositionView {
+                equity,
+                ..PositionView::default()
+            },
         }
     }
+}
+
+/// What the signals were last told about the position: trades closed so far and the open entry bar.
+#[derive(Clone, Copy)]
+struct Told {
+    trades: usize,
+    open: Option<usize>,
+}
+
+/// Tells `signals` about positions opened and trades closed since `told` (two comparisons when
+/// nothing changed). A position opened and closed on the same bar (its stop reached on the bar it
+/// filled) is told as opened, then closed.
+#[inline]
+fn tell<S: Signals + ?Sized>(b: &Broker<'_>, signals: &mut S, told: &mut Told) {
+    let open = b.pos.map(|p| p.entry_bar);
+    if b.trades.len() == told.trades && open == told.open {
+        return;
+    }
+    let mut last = told.open;
+    for t in &b.trades[told.trades..] {
+        if last != Some(t.entry_bar) {
+            signals.on_position(PositionEvent::Opened {
+                bar: t.entry_bar,
+                units: t.size,
+                price: t.entry_price,
+            });
+        }
+        signals.on_position(PositionEvent::Closed(t));
+        last = None;
+    }
+    if let Some(p) = b.pos.filter(|_| open != last) {
+        signals.on_position(PositionEvent::Opened {
+            bar: p.entry_bar,
+            units: p.units,
+            price: p.entry,
+        });
+    }
+    *told = Told {
+        trades: b.trades.len(),
+        open,
+    };
 }
 
 /// Runs the bar loop of `signals` over `candles` with `cfg`.
@@ -268,16 +313,23 @@ fn run_bars<S: Signals + ?Sized>(
     let decide_last = end == End::Reference;
     let mut pending = Action::Hold;
     let mut out_of_money_bar = None;
+    let mut told = Told {
+        trades: 0,
+        open: None,
+    };
     for i in start..n {
         if cfg.fill == Fill::NextOpen {
             let action = std::mem::take(&mut pending);
             broker.apply(action, open[i], i);
         }
         broker.check_exits(i, open, high, low);
+        tell(&broker, signals, &mut told);
         if cfg.fill == Fill::Close && (i + 1 < n || end != End::Window) {
-            let action = signals.decide(i, &broker.view());
+            let view = broker.view(broker.equity(close[i]));
+            let action = signals.decide(i, &view);
             let action = broker.screen(action, close[i]);
             broker.apply(action, close[i], i);
+            tell(&broker, signals, &mut told);
         }
         let eq = broker.equity(close[i]);
         if eq <= 0.0 {
@@ -290,7 +342,7 @@ fn run_bars<S: Signals + ?Sized>(
         equity.push(eq);
         // Without close_at_end an order decided on the last bar could never fill, so it is not asked for.
         if cfg.fill == Fill::NextOpen && (i + 1 < n || decide_last) {
-            let action = signals.decide(i, &broker.view());
+            let action = signals.decide(i, &broker.view(eq));
             pending = broker.screen(action, close[i]);
         }
     }

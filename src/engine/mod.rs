@@ -91,6 +91,9 @@ pub struct PositionView {
     pub entry_price: f64,
     /// Bar index of the entry (0 when flat).
     pub entry_bar: usize,
+    /// Equity marked at the deciding bar's close (cash plus the open position's mark), what a risk
+    /// stage sizes from; 0 where no equity is known.
+    pub equity: f64,
 }
 
 impl PositionView {
@@ -98,6 +101,22 @@ impl PositionView {
     pub fn is_flat(&self) -> bool {
         self.units == 0.0
     }
+}
+
+/// What happened to the position in the bar loop ([`Signals::on_position`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PositionEvent<'a> {
+    /// A position opened at bar `bar`'s fill with signed `units` at `price` (after spread).
+    Opened {
+        /// Bar index of the fill.
+        bar: usize,
+        /// Signed units.
+        units: f64,
+        /// Entry price after spread.
+        price: f64,
+    },
+    /// A trade closed (its exit bar is the fill's).
+    Closed(&'a crate::trade::Trade),
 }
 
 /// The per-bar decision half of a strategy, produced by `Strategy::prepare`.
@@ -109,6 +128,11 @@ pub trait Signals: Send {
 
     /// The decision at the close of bar `i`, seeing bars `0..=i` only. Must not allocate.
     fn decide(&mut self, i: usize, position: &PositionView) -> Action;
+
+    /// Told by the bar loop when a position opened or a trade closed (after the fill, before the next
+    /// decision), for signals that keep books of their own (the agents' risk gate). Strategies ignore it.
+    #[inline]
+    fn on_position(&mut self, _event: PositionEvent<'_>) {}
 
     /// Runs the backtest engine over these signals. Do not override: the default body is compiled once
     /// per implementing type, so the engine calls [`Signals::decide`] statically (inlined) even when the

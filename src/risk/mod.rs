@@ -11,6 +11,7 @@ pub mod book;
 pub mod input;
 pub mod limits;
 pub mod rules;
+pub mod sizing;
 pub mod strategy_id;
 pub mod validator;
 

@@ -204,6 +204,7 @@ fn drive(
                 units: p.side.sign() * p.quantity,
                 entry_price: p.entry_price,
                 entry_bar: candles.ts.binary_search(&p.opened_ms).unwrap(),
+                ..PositionView::default()
             });
         let now = close_time(interval, candles.ts[i]);
         match signals.decide(i, &view) {
