@@ -7,6 +7,7 @@ pub mod journal;
 pub mod optimize;
 pub mod optimize_wf;
 pub mod output;
+pub mod paper_run;
 pub mod paper_trade;
 pub mod report;
 pub mod risk_check;

@@ -8,6 +8,7 @@ use tabled::Tabled;
 
 use super::output::{print_json, print_text, table};
 use super::{Context, Outcome};
+use flowrex::agents::state::TradingState;
 use flowrex::candles::time::{TimeFormat, parse_time};
 use flowrex::candles::{Interval, TimeRange};
 use flowrex::engine::StopPolicy;
@@ -103,6 +104,35 @@ pub enum Action {
         /// Close open positions at their last close first.
         #[arg(long)]
         close_positions: bool,
+    },
+    /// Trade playbooks on paper: one Supervisor → Strategy → Risk → Execution cycle per newly closed
+    /// bar of each selected playbook (exit 3 when the trading state is halted).
+    Run(super::paper_run::RunArgs),
+    /// The decision log: the newest cycles.
+    Cycles(super::paper_run::CyclesArgs),
+    /// The decision log: every stage's decision and message in one cycle.
+    Decisions {
+        /// Cycle id.
+        #[arg(long)]
+        cycle: i64,
+    },
+    /// Stop trading: no new orders (cancels and protective exits still work). Audited.
+    Halt {
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Only exits and cancels from now on. Audited.
+    Reduce {
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Back to active trading. Audited.
+    Resume {
+        /// Why.
+        #[arg(long)]
+        reason: String,
     },
     /// Show the mode and its history, or change it: guide (previews only) or autonomous (fills on
     /// paper). `live` is refused: there is no live broker.
@@ -259,6 +289,21 @@ pub fn run(ctx: &Context, args: PaperTradeArgs) -> Result<Outcome> {
             close_positions,
         } => reset(ctx, limits, balance, &reason, close_positions, now),
         Action::Mode { mode, reason } => set_or_show_mode(ctx, mode, reason, now),
+        Action::Run(a) => super::paper_run::run(ctx, &home, a, now.timestamp_millis()),
+        Action::Cycles(a) => super::paper_run::cycles(ctx, a),
+        Action::Decisions { cycle } => super::paper_run::decisions(ctx, cycle),
+        Action::Halt { reason } => {
+            super::paper_run::set_state(ctx, TradingState::Halted, &reason, now.timestamp_millis())
+        }
+        Action::Reduce { reason } => super::paper_run::set_state(
+            ctx,
+            TradingState::Reducing,
+            &reason,
+            now.timestamp_millis(),
+        ),
+        Action::Resume { reason } => {
+            super::paper_run::set_state(ctx, TradingState::Active, &reason, now.timestamp_millis())
+        }
     }
 }
 

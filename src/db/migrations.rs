@@ -46,6 +46,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("migrations/0005_paper.sql"),
         after: None,
     },
+    Migration {
+        name: "agents",
+        sql: include_str!("migrations/0006_agents.sql"),
+        after: None,
+    },
 ];
 
 const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (

@@ -1,0 +1,328 @@
+//! The decision log (migration `0006_agents.sql`, append-only): runs, cycles with their phases and the
+//! bar and data hash they saw, each stage's decisions (linked to the risk decision and the paper
+//! order), and the stage-to-stage messages. Writes happen inside the cycle's transaction, so a cycle
+//! is logged exactly when its orders are.
+
+use rusqlite::{OptionalExtension, Transaction, params};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::Result;
+use crate::execution::store::ts_text;
+
+/// A cycle to record.
+#[derive(Debug, Clone)]
+pub struct NewCycle<'a> {
+    /// The run.
+    pub run_id: i64,
+    /// The playbook.
+    pub playbook: &'a str,
+    /// Market.
+    pub symbol: &'a str,
+    /// Bar series.
+    pub interval: &'a str,
+    /// The decided bar's open time.
+    pub bar_ms: i64,
+    /// Its index in the stored series.
+    pub bar_index: usize,
+    /// The chained hash of the bars up to it.
+    pub data_hash: &'a str,
+    /// guide | autonomous.
+    pub mode: &'a str,
+    /// The trading state the cycle ran under.
+    pub trading_state: &'a str,
+    /// The Strategy stage's proposal (JSON).
+    pub proposal: &'a Value,
+    /// What came of it, in a few words.
+    pub outcome: &'a str,
+    /// `(phase, microseconds since the cycle began)`.
+    pub phases: &'a [(&'static str, u64)],
+}
+
+/// A stage's decision to record.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NewDecision {
+    /// supervisor | strategy | risk | execution.
+    pub stage: &'static str,
+    /// What it decided (`hold`, `enter long`, `approved`, `denied`, `submitted`, `recommended`, …).
+    pub decision: String,
+    /// Why.
+    pub reason: String,
+    /// Details (JSON: sizes, verdicts).
+    pub detail: Option<Value>,
+    /// The risk audit's decision id.
+    pub risk_decision_id: Option<i64>,
+    /// The paper order.
+    pub order_id: Option<i64>,
+}
+
+/// A message between stages.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NewMessage {
+    /// Sending stage.
+    pub sender: &'static str,
+    /// Receiving stage (`*`: every stage).
+    pub recipient: &'static str,
+    /// command | request | response | event | halt.
+    pub kind: &'static str,
+    /// critical | high | normal | low.
+    pub priority: &'static str,
+    /// Ties a response to its request.
+    pub correlation_id: Option<String>,
+    /// Content (JSON).
+    pub body: Value,
+}
+
+/// Opens a run; returns its id.
+pub fn open_run(tx: &Transaction<'_>, now_ms: i64, mode: &str, playbooks: &[&str]) -> Result<i64> {
+    let started = chrono::Utc::now().timestamp_millis();
+    tx.execute(
+        "INSERT INTO agent_runs (started_ms, started_ts, now_ms, mode, playbooks) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![started, ts_text(started), now_ms, mode, serde_json::to_string(playbooks).expect("names serialize")],
+    )?;
+    Ok(tx.last_insert_rowid())
+}
+
+/// The open time of the last bar `playbook` decided on.
+pub fn last_bar(tx: &Transaction<'_>, playbook: &str) -> Result<Option<i64>> {
+    Ok(tx
+        .prepare_cached("SELECT max(bar_ms) FROM agent_cycles WHERE playbook = ?1")?
+        .query_row([playbook], |r| r.get::<_, Option<i64>>(0))
+        .optional()?
+        .flatten())
+}
+
+/// Records a cycle, its decisions and its messages; returns the cycle id.
+pub fn write_cycle(
+    tx: &Transaction<'_>,
+    c: &NewCycle<'_>,
+    decisions: &[NewDecision],
+    messages: &[NewMessage],
+    now_ms: i64,
+) -> Result<i64> {
+    tx.prepare_cached(
+        "INSERT INTO agent_cycles (run_id, playbook, symbol, interval, bar_ms, bar_ts, bar_index, data_hash,
+                                   mode, trading_state, proposal, outcome, phases)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    )?
+    .execute(params![
+        c.run_id,
+        c.playbook,
+        c.symbol,
+        c.interval,
+        c.bar_ms,
+        ts_text(c.bar_ms),
+        c.bar_index as i64,
+        c.data_hash,
+        c.mode,
+        c.trading_state,
+        c.proposal.to_string(),
+        c.outcome,
+        serde_json::to_string(c.phases).expect("phases serialize"),
+    ])?;
+    let id = tx.last_insert_rowid();
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO agent_decisions (cycle_id, stage, decision, reason, detail, risk_decision_id, order_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for d in decisions {
+        stmt.execute(params![
+            id,
+            d.stage,
+            d.decision,
+            d.reason,
+            d.detail.as_ref().map(Value::to_string),
+            d.risk_decision_id,
+            d.order_id
+        ])?;
+    }
+    for m in messages {
+        write_message(tx, c.run_id, Some(id), m, now_ms)?;
+    }
+    Ok(id)
+}
+
+/// Records a message (outside a cycle when `cycle_id` is `None`, e.g. a halt).
+pub fn write_message(
+    tx: &Transaction<'_>,
+    run_id: i64,
+    cycle_id: Option<i64>,
+    m: &NewMessage,
+    now_ms: i64,
+) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO agent_messages (run_id, cycle_id, ts_ms, sender, recipient, kind, priority, correlation_id, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        run_id,
+        cycle_id,
+        now_ms,
+        m.sender,
+        m.recipient,
+        m.kind,
+        m.priority,
+        m.correlation_id,
+        m.body.to_string()
+    ])?;
+    Ok(())
+}
+
+/// A logged cycle.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Cycle {
+    /// Id.
+    pub id: i64,
+    /// Run.
+    pub run_id: i64,
+    /// Playbook.
+    pub playbook: String,
+    /// Market.
+    pub symbol: String,
+    /// Bar series.
+    pub interval: String,
+    /// The decided bar's open time (RFC 3339).
+    pub bar: String,
+    /// Its index in the series.
+    pub bar_index: i64,
+    /// Chained hash of the bars up to it.
+    pub data_hash: String,
+    /// Mode.
+    pub mode: String,
+    /// Trading state.
+    pub trading_state: String,
+    /// The proposal.
+    pub proposal: Value,
+    /// The outcome.
+    pub outcome: String,
+    /// `[phase, µs]` pairs.
+    pub phases: Value,
+}
+
+/// The newest `last` cycles (of `playbook`, if given), oldest first.
+pub fn cycles(tx: &Transaction<'_>, last: usize, playbook: Option<&str>) -> Result<Vec<Cycle>> {
+    let mut out = query_cycles(
+        tx,
+        "WHERE ?1 IS NULL OR playbook = ?1 ORDER BY id DESC LIMIT ?2",
+        params![playbook, last.min(i64::MAX as usize) as i64],
+    )?;
+    out.reverse();
+    Ok(out)
+}
+
+fn query_cycles(tx: &Transaction<'_>, tail: &str, p: impl rusqlite::Params) -> Result<Vec<Cycle>> {
+    let mut stmt = tx.prepare(&format!(
+        "SELECT id, run_id, playbook, symbol, interval, bar_ts, bar_index, data_hash, mode, trading_state,
+                proposal, outcome, phases
+         FROM agent_cycles {tail}"
+    ))?;
+    let rows = stmt.query_map(p, |r| {
+        Ok(Cycle {
+            id: r.get(0)?,
+            run_id: r.get(1)?,
+            playbook: r.get(2)?,
+            symbol: r.get(3)?,
+            interval: r.get(4)?,
+            bar: r.get(5)?,
+            bar_index: r.get(6)?,
+            data_hash: r.get(7)?,
+            mode: r.get(8)?,
+            trading_state: r.get(9)?,
+            proposal: json_col(r.get::<_, String>(10)?),
+            outcome: r.get(11)?,
+            phases: json_col(r.get::<_, String>(12)?),
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+fn json_col(text: String) -> Value {
+    serde_json::from_str(&text).unwrap_or(Value::String(text))
+}
+
+/// A logged decision.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Decision {
+    /// Id.
+    pub id: i64,
+    /// Stage.
+    pub stage: String,
+    /// What it decided.
+    pub decision: String,
+    /// Why.
+    pub reason: String,
+    /// Details.
+    pub detail: Option<Value>,
+    /// Risk audit decision.
+    pub risk_decision_id: Option<i64>,
+    /// Paper order.
+    pub order_id: Option<i64>,
+}
+
+/// A logged message.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Message {
+    /// Id.
+    pub id: i64,
+    /// Sender.
+    pub sender: String,
+    /// Recipient.
+    pub recipient: String,
+    /// Kind.
+    pub kind: String,
+    /// Priority.
+    pub priority: String,
+    /// Correlation id.
+    pub correlation_id: Option<String>,
+    /// Body.
+    pub body: Value,
+}
+
+/// The decisions and messages of cycle `id` (`None` when there is no such cycle).
+pub fn cycle_detail(
+    tx: &Transaction<'_>,
+    id: i64,
+) -> Result<Option<(Cycle, Vec<Decision>, Vec<Message>)>> {
+    let Some(cycle) = cycles_by_id(tx, id)? else {
+        return Ok(None);
+    };
+    let mut stmt = tx.prepare(
+        "SELECT id, stage, decision, reason, detail, risk_decision_id, order_id FROM agent_decisions
+         WHERE cycle_id = ?1 ORDER BY id",
+    )?;
+    let decisions = stmt
+        .query_map([id], |r| {
+            Ok(Decision {
+                id: r.get(0)?,
+                stage: r.get(1)?,
+                decision: r.get(2)?,
+                reason: r.get(3)?,
+                detail: r.get::<_, Option<String>>(4)?.map(json_col),
+                risk_decision_id: r.get(5)?,
+                order_id: r.get(6)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut stmt = tx.prepare(
+        "SELECT id, sender, recipient, kind, priority, correlation_id, body FROM agent_messages
+         WHERE cycle_id = ?1 ORDER BY id",
+    )?;
+    let messages = stmt
+        .query_map([id], |r| {
+            Ok(Message {
+                id: r.get(0)?,
+                sender: r.get(1)?,
+                recipient: r.get(2)?,
+                kind: r.get(3)?,
+                priority: r.get(4)?,
+                correlation_id: r.get(5)?,
+                body: json_col(r.get(6)?),
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(Some((cycle, decisions, messages)))
+}
+
+fn cycles_by_id(tx: &Transaction<'_>, id: i64) -> Result<Option<Cycle>> {
+    Ok(query_cycles(tx, "WHERE id = ?1", [id])?.pop())
+}

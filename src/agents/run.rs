@@ -1,0 +1,536 @@
+//! `paper-trade run`: one cycle per newly closed bar of every selected playbook, in time order, each
+//! cycle one transaction (its fills, its orders, its log rows): a `kill -9` leaves the state before or
+//! after a cycle, and a rerun continues with the next bar. Indicators are prepared once per run over
+//! the stored history — the no-look-ahead contract (`decide(i)` reads bars `0..=i` only) makes that
+//! exactly what preparing them at every bar would give.
+//!
+//! A cycle, for playbook P at bar i (closed): Supervisor (state, emergency, mode) → the paper broker
+//! matches bar i (fills of earlier orders, brackets) → Strategy (the decision at i's close, seeing
+//! P's paper position) → Risk (size, protect) → Supervisor again (a halt recorded meanwhile stops
+//! here) → Execution (place at i's close) → the log. The cursor is the log itself: P's last cycle.
+
+use chrono::{DateTime, Utc};
+use rusqlite::Transaction;
+use serde::Serialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::log::{self, NewCycle, NewDecision, NewMessage};
+use super::risk_stage::{Proposal, RiskDesk};
+use super::settings::Selected;
+use super::stages::{self, Instruction, Venue};
+use super::state::TradingState;
+use crate::candles::{Candles, Store, TimeRange};
+use crate::db::Db;
+use crate::engine::{PositionView, Signals};
+use crate::error::{Error, Result};
+use crate::execution::{Desk, Instruments, MarketBars, Processor};
+use crate::indicators::IndicatorCache;
+use crate::paper::{FillModel, PaperBroker, close_time, closed_bars};
+use crate::risk::Limits;
+use crate::strategy;
+
+/// What a run needs besides the playbooks.
+#[derive(Debug, Clone)]
+pub struct RunSettings<'a> {
+    /// Effective risk limits.
+    pub limits: Limits,
+    /// `[instruments.*]`.
+    pub instruments: &'a Instruments,
+    /// The paper fill model (`[paper]`).
+    pub model: FillModel,
+    /// The clock: bars closed by now are decided.
+    pub now_ms: i64,
+}
+
+/// What one playbook did in a run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PlaybookRun {
+    /// Name.
+    pub playbook: String,
+    /// Cycles run (new closed bars decided).
+    pub cycles: usize,
+    /// Entry proposals.
+    pub entries: usize,
+    /// Orders submitted (autonomous).
+    pub submitted: usize,
+    /// Recommendations recorded (guide).
+    pub recommended: usize,
+    /// Entries refused or denied by the Risk stage or the validator, or blocked by the state.
+    pub denied: usize,
+    /// Exit orders.
+    pub exits: usize,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RunReport {
+    /// The run's log id (none when there was nothing to do).
+    pub run_id: Option<i64>,
+    /// Per playbook.
+    pub playbooks: Vec<PlaybookRun>,
+    /// Cycles in all.
+    pub cycles: usize,
+    /// Fills the paper broker made.
+    pub fills: usize,
+    /// Why the run stopped early: the trading state is halted.
+    pub halted: Option<String>,
+}
+
+/// A playbook ready to cycle: its closed bars, prepared signals and where it resumes.
+struct Lane<'c> {
+    sel: &'c Selected,
+    candles: &'c Candles,
+    signals: Box<dyn Signals + 'c>,
+    next: usize,
+    hash: [u8; 32],
+    hashed: usize,
+    lot_size: f64,
+}
+
+impl Lane<'_> {
+    /// The chained data hash through bar `i`: h(−1) = 0…0, h(k) = sha256(h(k − 1) ‖ bar k).
+    fn data_hash(&mut self, i: usize) -> String {
+        while self.hashed <= i {
+            let b = self.candles.bar(self.hashed);
+            let mut h = Sha256::new();
+            h.update(self.hash);
+            for v in [b.open, b.high, b.low, b.close, b.volume] {
+                h.update(v.to_le_bytes());
+            }
+            h.update(b.ts.to_le_bytes());
+            self.hash = h.finalize().into();
+            self.hashed += 1;
+        }
+        self.hash.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// Loads each playbook's closed bars by `now_ms`.
+pub fn load_bars(store: &Store, selected: &[Selected], now_ms: i64) -> Result<Vec<Candles>> {
+    selected
+        .iter()
+        .map(|s| {
+            let all = store.load(s.symbol(), s.interval, &TimeRange::ALL)?;
+            Ok(closed_bars(&all, s.interval, now_ms))
+        })
+        .collect()
+}
+
+/// Runs the cycles of every bar of `bars` (one series per playbook of `selected`) not decided yet.
+pub fn run(
+    db: &mut Db,
+    selected: &[Selected],
+    bars: &[Candles],
+    caches: &[IndicatorCache],
+    settings: &RunSettings<'_>,
+) -> Result<RunReport> {
+    let mut lanes = lanes(db, selected, bars, caches, settings)?;
+    let mut report = RunReport {
+        playbooks: selected
+            .iter()
+            .map(|s| PlaybookRun {
+                playbook: s.name.clone(),
+                ..PlaybookRun::default()
+            })
+            .collect(),
+        ..RunReport::default()
+    };
+    let order = schedule(&lanes);
+    if order.is_empty() {
+        return Ok(report);
+    }
+    let names: Vec<&str> = selected.iter().map(|s| s.name.as_str()).collect();
+    let now_ms = settings.now_ms;
+    let (run_id, sup) = db.write(|tx| {
+        let sup = stages::supervise(tx)?;
+        let id = log::open_run(tx, now_ms, sup.mode.as_str(), &names)?;
+        if sup.state == TradingState::Halted {
+            log::write_message(tx, id, None, &halt_message(&sup.reason), now_ms)?;
+        }
+        Ok((id, sup))
+    })?;
+    report.run_id = Some(run_id);
+    if sup.state == TradingState::Halted {
+        report.halted = sup.reason.or(Some("halted".into()));
+        return Ok(report);
+    }
+    let mut broker = PaperBroker::new(settings.model.clone());
+    let mut processor = Processor::new(
+        &mut broker,
+        settings.limits,
+        settings.instruments.clone(),
+        now_ms,
+    );
+    for (k, i) in order {
+        let lane = &mut lanes[k];
+        let out = db.write(|tx| cycle(tx, &mut processor, lane, i, run_id, settings))?;
+        let pr = &mut report.playbooks[k];
+        match out {
+            CycleEnd::Halted(why) => {
+                report.halted = Some(why);
+                break;
+            }
+            CycleEnd::Done(tally) => {
+                report.cycles += 1;
+                report.fills += tally.fills;
+                pr.cycles += 1;
+                tally.add_to(pr);
+            }
+        }
+    }
+    Ok(report)
+}
+
+fn halt_message(reason: &Option<String>) -> NewMessage {
+    NewMessage {
+        sender: "supervisor",
+        recipient: "*",
+        kind: "halt",
+        priority: "critical",
+        correlation_id: None,
+        body: json!({"reason": reason}),
+    }
+}
+
+fn lanes<'c>(
+    db: &mut Db,
+    selected: &'c [Selected],
+    bars: &'c [Candles],
+    caches: &'c [IndicatorCache],
+    settings: &RunSettings<'_>,
+) -> Result<Vec<Lane<'c>>> {
+    let mut out = Vec::with_capacity(selected.len());
+    for ((sel, candles), cache) in selected.iter().zip(bars).zip(caches) {
+        let s = strategy::lookup(&sel.playbook.strategy.name)?;
+        let params = strategy::resolve_params(s, &sel.playbook.strategy.params.to_overrides())
+            .map_err(|e| {
+                Error::invalid(format!("{}: [strategy.params]: {e}", sel.path.display()))
+            })?;
+        let signals = s.prepare(candles, &params, cache)?;
+        let last = db.read(|tx| log::last_bar(tx, &sel.name))?;
+        let first = signals.warmup() + 1;
+        let after = last.map_or(0, |t| candles.ts.partition_point(|&x| x <= t));
+        out.push(Lane {
+            sel,
+            candles,
+            next: first.max(after),
+            signals,
+            hash: [0; 32],
+            hashed: 0,
+            lot_size: settings.instruments.get(sel.symbol()).lot_size,
+        });
+    }
+    Ok(out)
+}
+
+/// Every (playbook, bar) to decide, in bar time order (ties: playbook order).
+fn schedule(lanes: &[Lane<'_>]) -> Vec<(usize, usize)> {
+    let mut order: Vec<(i64, usize, usize)> = lanes
+        .iter()
+        .enumerate()
+        .flat_map(|(k, l)| (l.next..l.candles.len()).map(move |i| (l.candles.ts[i], k, i)))
+        .collect();
+    order.sort_unstable();
+    order.into_iter().map(|(_, k, i)| (k, i)).collect()
+}
+
+enum CycleEnd {
+    Done(Tally),
+    Halted(String),
+}
+
+#[derive(Default)]
+struct Tally {
+    fills: usize,
+    entries: usize,
+    submitted: usize,
+    recommended: usize,
+    denied: usize,
+    exits: usize,
+}
+
+impl Tally {
+    fn add_to(&self, pr: &mut PlaybookRun) {
+        pr.entries += self.entries;
+        pr.submitted += self.submitted;
+        pr.recommended += self.recommended;
+        pr.denied += self.denied;
+        pr.exits += self.exits;
+    }
+}
+
+fn time(ms: i64) -> Result<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(ms)
+        .ok_or_else(|| Error::invalid(format!("time {ms} is out of range")))
+}
+
+/// One cycle of `lane` at bar `i`, inside `tx`.
+fn cycle(
+    tx: &Transaction<'_>,
+    processor: &mut Processor<'_>,
+    lane: &mut Lane<'_>,
+    i: usize,
+    run_id: i64,
+    settings: &RunSettings<'_>,
+) -> Result<CycleEnd> {
+    let clock = std::time::Instant::now();
+    let mut phases: Vec<(&'static str, u64)> = vec![("initializing", 0)];
+    let mut mark = |p: &'static str| phases.push((p, clock.elapsed().as_micros() as u64));
+    let sup = stages::supervise(tx)?;
+    if let Some(why) = halted(tx, &sup, run_id, settings.now_ms)? {
+        return Ok(CycleEnd::Halted(why));
+    }
+    let fills = settle(tx, processor, lane, i, settings.now_ms)?;
+    mark("strategy_analysis");
+    let (view, equity) = position_view(tx, lane, i, settings)?;
+    let close = lane.candles.close[i];
+    let proposal = stages::strategy(&mut *lane.signals, i, &view, close);
+    mark("risk_validation");
+    let desk = RiskDesk {
+        limits: &settings.limits,
+        rule: &lane.sel.rule,
+        lot_size: lane.lot_size,
+    };
+    let (instruction, risk_decision) = stages::risk(&desk, &proposal, sup.state, equity);
+    // A halt recorded since the cycle began (or an emergency the broker's closes just tripped)
+    // stops the cycle before the Execution stage.
+    let sup = stages::supervise(tx)?;
+    if let Some(why) = halted(tx, &sup, run_id, settings.now_ms)? {
+        return Ok(CycleEnd::Halted(why));
+    }
+    mark("execution");
+    let bar_ms = lane.candles.ts[i];
+    let x_desk = Desk {
+        limits: settings.limits,
+        instruments: settings.instruments,
+        latency_ms: settings.model.latency_ms,
+        initial_balance: settings.model.initial_balance,
+    };
+    let venue = Venue {
+        desk: &x_desk,
+        book: &lane.sel.name,
+        symbol: lane.sel.symbol(),
+        interval: lane.sel.interval,
+        bar_ms,
+    };
+    let decided_at = time(close_time(lane.sel.interval, bar_ms))?;
+    let executed = stages::execute(tx, &venue, &instruction, &proposal, decided_at)?;
+    mark("completed");
+    let mut tally = Tally {
+        fills,
+        ..Tally::default()
+    };
+    let outcome = outcome(
+        &proposal,
+        &instruction,
+        &risk_decision,
+        executed.as_ref(),
+        &mut tally,
+    );
+    let record = Record {
+        proposal: &proposal,
+        outcome: &outcome,
+        risk: risk_decision,
+        executed,
+        phases: &phases,
+        mode: sup.mode.as_str(),
+        state: sup.state,
+    };
+    write(tx, lane, i, run_id, settings.now_ms, record)?;
+    Ok(CycleEnd::Done(tally))
+}
+
+/// When the supervisor found the state halted: the broadcast HALT message and the reason.
+fn halted(
+    tx: &Transaction<'_>,
+    sup: &stages::Supervision,
+    run_id: i64,
+    now_ms: i64,
+) -> Result<Option<String>> {
+    if sup.state != TradingState::Halted {
+        return Ok(None);
+    }
+    log::write_message(tx, run_id, None, &halt_message(&sup.reason), now_ms)?;
+    Ok(Some(sup.reason.clone().unwrap_or_else(|| "halted".into())))
+}
+
+/// The paper broker matches the lane's market up to and including bar `i`; returns the fills.
+fn settle(
+    tx: &Transaction<'_>,
+    processor: &mut Processor<'_>,
+    lane: &Lane<'_>,
+    i: usize,
+    now_ms: i64,
+) -> Result<usize> {
+    let market = [MarketBars {
+        symbol: lane.sel.symbol(),
+        interval: lane.sel.interval,
+        candles: lane.candles,
+    }];
+    let mut fills = 0;
+    loop {
+        let step = processor.step(tx, &market, lane.candles.ts[i], now_ms)?;
+        fills += step.fills;
+        if step.done {
+            return Ok(fills);
+        }
+    }
+}
+
+/// The playbook's paper position as the strategy sees it, and the account's equity (the initial
+/// balance before the account opens).
+fn position_view(
+    tx: &Transaction<'_>,
+    lane: &Lane<'_>,
+    i: usize,
+    settings: &RunSettings<'_>,
+) -> Result<(PositionView, f64)> {
+    let inst = settings.instruments;
+    let equity = crate::paper::account::account(tx, inst)?
+        .map_or(settings.model.initial_balance, |a| a.equity);
+    let interval = lane.sel.interval.as_str();
+    let pos = crate::paper::account::positions(tx, inst)?
+        .into_iter()
+        .find(|p| {
+            p.symbol == lane.sel.symbol() && p.interval == interval && p.strategy == lane.sel.name
+        });
+    let view = match pos {
+        None => PositionView {
+            equity,
+            ..PositionView::default()
+        },
+        Some(p) => PositionView {
+            units: p.side.sign() * p.quantity,
+            entry_price: p.entry_price,
+            entry_bar: lane.candles.ts.binary_search(&p.opened_ms).unwrap_or(i),
+            equity,
+        },
+    };
+    Ok((view, equity))
+}
+
+/// The cycle's outcome in a few words, counted into `tally`.
+fn outcome(
+    proposal: &Proposal,
+    instruction: &Instruction,
+    risk: &NewDecision,
+    executed: Option<&NewDecision>,
+    tally: &mut Tally,
+) -> String {
+    if matches!(proposal, Proposal::Enter { .. }) {
+        tally.entries += 1;
+    }
+    match (instruction, executed) {
+        (Instruction::Nothing, _) if matches!(proposal, Proposal::Hold) => "hold".into(),
+        (Instruction::Nothing, _) => {
+            tally.denied += 1;
+            format!("{}: {}", risk.decision, risk.reason)
+        }
+        (_, Some(x)) => {
+            match (x.decision.as_str(), instruction) {
+                (_, Instruction::Exit) => tally.exits += 1,
+                ("submitted", _) => tally.submitted += 1,
+                ("recommended", _) => tally.recommended += 1,
+                ("denied", _) => tally.denied += 1,
+                _ => {}
+            }
+            let order = x
+                .order_id
+                .map(|o| format!(" order {o}"))
+                .unwrap_or_default();
+            format!("{}{order}", x.decision)
+        }
+        (_, None) => "nothing executed".into(),
+    }
+}
+
+/// What a cycle writes to the log.
+struct Record<'a> {
+    proposal: &'a Proposal,
+    outcome: &'a str,
+    risk: NewDecision,
+    executed: Option<NewDecision>,
+    phases: &'a [(&'static str, u64)],
+    mode: &'a str,
+    state: TradingState,
+}
+
+/// Logs the cycle: the row, and for anything but a hold each stage's decision and the messages
+/// (request → response correlated by the cycle's key).
+fn write(
+    tx: &Transaction<'_>,
+    lane: &mut Lane<'_>,
+    i: usize,
+    run_id: i64,
+    now_ms: i64,
+    r: Record<'_>,
+) -> Result<()> {
+    let hash = lane.data_hash(i);
+    let proposal = serde_json::to_value(r.proposal).expect("a proposal serializes");
+    let bar_ms = lane.candles.ts[i];
+    let state = r.state.to_string();
+    let c = NewCycle {
+        run_id,
+        playbook: &lane.sel.name,
+        symbol: lane.sel.symbol(),
+        interval: lane.sel.interval.as_str(),
+        bar_ms,
+        bar_index: i,
+        data_hash: &hash,
+        mode: r.mode,
+        trading_state: &state,
+        proposal: &proposal,
+        outcome: r.outcome,
+        phases: r.phases,
+    };
+    if matches!(r.proposal, Proposal::Hold) {
+        return log::write_cycle(tx, &c, &[], &[], now_ms).map(drop);
+    }
+    let strategy = NewDecision {
+        stage: "strategy",
+        decision: proposal["kind"].as_str().unwrap_or("?").to_string(),
+        reason: format!(
+            "{} decided at the close of bar {i}",
+            lane.sel.playbook.strategy.name
+        ),
+        detail: Some(proposal.clone()),
+        risk_decision_id: None,
+        order_id: None,
+    };
+    let corr = Some(format!("{}:{bar_ms}", lane.sel.name));
+    let msg = |sender, recipient, kind, body| NewMessage {
+        sender,
+        recipient,
+        kind,
+        priority: "normal",
+        correlation_id: corr.clone(),
+        body,
+    };
+    let mut messages = vec![
+        msg("strategy", "risk", "request", proposal.clone()),
+        msg(
+            "risk",
+            "strategy",
+            "response",
+            json!({"decision": r.risk.decision, "reason": r.risk.reason}),
+        ),
+    ];
+    let mut decisions = vec![strategy, r.risk];
+    if let Some(x) = r.executed {
+        messages.push(msg(
+            "risk",
+            "execution",
+            "command",
+            json!({"instruction": x.decision}),
+        ));
+        messages.push(msg(
+            "execution",
+            "supervisor",
+            "event",
+            json!({"order_id": x.order_id, "decision": x.decision}),
+        ));
+        decisions.push(x);
+    }
+    log::write_cycle(tx, &c, &decisions, &messages, now_ms).map(drop)
+}

@@ -1,0 +1,266 @@
+//! `flowrex paper-trade run | cycles | decisions | halt | reduce | resume`: the agents' pipeline
+//! (Supervisor → Strategy → Risk → Execution), its decision log and the trading state. Arguments and
+//! rendering only; the logic is in [`flowrex::agents`].
+
+use std::fs::{File, TryLockError};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tabled::Tabled;
+
+use super::output::{print_json, print_text, table};
+use super::{Context, Outcome};
+use flowrex::agents::log::{self, Cycle};
+use flowrex::agents::run::{self, RunReport, RunSettings};
+use flowrex::agents::settings;
+use flowrex::agents::state::{self, TradingState};
+use flowrex::error::{Error, IoContext, Result};
+use flowrex::home::Home;
+use flowrex::indicators::IndicatorCache;
+
+/// Arguments of `paper-trade run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Playbooks to trade (a file, or a name in <home>/playbooks); default: every playbook there with
+    /// status = "active".
+    #[arg(long = "playbook", value_name = "P")]
+    pub playbooks: Vec<String>,
+    /// How long to wait for another run of this home to finish before giving up ("busy", exit 1).
+    #[arg(long, default_value_t = 2000, value_name = "MS", hide = true)]
+    pub wait_ms: u64,
+}
+
+/// Arguments of `paper-trade cycles`.
+#[derive(Debug, clap::Args)]
+pub struct CyclesArgs {
+    /// The newest N cycles.
+    #[arg(long, default_value_t = 20)]
+    pub last: usize,
+    /// Only this playbook's.
+    #[arg(long)]
+    pub playbook: Option<String>,
+}
+
+/// Runs `paper-trade run`: one cycle per newly closed bar of each selected playbook. Exit 3 when the
+/// trading state is halted (the reason is printed).
+pub fn run(ctx: &Context, home: &Home, a: RunArgs, now_ms: i64) -> Result<Outcome> {
+    let _lock = lock(home, Duration::from_millis(a.wait_ms))?;
+    let selected = settings::select(&home.playbooks_dir(), &a.playbooks)?;
+    if selected.is_empty() {
+        return Err(Error::invalid(format!(
+            "playbook: none selected; name one with --playbook or set status = \"active\" in a playbook of {}",
+            home.playbooks_dir().display()
+        )));
+    }
+    let bars = run::load_bars(&home.store(), &selected, now_ms)?;
+    let caches: Vec<IndicatorCache> = bars.iter().map(|_| IndicatorCache::new()).collect();
+    let settings = RunSettings {
+        limits: ctx.config.risk.effective()?,
+        instruments: &ctx.config.instruments,
+        model: ctx.config.paper.resolve()?,
+        now_ms,
+    };
+    let report = run::run(&mut *ctx.db()?, &selected, &bars, &caches, &settings)?;
+    show_run(ctx, &report)?;
+    Ok(match report.halted {
+        Some(_) => Outcome::Refused,
+        None => Outcome::Done,
+    })
+}
+
+/// One run per home at a time: an OS lock on `<home>/agents.lock`, waited for up to `wait`.
+fn lock(home: &Home, wait: Duration) -> Result<File> {
+    let path = home.root().join("agents.lock");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .at(&path)?;
+    let start = Instant::now();
+    loop {
+        match f.try_lock() {
+            Ok(()) => return Ok(f),
+            Err(TryLockError::WouldBlock) if start.elapsed() < wait => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(TryLockError::WouldBlock) => {
+                return Err(Error::invalid(format!(
+                    "busy: another `paper-trade run` holds {} (waited {} ms); nothing was done",
+                    path.display(),
+                    wait.as_millis()
+                )));
+            }
+            Err(TryLockError::Error(e)) => return Err(Error::io(&path, e)),
+        }
+    }
+}
+
+fn show_run(ctx: &Context, r: &RunReport) -> Result<()> {
+    if ctx.json {
+        return print_json(r).map(drop);
+    }
+    if let Some(why) = &r.halted {
+        print_text(&format!("halted: {why}"))?;
+        if r.cycles == 0 {
+            return Ok(());
+        }
+    }
+    if r.cycles == 0 {
+        if !ctx.quiet {
+            print_text("no new closed bars: nothing to do")?;
+        }
+        return Ok(());
+    }
+    if ctx.quiet {
+        return Ok(());
+    }
+    #[derive(Tabled)]
+    struct Line<'a> {
+        playbook: &'a str,
+        cycles: usize,
+        entries: usize,
+        submitted: usize,
+        recommended: usize,
+        denied: usize,
+        exits: usize,
+    }
+    print_text(&table(r.playbooks.iter().map(|p| Line {
+        playbook: &p.playbook,
+        cycles: p.cycles,
+        entries: p.entries,
+        submitted: p.submitted,
+        recommended: p.recommended,
+        denied: p.denied,
+        exits: p.exits,
+    })))?;
+    print_text(&format!(
+        "run {}: {} cycle(s), {} fill(s)",
+        r.run_id.unwrap_or_default(),
+        r.cycles,
+        r.fills
+    ))?;
+    Ok(())
+}
+
+/// `paper-trade cycles`.
+pub fn cycles(ctx: &Context, a: CyclesArgs) -> Result<Outcome> {
+    let rows = ctx
+        .db()?
+        .read(|tx| log::cycles(tx, a.last, a.playbook.as_deref()))?;
+    if ctx.json {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            cycles: &'a [Cycle],
+        }
+        print_json(&Out { cycles: &rows })?;
+    } else if rows.is_empty() {
+        print_text("no cycles yet")?;
+    } else {
+        #[derive(Tabled)]
+        struct Line {
+            id: i64,
+            playbook: String,
+            bar: String,
+            state: String,
+            mode: String,
+            proposal: String,
+            outcome: String,
+        }
+        print_text(&table(rows.iter().map(|c| Line {
+            id: c.id,
+            playbook: c.playbook.clone(),
+            bar: c.bar.clone(),
+            state: c.trading_state.clone(),
+            mode: c.mode.clone(),
+            proposal: proposal_text(&c.proposal),
+            outcome: c.outcome.clone(),
+        })))?;
+    }
+    Ok(Outcome::Done)
+}
+
+fn proposal_text(p: &serde_json::Value) -> String {
+    match p["kind"].as_str() {
+        Some("enter") => format!(
+            "enter {} @ {}",
+            p["side"].as_str().unwrap_or("?"),
+            p["reference"]
+        ),
+        Some(k) => k.to_string(),
+        None => p.to_string(),
+    }
+}
+
+/// `paper-trade decisions --cycle ID`.
+pub fn decisions(ctx: &Context, id: i64) -> Result<Outcome> {
+    let (cycle, decisions, messages) = ctx
+        .db()?
+        .read(|tx| log::cycle_detail(tx, id))?
+        .ok_or_else(|| Error::invalid(format!("cycle: no cycle {id}")))?;
+    if ctx.json {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            cycle: &'a Cycle,
+            decisions: &'a [log::Decision],
+            messages: &'a [log::Message],
+        }
+        return print_json(&Out {
+            cycle: &cycle,
+            decisions: &decisions,
+            messages: &messages,
+        })
+        .map(|_| Outcome::Done);
+    }
+    print_text(&format!(
+        "cycle {} — {} {} {} bar {} (index {}), {} / {}: {}\ndata {}\nphases {}",
+        cycle.id,
+        cycle.playbook,
+        cycle.symbol,
+        cycle.interval,
+        cycle.bar,
+        cycle.bar_index,
+        cycle.mode,
+        cycle.trading_state,
+        cycle.outcome,
+        cycle.data_hash,
+        cycle.phases
+    ))?;
+    if decisions.is_empty() {
+        print_text("strategy: hold (no proposal, nothing for the other stages)")?;
+    }
+    for d in &decisions {
+        let links = [
+            d.risk_decision_id.map(|r| format!("risk decision {r}")),
+            d.order_id.map(|o| format!("order {o}")),
+        ];
+        let links: Vec<String> = links.into_iter().flatten().collect();
+        let links = if links.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", links.join(", "))
+        };
+        print_text(&format!(
+            "{}: {} — {}{links}",
+            d.stage, d.decision, d.reason
+        ))?;
+    }
+    Ok(Outcome::Done)
+}
+
+/// `paper-trade halt | reduce | resume --reason`.
+pub fn set_state(ctx: &Context, to: TradingState, reason: &str, now_ms: i64) -> Result<Outcome> {
+    let (before, change) = ctx.db()?.write(|tx| {
+        let (before, _) = state::current(tx)?;
+        Ok((before, state::set(tx, to, reason, "command", now_ms)?))
+    })?;
+    if ctx.json {
+        print_json(&change)?;
+    } else {
+        print_text(&format!(
+            "trading state {before} → {} ({})",
+            change.state, change.reason
+        ))?;
+    }
+    Ok(Outcome::Done)
+}

@@ -1,0 +1,116 @@
+-- The agents' decision log (`paper-trade run`): runs, one cycle per playbook and closed bar with its
+-- phases and the data it saw, each stage's decisions, the stage-to-stage messages, and the trading
+-- state's audited changes. Every table is append-only (triggers below): a decision is never rewritten.
+
+-- Trading state changes: active | reducing (only exits and cancels) | halted (nothing new). The
+-- current state is the last row's (active if none).
+CREATE TABLE agent_state_changes (
+    id     INTEGER PRIMARY KEY,
+    ts_ms  INTEGER NOT NULL,
+    ts     TEXT NOT NULL,
+    state  TEXT NOT NULL CHECK (state IN ('active', 'reducing', 'halted')),
+    reason TEXT NOT NULL CHECK (length(trim(reason)) > 0),
+    source TEXT NOT NULL
+);
+
+-- One `paper-trade run`: its clock, the playbooks it selected and the mode it ran in.
+CREATE TABLE agent_runs (
+    id         INTEGER PRIMARY KEY,
+    started_ms INTEGER NOT NULL,
+    started_ts TEXT NOT NULL,
+    now_ms     INTEGER NOT NULL,
+    mode       TEXT NOT NULL,
+    playbooks  TEXT NOT NULL
+);
+
+-- One cycle: a playbook's decision at the close of one bar. `data_hash` chains the bars up to this
+-- one (sha256 of the previous bar's hash and this bar), so a cycle names exactly the history it saw.
+-- `phases` is a JSON array of [phase, microseconds since the cycle started].
+CREATE TABLE agent_cycles (
+    id            INTEGER PRIMARY KEY,
+    run_id        INTEGER NOT NULL REFERENCES agent_runs (id),
+    playbook      TEXT NOT NULL,
+    symbol        TEXT NOT NULL,
+    interval      TEXT NOT NULL,
+    bar_ms        INTEGER NOT NULL,
+    bar_ts        TEXT NOT NULL,
+    bar_index     INTEGER NOT NULL,
+    data_hash     TEXT NOT NULL,
+    mode          TEXT NOT NULL,
+    trading_state TEXT NOT NULL,
+    proposal      TEXT NOT NULL,
+    outcome       TEXT NOT NULL,
+    phases        TEXT NOT NULL,
+    UNIQUE (playbook, bar_ms)
+);
+CREATE INDEX agent_cycles_by_playbook ON agent_cycles (playbook, bar_ms);
+
+-- Each stage's decision in a cycle: what it decided, why, and what it links to (the risk decision of
+-- the audit log, the paper order).
+CREATE TABLE agent_decisions (
+    id               INTEGER PRIMARY KEY,
+    cycle_id         INTEGER NOT NULL REFERENCES agent_cycles (id),
+    stage            TEXT NOT NULL CHECK (stage IN ('supervisor', 'strategy', 'risk', 'execution')),
+    decision         TEXT NOT NULL,
+    reason           TEXT NOT NULL,
+    detail           TEXT,
+    risk_decision_id INTEGER,
+    order_id         INTEGER
+);
+CREATE INDEX agent_decisions_by_cycle ON agent_decisions (cycle_id);
+
+-- Stage-to-stage messages: kind command | request | response | event | halt, priority critical |
+-- high | normal | low, a correlation id tying a response to its request. A halt is broadcast ('*').
+CREATE TABLE agent_messages (
+    id             INTEGER PRIMARY KEY,
+    run_id         INTEGER NOT NULL REFERENCES agent_runs (id),
+    cycle_id       INTEGER REFERENCES agent_cycles (id),
+    ts_ms          INTEGER NOT NULL,
+    sender         TEXT NOT NULL,
+    recipient      TEXT NOT NULL,
+    kind           TEXT NOT NULL CHECK (kind IN ('command', 'request', 'response', 'event', 'halt')),
+    priority       TEXT NOT NULL CHECK (priority IN ('critical', 'high', 'normal', 'low')),
+    correlation_id TEXT,
+    body           TEXT NOT NULL,
+    expires_ms     INTEGER
+);
+
+CREATE TRIGGER agent_state_changes_no_replace BEFORE INSERT ON agent_state_changes
+WHEN EXISTS (SELECT 1 FROM agent_state_changes WHERE id = NEW.id)
+BEGIN SELECT RAISE(ABORT, 'agent_state_changes is append-only: a row is never replaced'); END;
+CREATE TRIGGER agent_state_changes_no_update BEFORE UPDATE ON agent_state_changes
+BEGIN SELECT RAISE(ABORT, 'agent_state_changes is append-only: UPDATE is not allowed'); END;
+CREATE TRIGGER agent_state_changes_no_delete BEFORE DELETE ON agent_state_changes
+BEGIN SELECT RAISE(ABORT, 'agent_state_changes is append-only: DELETE is not allowed'); END;
+
+CREATE TRIGGER agent_runs_no_replace BEFORE INSERT ON agent_runs
+WHEN EXISTS (SELECT 1 FROM agent_runs WHERE id = NEW.id)
+BEGIN SELECT RAISE(ABORT, 'agent_runs is append-only: a row is never replaced'); END;
+CREATE TRIGGER agent_runs_no_update BEFORE UPDATE ON agent_runs
+BEGIN SELECT RAISE(ABORT, 'agent_runs is append-only: UPDATE is not allowed'); END;
+CREATE TRIGGER agent_runs_no_delete BEFORE DELETE ON agent_runs
+BEGIN SELECT RAISE(ABORT, 'agent_runs is append-only: DELETE is not allowed'); END;
+
+CREATE TRIGGER agent_cycles_no_replace BEFORE INSERT ON agent_cycles
+WHEN EXISTS (SELECT 1 FROM agent_cycles WHERE id = NEW.id)
+BEGIN SELECT RAISE(ABORT, 'agent_cycles is append-only: a row is never replaced'); END;
+CREATE TRIGGER agent_cycles_no_update BEFORE UPDATE ON agent_cycles
+BEGIN SELECT RAISE(ABORT, 'agent_cycles is append-only: UPDATE is not allowed'); END;
+CREATE TRIGGER agent_cycles_no_delete BEFORE DELETE ON agent_cycles
+BEGIN SELECT RAISE(ABORT, 'agent_cycles is append-only: DELETE is not allowed'); END;
+
+CREATE TRIGGER agent_decisions_no_replace BEFORE INSERT ON agent_decisions
+WHEN EXISTS (SELECT 1 FROM agent_decisions WHERE id = NEW.id)
+BEGIN SELECT RAISE(ABORT, 'agent_decisions is append-only: a row is never replaced'); END;
+CREATE TRIGGER agent_decisions_no_update BEFORE UPDATE ON agent_decisions
+BEGIN SELECT RAISE(ABORT, 'agent_decisions is append-only: UPDATE is not allowed'); END;
+CREATE TRIGGER agent_decisions_no_delete BEFORE DELETE ON agent_decisions
+BEGIN SELECT RAISE(ABORT, 'agent_decisions is append-only: DELETE is not allowed'); END;
+
+CREATE TRIGGER agent_messages_no_replace BEFORE INSERT ON agent_messages
+WHEN EXISTS (SELECT 1 FROM agent_messages WHERE id = NEW.id)
+BEGIN SELECT RAISE(ABORT, 'agent_messages is append-only: a row is never replaced'); END;
+CREATE TRIGGER agent_messages_no_update BEFORE UPDATE ON agent_messages
+BEGIN SELECT RAISE(ABORT, 'agent_messages is append-only: UPDATE is not allowed'); END;
+CREATE TRIGGER agent_messages_no_delete BEFORE DELETE ON agent_messages
+BEGIN SELECT RAISE(ABORT, 'agent_messages is append-only: DELETE is not allowed'); END;
