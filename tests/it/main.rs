@@ -1,6 +1,7 @@
 //! The integration tests: one test binary (it links the library and finds the `flowrex` binary once),
 //! one module per area, and `support` with what they share (homes, the `flowrex` runner, candles).
 
+mod agents;
 mod backtest_engine;
 mod backtest_parity;
 mod brackets;

@@ -1,0 +1,417 @@
+//! `paper-trade run`, the agents' pipeline: a paper run over stored history equals `backtest
+//! --risk-gate` trade for trade; running chunk by chunk as bars arrive equals one run over all of
+//! them; guide mode recommends and changes no account; the trading state stops and limits runs; one
+//! run per home at a time.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::support::{Run, bundled_home, empty_home, flowrex, json, load, write};
+use flowrex::candles::time::format_ts_full;
+
+/// A hand-written playbook for `strategy` on `symbol`/`interval` with the backtest costs and a
+/// `[paper]` section. The market range covers every stored bar (the paper run trades them all).
+fn playbook(
+    name: &str,
+    strategy: &str,
+    market: (&str, &str),
+    costs: (f64, f64),
+    paper: &str,
+) -> String {
+    format!(
+        "[playbook]\nname = \"{name}\"\nstatus = \"active\"\ncreated_at = \"2026-11-30T00:00:00Z\"\n\
+         flowrex_version = \"0.1.0\"\n\n[strategy]\nname = \"{strategy}\"\n\n[strategy.params]\n\n\
+         [market]\nsymbol = \"{}\"\ninterval = \"{}\"\nstart = \"1990-01-01T00:00:00Z\"\n\
+         end = \"2030-01-01T00:00:00Z\"\nbars = 0\ndata_sha256 = \"-\"\n\n[backtest]\ncash = 10000.0\n\
+         commission = {}\nspread = {}\nfill = \"next-open\"\nclose_at_end = false\nsize = \"all\"\n\
+         stop_policy = \"pessimistic\"\n\n[metrics]\n\n[paper]\n{paper}\n",
+        market.0, market.1, costs.0, costs.1
+    )
+}
+
+/// The fill model that adds nothing to the backtest (slippage 0, latency 0, fill probability 1) with
+/// the playbook's costs, and the instruments' lot sizes.
+fn config(costs: (f64, f64)) -> String {
+    format!(
+        "[paper]\nslippage_bps = 0\nlatency_ms = 0\nfill_probability = 1\ncommission = {}\nspread = {}\n\n\
+         [instruments.GOOG]\nlot_size = 100\n\n[instruments.EURUSD]\nlot_size = 100000\npip_size = 0.0001\n",
+        costs.0, costs.1
+    )
+}
+
+fn run(home: &Path, args: &[&str]) -> Run {
+    Run::of(flowrex(home).args(args))
+}
+
+fn ok_json(home: &Path, args: &[&str]) -> Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let r = run(home, &all);
+    assert_eq!(r.code, 0, "{args:?}: {}{}", r.stdout, r.stderr);
+    json(&r)
+}
+
+/// A home with the bundled data, one playbook, the exact fill model and the given mode.
+fn home_with(pb: &str, costs: (f64, f64), mode: &str) -> tempfile::TempDir {
+    let home = bundled_home();
+    std::fs::create_dir_all(home.path().join("playbooks")).unwrap();
+    write(&home.path().join("playbooks"), "p.toml", pb);
+    write(home.path(), "flowrex.toml", &config(costs));
+    let r = run(
+        home.path(),
+        &["paper-trade", "mode", mode, "--reason", "test"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    home
+}
+
+fn ms(text: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .timestamp_millis()
+}
+
+/// Paper runs over the stored history and `backtest --risk-gate` on the same playbook: every trade's
+/// side, size, times, prices, stop, target, P&L, commission and exit reason, and the final equity,
+/// equal bit for bit; the gate's denials are the run's. Returns the trade count and the gate report.
+fn assert_paper_equals_backtest(pb: &str, costs: (f64, f64)) -> (usize, Value) {
+    let home = home_with(pb, costs, "autonomous");
+    let h = home.path();
+    let report = ok_json(h, &["paper-trade", "run"]);
+    let paper = ok_json(h, &["paper-trade", "trades", "--limit", "100000"]);
+    let paper = paper["trades"].as_array().unwrap().clone();
+    let bt = ok_json(
+        h,
+        &[
+            "backtest",
+            "--playbook",
+            h.join("playbooks/p.toml").to_str().unwrap(),
+            "--risk-gate",
+        ],
+    );
+    let want = bt["trades"].as_array().unwrap();
+    assert_eq!(paper.len(), want.len(), "trade counts");
+    for (k, (p, w)) in paper.iter().zip(want).enumerate() {
+        assert_eq!(
+            p["size"].as_f64().unwrap().abs(),
+            w["size"].as_f64().unwrap().abs(),
+            "trade {k} size"
+        );
+        assert_eq!(
+            p["entry_ms"].as_i64().unwrap(),
+            ms(w["entry_time"].as_str().unwrap()),
+            "trade {k}"
+        );
+        assert_eq!(
+            p["exit_ms"].as_i64().unwrap(),
+            ms(w["exit_time"].as_str().unwrap()),
+            "trade {k}"
+        );
+        for f in [
+            "entry_price",
+            "exit_price",
+            "stop",
+            "target",
+            "pnl",
+            "commission",
+            "exit_reason",
+        ] {
+            assert_eq!(p[f], w[f], "trade {k} field {f}: {p} vs {w}");
+        }
+    }
+    // Equity at the last close: the backtest's final equity, the paper account's ledger fold.
+    let acct = ok_json(h, &["paper-trade", "account"]);
+    assert_eq!(acct["account"]["equity"], bt["metrics"]["equity_final"]);
+    // Every entry the strategy proposed went through the Risk stage in both; the paper run also
+    // decides on the last stored bar (an order that would fill at the next bar), the backtest does not.
+    let gate = bt["risk_gate"].clone();
+    let pr = &report["playbooks"][0];
+    let last = ok_json(h, &["paper-trade", "cycles", "--last", "1"]);
+    let last_entry = (last["cycles"][0]["proposal"]["kind"] == "enter") as u64;
+    assert_eq!(
+        pr["entries"].as_u64().unwrap(),
+        gate["proposed"].as_u64().unwrap() + last_entry
+    );
+    assert!(pr["denied"].as_u64().unwrap() >= gate["denied"].as_u64().unwrap());
+    (want.len(), gate)
+}
+
+#[test]
+fn paper_run_equals_the_gated_backtest_for_sma_cross_on_goog_with_the_protective_stop() {
+    // sma_cross 10/20 gives no stop: the playbook's [paper] protective 3% stop and 6% target are
+    // attached in both. Risk 1% of equity per trade, GOOG in lots of 100 (cap 100 shares).
+    let costs = (0.001, 0.0002);
+    let pb = playbook(
+        "goog_sma",
+        "sma_cross",
+        ("GOOG", "1d"),
+        costs,
+        "risk_pct = 1\nstop_pct = 3\ntarget_pct = 6",
+    );
+    let (trades, gate) = assert_paper_equals_backtest(
+        &pb.replace(
+            "[strategy.params]\n",
+            "[strategy.params]\nfast = 10\nslow = 20\n",
+        ),
+        costs,
+    );
+    assert!(trades > 20, "{trades}");
+    // The risk rules engaged: five losses in a row disable the book's strategy budget, after which
+    // every entry is denied with that reason (in both).
+    assert!(gate["denied"].as_u64().unwrap() > 0, "{gate}");
+    assert_eq!(gate["reasons"][0][0], "strategy_budget", "{gate}");
+}
+
+#[test]
+fn paper_run_equals_the_gated_backtest_for_jadecap_brackets_on_eurusd() {
+    // JadeCap places its own stop and target. Risk 0.1% of equity: 10 per trade over a stop of some
+    // 20 pips is about 5 000 units, which a 10 000 cash account (leverage 1) covers.
+    let costs = (0.0, 0.00005);
+    let pb = playbook(
+        "eur_jadecap",
+        "jadecap",
+        ("EURUSD", "1h"),
+        costs,
+        "risk_pct = 0.1",
+    );
+    let (trades, gate) = assert_paper_equals_backtest(&pb, costs);
+    // 19 trades before five losses in a row disable the strategy's budget.
+    assert!(trades > 10, "{trades} {gate}");
+}
+
+/// The GOOG sma_cross playbook of the equality test.
+fn goog_playbook() -> String {
+    playbook(
+        "goog_sma",
+        "sma_cross",
+        ("GOOG", "1d"),
+        (0.001, 0.0002),
+        "risk_pct = 1\nstop_pct = 3\ntarget_pct = 6",
+    )
+    .replace(
+        "[strategy.params]\n",
+        "[strategy.params]\nfast = 10\nslow = 20\n",
+    )
+}
+
+#[test]
+fn running_as_the_bars_arrive_in_six_chunks_equals_one_run_over_all_of_them() {
+    let costs = (0.001, 0.0002);
+    let bundled = load(crate::support::repo(), "GOOG", "1d");
+    // One run over everything.
+    let once = home_with(&goog_playbook(), costs, "autonomous");
+    ok_json(once.path(), &["paper-trade", "run"]);
+    // Six chunks through `fetch --provider csv`, a run after each (the first chunk ends inside the
+    // 30 bars, 10 past the warm-up).
+    let inc = empty_home();
+    let h = inc.path();
+    std::fs::create_dir_all(h.join("playbooks")).unwrap();
+    write(&h.join("playbooks"), "p.toml", &goog_playbook());
+    write(h, "flowrex.toml", &config(costs));
+    let r = run(
+        h,
+        &["paper-trade", "mode", "autonomous", "--reason", "test"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let n = bundled.len();
+    let cuts = [30, n / 5, 2 * n / 5, 3 * n / 5, 4 * n / 5, n];
+    let mut from = 0;
+    let mut cycles = 0;
+    for (k, &to) in cuts.iter().enumerate() {
+        let mut csv = String::from("time,open,high,low,close,volume\n");
+        for i in from..to {
+            let b = bundled.bar(i);
+            csv.push_str(&format!(
+                "{},{},{},{},{},{}\n",
+                format_ts_full(b.ts),
+                b.open,
+                b.high,
+                b.low,
+                b.close,
+                b.volume
+            ));
+        }
+        let file = write(h, &format!("chunk{k}.csv"), &csv);
+        let f = run(
+            h,
+            &[
+                "fetch",
+                "--provider",
+                "csv",
+                "--symbol",
+                "GOOG",
+                "--interval",
+                "1d",
+                "--file",
+                file.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(f.code, 0, "chunk {k}: {}", f.stderr);
+        let rep = ok_json(h, &["paper-trade", "run"]);
+        cycles += rep["cycles"].as_u64().unwrap();
+        from = to;
+    }
+    // A run with no new bar does nothing and says so.
+    let again = run(h, &["paper-trade", "run"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(
+        again.stdout.contains("no new closed bars: nothing to do"),
+        "{}",
+        again.stdout
+    );
+    // The slow SMA (20) is first defined at bar 19, the warm-up; decisions run from bar 20 to the
+    // last: n − 20 cycles.
+    assert_eq!(cycles as usize, n - 20);
+    for args in [
+        &["paper-trade", "trades", "--limit", "100000"][..],
+        &["paper-trade", "account"],
+        &["paper-trade", "positions"],
+        &["paper-trade", "orders", "--all"],
+    ] {
+        assert_eq!(ok_json(h, args), ok_json(once.path(), args), "{args:?}");
+    }
+    // The last cycle saw the same history: the same chained data hash.
+    let a = ok_json(h, &["paper-trade", "cycles", "--last", "1"]);
+    let b = ok_json(once.path(), &["paper-trade", "cycles", "--last", "1"]);
+    assert_eq!(a["cycles"][0]["data_hash"], b["cycles"][0]["data_hash"]);
+}
+
+#[test]
+fn guide_mode_recommends_every_entry_and_leaves_the_account_untouched() {
+    let costs = (0.001, 0.0002);
+    let auto = home_with(&goog_playbook(), costs, "autonomous");
+    let auto_run = ok_json(auto.path(), &["paper-trade", "run"]);
+    let guide = home_with(&goog_playbook(), costs, "guide");
+    let g = guide.path();
+    let guide_run = ok_json(g, &["paper-trade", "run"]);
+    // sma_cross proposes on crosses whatever its position, so both runs see the same entries; guide
+    // mode recommends each (no losses, so no budget ever stops it) and submits none.
+    let (a, r) = (&auto_run["playbooks"][0], &guide_run["playbooks"][0]);
+    assert_eq!(r["entries"], a["entries"]);
+    assert_eq!(r["recommended"], a["entries"]);
+    assert_eq!(r["submitted"], 0);
+    assert!(a["submitted"].as_u64().unwrap() > 0);
+    let acct = ok_json(g, &["paper-trade", "account"]);
+    assert_eq!(acct["account"]["balance"], 10000.0);
+    assert_eq!(acct["account"]["equity"], 10000.0);
+    assert_eq!(acct["account"]["fills"], 0);
+    assert_eq!(
+        ok_json(g, &["paper-trade", "trades"])["trades"],
+        Value::Array(vec![])
+    );
+    // A recommendation names its risk decision and its (previewed) order.
+    let cycles = ok_json(g, &["paper-trade", "cycles", "--last", "100000"]);
+    let rec = cycles["cycles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["outcome"].as_str().unwrap().starts_with("recommended"))
+        .unwrap();
+    let d = ok_json(
+        g,
+        &[
+            "paper-trade",
+            "decisions",
+            "--cycle",
+            &rec["id"].to_string(),
+        ],
+    );
+    let x = d["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["stage"] == "execution")
+        .unwrap();
+    assert_eq!(x["decision"], "recommended");
+    assert!(x["risk_decision_id"].is_i64(), "{x}");
+    let order = ok_json(g, &["paper-trade", "events", &x["order_id"].to_string()]);
+    assert_eq!(
+        order["events"].as_array().unwrap().last().unwrap()["to_state"],
+        "previewed"
+    );
+    assert_eq!(d["messages"][0]["kind"], "request");
+    assert_eq!(
+        d["messages"][1]["correlation_id"],
+        d["messages"][0]["correlation_id"]
+    );
+}
+
+#[test]
+fn halt_stops_the_run_with_exit_3_reduce_blocks_entries_and_resume_trades_again() {
+    let home = home_with(&goog_playbook(), (0.001, 0.0002), "autonomous");
+    let h = home.path();
+    assert_eq!(
+        run(h, &["paper-trade", "halt", "--reason", "news at 14:00"]).code,
+        0
+    );
+    let r = run(h, &["paper-trade", "run"]);
+    assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("halted: news at 14:00"), "{}", r.stdout);
+    assert_eq!(
+        ok_json(h, &["paper-trade", "cycles"])["cycles"],
+        Value::Array(vec![])
+    );
+    // Reducing: every entry is blocked by the Risk stage, nothing is submitted.
+    assert_eq!(
+        run(h, &["paper-trade", "reduce", "--reason", "wind down"]).code,
+        0
+    );
+    let rep = ok_json(h, &["paper-trade", "run"]);
+    let p = &rep["playbooks"][0];
+    assert!(p["entries"].as_u64().unwrap() > 0);
+    assert_eq!(p["denied"], p["entries"]);
+    assert_eq!(p["submitted"], 0);
+    let cycles = ok_json(h, &["paper-trade", "cycles", "--last", "100000"]);
+    let blocked = cycles["cycles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["proposal"]["kind"] == "enter")
+        .unwrap();
+    assert_eq!(blocked["trading_state"], "reducing");
+    assert!(
+        blocked["outcome"]
+            .as_str()
+            .unwrap()
+            .starts_with("blocked: trading state reducing"),
+        "{blocked}"
+    );
+    // Resumed, a run has nothing new to decide (every bar was decided while reducing).
+    assert_eq!(
+        run(h, &["paper-trade", "resume", "--reason", "calm"]).code,
+        0
+    );
+    let again = run(h, &["paper-trade", "run"]);
+    assert_eq!(again.code, 0);
+    assert!(again.stdout.contains("nothing to do"), "{}", again.stdout);
+    // A reason is required.
+    assert_eq!(run(h, &["paper-trade", "halt", "--reason", " "]).code, 1);
+}
+
+#[test]
+fn a_second_concurrent_run_waits_then_gives_up_busy_and_changes_nothing() {
+    let home = home_with(&goog_playbook(), (0.001, 0.0002), "autonomous");
+    let h = home.path();
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(h.join("agents.lock"))
+        .unwrap();
+    lock.lock().unwrap();
+    let r = run(h, &["paper-trade", "run", "--wait-ms", "300"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("busy"), "{}", r.stderr);
+    assert_eq!(
+        ok_json(h, &["paper-trade", "cycles"])["cycles"],
+        Value::Array(vec![])
+    );
+    drop(lock);
+    assert!(
+        ok_json(h, &["paper-trade", "run"])["cycles"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+}
