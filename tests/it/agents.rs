@@ -202,7 +202,7 @@ fn running_as_the_bars_arrive_in_six_chunks_equals_one_run_over_all_of_them() {
     // One run over everything.
     let once = home_with(&goog_playbook(), costs, "autonomous");
     ok_json(once.path(), &["paper-trade", "run"]);
-    // Six chunks through `fetch --provider csv`, a run after each (the first chunk ends inside the
+    // Six chunks through `fetch --provider csv`, a run after each (the first chunk is short:
     // 30 bars, 10 past the warm-up).
     let inc = empty_home();
     let h = inc.path();
