@@ -282,10 +282,7 @@ pub struct Message {
 pub type CycleDetail = (Cycle, Vec<Decision>, Vec<Message>);
 
 /// The decisions and messages of cycle `id` (`None` when there is no such cycle).
-pub fn cycle_detail(
-    tx: &Transaction<'_>,
-    id: i64,
-) -> Result<Option<CycleDetail>> {
+pub fn cycle_detail(tx: &Transaction<'_>, id: i64) -> Result<Option<CycleDetail>> {
     let Some(cycle) = cycles_by_id(tx, id)? else {
         return Ok(None);
     };

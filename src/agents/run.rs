@@ -86,6 +86,10 @@ struct Lane<'c> {
     hash: [u8; 32],
     hashed: usize,
     lot_size: f64,
+    /// The book's position as of the last settle with fills (`None`: read it again).
+    view: Option<PositionView>,
+    /// The market may have something to match: a position, or an order placed since the last settle.
+    busy: bool,
 }
 
 impl Lane<'_> {
@@ -162,25 +166,69 @@ pub fn run(
         settings.instruments.clone(),
         now_ms,
     );
-    for (k, i) in order {
-        let lane = &mut lanes[k];
-        let out = db.write(|tx| cycle(tx, &mut processor, lane, i, run_id, settings))?;
-        let pr = &mut report.playbooks[k];
-        match out {
-            CycleEnd::Halted(why) => {
-                report.halted = Some(why);
-                break;
-            }
-            CycleEnd::Done(tally) => {
-                report.cycles += 1;
-                report.fills += tally.fills;
-                pr.cycles += 1;
-                tally.add_to(pr);
+    let mut next = 0;
+    while next < order.len() && report.halted.is_none() {
+        let group = db.write(|tx| {
+            group(
+                tx,
+                &mut processor,
+                &mut lanes,
+                &order[next..],
+                run_id,
+                settings,
+            )
+        })?;
+        next += group.len();
+        for (k, end) in group {
+            match end {
+                CycleEnd::Halted(why) => report.halted = Some(why),
+                CycleEnd::Done(tally) => {
+                    report.cycles += 1;
+                    report.fills += tally.fills;
+                    report.playbooks[k].cycles += 1;
+                    tally.add_to(&mut report.playbooks[k]);
+                }
             }
         }
     }
     Ok(report)
 }
+
+/// Cycles committed together: until one places an order or the group has run for
+/// [`GROUP_BUDGET`] — whole cycles only, so a `kill -9` still leaves the state before or after a
+/// cycle, and a halt recorded by another process (which waits for this transaction) takes effect
+/// within the budget. One transaction per cycle cost 0.2 ms of CPU and far more wall time per bar.
+fn group(
+    tx: &Transaction<'_>,
+    processor: &mut Processor<'_>,
+    lanes: &mut [Lane<'_>],
+    order: &[(usize, usize)],
+    run_id: i64,
+    settings: &RunSettings<'_>,
+) -> Result<Vec<(usize, CycleEnd)>> {
+    let clock = std::time::Instant::now();
+    let sup = stages::supervise(tx)?;
+    let mut out = Vec::new();
+    for &(k, i) in order {
+        let end = if let Some(why) = halted(tx, &sup, run_id, settings.now_ms)? {
+            CycleEnd::Halted(why)
+        } else {
+            cycle(tx, processor, &mut lanes[k], i, run_id, &sup, settings)?
+        };
+        let stop = match &end {
+            CycleEnd::Halted(_) => true,
+            CycleEnd::Done(t) => t.submitted + t.recommended + t.exits + t.fills > 0,
+        };
+        out.push((k, end));
+        if stop || clock.elapsed() >= GROUP_BUDGET {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// How long one transaction of cycles may run.
+const GROUP_BUDGET: std::time::Duration = std::time::Duration::from_millis(50);
 
 fn halt_message(reason: &Option<String>) -> NewMessage {
     NewMessage {
@@ -219,6 +267,8 @@ fn lanes<'c>(
             hash: [0; 32],
             hashed: 0,
             lot_size: settings.instruments.get(sel.symbol()).lot_size,
+            view: None,
+            busy: true,
         });
     }
     Ok(out)
@@ -265,57 +315,45 @@ fn time(ms: i64) -> Result<DateTime<Utc>> {
         .ok_or_else(|| Error::invalid(format!("time {ms} is out of range")))
 }
 
-/// One cycle of `lane` at bar `i`, inside `tx`.
+/// One cycle of `lane` at bar `i`, inside `tx`, under the group's supervision `sup`.
 fn cycle(
     tx: &Transaction<'_>,
     processor: &mut Processor<'_>,
     lane: &mut Lane<'_>,
     i: usize,
     run_id: i64,
+    sup: &stages::Supervision,
     settings: &RunSettings<'_>,
 ) -> Result<CycleEnd> {
     let clock = std::time::Instant::now();
     let mut phases: Vec<(&'static str, u64)> = vec![("initializing", 0)];
     let mut mark = |p: &'static str| phases.push((p, clock.elapsed().as_micros() as u64));
-    let sup = stages::supervise(tx)?;
-    if let Some(why) = halted(tx, &sup, run_id, settings.now_ms)? {
-        return Ok(CycleEnd::Halted(why));
-    }
-    let fills = settle(tx, processor, lane, i, settings.now_ms)?;
+    let fills = settle(tx, processor, lane, i, settings)?;
     mark("strategy_analysis");
-    let (view, equity) = position_view(tx, lane, i, settings)?;
+    let view = lane.view.expect("settle reads the view");
     let close = lane.candles.close[i];
     let proposal = stages::strategy(&mut *lane.signals, i, &view, close);
     mark("risk_validation");
+    let equity = match proposal {
+        Proposal::Enter { .. } => equity(tx, settings)?,
+        _ => view.equity,
+    };
     let desk = RiskDesk {
         limits: &settings.limits,
         rule: &lane.sel.rule,
         lot_size: lane.lot_size,
     };
     let (instruction, risk_decision) = stages::risk(&desk, &proposal, sup.state, equity);
-    // A halt recorded since the cycle began (or an emergency the broker's closes just tripped)
-    // stops the cycle before the Execution stage.
-    let sup = stages::supervise(tx)?;
-    if let Some(why) = halted(tx, &sup, run_id, settings.now_ms)? {
-        return Ok(CycleEnd::Halted(why));
+    // Closes the broker just made may have tripped the emergency: the Supervisor looks again before
+    // the Execution stage (nothing else can write while this transaction is open).
+    if fills > 0 {
+        let again = stages::supervise(tx)?;
+        if let Some(why) = halted(tx, &again, run_id, settings.now_ms)? {
+            return Ok(CycleEnd::Halted(why));
+        }
     }
     mark("execution");
-    let bar_ms = lane.candles.ts[i];
-    let x_desk = Desk {
-        limits: settings.limits,
-        instruments: settings.instruments,
-        latency_ms: settings.model.latency_ms,
-        initial_balance: settings.model.initial_balance,
-    };
-    let venue = Venue {
-        desk: &x_desk,
-        book: &lane.sel.name,
-        symbol: lane.sel.symbol(),
-        interval: lane.sel.interval,
-        bar_ms,
-    };
-    let decided_at = time(close_time(lane.sel.interval, bar_ms))?;
-    let executed = stages::execute(tx, &venue, &instruction, &proposal, decided_at)?;
+    let executed = execute(tx, lane, i, &instruction, &proposal, settings)?;
     mark("completed");
     let mut tally = Tally {
         fills,
@@ -328,6 +366,7 @@ fn cycle(
         executed.as_ref(),
         &mut tally,
     );
+    lane.busy |= executed.is_some();
     let record = Record {
         proposal: &proposal,
         outcome: &outcome,
@@ -339,6 +378,36 @@ fn cycle(
     };
     write(tx, lane, i, run_id, settings.now_ms, record)?;
     Ok(CycleEnd::Done(tally))
+}
+
+/// The Execution stage for the lane's playbook at bar `i`'s close.
+fn execute(
+    tx: &Transaction<'_>,
+    lane: &Lane<'_>,
+    i: usize,
+    instruction: &Instruction,
+    proposal: &Proposal,
+    settings: &RunSettings<'_>,
+) -> Result<Option<NewDecision>> {
+    if matches!(instruction, Instruction::Nothing) {
+        return Ok(None);
+    }
+    let bar_ms = lane.candles.ts[i];
+    let desk = Desk {
+        limits: settings.limits,
+        instruments: settings.instruments,
+        latency_ms: settings.model.latency_ms,
+        initial_balance: settings.model.initial_balance,
+    };
+    let venue = Venue {
+        desk: &desk,
+        book: &lane.sel.name,
+        symbol: lane.sel.symbol(),
+        interval: lane.sel.interval,
+        bar_ms,
+    };
+    let decided_at = time(close_time(lane.sel.interval, bar_ms))?;
+    stages::execute(tx, &venue, instruction, proposal, decided_at)
 }
 
 /// When the supervisor found the state halted: the broadcast HALT message and the reason.
@@ -355,47 +424,78 @@ fn halted(
     Ok(Some(sup.reason.clone().unwrap_or_else(|| "halted".into())))
 }
 
-/// The paper broker matches the lane's market up to and including bar `i`; returns the fills.
+/// The paper broker matches the lane's market up to and including bar `i`, when it may have
+/// something to match (a position, or an order placed since); the book's view is read again after
+/// fills. Returns the fills.
 fn settle(
     tx: &Transaction<'_>,
     processor: &mut Processor<'_>,
-    lane: &Lane<'_>,
+    lane: &mut Lane<'_>,
     i: usize,
-    now_ms: i64,
+    settings: &RunSettings<'_>,
 ) -> Result<usize> {
-    let market = [MarketBars {
-        symbol: lane.sel.symbol(),
-        interval: lane.sel.interval,
-        candles: lane.candles,
-    }];
     let mut fills = 0;
-    loop {
-        let step = processor.step(tx, &market, lane.candles.ts[i], now_ms)?;
-        fills += step.fills;
-        if step.done {
-            return Ok(fills);
+    if lane.busy {
+        let market = [MarketBars {
+            symbol: lane.sel.symbol(),
+            interval: lane.sel.interval,
+            candles: lane.candles,
+        }];
+        loop {
+            let step = processor.step(tx, &market, lane.candles.ts[i], settings.now_ms)?;
+            fills += step.fills;
+            if step.done {
+                break;
+            }
         }
     }
+    if fills > 0 || lane.view.is_none() {
+        lane.view = Some(position_view(tx, lane, i, settings)?);
+    }
+    // Idle once flat with no order of the book working: positions come only from fills.
+    let flat = lane.view.is_some_and(|v| v.is_flat());
+    lane.busy = !flat || (lane.busy && working(tx, lane)?);
+    Ok(fills)
 }
 
-/// The playbook's paper position as the strategy sees it, and the account's equity (the initial
-/// balance before the account opens).
+/// Whether the lane's book has an order working in its market.
+fn working(tx: &Transaction<'_>, lane: &Lane<'_>) -> Result<bool> {
+    let sql = format!(
+        "SELECT EXISTS (SELECT 1 FROM paper_orders WHERE symbol = ?1 AND interval = ?2 AND strategy = ?3
+                        AND state IN {})",
+        crate::execution::OrderState::WORKING_SQL
+    );
+    let args = (
+        lane.sel.symbol(),
+        lane.sel.interval.as_str(),
+        lane.sel.name.as_str(),
+    );
+    Ok(tx.prepare_cached(&sql)?.query_row(args, |r| r.get(0))?)
+}
+
+/// The account's equity (the initial balance before the account opens).
+fn equity(tx: &Transaction<'_>, settings: &RunSettings<'_>) -> Result<f64> {
+    Ok(crate::paper::account::account(tx, settings.instruments)?
+        .map_or(settings.model.initial_balance, |a| a.equity))
+}
+
+/// The playbook's paper position as the strategy sees it, with the account's equity at this read
+/// (between reads the view keeps it: sizing reads the equity afresh for every entry).
 fn position_view(
     tx: &Transaction<'_>,
     lane: &Lane<'_>,
     i: usize,
     settings: &RunSettings<'_>,
-) -> Result<(PositionView, f64)> {
+) -> Result<PositionView> {
     let inst = settings.instruments;
-    let equity = crate::paper::account::account(tx, inst)?
-        .map_or(settings.model.initial_balance, |a| a.equity);
+    let equity = equity(tx, settings)?;
     let interval = lane.sel.interval.as_str();
     let pos = crate::paper::account::positions(tx, inst)?
         .into_iter()
         .find(|p| {
             p.symbol == lane.sel.symbol() && p.interval == interval && p.strategy == lane.sel.name
         });
-    let view = match pos {
+    Ok(match pos {
         None => PositionView {
             equity,
             ..PositionView::default()
@@ -406,8 +506,7 @@ fn position_view(
             entry_bar: lane.candles.ts.binary_search(&p.opened_ms).unwrap_or(i),
             equity,
         },
-    };
-    Ok((view, equity))
+    })
 }
 
 /// The cycle's outcome in a few words, counted into `tally`.

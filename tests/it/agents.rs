@@ -415,3 +415,167 @@ fn a_second_concurrent_run_waits_then_gives_up_busy_and_changes_nothing() {
             > 0
     );
 }
+
+/// What a run leaves that must not depend on how it was interrupted: the paper account, trades,
+/// positions and orders, and each cycle's bar, data hash, state, proposal and outcome.
+fn state_of(h: &Path) -> Vec<Value> {
+    let mut out: Vec<Value> = [
+        &["paper-trade", "trades", "--limit", "100000"][..],
+        &["paper-trade", "account"],
+        &["paper-trade", "positions"],
+        &["paper-trade", "orders", "--all"],
+    ]
+    .iter()
+    .map(|a| ok_json(h, a))
+    .collect();
+    let cycles = ok_json(h, &["paper-trade", "cycles", "--last", "100000"]);
+    for c in cycles["cycles"].as_array().unwrap() {
+        let keep = [
+            "id",
+            "playbook",
+            "bar",
+            "data_hash",
+            "trading_state",
+            "proposal",
+            "outcome",
+        ];
+        out.push(
+            keep.iter()
+                .map(|k| (k.to_string(), c[*k].clone()))
+                .collect(),
+        );
+    }
+    out
+}
+
+fn cycles_in(conn: &rusqlite::Connection) -> i64 {
+    conn.query_row("SELECT count(*) FROM agent_cycles", [], |r| r.get(0))
+        .unwrap_or(0)
+}
+
+fn copy_home(from: &Path) -> tempfile::TempDir {
+    let to = empty_home();
+    let status = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(format!("{}/.", from.display()))
+        .arg(to.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    to
+}
+
+/// Spawns `paper-trade run` on `h` and calls `at_k` once it has logged at least `k` cycles (or it
+/// ended); returns the run's exit code.
+fn run_until(h: &Path, k: i64, at_k: impl FnOnce(&mut std::process::Child)) -> Option<i32> {
+    let conn = rusqlite::Connection::open_with_flags(
+        h.join("flowrex.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let mut child = crate::support::flowrex_std(h)
+        .args(["paper-trade", "run"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while cycles_in(&conn) < k && std::time::Instant::now() < deadline {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    if child.try_wait().unwrap().is_none() {
+        at_k(&mut child);
+    }
+    child.wait().unwrap().code()
+}
+
+#[test]
+fn a_run_killed_at_any_point_ends_as_an_uninterrupted_one() {
+    let home = home_with(&goog_playbook(), (0.001, 0.0002), "autonomous");
+    // The database exists once the mode is set; the reference runs uninterrupted.
+    let reference = copy_home(home.path());
+    ok_json(reference.path(), &["paper-trade", "run"]);
+    let want = state_of(reference.path());
+    let total = (want.len() - 4) as i64;
+    assert!(total > 2000, "{total}");
+    let h = home.path();
+    // Killed at several points, each time the ledger verifies; the next run continues.
+    let mut killed = 0;
+    for k in [total / 10, total / 3, total / 2, 3 * total / 4] {
+        run_until(h, k, |child| {
+            child.kill().unwrap(); // SIGKILL
+            killed += 1;
+        });
+        let v = ok_json(h, &["paper-trade", "account", "--verify"]);
+        assert!(
+            v["verify"]["problems"]
+                .as_array()
+                .is_none_or(|p| p.is_empty()),
+            "{v}"
+        );
+    }
+    assert!(killed >= 3, "only {killed} kills landed inside a run");
+    ok_json(h, &["paper-trade", "run"]);
+    assert_eq!(state_of(h), want);
+}
+
+#[test]
+fn a_halt_recorded_during_a_run_stops_it_and_the_resumed_run_finishes_the_same() {
+    // 12 000 synthetic hourly bars: a run long enough for a halt to land inside it.
+    let home = empty_home();
+    let h = home.path();
+    let f = run(
+        h,
+        &[
+            "-q",
+            "fetch",
+            "--provider",
+            "synthetic",
+            "--symbol",
+            "SYN",
+            "--interval",
+            "1h",
+            "--bars",
+            "12000",
+            "--seed",
+            "3",
+        ],
+    );
+    assert_eq!(f.code, 0, "{}", f.stderr);
+    std::fs::create_dir_all(h.join("playbooks")).unwrap();
+    let pb = goog_playbook()
+        .replace("symbol = \"GOOG\"", "symbol = \"SYN\"")
+        .replace("interval = \"1d\"", "interval = \"1h\"");
+    write(&h.join("playbooks"), "p.toml", &pb);
+    write(h, "flowrex.toml", &config((0.001, 0.0002)));
+    assert_eq!(
+        run(
+            h,
+            &["paper-trade", "mode", "autonomous", "--reason", "test"]
+        )
+        .code,
+        0
+    );
+    let reference = copy_home(h);
+    ok_json(reference.path(), &["paper-trade", "run"]);
+    let want = state_of(reference.path());
+    let total = (want.len() - 4) as i64;
+    // The halt waits for the run's open group of cycles (at most 50 ms of work), then the run's next
+    // group sees it: exit 3, the reason printed, far fewer cycles than the history has.
+    let halted = run_until(h, total / 10, |_| {
+        let r = run(h, &["paper-trade", "halt", "--reason", "mid-run"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    });
+    assert_eq!(halted, Some(3), "the halt landed inside the run");
+    let cycles = ok_json(h, &["paper-trade", "cycles", "--last", "100000"]);
+    assert!((cycles["cycles"].as_array().unwrap().len() as i64) < total / 2);
+    assert_eq!(
+        run(h, &["paper-trade", "resume", "--reason", "go on"]).code,
+        0
+    );
+    ok_json(h, &["paper-trade", "run"]);
+    assert_eq!(state_of(h), want);
+}
