@@ -83,13 +83,17 @@ pub fn open_run(tx: &Transaction<'_>, now_ms: i64, mode: &str, playbooks: &[&str
     Ok(tx.last_insert_rowid())
 }
 
-/// The open time of the last bar `playbook` decided on.
-pub fn last_bar(tx: &Transaction<'_>, playbook: &str) -> Result<Option<i64>> {
+/// The last cycle of `playbook`: its bar's open time, index and data hash.
+pub fn last_cycle(tx: &Transaction<'_>, playbook: &str) -> Result<Option<(i64, usize, String)>> {
     Ok(tx
-        .prepare_cached("SELECT max(bar_ms) FROM agent_cycles WHERE playbook = ?1")?
-        .query_row([playbook], |r| r.get::<_, Option<i64>>(0))
-        .optional()?
-        .flatten())
+        .prepare_cached(
+            "SELECT bar_ms, bar_index, data_hash FROM agent_cycles WHERE playbook = ?1
+             ORDER BY bar_ms DESC LIMIT 1",
+        )?
+        .query_row([playbook], |r| {
+            Ok((r.get(0)?, r.get::<_, i64>(1)? as usize, r.get(2)?))
+        })
+        .optional()?)
 }
 
 /// Records a cycle, its decisions and its messages; returns the cycle id.
