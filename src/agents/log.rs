@@ -35,8 +35,10 @@ pub struct NewCycle<'a> {
     pub proposal: &'a Value,
     /// What came of it, in a few words.
     pub outcome: &'a str,
-    /// `(phase, microseconds since the cycle began)`.
+    /// `(phase, nanoseconds since the cycle began)`.
     pub phases: &'a [(&'static str, u64)],
+    /// Wall clock when the cycle began (ms).
+    pub wall_ms: i64,
 }
 
 /// A stage's decision to record.
@@ -106,8 +108,8 @@ pub fn write_cycle(
 ) -> Result<i64> {
     tx.prepare_cached(
         "INSERT INTO agent_cycles (run_id, playbook, symbol, interval, bar_ms, bar_ts, bar_index, data_hash,
-                                   mode, trading_state, proposal, outcome, phases)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                                   mode, trading_state, proposal, outcome, phases, wall_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )?
     .execute(params![
         c.run_id,
@@ -123,6 +125,7 @@ pub fn write_cycle(
         c.proposal.to_string(),
         c.outcome,
         serde_json::to_string(c.phases).expect("phases serialize"),
+        c.wall_ms,
     ])?;
     let id = tx.last_insert_rowid();
     let mut stmt = tx.prepare_cached(
@@ -199,7 +202,7 @@ pub struct Cycle {
     pub proposal: Value,
     /// The outcome.
     pub outcome: String,
-    /// `[phase, µs]` pairs.
+    /// `[phase, ns]` pairs.
     pub phases: Value,
 }
 

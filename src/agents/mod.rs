@@ -13,6 +13,7 @@ pub mod settings;
 pub use gate::{GateMarket, GateReport, RiskGate};
 pub use risk_stage::{Proposal, RiskDesk};
 pub use settings::Selected;
+pub mod health;
 pub mod log;
 pub mod run;
 pub mod stages;

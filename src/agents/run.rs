@@ -208,12 +208,23 @@ fn group(
 ) -> Result<Vec<(usize, CycleEnd)>> {
     let clock = std::time::Instant::now();
     let sup = stages::supervise(tx)?;
+    let skip = super::health::health(tx)?
+        .iter()
+        .any(|h| h.stage == "execution" && h.unhealthy());
     let mut out = Vec::new();
     for &(k, i) in order {
         let end = if let Some(why) = halted(tx, &sup, run_id, settings.now_ms)? {
             CycleEnd::Halted(why)
         } else {
-            cycle(tx, processor, &mut lanes[k], i, run_id, &sup, settings)?
+            cycle(
+                tx,
+                processor,
+                &mut lanes[k],
+                i,
+                run_id,
+                (&sup, skip),
+                settings,
+            )?
         };
         let stop = match &end {
             CycleEnd::Halted(_) => true,
@@ -345,12 +356,13 @@ fn cycle(
     lane: &mut Lane<'_>,
     i: usize,
     run_id: i64,
-    sup: &stages::Supervision,
+    (sup, skip): (&stages::Supervision, bool),
     settings: &RunSettings<'_>,
 ) -> Result<CycleEnd> {
     let clock = std::time::Instant::now();
+    let wall_ms = chrono::Utc::now().timestamp_millis();
     let mut phases: Vec<(&'static str, u64)> = vec![("initializing", 0)];
-    let mut mark = |p: &'static str| phases.push((p, clock.elapsed().as_micros() as u64));
+    let mut mark = |p: &'static str| phases.push((p, clock.elapsed().as_nanos() as u64));
     let fills = settle(tx, processor, lane, i, settings)?;
     mark("strategy_analysis");
     let view = lane.view.expect("settle reads the view");
@@ -376,7 +388,7 @@ fn cycle(
         }
     }
     mark("execution");
-    let executed = execute(tx, lane, i, &instruction, &proposal, settings)?;
+    let executed = execute(tx, lane, i, &instruction, &proposal, (settings, skip))?;
     mark("completed");
     let mut tally = Tally {
         fills,
@@ -398,22 +410,38 @@ fn cycle(
         phases: &phases,
         mode: sup.mode.as_str(),
         state: sup.state,
+        wall_ms,
     };
     write(tx, lane, i, run_id, settings.now_ms, record)?;
     Ok(CycleEnd::Done(tally))
 }
 
-/// The Execution stage for the lane's playbook at bar `i`'s close.
+/// The Execution stage for the lane's playbook at bar `i`'s close, inside a savepoint: a failure is
+/// rolled back to it and recorded as the stage's error (counted by `paper-trade health`), and the run
+/// goes on. While the stage is unhealthy the Supervisor skips it (recorded).
 fn execute(
     tx: &Transaction<'_>,
     lane: &Lane<'_>,
     i: usize,
     instruction: &Instruction,
     proposal: &Proposal,
-    settings: &RunSettings<'_>,
+    ctx: (&RunSettings<'_>, bool),
 ) -> Result<Option<NewDecision>> {
+    let (settings, skip) = ctx;
     if matches!(instruction, Instruction::Nothing) {
         return Ok(None);
+    }
+    let note = |decision: &str, reason: String| NewDecision {
+        stage: "execution",
+        decision: decision.into(),
+        reason,
+        detail: None,
+        risk_decision_id: None,
+        order_id: None,
+    };
+    if skip {
+        let why = "the supervisor skips the execution stage: it failed in more than half of its last cycles";
+        return Ok(Some(note("skipped", why.into())));
     }
     let bar_ms = lane.candles.ts[i];
     let desk = Desk {
@@ -430,7 +458,17 @@ fn execute(
         bar_ms,
     };
     let decided_at = time(close_time(lane.sel.interval, bar_ms))?;
-    stages::execute(tx, &venue, instruction, proposal, decided_at)
+    tx.execute_batch("SAVEPOINT agents_execution")?;
+    match stages::execute(tx, &venue, instruction, proposal, decided_at) {
+        Ok(x) => {
+            tx.execute_batch("RELEASE agents_execution")?;
+            Ok(x)
+        }
+        Err(e) => {
+            tx.execute_batch("ROLLBACK TO agents_execution; RELEASE agents_execution")?;
+            Ok(Some(note("error", e.to_string())))
+        }
+    }
 }
 
 /// When the supervisor found the state halted: the broadcast HALT message and the reason.
@@ -576,6 +614,7 @@ struct Record<'a> {
     phases: &'a [(&'static str, u64)],
     mode: &'a str,
     state: TradingState,
+    wall_ms: i64,
 }
 
 /// Logs the cycle: the row, and for anything but a hold each stage's decision and the messages
@@ -605,6 +644,7 @@ fn write(
         proposal: &proposal,
         outcome: r.outcome,
         phases: r.phases,
+        wall_ms: r.wall_ms,
     };
     if matches!(r.proposal, Proposal::Hold) {
         return log::write_cycle(tx, &c, &[], &[], now_ms).map(drop);

@@ -28,7 +28,39 @@ pub struct RunArgs {
     /// How long to wait for another run of this home to finish before giving up ("busy", exit 1).
     #[arg(long, default_value_t = 2000, value_name = "MS", hide = true)]
     pub wait_ms: u64,
+    /// Keep going: run again every --every until Ctrl-C (or a halt: exit 3).
+    #[arg(long)]
+    pub follow: bool,
+    /// With --follow: the pause between runs, e.g. 60s, 5m, 1h.
+    #[arg(
+        long,
+        default_value = "60s",
+        requires = "follow",
+        value_name = "DURATION"
+    )]
+    pub every: String,
 }
+
+/// `60s`, `5m`, `1h` or plain seconds.
+fn parse_every(text: &str) -> Result<Duration> {
+    let t = text.trim();
+    let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| Error::usage(format!("--every {t}: expected e.g. 60s, 5m or 1h")))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(Error::usage(format!("--every {t}: unit must be s, m or h"))),
+    };
+    if secs == 0 {
+        return Err(Error::usage(format!("--every {t}: must be above 0")));
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Arguments of `paper-trade cycles`.
 #[derive(Debug, clap::Args)]
@@ -41,11 +73,50 @@ pub struct CyclesArgs {
     pub playbook: Option<String>,
 }
 
-/// Runs `paper-trade run`: one cycle per newly closed bar of each selected playbook. Exit 3 when the
-/// trading state is halted (the reason is printed).
-pub fn run(ctx: &Context, home: &Home, a: RunArgs, now_ms: i64) -> Result<Outcome> {
+/// Runs `paper-trade run`: one cycle per newly closed bar of each selected playbook; with `--follow`,
+/// again every `--every` until Ctrl-C. Exit 3 when the trading state is halted (the reason printed).
+/// `now_ms` pins the clock (the hidden `--now`); else each run reads the time afresh.
+pub fn run(ctx: &Context, home: &Home, a: RunArgs, now_ms: Option<i64>) -> Result<Outcome> {
+    let every = if a.follow {
+        Some(parse_every(&a.every)?)
+    } else {
+        None
+    };
     let _lock = lock(home, Duration::from_millis(a.wait_ms))?;
-    let selected = settings::select(&home.playbooks_dir(), &a.playbooks)?;
+    let Some(every) = every else {
+        let now = now_ms.unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
+        return run_once(ctx, home, &a.playbooks, now, true);
+    };
+    let _ = ctrlc::set_handler(|| {
+        if STOP.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            std::process::exit(super::EXIT_INTERRUPTED);
+        }
+    });
+    loop {
+        let now = now_ms.unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
+        let out = run_once(ctx, home, &a.playbooks, now, false)?;
+        if out != Outcome::Done {
+            return Ok(out);
+        }
+        let until = Instant::now() + every;
+        while Instant::now() < until {
+            if STOP.load(std::sync::atomic::Ordering::SeqCst) {
+                return Ok(Outcome::Interrupted);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// One run; `idle_note`: say so when there was nothing to do (not every minute under --follow).
+fn run_once(
+    ctx: &Context,
+    home: &Home,
+    playbooks: &[String],
+    now_ms: i64,
+    idle_note: bool,
+) -> Result<Outcome> {
+    let selected = settings::select(&home.playbooks_dir(), playbooks)?;
     if selected.is_empty() {
         return Err(Error::invalid(format!(
             "playbook: none selected; name one with --playbook or set status = \"active\" in a playbook of {}",
@@ -61,7 +132,9 @@ pub fn run(ctx: &Context, home: &Home, a: RunArgs, now_ms: i64) -> Result<Outcom
         now_ms,
     };
     let report = run::run(&mut *ctx.db()?, &selected, &bars, &caches, &settings)?;
-    show_run(ctx, &report)?;
+    if report.cycles > 0 || report.halted.is_some() || idle_note {
+        show_run(ctx, &report)?;
+    }
     Ok(match report.halted {
         Some(_) => Outcome::Refused,
         None => Outcome::Done,
@@ -260,6 +333,45 @@ pub fn set_state(ctx: &Context, to: TradingState, reason: &str, now_ms: i64) -> 
         print_text(&format!(
             "trading state {before} → {} ({})",
             change.state, change.reason
+        ))?;
+    }
+    Ok(Outcome::Done)
+}
+
+/// `paper-trade health`: each stage's runs, errors, last heartbeat and status over the last cycles.
+pub fn health(ctx: &Context) -> Result<Outcome> {
+    let rows = ctx.db()?.read(flowrex::agents::health::health)?;
+    if ctx.json {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            window: usize,
+            stages: &'a [flowrex::agents::health::StageHealth],
+        }
+        print_json(&Out {
+            window: flowrex::agents::health::WINDOW,
+            stages: &rows,
+        })?;
+    } else {
+        #[derive(Tabled)]
+        struct Line {
+            stage: &'static str,
+            status: &'static str,
+            cycles: usize,
+            errors: usize,
+            slowest_ms: String,
+            last_heartbeat: String,
+        }
+        print_text(&table(rows.iter().map(|h| Line {
+            stage: h.stage,
+            status: h.status,
+            cycles: h.cycles,
+            errors: h.errors,
+            slowest_ms: format!("{:.3}", h.slowest_ms),
+            last_heartbeat: h.last_heartbeat.clone().unwrap_or_default(),
+        })))?;
+        print_text(&format!(
+            "over the last {} cycles; unhealthy: failed in more than half of the cycles it ran in",
+            flowrex::agents::health::WINDOW
         ))?;
     }
     Ok(Outcome::Done)

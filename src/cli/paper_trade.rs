@@ -116,6 +116,8 @@ pub enum Action {
         #[arg(long)]
         cycle: i64,
     },
+    /// Each stage's health over the last cycles: runs, errors, last heartbeat, slowest time.
+    Health,
     /// Stop trading: no new orders (cancels and protective exits still work). Audited.
     Halt {
         /// Why.
@@ -266,6 +268,7 @@ pub struct ProcessArgs {
 /// Runs `flowrex paper-trade`.
 pub fn run(ctx: &Context, args: PaperTradeArgs) -> Result<Outcome> {
     let now = resolve_now(args.now.as_deref())?;
+    let pinned = args.now.is_some().then(|| now.timestamp_millis());
     let limits = ctx.config.risk.effective()?;
     let home = ctx.home()?;
     match args.action {
@@ -289,9 +292,10 @@ pub fn run(ctx: &Context, args: PaperTradeArgs) -> Result<Outcome> {
             close_positions,
         } => reset(ctx, limits, balance, &reason, close_positions, now),
         Action::Mode { mode, reason } => set_or_show_mode(ctx, mode, reason, now),
-        Action::Run(a) => super::paper_run::run(ctx, &home, a, now.timestamp_millis()),
+        Action::Run(a) => super::paper_run::run(ctx, &home, a, pinned),
         Action::Cycles(a) => super::paper_run::cycles(ctx, a),
         Action::Decisions { cycle } => super::paper_run::decisions(ctx, cycle),
+        Action::Health => super::paper_run::health(ctx),
         Action::Halt { reason } => {
             super::paper_run::set_state(ctx, TradingState::Halted, &reason, now.timestamp_millis())
         }

@@ -579,3 +579,67 @@ fn a_halt_recorded_during_a_run_stops_it_and_the_resumed_run_finishes_the_same()
     ok_json(h, &["paper-trade", "run"]);
     assert_eq!(state_of(h), want);
 }
+
+#[test]
+fn an_execution_stage_failing_in_most_cycles_is_unhealthy_and_the_supervisor_skips_it() {
+    let costs = (0.001, 0.0002);
+    // Where the strategy proposes its third entry, from a full run.
+    let full = home_with(&goog_playbook(), costs, "autonomous");
+    ok_json(full.path(), &["paper-trade", "run"]);
+    let cycles = ok_json(full.path(), &["paper-trade", "cycles", "--last", "100000"]);
+    let entries: Vec<&Value> = cycles["cycles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["proposal"]["kind"] == "enter")
+        .collect();
+    let bar = entries[2]["bar"].as_str().unwrap();
+    let bar_ms = ms(bar);
+    let day = 86_400_000;
+    let iso = |t: i64| flowrex::candles::time::format_ts_full(t);
+    // Up to the bar before it (the bar is not closed yet at its own open time + 1 h).
+    let home = home_with(&goog_playbook(), costs, "autonomous");
+    let h = home.path();
+    ok_json(
+        h,
+        &["paper-trade", "run", "--now", &iso(bar_ms + 3_600_000)],
+    );
+    let before = ok_json(h, &["paper-trade", "health"]);
+    let exec = |v: &Value| {
+        v["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["stage"] == "execution")
+            .unwrap()
+            .clone()
+    };
+    assert_ne!(exec(&before)["status"], "unhealthy", "{before}");
+    // The execution stage failed in each of the last 20 cycles (written as the stage records an
+    // error: rolled back to its savepoint, the error kept).
+    let conn = rusqlite::Connection::open(h.join("flowrex.db")).unwrap();
+    conn.execute(
+        "INSERT INTO agent_decisions (cycle_id, stage, decision, reason)
+         SELECT id, 'execution', 'error', 'broker unreachable' FROM agent_cycles ORDER BY id DESC LIMIT 20",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let after = ok_json(h, &["paper-trade", "health"]);
+    assert_eq!(exec(&after)["status"], "unhealthy", "{after}");
+    assert_eq!(exec(&after)["errors"], 20);
+    // The entry at the next bar is sized and approved by the Risk stage, and the Supervisor skips
+    // the execution: recorded, nothing submitted.
+    let rep = ok_json(h, &["paper-trade", "run", "--now", &iso(bar_ms + day)]);
+    assert_eq!(rep["cycles"], 1);
+    assert_eq!(rep["playbooks"][0]["submitted"], 0);
+    let last = ok_json(h, &["paper-trade", "cycles", "--last", "1"]);
+    assert_eq!(last["cycles"][0]["bar"].as_str().unwrap(), bar);
+    assert!(
+        last["cycles"][0]["outcome"]
+            .as_str()
+            .unwrap()
+            .starts_with("skipped"),
+        "{last}"
+    );
+}

@@ -25,7 +25,8 @@ CREATE TABLE agent_runs (
 
 -- One cycle: a playbook's decision at the close of one bar. `data_hash` chains the bars up to this
 -- one (sha256 of the previous bar's hash and this bar), so a cycle names exactly the history it saw.
--- `phases` is a JSON array of [phase, microseconds since the cycle started].
+-- `phases` is a JSON array of [phase, nanoseconds since the cycle started]; `wall_ms` is the wall
+-- clock when it began (the stages' heartbeat, `paper-trade health`).
 CREATE TABLE agent_cycles (
     id            INTEGER PRIMARY KEY,
     run_id        INTEGER NOT NULL REFERENCES agent_runs (id),
@@ -41,6 +42,7 @@ CREATE TABLE agent_cycles (
     proposal      TEXT NOT NULL,
     outcome       TEXT NOT NULL,
     phases        TEXT NOT NULL,
+    wall_ms       INTEGER NOT NULL,
     UNIQUE (playbook, bar_ms)
 );
 CREATE INDEX agent_cycles_by_playbook ON agent_cycles (playbook, bar_ms);
