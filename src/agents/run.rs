@@ -369,16 +369,20 @@ fn cycle(
     let close = lane.candles.close[i];
     let proposal = stages::strategy(&mut *lane.signals, i, &view, close);
     mark("risk_validation");
-    let equity = match proposal {
-        Proposal::Enter { .. } => equity(tx, settings)?,
-        _ => view.equity,
+    let (equity, disabled) = match proposal {
+        Proposal::Enter { .. } => match stages::disabled_budget(tx, &lane.sel.name)? {
+            Some(why) => (view.equity, Some(why)),
+            None => (equity(tx, settings)?, None),
+        },
+        _ => (view.equity, None),
     };
     let desk = RiskDesk {
         limits: &settings.limits,
         rule: &lane.sel.rule,
         lot_size: lane.lot_size,
     };
-    let (instruction, risk_decision) = stages::risk(&desk, &proposal, sup.state, equity);
+    let (instruction, risk_decision) =
+        stages::risk(&desk, &proposal, sup.state, (equity, disabled.as_deref()));
     // Closes the broker just made may have tripped the emergency: the Supervisor looks again before
     // the Execution stage (nothing else can write while this transaction is open).
     if fills > 0 {

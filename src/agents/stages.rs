@@ -13,7 +13,7 @@
 //!   it): submitted in autonomous mode, recorded as a previewed recommendation in guide mode.
 
 use chrono::{DateTime, Utc};
-use rusqlite::Transaction;
+use rusqlite::{OptionalExtension, Transaction};
 use serde_json::json;
 
 use super::log::NewDecision;
@@ -74,12 +74,13 @@ pub enum Instruction {
 }
 
 /// The Risk stage: sizes and protects an entry from `equity`; entries are blocked unless the state is
-/// active. Returns the instruction and its decision.
+/// active, and refused while the book's strategy budget is `disabled` (its reason; the validator would
+/// deny them with the rule `strategy_budget`). Returns the instruction and its decision.
 pub fn risk(
     desk: &RiskDesk<'_>,
     proposal: &Proposal,
     state: TradingState,
-    equity: f64,
+    (equity, disabled): (f64, Option<&str>),
 ) -> (Instruction, NewDecision) {
     let decided = |decision: &str, reason: String, detail| NewDecision {
         stage: "risk",
@@ -106,6 +107,17 @@ pub fn risk(
                 None,
             ),
         ),
+        Proposal::Enter { .. } if disabled.is_some() => (
+            Instruction::Nothing,
+            decided(
+                "refused",
+                format!(
+                    "strategy_budget: disabled ({})",
+                    disabled.unwrap_or_default()
+                ),
+                None,
+            ),
+        ),
         Proposal::Enter {
             side,
             reference,
@@ -124,6 +136,21 @@ pub fn risk(
             }
         },
     }
+}
+
+/// Why the book's strategy budget is disabled, when it is (the risk book's `strategy_budgets`).
+pub fn disabled_budget(tx: &Transaction<'_>, book: &str) -> Result<Option<String>> {
+    let id = crate::risk::StrategyId::parse("strategy", book)?;
+    let row: Option<(bool, Option<String>)> = tx
+        .prepare_cached(
+            "SELECT enabled, disabled_reason FROM strategy_budgets WHERE strategy = ?1",
+        )?
+        .query_row([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    Ok(match row {
+        Some((false, why)) => Some(why.unwrap_or_else(|| "disabled".into())),
+        _ => None,
+    })
 }
 
 /// Where the Execution stage places orders.

@@ -643,3 +643,99 @@ fn an_execution_stage_failing_in_most_cycles_is_unhealthy_and_the_supervisor_ski
         "{last}"
     );
 }
+
+#[test]
+fn a_follower_keeps_running_and_holds_the_home_so_a_cron_run_is_busy() {
+    let home = home_with(&goog_playbook(), (0.001, 0.0002), "autonomous");
+    let h = home.path();
+    let conn_path = h.join("flowrex.db");
+    let mut child = crate::support::flowrex_std(h)
+        .args(["paper-trade", "run", "--follow", "--every", "1s"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let conn = rusqlite::Connection::open_with_flags(
+        &conn_path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while cycles_in(&conn) == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(cycles_in(&conn) > 0);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the follower is still running"
+    );
+    let r = run(h, &["paper-trade", "run", "--wait-ms", "200"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("busy"), "{}", r.stderr);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let bad = run(h, &["paper-trade", "run", "--follow", "--every", "0s"]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+}
+
+#[test]
+fn a_risk_emergency_halts_every_run_until_it_is_reset() {
+    let home = home_with(&goog_playbook(), (0.001, 0.0002), "autonomous");
+    let h = home.path();
+    // A 16% loss from a 10 000 peak: the drawdown reaches the 15% limit and trips the emergency.
+    for args in [
+        &[
+            "risk-check",
+            "state",
+            "--balance",
+            "10000",
+            "--reason",
+            "test",
+        ][..],
+        &["risk-check", "record", "fill", "--symbol", "X"],
+        &[
+            "risk-check",
+            "record",
+            "close",
+            "--symbol",
+            "X",
+            "--pnl",
+            "-1600",
+        ],
+    ] {
+        let r = run(h, args);
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+    }
+    for _ in 0..2 {
+        let r = run(h, &["paper-trade", "run"]);
+        assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
+        assert!(r.stdout.contains("halted: risk emergency"), "{}", r.stdout);
+        assert!(r.stdout.contains("reset-emergency"), "{}", r.stdout);
+    }
+    assert_eq!(
+        ok_json(h, &["paper-trade", "cycles"])["cycles"],
+        Value::Array(vec![])
+    );
+    // Re-based and reset, the next run trades.
+    for args in [
+        &[
+            "risk-check",
+            "state",
+            "--balance",
+            "8400",
+            "--reason",
+            "re-base",
+        ][..],
+        &["risk-check", "reset-emergency", "--reason", "reviewed"],
+    ] {
+        let r = run(h, args);
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+    }
+    assert!(
+        ok_json(h, &["paper-trade", "run"])["cycles"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+}

@@ -45,7 +45,6 @@ CREATE TABLE agent_cycles (
     wall_ms       INTEGER NOT NULL,
     UNIQUE (playbook, bar_ms)
 );
-CREATE INDEX agent_cycles_by_playbook ON agent_cycles (playbook, bar_ms);
 
 -- Each stage's decision in a cycle: what it decided, why, and what it links to (the risk decision of
 -- the audit log, the paper order).
