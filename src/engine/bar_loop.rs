@@ -475,6 +475,54 @@ mod tests {
         assert_eq!(r.warmup, 0);
     }
 
+    /// Signals that enter long with a stop at the bars in `longs` and log what the bar loop tells them.
+    struct Told {
+        longs: Vec<(usize, f64)>,
+        events: Vec<String>,
+        equity: Vec<f64>,
+    }
+
+    impl Signals for Told {
+        fn warmup(&self) -> usize {
+            0
+        }
+        fn decide(&mut self, i: usize, position: &PositionView) -> Action {
+            self.equity.push(position.equity);
+            match self.longs.iter().find(|l| l.0 == i) {
+                Some(&(_, stop)) => Action::Enter(Entry::long().with_stop(stop)),
+                None => Action::Hold,
+            }
+        }
+        fn on_position(&mut self, event: PositionEvent<'_>) {
+            self.events.push(match event {
+                PositionEvent::Opened { bar, units, .. } => format!("open {bar} {units}"),
+                PositionEvent::Closed(t) => format!("close {} {:?}", t.exit_bar, t.exit_reason),
+            });
+        }
+    }
+
+    #[test]
+    fn the_signals_are_told_of_positions_opened_and_closed_even_on_the_same_bar() {
+        let c = bars();
+        // Long at bar 1 (fills at open[2] = 12, 10 units), stop 9: bar 2's low is 11, kept. Long again
+        // at bar 4: the reversal closes the first trade at open[5] = 15 and opens the second there;
+        // its stop 14.5 is inside bar 5 (low 14), so it closes on the bar it opened.
+        let mut s = Told {
+            longs: vec![(1, 9.0), (4, 14.5)],
+            events: vec![],
+            equity: vec![],
+        };
+        let r = run(&c, &mut s, &config(Fill::NextOpen)).unwrap();
+        assert_eq!(r.trades.len(), 2);
+        assert_eq!(
+            s.events,
+            ["open 2 10", "close 5 Signal", "open 5 10", "close 5 Stop"]
+        );
+        // The view's equity is the bar loop's mark at each deciding close.
+        assert_eq!(s.equity.len(), 8); // decisions at bars 1..=8
+        assert_eq!(s.equity[..], r.equity[1..9]);
+    }
+
     #[test]
     fn a_warm_up_ending_inside_the_window_delays_the_first_decision() {
         let c = bars();

@@ -92,7 +92,9 @@ pub struct PositionView {
     /// Bar index of the entry (0 when flat).
     pub entry_bar: usize,
     /// Equity marked at the deciding bar's close (cash plus the open position's mark), what a risk
-    /// stage sizes from; 0 where no equity is known.
+    /// stage sizes from; 0 where no equity is known. The bar loop fills it at every decision; the paper
+    /// pipeline as of the book's last fill (its Risk stage reads the account afresh for each entry).
+    /// Strategies do not read it.
     pub equity: f64,
 }
 
