@@ -1,20 +1,22 @@
 //! The decision log (migration `0006_agents.sql`, append-only): runs, cycles with their phases and the
 //! bar and data hash they saw, each stage's decisions (linked to the risk decision and the paper
 //! order), and the stage-to-stage messages. Writes happen inside the cycle's transaction, so a cycle
-//! is logged exactly when its orders are.
+//! is logged exactly when its orders are. Every table is hash-chained ([`crate::db::chain`]):
+//! [`verify`] names the first row changed after it was written.
 
+use rusqlite::types::Value as SqlValue;
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::db::audit::{Verification, verify_chains};
+use crate::db::chain::{Appender, Chain};
 use crate::error::Result;
 use crate::execution::store::ts_text;
 
 /// A cycle to record.
 #[derive(Debug, Clone)]
 pub struct NewCycle<'a> {
-    /// The run.
-    pub run_id: i64,
     /// The playbook.
     pub playbook: &'a str,
     /// Market.
@@ -75,14 +77,97 @@ pub struct NewMessage {
     pub body: Value,
 }
 
+/// `agent_runs`, chained over these columns in this order.
+pub const RUNS: Chain = Chain {
+    table: "agent_runs",
+    columns: &["started_ms", "started_ts", "now_ms", "mode", "playbooks"],
+};
+
+/// `agent_cycles`, chained over these columns in this order.
+pub const CYCLES: Chain = Chain {
+    table: "agent_cycles",
+    columns: &[
+        "run_id",
+        "playbook",
+        "symbol",
+        "interval",
+        "bar_ms",
+        "bar_ts",
+        "bar_index",
+        "data_hash",
+        "mode",
+        "trading_state",
+        "proposal",
+        "outcome",
+        "phases",
+        "wall_ms",
+    ],
+};
+
+/// `agent_decisions`, chained over these columns in this order.
+pub const DECISIONS: Chain = Chain {
+    table: "agent_decisions",
+    columns: &[
+        "cycle_id",
+        "stage",
+        "decision",
+        "reason",
+        "detail",
+        "risk_decision_id",
+        "order_id",
+    ],
+};
+
+/// `agent_messages`, chained over these columns in this order.
+pub const MESSAGES: Chain = Chain {
+    table: "agent_messages",
+    columns: &[
+        "run_id",
+        "cycle_id",
+        "ts_ms",
+        "sender",
+        "recipient",
+        "kind",
+        "priority",
+        "correlation_id",
+        "body",
+        "expires_ms",
+    ],
+};
+
+/// Every chained table of the decision log, in the order [`verify`] reports them.
+pub const CHAINS: [Chain; 5] = [super::state::STATES, RUNS, CYCLES, DECISIONS, MESSAGES];
+
+/// Recomputes every chain of the log and checks its guard triggers against the migrations'. Run it
+/// in a read transaction for a consistent snapshot.
+pub fn verify(conn: &rusqlite::Connection) -> Result<Verification> {
+    verify_chains(conn, &CHAINS, crate::db::migrations::installed_trigger_sql)
+}
+
+fn text(s: &str) -> SqlValue {
+    SqlValue::Text(s.to_string())
+}
+
+fn int(i: i64) -> SqlValue {
+    SqlValue::Integer(i)
+}
+
+fn opt_int(i: Option<i64>) -> SqlValue {
+    i.map_or(SqlValue::Null, SqlValue::Integer)
+}
+
 /// Opens a run; returns its id.
 pub fn open_run(tx: &Transaction<'_>, now_ms: i64, mode: &str, playbooks: &[&str]) -> Result<i64> {
     let started = chrono::Utc::now().timestamp_millis();
-    tx.execute(
-        "INSERT INTO agent_runs (started_ms, started_ts, now_ms, mode, playbooks) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![started, ts_text(started), now_ms, mode, serde_json::to_string(playbooks).expect("names serialize")],
-    )?;
-    Ok(tx.last_insert_rowid())
+    let names = serde_json::to_string(playbooks).expect("names serialize");
+    let values = [
+        int(started),
+        text(&ts_text(started)),
+        int(now_ms),
+        text(mode),
+        text(&names),
+    ];
+    RUNS.append(tx, &values)
 }
 
 /// The last cycle of `playbook`: its bar's open time, index and data hash.
@@ -98,81 +183,87 @@ pub fn last_cycle(tx: &Transaction<'_>, playbook: &str) -> Result<Option<(i64, u
         .optional()?)
 }
 
-/// Records a cycle, its decisions and its messages; returns the cycle id.
-pub fn write_cycle(
-    tx: &Transaction<'_>,
-    c: &NewCycle<'_>,
-    decisions: &[NewDecision],
-    messages: &[NewMessage],
-    now_ms: i64,
-) -> Result<i64> {
-    tx.prepare_cached(
-        "INSERT INTO agent_cycles (run_id, playbook, symbol, interval, bar_ms, bar_ts, bar_index, data_hash,
-                                   mode, trading_state, proposal, outcome, phases, wall_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-    )?
-    .execute(params![
-        c.run_id,
-        c.playbook,
-        c.symbol,
-        c.interval,
-        c.bar_ms,
-        ts_text(c.bar_ms),
-        c.bar_index as i64,
-        c.data_hash,
-        c.mode,
-        c.trading_state,
-        c.proposal.to_string(),
-        c.outcome,
-        serde_json::to_string(c.phases).expect("phases serialize"),
-        c.wall_ms,
-    ])?;
-    let id = tx.last_insert_rowid();
-    let mut stmt = tx.prepare_cached(
-        "INSERT INTO agent_decisions (cycle_id, stage, decision, reason, detail, risk_decision_id, order_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?;
-    for d in decisions {
-        stmt.execute(params![
-            id,
-            d.stage,
-            d.decision,
-            d.reason,
-            d.detail.as_ref().map(Value::to_string),
-            d.risk_decision_id,
-            d.order_id
-        ])?;
-    }
-    for m in messages {
-        write_message(tx, c.run_id, Some(id), m, now_ms)?;
-    }
-    Ok(id)
+/// Appends cycles, decisions and messages inside one transaction (each table's chain head is read
+/// once; each row then costs one hash and one insert).
+pub struct Writer<'a> {
+    run_id: i64,
+    cycles: Appender<'a>,
+    decisions: Appender<'a>,
+    messages: Appender<'a>,
 }
 
-/// Records a message (outside a cycle when `cycle_id` is `None`, e.g. a halt).
-pub fn write_message(
-    tx: &Transaction<'_>,
-    run_id: i64,
-    cycle_id: Option<i64>,
-    m: &NewMessage,
-    now_ms: i64,
-) -> Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO agent_messages (run_id, cycle_id, ts_ms, sender, recipient, kind, priority, correlation_id, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?
-    .execute(params![
-        run_id,
-        cycle_id,
-        now_ms,
-        m.sender,
-        m.recipient,
-        m.kind,
-        m.priority,
-        m.correlation_id,
-        m.body.to_string()
-    ])?;
-    Ok(())
+impl<'a> Writer<'a> {
+    /// A writer of run `run_id`'s rows in `tx`; nothing else may append to the log's cycles,
+    /// decisions or messages while it lives.
+    pub fn new(tx: &'a Transaction<'_>, run_id: i64) -> Result<Writer<'a>> {
+        Ok(Writer {
+            run_id,
+            cycles: CYCLES.appender(tx)?,
+            decisions: DECISIONS.appender(tx)?,
+            messages: MESSAGES.appender(tx)?,
+        })
+    }
+
+    /// Records a cycle, its decisions and its messages; returns the cycle id.
+    pub fn cycle(
+        &mut self,
+        c: &NewCycle<'_>,
+        decisions: &[NewDecision],
+        messages: &[NewMessage],
+        now_ms: i64,
+    ) -> Result<i64> {
+        let phases = serde_json::to_string(c.phases).expect("phases serialize");
+        let id = self.cycles.push(&[
+            int(self.run_id),
+            text(c.playbook),
+            text(c.symbol),
+            text(c.interval),
+            int(c.bar_ms),
+            text(&ts_text(c.bar_ms)),
+            int(c.bar_index as i64),
+            text(c.data_hash),
+            text(c.mode),
+            text(c.trading_state),
+            text(&c.proposal.to_string()),
+            text(c.outcome),
+            text(&phases),
+            int(c.wall_ms),
+        ])?;
+        for d in decisions {
+            self.decisions.push(&[
+                int(id),
+                text(d.stage),
+                text(&d.decision),
+                text(&d.reason),
+                d.detail
+                    .as_ref()
+                    .map_or(SqlValue::Null, |v| text(&v.to_string())),
+                opt_int(d.risk_decision_id),
+                opt_int(d.order_id),
+            ])?;
+        }
+        for m in messages {
+            self.message(Some(id), m, now_ms)?;
+        }
+        Ok(id)
+    }
+
+    /// Records a message (outside a cycle when `cycle_id` is `None`, e.g. a halt).
+    pub fn message(&mut self, cycle_id: Option<i64>, m: &NewMessage, now_ms: i64) -> Result<()> {
+        self.messages.push(&[
+            int(self.run_id),
+            opt_int(cycle_id),
+            int(now_ms),
+            text(m.sender),
+            text(m.recipient),
+            text(m.kind),
+            text(m.priority),
+            m.correlation_id.as_deref().map_or(SqlValue::Null, text),
+            text(&m.body.to_string()),
+            SqlValue::Null,
+        ])?;
+        Ok(())
+    }
 }
 
 /// A logged cycle.

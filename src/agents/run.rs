@@ -150,7 +150,7 @@ pub fn run(
         let sup = stages::supervise(tx)?;
         let id = log::open_run(tx, now_ms, sup.mode.as_str(), &names)?;
         if sup.state == TradingState::Halted {
-            log::write_message(tx, id, None, &halt_message(&sup.reason), now_ms)?;
+            log::Writer::new(tx, id)?.message(None, &halt_message(&sup.reason), now_ms)?;
         }
         Ok((id, sup))
     })?;
@@ -207,24 +207,17 @@ fn group(
     settings: &RunSettings<'_>,
 ) -> Result<Vec<(usize, CycleEnd)>> {
     let clock = std::time::Instant::now();
+    let w = &mut log::Writer::new(tx, run_id)?;
     let sup = stages::supervise(tx)?;
     let skip = super::health::health(tx)?
         .iter()
         .any(|h| h.stage == "execution" && h.unhealthy());
     let mut out = Vec::new();
     for &(k, i) in order {
-        let end = if let Some(why) = halted(tx, &sup, run_id, settings.now_ms)? {
+        let end = if let Some(why) = halted(w, &sup, settings.now_ms)? {
             CycleEnd::Halted(why)
         } else {
-            cycle(
-                tx,
-                processor,
-                &mut lanes[k],
-                i,
-                run_id,
-                (&sup, skip),
-                settings,
-            )?
+            cycle(tx, processor, &mut lanes[k], i, w, (&sup, skip), settings)?
         };
         let stop = match &end {
             CycleEnd::Halted(_) => true,
@@ -355,7 +348,7 @@ fn cycle(
     processor: &mut Processor<'_>,
     lane: &mut Lane<'_>,
     i: usize,
-    run_id: i64,
+    w: &mut log::Writer<'_>,
     (sup, skip): (&stages::Supervision, bool),
     settings: &RunSettings<'_>,
 ) -> Result<CycleEnd> {
@@ -387,7 +380,7 @@ fn cycle(
     // the Execution stage (nothing else can write while this transaction is open).
     if fills > 0 {
         let again = stages::supervise(tx)?;
-        if let Some(why) = halted(tx, &again, run_id, settings.now_ms)? {
+        if let Some(why) = halted(w, &again, settings.now_ms)? {
             return Ok(CycleEnd::Halted(why));
         }
     }
@@ -416,7 +409,7 @@ fn cycle(
         state: sup.state,
         wall_ms,
     };
-    write(tx, lane, i, run_id, settings.now_ms, record)?;
+    write(w, lane, i, settings.now_ms, record)?;
     Ok(CycleEnd::Done(tally))
 }
 
@@ -477,15 +470,14 @@ fn execute(
 
 /// When the supervisor found the state halted: the broadcast HALT message and the reason.
 fn halted(
-    tx: &Transaction<'_>,
+    w: &mut log::Writer<'_>,
     sup: &stages::Supervision,
-    run_id: i64,
     now_ms: i64,
 ) -> Result<Option<String>> {
     if sup.state != TradingState::Halted {
         return Ok(None);
     }
-    log::write_message(tx, run_id, None, &halt_message(&sup.reason), now_ms)?;
+    w.message(None, &halt_message(&sup.reason), now_ms)?;
     Ok(Some(sup.reason.clone().unwrap_or_else(|| "halted".into())))
 }
 
@@ -624,10 +616,9 @@ struct Record<'a> {
 /// Logs the cycle: the row, and for anything but a hold each stage's decision and the messages
 /// (request → response correlated by the cycle's key).
 fn write(
-    tx: &Transaction<'_>,
+    w: &mut log::Writer<'_>,
     lane: &mut Lane<'_>,
     i: usize,
-    run_id: i64,
     now_ms: i64,
     r: Record<'_>,
 ) -> Result<()> {
@@ -636,7 +627,6 @@ fn write(
     let bar_ms = lane.candles.ts[i];
     let state = r.state.to_string();
     let c = NewCycle {
-        run_id,
         playbook: &lane.sel.name,
         symbol: lane.sel.symbol(),
         interval: lane.sel.interval.as_str(),
@@ -651,7 +641,7 @@ fn write(
         wall_ms: r.wall_ms,
     };
     if matches!(r.proposal, Proposal::Hold) {
-        return log::write_cycle(tx, &c, &[], &[], now_ms).map(drop);
+        return w.cycle(&c, &[], &[], now_ms).map(drop);
     }
     let strategy = NewDecision {
         stage: "strategy",
@@ -698,5 +688,5 @@ fn write(
         ));
         decisions.push(x);
     }
-    log::write_cycle(tx, &c, &decisions, &messages, now_ms).map(drop)
+    w.cycle(&c, &decisions, &messages, now_ms).map(drop)
 }

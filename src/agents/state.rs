@@ -4,11 +4,19 @@
 //! the last one's. A risk emergency halts too, without a row: it latches until
 //! `risk-check reset-emergency` switches the emergency off ([`effective`]).
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::types::Value;
+use rusqlite::{OptionalExtension, Transaction};
 use serde::Serialize;
 
+use crate::db::chain::Chain;
 use crate::error::{Error, Result};
 use crate::execution::store::ts_text;
+
+/// `agent_state_changes`, chained over these columns in this order.
+pub const STATES: Chain = Chain {
+    table: "agent_state_changes",
+    columns: &["ts_ms", "ts", "state", "reason", "source"],
+};
 
 /// The trading state.
 #[derive(
@@ -97,12 +105,19 @@ pub fn set(
     if reason.is_empty() {
         return Err(Error::invalid("reason: must not be empty"));
     }
-    tx.execute(
-        "INSERT INTO agent_state_changes (ts_ms, ts, state, reason, source) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![now_ms, ts_text(now_ms), state.to_string(), reason, source],
+    let text = |s: &str| Value::Text(s.to_string());
+    let id = STATES.append(
+        tx,
+        &[
+            Value::Integer(now_ms),
+            text(&ts_text(now_ms)),
+            text(&state.to_string()),
+            text(reason),
+            text(source),
+        ],
     )?;
     Ok(StateChange {
-        id: tx.last_insert_rowid(),
+        id,
         ts: ts_text(now_ms),
         state,
         reason: reason.to_string(),

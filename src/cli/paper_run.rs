@@ -376,3 +376,38 @@ pub fn health(ctx: &Context) -> Result<Outcome> {
     }
     Ok(Outcome::Done)
 }
+
+/// `paper-trade verify-log`: recomputes every chain of the decision log; exit 3 naming the first row
+/// changed after it was written (or a guard trigger that is missing or altered).
+pub fn verify_log(ctx: &Context) -> Result<Outcome> {
+    let v = ctx.db()?.read(|tx| log::verify(tx))?;
+    if ctx.json {
+        print_json(&v)?;
+    } else {
+        #[derive(Tabled)]
+        struct Line {
+            table: &'static str,
+            rows: u64,
+            head: String,
+        }
+        print_text(&table(v.chains.iter().map(|c| Line {
+            table: c.table,
+            rows: c.rows,
+            head: c.head.clone(),
+        })))?;
+        match v.first_fault() {
+            None => print_text("the decision log verifies: every row is as written")?,
+            Some(f) => print_text(&format!(
+                "{}{}: {}",
+                f.table,
+                f.id.map(|i| format!(" row {i}")).unwrap_or_default(),
+                f.problem
+            ))?,
+        }
+    }
+    Ok(if v.intact() {
+        Outcome::Done
+    } else {
+        Outcome::Refused
+    })
+}

@@ -118,6 +118,8 @@ pub enum Action {
     },
     /// Each stage's health over the last cycles: runs, errors, last heartbeat, slowest time.
     Health,
+    /// Recompute the decision log's hash chains (exit 3 naming the first row changed since written).
+    VerifyLog,
     /// Stop trading: no new orders (cancels and protective exits still work). Audited.
     Halt {
         /// Why.
@@ -296,6 +298,7 @@ pub fn run(ctx: &Context, args: PaperTradeArgs) -> Result<Outcome> {
         Action::Cycles(a) => super::paper_run::cycles(ctx, a),
         Action::Decisions { cycle } => super::paper_run::decisions(ctx, cycle),
         Action::Health => super::paper_run::health(ctx),
+        Action::VerifyLog => super::paper_run::verify_log(ctx),
         Action::Halt { reason } => {
             super::paper_run::set_state(ctx, TradingState::Halted, &reason, now.timestamp_millis())
         }

@@ -524,7 +524,7 @@ fn a_run_killed_at_any_point_ends_as_an_uninterrupted_one() {
 
 #[test]
 fn a_halt_recorded_during_a_run_stops_it_and_the_resumed_run_finishes_the_same() {
-    // 60 000 synthetic one-minute bars: a run long enough for a halt to land inside it.
+    // 20 000 synthetic one-minute bars: a run long enough for a halt to land inside it.
     let home = empty_home();
     let h = home.path();
     let f = run(
@@ -539,7 +539,7 @@ fn a_halt_recorded_during_a_run_stops_it_and_the_resumed_run_finishes_the_same()
             "--interval",
             "1m",
             "--bars",
-            "60000",
+            "20000",
             "--seed",
             "3",
         ],
@@ -565,10 +565,22 @@ fn a_halt_recorded_during_a_run_stops_it_and_the_resumed_run_finishes_the_same()
     let total = (want.len() - 4) as i64;
     // The halt waits for the run's open group of cycles (at most 50 ms of work), then the run's next
     // group sees it: exit 3, before the end of the history.
+    // The test takes the database's write lock as soon as it sees the cycles, so the run can finish
+    // at most its open group before the halt is committed.
+    let mut db = flowrex::db::Db::open(h).unwrap();
     let halted = run_until(h, total / 10, |_| {
-        let r = run(h, &["paper-trade", "halt", "--reason", "mid-run"]);
-        assert_eq!(r.code, 0, "{}", r.stderr);
+        db.write(|tx| {
+            flowrex::agents::state::set(
+                tx,
+                flowrex::agents::state::TradingState::Halted,
+                "mid-run",
+                "test",
+                0,
+            )
+        })
+        .unwrap();
     });
+    drop(db);
     assert_eq!(halted, Some(3), "the halt landed inside the run");
     let cycles = ok_json(h, &["paper-trade", "cycles", "--last", "100000"]);
     assert!((cycles["cycles"].as_array().unwrap().len() as i64) < total);
@@ -617,14 +629,29 @@ fn an_execution_stage_failing_in_most_cycles_is_unhealthy_and_the_supervisor_ski
     assert_ne!(exec(&before)["status"], "unhealthy", "{before}");
     // The execution stage failed in each of the last 20 cycles (written as the stage records an
     // error: rolled back to its savepoint, the error kept).
-    let conn = rusqlite::Connection::open(h.join("flowrex.db")).unwrap();
-    conn.execute(
-        "INSERT INTO agent_decisions (cycle_id, stage, decision, reason)
-         SELECT id, 'execution', 'error', 'broker unreachable' FROM agent_cycles ORDER BY id DESC LIMIT 20",
-        [],
-    )
+    let mut db = flowrex::db::Db::open(h).unwrap();
+    db.write(|tx| {
+        let ids: Vec<i64> = tx
+            .prepare("SELECT id FROM agent_cycles ORDER BY id DESC LIMIT 20")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for id in ids {
+            use rusqlite::types::Value as V;
+            let row = [
+                V::Integer(id),
+                V::Text("execution".into()),
+                V::Text("error".into()),
+                V::Text("broker unreachable".into()),
+                V::Null,
+                V::Null,
+                V::Null,
+            ];
+            flowrex::agents::log::DECISIONS.append(tx, &row)?;
+        }
+        Ok(())
+    })
     .unwrap();
-    drop(conn);
+    drop(db);
     let after = ok_json(h, &["paper-trade", "health"]);
     assert_eq!(exec(&after)["status"], "unhealthy", "{after}");
     assert_eq!(exec(&after)["errors"], 20);
@@ -737,5 +764,54 @@ fn a_risk_emergency_halts_every_run_until_it_is_reset() {
             .as_u64()
             .unwrap()
             > 0
+    );
+}
+
+#[test]
+fn the_decision_log_is_hash_chained_and_verify_log_names_a_changed_row() {
+    let home = home_with(&goog_playbook(), (0.001, 0.0002), "autonomous");
+    let h = home.path();
+    assert_eq!(
+        run(h, &["paper-trade", "reduce", "--reason", "test"]).code,
+        0
+    );
+    assert_eq!(
+        run(h, &["paper-trade", "resume", "--reason", "test"]).code,
+        0
+    );
+    ok_json(h, &["paper-trade", "run"]);
+    let v = ok_json(h, &["paper-trade", "verify-log"]);
+    let rows: Vec<u64> = v["chains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["rows"].as_u64().unwrap())
+        .collect();
+    // Two state changes, one run, the cycles, and decisions and messages of the entry cycles.
+    assert_eq!(rows[0], 2);
+    assert_eq!(rows[1], 1);
+    assert!(rows[2] > 2000 && rows[3] > 0 && rows[4] > 0, "{rows:?}");
+    // Rewrite one cycle's outcome around the guard (as someone with the file could): the chain
+    // breaks at that row.
+    let conn = rusqlite::Connection::open(h.join("flowrex.db")).unwrap();
+    conn.execute_batch(
+        "DROP TRIGGER agent_cycles_no_update;
+         UPDATE agent_cycles SET outcome = 'hold' WHERE id = (SELECT min(id) FROM agent_cycles WHERE outcome LIKE 'submitted%');",
+    )
+    .unwrap();
+    let id: i64 = conn
+        .query_row(
+            "SELECT min(id) FROM agent_cycles WHERE proposal LIKE '%enter%' AND outcome = 'hold'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    drop(conn);
+    let r = run(h, &["paper-trade", "verify-log"]);
+    assert_eq!(r.code, 3, "{}", r.stdout);
+    assert!(
+        r.stdout.contains(&format!("agent_cycles row {id}")),
+        "{}",
+        r.stdout
     );
 }
