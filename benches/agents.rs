@@ -5,13 +5,14 @@
 //! - cron: one new bar for each of 10 active playbooks on 100,000-bar stores whose history was
 //!   replayed before: under 1 s.
 //!
-//! Measured on the shared 2-core machine (integration tests building and running beside it), release
-//! build: replay 1.54 s median wall (1.26–1.82 s), 0.9 s CPU — 99,980 cycles (the synthetic series'
-//! bars after the 20-bar warm-up), 37 orders and 74 fills: the strategy's budget is disabled after five
-//! losses in a row, after which the Risk stage refuses its entries without an order. Before cycles were
-//! grouped into transactions and an idle market skipped the broker, the same replay took 45 s wall,
-//! 14 s CPU. cron: 285 ms median wall, 60–90 ms CPU (10 Parquet loads of 100,000 bars, 10 indicator
-//! preparations, 10 cycles); setting it up (999,790 cycles) took 13.7 s wall, 10.1 s CPU.
+//! Measured on the shared 2-core machine, release build, the log hash-chained: replay 2.72 s median
+//! wall (2.68–2.78 s), 1.4–1.6 s CPU — 99,980 cycles (the synthetic series' bars after the 20-bar
+//! warm-up), 37 orders and 74 fills: the strategy's budget is disabled after five losses in a row,
+//! after which the Risk stage refuses its entries without an order. Before cycles were grouped into
+//! transactions and an idle market skipped the broker, the same replay took 45 s wall, 14 s CPU;
+//! before the log was chained, 1.54 s wall, 0.9 s CPU. cron: 275 ms median wall, 60–90 ms CPU
+//! (10 Parquet loads of 100,000 bars, 10 indicator preparations, 10 cycles); setting it up (999,790
+//! cycles) took 21 s wall, 14 s CPU.
 
 use std::cell::OnceCell;
 use std::path::Path;
