@@ -91,6 +91,7 @@ fn run_home(home: &Path) -> RunReport {
         .resolve()
         .unwrap(),
         now_ms: i64::MAX / 4,
+        halt_request: None,
     };
     let mut db = Db::open(home).unwrap();
     run::run(&mut db, &selected, &bars, &caches, &settings).unwrap()

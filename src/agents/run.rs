@@ -41,6 +41,9 @@ pub struct RunSettings<'a> {
     pub model: FillModel,
     /// The clock: bars closed by now are decided.
     pub now_ms: i64,
+    /// A file whose presence asks a running run to halt (`paper-trade halt` writes it before it
+    /// records the state, which must wait for the database while a run holds it).
+    pub halt_request: Option<std::path::PathBuf>,
 }
 
 /// What one playbook did in a run.
@@ -208,7 +211,11 @@ fn group(
 ) -> Result<Vec<(usize, CycleEnd)>> {
     let clock = std::time::Instant::now();
     let w = &mut log::Writer::new(tx, run_id)?;
-    let sup = stages::supervise(tx)?;
+    let mut sup = stages::supervise(tx)?;
+    if let Some(why) = requested_halt(settings) {
+        sup.state = TradingState::Halted;
+        sup.reason = Some(why);
+    }
     let skip = super::health::health(tx)?
         .iter()
         .any(|h| h.stage == "execution" && h.unhealthy());
@@ -229,6 +236,14 @@ fn group(
         }
     }
     Ok(out)
+}
+
+/// The reason in the halt request file, when there is one. SQLite's lock is not fair — a `halt`
+/// waiting for it could wait out a long catch-up run — so a halt asks through a file first.
+fn requested_halt(settings: &RunSettings<'_>) -> Option<String> {
+    let path = settings.halt_request.as_ref()?;
+    let text = std::fs::read_to_string(path).ok()?;
+    Some(format!("halt requested: {}", text.trim()))
 }
 
 /// How long one transaction of cycles may run.

@@ -130,6 +130,7 @@ fn run_once(
         instruments: &ctx.config.instruments,
         model: ctx.config.paper.resolve()?,
         now_ms,
+        halt_request: Some(halt_file(home)),
     };
     let report = run::run(&mut *ctx.db()?, &selected, &bars, &caches, &settings)?;
     if report.cycles > 0 || report.halted.is_some() || idle_note {
@@ -321,12 +322,35 @@ pub fn decisions(ctx: &Context, id: i64) -> Result<Outcome> {
     Ok(Outcome::Done)
 }
 
-/// `paper-trade halt | reduce | resume --reason`.
-pub fn set_state(ctx: &Context, to: TradingState, reason: &str, now_ms: i64) -> Result<Outcome> {
+/// The file through which `halt` asks a running run to stop.
+fn halt_file(home: &Home) -> std::path::PathBuf {
+    home.root().join("agents.halt")
+}
+
+/// `paper-trade halt | reduce | resume --reason`. A halt first writes its reason to
+/// `<home>/agents.halt`, which a running run checks before each group of cycles (the database may be
+/// held by that run), then records the state and removes the file; resume removes a leftover one.
+pub fn set_state(
+    ctx: &Context,
+    home: &Home,
+    to: TradingState,
+    reason: &str,
+    now_ms: i64,
+) -> Result<Outcome> {
+    if reason.trim().is_empty() {
+        return Err(Error::invalid("reason: must not be empty"));
+    }
+    let flag = halt_file(home);
+    if to == TradingState::Halted {
+        flowrex::atomic::write_atomic(&flag, reason.trim().as_bytes())?;
+    }
     let (before, change) = ctx.db()?.write(|tx| {
         let (before, _) = state::current(tx)?;
         Ok((before, state::set(tx, to, reason, "command", now_ms)?))
     })?;
+    if flag.exists() {
+        std::fs::remove_file(&flag).at(&flag)?;
+    }
     if ctx.json {
         print_json(&change)?;
     } else {

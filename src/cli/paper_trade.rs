@@ -299,18 +299,27 @@ pub fn run(ctx: &Context, args: PaperTradeArgs) -> Result<Outcome> {
         Action::Decisions { cycle } => super::paper_run::decisions(ctx, cycle),
         Action::Health => super::paper_run::health(ctx),
         Action::VerifyLog => super::paper_run::verify_log(ctx),
-        Action::Halt { reason } => {
-            super::paper_run::set_state(ctx, TradingState::Halted, &reason, now.timestamp_millis())
-        }
+        Action::Halt { reason } => super::paper_run::set_state(
+            ctx,
+            &home,
+            TradingState::Halted,
+            &reason,
+            now.timestamp_millis(),
+        ),
         Action::Reduce { reason } => super::paper_run::set_state(
             ctx,
+            &home,
             TradingState::Reducing,
             &reason,
             now.timestamp_millis(),
         ),
-        Action::Resume { reason } => {
-            super::paper_run::set_state(ctx, TradingState::Active, &reason, now.timestamp_millis())
-        }
+        Action::Resume { reason } => super::paper_run::set_state(
+            ctx,
+            &home,
+            TradingState::Active,
+            &reason,
+            now.timestamp_millis(),
+        ),
     }
 }
 
