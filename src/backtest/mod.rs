@@ -12,6 +12,7 @@ pub mod spec;
 pub use spec::{DataSpec, RunSpec};
 
 use crate::candles::Candles;
+use crate::engine::events::{CloseRange, Marks};
 use crate::engine::{BacktestConfig, RunResult};
 use crate::error::Result;
 use crate::indicators::IndicatorCache;
@@ -37,7 +38,12 @@ pub fn backtest(
     cache: &IndicatorCache,
 ) -> Result<Report> {
     let mut signals = strategy.prepare(candles, params, cache)?;
-    let run = signals.run_engine(candles, config)?;
+    // Signals that list their decisions run event by event (bit for bit the bar loop's result).
+    let range = CloseRange::cached(candles, cache);
+    let run = match signals.run_events(candles, config, Marks::All, range)? {
+        Some(events) => events.run,
+        None => signals.run_engine(candles, config)?,
+    };
     let metrics = metrics::compute_cached(candles, &run, cache);
     Ok(Report { run, metrics })
 }

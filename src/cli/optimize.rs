@@ -13,6 +13,7 @@ use super::run_args::{SettingsArgs, TargetArgs, check_spec_keys};
 use super::{Context, Outcome};
 use flowrex::candles::store::path_safe_symbol;
 use flowrex::error::{Error, Result};
+use flowrex::indicators::cache::DEFAULT_BUDGET_MB;
 use flowrex::optimize::results::ResultsWriter;
 use flowrex::optimize::{
     self, Method, Objective, Observer, Outcome as Evaluated, Settings, Shard, Space,
@@ -120,6 +121,10 @@ pub struct OptimizeArgs {
     /// Evaluate only slice K of N (cluster array jobs); combine with `optimize merge`.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
+    /// Memory for cached indicator series, in MB; idle ones beyond it are dropped and recomputed when
+    /// needed again (results never change) [default: 256].
+    #[arg(long, value_name = "MB")]
+    pub cache_mb: Option<usize>,
     /// Settings and time window.
     #[command(flatten)]
     #[serde(skip)]
@@ -162,7 +167,8 @@ impl OptimizeArgs {
             top,
             out,
             results,
-            shard
+            shard,
+            cache_mb
         );
         if self.params.is_empty() {
             self.params = spec.params;
@@ -271,6 +277,10 @@ impl Observer for CliObserver {
             bar.inc(1);
         }
     }
+
+    fn wants_metrics(&self) -> bool {
+        self.results.is_some()
+    }
 }
 
 fn progress_bar(ctx: &Context, len: u64) -> Option<indicatif::ProgressBar> {
@@ -331,6 +341,7 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
         seed: args.seed.unwrap_or(42),
         top_k,
         shard,
+        cache_mb: args.cache_mb.unwrap_or(DEFAULT_BUDGET_MB),
     };
     let feasible = optimize::check_space(&settings)?;
     let data = args.settings.data(&symbol, interval)?;

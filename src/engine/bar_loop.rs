@@ -57,17 +57,45 @@ pub struct RunResult {
     pub out_of_money_bar: Option<usize>,
 }
 
-struct Broker<'c> {
-    cfg: &'c BacktestConfig,
-    cash: f64,
-    pos: Option<Position>,
-    trades: Vec<Trade>,
-    ambiguous: usize,
-    cancelled: usize,
+/// The simulated account: cash, the open position, the trade log. Shared with the event-driven run
+/// ([`super::events`]), so both apply the same fills in the same order.
+pub(super) struct Broker<'c> {
+    pub(super) cfg: &'c BacktestConfig,
+    pub(super) cash: f64,
+    pub(super) pos: Option<Position>,
+    pub(super) trades: Vec<Trade>,
+    pub(super) ambiguous: usize,
+    pub(super) cancelled: usize,
 }
 
-impl Broker<'_> {
-    fn open(&mut self, entry: Entry, price: f64, bar: usize) {
+impl<'c> Broker<'c> {
+    /// A flat account holding the configured cash.
+    pub(super) fn new(cfg: &'c BacktestConfig) -> Broker<'c> {
+        Broker {
+            cfg,
+            cash: cfg.cash,
+            pos: None,
+            trades: Vec::with_capacity(64),
+            ambiguous: 0,
+            cancelled: 0,
+        }
+    }
+
+    /// The position still open, marked at `last_close`.
+    pub(super) fn open_trade(&self, last_close: f64) -> Option<OpenTrade> {
+        self.pos.map(|p| OpenTrade {
+            size: p.units,
+            entry_bar: p.entry_bar,
+            entry_price: p.entry,
+            stop: p.stop,
+            target: p.target,
+            entry_commission: p.units.abs() * p.entry * self.cfg.commission,
+            mark_price: last_close,
+            unrealized_pnl: p.units * (last_close - p.entry),
+        })
+    }
+
+    pub(super) fn open(&mut self, entry: Entry, price: f64, bar: usize) {
         let adj = fills::entry_price(price, self.cfg.spread, entry.side);
         // Flat here (exclusive orders), so margin available = max(0, equity) = max(0, cash).
         let available = self.cash.max(0.0);
@@ -88,7 +116,7 @@ impl Broker<'_> {
         });
     }
 
-    fn close(&mut self, price: f64, bar: usize, reason: ExitReason, ambiguous: bool) {
+    pub(super) fn close(&mut self, price: f64, bar: usize, reason: ExitReason, ambiguous: bool) {
         let Some(p) = self.pos.take() else { return };
         let (trade, cash) =
             fills::close_position(&p, price, bar, reason, ambiguous, self.cfg.commission);
@@ -97,7 +125,7 @@ impl Broker<'_> {
     }
 
     #[inline]
-    fn apply(&mut self, action: Action, price: f64, bar: usize) {
+    pub(super) fn apply(&mut self, action: Action, price: f64, bar: usize) {
         match action {
             Action::Hold => {}
             Action::Exit => self.close(price, bar, ExitReason::Signal, false),
@@ -111,7 +139,7 @@ impl Broker<'_> {
     /// Stop and target of the open position against bar `i` (prices are read only when there is a
     /// level to check).
     #[inline]
-    fn check_exits(&mut self, i: usize, open: &[f64], high: &[f64], low: &[f64]) {
+    pub(super) fn check_exits(&mut self, i: usize, open: &[f64], high: &[f64], low: &[f64]) {
         let Some(p) = self.pos else { return };
         if p.stop.is_none() && p.target.is_none() {
             return;
@@ -127,7 +155,7 @@ impl Broker<'_> {
     }
 
     #[inline]
-    fn equity(&self, close: f64) -> f64 {
+    pub(super) fn equity(&self, close: f64) -> f64 {
         match self.pos {
             Some(p) => self.cash + (close * p.units - p.units * p.entry),
             None => self.cash,
@@ -135,7 +163,7 @@ impl Broker<'_> {
     }
 
     #[inline]
-    fn view(&self) -> PositionView {
+    pub(super) fn view(&self) -> PositionView {
         match self.pos {
             Some(p) => PositionView {
                 units: p.units,
@@ -230,16 +258,7 @@ pub fn run<S: Signals + ?Sized>(
             out_of_money_bar = Some(last);
         }
     }
-    let open_trade = broker.pos.map(|p| OpenTrade {
-        size: p.units,
-        entry_bar: p.entry_bar,
-        entry_price: p.entry,
-        stop: p.stop,
-        target: p.target,
-        entry_commission: p.units.abs() * p.entry * cfg.commission,
-        mark_price: close[n - 1],
-        unrealized_pnl: p.units * (close[n - 1] - p.entry),
-    });
+    let open_trade = broker.open_trade(close[n - 1]);
     Ok(RunResult {
         trades: broker.trades,
         open_trade,

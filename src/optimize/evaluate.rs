@@ -2,10 +2,12 @@
 //! objective, a top-K that ranks deterministically, and a hook ([`Observer`]) through which every
 //! outcome reaches the results file and the progress display as soon as it is known.
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 
+use super::fast::{self, Lean};
 use super::objective::{Objective, rank_cmp, rank_value};
 use crate::backtest;
 use crate::candles::Candles;
@@ -30,7 +32,8 @@ pub struct Outcome {
     pub objective: f64,
     /// The value it is ranked by: `Some` when the objective is finite and `--min-trades` is met.
     pub rank: Option<f64>,
-    /// Every metric of the run.
+    /// Every metric of the run (in the outcomes a search returns and those observers that want
+    /// metrics see; see [`Observer::wants_metrics`]).
     pub metrics: Metrics,
 }
 
@@ -39,6 +42,14 @@ pub struct Outcome {
 pub trait Observer: Sync {
     /// Called once per evaluated candidate.
     fn evaluated(&self, seq: u64, outcome: &Outcome);
+
+    /// Whether [`Observer::evaluated`] reads every metric of every outcome (a results file does). When
+    /// not, candidates are ranked on the objective alone ([`super::fast`]) and only the outcomes the
+    /// search returns carry every metric; the others carry `objective`, `rank`, `num_trades` and the
+    /// few metrics [`crate::metrics::objective::sketch_metrics`] lists.
+    fn wants_metrics(&self) -> bool {
+        true
+    }
 }
 
 /// An observer that ignores everything.
@@ -47,6 +58,10 @@ pub struct NoObserver;
 
 impl Observer for NoObserver {
     fn evaluated(&self, _seq: u64, _outcome: &Outcome) {}
+
+    fn wants_metrics(&self) -> bool {
+        false
+    }
 }
 
 /// The best `k` ranked outcomes, best first, ordered by [`rank_cmp`].
@@ -114,6 +129,8 @@ pub struct Evaluator<'a> {
     /// The objective's metric, looked up once (not per candidate).
     objective_field: &'static Field,
     min_trades: usize,
+    /// The objective-only scorer (built on first use; `None` when every metric is wanted).
+    lean: OnceLock<Option<Lean>>,
     cache: IndicatorCache,
     stop: &'a AtomicBool,
     observer: &'a dyn Observer,
@@ -140,6 +157,7 @@ impl<'a> Evaluator<'a> {
             objective,
             objective_field: objective.field(),
             min_trades,
+            lean: OnceLock::new(),
             cache: IndicatorCache::new(),
             stop,
             observer,
@@ -147,6 +165,12 @@ impl<'a> Evaluator<'a> {
             ranked: AtomicU64::new(0),
             max_trades: AtomicUsize::new(0),
         }
+    }
+
+    /// The same evaluator with an indicator cache of at most about `bytes` of idle series.
+    pub fn with_cache_budget(mut self, bytes: usize) -> Evaluator<'a> {
+        self.cache = IndicatorCache::with_budget(bytes);
+        self
     }
 
     /// True once a stop was requested.
@@ -165,15 +189,22 @@ impl<'a> Evaluator<'a> {
         if self.stopped() {
             return Ok(None);
         }
-        let report = backtest::backtest(
-            self.candles,
-            self.strategy,
-            &params,
-            &self.config,
-            &self.cache,
-        )?;
-        let metrics = report.metrics;
-        let objective = self.objective_field.value(&metrics).as_f64();
+        let (metrics, objective) = match self.lean() {
+            Some(lean) => {
+                let s = lean.score(
+                    self.candles,
+                    self.strategy,
+                    &params,
+                    &self.config,
+                    &self.cache,
+                )?;
+                (s.metrics, s.objective)
+            }
+            None => {
+                let m = self.backtest(&params)?.metrics;
+                (m, self.objective_field.value(&m).as_f64())
+            }
+        };
         let rank = rank_value(objective, metrics.num_trades, self.min_trades);
         let outcome = Outcome {
             index,
@@ -191,6 +222,40 @@ impl<'a> Evaluator<'a> {
             .fetch_max(metrics.num_trades, Ordering::Relaxed);
         self.observer.evaluated(seq, &outcome);
         Ok(Some(outcome))
+    }
+
+    /// The objective-only scorer, unless the observer wants every metric or the objective needs the
+    /// per-bar pass.
+    fn lean(&self) -> Option<&Lean> {
+        self.lean
+            .get_or_init(|| {
+                if self.observer.wants_metrics() {
+                    return None;
+                }
+                Lean::new(self.candles, &self.cache, self.objective_field.key)
+            })
+            .as_ref()
+    }
+
+    /// One full backtest (every metric) of `params`.
+    fn backtest(&self, params: &Params) -> Result<backtest::Report> {
+        backtest::backtest(
+            self.candles,
+            self.strategy,
+            params,
+            &self.config,
+            &self.cache,
+        )
+    }
+
+    /// The outcomes a search reports, each with every metric: those ranked on the objective alone
+    /// are run again in full ([`fast::complete`]).
+    pub fn complete(&self, outcomes: Vec<Outcome>) -> Result<Vec<Outcome>> {
+        if self.lean().is_none() {
+            return Ok(outcomes);
+        }
+        let field = self.objective_field;
+        fast::complete(outcomes, |p| self.backtest(p), |m| field.value(m).as_f64())
     }
 
     /// Evaluates `items` (`(index, params)`, numbered `first_seq`, `first_seq + 1`, …) in parallel as

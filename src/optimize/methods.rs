@@ -113,8 +113,22 @@ impl Method {
     }
 }
 
-/// Runs `method` on `space` through `evaluator`, keeping the top `k`.
+/// Runs `method` on `space` through `evaluator`, keeping the top `k`; each of them carries every
+/// metric ([`Evaluator::complete`]).
 pub fn search(
+    method: Method,
+    space: &Space,
+    evaluator: &Evaluator<'_>,
+    k: usize,
+    seed: u64,
+    shard: Shard,
+) -> Result<SearchResult> {
+    let mut result = run_method(method, space, evaluator, k, seed, shard)?;
+    result.top = evaluator.complete(result.top)?;
+    Ok(result)
+}
+
+fn run_method(
     method: Method,
     space: &Space,
     evaluator: &Evaluator<'_>,

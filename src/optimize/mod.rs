@@ -10,6 +10,7 @@
 pub mod adaptive;
 pub mod evaluate;
 pub mod explore;
+pub mod fast;
 pub mod merge;
 pub mod methods;
 pub mod objective;
@@ -55,6 +56,9 @@ pub struct Settings {
     pub top_k: usize,
     /// The slice of the search to run.
     pub shard: Shard,
+    /// Budget of the indicator cache in MB ([`crate::indicators::IndicatorCache`]: idle series beyond
+    /// it are dropped and recomputed when needed again; results never depend on it).
+    pub cache_mb: usize,
 }
 
 /// What a finished (or interrupted) search produced.
@@ -127,7 +131,8 @@ pub fn run(
         settings.min_trades,
         stop,
         observer,
-    );
+    )
+    .with_cache_budget(settings.cache_mb.saturating_mul(1 << 20));
     let result = methods::search(
         settings.method,
         &settings.space,

@@ -4,6 +4,8 @@
 //! `i - 1` and strictly above at `i` — go long; if it crossed below, go short. Either entry first closes
 //! the open trade (also when it points the same way, after a cross through exact equality was missed).
 
+use std::ops::Range;
+
 use super::{ParamSpec, Params, Strategy, warmup_of};
 use crate::candles::Candles;
 use crate::engine::{Action, Entry, PositionView, Signals};
@@ -103,6 +105,29 @@ impl Signals for SmaCrossSignals {
             Action::Hold
         }
     }
+
+    /// The decisions of [`SmaCross`] never look at the position, so they are listed ahead: one pass
+    /// over the two series, carrying the previous bar's comparison (bit for bit `decide`'s rule:
+    /// `s[i−1] < f[i−1]` is `f[i−1] > s[i−1]`, NaN compares false either way).
+    fn scan(&mut self, bars: Range<usize>, out: &mut Vec<(usize, Action)>) -> bool {
+        let (fast, slow) = (&self.fast[..], &self.slow[..]);
+        let lo = bars.start.max(1);
+        let hi = bars.end.min(fast.len()).min(slow.len());
+        if lo >= hi {
+            return true;
+        }
+        let (mut below, mut above) = (fast[lo - 1] < slow[lo - 1], fast[lo - 1] > slow[lo - 1]);
+        for (i, (&f, &s)) in fast[lo..hi].iter().zip(&slow[lo..hi]).enumerate() {
+            let (lt, gt) = (f < s, f > s);
+            if below & gt {
+                out.push((lo + i, Action::Enter(Entry::long())));
+            } else if above & lt {
+                out.push((lo + i, Action::Enter(Entry::short())));
+            }
+            (below, above) = (lt, gt);
+        }
+        true
+    }
 }
 
 #[cfg(test)]
@@ -142,6 +167,49 @@ mod tests {
         for cut in [25, 100, 333, 599] {
             let part = decisions(&full.slice(0..cut));
             assert_eq!(part[..], all[..part.len()], "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn scan_lists_exactly_the_decisions() {
+        use crate::candles::Interval;
+        use crate::candles::synthetic::{SyntheticSpec, generate};
+        // Closes on a coarse grid (0.5 steps), so the SMAs are often exactly equal: crosses through
+        // equality, which the strict rule misses, are exercised.
+        let mut c = generate(&SyntheticSpec::new(3000, 5, Interval::Hour1));
+        c.close = c.close.iter().map(|x| (x * 2.0).round() / 2.0).collect();
+        let flat = PositionView::default();
+        for (fast, slow) in [(2, 3), (3, 7), (5, 20)] {
+            let params = super::super::resolve_params(
+                &SmaCross,
+                &[
+                    ("fast".into(), fast.to_string()),
+                    ("slow".into(), slow.to_string()),
+                ],
+            )
+            .unwrap();
+            let mut sig = SmaCrossSignals::new(&c, &params, &IndicatorCache::new());
+            let first = sig.warmup() + 1;
+            let want: Vec<(usize, Action)> = (first..c.len())
+                .map(|i| (i, sig.decide(i, &flat)))
+                .filter(|(_, a)| *a != Action::Hold)
+                .collect();
+            let ties = (first..c.len())
+                .filter(|&i| sig.fast[i] == sig.slow[i])
+                .count();
+            assert!(ties > 10 && want.len() > 50, "{fast}/{slow}: {ties} ties");
+            // Scanned in uneven pieces: the carried comparison must cross piece boundaries.
+            let mut got = Vec::new();
+            for piece in [
+                first..first,
+                first..1000,
+                1000..1001,
+                1001..2999,
+                2999..5000,
+            ] {
+                assert!(sig.scan(piece, &mut got));
+            }
+            assert_eq!(got, want, "{fast}/{slow}");
         }
     }
 

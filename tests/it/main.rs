@@ -6,6 +6,7 @@ mod backtest_parity;
 mod fetch_providers;
 mod home;
 mod optimize;
+mod optimize_fast;
 mod report_browser;
 mod risk_check;
 mod store;
