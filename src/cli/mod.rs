@@ -5,6 +5,7 @@ pub mod backtest;
 pub mod fetch;
 pub mod optimize;
 pub mod output;
+pub mod report;
 pub mod risk_check;
 pub mod run_args;
 
@@ -111,6 +112,8 @@ pub enum Command {
     Backtest(Box<backtest::BacktestArgs>),
     /// Search a strategy's parameters in parallel (grid, random, genetic, pso) and write a playbook.
     Optimize(Box<optimize::OptimizeArgs>),
+    /// Write one self-contained HTML page of a backtest or an optimization (charts, tables, verdicts).
+    Report(Box<report::ReportArgs>),
     /// Gate a trade against the risk limits (exit 0 approved, 3 rejected); risk state, limits, audit log.
     RiskCheck(Box<risk_check::RiskCheckArgs>),
 }
@@ -205,6 +208,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Fetch(args) => fetch::run(&ctx, *args),
         Command::Backtest(args) => backtest::run(&ctx, *args),
         Command::Optimize(args) => optimize::run(&ctx, *args),
+        Command::Report(args) => report::run(&ctx, *args),
         Command::RiskCheck(args) => risk_check::run(&ctx, *args),
     }
 }

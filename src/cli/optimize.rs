@@ -14,6 +14,7 @@ use super::{Context, Outcome};
 use flowrex::candles::store::path_safe_symbol;
 use flowrex::error::{Error, Result};
 use flowrex::indicators::cache::DEFAULT_BUDGET_MB;
+use flowrex::optimize::merge_results::{self, ShardPart};
 use flowrex::optimize::results::ResultsWriter;
 use flowrex::optimize::{
     self, Method, Objective, Observer, Outcome as Evaluated, Settings, Shard, Space,
@@ -57,7 +58,7 @@ Examples:
       --param slow=10..200:10 --constraint \"fast < slow\" --objective sharpe --commission 0.002 \\
       --out playbooks/goog_sma_cross.toml
   flowrex optimize --spec nightly.toml --shard 3/8 --results part3.parquet --quiet
-  flowrex optimize merge part*.toml --out playbooks/sweep.toml
+  flowrex optimize merge part*.toml --out playbooks/sweep.toml --results results/sweep.parquet
 
 Ctrl-C stops cleanly: what was evaluated is written with status = \"interrupted\" and the exit code is
 130. No candidate meeting --min-trades: exit 1 and no playbook. Exit codes: 0 success; 1 error; 2 usage
@@ -118,6 +119,9 @@ pub struct OptimizeArgs {
     /// Also write every evaluated candidate (parameters + metrics) to this Parquet file.
     #[arg(long, value_name = "FILE")]
     pub results: Option<PathBuf>,
+    /// Also write the search's HTML report to this file (see `flowrex report optimize`).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
     /// Evaluate only slice K of N (cluster array jobs); combine with `optimize merge`.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
@@ -147,6 +151,14 @@ pub struct MergeArgs {
     /// Playbook to write.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+    /// Also merge the shards' `--results` files (each playbook names its own) into this Parquet file,
+    /// in the order a single run writes its rows.
+    #[arg(long, value_name = "FILE")]
+    pub results: Option<PathBuf>,
+    /// Merge shards that were interrupted too (the merged playbook says `status = "interrupted"`);
+    /// without it such a shard is refused, by name.
+    #[arg(long)]
+    pub allow_partial: bool,
 }
 
 impl OptimizeArgs {
@@ -167,6 +179,7 @@ impl OptimizeArgs {
             top,
             out,
             results,
+            report,
             shard,
             cache_mb
         );
@@ -382,8 +395,11 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
         planned,
         settings.method.name()
     );
+    // --report reads the candidates back from the results: a temporary file without --results.
+    let (results, _scratch) =
+        super::report::results_for_report(args.report.as_deref(), args.results.as_deref())?;
     let observer = CliObserver {
-        results: match &args.results {
+        results: match &results {
             Some(p) => Some(ResultsWriter::create(p, &settings.space)?),
             None => None,
         },
@@ -407,19 +423,31 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
         }
         Err(e) => return Err(e),
     };
+    let pb = with_results_entry(pb, &out, args.results.as_deref());
     pb.save(&out)?;
+    let written = match (&args.report, &results) {
+        (Some(file), Some(r)) => Some(super::report::optimize_shortcut(file, &pb, &out, r)?),
+        _ => None,
+    };
     let per_s = report.evaluated as f64 / report.elapsed_s.max(1e-9);
     if ctx.json {
-        print_json(&serde_json::json!({
+        let mut doc = serde_json::json!({
             "playbook_file": out.display().to_string(),
             "results_file": args.results.as_ref().map(|p| p.display().to_string()),
             "results_rows": rows,
             "candidates_per_s": per_s,
             "bar_evaluations_per_s": per_s * candles.len() as f64,
             "playbook": pb,
-        }))?;
+        });
+        if let Some(w) = &written {
+            doc["report_file"] = w.path.display().to_string().into();
+        }
+        print_json(&doc)?;
     } else {
         print_text(&render(&pb, &out, &report, candles.len(), per_s))?;
+        if let Some(w) = &written {
+            print_text(&w.to_string())?;
+        }
     }
     Ok(if report.interrupted {
         Outcome::Interrupted
@@ -494,12 +522,24 @@ fn render(pb: &Playbook, out: &Path, report: &optimize::Report, bars: usize, per
     s
 }
 
+/// Records in the playbook's `[optimization]` where its results file is (merge finds shards' files so).
+fn with_results_entry(mut pb: Playbook, out: &Path, results: Option<&Path>) -> Playbook {
+    if let (Some(o), Some(r)) = (pb.optimization.as_mut(), results) {
+        o.results = Some(merge_results::results_entry(out, r));
+    }
+    pb
+}
+
 fn merge(ctx: &Context, m: MergeArgs) -> Result<Outcome> {
-    let parts = m
+    let shards = m
         .parts
         .iter()
-        .map(|p| Playbook::load(p))
+        .map(|p| ShardPart::load(p))
         .collect::<Result<Vec<_>>>()?;
+    if !m.allow_partial {
+        merge_results::refuse_unfinished(&shards)?;
+    }
+    let parts: Vec<Playbook> = shards.iter().map(|s| s.playbook.clone()).collect();
     let name = m
         .out
         .file_stem()
@@ -507,10 +547,17 @@ fn merge(ctx: &Context, m: MergeArgs) -> Result<Outcome> {
         .unwrap_or_else(|| "playbook".into());
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let pb = optimize::merge::merge(&parts, &name, &now)?;
+    let rows = match &m.results {
+        Some(r) => Some(merge_results::merge_results(&shards, r)?),
+        None => None,
+    };
+    let pb = with_results_entry(pb, &m.out, m.results.as_deref());
     pb.save(&m.out)?;
     if ctx.json {
         print_json(&serde_json::json!({
             "playbook_file": m.out.display().to_string(),
+            "results_file": m.results.as_ref().map(|p| p.display().to_string()),
+            "results_rows": rows,
             "playbook": pb,
         }))?;
     } else {
@@ -524,6 +571,9 @@ fn merge(ctx: &Context, m: MergeArgs) -> Result<Outcome> {
             pb.top.first().map_or(f64::NAN, |t| t.objective),
             m.out.display()
         ))?;
+        if let (Some(r), Some(n)) = (&m.results, rows) {
+            print_text(&format!("{n} results rows written to {}", r.display()))?;
+        }
     }
     Ok(Outcome::Done)
 }

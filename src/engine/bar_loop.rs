@@ -10,9 +10,13 @@
 //!    level fills at the level; a bar reaching both follows the [`StopPolicy`] and is counted as
 //!    ambiguous.
 //! 3. `Close`: the strategy decides and the order fills at `close[i]` (exposed from bar `i + 1`).
+//!    Every decision is screened first ([`fills::bracket_ok`]): an entry whose stop or target is not
+//!    above 0, or not strictly on its side of `close[i]` adjusted for the spread, or whose own size is
+//!    not above 0, is cancelled and counted (as the reference refuses such an order when it is placed).
 //! 4. Equity is marked at the close: `cash + (close·units − units·entry)`. If it is ≤ 0 the position is
 //!    closed at the close, cash and equity are 0 from here on, and the run stops (out of money).
-//! 5. `NextOpen`: the strategy decides (not on the last bar: such an order could never fill).
+//! 5. `NextOpen`: the strategy decides (not on the last bar: such an order could never fill); the
+//!    decision is screened as in step 3.
 //!
 //! With `close_at_end` the position open after the loop is closed at the last bar's open (`NextOpen`;
 //! the reference re-runs the last bar, so an entry decided on the last bar also fills at that open and
@@ -20,16 +24,19 @@
 //!
 //! Arithmetic follows the reference operation by operation so that results match it bit for bit.
 //!
-//! Deliberate differences from backtesting.py, all outside what its SMA-cross runs exercise:
-//! - A pending market order fills at the open *before* stops and targets are checked (the reference
-//!   checks a trade's stop first, so a reversal decided on the previous bar could exit at the stop price
-//!   although the open came first).
+//! Deliberate differences from backtesting.py, all outside what its SMA-cross runs exercise
+//! (`docs/reference-semantics.md` §13 has each with the reference's code and an example):
+//! - A pending market order fills at the open *before* stops and targets are checked (so does the
+//!   reference with exclusive orders; with its non-exclusive order styles the open trade's stop and
+//!   target come first, so a reversal could exit at either although the open came first).
 //! - An open beyond the target exits at the open as a target exit (the reference's stop-first order
-//!   would let a stop reached later in the bar win).
+//!   lets a stop reached later in the bar win; [`super::StopPolicy::Reference`] does that too).
 //! - `Fill::Close` fills inside bar `i` and marks bar `i`'s equity after the fill (the reference's
 //!   `trade_on_close` books the fill on bar `i` but only reflects it from bar `i + 1`).
+//! - `Fill::Close` with `close_at_end` closes at the last close (the reference: the previous bar's).
+//! - An entry with an unsound stop or target is cancelled and counted (the reference raises).
 
-use super::config::{BacktestConfig, Fill};
+use super::config::{BacktestConfig, Fill, Sizing};
 use super::fills::{self, Position};
 use super::{Action, Entry, PositionView, Signals};
 use crate::candles::Candles;
@@ -51,7 +58,8 @@ pub struct RunResult {
     pub initial_cash: f64,
     /// Trades whose exit bar reached both stop and target.
     pub ambiguous_exits: usize,
-    /// Entries cancelled because they could not be sized (no cash for one unit, no stop for risk sizing).
+    /// Entries cancelled: they could not be sized (no cash for one unit, no stop for risk sizing), or
+    /// their stop, target or own size was unsound when decided ([`fills::bracket_ok`]).
     pub cancelled_orders: usize,
     /// The bar where equity reached zero, if it did.
     pub out_of_money_bar: Option<usize>,
@@ -100,9 +108,8 @@ impl<'c> Broker<'c> {
         // Flat here (exclusive orders), so margin available = max(0, equity) = max(0, cash).
         let available = self.cash.max(0.0);
         let rate = self.cfg.commission;
-        let Some(units) =
-            fills::size_units(self.cfg.sizing, available, adj, price, entry.stop, rate)
-        else {
+        let sizing = entry.size.map_or(self.cfg.sizing, Sizing::Units);
+        let Some(units) = fills::size_units(sizing, available, adj, price, entry.stop, rate) else {
             self.cancelled += 1;
             return;
         };
@@ -122,6 +129,21 @@ impl<'c> Broker<'c> {
             fills::close_position(&p, price, bar, reason, ambiguous, self.cfg.commission);
         self.cash += cash;
         self.trades.push(trade);
+    }
+
+    /// `action` as decided at a bar closing at `close`, or `Hold` (counted as cancelled) when it is an
+    /// entry with unsound levels or size.
+    #[inline]
+    pub(super) fn screen(&mut self, action: Action, close: f64) -> Action {
+        let Action::Enter(e) = action else {
+            return action;
+        };
+        let size_ok = e.size.is_none_or(|u| u.is_finite() && u > 0.0);
+        if size_ok && fills::bracket_ok(e.side, close, self.cfg.spread, e.stop, e.target) {
+            return action;
+        }
+        self.cancelled += 1;
+        Action::Hold
     }
 
     #[inline]
@@ -215,6 +237,7 @@ pub fn run<S: Signals + ?Sized>(
         broker.check_exits(i, open, high, low);
         if cfg.fill == Fill::Close {
             let action = signals.decide(i, &broker.view());
+            let action = broker.screen(action, close[i]);
             broker.apply(action, close[i], i);
         }
         let eq = broker.equity(close[i]);
@@ -228,7 +251,8 @@ pub fn run<S: Signals + ?Sized>(
         equity.push(eq);
         // Without close_at_end an order decided on the last bar could never fill, so it is not asked for.
         if cfg.fill == Fill::NextOpen && (i + 1 < n || cfg.close_at_end) {
-            pending = signals.decide(i, &broker.view());
+            let action = signals.decide(i, &broker.view());
+            pending = broker.screen(action, close[i]);
         }
     }
     if cfg.close_at_end && out_of_money_bar.is_none() && start < n {

@@ -11,8 +11,8 @@
 //!   or only at chosen bars ([`Marks::At`]: the period ends the ranking metrics need, ~1 value a day).
 //! - A position with a stop or a target is checked bar by bar, as in the bar loop.
 //!
-//! Fills, costs, sizing and the end-of-data rules are the bar loop's own code (its broker), in the
-//! same order, so trades and equity are bit for bit the bar loop's; `tests` compares the two on
+//! Screening, fills, costs, sizing and the end-of-data rules are the bar loop's own code (its
+//! broker), in the same order, so trades and equity are bit for bit the bar loop's; `tests` compares the two on
 //! scripted and real signals under every fill rule.
 
 use std::ops::Range;
@@ -142,13 +142,18 @@ pub fn run<S: Signals + ?Sized>(
         let ruin = match (cfg.fill, event) {
             (Fill::NextOpen, _) => {
                 broker.apply(std::mem::take(&mut pending), px.open[i], i);
-                pending = event.map_or(Action::Hold, |e| e.1);
-                stretch(&mut broker, &mut rec, &px, i..j + 1)
+                let ruin = stretch(&mut broker, &mut rec, &px, i..j + 1);
+                // Decided at bar j's close once it is marked (never after a ruin).
+                if let (None, Some((_, action))) = (ruin, event) {
+                    pending = broker.screen(action, px.close[j]);
+                }
+                ruin
             }
             (Fill::Close, None) => stretch(&mut broker, &mut rec, &px, i..j + 1),
             (Fill::Close, Some((_, action))) => {
                 stretch(&mut broker, &mut rec, &px, i..j).or_else(|| {
                     broker.check_exits(j, px.open, px.high, px.low);
+                    let action = broker.screen(action, px.close[j]);
                     broker.apply(action, px.close[j], j);
                     one_bar(&mut broker, &mut rec, &px, j)
                 })
@@ -501,7 +506,14 @@ mod tests {
                         side.with_stop(close * (1.0 - s * 0.03))
                             .with_target(close * (1.0 + s * 0.05)),
                     ),
-                    x if x < 0.07 => Action::Exit,
+                    // Screened out when decided: a stop on the wrong side, a size of 0.
+                    x if x < 0.065 && levels => {
+                        Action::Enter(side.with_stop(close * (1.0 + s * 0.01)))
+                    }
+                    x if x < 0.07 => {
+                        Action::Enter(side.with_size(if x < 0.0675 { 0.0 } else { 2.0 }))
+                    }
+                    x if x < 0.08 => Action::Exit,
                     _ => Action::Hold,
                 }
             })
@@ -513,13 +525,21 @@ mod tests {
         let mut out = Vec::new();
         for fill in [Fill::NextOpen, Fill::Close] {
             for close_at_end in [false, true] {
-                for sizing in [
+                for (k, sizing) in [
                     Sizing::All,
                     Sizing::Fraction,
                     Sizing::Units(3.0),
                     Sizing::PctEquity(50.0),
                     Sizing::RiskPct(2.0),
-                ] {
+                ]
+                .into_iter()
+                .enumerate()
+                {
+                    let policies = [
+                        StopPolicy::Pessimistic,
+                        StopPolicy::Optimistic,
+                        StopPolicy::Reference,
+                    ];
                     out.push(BacktestConfig {
                         cash: 1000.0,
                         commission: 0.001,
@@ -527,7 +547,7 @@ mod tests {
                         fill,
                         close_at_end,
                         sizing,
-                        stop_policy: StopPolicy::Pessimistic,
+                        stop_policy: policies[k % 3],
                     });
                 }
             }
@@ -537,7 +557,7 @@ mod tests {
 
     #[test]
     fn event_runs_equal_the_bar_loop_bit_for_bit() {
-        let mut ruined = 0;
+        let (mut ruined, mut screened) = (0, 0);
         for (seed, step, n) in [
             (1, 0.01, 600),
             (2, 0.08, 400),
@@ -575,11 +595,12 @@ mod tests {
                     assert_eq!(at.equity_last.to_bits(), want.equity[n - 1].to_bits());
                     assert_eq!(at.equity_first.to_bits(), want.equity[0].to_bits());
                     ruined += usize::from(want.out_of_money_bar.is_some());
+                    screened += want.cancelled_orders;
                 }
             }
         }
         // The walks with large steps do run out of money: the ruin rules are exercised.
-        assert!(ruined >= 5, "{ruined}");
+        assert!(ruined >= 5 && screened > 100, "{ruined} {screened}");
     }
 
     #[test]

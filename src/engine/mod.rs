@@ -28,6 +28,8 @@ pub struct Entry {
     pub stop: Option<f64>,
     /// Profit target price, if any (above the entry for a long, below for a short).
     pub target: Option<f64>,
+    /// Units to trade (above 0, may be fractional), overriding the run's sizing; `None` sizes by it.
+    pub size: Option<f64>,
 }
 
 impl Entry {
@@ -37,6 +39,7 @@ impl Entry {
             side: Side::Long,
             stop: None,
             target: None,
+            size: None,
         }
     }
 
@@ -46,6 +49,7 @@ impl Entry {
             side: Side::Short,
             stop: None,
             target: None,
+            size: None,
         }
     }
 
@@ -58,6 +62,12 @@ impl Entry {
     /// The same entry with a target price.
     pub fn with_target(mut self, target: f64) -> Entry {
         self.target = Some(target);
+        self
+    }
+
+    /// The same entry for a fixed number of units (overrides the run's sizing).
+    pub fn with_size(mut self, units: f64) -> Entry {
+        self.size = Some(units);
         self
     }
 }

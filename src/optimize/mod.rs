@@ -12,6 +12,7 @@ pub mod evaluate;
 pub mod explore;
 pub mod fast;
 pub mod merge;
+pub mod merge_results;
 pub mod methods;
 pub mod objective;
 pub mod results;
@@ -187,10 +188,7 @@ pub fn to_playbook(
             flowrex_version: env!("CARGO_PKG_VERSION").to_string(),
             notes: None,
         },
-        strategy: StrategySection {
-            name: settings.space.strategy().name().to_string(),
-            params: Table::from_params(&best.params),
-        },
+        strategy: StrategySection::new(settings.space.strategy().name(), &best.params)?,
         market: Market {
             symbol: data.symbol.clone(),
             interval: data.interval.to_string(),
@@ -211,6 +209,7 @@ pub fn to_playbook(
             generations,
             shard: (!settings.shard.is_all()).then(|| settings.shard.to_string()),
             merged_shards: None,
+            results: None,
             constraints: settings
                 .space
                 .constraints()

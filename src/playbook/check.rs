@@ -130,6 +130,69 @@ impl DataChange {
     }
 }
 
+/// A file that a playbook's parameters name (a signals file) is not the file its numbers were computed
+/// with: its sha256 differs from `[strategy.file_sha256]`, or it cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileChange {
+    /// The parameter naming the file.
+    pub param: String,
+    /// The file.
+    pub path: String,
+    /// The playbook's sha256 of it.
+    pub stored_sha256: String,
+    /// Its sha256 now, or why it cannot be read.
+    pub now: std::result::Result<String, String>,
+}
+
+impl FileChange {
+    /// Every file of `pb`'s `[strategy.file_sha256]` whose contents differ now.
+    pub fn between(pb: &Playbook) -> Vec<FileChange> {
+        pb.strategy
+            .file_sha256
+            .0
+            .iter()
+            .filter_map(|(param, stored)| {
+                let stored = stored.as_str().unwrap_or_default().to_string();
+                let path = match pb.strategy.params.get(param) {
+                    Some(toml::Value::String(p)) => p.clone(),
+                    _ => String::new(),
+                };
+                let now = super::file_sha256(Path::new(&path)).map_err(|e| e.to_string());
+                (now.as_ref() != Ok(&stored)).then(|| FileChange {
+                    param: param.clone(),
+                    path,
+                    stored_sha256: stored,
+                    now,
+                })
+            })
+            .collect()
+    }
+
+    /// One line naming the playbook file `origin`, the parameter, the file and both hashes (12 digits).
+    pub fn message(&self, origin: &Path) -> String {
+        let short = |h: &str| h.get(..12).unwrap_or(h).to_string();
+        let now = match &self.now {
+            Ok(h) => format!("sha256 {}", short(h)),
+            Err(e) => format!("unreadable ({e})"),
+        };
+        format!(
+            "{}: the file of parameter `{}` changed: {} is {now}, the playbook has {}",
+            origin.display(),
+            self.param,
+            self.path,
+            short(&self.stored_sha256)
+        )
+    }
+
+    /// The exit-3 error of `--check` on a changed file (unless hashes are ignored).
+    pub fn refusal(&self, origin: &Path) -> Error {
+        Error::CheckFailed(format!(
+            "{}; re-run the optimization, or pass --ignore-data-hash to compare anyway",
+            self.message(origin)
+        ))
+    }
+}
+
 /// What `--check` found: the comparison and the facts its verdict rests on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckReport {

@@ -3,12 +3,20 @@
 
 mod backtest_engine;
 mod backtest_parity;
+mod brackets;
+mod csv_options;
 mod fetch_providers;
 mod home;
 mod optimize;
 mod optimize_fast;
+mod report;
 mod report_browser;
+mod resample;
 mod risk_check;
+mod shard_merge;
+mod signals;
+mod slurm;
 mod store;
 mod strategies;
 mod support;
+mod time_window;
