@@ -5,6 +5,8 @@ Workload: sma_cross, fast 5..50:5 x slow 10..200:10 with fast < slow (175 candid
 --bars 1000000 --seed 42`), cash 1,000,000, commission 0.00001.
 
 - flowrex: the real `flowrex optimize` command, timed by its own report (search only) and by wall clock.
+- the hand-written loop (benches/hand_loop.rs): the same grid as a plain Rust loop — pandas-exact SMAs,
+  whole-unit sizing, final equity, drawdown, trades — timed by itself (SMAs + grid) and by wall clock.
 - backtesting.py 0.6.6: one Backtest.run per candidate (what Backtest.optimize does); the full grid
   takes about an hour, so by default only --bt-candidates of them are timed and the rate is
   extrapolated (printed as such).
@@ -37,6 +39,23 @@ def load(home):
     return df.rename(columns=str.capitalize)
 
 
+def timed(cmd, env):
+    """Runs cmd under /usr/bin/time: (stdout, wall seconds, peak RSS in MB)."""
+    t0 = time.perf_counter()
+    out = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, check=True, capture_output=True,
+                         text=True, env=env)
+    wall = time.perf_counter() - t0
+    peak_kb = int(out.stderr.strip().splitlines()[-1])
+    return out.stdout, wall, peak_kb / 1024
+
+
+def run_hand_loop(binary, home, threads):
+    env = {"RAYON_NUM_THREADS": str(threads), "PATH": "/usr/bin:/bin"}
+    out, wall, peak = timed([binary, "--home", home], env)
+    secs = json.loads(out.strip().splitlines()[-1])["hand_loop_s"]
+    return secs, wall, peak
+
+
 def run_flowrex(binary, home, threads):
     cmd = [
         binary, "--home", home, "--quiet", "--json", "optimize", "--strategy", "sma_cross",
@@ -45,12 +64,9 @@ def run_flowrex(binary, home, threads):
         str(COMMISSION), "--out", f"{home}/peers_flowrex.toml",
     ]
     env = {"RAYON_NUM_THREADS": str(threads), "PATH": "/usr/bin:/bin"}
-    t0 = time.perf_counter()
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
-    wall = time.perf_counter() - t0
-    doc = json.loads(out.stdout)
-    search = doc["playbook"]["optimization"]["elapsed_s"]
-    return search, wall
+    out, wall, peak = timed(cmd, env)
+    search = json.loads(out)["playbook"]["optimization"]["elapsed_s"]
+    return search, wall, peak
 
 
 def run_backtesting(df, n):
@@ -117,6 +133,7 @@ def run_vectorbt(df):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--flowrex", required=True)
+    ap.add_argument("--hand-loop", required=True, help="the benches/hand_loop.rs executable")
     ap.add_argument("--home", required=True)
     ap.add_argument("--bt-candidates", type=int, default=3)
     ap.add_argument("--skip", default="", help="comma list: backtesting,vectorbt")
@@ -126,11 +143,16 @@ def main():
     bars = len(df)
     total = len(GRID) * bars
     rows = []
+    # Interleaved, so a drift in the machine's speed hits both alike.
     for threads in (1, 2):
-        search, wall = run_flowrex(a.flowrex, a.home, threads)
-        rows.append((f"flowrex optimize ({threads} thread{'s' if threads > 1 else ''})",
-                     len(GRID), search, total / search, f"wall {wall:.2f} s incl. load"))
-    ours = rows[-1][3]
+        plural = "s" if threads > 1 else ""
+        search, wall, peak = run_flowrex(a.flowrex, a.home, threads)
+        rows.append((f"flowrex optimize ({threads} thread{plural})", len(GRID), search,
+                     total / search, f"wall {wall:.2f} s incl. load, peak {peak:.0f} MB"))
+        secs, wall, peak = run_hand_loop(a.hand_loop, a.home, threads)
+        rows.append((f"hand-written Rust loop ({threads} thread{plural})", len(GRID), secs,
+                     total / secs, f"wall {wall:.2f} s incl. load, peak {peak:.0f} MB"))
+    ours = rows[-2][3]
     if "vectorbt" not in skip:
         secs = run_vectorbt(df)
         rows.append(("vectorbt (chunked by fast window)", len(GRID), secs, total / secs, ""))
