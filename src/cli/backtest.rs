@@ -74,6 +74,10 @@ pub struct BacktestArgs {
     /// Also write the run's HTML report to this file (see `flowrex report backtest`).
     #[arg(long, value_name = "FILE", conflicts_with = "check")]
     pub report: Option<PathBuf>,
+    /// Write the closed trades to the journal (source backtest), under this strategy name (default: the
+    /// playbook's name, else the strategy's).
+    #[arg(long, value_name = "NAME", num_args = 0..=1, require_equals = true, default_missing_value = "", conflicts_with = "check")]
+    pub journal: Option<String>,
 }
 
 /// Runs `flowrex backtest`.
@@ -113,13 +117,21 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
     let cache = IndicatorCache::new();
     let report = spec.run(&candles, &cache)?;
     if let (Some((path, pb)), true) = (&playbook, args.check) {
+        let (drifts, gates) = flowrex::optimize::overfit::check_playbook(
+            pb,
+            &candles,
+            &report.run.equity,
+            &cache,
+            args.tolerance,
+        );
         let check = CheckReport::new(
             pb,
             path,
             &report.metrics,
             args.tolerance,
             data_change.is_none() && file_changes.is_empty(),
-        );
+        )
+        .with_validation(drifts, gates);
         render_check(ctx, pb, &check)?;
         return check.verdict().map(|()| Outcome::Done);
     }
@@ -128,6 +140,10 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
     }
     if let Some(path) = &args.equity {
         export::write_equity(path, &candles.ts, &report.run.equity)?;
+    }
+    if let Some(name) = &args.journal {
+        let pb = playbook.as_ref().map(|(path, pb)| (*path, pb));
+        super::journal::record_backtest(ctx, &spec, pb, &report, &candles, name)?;
     }
     let notes: Vec<String> = data_change.iter().map(|(c, p)| c.message(p)).collect();
     let written = match &args.report {
@@ -174,11 +190,28 @@ fn render_check(ctx: &Context, pb: &Playbook, check: &CheckReport) -> Result<()>
             "metrics_compared": check.metrics_compared,
             "data_sha256_matches": check.data_sha256_matches,
             "drifts": list,
+            "gates": check.gates,
         }));
     }
+    let gates = if check.gates.is_empty() {
+        String::new()
+    } else {
+        let failed: Vec<String> = check
+            .gates
+            .iter()
+            .filter(|g| !g.pass)
+            .map(|g| format!("gate failed: {}\n", g.describe()))
+            .collect();
+        format!(
+            "{} of {} stored gates pass\n{}",
+            check.gates.iter().filter(|g| g.pass).count(),
+            check.gates.len(),
+            failed.concat()
+        )
+    };
     if check.passed() {
         return print_text(&format!(
-            "check passed: {path} — {} {} on {} {}: {} stored metrics reproduced within {tolerance:e} relative; {}",
+            "{gates}check passed: {path} — {} {} on {} {}: {} stored metrics reproduced within {tolerance:e} relative; {}",
             pb.strategy.name,
             pb.strategy.params.to_line(),
             pb.market.symbol,
@@ -210,10 +243,14 @@ fn render_check(ctx: &Context, pb: &Playbook, check: &CheckReport) -> Result<()>
         relative: format!("{:.3e}", d.relative),
     });
     print_text(&format!(
-        "check FAILED: {path}: {} of {} metrics drifted beyond {tolerance:e} relative\n{}",
+        "{gates}check FAILED: {path}: {} of {} metrics drifted beyond {tolerance:e} relative\n{}",
         check.drifts.len(),
         check.metrics_compared,
-        table(rows)
+        if check.drifts.is_empty() {
+            String::new()
+        } else {
+            table(rows)
+        }
     ))
 }
 

@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Deserialize;
 
-use super::output::{print_json, print_text, table};
+use super::optimize_wf::{self, ValidationArgs, WalkJob};
+use super::output::{print_json, print_text, progress_bar, table};
 use super::run_args::{SettingsArgs, TargetArgs, check_spec_keys};
 use super::{Context, Outcome};
 use flowrex::candles::store::path_safe_symbol;
@@ -60,9 +61,16 @@ Examples:
   flowrex optimize --spec nightly.toml --shard 3/8 --results part3.parquet --quiet
   flowrex optimize merge part*.toml --out playbooks/sweep.toml --results results/sweep.parquet
 
+Validation: every playbook gets [validation] — PSR, the deflated Sharpe ratio (DSR), MinTRL and the
+probability of backtest overfitting (PBO, --pbo-blocks S) from every candidate's per-period returns
+(--returns-matrix FILE writes them). --walk-forward --train LEN --test LEN [--step LEN] [--purge LEN]
+[--anchored] searches each train window, trades its best on the test window after it, and adds
+[walk_forward] (LEN: bars such as 500, or 90m 12h 180d 8w 6M 1y). Gates --max-pbo X, --min-dsr Y,
+--min-wfe Z, --min-positive-windows K (all in [0, 1]) write their verdicts and exit 3 when one fails.
+
 Ctrl-C stops cleanly: what was evaluated is written with status = \"interrupted\" and the exit code is
 130. No candidate meeting --min-trades: exit 1 and no playbook. Exit codes: 0 success; 1 error; 2 usage
-error; 130 interrupted.";
+error; 3 a gate failed (the playbook is written with the verdicts); 130 interrupted.";
 
 /// Arguments of `flowrex optimize` (every field can also come from `--spec FILE.toml`).
 #[derive(Debug, Default, clap::Args, Deserialize)]
@@ -133,6 +141,10 @@ pub struct OptimizeArgs {
     #[command(flatten)]
     #[serde(skip)]
     pub settings: SettingsArgs,
+    /// Overfitting statistics, gates and walk-forward.
+    #[command(flatten)]
+    #[serde(skip)]
+    pub validation: ValidationArgs,
 }
 
 /// Subcommands of `flowrex optimize`.
@@ -191,6 +203,7 @@ impl OptimizeArgs {
         }
         self.target = self.target.or(spec.target);
         self.settings = self.settings.or(spec.settings);
+        self.validation = self.validation.or(spec.validation);
         self
     }
 }
@@ -209,6 +222,7 @@ fn load_spec(path: &Path) -> Result<OptimizeArgs> {
     let mut spec: OptimizeArgs = toml::from_str(&text).map_err(usage)?;
     spec.target = toml::from_str(&text).map_err(usage)?;
     spec.settings = toml::from_str(&text).map_err(usage)?;
+    spec.validation = toml::from_str(&text).map_err(usage)?;
     Ok(spec)
 }
 
@@ -296,20 +310,6 @@ impl Observer for CliObserver {
     }
 }
 
-fn progress_bar(ctx: &Context, len: u64) -> Option<indicatif::ProgressBar> {
-    if !ctx.show_progress() {
-        return None;
-    }
-    let style = indicatif::ProgressStyle::with_template(
-        "{spinner} [{bar:30}] {pos}/{len} candidates, {per_sec}, ETA {eta} {msg}",
-    )
-    .ok()?
-    .progress_chars("=> ");
-    let bar = indicatif::ProgressBar::new(len).with_style(style);
-    bar.enable_steady_tick(std::time::Duration::from_millis(200));
-    Some(bar)
-}
-
 /// Runs `flowrex optimize`.
 pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
     let mut args = args;
@@ -341,6 +341,7 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
         Some(s) => Shard::parse(s)?,
         None => Shard::ALL,
     };
+    let plan = args.validation.plan(shard)?;
     let top_k = args.top.unwrap_or(10);
     if top_k == 0 {
         return Err(Error::usage("--top must be at least 1"));
@@ -385,6 +386,21 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
         }
     });
     let planned = settings.method.planned(feasible, shard);
+    if let Some(wf) = &plan.walk {
+        let job = WalkJob {
+            settings: &settings,
+            data: &data,
+            candles: &candles,
+            config: &config,
+            out: &out,
+            name: &name,
+            results: args.results.as_deref(),
+            stop: &STOP,
+            planned,
+        };
+        return optimize_wf::run_walk(ctx, &plan, wf, job);
+    }
+    let collector = plan.collector(&candles)?;
     tracing::info!(
         "{} {} {}: {} bars, {} feasible candidates, {} planned ({})",
         strategy.name(),
@@ -403,10 +419,17 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
             Some(p) => Some(ResultsWriter::create(p, &settings.space)?),
             None => None,
         },
-        bar: progress_bar(ctx, planned),
+        bar: progress_bar(ctx.show_progress(), planned),
         best: Mutex::new(f64::NAN),
     };
-    let report = optimize::run(&settings, &candles, &config, &STOP, &observer);
+    let report = optimize::run_with(
+        &settings,
+        &candles,
+        &config,
+        &STOP,
+        &observer,
+        collector.as_ref(),
+    );
     if let Some(bar) = &observer.bar {
         bar.finish_and_clear();
     }
@@ -415,7 +438,7 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
         None => None,
     };
     let report = report?;
-    let pb = match optimize::to_playbook(&name, &settings, &report, &data, &candles, &config) {
+    let mut pb = match optimize::to_playbook(&name, &settings, &report, &data, &candles, &config) {
         Ok(pb) => pb,
         Err(e) if report.interrupted => {
             eprintln!("error: interrupted before any candidate was ranked: {e}");
@@ -423,6 +446,7 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
         }
         Err(e) => return Err(e),
     };
+    plan.validate(&mut pb, collector, &report)?;
     let pb = with_results_entry(pb, &out, args.results.as_deref());
     pb.save(&out)?;
     let written = match (&args.report, &results) {
@@ -449,11 +473,10 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
             print_text(&w.to_string())?;
         }
     }
-    Ok(if report.interrupted {
-        Outcome::Interrupted
-    } else {
-        Outcome::Done
-    })
+    if report.interrupted {
+        return Ok(Outcome::Interrupted);
+    }
+    optimize_wf::gate_verdict(&pb, &out).map(|()| Outcome::Done)
 }
 
 fn render(pb: &Playbook, out: &Path, report: &optimize::Report, bars: usize, per_s: f64) -> String {
@@ -504,6 +527,9 @@ fn render(pb: &Playbook, out: &Path, report: &optimize::Report, bars: usize, per
         num("max_drawdown_pct"),
         num("num_trades")
     ));
+    if let Some(v) = &pb.validation {
+        s.push_str(&optimize_wf::render_validation(v));
+    }
     s.push_str(&format!(
         "{} of {} feasible candidates evaluated{} in {:.3} s ({:.1} candidates/s, {:.3e} bar-evaluations/s; {} indicator series computed)\n",
         report.evaluated,

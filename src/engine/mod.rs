@@ -10,7 +10,7 @@ pub mod config;
 pub mod events;
 pub mod fills;
 
-pub use bar_loop::{RunResult, run};
+pub use bar_loop::{RunResult, run, run_window};
 pub use config::{BacktestConfig, Fill, Sizing, StopPolicy};
 
 use std::ops::Range;
@@ -138,5 +138,17 @@ pub trait Signals: Send {
     /// signals sit behind a `Box<dyn Signals>` — one virtual call per backtest instead of one per bar.
     fn run_engine(&mut self, candles: &Candles, config: &BacktestConfig) -> Result<RunResult> {
         bar_loop::run(candles, self, config)
+    }
+
+    /// Runs the engine over the bars `window` of `candles` only ([`bar_loop::run_window`]: the
+    /// walk-forward test of one window). Do not override, for the same reason as
+    /// [`Signals::run_engine`].
+    fn run_engine_window(
+        &mut self,
+        candles: &Candles,
+        config: &BacktestConfig,
+        window: std::ops::Range<usize>,
+    ) -> Result<RunResult> {
+        bar_loop::run_window(candles, self, config, window)
     }
 }

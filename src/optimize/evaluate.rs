@@ -9,6 +9,7 @@ use rayon::prelude::*;
 
 use super::fast::{self, Lean};
 use super::objective::{Objective, rank_cmp, rank_value};
+use super::overfit::Collector;
 use crate::backtest;
 use crate::candles::Candles;
 use crate::engine::BacktestConfig;
@@ -134,6 +135,8 @@ pub struct Evaluator<'a> {
     cache: IndicatorCache,
     stop: &'a AtomicBool,
     observer: &'a dyn Observer,
+    /// Gathers every candidate's per-period returns for the overfitting statistics.
+    collector: Option<&'a Collector>,
     evaluated: AtomicU64,
     ranked: AtomicU64,
     max_trades: AtomicUsize,
@@ -161,6 +164,7 @@ impl<'a> Evaluator<'a> {
             cache: IndicatorCache::new(),
             stop,
             observer,
+            collector: None,
             evaluated: AtomicU64::new(0),
             ranked: AtomicU64::new(0),
             max_trades: AtomicUsize::new(0),
@@ -170,6 +174,12 @@ impl<'a> Evaluator<'a> {
     /// The same evaluator with an indicator cache of at most about `bytes` of idle series.
     pub fn with_cache_budget(mut self, bytes: usize) -> Evaluator<'a> {
         self.cache = IndicatorCache::with_budget(bytes);
+        self
+    }
+
+    /// The same evaluator, also handing every candidate's per-period returns to `collector`.
+    pub fn with_collector(mut self, collector: &'a Collector) -> Evaluator<'a> {
+        self.collector = Some(collector);
         self
     }
 
@@ -189,7 +199,10 @@ impl<'a> Evaluator<'a> {
         if self.stopped() {
             return Ok(None);
         }
-        let (metrics, objective) = match self.lean() {
+        // The per-period returns only when a collector takes them: from the period-end equity the
+        // lean score keeps, or from the full curve (the same values: `metrics::period_returns`).
+        let wants_returns = self.collector.is_some();
+        let (metrics, objective, returns) = match self.lean() {
             Some(lean) => {
                 let s = lean.score(
                     self.candles,
@@ -198,14 +211,23 @@ impl<'a> Evaluator<'a> {
                     &self.config,
                     &self.cache,
                 )?;
-                (s.metrics, s.objective)
+                let returns =
+                    wants_returns.then(|| crate::metrics::returns_of_period_last(&s.period_last));
+                (s.metrics, s.objective, returns)
             }
             None => {
-                let m = self.backtest(&params)?.metrics;
-                (m, self.objective_field.value(&m).as_f64())
+                let report = self.backtest(&params)?;
+                let m = report.metrics;
+                let returns = wants_returns.then(|| {
+                    crate::metrics::period_returns(self.candles, &report.run.equity, &self.cache)
+                });
+                (m, self.objective_field.value(&m).as_f64(), returns)
             }
         };
         let rank = rank_value(objective, metrics.num_trades, self.min_trades);
+        if let (Some(c), Some(returns)) = (self.collector, returns) {
+            c.record(seq, index, rank, &returns);
+        }
         let outcome = Outcome {
             index,
             batch,

@@ -148,6 +148,9 @@ pub fn merge(parts: &[Playbook], name: &str, created_at: &str) -> Result<Playboo
         }),
         metrics: best.metrics.clone(),
         top,
+        // Shard runs have no [validation] (its statistics need every candidate of the search).
+        validation: None,
+        walk_forward: None,
     })
 }
 

@@ -15,11 +15,14 @@ pub mod merge;
 pub mod merge_results;
 pub mod methods;
 pub mod objective;
+pub mod overfit;
 pub mod results;
+pub mod returns_matrix;
 pub mod shard;
 pub mod space;
 pub mod tpe;
 pub mod validation;
+pub mod walk;
 pub mod walk_forward;
 
 use std::sync::atomic::AtomicBool;
@@ -122,9 +125,22 @@ pub fn run(
     stop: &AtomicBool,
     observer: &dyn Observer,
 ) -> Result<Report> {
+    run_with(settings, candles, config, stop, observer, None)
+}
+
+/// [`run`], also handing every candidate's per-period returns to `collector` (the overfitting
+/// statistics of [`overfit`]).
+pub fn run_with(
+    settings: &Settings,
+    candles: &Candles,
+    config: &BacktestConfig,
+    stop: &AtomicBool,
+    observer: &dyn Observer,
+    collector: Option<&overfit::Collector>,
+) -> Result<Report> {
     let feasible = check_space(settings)?;
     let started = Instant::now();
-    let evaluator = Evaluator::new(
+    let mut evaluator = Evaluator::new(
         candles,
         settings.space.strategy(),
         *config,
@@ -134,6 +150,9 @@ pub fn run(
         observer,
     )
     .with_cache_budget(settings.cache_mb.saturating_mul(1 << 20));
+    if let Some(c) = collector {
+        evaluator = evaluator.with_collector(c);
+    }
     let result = methods::search(
         settings.method,
         &settings.space,
@@ -251,5 +270,7 @@ pub fn to_playbook(
                 params: Table::from_params(&o.params),
             })
             .collect(),
+        validation: None,
+        walk_forward: None,
     })
 }

@@ -1,4 +1,5 @@
-//! The `--results` Parquet file: one row per evaluated candidate — `candidate` (grid index), `batch`
+//! The `--results` Parquet file: one row per evaluated candidate — (`window` in a walk-forward run: the
+//! window whose train search evaluated it; rows in window order), `candidate` (grid index), `batch`
 //! (generation / iteration), one column per parameter named as the parameter, `objective`, `ranked`,
 //! and one column per metric of the field table ([`crate::metrics::fields`]), named as in
 //! `backtest --json` (null where the JSON has null).
@@ -24,6 +25,7 @@ use arrow_array::builder::{
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
@@ -40,7 +42,7 @@ pub const ROW_GROUP_ROWS: usize = 8192;
 
 /// Column names the file uses for something other than a parameter.
 fn reserved(name: &str) -> bool {
-    ["candidate", "batch", "objective", "ranked"].contains(&name)
+    ["window", "candidate", "batch", "objective", "ranked"].contains(&name)
         || FIELDS.iter().any(|f| f.key == name)
 }
 
@@ -64,8 +66,11 @@ pub fn column_param(column: &str) -> &str {
 /// Streams outcomes to a Parquet file from any number of threads.
 pub struct ResultsWriter {
     tx: Option<SyncSender<(u64, Outcome)>>,
-    handle: Option<JoinHandle<Result<u64>>>,
+    handle: Option<JoinHandle<Written>>,
 }
+
+/// What a writer thread ends with: the rows written and, for a walk-forward part, its file.
+type Written = Result<(u64, Option<File>)>;
 
 enum Col {
     U64(UInt64Builder),
@@ -94,18 +99,22 @@ struct Sheet {
     cols: Vec<Col>,
     rows: usize,
     params: usize,
+    /// Walk-forward: the window every row belongs to (the first column).
+    window: Option<u32>,
 }
 
 impl Sheet {
-    fn new(space: &Space) -> Sheet {
-        let mut fields = vec![
-            Field::new("candidate", DataType::UInt64, false),
-            Field::new("batch", DataType::UInt32, false),
-        ];
-        let mut cols = vec![
-            Col::U64(UInt64Builder::new()),
-            Col::U32(UInt32Builder::new()),
-        ];
+    fn new(space: &Space, window: Option<u32>) -> Sheet {
+        let mut fields = Vec::new();
+        let mut cols = Vec::new();
+        if window.is_some() {
+            fields.push(Field::new("window", DataType::UInt32, false));
+            cols.push(Col::U32(UInt32Builder::new()));
+        }
+        fields.push(Field::new("candidate", DataType::UInt64, false));
+        fields.push(Field::new("batch", DataType::UInt32, false));
+        cols.push(Col::U64(UInt64Builder::new()));
+        cols.push(Col::U32(UInt32Builder::new()));
         for d in space.dims() {
             let name = param_column(d.spec.name);
             let (dt, col) = match d.spec.kind {
@@ -138,12 +147,18 @@ impl Sheet {
             cols,
             rows: 0,
             params: space.dims().len(),
+            window,
         }
     }
 
     fn push(&mut self, o: &Outcome) {
         let finite = |v: f64| v.is_finite().then_some(v);
         let mut c = self.cols.iter_mut();
+        if let Some(w) = self.window
+            && let Some(Col::U32(b)) = c.next()
+        {
+            b.append_value(w);
+        }
         if let Some(Col::U64(b)) = c.next() {
             b.append_value(o.index);
         }
@@ -188,22 +203,47 @@ impl Sheet {
     }
 }
 
-fn write_all(path: PathBuf, mut sheet: Sheet, rx: Receiver<(u64, Outcome)>) -> Result<u64> {
+/// Where a writer thread puts its rows: the results file itself (atomically), or an unnamed temporary
+/// file (one walk-forward window's part, deleted when closed).
+enum Dest {
+    File(PathBuf),
+    Part(File),
+}
+
+fn props() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .build()
+}
+
+fn write_all(
+    path: PathBuf,
+    dest: Dest,
+    mut sheet: Sheet,
+    rx: Receiver<(u64, Outcome)>,
+) -> Result<(u64, Option<File>)> {
     let pq = |e: parquet::errors::ParquetError| {
         Error::invalid(format!("{}: cannot write Parquet: {e}", path.display()))
     };
     let arrow = |e: arrow_schema::ArrowError| {
         Error::invalid(format!("{}: cannot build rows: {e}", path.display()))
     };
-    (|| -> Result<u64> {
-        let out = AtomicFile::create(&path)?;
-        let props = WriterProperties::builder()
-            .set_compression(Compression::SNAPPY)
-            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-            .build();
-        let file: File = out.file().try_clone().at(out.temp_path())?;
+    (|| -> Result<(u64, Option<File>)> {
+        let (out, file) = match dest {
+            Dest::File(p) => {
+                let out = AtomicFile::create(&p)?;
+                let file: File = out.file().try_clone().at(out.temp_path())?;
+                (Some(out), file)
+            }
+            Dest::Part(f) => (None, f),
+        };
+        let part = match out {
+            None => Some(file.try_clone().at(&path)?),
+            Some(_) => None,
+        };
         let mut writer =
-            ArrowWriter::try_new(file, sheet.schema.clone(), Some(props)).map_err(pq)?;
+            ArrowWriter::try_new(file, sheet.schema.clone(), Some(props())).map_err(pq)?;
         let mut pending: BTreeMap<u64, Outcome> = BTreeMap::new();
         let mut next = 0u64;
         let mut total = 0u64;
@@ -235,9 +275,61 @@ fn write_all(path: PathBuf, mut sheet: Sheet, rx: Receiver<(u64, Outcome)>) -> R
         }
         flush(&mut sheet, &mut writer)?;
         writer.close().map_err(pq)?;
-        out.commit()?;
-        Ok(total)
+        if let Some(out) = out {
+            out.commit()?;
+        }
+        Ok((total, part))
     })()
+}
+
+/// The rows of one walk-forward window, in an unnamed temporary file until [`write_parts`].
+pub struct ResultsPart {
+    rows: u64,
+    file: File,
+}
+
+/// Writes the walk-forward results file `path` from the windows' parts, in window order (each part's
+/// rows in its method's order), one row group at a time; returns the row count.
+pub fn write_parts(path: &Path, parts: Vec<ResultsPart>) -> Result<u64> {
+    let pq = |e: parquet::errors::ParquetError| {
+        Error::invalid(format!("{}: cannot write Parquet: {e}", path.display()))
+    };
+    let arrow = |e: arrow_schema::ArrowError| {
+        Error::invalid(format!(
+            "{}: cannot read a window's rows: {e}",
+            path.display()
+        ))
+    };
+    let out = AtomicFile::create(path)?;
+    let file: File = out.file().try_clone().at(out.temp_path())?;
+    let mut writer: Option<ArrowWriter<File>> = None;
+    let mut total = 0;
+    for part in parts {
+        let reader = ParquetRecordBatchReaderBuilder::try_new(part.file)
+            .map_err(pq)?
+            .build()
+            .map_err(pq)?;
+        for batch in reader {
+            let batch = batch.map_err(arrow)?;
+            let w = match &mut writer {
+                Some(w) => w,
+                None => writer.insert(
+                    ArrowWriter::try_new(file.try_clone().at(path)?, batch.schema(), Some(props()))
+                        .map_err(pq)?,
+                ),
+            };
+            w.write(&batch).map_err(pq)?;
+        }
+        total += part.rows;
+    }
+    match writer {
+        Some(w) => {
+            w.close().map_err(pq)?;
+        }
+        None => return Err(Error::invalid("walk-forward results: no window wrote rows")),
+    }
+    out.commit()?;
+    Ok(total)
 }
 
 /// Outcomes that may wait between the evaluating threads and the writer thread.
@@ -246,17 +338,33 @@ const CHANNEL_SLOTS: usize = 1024;
 impl ResultsWriter {
     /// Starts a writer thread for `path` with a column per parameter of `space`.
     pub fn create(path: &Path, space: &Space) -> Result<ResultsWriter> {
-        let sheet = Sheet::new(space);
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).at(dir)?;
         }
+        ResultsWriter::start(
+            path,
+            Dest::File(path.to_path_buf()),
+            Sheet::new(space, None),
+        )
+    }
+
+    /// Starts a writer thread for walk-forward window `window` of the results file `path`: its rows,
+    /// with a leading `window` column, go to a temporary file beside `path` until [`write_parts`].
+    pub fn create_part(path: &Path, space: &Space, window: u32) -> Result<ResultsWriter> {
+        let dir = crate::atomic::parent_dir(path);
+        std::fs::create_dir_all(&dir).at(&dir)?;
+        let file = tempfile::tempfile_in(&dir).at(&dir)?;
+        ResultsWriter::start(path, Dest::Part(file), Sheet::new(space, Some(window)))
+    }
+
+    fn start(path: &Path, dest: Dest, sheet: Sheet) -> Result<ResultsWriter> {
         // std's bounded channel allocates every slot up front (~0.5 KB per outcome), so keep the bound
         // small: 1024 slots cost ~0.5 MB, where 4 row groups' worth cost 16 MB of peak memory.
         let (tx, rx) = sync_channel(CHANNEL_SLOTS);
         let path = path.to_path_buf();
         let handle = std::thread::Builder::new()
             .name("flowrex-results".into())
-            .spawn(move || write_all(path, sheet, rx))
+            .spawn(move || write_all(path, dest, sheet, rx))
             .map_err(|e| Error::io("<results writer thread>", e))?;
         Ok(ResultsWriter {
             tx: Some(tx),
@@ -273,12 +381,24 @@ impl ResultsWriter {
     }
 
     /// Waits for every queued row to be written and moves the file into place; returns the row count.
-    pub fn finish(mut self) -> Result<u64> {
+    pub fn finish(self) -> Result<u64> {
+        self.join().map(|(rows, _)| rows)
+    }
+
+    /// Waits for every queued row of a window's part ([`ResultsWriter::create_part`]).
+    pub fn finish_part(self) -> Result<ResultsPart> {
+        match self.join()? {
+            (rows, Some(file)) => Ok(ResultsPart { rows, file }),
+            (_, None) => Err(Error::invalid("not a walk-forward results part")),
+        }
+    }
+
+    fn join(mut self) -> Result<(u64, Option<File>)> {
         self.tx.take();
         match self.handle.take().map(|h| h.join()) {
             Some(Ok(r)) => r,
             Some(Err(_)) => Err(Error::invalid("the results writer thread panicked")),
-            None => Ok(0),
+            None => Ok((0, None)),
         }
     }
 }

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Playbook, Table};
+use super::{GateVerdict, Playbook, Table};
 use crate::candles::{Candles, Interval};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
@@ -35,27 +35,9 @@ pub fn compare_metrics(stored: &Table, fresh: &Metrics, tolerance: f64) -> Vec<D
     };
     let mut drifts = Vec::new();
     for (name, value) in fields::values(fresh) {
-        let now = value.finite();
+        let exact = matches!(value, MetricValue::Int(_));
         let then = stored.get(name).and_then(as_f64);
-        let relative = match (then, now) {
-            (None, None) => continue,
-            (Some(a), Some(b)) if a == b => continue,
-            (Some(a), Some(b)) => {
-                let r = (b - a).abs() / a.abs().max(b.abs());
-                let exact = matches!(value, MetricValue::Int(_));
-                if !exact && r <= tolerance {
-                    continue;
-                }
-                r
-            }
-            _ => f64::INFINITY,
-        };
-        drifts.push(Drift {
-            metric: name.to_string(),
-            stored: then,
-            fresh: now,
-            relative,
-        });
+        drifts.extend(compare_value(name, then, value.finite(), exact, tolerance));
     }
     for (name, v) in &stored.0 {
         if fields::find(name).is_none() {
@@ -68,6 +50,36 @@ pub fn compare_metrics(stored: &Table, fresh: &Metrics, tolerance: f64) -> Vec<D
         }
     }
     drifts
+}
+
+/// One number compared as `--check` compares metrics: `exact` ones must be equal, reals within
+/// `tolerance` relative, and it must have a value now exactly when it had one then. `None` when it
+/// did not drift.
+pub fn compare_value(
+    name: &str,
+    stored: Option<f64>,
+    fresh: Option<f64>,
+    exact: bool,
+    tolerance: f64,
+) -> Option<Drift> {
+    let relative = match (stored, fresh) {
+        (None, None) => return None,
+        (Some(a), Some(b)) if a == b => return None,
+        (Some(a), Some(b)) => {
+            let r = (b - a).abs() / a.abs().max(b.abs());
+            if !exact && r <= tolerance {
+                return None;
+            }
+            r
+        }
+        _ => f64::INFINITY,
+    };
+    Some(Drift {
+        metric: name.to_string(),
+        stored,
+        fresh,
+        relative,
+    })
 }
 
 /// The bars loaded now are not the bars a playbook's numbers were computed on (their sha256 differs).
@@ -204,8 +216,10 @@ pub struct CheckReport {
     pub metrics_compared: usize,
     /// Whether the data's sha256 matched the playbook's.
     pub data_sha256_matches: bool,
-    /// Metrics that drifted (empty: the check passed).
+    /// Metrics that drifted (empty: the check passed), then `[validation]` numbers (`validation.dsr`).
     pub drifts: Vec<Drift>,
+    /// The gates stored in `[validation]`, judged again (on fresh numbers where the run gives them).
+    pub gates: Vec<GateVerdict>,
 }
 
 impl CheckReport {
@@ -223,25 +237,49 @@ impl CheckReport {
             metrics_compared: pb.metrics.0.len(),
             data_sha256_matches,
             drifts: compare_metrics(&pb.metrics, fresh, tolerance),
+            gates: Vec::new(),
         }
     }
 
-    /// True when no metric drifted.
-    pub fn passed(&self) -> bool {
-        self.drifts.is_empty()
+    /// Adds what re-checking `[validation]` found: drifted numbers and the gates judged again.
+    pub fn with_validation(mut self, drifts: Vec<Drift>, gates: Vec<GateVerdict>) -> CheckReport {
+        self.drifts.extend(drifts);
+        self.gates = gates;
+        self
     }
 
-    /// `Ok` when the check passed, else the exit-3 error naming every drifted metric.
+    /// True when nothing drifted and every stored gate still passes.
+    pub fn passed(&self) -> bool {
+        self.drifts.is_empty() && self.gates.iter().all(|g| g.pass)
+    }
+
+    /// `Ok` when the check passed, else the exit-3 error naming every drifted number and failed gate.
     pub fn verdict(&self) -> Result<()> {
         if self.passed() {
             return Ok(());
         }
-        let names: Vec<&str> = self.drifts.iter().map(|d| d.metric.as_str()).collect();
+        let mut reasons = Vec::new();
+        if !self.drifts.is_empty() {
+            let names: Vec<&str> = self.drifts.iter().map(|d| d.metric.as_str()).collect();
+            reasons.push(format!(
+                "regression: {} drifted beyond {:e} relative",
+                names.join(", "),
+                self.tolerance
+            ));
+        }
+        let failed: Vec<String> = self
+            .gates
+            .iter()
+            .filter(|g| !g.pass)
+            .map(GateVerdict::describe)
+            .collect();
+        if !failed.is_empty() {
+            reasons.push(format!("gate failed: {}", failed.join("; ")));
+        }
         Err(Error::CheckFailed(format!(
-            "{}: regression: {} drifted beyond {:e} relative",
+            "{}: {}",
             self.playbook.display(),
-            names.join(", "),
-            self.tolerance
+            reasons.join("; ")
         )))
     }
 }
@@ -324,6 +362,7 @@ mod tests {
                 fresh: Some(0.6),
                 relative: 1.0 / 6.0,
             }],
+            gates: vec![],
         };
         let e = report.verdict().unwrap_err();
         assert_eq!(e.exit_code(), 3);
@@ -336,5 +375,15 @@ mod tests {
             ..report
         };
         assert!(ok.passed() && ok.verdict().is_ok());
+        // A stored gate that fails now fails the check, named with its numbers.
+        let gated = ok.with_validation(
+            vec![],
+            vec![crate::playbook::Gate::MaxPbo.judge(0.5, Some(0.75))],
+        );
+        assert!(!gated.passed());
+        assert_eq!(
+            gated.verdict().unwrap_err().to_string(),
+            "p.toml: gate failed: pbo 0.7500 > --max-pbo 0.5"
+        );
     }
 }

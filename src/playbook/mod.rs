@@ -12,14 +12,18 @@
 //!                 elapsed_s, history, [optimization.space]
 //! [metrics]       every metric of the best parameters, named as in `backtest --json`
 //! [[top]]         rank, candidate, objective, trades, [top.params] — best first (rank 1 is the best)
+//! [validation]    overfitting statistics and gate verdicts (see [`validation`])
+//! [walk_forward]  walk-forward windows and the stitched out-of-sample record
 //! ```
 //!
 //! Floats are written in Rust's shortest round-trip form, so every stored value reads back bit for bit.
 //! A metric without a finite value (`null` in `backtest --json`) is left out of `[metrics]`.
 
 mod check;
+pub mod validation;
 
-pub use check::{CheckReport, DataChange, Drift, FileChange, compare_metrics};
+pub use check::{CheckReport, DataChange, Drift, FileChange, compare_metrics, compare_value};
+pub use validation::{Gate, GateVerdict, Gates, Validation, WalkForwardSection, WindowEntry};
 
 use std::fs;
 use std::path::Path;
@@ -384,6 +388,12 @@ pub struct Playbook {
     /// `[[top]]`, best first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub top: Vec<TopEntry>,
+    /// `[validation]`: overfitting statistics of the search and the gates' verdicts (optimize only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<Validation>,
+    /// `[walk_forward]`: the windows and the stitched out-of-sample record (`optimize --walk-forward`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub walk_forward: Option<WalkForwardSection>,
 }
 
 impl Playbook {

@@ -122,8 +122,11 @@ fn rows(path: &Path) -> RecordBatch {
 }
 
 /// A playbook without what differs between runs or records how it was made: `created_at`, the name
-/// (it follows the file name), `elapsed_s`, the results file's name and the shard bookkeeping.
+/// (it follows the file name), `elapsed_s`, the results file's name and the shard bookkeeping — and
+/// `[validation]`, which only a single run has (its statistics need every candidate's returns, which no
+/// shard sees).
 fn comparable(mut t: toml::Table) -> toml::Table {
+    t.remove("validation");
     let pb = t["playbook"].as_table_mut().unwrap();
     pb.remove("created_at");
     pb.remove("name");
