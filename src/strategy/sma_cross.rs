@@ -234,6 +234,87 @@ mod tests {
         }
     }
 
+    /// The fast path of the optimizer (the event-driven engine over [`SmaCrossSignals::scan`]) against
+    /// the bar loop over [`SmaCrossSignals::decide`], bit for bit: trades, counters, the whole equity
+    /// curve and the equity at marked bars, for several parameter sets, fill rules, sizings and costs,
+    /// on random-walk hourly bars (one with closes on a 0.5 grid, so the SMAs tie) and on GOOG.
+    #[test]
+    fn event_runs_equal_the_bar_loop_on_real_signals() {
+        use crate::candles::synthetic::{SyntheticSpec, generate};
+        use crate::candles::{Interval, TimeRange, store};
+        use crate::engine::events::{CloseRange, Marks};
+        use crate::engine::{BacktestConfig, Fill, Sizing, StopPolicy, bar_loop};
+        let mut tied = generate(&SyntheticSpec::new(4000, 7, Interval::Hour1));
+        tied.close = tied.close.iter().map(|x| (x * 2.0).round() / 2.0).collect();
+        let goog = format!("{}/data/GOOG/1d.parquet", env!("CARGO_MANIFEST_DIR"));
+        let sets = [
+            generate(&SyntheticSpec::new(6000, 3, Interval::Hour1)),
+            tied,
+            store::read_parquet(goog.as_ref(), &TimeRange::ALL)
+                .unwrap()
+                .0,
+        ];
+        let (mut trades, mut runs) = (0, 0);
+        for c in &sets {
+            let n = c.len();
+            let range = CloseRange::of(&c.close);
+            let marks: Vec<f64> = (0..n)
+                .filter(|i| i % 24 == 23 || i + 1 == n)
+                .map(|i| i as f64)
+                .collect();
+            for (fast, slow) in [(2, 3), (5, 20), (10, 20), (20, 100), (50, 200)] {
+                let params = super::super::resolve_params(
+                    &SmaCross,
+                    &[
+                        ("fast".into(), fast.to_string()),
+                        ("slow".into(), slow.to_string()),
+                    ],
+                )
+                .unwrap();
+                for fill in [Fill::NextOpen, Fill::Close] {
+                    for (k, sizing) in [Sizing::All, Sizing::Units(3.0), Sizing::PctEquity(50.0)]
+                        .into_iter()
+                        .enumerate()
+                    {
+                        let cfg = BacktestConfig {
+                            cash: 10_000.0,
+                            commission: [0.002, 0.0, 0.0001][k],
+                            spread: [0.0, 0.0003, 0.0][k],
+                            fill,
+                            close_at_end: k == 1,
+                            sizing,
+                            stop_policy: StopPolicy::Pessimistic,
+                        };
+                        let mut sig = SmaCrossSignals::new(c, &params, &IndicatorCache::new());
+                        let want = bar_loop::run(c, &mut sig, &cfg).unwrap();
+                        let what = format!("{n} bars, {fast}/{slow}, {cfg:?}");
+                        let all = crate::engine::events::run(c, &mut sig, &cfg, Marks::All, range)
+                            .unwrap()
+                            .unwrap();
+                        assert_eq!(format!("{:?}", all.run), format!("{want:?}"), "{what}");
+                        let at =
+                            crate::engine::events::run(c, &mut sig, &cfg, Marks::At(&marks), range)
+                                .unwrap()
+                                .unwrap();
+                        let gathered: Vec<u64> = marks
+                            .iter()
+                            .map(|&k| want.equity[k as usize].to_bits())
+                            .collect();
+                        let got: Vec<u64> = at.marked.iter().map(|v| v.to_bits()).collect();
+                        assert_eq!(got, gathered, "{what}");
+                        assert_eq!(at.equity_last.to_bits(), want.equity[n - 1].to_bits());
+                        assert_eq!(format!("{:?}", at.run.trades), format!("{:?}", want.trades));
+                        trades += want.trades.len();
+                        runs += 1;
+                    }
+                }
+            }
+        }
+        // 3 data sets x 5 parameter sets x 2 fills x 3 sizings, with trades to compare.
+        assert_eq!(runs, 90);
+        assert!(trades > 5000, "{trades}");
+    }
+
     #[test]
     fn fast_must_be_below_slow() {
         let p = super::super::resolve_params(
