@@ -132,3 +132,126 @@ fn objective_only_ranking_equals_full_backtests() {
         assert_eq!(playbooks[0], playbooks[1], "{objective}: 1 vs 2 threads");
     }
 }
+
+/// The playbook of `optimize` on EURUSD 1h, with or without a results file (with one, every candidate
+/// gets a full backtest; without, the lean path ranks them), minus the lines that name the run.
+fn playbook_text(
+    home: &Path,
+    out: &Path,
+    args: &[&str],
+    results: Option<&Path>,
+    threads: &str,
+) -> String {
+    let mut all = vec![
+        "--quiet",
+        "optimize",
+        "--symbol",
+        "EURUSD",
+        "--interval",
+        "1h",
+        "--commission",
+        "0.0002",
+        "--top",
+        "4",
+        "--out",
+        p(out),
+    ];
+    all.extend(args);
+    if let Some(r) = results {
+        all.extend(["--results", p(r)]);
+    }
+    let mut cmd = support::flowrex(home);
+    cmd.args(&all).env("RAYON_NUM_THREADS", threads);
+    ok(&cmd.output().unwrap());
+    std::fs::read_to_string(out)
+        .unwrap()
+        .lines()
+        .filter(|l| {
+            !["name = ", "created_at", "elapsed_s", "results = "]
+                .iter()
+                .any(|k| l.starts_with(k))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn the_lean_path_equals_full_backtests_for_every_strategy() {
+    // Strategies with and without an event-driven run (only sma_cross lists its decisions ahead;
+    // the others are scored through the bar loop), ranking objectives that the lean path computes
+    // from period-end equity (sharpe, sortino), first and last equity (return) and trades alone
+    // (profit_factor, sqn). The [validation] section (per-period returns of every candidate) too.
+    let home = bundled_home();
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &[
+                "--strategy",
+                "sma_cross",
+                "--param",
+                "fast=5..20:5",
+                "--param",
+                "slow=30..50:10",
+            ],
+            "sharpe",
+        ),
+        (
+            &[
+                "--strategy",
+                "nbb",
+                "--param",
+                "atr_n=7..14:7",
+                "--param",
+                "rr=1..3:1",
+            ],
+            "return",
+        ),
+        (
+            &[
+                "--strategy",
+                "jadecap",
+                "--param",
+                "ema_n=10..30:10",
+                "--param",
+                "htf=bars,4h",
+            ],
+            "sortino",
+        ),
+        (
+            &[
+                "--strategy",
+                "fabio",
+                "--param",
+                "window=20..40:10",
+                "--param",
+                "bins=12..24:12",
+            ],
+            "profit_factor",
+        ),
+        (
+            &[
+                "--strategy",
+                "tori",
+                "--param",
+                "pivot_left=2..4:1",
+                "--param",
+                "stop_atr=0..0.5:0.25",
+            ],
+            "sqn",
+        ),
+    ];
+    for (k, (params, objective)) in cases.iter().enumerate() {
+        let mut args = params.to_vec();
+        args.extend(["--objective", objective]);
+        let full_out = dir.path().join(format!("full{k}.toml"));
+        let results = dir.path().join(format!("results{k}.parquet"));
+        let full = playbook_text(home.path(), &full_out, &args, Some(&results), "2");
+        assert!(full.contains("[validation]"), "{params:?}");
+        assert!(full.contains("[[top]]"), "{params:?}");
+        for threads in ["1", "2"] {
+            let lean_out = dir.path().join(format!("lean{k}_{threads}.toml"));
+            let lean = playbook_text(home.path(), &lean_out, &args, None, threads);
+            assert_eq!(lean, full, "{params:?} {objective} on {threads} threads");
+        }
+    }
+}
