@@ -302,8 +302,23 @@ impl<'a> Evaluator<'a> {
         stream: impl Iterator<Item = (u64, Params)> + Send,
         k: usize,
     ) -> Result<TopK> {
+        self.evaluate_numbered(stream.enumerate().map(|(seq, c)| (seq as u64, c)), k)
+    }
+
+    /// True when the outcomes may be evaluated in any order: no observer needs them in sequence (a
+    /// results file buffers what comes early, so a reordered grid would hold most of its rows).
+    pub fn any_order(&self) -> bool {
+        !self.observer.wants_metrics()
+    }
+
+    /// [`Evaluator::evaluate_stream`] of a stream that carries its own sequence numbers
+    /// `(seq, (index, params))`, each number once, in any order.
+    pub fn evaluate_numbered(
+        &self,
+        stream: impl Iterator<Item = (u64, (u64, Params))> + Send,
+        k: usize,
+    ) -> Result<TopK> {
         stream
-            .enumerate()
             .par_bridge()
             .try_fold(
                 || TopK::new(k),
