@@ -14,7 +14,10 @@ Workload: sma_cross, fast 5..50:5 x slow 10..200:10 with fast < slow (175 candid
   by fast window (one vectorbt call over the whole grid needs more than 22 GiB); timed on the full grid
   with a warm-up run first so numba compilation is not counted.
 
-Usage: run.sh (creates the virtualenv) or python peers.py --flowrex BIN --home DIR.
+Every row also gives CPU seconds (user + system; for the Python peers, of the timed part only): on a
+machine shared with other work, wall times stretch with the load while CPU seconds barely move.
+
+Usage: run.sh (creates the virtualenv) or python peers.py --flowrex BIN --hand-loop BIN --home DIR.
 """
 
 import argparse
@@ -40,20 +43,20 @@ def load(home):
 
 
 def timed(cmd, env):
-    """Runs cmd under /usr/bin/time: (stdout, wall seconds, peak RSS in MB)."""
+    """Runs cmd under /usr/bin/time: (stdout, wall seconds, CPU seconds, peak RSS in MB)."""
     t0 = time.perf_counter()
-    out = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, check=True, capture_output=True,
-                         text=True, env=env)
+    out = subprocess.run(["/usr/bin/time", "-f", "%M %U %S"] + cmd, check=True,
+                         capture_output=True, text=True, env=env)
     wall = time.perf_counter() - t0
-    peak_kb = int(out.stderr.strip().splitlines()[-1])
-    return out.stdout, wall, peak_kb / 1024
+    peak_kb, user, system = out.stderr.strip().splitlines()[-1].split()
+    return out.stdout, wall, float(user) + float(system), int(peak_kb) / 1024
 
 
 def run_hand_loop(binary, home, threads):
     env = {"RAYON_NUM_THREADS": str(threads), "PATH": "/usr/bin:/bin"}
-    out, wall, peak = timed([binary, "--home", home], env)
+    out, wall, cpu, peak = timed([binary, "--home", home], env)
     secs = json.loads(out.strip().splitlines()[-1])["hand_loop_s"]
-    return secs, wall, peak
+    return secs, wall, cpu, peak
 
 
 def run_flowrex(binary, home, threads):
@@ -64,9 +67,9 @@ def run_flowrex(binary, home, threads):
         str(COMMISSION), "--out", f"{home}/peers_flowrex.toml",
     ]
     env = {"RAYON_NUM_THREADS": str(threads), "PATH": "/usr/bin:/bin"}
-    out, wall, peak = timed(cmd, env)
+    out, wall, cpu, peak = timed(cmd, env)
     search = json.loads(out)["playbook"]["optimization"]["elapsed_s"]
-    return search, wall, peak
+    return search, wall, cpu, peak
 
 
 def run_backtesting(df, n):
@@ -89,11 +92,11 @@ def run_backtesting(df, n):
                 self.sell()
 
     bt = Backtest(df, SmaCross, cash=CASH, commission=COMMISSION, exclusive_orders=True)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for fast, slow in GRID[:n]:
         stats = bt.run(fast=fast, slow=slow)
         _ = stats["Sharpe Ratio"]
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
 def run_vectorbt(df):
@@ -124,10 +127,10 @@ def run_vectorbt(df):
 
     # Warm-up: numba compiles on first use.
     chunk(FAST[0], [s for s in SLOW if s > FAST[0]][:2])
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for fast in FAST:
         chunk(fast, [s for s in SLOW if s > fast])
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
 def main():
@@ -146,25 +149,25 @@ def main():
     # Interleaved, so a drift in the machine's speed hits both alike.
     for threads in (1, 2):
         plural = "s" if threads > 1 else ""
-        search, wall, peak = run_flowrex(a.flowrex, a.home, threads)
-        rows.append((f"flowrex optimize ({threads} thread{plural})", len(GRID), search,
-                     total / search, f"wall {wall:.2f} s incl. load, peak {peak:.0f} MB"))
-        secs, wall, peak = run_hand_loop(a.hand_loop, a.home, threads)
-        rows.append((f"hand-written Rust loop ({threads} thread{plural})", len(GRID), secs,
-                     total / secs, f"wall {wall:.2f} s incl. load, peak {peak:.0f} MB"))
-    ours = rows[-2][3]
+        search, wall, cpu, peak = run_flowrex(a.flowrex, a.home, threads)
+        rows.append((f"flowrex optimize ({threads} thread{plural})", search, total / search,
+                     f"wall {wall:.2f} s, CPU {cpu:.2f} s incl. load; peak {peak:.0f} MB"))
+        secs, wall, cpu, peak = run_hand_loop(a.hand_loop, a.home, threads)
+        rows.append((f"hand-written Rust loop ({threads} thread{plural})", secs, total / secs,
+                     f"wall {wall:.2f} s, CPU {cpu:.2f} s incl. load; peak {peak:.0f} MB"))
+    ours = rows[-2][2]
     if "vectorbt" not in skip:
-        secs = run_vectorbt(df)
-        rows.append(("vectorbt (chunked by fast window)", len(GRID), secs, total / secs, ""))
+        secs, cpu = run_vectorbt(df)
+        rows.append(("vectorbt (chunked by fast window)", secs, total / secs, f"CPU {cpu:.1f} s"))
     if "backtesting" not in skip:
         n = a.bt_candidates
-        secs = run_backtesting(df, n)
+        secs, cpu = run_backtesting(df, n)
         rate = n * bars / secs
-        rows.append((f"backtesting.py ({n} of {len(GRID)}, extrapolated)", len(GRID),
-                     secs / n * len(GRID), rate, f"measured {secs:.1f} s for {n}"))
+        rows.append((f"backtesting.py ({n} of {len(GRID)}, extrapolated)", secs / n * len(GRID),
+                     rate, f"measured {secs:.1f} s (CPU {cpu:.1f} s) for {n}"))
     print(f"{len(GRID)} candidates x {bars} bars = {total:.3e} bar-evaluations")
     print(f"{'tool':48} {'grid s':>10} {'bar-evals/s':>12} {'flowrex(2t) is':>16}")
-    for name, _, secs, rate, note in rows:
+    for name, secs, rate, note in rows:
         print(f"{name:48} {secs:10.2f} {rate:12.3e} {ours / rate:14.1f}x  {note}")
 
 
