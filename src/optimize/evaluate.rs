@@ -323,7 +323,7 @@ impl<'a> Evaluator<'a> {
             .try_fold(
                 || TopK::new(k),
                 |mut top, (seq, (index, params))| {
-                    if let Some(o) = self.evaluate(seq as u64, 0, index, params)? {
+                    if let Some(o) = self.evaluate(seq, 0, index, params)? {
                         top.push(o);
                     }
                     Ok::<TopK, crate::error::Error>(top)
