@@ -7,13 +7,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 
-use super::fast::{self, Lean};
+use super::fast::Lean;
 use super::objective::{Objective, rank_cmp, rank_value};
 use super::overfit::Collector;
 use crate::backtest;
 use crate::candles::Candles;
 use crate::engine::BacktestConfig;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::indicators::IndicatorCache;
 use crate::metrics::Metrics;
 use crate::metrics::fields::Field;
@@ -271,13 +271,13 @@ impl<'a> Evaluator<'a> {
     }
 
     /// The outcomes a search reports, each with every metric: those ranked on the objective alone
-    /// are run again in full ([`fast::complete`]).
+    /// are run again in full ([`complete_in_full`]).
     pub fn complete(&self, outcomes: Vec<Outcome>) -> Result<Vec<Outcome>> {
         if self.lean().is_none() {
             return Ok(outcomes);
         }
         let field = self.objective_field;
-        fast::complete(outcomes, |p| self.backtest(p), |m| field.value(m).as_f64())
+        complete_in_full(outcomes, |p| self.backtest(p), |m| field.value(m).as_f64())
     }
 
     /// Evaluates `items` (`(index, params)`, numbered `first_seq`, `first_seq + 1`, …) in parallel as
@@ -370,4 +370,27 @@ pub struct SearchResult {
     /// Genetic, particle swarm, explore and tpe: the best ranked objective after each generation /
     /// iteration / batch (NaN while nothing is ranked). Empty for grid and random search.
     pub history: Vec<f64>,
+}
+
+/// Runs the reported outcomes `top` again in full (in parallel) so that each carries every metric;
+/// each objective must come out bit for bit as it was ranked.
+fn complete_in_full(
+    top: Vec<Outcome>,
+    run: impl Fn(&Params) -> Result<backtest::Report> + Sync,
+    objective: impl Fn(&Metrics) -> f64 + Sync,
+) -> Result<Vec<Outcome>> {
+    top.into_par_iter()
+        .map(|mut o| {
+            let report = run(&o.params)?;
+            let full = objective(&report.metrics);
+            if full.to_bits() != o.objective.to_bits() {
+                return Err(Error::invalid(format!(
+                    "internal error: candidate {} ({}) ranked with objective {} but its full metrics give {full}",
+                    o.index, o.params, o.objective
+                )));
+            }
+            o.metrics = report.metrics;
+            Ok(o)
+        })
+        .collect()
 }

@@ -7,20 +7,17 @@
 //! the trades alone (`profit_factor`, `sqn`, `expectancy`). So while a search runs, each candidate is
 //! [`Lean::score`]d — through the event-driven engine when its signals can list their decisions
 //! (`engine::events`: nothing is done between events), else through the bar loop — and only the top K
-//! it returns are run again in full ([`complete`]). The objective is bit for bit the full metric's
-//! (`metrics::objective` shares the formulas, and [`complete`] re-checks each reported one).
+//! it returns are run again in full (`Evaluator::complete` in `super::evaluate`). The objective is
+//! bit for bit the full metric's (`metrics::objective` shares the formulas, and the full run re-checks
+//! each reported one).
 //!
 //! The lean path is off when an observer wants every metric of every candidate (a `--results` file)
 //! and for `calmar` (its maximum drawdown is a per-bar pass).
 
-use rayon::prelude::*;
-
-use super::evaluate::Outcome;
-use crate::backtest;
 use crate::candles::Candles;
 use crate::engine::BacktestConfig;
 use crate::engine::events::{CloseRange, Marks};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::indicators::IndicatorCache;
 use crate::metrics::Metrics;
 use crate::metrics::objective::{self, Calendar, Sketch};
@@ -94,27 +91,4 @@ impl Lean {
             period_last,
         })
     }
-}
-
-/// Runs the reported outcomes `top` again in full (in parallel) so that each carries every metric;
-/// each objective must come out bit for bit as it was ranked.
-pub fn complete(
-    top: Vec<Outcome>,
-    run: impl Fn(&Params) -> Result<backtest::Report> + Sync,
-    objective: impl Fn(&Metrics) -> f64 + Sync,
-) -> Result<Vec<Outcome>> {
-    top.into_par_iter()
-        .map(|mut o| {
-            let report = run(&o.params)?;
-            let full = objective(&report.metrics);
-            if full.to_bits() != o.objective.to_bits() {
-                return Err(Error::invalid(format!(
-                    "internal error: candidate {} ({}) ranked with objective {} but its full metrics give {full}",
-                    o.index, o.params, o.objective
-                )));
-            }
-            o.metrics = report.metrics;
-            Ok(o)
-        })
-        .collect()
 }
