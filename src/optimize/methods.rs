@@ -213,8 +213,9 @@ fn run_method(
 /// then share the indicators of the long axis (one value at a time) and cycle through the few of the
 /// short ones. Grid order does the opposite when the last axis is the long one: the README-style
 /// 2,000-candidate grid `fast=5..50:5 × slow=60..2050:10` over 1,000,000 bars recomputed 2,027 SMA
-/// series under the default budget (3.7× the CPU time of an unbounded cache); in this order it
-/// computes each of its 210 once. Candidates keep their grid-order sequence numbers (the validation
+/// series under the default budget (15.7 s of CPU against 5.2 s with a cache that never evicts); in
+/// this order it computes each of its 210 once (plus a few again for the top K's full runs) and takes
+/// 4.6 s, peaking at 362 MiB instead of 1.7 GiB. Candidates keep their grid-order sequence numbers (the validation
 /// rows and every tie-break stay as in grid order), so the order changes the time and the memory of a
 /// search, never its results.
 struct CacheOrder {
