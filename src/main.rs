@@ -3,15 +3,19 @@
 
 mod cli;
 
-use clap::Parser;
-
 fn main() {
-    let cli = cli::Cli::parse();
-    cli::init_logging(&cli.global);
+    let cli = cli::parse();
+    let logs = match cli::logging::init(&cli.global) {
+        Ok(logs) => logs,
+        Err(e) => {
+            eprintln!("error: --log-file: {e}");
+            std::process::exit(e.exit_code());
+        }
+    };
     let result = cli::run(cli);
     let code = cli::exit_code(&result);
     if let (Err(e), 1..) = (&result, code) {
-        eprintln!("error: {e}");
+        logs.final_error(e, code);
     }
     std::process::exit(code);
 }

@@ -4,12 +4,14 @@
 pub mod backtest;
 pub mod fetch;
 pub mod journal;
+pub mod logging;
 pub mod optimize;
 pub mod optimize_wf;
 pub mod output;
 pub mod report;
 pub mod risk_check;
 pub mod run_args;
+pub mod shell;
 
 use std::cell::{RefCell, RefMut};
 use std::path::PathBuf;
@@ -82,18 +84,35 @@ pub struct Cli {
 #[derive(Debug, Clone, clap::Args)]
 pub struct GlobalArgs {
     /// Workspace folder (data/, playbooks/, flowrex.toml, flowrex.db). Default: $FLOWREX_HOME, else the
-    /// current folder. It must exist; only imports and `risk-check state --balance` create it.
+    /// current folder. It must exist; only imports and `risk-check state --balance` create it. Paths
+    /// typed on the command line are relative to the current folder, not to the home.
     #[arg(long, global = true, env = "FLOWREX_HOME", value_name = "DIR")]
     pub home: Option<PathBuf>,
     /// Print results as one JSON document on stdout instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Tables with every column (by default tables fit 80 columns and say which they left out).
+    #[arg(long, global = true)]
+    pub wide: bool,
     /// No progress bars and no informational logs on stderr (errors still print).
-    #[arg(long, short, global = true)]
+    #[arg(long, short, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
-    /// Log format on stderr. `RUST_LOG` sets the level (default: info).
+    /// More detail in the logs: -v debug, -vv trace (RUST_LOG, when set, wins).
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Log format on stderr. RUST_LOG sets the level (default: info).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Colour on stderr: auto (when stderr is a terminal and NO_COLOR is unset), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = logging::ColorChoice::Auto, value_name = "WHEN")]
+    pub color: logging::ColorChoice,
+    /// Also append the logs to FILE, with timestamps and without colour (at the -v/RUST_LOG level, also
+    /// with --quiet).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+    /// Worker threads for parallel work (default: one per core, or $RAYON_NUM_THREADS).
+    #[arg(long, short = 'j', global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
 }
 
 /// How logs are written to stderr.
@@ -120,6 +139,10 @@ pub enum Command {
     RiskCheck(Box<risk_check::RiskCheckArgs>),
     /// The append-only trade journal: list, stats, import, verify, analyze against the backtest, feedback.
     Journal(Box<journal::JournalArgs>),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(shell::CompletionsArgs),
+    /// Print the man page (roff), or write one page per subcommand with --out DIR.
+    Man(shell::ManArgs),
 }
 
 /// What every subcommand gets: the resolved home path, its configuration, output preferences, and the
@@ -133,6 +156,8 @@ pub struct Context {
     pub json: bool,
     /// Suppress progress and informational output.
     pub quiet: bool,
+    /// Tables with every column (`--wide`).
+    pub wide: bool,
     /// The home's `flowrex.toml` (defaults when there is none, or no home yet).
     pub config: Config,
     /// The state database, opened at most once per process by [`Context::db`].
@@ -149,6 +174,7 @@ impl Context {
             home_path,
             json: global.json,
             quiet: global.quiet,
+            wide: global.wide,
             config,
             db: RefCell::new(None),
         })
@@ -206,6 +232,19 @@ impl Context {
 
 /// Runs the parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> Result<Outcome> {
+    // Completions and the man page need no home (they run while installing).
+    match cli.command {
+        Command::Completions(args) => return shell::completions(args),
+        Command::Man(args) => return shell::man(args),
+        _ => {}
+    }
+    if let Some(n) = cli.global.threads {
+        // rayon's global pool serves every parallel loop (optimize, walk-forward); it is built once.
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(usize::from(n))
+            .build_global()
+            .map_err(|e| Error::invalid(format!("--threads {n}: {e}")))?;
+    }
     // A broken flowrex.toml is reported before any work starts, whatever the subcommand.
     let ctx = Context::from_args(&cli.global)?;
     match cli.command {
@@ -215,20 +254,29 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Report(args) => report::run(&ctx, *args),
         Command::RiskCheck(args) => risk_check::run(&ctx, *args),
         Command::Journal(args) => journal::run(&ctx, *args),
+        Command::Completions(_) | Command::Man(_) => unreachable!("handled above"),
     }
 }
 
-/// Sets up `tracing` on stderr: `RUST_LOG` wins, else `info` (or `error` with `--quiet`).
-pub fn init_logging(global: &GlobalArgs) {
-    use tracing_subscriber::EnvFilter;
-    let default = if global.quiet { "error" } else { "info" };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false);
-    let _ = match global.log_format {
-        LogFormat::Text => builder.without_time().try_init(),
-        LogFormat::Json => builder.json().try_init(),
-    };
+/// Parses the command line: clap's help and usage errors follow `--color` (read before parsing), and
+/// with `--log-format json` a usage error is one JSON line too (exit 2).
+pub fn parse() -> Cli {
+    use clap::{CommandFactory, FromArgMatches};
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let (color, format) = logging::early_flags(&args);
+    let cmd = Cli::command().color(color.for_clap());
+    let parsed = cmd
+        .try_get_matches_from(&args)
+        .and_then(|m| Cli::from_arg_matches(&m));
+    match parsed {
+        Ok(cli) => cli,
+        Err(e) if format == LogFormat::Json && e.use_stderr() => {
+            let text = e.render().to_string();
+            let message = text.trim().trim_start_matches("error: ");
+            let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+            eprintln!("{}", logging::error_line(format, message, 2, Some(time)));
+            std::process::exit(2);
+        }
+        Err(e) => e.exit(),
+    }
 }

@@ -27,6 +27,14 @@ pub fn print_text(text: &str) -> Result<()> {
     res.map_err(|e| Error::io(STDOUT, e))
 }
 
+/// Writes `bytes` as they are to stdout (a generated script or man page).
+pub fn print_bytes(bytes: &[u8]) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)
+        .and_then(|_| out.flush())
+        .map_err(|e| Error::io(STDOUT, e))
+}
+
 /// True when `e` is stdout's reader having gone away (`flowrex … | head`).
 pub fn is_closed_pipe(e: &Error) -> bool {
     matches!(e, Error::Io { path, source }
