@@ -8,6 +8,7 @@ pub mod logging;
 pub mod optimize;
 pub mod optimize_wf;
 pub mod output;
+pub mod paper_trade;
 pub mod report;
 pub mod risk_check;
 pub mod run_args;
@@ -139,6 +140,9 @@ pub enum Command {
     RiskCheck(Box<risk_check::RiskCheckArgs>),
     /// The append-only trade journal: list, stats, import, verify, analyze against the backtest, feedback.
     Journal(Box<journal::JournalArgs>),
+    /// Paper trading: orders, fills, positions and an account derived from the fill ledger; process the
+    /// bars that arrived since the last run (exit 3 when risk denies an order).
+    PaperTrade(Box<paper_trade::PaperTradeArgs>),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions(shell::CompletionsArgs),
     /// Print the man page (roff), or write one page per subcommand with --out DIR.
@@ -232,29 +236,37 @@ impl Context {
 
 /// Runs the parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> Result<Outcome> {
-    // Completions and the man page need no home (they run while installing).
-    match cli.command {
-        Command::Completions(args) => return shell::completions(args),
-        Command::Man(args) => return shell::man(args),
-        _ => {}
-    }
     if let Some(n) = cli.global.threads {
-        // rayon's global pool serves every parallel loop (optimize, walk-forward); it is built once.
+        // rayon's global pool serves every parallel loop (optimize, walk-forward); it is built once,
+        // before any of them runs, and wins over RAYON_NUM_THREADS.
         rayon::ThreadPoolBuilder::new()
             .num_threads(usize::from(n))
             .build_global()
             .map_err(|e| Error::invalid(format!("--threads {n}: {e}")))?;
     }
-    // A broken flowrex.toml is reported before any work starts, whatever the subcommand.
-    let ctx = Context::from_args(&cli.global)?;
     match cli.command {
+        // Completions and the man page need no home and read no flowrex.toml (they run while
+        // installing, from any folder).
+        Command::Completions(args) => shell::completions(args),
+        Command::Man(args) => shell::man(args),
+        command => run_in_home(&cli.global, command),
+    }
+}
+
+/// Runs a subcommand that works on a home.
+fn run_in_home(global: &GlobalArgs, command: Command) -> Result<Outcome> {
+    // A broken flowrex.toml is reported before any work starts, whatever the subcommand.
+    let ctx = Context::from_args(global)?;
+    match command {
         Command::Fetch(args) => fetch::run(&ctx, *args),
         Command::Backtest(args) => backtest::run(&ctx, *args),
         Command::Optimize(args) => optimize::run(&ctx, *args),
         Command::Report(args) => report::run(&ctx, *args),
         Command::RiskCheck(args) => risk_check::run(&ctx, *args),
         Command::Journal(args) => journal::run(&ctx, *args),
-        Command::Completions(_) | Command::Man(_) => unreachable!("handled above"),
+        Command::PaperTrade(args) => paper_trade::run(&ctx, *args),
+        Command::Completions(args) => shell::completions(args),
+        Command::Man(args) => shell::man(args),
     }
 }
 

@@ -9,6 +9,7 @@ mod fetch_providers;
 mod home;
 mod journal;
 mod optimize;
+mod paper;
 mod report;
 mod report_browser;
 mod resample;
