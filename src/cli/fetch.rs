@@ -7,7 +7,8 @@ use std::sync::Arc;
 use serde::Serialize;
 use tabled::Tabled;
 
-use super::output::{print_json, print_text, table};
+use super::output::{print_json, print_text, table, table_of};
+use super::table_fit::Cells;
 use super::{Context, Outcome};
 use flowrex::candles::csv_import::{CsvOptions, Delimiter, read_csv_with};
 use flowrex::candles::gaps::GapReport;
@@ -598,7 +599,9 @@ struct InventoryRow {
     symbol: String,
     interval: String,
     rows: usize,
+    #[tabled(display = "super::table_fit::short_time")]
     first: String,
+    #[tabled(display = "super::table_fit::short_time")]
     last: String,
     #[tabled(rename = "missing bars")]
     missing_bars: usize,
@@ -654,7 +657,8 @@ fn list(ctx: &Context, store: &Store) -> Result<Outcome> {
             store.root().display()
         ))?;
     } else {
-        print_text(&table(rows))?;
+        let cells = Cells::of(rows).optional(&["size (bytes)", "missing bars"]);
+        print_text(&table_of(cells))?;
     }
     if damaged > 0 {
         tracing::error!("{damaged} store file(s) could not be read; see the status column");

@@ -316,15 +316,18 @@ fn thresholds(ctx: &Context) -> Result<Thresholds> {
 
 // ---- Formatting ---------------------------------------------------------------------------------
 
-/// A table in the house style, without its last column unless `last` (an optional column, e.g. MAE/MFE).
-fn table_opt<T: tabled::Tabled>(rows: impl IntoIterator<Item = T>, last: bool) -> String {
-    use tabled::settings::{Remove, Style, object::Columns};
-    let mut t = tabled::Table::new(rows);
-    t.with(Style::sharp());
+/// A table in the house style, without its last column unless `last` (an optional column, e.g.
+/// MAE/MFE); to fit the screen, the `optional` columns are left out first.
+fn table_opt<T: tabled::Tabled>(
+    rows: impl IntoIterator<Item = T>,
+    last: bool,
+    optional: &[&str],
+) -> String {
+    let mut cells = super::table_fit::Cells::of(rows).optional(optional);
     if !last {
-        t.with(Remove::column(Columns::last()));
+        cells.remove_column(cells.header.len().saturating_sub(1));
     }
-    t.to_string()
+    super::output::table_of(cells)
 }
 
 fn num(v: f64, decimals: usize) -> String {
@@ -486,7 +489,9 @@ fn list(ctx: &Context, a: ListArgs) -> Result<Outcome> {
             ),
         }
     });
-    let mut out = table_opt(rows, a.mae);
+    // At 80 columns the outcome (P&L, Return %) matters more than the prices that made it.
+    let optional = ["Source", "Entry price", "Exit price", "Size"];
+    let mut out = table_opt(rows, a.mae, &optional);
     out.push_str(&format!("\n{} entries", entries.len()));
     print_text(&out)?;
     Ok(Outcome::Done)
@@ -792,7 +797,8 @@ fn stats_table(
                 .join(" / ")
         )
     };
-    format!("{head}{}", table_opt(rows, mae.is_some()))
+    let optional = ["MAE/MFE %", "Avg R", "Max L"];
+    format!("{head}{}", table_opt(rows, mae.is_some(), &optional))
 }
 
 // ---- import -------------------------------------------------------------------------------------

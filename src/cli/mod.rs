@@ -13,6 +13,7 @@ pub mod report;
 pub mod risk_check;
 pub mod run_args;
 pub mod shell;
+pub mod table_fit;
 
 use std::cell::{RefCell, RefMut};
 use std::path::PathBuf;
@@ -160,8 +161,6 @@ pub struct Context {
     pub json: bool,
     /// Suppress progress and informational output.
     pub quiet: bool,
-    /// Tables with every column (`--wide`).
-    pub wide: bool,
     /// The home's `flowrex.toml` (defaults when there is none, or no home yet).
     pub config: Config,
     /// The state database, opened at most once per process by [`Context::db`].
@@ -178,7 +177,6 @@ impl Context {
             home_path,
             json: global.json,
             quiet: global.quiet,
-            wide: global.wide,
             config,
             db: RefCell::new(None),
         })
@@ -236,6 +234,7 @@ impl Context {
 
 /// Runs the parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> Result<Outcome> {
+    table_fit::set_width(cli.global.wide);
     if let Some(n) = cli.global.threads {
         // rayon's global pool serves every parallel loop (optimize, walk-forward); it is built once,
         // before any of them runs, and wins over RAYON_NUM_THREADS.
