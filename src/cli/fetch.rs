@@ -653,8 +653,9 @@ fn list(ctx: &Context, store: &Store) -> Result<Outcome> {
         print_json(&rows)?;
     } else if rows.is_empty() {
         print_text(&format!(
-            "the store at {} is empty; import bars with `flowrex fetch --provider csv --file F --symbol S --interval I`",
-            store.root().display()
+            "the store at {} is empty; import bars with `{}`",
+            super::absolute(store.root()).display(),
+            ctx.hint("fetch --provider csv --file F --symbol S --interval I")
         ))?;
     } else {
         let cells = Cells::of(rows).optional(&["size (bytes)", "missing bars"]);

@@ -1161,7 +1161,7 @@ fn feedback_cmd(ctx: &Context, a: FeedbackArgs) -> Result<Outcome> {
             .collect();
         print_json(&json!({"thresholds": th, "books": list, "optimizations": runs}))?;
     } else {
-        let mut out = render_feedback(&results, &th);
+        let mut out = render_feedback(ctx, &results, &th);
         for r in &runs {
             if let Some(text) = r.get("output").and_then(Value::as_str) {
                 out.push_str(&format!("\n{text}"));
@@ -1256,7 +1256,7 @@ fn run_specs(ctx: &Context, home: &Home, results: &[BookFeedback]) -> Result<Vec
     Ok(out)
 }
 
-fn render_feedback(results: &[BookFeedback], th: &Thresholds) -> String {
+fn render_feedback(ctx: &Context, results: &[BookFeedback], th: &Thresholds) -> String {
     let mut out = format!(
         "window {} trades; thresholds: win rate < {}%, profit factor < {}, {}+ losses in a row, critical \
          deviation {}σ (from {} trades); CUSUM k {} h {} ({})\n",
@@ -1275,13 +1275,13 @@ fn render_feedback(results: &[BookFeedback], th: &Thresholds) -> String {
         }
     );
     for book in results {
-        out.push_str(&render_book(book));
+        out.push_str(&render_book(ctx, book));
     }
     out
 }
 
 /// One book's evaluation: the decision, the criteria table, the CUSUM and what was done.
-fn render_book((e, id, action, spec): &BookFeedback) -> String {
+fn render_book(ctx: &Context, (e, id, action, spec): &BookFeedback) -> String {
     #[derive(tabled::Tabled)]
     struct Row {
         #[tabled(rename = "Criterion")]
@@ -1326,14 +1326,17 @@ fn render_book((e, id, action, spec): &BookFeedback) -> String {
     });
     let done = match (e.decision, spec) {
         (Decision::DisableStrategy, _) => format!(
-            "strategy '{}' disabled in the risk budget (re-enable: flowrex risk-check enable-strategy {} \
-             --reason …)",
-            e.strategy, e.strategy
+            "strategy '{}' disabled in the risk budget (re-enable: {})",
+            e.strategy,
+            ctx.hint(&format!(
+                "risk-check enable-strategy {} --reason …",
+                e.strategy
+            ))
         ),
         (Decision::TriggerOptimization, Some(p)) => format!(
-            "optimize spec queued: {} (run: flowrex optimize --spec {})",
+            "optimize spec queued: {} (run: {})",
             p.display(),
-            p.display()
+            ctx.hint(&format!("optimize --spec {}", super::shell_word(p)))
         ),
         (Decision::TriggerOptimization, None) => format!(
             "no optimize spec: {}",

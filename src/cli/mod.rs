@@ -182,6 +182,19 @@ impl Context {
         })
     }
 
+    /// `flowrex ARGS` as it can be pasted into a shell in any folder: with `--home DIR` (absolute)
+    /// when the home is not the current folder. Paths in `args` should be [`absolute`] already.
+    pub fn hint(&self, args: &str) -> String {
+        let here = std::env::current_dir().and_then(std::fs::canonicalize).ok();
+        let home = std::fs::canonicalize(&self.home_path).ok();
+        match home {
+            Some(h) if here.as_ref() != Some(&h) => {
+                format!("flowrex --home {} {args}", shell_word(&h))
+            }
+            _ => format!("flowrex {args}"),
+        }
+    }
+
     /// The home folder, which must exist: commands that read state refuse a missing one (a mistyped
     /// `--home`) instead of starting from an empty state.
     pub fn home(&self) -> Result<Home> {
@@ -232,6 +245,35 @@ impl Context {
     }
 }
 
+/// `path` made absolute against the current folder (which is what a relative path on the command
+/// line means), for messages a user may paste from another folder. Symlinks are kept as typed.
+pub fn absolute(path: &std::path::Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// `path` as one shell word: as it is when it holds only characters no shell treats specially, else
+/// in single quotes (a `'` inside written as `'\''`).
+pub fn shell_word(path: &std::path::Path) -> String {
+    let s = path.display().to_string();
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+=:,@%".contains(c);
+    if !s.is_empty() && s.chars().all(plain) {
+        s
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// The last line after writing a playbook: where it is and the command that re-checks it, both
+/// pasteable from any folder.
+pub fn playbook_written(ctx: &Context, out: &std::path::Path) -> String {
+    let abs = absolute(out);
+    let check = ctx.hint(&format!("backtest --playbook {} --check", shell_word(&abs)));
+    format!(
+        "playbook written to {} — re-check with: {check}",
+        abs.display()
+    )
+}
+
 /// Runs the parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> Result<Outcome> {
     table_fit::set_width(cli.global.wide);
@@ -249,6 +291,23 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Completions(args) => shell::completions(args),
         Command::Man(args) => shell::man(args),
         command => run_in_home(&cli.global, command),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_word;
+    use std::path::Path;
+
+    #[test]
+    fn shell_words_quote_what_a_shell_would_split() {
+        assert_eq!(
+            shell_word(Path::new("/srv/flowrex/home")),
+            "/srv/flowrex/home"
+        );
+        assert_eq!(shell_word(Path::new("/tmp/my home")), "'/tmp/my home'");
+        assert_eq!(shell_word(Path::new("/tmp/it's")), "'/tmp/it'\\''s'");
+        assert_eq!(shell_word(Path::new("/tmp/$x")), "'/tmp/$x'");
     }
 }
 

@@ -457,7 +457,8 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
         }
         print_json(&doc)?;
     } else {
-        print_text(&render(&pb, &out, &report, candles.len(), per_s))?;
+        let summary = render(&pb, &report, candles.len(), per_s);
+        print_text(&format!("{summary}{}", super::playbook_written(ctx, &out)))?;
         if let Some(w) = &written {
             print_text(&w.to_string())?;
         }
@@ -468,7 +469,7 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
     optimize_wf::gate_verdict(&pb, &out).map(|()| Outcome::Done)
 }
 
-fn render(pb: &Playbook, out: &Path, report: &optimize::Report, bars: usize, per_s: f64) -> String {
+fn render(pb: &Playbook, report: &optimize::Report, bars: usize, per_s: f64) -> String {
     let o = pb.optimization.as_ref();
     let objective = o.map(|o| o.objective.as_str()).unwrap_or("objective");
     #[derive(tabled::Tabled)]
@@ -528,11 +529,6 @@ fn render(pb: &Playbook, out: &Path, report: &optimize::Report, bars: usize, per
         per_s,
         per_s * bars as f64,
         report.indicators_computed
-    ));
-    s.push_str(&format!(
-        "playbook written to {} — re-check with: flowrex backtest --playbook {} --check",
-        out.display(),
-        out.display()
     ));
     s
 }
