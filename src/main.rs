@@ -8,8 +8,13 @@ fn main() {
     let logs = match cli::logging::init(&cli.global) {
         Ok(logs) => logs,
         Err(e) => {
-            eprintln!("error: --log-file: {e}");
-            std::process::exit(e.exit_code());
+            // Nothing is logged yet; the error still takes the form --log-format asks for.
+            let code = e.exit_code();
+            let format = cli.global.log_format;
+            let time = (format == cli::LogFormat::Json).then(cli::logging::now);
+            let message = format!("--log-file: {e}");
+            eprintln!("{}", cli::logging::error_line(format, &message, code, time));
+            std::process::exit(code);
         }
     };
     let result = cli::run(cli);

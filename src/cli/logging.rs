@@ -180,7 +180,7 @@ impl Logs {
 }
 
 /// The current time as the log lines write it.
-fn now() -> String {
+pub fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 

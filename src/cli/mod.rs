@@ -173,6 +173,20 @@ impl Context {
     pub fn from_args(global: &GlobalArgs) -> Result<Context> {
         let home_path = global.home.clone().unwrap_or_else(|| PathBuf::from("."));
         let config = Config::load_file(&Home::layout(&home_path).config_file())?;
+        tracing::debug!(
+            "home {} (from {}), flowrex.toml {}",
+            absolute(&home_path).display(),
+            if global.home.is_some() {
+                "--home or FLOWREX_HOME"
+            } else {
+                "the current folder"
+            },
+            if Home::layout(&home_path).config_file().is_file() {
+                "read"
+            } else {
+                "absent: defaults"
+            }
+        );
         Ok(Context {
             home_path,
             json: global.json,
@@ -284,6 +298,10 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             .num_threads(usize::from(n))
             .build_global()
             .map_err(|e| Error::invalid(format!("--threads {n}: {e}")))?;
+        tracing::debug!(
+            "{} worker threads (--threads)",
+            rayon::current_num_threads()
+        );
     }
     match cli.command {
         // Completions and the man page need no home and read no flowrex.toml (they run while

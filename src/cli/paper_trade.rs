@@ -136,7 +136,11 @@ pub struct OrdersArgs {
 
 /// Arguments of `paper-trade order`.
 #[derive(Debug, clap::Args)]
-#[command(allow_negative_numbers = true)]
+#[command(
+    allow_negative_numbers = true,
+    // clap does not wrap the usage line; the generated one is 83 characters.
+    override_usage = "flowrex paper-trade order [OPTIONS] --symbol SYMBOL --interval I"
+)]
 pub struct OrderArgs {
     /// Instrument.
     #[arg(long)]

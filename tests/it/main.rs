@@ -4,6 +4,7 @@
 mod backtest_engine;
 mod backtest_parity;
 mod brackets;
+mod conventions;
 mod csv_options;
 mod fetch_providers;
 mod home;
