@@ -312,23 +312,6 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::shell_word;
-    use std::path::Path;
-
-    #[test]
-    fn shell_words_quote_what_a_shell_would_split() {
-        assert_eq!(
-            shell_word(Path::new("/srv/flowrex/home")),
-            "/srv/flowrex/home"
-        );
-        assert_eq!(shell_word(Path::new("/tmp/my home")), "'/tmp/my home'");
-        assert_eq!(shell_word(Path::new("/tmp/it's")), "'/tmp/it'\\''s'");
-        assert_eq!(shell_word(Path::new("/tmp/$x")), "'/tmp/$x'");
-    }
-}
-
 /// Runs a subcommand that works on a home.
 fn run_in_home(global: &GlobalArgs, command: Command) -> Result<Outcome> {
     // A broken flowrex.toml is reported before any work starts, whatever the subcommand.
@@ -366,5 +349,22 @@ pub fn parse() -> Cli {
             std::process::exit(2);
         }
         Err(e) => e.exit(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_word;
+    use std::path::Path;
+
+    #[test]
+    fn shell_words_quote_what_a_shell_would_split() {
+        assert_eq!(
+            shell_word(Path::new("/srv/flowrex/home")),
+            "/srv/flowrex/home"
+        );
+        assert_eq!(shell_word(Path::new("/tmp/my home")), "'/tmp/my home'");
+        assert_eq!(shell_word(Path::new("/tmp/it's")), "'/tmp/it'\\''s'");
+        assert_eq!(shell_word(Path::new("/tmp/$x")), "'/tmp/$x'");
     }
 }

@@ -591,7 +591,7 @@ fn print_walk(
             report.evaluated,
             report.windows.len(),
             report.elapsed_s,
-            super::playbook_written(ctx, &job.out)
+            super::playbook_written(ctx, job.out)
         ));
         print_text(&s)?;
     }

@@ -119,7 +119,7 @@ impl Cells {
             .map(text_width)
             .max()
             .unwrap_or(1);
-        Some(longest_word.min(MIN_PROSE).max(1))
+        Some(longest_word.clamp(1, MIN_PROSE))
     }
 }
 
@@ -300,26 +300,39 @@ mod tests {
             Cells {
                 header,
                 rows: vec![row],
+                optional: vec![],
             },
             50,
         );
         assert!(widest(&t) <= 50, "{t}");
         assert!(t.contains("col3") && !t.contains("col4 "), "{t}");
-        assert!(t.ends_with("(left out to fit 50 columns: col9, col8, col7, col6, col5, col4; --wide shows them)"), "{t}");
+        // The note is wrapped to 50 columns as well.
+        let note: Vec<&str> = t.lines().skip(5).collect();
+        assert!(note.iter().all(|l| l.chars().count() <= 50), "{t}");
+        assert_eq!(
+            note.join(" "),
+            "(left out to fit 50 columns: col9, col8, col7, col6, col5, col4; --wide shows them)"
+        );
     }
 
     #[test]
     fn optional_columns_go_first() {
         // 4 columns of 5: 4 × 8 + 1 = 33; at 30 one must go, and it is the optional "b", not "d".
-        let c = cells(&["aaaaa", "bbbbb", "ccccc", "ddddd"], &[]).optional(&["bbbbb"]);
-        let t = fit(c, 30);
+        let c = cells(
+            &["aaaaa", "bbbbb", "ccccc", "ddddd"],
+            &[&["1", "2", "3", "4"]],
+        );
+        let t = fit(c.optional(&["bbbbb"]), 30);
+        assert!(t.lines().next().unwrap().chars().count() == 25, "{t}");
         assert!(
-            t.contains("ddddd") && !t.lines().next().unwrap().contains("bbbbb"),
+            t.contains("ddddd") && !t.lines().nth(1).unwrap().contains("bbbbb"),
             "{t}"
         );
-        assert!(
-            t.ends_with("(left out to fit 30 columns: bbbbb; --wide shows\nthem)"),
-            "{t}"
+        // The note, wrapped to 30: "(left out to fit 30 columns:" and "bbbbb; --wide shows them)".
+        let note: Vec<&str> = t.lines().skip(5).collect();
+        assert_eq!(
+            note,
+            ["(left out to fit 30 columns:", "bbbbb; --wide shows them)"]
         );
     }
 

