@@ -322,7 +322,9 @@ struct SymbolRow {
     revised_rows: usize,
     #[tabled(rename = "total rows")]
     total_rows: usize,
+    #[tabled(display = "super::table_fit::short_time")]
     first: String,
+    #[tabled(display = "super::table_fit::short_time")]
     last: String,
     status: String,
     #[tabled(skip)]
@@ -390,7 +392,9 @@ fn fetch_remote(ctx: &Context, args: &FetchArgs) -> Result<Outcome> {
             symbols: rows,
         })?;
     } else {
-        print_text(&table(rows))?;
+        // The status is what a reader looks for; the row counts can go first (--wide, --json).
+        let cells = Cells::of(rows).optional(&["revised rows", "total rows"]);
+        print_text(&table_of(cells))?;
     }
     Ok(if failed > 0 {
         Outcome::PartlyFailed
