@@ -106,6 +106,25 @@ mod tests {
     }
 
     #[test]
+    fn a_zero_timeout_or_rate_is_refused_naming_the_key() {
+        // A 0 ms timeout fails every request; 0 attempts or 0 requests a minute cannot fetch anything.
+        for key in [
+            "timeout_ms = 0",
+            "max_attempts = 0",
+            "[twelvedata]\nrequests_per_minute = 0",
+            "[binance]\nweight_per_minute = 0",
+        ] {
+            let text = format!("[providers]\n{}\n", key.replace("[", "[providers."));
+            let err = Config::parse(&text, Path::new("h/flowrex.toml"))
+                .unwrap_err()
+                .to_string();
+            let name = key.rsplit('\n').next().unwrap().split(' ').next().unwrap();
+            assert!(err.starts_with("h/flowrex.toml: "), "{err}");
+            assert!(err.contains(name) && err.contains("at least 1"), "{err}");
+        }
+    }
+
+    #[test]
     fn an_empty_or_missing_file_gives_defaults() {
         assert_eq!(
             Config::parse("", Path::new("x")).unwrap(),
