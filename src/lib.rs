@@ -16,6 +16,7 @@ pub mod indicators;
 pub mod json;
 pub mod metrics;
 pub mod optimize;
+pub mod outputs;
 pub mod playbook;
 pub mod providers;
 pub mod report;

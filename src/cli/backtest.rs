@@ -17,6 +17,7 @@ use flowrex::indicators::IndicatorCache;
 use flowrex::json::finite;
 use flowrex::metrics::Metrics;
 use flowrex::metrics::fields::FIELDS;
+use flowrex::outputs::OutputPlan;
 use flowrex::playbook::{CheckReport, DataChange, Playbook};
 use flowrex::strategy::{self, ParamKind};
 use flowrex::trade::{OpenTradeRecord, TradeRecord};
@@ -85,7 +86,13 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
         Some((_, pb)) => RunSpec::from_playbook(pb)?,
         None => spec_from_flags(&args)?,
     };
-    let candles = spec.load(&ctx.home()?.store())?;
+    let home = ctx.home()?;
+    let outputs = OutputPlan::new(&home)
+        .inputs("--playbook", &args.playbook)
+        .add_opt("--trades", args.trades.as_deref())?
+        .add_opt("--equity", args.equity.as_deref())?
+        .open()?;
+    let candles = spec.load(&home.store())?;
     let data_change = playbook.as_ref().and_then(|(path, pb)| {
         DataChange::between(pb, &spec.data.symbol, spec.data.interval, &candles)
             .map(|change| (change, *path))
@@ -109,10 +116,10 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
         render_check(ctx, pb, &check)?;
         return check.verdict().map(|()| Outcome::Done);
     }
-    if let Some(path) = &args.trades {
+    if let Some(path) = outputs.get("--trades") {
         export::write_trades(path, &report.run.trades, &candles.ts)?;
     }
-    if let Some(path) = &args.equity {
+    if let Some(path) = outputs.get("--equity") {
         export::write_equity(path, &candles.ts, &report.run.equity)?;
     }
     let doc = Document::new(&spec, &report, &candles.ts);

@@ -17,6 +17,7 @@ use flowrex::optimize::results::ResultsWriter;
 use flowrex::optimize::{
     self, Method, Objective, Observer, Outcome as Evaluated, Settings, Shard, Space,
 };
+use flowrex::outputs::OutputPlan;
 use flowrex::playbook::Playbook;
 use flowrex::strategy;
 
@@ -352,6 +353,12 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "playbook".into());
+    // Checked, created and locked before the search; the locks hold until both files are written.
+    let outputs = OutputPlan::new(&home)
+        .inputs("--spec", &args.spec)
+        .add("--out", &out)?
+        .add_opt("--results", args.results.as_deref())?
+        .open()?;
 
     // A second Ctrl-C ends the process at once.
     let _ = ctrlc::set_handler(|| {
@@ -372,7 +379,7 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
         settings.method.name()
     );
     let observer = CliObserver {
-        results: match &args.results {
+        results: match outputs.get("--results") {
             Some(p) => Some(ResultsWriter::create(p, &settings.space)?),
             None => None,
         },
@@ -396,7 +403,8 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
         }
         Err(e) => return Err(e),
     };
-    pb.save(&out)?;
+    pb.save(outputs.path("--out"))?;
+    drop(outputs);
     let per_s = report.evaluated as f64 / report.elapsed_s.max(1e-9);
     if ctx.json {
         print_json(&serde_json::json!({
@@ -484,6 +492,10 @@ fn render(pb: &Playbook, out: &Path, report: &optimize::Report, bars: usize, per
 }
 
 fn merge(ctx: &Context, m: MergeArgs) -> Result<Outcome> {
+    let outputs = OutputPlan::new(&flowrex::home::Home::layout(&ctx.home_path))
+        .inputs("PART.toml", &m.parts)
+        .add("--out", &m.out)?
+        .open()?;
     let parts = m
         .parts
         .iter()
@@ -496,7 +508,7 @@ fn merge(ctx: &Context, m: MergeArgs) -> Result<Outcome> {
         .unwrap_or_else(|| "playbook".into());
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let pb = optimize::merge::merge(&parts, &name, &now)?;
-    pb.save(&m.out)?;
+    pb.save(outputs.path("--out"))?;
     if ctx.json {
         print_json(&serde_json::json!({
             "playbook_file": m.out.display().to_string(),

@@ -76,9 +76,23 @@ fn sampling_searches_start_at_once_on_a_ten_billion_candidate_space() {
     let truth = 4_999_950_000.0;
     let methods: [&[&str]; 5] = [
         &["--method", "random", "--samples", "10"],
-        &["--method", "genetic", "--population", "4", "--generations", "2"],
+        &[
+            "--method",
+            "genetic",
+            "--population",
+            "4",
+            "--generations",
+            "2",
+        ],
         &["--method", "pso", "--population", "4", "--generations", "2"],
-        &["--method", "explore", "--samples", "10", "--population", "5"],
+        &[
+            "--method",
+            "explore",
+            "--samples",
+            "10",
+            "--population",
+            "5",
+        ],
         &["--method", "tpe", "--samples", "10", "--population", "5"],
     ];
     for m in methods {
@@ -155,7 +169,10 @@ fn pso_stops_on_ctrl_c_and_writes_what_it_evaluated() {
     assert_eq!(o["status"].as_str(), Some("interrupted"));
     let evaluated = o["evaluated"].as_integer().unwrap();
     let history = o["history"].as_array().unwrap().len() as i64;
-    assert!(evaluated >= 1 && history <= evaluated, "{history} entries for {evaluated}");
+    assert!(
+        evaluated >= 1 && history <= evaluated,
+        "{history} entries for {evaluated}"
+    );
 }
 
 #[test]
@@ -189,7 +206,10 @@ fn pso_history_has_one_entry_per_batch_that_evaluated_something() {
     let evaluated = o["evaluated"].as_integer().unwrap();
     let history = o["history"].as_array().unwrap().len() as i64;
     assert!(evaluated <= 36);
-    assert!(history >= 1 && history <= evaluated, "{history} entries for {evaluated}");
+    assert!(
+        history >= 1 && history <= evaluated,
+        "{history} entries for {evaluated}"
+    );
 }
 
 #[test]
@@ -221,24 +241,43 @@ fn meaningless_settings_are_usage_errors() {
             "--cash 1e308: must be at most 1e15",
         ),
         (
-            with(&["backtest", "--playbook", pb_s, "--check"], &["--tolerance=-1"]),
+            with(
+                &["backtest", "--playbook", pb_s, "--check"],
+                &["--tolerance=-1"],
+            ),
             "--tolerance -1: must be a number of at least 0",
         ),
         (
-            with(&["backtest", "--playbook", pb_s, "--check"], &["--tolerance", "NaN"]),
+            with(
+                &["backtest", "--playbook", pb_s, "--check"],
+                &["--tolerance", "NaN"],
+            ),
             "--tolerance NaN: must be a number of at least 0",
         ),
         (
             with(
                 &SMA_GOOG,
-                &["--param", "fast=5..15:5", "--method", "pso", "--generations", "0"],
+                &[
+                    "--param",
+                    "fast=5..15:5",
+                    "--method",
+                    "pso",
+                    "--generations",
+                    "0",
+                ],
             ),
             "--generations (pso iterations) must be at least 1",
         ),
         (
             with(
                 &[
-                    "optimize", "--strategy", "nbb", "--symbol", "GOOG", "--interval", "1d",
+                    "optimize",
+                    "--strategy",
+                    "nbb",
+                    "--symbol",
+                    "GOOG",
+                    "--interval",
+                    "1d",
                 ],
                 &["--param", "base_atr=0.1..1:1e-300"],
             ),
@@ -268,7 +307,10 @@ fn json_check_on_changed_data_prints_the_verdict_document() {
     let moved = dir.path().join("moved.toml");
     std::fs::write(&moved, toml::to_string(&t).unwrap()).unwrap();
 
-    let out = run(h, &["--json", "backtest", "--playbook", p(&moved), "--check"]);
+    let out = run(
+        h,
+        &["--json", "backtest", "--playbook", p(&moved), "--check"],
+    );
     assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
     let doc: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: stdout {:?}", String::from_utf8_lossy(&out.stdout)));
@@ -276,7 +318,10 @@ fn json_check_on_changed_data_prints_the_verdict_document() {
     assert_eq!(doc["data_sha256_matches"], Value::Bool(false));
     assert_eq!(doc["playbook"].as_str(), Some(p(&moved)));
     assert_eq!(doc["drifts"], Value::Array(vec![]));
-    assert_eq!(doc["data_change"]["stored_sha256"].as_str(), Some("0".repeat(64).as_str()));
+    assert_eq!(
+        doc["data_change"]["stored_sha256"].as_str(),
+        Some("0".repeat(64).as_str())
+    );
     // The bundled GOOG 1d file holds 2,148 bars (docs/data.md), all loaded by the playbook's range.
     assert_eq!(doc["data_change"]["bars"].as_u64(), Some(2148));
     assert!(stderr_of(&out).contains("data changed"));

@@ -205,11 +205,24 @@ fn a_special_file_or_folder_is_refused_not_replaced() {
     assert!(made.success());
     let out = optimize(h, &["--out", p(&fifo)]);
     assert_refused(&out, &["--out", "not a regular file"]);
-    assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
 
     let folder = dir.path().join("folder.parquet");
     std::fs::create_dir(&folder).unwrap();
-    let out = optimize(h, &["--out", p(&dir.path().join("pb.toml")), "--results", p(&folder)]);
+    let out = optimize(
+        h,
+        &[
+            "--out",
+            p(&dir.path().join("pb.toml")),
+            "--results",
+            p(&folder),
+        ],
+    );
     assert_refused(&out, &["--results", "not a regular file"]);
     assert!(folder.is_dir());
     assert!(!dir.path().join("pb.toml").exists());
@@ -229,8 +242,16 @@ fn a_symlink_is_written_through_and_one_into_the_store_is_refused() {
     let link = dir.path().join("latest.toml");
     symlink("runs/real.toml", &link).unwrap();
     stdout_ok(&optimize(h, &["--out", p(&link)]));
-    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
-    assert_eq!(std::fs::read_link(&link).unwrap(), Path::new("runs/real.toml"));
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(
+        std::fs::read_link(&link).unwrap(),
+        Path::new("runs/real.toml")
+    );
     let pb = load_toml(&real);
     assert_eq!(pb["strategy"]["name"].as_str(), Some("sma_cross"));
 
@@ -238,7 +259,12 @@ fn a_symlink_is_written_through_and_one_into_the_store_is_refused() {
     let dangling = dir.path().join("next.toml");
     symlink("runs/next-real.toml", &dangling).unwrap();
     stdout_ok(&optimize(h, &["--out", p(&dangling)]));
-    assert!(std::fs::symlink_metadata(&dangling).unwrap().file_type().is_symlink());
+    assert!(
+        std::fs::symlink_metadata(&dangling)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
     assert!(load_toml(&dir.path().join("runs/next-real.toml")).contains_key("strategy"));
 
     // A link into the store: refused, the candles untouched, the link untouched.
@@ -298,7 +324,12 @@ fn temp_files_a_killed_run_left_beside_the_outputs_are_removed() {
     }
     stdout_ok(&optimize(
         h,
-        &["--out", p(&d.join("pb.toml")), "--results", p(&d.join("results.parquet"))],
+        &[
+            "--out",
+            p(&d.join("pb.toml")),
+            "--results",
+            p(&d.join("results.parquet")),
+        ],
     ));
     let left: Vec<String> = files(d)
         .into_iter()
@@ -364,13 +395,24 @@ fn a_second_run_on_the_same_outputs_is_refused_while_the_first_writes() {
     stdout_ok(&run(
         h,
         &[
-            "fetch", "--provider", "synthetic", "--bars", "200000", "--seed", "5", "--symbol",
-            "SYN", "--interval", "1m",
+            "fetch",
+            "--provider",
+            "synthetic",
+            "--bars",
+            "200000",
+            "--seed",
+            "5",
+            "--symbol",
+            "SYN",
+            "--interval",
+            "1m",
         ],
     ));
     let dir = tempfile::tempdir().unwrap();
-    let (out, results): (PathBuf, PathBuf) =
-        (dir.path().join("pb.toml"), dir.path().join("results.parquet"));
+    let (out, results): (PathBuf, PathBuf) = (
+        dir.path().join("pb.toml"),
+        dir.path().join("results.parquet"),
+    );
     let first = long_search(h, &out, &results);
     wait_for_temp(&results);
 
@@ -378,8 +420,21 @@ fn a_second_run_on_the_same_outputs_is_refused_while_the_first_writes() {
     let second = run(
         h,
         &[
-            "optimize", "--strategy", "sma_cross", "--symbol", "SYN", "--interval", "1m",
-            "--param", "fast=5", "--param", "slow=20", "--out", p(&out), "--results", p(&results),
+            "optimize",
+            "--strategy",
+            "sma_cross",
+            "--symbol",
+            "SYN",
+            "--interval",
+            "1m",
+            "--param",
+            "fast=5",
+            "--param",
+            "slow=20",
+            "--out",
+            p(&out),
+            "--results",
+            p(&results),
         ],
     );
     let err = stderr_of(&second);
@@ -387,8 +442,9 @@ fn a_second_run_on_the_same_outputs_is_refused_while_the_first_writes() {
     assert!(err.contains("another flowrex process"), "{err}");
     assert!(!out.exists(), "the second run wrote a playbook");
 
-    // The first run, stopped, writes a matching pair: the results hold exactly the candidates its
-    // playbook says it evaluated.
+    // The first run, stopped once it has ranked some candidates, writes a matching pair: the results
+    // hold exactly the candidates its playbook says it evaluated.
+    std::thread::sleep(Duration::from_millis(2500));
     let status = std::process::Command::new("kill")
         .args(["-INT", &first.id().to_string()])
         .status()
