@@ -32,7 +32,8 @@ impl Config {
     }
 
     /// Parses configuration text; errors name `path` and the line of the offending key. Soft risk limits
-    /// are checked here too, so one that would loosen a hard limit fails at load.
+    /// are checked here too, so one that would loosen a hard limit fails at load, and so are provider
+    /// settings that cannot fetch anything (a zero timeout or rate).
     pub fn parse(text: &str, path: &Path) -> Result<Config> {
         let config: Config = toml::from_str(text).map_err(|e| {
             let line = e
@@ -50,6 +51,10 @@ impl Config {
         config
             .risk
             .effective()
+            .map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?;
+        config
+            .providers
+            .check()
             .map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?;
         Ok(config)
     }

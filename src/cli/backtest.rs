@@ -18,7 +18,7 @@ use flowrex::json::finite;
 use flowrex::metrics::Metrics;
 use flowrex::metrics::fields::FIELDS;
 use flowrex::outputs::OutputPlan;
-use flowrex::playbook::{CheckReport, DataChange, Playbook};
+use flowrex::playbook::{CheckReport, DataChange, Playbook, check_tolerance};
 use flowrex::strategy::{self, ParamKind};
 use flowrex::trade::{OpenTradeRecord, TradeRecord};
 
@@ -78,6 +78,7 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
     if args.list_strategies {
         return list_strategies(ctx);
     }
+    check_tolerance(args.tolerance)?;
     let playbook = match &args.playbook {
         Some(path) => Some((path.as_path(), Playbook::load(path)?)),
         None => None,
@@ -99,6 +100,9 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
     });
     if let Some((change, path)) = &data_change {
         if args.check && !args.ignore_data_hash {
+            if ctx.json {
+                print_json(&change.verdict_document(path, args.tolerance))?;
+            }
             return Err(change.refusal(path));
         }
         tracing::warn!("{}", change.message(path));

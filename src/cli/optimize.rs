@@ -474,8 +474,9 @@ fn render(pb: &Playbook, out: &Path, report: &optimize::Report, bars: usize, per
         num("num_trades")
     ));
     s.push_str(&format!(
-        "{} of {} feasible candidates evaluated{} in {:.3} s ({:.1} candidates/s, {:.3e} bar-evaluations/s; {} indicator series computed)\n",
+        "{} of {}{} feasible candidates evaluated{} in {:.3} s ({:.1} candidates/s, {:.3e} bar-evaluations/s; {} indicator series computed)\n",
         report.evaluated,
+        if report.feasible_estimated { "~" } else { "" },
         report.feasible,
         if report.interrupted { " (interrupted)" } else { "" },
         report.elapsed_s,
