@@ -177,13 +177,16 @@ impl OutputPlan {
                 )));
             }
         }
-        let mut locks = Vec::with_capacity(self.outputs.len());
-        let mut removed = 0;
+        // Every place is proven writable before any lock file is made, so a refusal leaves nothing.
         for o in &self.outputs {
             prove_writable(o)?;
-            locks.push(lock(o)?);
-            removed += remove_stale_temps(&o.real);
         }
+        let locks = self.outputs.iter().map(lock).collect::<Result<Vec<_>>>()?;
+        let removed = self
+            .outputs
+            .iter()
+            .map(|o| remove_stale_temps(&o.real))
+            .sum();
         Ok(Outputs {
             outputs: self.outputs,
             _locks: locks,
@@ -447,6 +450,8 @@ mod tests {
         let d = dir.path();
         fs::write(d.join("file"), "x").unwrap();
         let e = plan(d)
+            .add("--results", &d.join("fine.parquet"))
+            .unwrap()
             .add("--out", &d.join("file/pb.toml"))
             .unwrap()
             .open()
@@ -454,5 +459,11 @@ mod tests {
             .to_string();
         assert!(e.starts_with("--out "), "{e}");
         assert!(e.contains("cannot create the folder"), "{e}");
+        // Not even the writable output's lock file was made.
+        let names: Vec<_> = fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec!["file"]);
     }
 }

@@ -17,8 +17,9 @@ use super::space::{COUNT_LIMIT, Space};
 use crate::error::{Error, Result};
 
 /// Consecutive infeasible or repeated draws after which random sampling of a big (estimated) grid
-/// gives up: at the smallest feasible share a big grid is searched with (~1 in 21,800, see
-/// [`super::space::ESTIMATE_DRAWS`]), 2^20 misses in a row happen with probability e^-48.
+/// gives up. A big grid is searched only when some of its [`super::space::ESTIMATE_DRAWS`] (2^16) draws
+/// were feasible, so its feasible share is around 2^-16 or more: 2^20 misses in a row then happen with
+/// probability about e^-16 (e^-(2^20 / 2^16)) or less, unless the unseen feasible ones are used up.
 const MAX_MISSES: u64 = 1 << 20;
 
 /// How to search.
@@ -102,9 +103,7 @@ impl Method {
     pub fn check(&self) -> Result<()> {
         match *self {
             Method::Grid => Ok(()),
-            Method::Random { samples: 0 } => {
-                Err(Error::usage("--samples must be at least 1"))
-            }
+            Method::Random { samples: 0 } => Err(Error::usage("--samples must be at least 1")),
             Method::Genetic {
                 population,
                 generations,

@@ -680,7 +680,8 @@ mod tests {
             "seeded: the same estimate each time"
         );
         // Σ_{f=1}^{99999} (100000 − f) = 99999·50000 feasible of 100000·99999: exactly half. The
-        // estimate's standard error at p = 1/2 is 0.5/256 ≈ 0.2%; allow ten of them.
+        // estimate's relative standard error at p = 1/2 is sqrt((1 − p)/(p·2^16)) = 1/256 ≈ 0.39%;
+        // allow five of them.
         let truth = 99_999.0 * 50_000.0;
         assert!((f.count() as f64 / truth - 1.0).abs() < 0.02, "{f:?}");
         // No draw feasible: an estimated empty space.
