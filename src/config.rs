@@ -19,6 +19,15 @@ pub struct Config {
     /// `[risk]`: soft risk limits, which may only tighten the hard ones.
     #[serde(default)]
     pub risk: crate::risk::SoftLimits,
+    /// `[journal]`: the feedback window and thresholds, which may only tighten the defaults.
+    #[serde(default)]
+    pub journal: crate::journal::JournalSettings,
+    /// `[instruments.SYMBOL]`: lot size, tick and pip size, leverage.
+    #[serde(default)]
+    pub instruments: crate::execution::Instruments,
+    /// `[paper]`: the paper broker's fill model and the first account's balance.
+    #[serde(default)]
+    pub paper: crate::paper::PaperConfig,
 }
 
 impl Config {
@@ -48,14 +57,12 @@ impl Config {
                 .unwrap_or_default();
             Error::invalid(format!("{}:{line} {}", path.display(), e.message().trim()))
         })?;
-        config
-            .risk
-            .effective()
-            .map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?;
-        config
-            .providers
-            .check()
-            .map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?;
+        let named = |e: Error| Error::invalid(format!("{}: {e}", path.display()));
+        config.risk.effective().map_err(named)?;
+        config.instruments.validate().map_err(named)?;
+        config.paper.resolve().map_err(named)?;
+        config.journal.effective().map_err(named)?;
+        config.providers.check().map_err(named)?;
         Ok(config)
     }
 }
@@ -140,6 +147,45 @@ mod tests {
             Config::load_file(&dir.path().join("flowrex.toml")).unwrap(),
             Config::default()
         );
+    }
+
+    #[test]
+    fn instruments_and_paper_tables_are_read_and_checked() {
+        let c = Config::parse(
+            "[instruments.EURUSD]\nlot_size = 100000\npip_size = 0.0001\nleverage = 30\n\
+             [paper]\nslippage_bps = 0\nseed = 3\n",
+            Path::new("x"),
+        )
+        .unwrap();
+        let eur = c.instruments.get("EURUSD");
+        assert_eq!(
+            (eur.lot_size, eur.pip_size, eur.leverage),
+            (100_000.0, Some(0.0001), 30.0)
+        );
+        // A symbol without a table trades 1 unit per lot, cash account.
+        assert_eq!(c.instruments.get("GOOG").lot_size, 1.0);
+        assert_eq!(c.paper.resolve().unwrap().seed, 3);
+        for (text, want) in [
+            (
+                "[instruments.X]\nlots = 1\n",
+                "x: line 2: unknown field `lots`",
+            ),
+            (
+                "[instruments.X]\nlot_size = 0\n",
+                "x: [instruments.X] lot_size = 0: must be",
+            ),
+            (
+                "[paper]\nslipage_bps = 1\n",
+                "x: line 2: unknown field `slipage_bps`",
+            ),
+            (
+                "[paper]\nfill_probability = 2\n",
+                "x: [paper] fill_probability = 2: must be",
+            ),
+        ] {
+            let e = Config::parse(text, Path::new("x")).unwrap_err().to_string();
+            assert!(e.starts_with(want), "{text}: {e}");
+        }
     }
 
     #[test]

@@ -54,8 +54,24 @@ pub struct OutputPlan {
 #[derive(Debug)]
 pub struct Outputs {
     outputs: Vec<Named>,
-    _locks: Vec<File>,
+    locks: Vec<Lock>,
     removed: usize,
+}
+
+/// A held lock file; dropping it removes the file (while still holding the lock) and releases it.
+#[derive(Debug)]
+struct Lock {
+    file: File,
+    path: PathBuf,
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        // Removed while held: a process that opened the old file and gets the lock after us sees the
+        // path gone (or a new file) in `lock`'s identity check and tries again on the new file.
+        let _ = fs::remove_file(&self.path);
+        let _ = self.file.unlock();
+    }
 }
 
 impl OutputPlan {
@@ -189,7 +205,7 @@ impl OutputPlan {
             .sum();
         Ok(Outputs {
             outputs: self.outputs,
-            _locks: locks,
+            locks,
             removed,
         })
     }
@@ -245,29 +261,58 @@ fn prove_writable(o: &Named) -> Result<()> {
 }
 
 /// Locks `.<name>.lock` beside `o` without waiting; held by another process, it is an error naming it.
-fn lock(o: &Named) -> Result<File> {
+/// The lock file is removed when the lock is dropped, so no `.lock` files pile up beside outputs; a lock
+/// taken on a file that was removed meanwhile (its holder finished) is retaken on the new file.
+fn lock(o: &Named) -> Result<Lock> {
     let name = o
         .real
         .file_name()
         .map_or_else(|| "output".into(), |n| n.to_string_lossy());
     let path = parent_dir(&o.real).join(format!(".{name}.lock"));
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| Error::io(&path, e))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(fs::TryLockError::WouldBlock) => Err(Error::invalid(format!(
-            "{} {}: another flowrex process is writing this file (it holds {}); wait for it to \
-             finish or write to another file",
-            o.flag,
-            o.given.display(),
-            path.display()
-        ))),
-        Err(fs::TryLockError::Error(e)) => Err(Error::io(&path, e)),
+    // Each retry means another run finished between our open and our lock: a handful is plenty.
+    for _ in 0..16 {
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        match file.try_lock() {
+            Ok(()) if still_named(&file, &path) => return Ok(Lock { file, path }),
+            Ok(()) => continue,
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(Error::invalid(format!(
+                    "{} {}: another flowrex process is writing this file (it holds {}); wait for \
+                     it to finish or write to another file",
+                    o.flag,
+                    o.given.display(),
+                    path.display()
+                )));
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(Error::io(&path, e)),
+        }
     }
+    Err(Error::invalid(format!(
+        "{} {}: could not take the lock {} (it kept being replaced)",
+        o.flag,
+        o.given.display(),
+        path.display()
+    )))
+}
+
+/// Whether `path` still names the open `file` (not removed or replaced since it was opened).
+#[cfg(unix)]
+fn still_named(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn still_named(_file: &File, path: &Path) -> bool {
+    path.exists()
 }
 
 /// `path` made absolute, its symlinks followed (the last component's too, up to [`MAX_LINKS`]), `.` and
@@ -436,12 +481,12 @@ mod tests {
         assert!(e.to_string().contains("another flowrex process"), "{e}");
         drop(first);
         assert!(plan(d).add("--out", &out).unwrap().open().is_ok());
-        // Only the lock file stays: the writability probe is gone.
+        // Nothing stays: the writability probe is gone, and the lock file goes with the lock.
         let names: Vec<String> = fs::read_dir(d.join("new/folder"))
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
-        assert_eq!(names, vec![".pb.toml.lock"]);
+        assert!(names.is_empty(), "{names:?}");
     }
 
     #[test]

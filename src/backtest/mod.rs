@@ -41,3 +41,23 @@ pub fn backtest(
     let metrics = metrics::compute_cached(candles, &run, cache);
     Ok(Report { run, metrics })
 }
+
+/// Runs `strategy` with `params` over the bars `window` of `candles` only — a walk-forward test: the
+/// indicators are computed on all of `candles` through `cache` (so bars before the window serve as
+/// warm-up history), trades open only inside the window and a position still open at its last bar
+/// is closed at that bar's close ([`crate::engine::run_window`]). The report is in the window's
+/// coordinates (equity per window bar, trade bar indexes from the window's start) and its metrics
+/// are those of `candles.slice(window)`.
+pub fn backtest_window(
+    candles: &Candles,
+    strategy: &dyn Strategy,
+    params: &Params,
+    config: &BacktestConfig,
+    cache: &IndicatorCache,
+    window: std::ops::Range<usize>,
+) -> Result<Report> {
+    let mut signals = strategy.prepare(candles, params, cache)?;
+    let run = signals.run_engine_window(candles, config, window.clone())?;
+    let metrics = metrics::compute(&candles.slice(window), &run);
+    Ok(Report { run, metrics })
+}

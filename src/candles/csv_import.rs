@@ -2,11 +2,16 @@
 //! are named date|datetime|time|timestamp|ts, open|o, high|h, low|l, close|c, volume|vol|v (any case).
 //! Input is capped ([`MAX_CSV_BYTES`] per file, [`MAX_LINE_BYTES`] per line) so that no file, not even
 //! `/dev/zero`, can make the import allocate without bound.
+//!
+//! [`CsvOptions`]: the delimiter (`,` `;` tab or `|`, or detected from the header line), and the zone of
+//! wall-clock times ([`Zone`]). With a delimiter other than `,`, a number may use a decimal comma
+//! (`1,2345`), as files from European brokers do. Imported for an interval, the rows' typical spacing
+//! must also match it ([`super::rules::spacing_problem`]).
 
 use std::io::Read;
 use std::path::Path;
 
-use super::time::{TimeFormat, parse_time};
+use super::time::{TimeFormat, Zone, ZonedTimes};
 use super::validate::{NormalizeReport, Problems, normalize};
 use super::{Bar, Candles, Interval};
 use crate::error::{Error, Result};
@@ -126,10 +131,79 @@ fn find_columns(headers: &csv::StringRecord, file: &str) -> Result<Columns> {
     })
 }
 
+/// The field separator of a CSV file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Delimiter {
+    /// Detected from the header line: the most frequent of `,` `;` tab `|` (`,` on a tie or when none
+    /// appears).
+    #[default]
+    Auto,
+    /// This byte.
+    Byte(u8),
+}
+
+impl std::str::FromStr for Delimiter {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Delimiter> {
+        match s {
+            "auto" => Ok(Delimiter::Auto),
+            "," | "comma" => Ok(Delimiter::Byte(b',')),
+            ";" | "semicolon" => Ok(Delimiter::Byte(b';')),
+            "tab" | "\\t" | "\t" => Ok(Delimiter::Byte(b'\t')),
+            "|" | "pipe" => Ok(Delimiter::Byte(b'|')),
+            other => Err(Error::usage(format!(
+                "'{other}' is not a delimiter; expected auto, ',', ';', tab or '|'"
+            ))),
+        }
+    }
+}
+
+/// Candidate delimiters, in tie-breaking order.
+const DELIMITERS: [u8; 4] = [b',', b';', b'\t', b'|'];
+
+/// The delimiter of a file whose first line is `head`: the candidate appearing most often.
+fn sniff(head: &[u8]) -> u8 {
+    let line = head.split(|&b| b == b'\n').next().unwrap_or(head);
+    let count = |d: u8| line.iter().filter(|&&b| b == d).count();
+    DELIMITERS
+        .iter()
+        .copied()
+        .fold((b',', 0), |best, d| {
+            if count(d) > best.1 {
+                (d, count(d))
+            } else {
+                best
+            }
+        })
+        .0
+}
+
+/// How to read a CSV file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CsvOptions {
+    /// How the time column is written.
+    pub time_format: TimeFormat,
+    /// The zone of wall-clock times (datetimes without an offset); UTC by default.
+    pub zone: Zone,
+    /// The field separator.
+    pub delimiter: Delimiter,
+}
+
+impl CsvOptions {
+    /// Default options with this time format.
+    pub fn with_format(time_format: TimeFormat) -> CsvOptions {
+        CsvOptions {
+            time_format,
+            ..CsvOptions::default()
+        }
+    }
+}
+
 /// Reads a CSV file into validated candles: sorted by time, exact duplicate rows dropped. Every bad row is
 /// counted and the first few are named (file, line, value) in the error; nothing is returned then.
 pub fn read_csv(path: &Path, time_format: TimeFormat) -> Result<(Candles, CsvSummary)> {
-    read_csv_file(path, time_format, None)
+    read_csv_file(path, &CsvOptions::with_format(time_format), None)
 }
 
 /// [`read_csv`] for bars of `interval`: the rows must also keep its grid and spacing
@@ -139,12 +213,21 @@ pub fn read_csv_as(
     time_format: TimeFormat,
     interval: Interval,
 ) -> Result<(Candles, CsvSummary)> {
-    read_csv_file(path, time_format, Some(interval))
+    read_csv_file(path, &CsvOptions::with_format(time_format), Some(interval))
+}
+
+/// [`read_csv_as`] with every option.
+pub fn read_csv_with(
+    path: &Path,
+    options: &CsvOptions,
+    interval: Interval,
+) -> Result<(Candles, CsvSummary)> {
+    read_csv_file(path, options, Some(interval))
 }
 
 fn read_csv_file(
     path: &Path,
-    time_format: TimeFormat,
+    options: &CsvOptions,
     interval: Option<Interval>,
 ) -> Result<(Candles, CsvSummary)> {
     let file = path.display().to_string();
@@ -163,10 +246,9 @@ fn read_csv_file(
     read_csv_capped(
         reader,
         &file,
-        time_format,
+        options,
         interval,
-        MAX_CSV_BYTES,
-        MAX_LINE_BYTES,
+        (MAX_CSV_BYTES, MAX_LINE_BYTES),
     )
 }
 
@@ -174,39 +256,46 @@ fn read_csv_file(
 pub fn read_csv_from(
     reader: impl std::io::Read,
     file: &str,
-    time_format: TimeFormat,
+    options: &CsvOptions,
 ) -> Result<(Candles, CsvSummary)> {
-    read_csv_capped(
-        reader,
-        file,
-        time_format,
-        None,
-        MAX_CSV_BYTES,
-        MAX_LINE_BYTES,
-    )
+    read_csv_capped(reader, file, options, None, (MAX_CSV_BYTES, MAX_LINE_BYTES))
 }
 
 fn read_csv_capped(
     reader: impl std::io::Read,
     file: &str,
-    time_format: TimeFormat,
+    options: &CsvOptions,
     interval: Option<Interval>,
-    max_total: u64,
-    max_line: usize,
+    (max_total, max_line): (u64, usize),
 ) -> Result<(Candles, CsvSummary)> {
-    let reader = Capped {
+    use std::io::BufRead;
+    let mut reader = std::io::BufReader::new(Capped {
         inner: reader,
         total: 0,
         line_len: 0,
         line_no: 0,
         max_total,
         max_line,
+    });
+    let delimiter = match options.delimiter {
+        Delimiter::Byte(b) => b,
+        Delimiter::Auto => sniff(
+            reader
+                .fill_buf()
+                .map_err(|e| Error::invalid(format!("{file}: {e}; nothing was written")))?,
+        ),
     };
     let mut rdr = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::All)
+        .delimiter(delimiter)
         .from_reader(reader);
     let cols = read_header(&mut rdr, file)?;
+    let mut fields = Fields {
+        format: options.time_format,
+        times: ZonedTimes::new(options.zone),
+        decimal_comma: delimiter != b',',
+    };
     let mut candles = Candles::default();
     let mut lines = Vec::new();
     let mut problems = Problems::default();
@@ -221,7 +310,7 @@ fn read_csv_capped(
         if record.iter().all(|f| f.is_empty()) {
             continue;
         }
-        if let Some(bar) = parse_record(&record, &cols, time_format, line, &mut problems) {
+        if let Some(bar) = parse_record(&record, &cols, &mut fields, line, &mut problems) {
             candles.push(bar);
             lines.push(line);
         }
@@ -229,6 +318,13 @@ fn read_csv_capped(
     problems.into_result(file, "nothing was written")?;
     let rows_read = candles.len();
     let normalized = normalize(&mut candles, &lines, file, "line", interval)?;
+    if let Some(interval) = interval
+        && let Some(why) = super::rules::spacing_problem(&candles.ts, interval)
+    {
+        return Err(Error::invalid(format!(
+            "{file}: {why} (--interval {interval}); nothing was written"
+        )));
+    }
     Ok((
         candles,
         CsvSummary {
@@ -258,16 +354,38 @@ fn read_header<R: std::io::Read>(rdr: &mut csv::Reader<R>, file: &str) -> Result
     find_columns(&headers, file)
 }
 
+/// How one file's fields are read: its time format and zone, and whether numbers may use a decimal
+/// comma.
+struct Fields {
+    format: TimeFormat,
+    times: ZonedTimes,
+    decimal_comma: bool,
+}
+
+impl Fields {
+    /// A number; with `decimal_comma`, one `,` and no `.` is a decimal separator (`1,25` is 1.25).
+    fn number(&self, s: &str) -> Option<f64> {
+        match s.parse::<f64>() {
+            Ok(v) => Some(v),
+            Err(_) if self.decimal_comma && s.matches(',').count() == 1 && !s.contains('.') => {
+                s.replace(',', ".").parse().ok()
+            }
+            Err(_) => None,
+        }
+    }
+}
+
 /// One data row as a bar, or `None` after recording each bad field of it in `problems`.
 fn parse_record(
     record: &csv::StringRecord,
     cols: &Columns,
-    time_format: TimeFormat,
+    fields: &mut Fields,
     line: u64,
     problems: &mut Problems,
 ) -> Option<Bar> {
     let at = format!("line {line}");
-    let time = match record.get(cols.time).map(|s| parse_time(s, time_format)) {
+    let format = fields.format;
+    let time = match record.get(cols.time).map(|s| fields.times.parse(s, format)) {
         Some(Ok(t)) => Some(t),
         Some(Err(e)) => {
             problems.add(&at, format!("time: {e}"));
@@ -280,9 +398,9 @@ fn parse_record(
     };
     let mut num = |idx: usize, name: &str| -> Option<f64> {
         match record.get(idx) {
-            Some(s) => match s.parse::<f64>() {
-                Ok(v) => Some(v),
-                Err(_) => {
+            Some(s) => match fields.number(s) {
+                Some(v) => Some(v),
+                None => {
                     problems.add(&at, format!("{name}: unparsable number '{s}'"));
                     None
                 }
@@ -316,7 +434,7 @@ mod tests {
     use super::*;
 
     fn read(text: &str) -> Result<(Candles, CsvSummary)> {
-        read_csv_from(text.as_bytes(), "t.csv", TimeFormat::Auto)
+        read_csv_from(text.as_bytes(), "t.csv", &CsvOptions::default())
     }
 
     #[test]
@@ -344,6 +462,124 @@ mod tests {
     }
 
     #[test]
+    fn semicolon_files_with_decimal_commas_are_detected() {
+        let text = "Date;Open;High;Low;Close;Volume\n2020-01-02;1,1000;1,1050;1,0950;1,1010;12\n";
+        let (c, _) = read(text).unwrap();
+        assert_eq!(
+            (c.open[0], c.high[0], c.low[0], c.close[0]),
+            (1.1, 1.105, 1.095, 1.101)
+        );
+        // Told explicitly, the same; told ',' the header is one column and the error says so.
+        let opts = |d| CsvOptions {
+            delimiter: d,
+            ..CsvOptions::default()
+        };
+        let (c2, _) =
+            read_csv_from(text.as_bytes(), "t.csv", &opts(Delimiter::Byte(b';'))).unwrap();
+        assert_eq!(c2, c);
+        let e = read_csv_from(text.as_bytes(), "t.csv", &opts(Delimiter::Byte(b',')))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("no time column in the header (Date;Open;High;Low;Close;Volume)"),
+            "{e}"
+        );
+        // A comma file keeps its commas as separators and refuses a decimal comma in a quoted field.
+        let e = read("date,open,high,low,close\n2020-01-02,\"1,1\",2,0.5,1.5\n").unwrap_err();
+        assert!(
+            e.to_string().contains("open: unparsable number '1,1'"),
+            "{e}"
+        );
+        // Tabs and pipes.
+        assert_eq!(sniff(b"date\topen\thigh\tlow\tclose"), b'\t');
+        assert_eq!(sniff(b"date|open|high|low|close\n1,2,3"), b'|');
+        assert_eq!(sniff(b"date"), b',');
+        assert_eq!("tab".parse::<Delimiter>().unwrap(), Delimiter::Byte(b'\t'));
+        assert!("x".parse::<Delimiter>().is_err());
+    }
+
+    #[test]
+    fn wall_clock_times_are_read_in_the_given_zone() {
+        let berlin = CsvOptions {
+            zone: "Europe/Berlin".parse().unwrap(),
+            ..CsvOptions::default()
+        };
+        // Winter (UTC+1) and summer (UTC+2); a value with an offset and a plain date are not moved.
+        let text = "date,open,high,low,close\n\
+                    2024-01-15 10:00,1,2,0.5,1\n\
+                    2024-07-15 10:00,1,2,0.5,1\n\
+                    2024-07-16T10:00:00Z,1,2,0.5,1\n\
+                    2024-07-17,1,2,0.5,1\n";
+        let (c, _) = read_csv_from(text.as_bytes(), "t.csv", &berlin).unwrap();
+        let utc = |s: &str| super::super::time::parse_time(s, TimeFormat::Iso).unwrap();
+        assert_eq!(
+            c.ts,
+            [
+                utc("2024-01-15T09:00:00Z"),
+                utc("2024-07-15T08:00:00Z"),
+                utc("2024-07-16T10:00:00Z"),
+                utc("2024-07-17T00:00:00Z")
+            ]
+        );
+        // 2024-10-27 02:00–03:00 happens twice in Berlin: in file order the first is CEST (00:00Z),
+        // the repeat CET (01:00Z). 2024-03-31 02:30 never happens: an error naming the line.
+        let text = "date,open,high,low,close\n\
+                    2024-10-27 01:30,1,2,0.5,1\n\
+                    2024-10-27 02:30,1,2,0.5,1\n\
+                    2024-10-27 02:30,1,2,0.5,1.5\n\
+                    2024-10-27 03:30,1,2,0.5,1\n";
+        let (c, _) = read_csv_from(text.as_bytes(), "t.csv", &berlin).unwrap();
+        let hours: Vec<i64> = c.ts.iter().map(|t| (t - c.ts[0]) / 3_600_000).collect();
+        assert_eq!(hours, [0, 1, 2, 3]); // 23:30Z, 00:30Z, 01:30Z, 02:30Z
+        let e = read_csv_from(
+            "date,open,high,low,close\n2024-03-31 02:30,1,2,0.5,1\n".as_bytes(),
+            "t.csv",
+            &berlin,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("line 2: time: time 2024-03-31 02:30:00 does not exist in Europe/Berlin"),
+            "{e}"
+        );
+        // A fixed offset.
+        let plus2 = CsvOptions {
+            zone: "+02:00".parse().unwrap(),
+            ..CsvOptions::default()
+        };
+        let (c, _) = read_csv_from(
+            "date,o,h,l,c\n2024-01-15 10:00,1,2,0.5,1\n".as_bytes(),
+            "t",
+            &plus2,
+        )
+        .unwrap();
+        assert_eq!(c.ts[0], utc("2024-01-15T08:00:00Z"));
+        for bad in ["Mars/Olympus", "+25:00", "+2", "0200"] {
+            assert!(bad.parse::<Zone>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_import_for_an_interval_checks_the_spacing() {
+        let daily = "date,open,high,low,close\n2020-01-01,1,2,0.5,1\n2020-01-02,1,2,0.5,1\n\
+                     2020-01-03,1,2,0.5,1\n2020-01-04,1,2,0.5,1\n";
+        let e = read_csv_capped(
+            daily.as_bytes(),
+            "d.csv",
+            &CsvOptions::default(),
+            Some(Interval::Hour1),
+            (MAX_CSV_BYTES, MAX_LINE_BYTES),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            e,
+            "d.csv: the bars are 1d apart (the lower quartile of 3 steps), not 1h: they look like \
+             1d bars (--interval 1h); nothing was written"
+        );
+    }
+
+    #[test]
     fn names_every_bad_field_with_its_line() {
         let err = read("date,open,high,low,close\n2020-01-01,1,2,0.5,x\nsoon,1,2,0.5,1\n")
             .unwrap_err()
@@ -368,10 +604,9 @@ mod tests {
             read_csv_capped(
                 text.as_bytes(),
                 "t.csv",
-                TimeFormat::Auto,
+                &CsvOptions::default(),
                 None,
-                total,
-                line,
+                (total, line),
             )
         };
         assert_eq!(capped(71, 100).unwrap().0.len(), 2);
@@ -390,10 +625,9 @@ mod tests {
         let err = read_csv_capped(
             std::io::repeat(0).take(1 << 20),
             "zeros",
-            TimeFormat::Auto,
+            &CsvOptions::default(),
             None,
-            MAX_CSV_BYTES,
-            MAX_LINE_BYTES,
+            (MAX_CSV_BYTES, MAX_LINE_BYTES),
         )
         .unwrap_err()
         .to_string();

@@ -98,7 +98,8 @@ impl Store {
     }
 
     /// Re-reads and re-validates the file of `symbol`/`interval` and lists its gaps. A missing file is
-    /// bad input (exit 1); a damaged one is a failed check (exit 3) naming the file and the row.
+    /// bad input (exit 1); a damaged one, or one whose bars are spaced for a longer interval
+    /// ([`super::rules::spacing_problem`]), is a failed check (exit 3) naming the file and the row.
     pub fn verify(&self, symbol: &str, interval: Interval) -> Result<Verification> {
         let path = self.path(symbol, interval)?;
         if !path.exists() {
@@ -110,6 +111,12 @@ impl Store {
         let c = read_parquet(&path, &TimeRange::ALL)
             .map_err(|e| Error::CheckFailed(format!("verification failed: {e}")))?
             .0;
+        if let Some(why) = super::rules::spacing_problem(&c.ts, interval) {
+            return Err(Error::CheckFailed(format!(
+                "verification failed: {}: {why}, the file's interval",
+                path.display()
+            )));
+        }
         let s = span(&c);
         Ok(Verification {
             symbol: symbol.to_string(),

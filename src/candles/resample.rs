@@ -1,13 +1,18 @@
 //! Resampling to a higher timeframe, and the map from each base bar to the higher-timeframe bars that
 //! have **closed** by that base bar's close (so a multi-timeframe strategy never peeks at a forming bar).
 //!
-//! Two groupings: every `k` consecutive base bars counted from the first ([`resample_bars`]), or calendar
-//! buckets of a longer [`Interval`] ([`resample_interval`]: fixed-length intervals aligned to the Unix
-//! epoch, weeks starting on Monday 00:00 UTC, calendar months). A higher-timeframe bar takes the first
-//! open, highest high, lowest low, last close and summed volume of its base bars; its `ts` is the open
-//! time of its first base bar. Only closed higher-timeframe bars are returned.
+//! Two groupings: every `k` consecutive base bars counted from the first ([`resample_bars`]; a group's
+//! `ts` is its first base bar's open time), or calendar buckets of a longer [`Interval`]
+//! ([`resample_interval`]: fixed-length intervals aligned to the Unix epoch, so days are UTC days; weeks
+//! starting on Monday 00:00 UTC; calendar months; a bucket's `ts` is its start, so the result sits on
+//! the store's grid). A higher-timeframe bar takes the first open, highest high, lowest low, last close
+//! and summed volume of its base bars. Only closed higher-timeframe bars are returned.
+//!
+//! [`resample_stored`] writes a stored series resampled into the store (`fetch --resample`).
 
-use super::{Candles, DAY_MS, Interval};
+use super::time::format_ts_full;
+use super::{Candles, DAY_MS, Interval, Store, TimeRange};
+use crate::candles::store::MergeSummary;
 use crate::error::{Error, Result};
 
 /// Higher-timeframe bars plus, for every base bar, how many of them had closed by its close.
@@ -42,7 +47,7 @@ pub fn resample_bars(c: &Candles, k: usize) -> Result<Resampled> {
     let groups = c.len() / k;
     let mut out = Candles::with_capacity(groups);
     for g in 0..groups {
-        push_group(&mut out, c, g * k, g * k + k);
+        push_group(&mut out, c, c.ts[g * k], g * k, g * k + k);
     }
     let closed = (0..c.len()).map(|i| (i + 1) / k).collect();
     Ok(Resampled {
@@ -81,8 +86,8 @@ pub fn resample_interval(c: &Candles, base: Interval, target: Interval) -> Resul
         closed.push(done);
     }
     let mut out = Candles::with_capacity(done);
-    for &(_, s, e) in &bounds[..done] {
-        push_group(&mut out, c, s, e);
+    for &(start, s, e) in &bounds[..done] {
+        push_group(&mut out, c, start, s, e);
     }
     Ok(Resampled {
         candles: out,
@@ -107,20 +112,89 @@ pub fn bucket_start(ts: i64, target: Interval) -> i64 {
     }
 }
 
-fn push_group(out: &mut Candles, c: &Candles, s: usize, e: usize) {
+fn push_group(out: &mut Candles, c: &Candles, ts: i64, s: usize, e: usize) {
     let high = c.high[s..e]
         .iter()
         .cloned()
         .fold(f64::NEG_INFINITY, f64::max);
     let low = c.low[s..e].iter().cloned().fold(f64::INFINITY, f64::min);
     out.push(super::Bar {
-        ts: c.ts[s],
+        ts,
         open: c.open[s],
         high,
         low,
         close: c.close[e - 1],
         volume: c.volume[s..e].iter().sum(),
     });
+}
+
+/// What [`resample_stored`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResampleSummary {
+    /// Base bars read.
+    pub bars_read: usize,
+    /// Higher-timeframe bars written (closed buckets).
+    pub bars_written: usize,
+    /// The start of the last bucket, left out because its end is after the last base bar's close.
+    pub forming_left_out: Option<i64>,
+    /// The first base bar's time when it opens after its bucket's start (the first bar then holds only
+    /// part of its period: the data begins inside it).
+    pub first_bucket_starts_late: Option<i64>,
+    /// The store merge of the written bars.
+    pub merge: MergeSummary,
+}
+
+/// Resamples the stored `symbol` bars of `from` into `to` and merges them into the store's `to` file
+/// (atomic, under its lock, validated by every store rule; a stored bar with other values is a conflict
+/// unless `replace`). Calendar rules: [`resample_interval`]. Every base bar must lie inside one bucket:
+/// daily bars opening at 22:00 UTC (a forex session) span two UTC days and are refused, as are weeks
+/// into months (a week may straddle two months).
+pub fn resample_stored(
+    store: &Store,
+    symbol: &str,
+    from: Interval,
+    to: Interval,
+    replace: bool,
+) -> Result<ResampleSummary> {
+    let base = store.load(symbol, from, &TimeRange::ALL)?;
+    if let Some(i) = (0..base.len())
+        .find(|&i| bucket_start(base.ts[i], to) != bucket_start(from.next_open(base.ts[i]) - 1, to))
+    {
+        return Err(Error::invalid(format!(
+            "{symbol} {from} bar {} does not fit in one {to} bucket (buckets are UTC days, weeks from \
+             Monday 00:00 UTC and calendar months{}); nothing was written",
+            format_ts_full(base.ts[i]),
+            if from == Interval::Week1 {
+                "; weeks do not nest in months"
+            } else {
+                ""
+            }
+        )));
+    }
+    let r = resample_interval(&base, from, to)?;
+    let last_bucket = base.ts.last().map(|&t| bucket_start(t, to));
+    let forming_left_out = last_bucket.filter(|b| r.candles.ts.last() != Some(b));
+    if r.candles.is_empty() {
+        return Err(Error::invalid(format!(
+            "{symbol} {from}: no complete {to} bar in {} bars (the last one, from {}, is still forming); \
+             nothing was written",
+            base.len(),
+            forming_left_out.map_or("-".into(), format_ts_full)
+        )));
+    }
+    let first_bucket_starts_late = base
+        .ts
+        .first()
+        .copied()
+        .filter(|&t| bucket_start(t, to) != t);
+    let merge = store.merge(symbol, to, &r.candles, &format!("resample:{from}"), replace)?;
+    Ok(ResampleSummary {
+        bars_read: base.len(),
+        bars_written: r.candles.len(),
+        forming_left_out,
+        first_bucket_starts_late,
+        merge,
+    })
 }
 
 #[cfg(test)]
@@ -169,6 +243,7 @@ mod tests {
         assert_eq!(r.closed, vec![0, 1, 1, 1, 1, 2, 2]);
         assert_eq!(r.candles.len(), 2);
         assert_eq!(r.candles.bar(0).open, 0.0); // partial first bucket: bars 02:00 and 03:00
+        assert_eq!(r.candles.ts, [0, 4 * HOUR_MS]); // labelled by the bucket's start, not 02:00
         assert_eq!(r.candles.bar(1).close, 5.25); // 04:00..07:00
         // A gap: drop the 07:00 bar; the 04:00–08:00 bucket then closes only with the 08:00 bar.
         let mut g = c.slice(0..5);

@@ -393,6 +393,54 @@ fn too_close_month(t: i64, prev: i64) -> String {
     )
 }
 
+/// Whether the bars' typical spacing fits `interval`: `None` when it does, else why not (naming the
+/// spacing, the interval, and the interval that fits when one does).
+///
+/// The grid rules above already refuse bars closer than the interval; this catches the other way — a
+/// daily file imported as `1h` sits on the hourly grid with steps of 24 hours and would pass them. The
+/// statistic is the **lower quartile** of the steps between consecutive bars, and it must be below twice
+/// the interval's nominal length (a month counts as 30 days). Why not the median: a session with two
+/// 4-hour bars a day (US stocks) has as many overnight steps as intraday ones, so its median step is
+/// the overnight one; a quarter of the steps are one interval for any file that is mostly contiguous,
+/// and none are for a coarser file. Fewer than three bars (two steps) are not judged.
+pub fn spacing_problem(ts: &[i64], interval: Interval) -> Option<String> {
+    if ts.len() < 3 {
+        return None;
+    }
+    let mut steps: Vec<i64> = ts.windows(2).map(|w| w[1].saturating_sub(w[0])).collect();
+    let k = (steps.len() - 1) / 4;
+    let q = *steps.select_nth_unstable(k).1;
+    let nominal = interval.nominal_ms();
+    if q < 2 * nominal {
+        return None;
+    }
+    let fits = Interval::ALL.iter().find(|i| match i {
+        Interval::Month1 => (28 * DAY_MS..=31 * DAY_MS).contains(&q),
+        other => other.nominal_ms() == q,
+    });
+    Some(format!(
+        "the bars are {} apart (the lower quartile of {} steps), not {interval}{}",
+        span_text(q),
+        ts.len() - 1,
+        fits.map_or(String::new(), |i| format!(": they look like {i} bars"))
+    ))
+}
+
+/// A duration for messages: `1d`, `36h`, `2d 6h`, `45m`.
+fn span_text(ms: i64) -> String {
+    let (d, h, m) = (ms / DAY_MS, ms % DAY_MS / HOUR_MS, ms % HOUR_MS / MINUTE_MS);
+    let parts: Vec<String> = [(d, "d"), (h, "h"), (m, "m")]
+        .iter()
+        .filter(|(v, _)| *v > 0)
+        .map(|(v, u)| format!("{v}{u}"))
+        .collect();
+    if parts.is_empty() {
+        format!("{ms}ms")
+    } else {
+        parts.join(" ")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -419,6 +467,50 @@ mod tests {
 
     // 2024-01-01T00:00:00Z, a Monday.
     const MON: i64 = 1_704_067_200_000;
+
+    #[test]
+    fn spacing_must_fit_the_interval() {
+        let t0 = 1_704_067_200_000; // 2024-01-01, a Monday
+        let every = |step: i64, n: i64| (0..n).map(|i| t0 + i * step).collect::<Vec<_>>();
+        // Daily bars imported as 1h: every step is 24 h ≥ 2 h.
+        let msg = spacing_problem(&every(DAY_MS, 10), Interval::Hour1).unwrap();
+        assert_eq!(
+            msg,
+            "the bars are 1d apart (the lower quartile of 9 steps), not 1h: they look like 1d bars"
+        );
+        assert_eq!(spacing_problem(&every(DAY_MS, 10), Interval::Day1), None);
+        // Two 4h bars a day (13:30 and 17:30 UTC): half the steps are 4 h, half 20 h. The median would
+        // say 20 h; the lower quartile says 4 h.
+        let two_a_day: Vec<i64> = (0..20)
+            .flat_map(|d| [13, 17].map(|h| t0 + d * DAY_MS + h * HOUR_MS + 30 * MINUTE_MS))
+            .collect();
+        assert_eq!(spacing_problem(&two_a_day, Interval::Hour4), None);
+        // Three of four steps may be gaps; all four may not.
+        let mut sparse = every(HOUR_MS, 2);
+        sparse.extend([t0 + 10 * HOUR_MS, t0 + 20 * HOUR_MS, t0 + 30 * HOUR_MS]);
+        assert_eq!(spacing_problem(&sparse, Interval::Hour1), None); // steps 1, 9, 10, 10 h
+        assert!(
+            spacing_problem(&every(36 * HOUR_MS, 5), Interval::Hour1)
+                .unwrap()
+                .starts_with("the bars are 1d 12h apart")
+        );
+        // Monthly bars are 28–31 days apart; quarterly ones as 1M are refused.
+        let months: Vec<i64> = (0..12)
+            .map(|m| crate::candles::interval::add_months(t0, m))
+            .collect();
+        assert_eq!(spacing_problem(&months, Interval::Month1), None);
+        assert!(
+            spacing_problem(&months, Interval::Week1)
+                .unwrap()
+                .ends_with("they look like 1M bars")
+        );
+        let quarters: Vec<i64> = (0..8)
+            .map(|q| crate::candles::interval::add_months(t0, 3 * q))
+            .collect();
+        assert!(spacing_problem(&quarters, Interval::Month1).is_some());
+        // Two bars are not judged.
+        assert_eq!(spacing_problem(&every(DAY_MS, 2), Interval::Minute1), None);
+    }
 
     #[test]
     fn the_window_is_1900_to_2199_with_unit_hints() {

@@ -1,12 +1,12 @@
 //! `flowrex backtest`: run a strategy over stored candles and print metrics and trades (table or JSON),
 //! optionally writing the trade log and equity curve; `--list-strategies` shows what can be run.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use super::output::{print_json, print_text, table};
-use super::run_args::{SettingsArgs, TargetArgs};
+use super::run_args::{SettingsArgs, TargetArgs, run_spec};
 use super::{Context, Outcome};
 use flowrex::backtest::{Report, RunSpec, export};
 use flowrex::candles::Interval;
@@ -18,7 +18,7 @@ use flowrex::json::finite;
 use flowrex::metrics::Metrics;
 use flowrex::metrics::fields::FIELDS;
 use flowrex::outputs::OutputPlan;
-use flowrex::playbook::{CheckReport, DataChange, Playbook, check_tolerance};
+use flowrex::playbook::{CheckReport, DataChange, FileChange, Playbook, check_tolerance};
 use flowrex::strategy::{self, ParamKind};
 use flowrex::trade::{OpenTradeRecord, TradeRecord};
 
@@ -59,7 +59,7 @@ pub struct BacktestArgs {
     pub equity: Option<PathBuf>,
     /// Re-run a playbook: its strategy, parameters, data range and backtest settings (instead of
     /// --strategy/--symbol/--interval/--param and the settings flags).
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["strategy", "symbol", "interval", "params", "start", "end"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["strategy", "symbol", "interval", "params", "start", "end", "timerange"])]
     pub playbook: Option<PathBuf>,
     /// With --playbook: compare the fresh metrics with the stored ones and exit 3 on drift beyond
     /// --tolerance or when the data's sha256 differs (the CI regression gate).
@@ -68,9 +68,17 @@ pub struct BacktestArgs {
     /// Relative tolerance of --check for real-valued metrics (counts must match exactly).
     #[arg(long, default_value_t = 1e-9, value_name = "REL")]
     pub tolerance: f64,
-    /// With --check: compare even when the data's sha256 differs from the playbook's.
+    /// With --check: compare even when the data's sha256 (or a signals file's) differs from the
+    /// playbook's.
     #[arg(long, requires = "playbook")]
     pub ignore_data_hash: bool,
+    /// Also write the run's HTML report to this file (see `flowrex report backtest`).
+    #[arg(long, value_name = "FILE", conflicts_with = "check")]
+    pub report: Option<PathBuf>,
+    /// Write the closed trades to the journal (source backtest), under this strategy name (default: the
+    /// playbook's name, else the strategy's).
+    #[arg(long, value_name = "NAME", num_args = 0..=1, require_equals = true, default_missing_value = "", conflicts_with = "check")]
+    pub journal: Option<String>,
 }
 
 /// Runs `flowrex backtest`.
@@ -85,13 +93,14 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
     };
     let spec = match &playbook {
         Some((_, pb)) => RunSpec::from_playbook(pb)?,
-        None => spec_from_flags(&args)?,
+        None => run_spec(&args.target, &args.params, &args.settings)?,
     };
     let home = ctx.home()?;
     let outputs = OutputPlan::new(&home)
         .inputs("--playbook", &args.playbook)
         .add_opt("--trades", args.trades.as_deref())?
         .add_opt("--equity", args.equity.as_deref())?
+        .add_opt("--report", args.report.as_deref())?
         .open()?;
     let candles = spec.load(&home.store())?;
     let data_change = playbook.as_ref().and_then(|(path, pb)| {
@@ -107,16 +116,34 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
         }
         tracing::warn!("{}", change.message(path));
     }
+    let file_changes = playbook
+        .as_ref()
+        .map_or(Vec::new(), |(_, pb)| FileChange::between(pb));
+    for change in &file_changes {
+        let path = playbook.as_ref().map(|(p, _)| *p).unwrap_or(Path::new(""));
+        if args.check && !args.ignore_data_hash {
+            return Err(change.refusal(path));
+        }
+        tracing::warn!("{}", change.message(path));
+    }
     let cache = IndicatorCache::new();
     let report = spec.run(&candles, &cache)?;
     if let (Some((path, pb)), true) = (&playbook, args.check) {
+        let (drifts, gates) = flowrex::optimize::overfit::check_playbook(
+            pb,
+            &candles,
+            &report.run.equity,
+            &cache,
+            args.tolerance,
+        );
         let check = CheckReport::new(
             pb,
             path,
             &report.metrics,
             args.tolerance,
-            data_change.is_none(),
-        );
+            data_change.is_none() && file_changes.is_empty(),
+        )
+        .with_validation(drifts, gates);
         render_check(ctx, pb, &check)?;
         return check.verdict().map(|()| Outcome::Done);
     }
@@ -126,33 +153,28 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
     if let Some(path) = outputs.get("--equity") {
         export::write_equity(path, &candles.ts, &report.run.equity)?;
     }
-    let doc = Document::new(&spec, &report, &candles.ts);
+    if let Some(name) = &args.journal {
+        let pb = playbook.as_ref().map(|(path, pb)| (*path, pb));
+        super::journal::record_backtest(ctx, &spec, pb, &report, &candles, name)?;
+    }
+    let notes: Vec<String> = data_change.iter().map(|(c, p)| c.message(p)).collect();
+    let written = match outputs.get("--report") {
+        Some(out) => Some(super::report::backtest_shortcut(
+            out, &spec, &candles, &report, &notes,
+        )?),
+        None => None,
+    };
+    let mut doc = Document::new(&spec, &report, &candles.ts);
+    doc.report_file = written.as_ref().map(|w| w.path.display().to_string());
     if ctx.json {
         print_json(&doc)?;
     } else {
         print_text(&render_text(&doc))?;
+        if let Some(w) = &written {
+            print_text(&w.to_string())?;
+        }
     }
     Ok(Outcome::Done)
-}
-
-/// Strategy, data and settings from the command line.
-fn spec_from_flags(args: &BacktestArgs) -> Result<RunSpec> {
-    let interval = args.target.interval()?;
-    let strategy = args.target.strategy()?;
-    let overrides = args
-        .params
-        .iter()
-        .map(|p| strategy::params::split_assignment(p))
-        .collect::<Result<Vec<_>>>()?;
-    let params = strategy::resolve_params(strategy, &overrides)?;
-    let config = args.settings.config()?;
-    let data = args.settings.data(args.target.symbol()?, interval)?;
-    Ok(RunSpec {
-        strategy,
-        params,
-        data,
-        config,
-    })
 }
 
 /// Prints what `--check` found: one line when it passed, the drifted metrics when not (or the whole
@@ -180,11 +202,28 @@ fn render_check(ctx: &Context, pb: &Playbook, check: &CheckReport) -> Result<()>
             "metrics_compared": check.metrics_compared,
             "data_sha256_matches": check.data_sha256_matches,
             "drifts": list,
+            "gates": check.gates,
         }));
     }
+    let gates = if check.gates.is_empty() {
+        String::new()
+    } else {
+        let failed: Vec<String> = check
+            .gates
+            .iter()
+            .filter(|g| !g.pass)
+            .map(|g| format!("gate failed: {}\n", g.describe()))
+            .collect();
+        format!(
+            "{} of {} stored gates pass\n{}",
+            check.gates.iter().filter(|g| g.pass).count(),
+            check.gates.len(),
+            failed.concat()
+        )
+    };
     if check.passed() {
         return print_text(&format!(
-            "check passed: {path} — {} {} on {} {}: {} stored metrics reproduced within {tolerance:e} relative; {}",
+            "{gates}check passed: {path} — {} {} on {} {}: {} stored metrics reproduced within {tolerance:e} relative; {}",
             pb.strategy.name,
             pb.strategy.params.to_line(),
             pb.market.symbol,
@@ -216,10 +255,14 @@ fn render_check(ctx: &Context, pb: &Playbook, check: &CheckReport) -> Result<()>
         relative: format!("{:.3e}", d.relative),
     });
     print_text(&format!(
-        "check FAILED: {path}: {} of {} metrics drifted beyond {tolerance:e} relative\n{}",
+        "{gates}check FAILED: {path}: {} of {} metrics drifted beyond {tolerance:e} relative\n{}",
         check.drifts.len(),
         check.metrics_compared,
-        table(rows)
+        if check.drifts.is_empty() {
+            String::new()
+        } else {
+            table(rows)
+        }
     ))
 }
 
@@ -267,6 +310,9 @@ pub struct Document {
     pub trades: Vec<TradeRecord>,
     /// The position still open at the end, or null.
     pub open_trade: Option<OpenTradeRecord>,
+    /// With `--report`: the report's absolute path (absent without it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report_file: Option<String>,
 }
 
 impl Document {
@@ -296,6 +342,7 @@ impl Document {
                 .open_trade
                 .as_ref()
                 .map(|t| OpenTradeRecord::new(t, ts)),
+            report_file: None,
         }
     }
 }
@@ -436,6 +483,7 @@ fn list_strategies(ctx: &Context) -> Result<Outcome> {
                             ParamKind::Choice { options, .. } => {
                                 o["options"] = serde_json::json!(options);
                             }
+                            ParamKind::Path => o["required"] = true.into(),
                         }
                         o
                     })

@@ -9,12 +9,13 @@ use tabled::Tabled;
 
 use super::output::{print_json, print_text, table};
 use super::{Context, Outcome};
-use flowrex::candles::csv_import::read_csv_as;
+use flowrex::candles::csv_import::{CsvOptions, Delimiter, read_csv_with};
 use flowrex::candles::gaps::GapReport;
 use flowrex::candles::inventory::{InventoryEntry, Verification};
+use flowrex::candles::resample::{ResampleSummary, resample_stored};
 use flowrex::candles::store::MergeSummary;
 use flowrex::candles::synthetic::{SyntheticSpec, try_generate};
-use flowrex::candles::time::{TimeFormat, TimeRange, format_ts};
+use flowrex::candles::time::{TimeFormat, TimeRange, Zone, format_ts, format_ts_full};
 use flowrex::candles::{Interval, Store, Symbol};
 use flowrex::error::{Error, IoContext, Result};
 use flowrex::providers::batch::{BatchObserver, SymbolOutcome, SymbolResult, update_symbols};
@@ -47,29 +48,32 @@ pub enum Provider {
   flowrex fetch --provider synthetic --bars 1000000 --seed 7 --symbol SYNTH --interval 1m
   flowrex fetch --list --json
   flowrex fetch --verify EURUSD/1h
+  flowrex fetch --resample EURUSD/1h --to 4h     (writes data/EURUSD/4h.parquet)
 
 Provider settings (flowrex.toml): [providers] max_attempts, retry_base_ms, retry_max_ms, timeout_ms;
 [providers.twelvedata] api_key, base_url, requests_per_minute (default 8); [providers.binance] base_url,
 weight_per_minute (default 6000). The API key is never printed.")]
 pub struct FetchArgs {
     /// Where to get bars from.
-    #[arg(long, value_enum, required_unless_present_any = ["list", "verify", "quote", "search"])]
+    #[arg(long, value_enum, required_unless_present_any = ["list", "verify", "quote", "search", "resample"])]
     pub provider: Option<Provider>,
     /// Symbol to store the bars under (`EUR/USD` is stored in the folder `EUR%2FUSD`); a comma list
     /// (`AAPL,MSFT`) for twelvedata and binance.
-    #[arg(long, required_unless_present_any = ["list", "verify", "symbols_file", "quote", "search"])]
+    #[arg(long, required_unless_present_any = ["list", "verify", "symbols_file", "quote", "search", "resample"])]
     pub symbol: Option<String>,
     /// A file with one symbol per line (blank lines and `#` comments ignored), for cron jobs.
     #[arg(long, value_name = "PATH")]
     pub symbols_file: Option<PathBuf>,
     /// Bar interval: 1m 5m 15m 30m 1h 4h 1d 1w 1M.
-    #[arg(long, required_unless_present_any = ["list", "verify", "quote", "search"])]
+    #[arg(long, required_unless_present_any = ["list", "verify", "quote", "search", "resample"])]
     pub interval: Option<Interval>,
-    /// First bar to fetch (date, datetime or epoch). Default: after the last stored bar, or the last
-    /// 5000 bars when nothing is stored.
+    /// First bar to fetch: 2024, 2024-06, 2024-06-03 or 20240603 (UTC), a datetime, or an epoch of 10+
+    /// digits or with a unit suffix (86400s). Default: after the last stored bar, or the last 5000 bars
+    /// when nothing is stored.
     #[arg(long, value_name = "TIME")]
     pub start: Option<String>,
-    /// Last bar to fetch (a date includes the whole day). Default: now.
+    /// Last bar to fetch, in the same formats (a year, month or date includes its whole period).
+    /// Default: now.
     #[arg(long, value_name = "TIME")]
     pub end: Option<String>,
     /// Refetch the whole range instead of only what follows the last stored bar.
@@ -90,9 +94,19 @@ pub struct FetchArgs {
     /// CSV file to import (`--provider csv`).
     #[arg(long, value_name = "PATH", required_if_eq("provider", "csv"))]
     pub file: Option<PathBuf>,
-    /// How the CSV time column is written; `auto` detects ISO dates/datetimes and epoch s/ms.
+    /// How the CSV time column is written; `auto` detects ISO dates/datetimes and epoch s/ms/µs/ns
+    /// (by size).
     #[arg(long, value_enum, default_value_t = TimeFormat::Auto)]
     pub time_format: TimeFormat,
+    /// Time zone of CSV datetimes written without an offset: an IANA name (Europe/Berlin), UTC, or an
+    /// offset (+02:00). Default UTC. Dates without a time stay calendar days at 00:00 UTC; values with
+    /// an offset and epochs are unaffected.
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<Zone>,
+    /// CSV field separator: auto (the default: the most frequent of , ; tab | in the header line), ',',
+    /// ';', tab or '|'. With a separator other than ',' numbers may use a decimal comma (1,2345).
+    #[arg(long, value_name = "SEP")]
+    pub delimiter: Option<Delimiter>,
     /// Overwrite stored bars that have different values (otherwise that is a conflict error).
     #[arg(long)]
     pub replace: bool,
@@ -108,16 +122,37 @@ pub struct FetchArgs {
     /// Re-validate one stored file and report its gaps (exit 3 if the file is damaged).
     #[arg(long, value_name = "SYMBOL/INTERVAL", conflicts_with = "provider")]
     pub verify: Option<String>,
+    /// Resample a stored file into the longer interval --to, merged into <SYMBOL>/<to>.parquet (with
+    /// --replace, its different bars are overwritten). Buckets are UTC: days, weeks from Monday 00:00,
+    /// calendar months, each labelled with its start; the last bucket is left out until it has closed.
+    #[arg(
+        long,
+        value_name = "SYMBOL/INTERVAL",
+        requires = "to",
+        conflicts_with_all = ["provider", "list", "verify", "quote", "search", "symbol", "interval"]
+    )]
+    pub resample: Option<String>,
+    /// The interval --resample writes (longer than the stored one).
+    #[arg(long, value_name = "INTERVAL", requires = "resample")]
+    pub to: Option<Interval>,
 }
 
 /// Runs `flowrex fetch`.
 pub fn run(ctx: &Context, args: FetchArgs) -> Result<Outcome> {
+    if provider_is_not_csv_but_csv_flags(&args) {
+        return Err(Error::usage(
+            "--tz, --delimiter and --time-format apply to --provider csv",
+        ));
+    }
     // --list and --verify read the store of an existing home; imports create the home on purpose.
     if args.list {
         return list(ctx, &ctx.home()?.store());
     }
     if let Some(target) = &args.verify {
         return verify(ctx, target);
+    }
+    if let (Some(source), Some(to)) = (&args.resample, args.to) {
+        return resample(ctx, source, to, args.replace);
     }
     if args.quote.is_some() || args.search.is_some() {
         return lookup(ctx, &args);
@@ -152,7 +187,12 @@ pub fn run(ctx: &Context, args: FetchArgs) -> Result<Outcome> {
                 .file
                 .as_ref()
                 .ok_or_else(|| Error::usage("--provider csv needs --file PATH"))?;
-            let (candles, s) = read_csv_as(file, args.time_format, interval)?;
+            let options = CsvOptions {
+                time_format: args.time_format,
+                zone: args.tz.unwrap_or_default(),
+                delimiter: args.delimiter.unwrap_or_default(),
+            };
+            let (candles, s) = read_csv_with(file, &options, interval)?;
             let mut notes = Vec::new();
             if !s.has_volume {
                 notes.push("no volume column: volume imported as 0".to_string());
@@ -228,6 +268,12 @@ pub fn run(ctx: &Context, args: FetchArgs) -> Result<Outcome> {
         ))?;
     }
     Ok(Outcome::Done)
+}
+
+/// True when CSV-only flags were given with another provider (they would be ignored).
+fn provider_is_not_csv_but_csv_flags(args: &FetchArgs) -> bool {
+    args.provider != Some(Provider::Csv)
+        && (args.tz.is_some() || args.delimiter.is_some() || args.time_format != TimeFormat::Auto)
 }
 
 /// The symbols of `--symbol A,B` and `--symbols-file F`, in order, without repeats.
@@ -646,15 +692,91 @@ impl From<Verification> for VerifyReport {
     }
 }
 
-fn verify(ctx: &Context, target: &str) -> Result<Outcome> {
+/// `SYMBOL/INTERVAL` as given to `--flag` (the symbol may contain `/`: `EUR/USD/1h`).
+fn symbol_interval<'a>(flag: &str, target: &'a str) -> Result<(&'a str, Interval)> {
     let (symbol, interval) = target.rsplit_once('/').ok_or_else(|| {
         Error::usage(format!(
-            "--verify {target}: expected SYMBOL/INTERVAL, e.g. EURUSD/1h"
+            "--{flag} {target}: expected SYMBOL/INTERVAL, e.g. EURUSD/1h"
         ))
     })?;
     let interval: Interval = interval
         .parse()
-        .map_err(|e: Error| Error::usage(e.to_string()))?;
+        .map_err(|e: Error| Error::usage(format!("--{flag} {target}: {e}")))?;
+    Ok((symbol, interval))
+}
+
+/// `fetch --resample SYMBOL/FROM --to TO`.
+fn resample(ctx: &Context, source: &str, to: Interval, replace: bool) -> Result<Outcome> {
+    let (symbol, from) = symbol_interval("resample", source)?;
+    if to.nominal_ms() <= from.nominal_ms() {
+        return Err(Error::usage(format!(
+            "--to {to}: resampling goes to a longer interval than {from}"
+        )));
+    }
+    let store = ctx.home()?.store();
+    let s = resample_stored(&store, symbol, from, to, replace)?;
+    let file = store.path(symbol, to)?;
+    if let Some(t) = s.first_bucket_starts_late {
+        tracing::warn!(
+            "the first {to} bar holds only the bars from {} on (the data starts inside it)",
+            format_ts(t)
+        );
+    }
+    if let Some(t) = s.forming_left_out {
+        tracing::info!(
+            "the last {to} bar (from {}) has not closed: left out",
+            format_ts(t)
+        );
+    }
+    if ctx.json {
+        #[derive(Serialize)]
+        struct Doc<'a> {
+            symbol: &'a str,
+            from: Interval,
+            to: Interval,
+            file: PathBuf,
+            bars_read: usize,
+            bars_written: usize,
+            forming_left_out: Option<String>,
+            first_bucket_starts_late: Option<String>,
+            #[serde(flatten)]
+            merge: MergeSummary,
+        }
+        let ResampleSummary {
+            bars_read,
+            bars_written,
+            forming_left_out,
+            first_bucket_starts_late,
+            merge,
+        } = s;
+        return print_json(&Doc {
+            symbol,
+            from,
+            to,
+            file,
+            bars_read,
+            bars_written,
+            forming_left_out: forming_left_out.map(format_ts_full),
+            first_bucket_starts_late: first_bucket_starts_late.map(format_ts_full),
+            merge,
+        })
+        .map(|()| Outcome::Done);
+    }
+    print_text(&format!(
+        "{symbol} {from} → {to}: {} bars read, {} {to} bars: {} added, {} replaced, {} unchanged, {} total in {}",
+        s.bars_read,
+        s.bars_written,
+        s.merge.added,
+        s.merge.replaced,
+        s.merge.unchanged,
+        s.merge.total,
+        file.display()
+    ))?;
+    Ok(Outcome::Done)
+}
+
+fn verify(ctx: &Context, target: &str) -> Result<Outcome> {
+    let (symbol, interval) = symbol_interval("verify", target)?;
     let report = VerifyReport::from(ctx.home()?.store().verify(symbol, interval)?);
     if ctx.json {
         print_json(&report)?;

@@ -3,8 +3,12 @@
 
 pub mod backtest;
 pub mod fetch;
+pub mod journal;
 pub mod optimize;
+pub mod optimize_wf;
 pub mod output;
+pub mod paper_trade;
+pub mod report;
 pub mod risk_check;
 pub mod run_args;
 
@@ -111,8 +115,15 @@ pub enum Command {
     Backtest(Box<backtest::BacktestArgs>),
     /// Search a strategy's parameters in parallel (grid, random, genetic, pso) and write a playbook.
     Optimize(Box<optimize::OptimizeArgs>),
+    /// Write one self-contained HTML page of a backtest or an optimization (charts, tables, verdicts).
+    Report(Box<report::ReportArgs>),
     /// Gate a trade against the risk limits (exit 0 approved, 3 rejected); risk state, limits, audit log.
     RiskCheck(Box<risk_check::RiskCheckArgs>),
+    /// The append-only trade journal: list, stats, import, verify, analyze against the backtest, feedback.
+    Journal(Box<journal::JournalArgs>),
+    /// Paper trading: orders, fills, positions and an account derived from the fill ledger; process the
+    /// bars that arrived since the last run (exit 3 when risk denies an order).
+    PaperTrade(Box<paper_trade::PaperTradeArgs>),
 }
 
 /// What every subcommand gets: the resolved home path, its configuration, output preferences, and the
@@ -205,7 +216,10 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Fetch(args) => fetch::run(&ctx, *args),
         Command::Backtest(args) => backtest::run(&ctx, *args),
         Command::Optimize(args) => optimize::run(&ctx, *args),
+        Command::Report(args) => report::run(&ctx, *args),
         Command::RiskCheck(args) => risk_check::run(&ctx, *args),
+        Command::Journal(args) => journal::run(&ctx, *args),
+        Command::PaperTrade(args) => paper_trade::run(&ctx, *args),
     }
 }
 

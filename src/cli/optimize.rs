@@ -8,11 +8,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Deserialize;
 
-use super::output::{print_json, print_text, table};
+use super::optimize_wf::{self, ValidationArgs, WalkJob};
+use super::output::{print_json, print_text, progress_bar, table};
 use super::run_args::{SettingsArgs, TargetArgs, check_spec_keys};
 use super::{Context, Outcome};
 use flowrex::candles::store::path_safe_symbol;
 use flowrex::error::{Error, Result};
+use flowrex::optimize::merge_results::{self, ShardPart};
 use flowrex::optimize::results::ResultsWriter;
 use flowrex::optimize::{
     self, Method, Objective, Observer, Outcome as Evaluated, Settings, Shard, Space,
@@ -57,11 +59,18 @@ Examples:
       --param slow=10..200:10 --constraint \"fast < slow\" --objective sharpe --commission 0.002 \\
       --out playbooks/goog_sma_cross.toml
   flowrex optimize --spec nightly.toml --shard 3/8 --results part3.parquet --quiet
-  flowrex optimize merge part*.toml --out playbooks/sweep.toml
+  flowrex optimize merge part*.toml --out playbooks/sweep.toml --results results/sweep.parquet
+
+Validation: every playbook gets [validation] — PSR, the deflated Sharpe ratio (DSR), MinTRL and the
+probability of backtest overfitting (PBO, --pbo-blocks S) from every candidate's per-period returns
+(--returns-matrix FILE writes them). --walk-forward --train LEN --test LEN [--step LEN] [--purge LEN]
+[--anchored] searches each train window, trades its best on the test window after it, and adds
+[walk_forward] (LEN: bars such as 500, or 90m 12h 180d 8w 6M 1y). Gates --max-pbo X, --min-dsr Y,
+--min-wfe Z, --min-positive-windows K (all in [0, 1]) write their verdicts and exit 3 when one fails.
 
 Ctrl-C stops cleanly: what was evaluated is written with status = \"interrupted\" and the exit code is
 130. No candidate meeting --min-trades: exit 1 and no playbook. Exit codes: 0 success; 1 error; 2 usage
-error; 130 interrupted.";
+error; 3 a gate failed (the playbook is written with the verdicts); 130 interrupted.";
 
 /// Arguments of `flowrex optimize` (every field can also come from `--spec FILE.toml`).
 #[derive(Debug, Default, clap::Args, Deserialize)]
@@ -118,6 +127,9 @@ pub struct OptimizeArgs {
     /// Also write every evaluated candidate (parameters + metrics) to this Parquet file.
     #[arg(long, value_name = "FILE")]
     pub results: Option<PathBuf>,
+    /// Also write the search's HTML report to this file (see `flowrex report optimize`).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
     /// Evaluate only slice K of N (cluster array jobs); combine with `optimize merge`.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
@@ -125,6 +137,10 @@ pub struct OptimizeArgs {
     #[command(flatten)]
     #[serde(skip)]
     pub settings: SettingsArgs,
+    /// Overfitting statistics, gates and walk-forward.
+    #[command(flatten)]
+    #[serde(skip)]
+    pub validation: ValidationArgs,
 }
 
 /// Subcommands of `flowrex optimize`.
@@ -143,6 +159,14 @@ pub struct MergeArgs {
     /// Playbook to write.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+    /// Also merge the shards' `--results` files (each playbook names its own) into this Parquet file,
+    /// in the order a single run writes its rows.
+    #[arg(long, value_name = "FILE")]
+    pub results: Option<PathBuf>,
+    /// Merge shards that were interrupted too (the merged playbook says `status = "interrupted"`);
+    /// without it such a shard is refused, by name.
+    #[arg(long)]
+    pub allow_partial: bool,
 }
 
 impl OptimizeArgs {
@@ -163,6 +187,7 @@ impl OptimizeArgs {
             top,
             out,
             results,
+            report,
             shard
         );
         if self.params.is_empty() {
@@ -173,6 +198,7 @@ impl OptimizeArgs {
         }
         self.target = self.target.or(spec.target);
         self.settings = self.settings.or(spec.settings);
+        self.validation = self.validation.or(spec.validation);
         self
     }
 }
@@ -191,6 +217,7 @@ fn load_spec(path: &Path) -> Result<OptimizeArgs> {
     let mut spec: OptimizeArgs = toml::from_str(&text).map_err(usage)?;
     spec.target = toml::from_str(&text).map_err(usage)?;
     spec.settings = toml::from_str(&text).map_err(usage)?;
+    spec.validation = toml::from_str(&text).map_err(usage)?;
     Ok(spec)
 }
 
@@ -274,20 +301,6 @@ impl Observer for CliObserver {
     }
 }
 
-fn progress_bar(ctx: &Context, len: u64) -> Option<indicatif::ProgressBar> {
-    if !ctx.show_progress() {
-        return None;
-    }
-    let style = indicatif::ProgressStyle::with_template(
-        "{spinner} [{bar:30}] {pos}/{len} candidates, {per_sec}, ETA {eta} {msg}",
-    )
-    .ok()?
-    .progress_chars("=> ");
-    let bar = indicatif::ProgressBar::new(len).with_style(style);
-    bar.enable_steady_tick(std::time::Duration::from_millis(200));
-    Some(bar)
-}
-
 /// Runs `flowrex optimize`.
 pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
     let mut args = args;
@@ -319,6 +332,7 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
         Some(s) => Shard::parse(s)?,
         None => Shard::ALL,
     };
+    let plan = args.validation.plan(shard)?;
     let top_k = args.top.unwrap_or(10);
     if top_k == 0 {
         return Err(Error::usage("--top must be at least 1"));
@@ -358,6 +372,7 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
         .inputs("--spec", &args.spec)
         .add("--out", &out)?
         .add_opt("--results", args.results.as_deref())?
+        .add_opt("--report", args.report.as_deref())?
         .open()?;
 
     // A second Ctrl-C ends the process at once.
@@ -368,6 +383,21 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
         }
     });
     let planned = settings.method.planned(feasible, shard);
+    if let Some(wf) = &plan.walk {
+        let job = WalkJob {
+            settings: &settings,
+            data: &data,
+            candles: &candles,
+            config: &config,
+            out: &out,
+            name: &name,
+            results: args.results.as_deref(),
+            stop: &STOP,
+            planned,
+        };
+        return optimize_wf::run_walk(ctx, &plan, wf, job);
+    }
+    let collector = plan.collector(&candles)?;
     tracing::info!(
         "{} {} {}: {} bars, {} feasible candidates, {} planned ({})",
         strategy.name(),
@@ -378,15 +408,25 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
         planned,
         settings.method.name()
     );
+    // --report reads the candidates back from the results: a temporary file without --results.
+    let (results, _scratch) =
+        super::report::results_for_report(outputs.get("--report"), outputs.get("--results"))?;
     let observer = CliObserver {
-        results: match outputs.get("--results") {
+        results: match &results {
             Some(p) => Some(ResultsWriter::create(p, &settings.space)?),
             None => None,
         },
-        bar: progress_bar(ctx, planned),
+        bar: progress_bar(ctx.show_progress(), planned),
         best: Mutex::new(f64::NAN),
     };
-    let report = optimize::run(&settings, &candles, &config, &STOP, &observer);
+    let report = optimize::run_with(
+        &settings,
+        &candles,
+        &config,
+        &STOP,
+        &observer,
+        collector.as_ref(),
+    );
     if let Some(bar) = &observer.bar {
         bar.finish_and_clear();
     }
@@ -395,7 +435,7 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
         None => None,
     };
     let report = report?;
-    let pb = match optimize::to_playbook(&name, &settings, &report, &data, &candles, &config) {
+    let mut pb = match optimize::to_playbook(&name, &settings, &report, &data, &candles, &config) {
         Ok(pb) => pb,
         Err(e) if report.interrupted => {
             eprintln!("error: interrupted before any candidate was ranked: {e}");
@@ -403,26 +443,38 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
         }
         Err(e) => return Err(e),
     };
+    plan.validate(&mut pb, collector, &report)?;
+    let pb = with_results_entry(pb, &out, args.results.as_deref());
     pb.save(outputs.path("--out"))?;
+    let written = match (outputs.get("--report"), &results) {
+        (Some(file), Some(r)) => Some(super::report::optimize_shortcut(file, &pb, &out, r)?),
+        _ => None,
+    };
     drop(outputs);
     let per_s = report.evaluated as f64 / report.elapsed_s.max(1e-9);
     if ctx.json {
-        print_json(&serde_json::json!({
+        let mut doc = serde_json::json!({
             "playbook_file": out.display().to_string(),
             "results_file": args.results.as_ref().map(|p| p.display().to_string()),
             "results_rows": rows,
             "candidates_per_s": per_s,
             "bar_evaluations_per_s": per_s * candles.len() as f64,
             "playbook": pb,
-        }))?;
+        });
+        if let Some(w) = &written {
+            doc["report_file"] = w.path.display().to_string().into();
+        }
+        print_json(&doc)?;
     } else {
         print_text(&render(&pb, &out, &report, candles.len(), per_s))?;
+        if let Some(w) = &written {
+            print_text(&w.to_string())?;
+        }
     }
-    Ok(if report.interrupted {
-        Outcome::Interrupted
-    } else {
-        Outcome::Done
-    })
+    if report.interrupted {
+        return Ok(Outcome::Interrupted);
+    }
+    optimize_wf::gate_verdict(&pb, &out).map(|()| Outcome::Done)
 }
 
 fn render(pb: &Playbook, out: &Path, report: &optimize::Report, bars: usize, per_s: f64) -> String {
@@ -473,6 +525,9 @@ fn render(pb: &Playbook, out: &Path, report: &optimize::Report, bars: usize, per
         num("max_drawdown_pct"),
         num("num_trades")
     ));
+    if let Some(v) = &pb.validation {
+        s.push_str(&optimize_wf::render_validation(v));
+    }
     s.push_str(&format!(
         "{} of {}{} feasible candidates evaluated{} in {:.3} s ({:.1} candidates/s, {:.3e} bar-evaluations/s; {} indicator series computed)\n",
         report.evaluated,
@@ -492,16 +547,29 @@ fn render(pb: &Playbook, out: &Path, report: &optimize::Report, bars: usize, per
     s
 }
 
+/// Records in the playbook's `[optimization]` where its results file is (merge finds shards' files so).
+fn with_results_entry(mut pb: Playbook, out: &Path, results: Option<&Path>) -> Playbook {
+    if let (Some(o), Some(r)) = (pb.optimization.as_mut(), results) {
+        o.results = Some(merge_results::results_entry(out, r));
+    }
+    pb
+}
+
 fn merge(ctx: &Context, m: MergeArgs) -> Result<Outcome> {
     let outputs = OutputPlan::new(&flowrex::home::Home::layout(&ctx.home_path))
         .inputs("PART.toml", &m.parts)
         .add("--out", &m.out)?
+        .add_opt("--results", m.results.as_deref())?
         .open()?;
-    let parts = m
+    let shards = m
         .parts
         .iter()
-        .map(|p| Playbook::load(p))
+        .map(|p| ShardPart::load(p))
         .collect::<Result<Vec<_>>>()?;
+    if !m.allow_partial {
+        merge_results::refuse_unfinished(&shards)?;
+    }
+    let parts: Vec<Playbook> = shards.iter().map(|s| s.playbook.clone()).collect();
     let name = m
         .out
         .file_stem()
@@ -509,10 +577,18 @@ fn merge(ctx: &Context, m: MergeArgs) -> Result<Outcome> {
         .unwrap_or_else(|| "playbook".into());
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let pb = optimize::merge::merge(&parts, &name, &now)?;
+    let rows = match outputs.get("--results") {
+        Some(r) => Some(merge_results::merge_results(&shards, r)?),
+        None => None,
+    };
+    let pb = with_results_entry(pb, &m.out, m.results.as_deref());
     pb.save(outputs.path("--out"))?;
+    drop(outputs);
     if ctx.json {
         print_json(&serde_json::json!({
             "playbook_file": m.out.display().to_string(),
+            "results_file": m.results.as_ref().map(|p| p.display().to_string()),
+            "results_rows": rows,
             "playbook": pb,
         }))?;
     } else {
@@ -526,6 +602,9 @@ fn merge(ctx: &Context, m: MergeArgs) -> Result<Outcome> {
             pb.top.first().map_or(f64::NAN, |t| t.objective),
             m.out.display()
         ))?;
+        if let (Some(r), Some(n)) = (&m.results, rows) {
+            print_text(&format!("{n} results rows written to {}", r.display()))?;
+        }
     }
     Ok(Outcome::Done)
 }

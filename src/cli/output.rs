@@ -45,3 +45,19 @@ pub fn table<T: tabled::Tabled>(rows: impl IntoIterator<Item = T>) -> String {
     use tabled::settings::Style;
     tabled::Table::new(rows).with(Style::sharp()).to_string()
 }
+
+/// A progress bar over `len` candidates on stderr (done/total, rate, ETA, a message), or None when
+/// `show` is false (stderr is not a terminal, or --quiet).
+pub fn progress_bar(show: bool, len: u64) -> Option<indicatif::ProgressBar> {
+    if !show {
+        return None;
+    }
+    let style = indicatif::ProgressStyle::with_template(
+        "{spinner} [{bar:30}] {pos}/{len} candidates, {per_sec}, ETA {eta} {msg}",
+    )
+    .ok()?
+    .progress_chars("=> ");
+    let bar = indicatif::ProgressBar::new(len).with_style(style);
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    Some(bar)
+}

@@ -16,8 +16,8 @@ use clap::{ArgMatches, Args, Command, FromArgMatches};
 use serde::Deserialize;
 use strum::{EnumMessage, VariantNames};
 
-use flowrex::backtest::DataSpec;
-use flowrex::candles::Interval;
+use flowrex::backtest::{DataSpec, RunSpec};
+use flowrex::candles::{Interval, TimeRange};
 use flowrex::engine::config::DEFAULT_CASH;
 use flowrex::engine::{BacktestConfig, Fill, Sizing, StopPolicy};
 use flowrex::error::{Error, Result};
@@ -116,15 +116,23 @@ struct SettingsFlags {
     /// pct:P (P% of equity, whole units), risk:P (lose P% of equity at the stop).
     #[arg(long, default_value_t = Sizing::default().to_string(), value_name = "SIZE")]
     size: String,
-    /// Which exit wins when one bar reaches both the stop and the target.
+    /// Which exit wins when one bar reaches both the stop and the target (an open beyond the stop
+    /// always exits there); bars where the policies differ count as ambiguous exits.
     #[arg(long, value_parser = words::<StopPolicy>(), default_value_t = StopPolicy::default())]
     stop_policy: StopPolicy,
-    /// First bar time to include (date, datetime or epoch).
-    #[arg(long)]
+    /// First bar time to include: 2010, 2010-05, 2010-05-03 or 20100503 (UTC), a datetime
+    /// (2010-05-03T14:00:00Z; no offset = UTC), or an epoch of at least 10 digits or with a unit
+    /// suffix (1272895200, 1272895200000ms, 86400s).
+    #[arg(long, value_name = "TIME")]
     start: Option<String>,
-    /// Last bar time to include (a date includes that whole day).
-    #[arg(long)]
+    /// Last bar time to include, in the same formats; a year, month or date includes its whole period
+    /// (--end 2012 includes all of 2012).
+    #[arg(long, value_name = "TIME")]
     end: Option<String>,
+    /// freqtrade's START-END (20200101-20210101, 20200101-, -20210101; dates or 10-digit epochs)
+    /// instead of --start/--end. As in freqtrade the end is an instant and is included.
+    #[arg(long, value_name = "START-END", conflicts_with_all = ["start", "end"])]
+    timerange: Option<String>,
 }
 
 /// The settings that change a run's numbers, and its time window; `None` where not given.
@@ -149,6 +157,8 @@ pub struct SettingsArgs {
     pub start: Option<String>,
     /// `--end`.
     pub end: Option<String>,
+    /// `--timerange`.
+    pub timerange: Option<String>,
 }
 
 impl FromArgMatches for SettingsArgs {
@@ -166,6 +176,7 @@ impl FromArgMatches for SettingsArgs {
             stop_policy: typed("stop_policy").then_some(flags.stop_policy),
             start: flags.start,
             end: flags.end,
+            timerange: flags.timerange,
         })
     }
 
@@ -186,8 +197,14 @@ impl Args for SettingsArgs {
 }
 
 impl SettingsArgs {
-    /// Each setting not given here taken from `spec` (`--close-at-end` when either sets it).
+    /// Each setting not given here taken from `spec` (`--close-at-end` when either sets it). The time
+    /// window is one setting: any of `--start`, `--end`, `--timerange` given here replaces the spec's.
     pub fn or(self, spec: SettingsArgs) -> SettingsArgs {
+        let window = if self.start.is_some() || self.end.is_some() || self.timerange.is_some() {
+            (self.start, self.end, self.timerange)
+        } else {
+            (spec.start, spec.end, spec.timerange)
+        };
         SettingsArgs {
             cash: self.cash.or(spec.cash),
             commission: self.commission.or(spec.commission),
@@ -196,8 +213,9 @@ impl SettingsArgs {
             close_at_end: self.close_at_end || spec.close_at_end,
             size: self.size.or(spec.size),
             stop_policy: self.stop_policy.or(spec.stop_policy),
-            start: self.start.or(spec.start),
-            end: self.end.or(spec.end),
+            start: window.0,
+            end: window.1,
+            timerange: window.2,
         }
     }
 
@@ -220,10 +238,73 @@ impl SettingsArgs {
         Ok(config)
     }
 
-    /// The bars of `symbol` `interval` in the `--start`/`--end` window.
+    /// The bars of `symbol` `interval` in the `--start`/`--end` (or `--timerange`) window. A window that
+    /// was given is said on stderr as resolved (`--start 2010` is 2010-01-01T00:00:00Z), so a time read
+    /// other than meant shows before any result.
     pub fn data(&self, symbol: &str, interval: Interval) -> Result<DataSpec> {
-        DataSpec::new(symbol, interval, self.start.as_deref(), self.end.as_deref())
+        let data = match &self.timerange {
+            Some(text) => {
+                if self.start.is_some() || self.end.is_some() {
+                    return Err(Error::usage(
+                        "--timerange replaces --start/--end; give one or the other",
+                    ));
+                }
+                let range = TimeRange::parse_timerange(text)?;
+                let (start, end) = text.split_once('-').unwrap_or((text, ""));
+                let given = |s: &str| (!s.is_empty()).then(|| s.to_string());
+                DataSpec {
+                    symbol: symbol.to_string(),
+                    interval,
+                    range,
+                    start: given(start),
+                    end: given(end),
+                }
+            }
+            None => DataSpec::new(symbol, interval, self.start.as_deref(), self.end.as_deref())?,
+        };
+        if let Some(given) = self.window_text() {
+            tracing::info!("time window {} ({given})", data.range.describe());
+        }
+        Ok(data)
     }
+
+    /// The time flags as typed (`--start 2010 --end 2012`), or `None` when none was given.
+    fn window_text(&self) -> Option<String> {
+        let parts: Vec<String> = [
+            ("start", &self.start),
+            ("end", &self.end),
+            ("timerange", &self.timerange),
+        ]
+        .iter()
+        .filter_map(|(flag, v)| v.as_ref().map(|v| format!("--{flag} {v}")))
+        .collect();
+        (!parts.is_empty()).then(|| parts.join(" "))
+    }
+}
+
+/// The run the shared flags describe: `target`'s strategy on its symbol and interval with the `--param
+/// NAME=VALUE` overrides `params` (unset parameters take their defaults) and `settings`. Bad values are
+/// errors naming the flag.
+pub fn run_spec(
+    target: &TargetArgs,
+    params: &[String],
+    settings: &SettingsArgs,
+) -> Result<RunSpec> {
+    let interval = target.interval()?;
+    let strategy = target.strategy()?;
+    let overrides = params
+        .iter()
+        .map(|p| strategy::params::split_assignment(p))
+        .collect::<Result<Vec<_>>>()?;
+    let params = strategy::resolve_params(strategy, &overrides)?;
+    let config = settings.config()?;
+    let data = settings.data(target.symbol()?, interval)?;
+    Ok(RunSpec {
+        strategy,
+        params,
+        data,
+        config,
+    })
 }
 
 /// Checks that every key of the spec file `origin` names one of `A`'s flags (by clap argument id, which
@@ -334,6 +415,23 @@ mod tests {
             (s.cash, s.commission, s.fill),
             (Some(500.0), Some(0.001), Some(Fill::Close))
         );
+    }
+
+    #[test]
+    fn the_time_window_is_taken_whole_from_the_flags_or_the_spec() {
+        let spec: SettingsArgs = toml::from_str("timerange = \"20200101-20210101\"").unwrap();
+        let s = parse(&["--start", "2019"]).settings.or(spec.clone());
+        assert_eq!((s.start.as_deref(), s.timerange), (Some("2019"), None));
+        let s = parse(&[]).settings.or(spec);
+        assert_eq!(s.timerange.as_deref(), Some("20200101-20210101"));
+        let r = s.data("GOOG", Interval::Day1).unwrap().range;
+        // 1577836800000 ms = 2020-01-01T00:00:00Z; 1609459200000 = 2021-01-01T00:00:00Z (included).
+        assert_eq!(
+            (r.start, r.end),
+            (Some(1_577_836_800_000), Some(1_609_459_200_000))
+        );
+        let e = Both::try_parse_from(["x", "--timerange", "2020-", "--end", "2021"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::ArgumentConflict);
     }
 
     #[test]

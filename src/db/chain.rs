@@ -2,7 +2,7 @@
 //! ([`GENESIS`] for the first row), and `hash`, the SHA-256 of the row's canonical encoding — which
 //! includes `prev_hash`. Editing a row changes its hash; deleting, inserting or reordering rows breaks the
 //! link of the next row. [`Chain::verify`] recomputes everything and names the first row where the chain
-//! breaks. The risk audit tables use it ([`super::audit`]); the journal will too.
+//! breaks. The risk audit tables use it ([`super::audit`]), and so do the journal's tables.
 //!
 //! # The canonical encoding (version 1)
 //!
@@ -30,7 +30,7 @@
 //! (the hash has no secret): keep the head hash [`Chain::verify`] reports somewhere else to catch that.
 
 use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension, Transaction, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, Statement, Transaction, params_from_iter};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
@@ -74,6 +74,48 @@ pub struct ChainStatus {
     pub head: String,
     /// The first row where the chain breaks, if any.
     pub fault: Option<Fault>,
+}
+
+/// Appends rows to one chain inside one transaction ([`Chain::appender`]).
+pub struct Appender<'a> {
+    chain: Chain,
+    stmt: Statement<'a>,
+    last_id: i64,
+    prev: String,
+}
+
+impl Appender<'_> {
+    /// Appends a row of content `values` (one per [`Chain::columns`], in order) with the next id, chained
+    /// to the row before it. Returns the new row's id.
+    pub fn push(&mut self, values: &[Value]) -> Result<i64> {
+        let table = self.chain.table;
+        if values.len() != self.chain.columns.len() {
+            return Err(Error::invalid(format!(
+                "{table}: {} values for {} columns",
+                values.len(),
+                self.chain.columns.len()
+            )));
+        }
+        let id = self.last_id + 1;
+        let hash = row_hash(table, id, values, &self.prev);
+        let id_value = Value::Integer(id);
+        let args = std::iter::once(&id_value)
+            .chain(values)
+            .map(|v| v as &dyn rusqlite::ToSql)
+            .chain([
+                &self.prev as &dyn rusqlite::ToSql,
+                &hash as &dyn rusqlite::ToSql,
+            ]);
+        self.stmt.execute(params_from_iter(args))?;
+        self.last_id = id;
+        self.prev = hash;
+        Ok(id)
+    }
+
+    /// The hash of the last row (the chain's head so far).
+    pub fn head(&self) -> &str {
+        &self.prev
+    }
 }
 
 /// The canonical text of a row (see the module documentation).
@@ -122,10 +164,27 @@ impl Chain {
     /// to the last row. Run it inside a write transaction (`BEGIN IMMEDIATE`), which serializes writers,
     /// so the next id and the last hash cannot change under it. Returns the new row's id.
     pub fn append(&self, tx: &Transaction<'_>, values: &[Value]) -> Result<i64> {
+        self.appender(tx)?.push(values)
+    }
+
+    /// An [`Appender`] for many rows in one transaction: it reads the last row once and keeps the
+    /// chain's head and a prepared statement, so each further row costs one hash and one insert. Run it
+    /// inside a write transaction (`BEGIN IMMEDIATE`), and do not append to the same chain any other way
+    /// while it lives.
+    pub fn appender<'a>(&self, tx: &'a Transaction<'_>) -> Result<Appender<'a>> {
         let (last_id, prev) = self.last(tx)?;
-        let id = last_id + 1;
-        self.insert(tx, id, values, &prev)?;
-        Ok(id)
+        let sql = format!(
+            "INSERT INTO {} (id, {}, prev_hash, hash) VALUES ({})",
+            self.table,
+            self.columns.join(", "),
+            vec!["?"; self.columns.len() + 3].join(", ")
+        );
+        Ok(Appender {
+            chain: *self,
+            stmt: tx.prepare(&sql)?,
+            last_id,
+            prev,
+        })
     }
 
     /// The last row's id and hash (0 and [`GENESIS`] for an empty table).

@@ -36,6 +36,16 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("migrations/0003_strategy_names.sql"),
         after: None,
     },
+    Migration {
+        name: "journal",
+        sql: include_str!("migrations/0004_journal.sql"),
+        after: None,
+    },
+    Migration {
+        name: "paper",
+        sql: include_str!("migrations/0005_paper.sql"),
+        after: None,
+    },
 ];
 
 const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (

@@ -40,8 +40,10 @@ pub enum Fill {
     Close,
 }
 
-/// Which exit wins when one bar reaches both the stop and the target (and the open gapped past
-/// neither).
+/// Which exit wins when one bar reaches both the stop and the target. An open already beyond the stop
+/// exits there at the open under every policy; the policies differ on bars that reach both levels
+/// otherwise, and those bars are counted as ambiguous (see [`crate::engine::fills::bar_exit`] and
+/// `docs/reference-semantics.md` §13).
 #[derive(
     Debug,
     Clone,
@@ -60,13 +62,25 @@ pub enum Fill {
 #[serde(rename_all = "kebab-case")]
 #[strum(serialize_all = "kebab-case")]
 pub enum StopPolicy {
-    /// The stop (assume the worst). The reference backtester's behaviour.
+    /// Assume the worst inside a bar: a bar reaching both levels exits at the stop. An open beyond the
+    /// target exits there at the open (the open comes first in time), even if the bar later reaches the
+    /// stop — where backtesting.py takes the stop. The default.
     #[default]
-    #[strum(message = "A bar reaching both exits at the stop")]
+    #[strum(
+        message = "Both reached inside a bar: the stop; an open beyond the target exits at the open (the open comes first)"
+    )]
     Pessimistic,
-    /// The target (assume the best).
-    #[strum(message = "A bar reaching both exits at the target")]
+    /// Assume the best inside a bar: a bar reaching both levels exits at the target.
+    #[strum(
+        message = "Both reached inside a bar: the target; an open beyond either level exits at the open"
+    )]
     Optimistic,
+    /// backtesting.py 0.6.6 exactly (also vectorbt's and freqtrade's order): the stop is checked first,
+    /// so a bar that reaches the stop exits there even when it opened beyond the target.
+    #[strum(
+        message = "The stop is checked first, as backtesting.py, vectorbt and freqtrade do: a bar reaching the stop exits there even when it opened beyond the target"
+    )]
+    Reference,
 }
 
 /// How many units an entry buys or sells.

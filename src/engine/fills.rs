@@ -169,13 +169,22 @@ pub struct BarExit {
     pub price: f64,
     /// [`ExitReason::Stop`] or [`ExitReason::Target`].
     pub reason: ExitReason,
-    /// The bar reached both levels (resolved by the stop policy).
+    /// The stop policies disagree on this bar: it reached both levels (an open beyond a level counts as
+    /// reaching it) and did not open beyond the stop.
     pub ambiguous: bool,
 }
 
 /// The bar-exit rule: does a bar `(open, high, low)` close a position of sign `long` with these levels?
-/// An open already beyond a level fills at the open (the stop first); else a reached level fills at the
-/// level; a bar reaching both follows `policy` and is ambiguous.
+///
+/// A level is reached when the open is beyond it or the bar's range touches it (`low ≤ stop` for a long;
+/// comparisons are inclusive, as the reference's). A stop exit fills at the stop, or at the open when the
+/// bar opened beyond it; a target exit likewise. An open beyond the stop exits there under every policy.
+/// Otherwise, when both levels are reached, `policy` decides and the bar is ambiguous:
+/// - [`StopPolicy::Pessimistic`]: an open beyond the target exits at the open as a target (the open came
+///   first); else the stop.
+/// - [`StopPolicy::Optimistic`]: the target (at the open when the bar opened beyond it).
+/// - [`StopPolicy::Reference`]: the stop, as backtesting.py 0.6.6 (its stop orders are processed first),
+///   vectorbt and freqtrade do — also when the bar opened beyond the target.
 #[inline]
 pub fn bar_exit(
     long: bool,
@@ -184,32 +193,60 @@ pub fn bar_exit(
     (open, high, low): (f64, f64, f64),
     policy: StopPolicy,
 ) -> Option<BarExit> {
-    let exit = |price, reason, ambiguous| {
-        Some(BarExit {
-            price,
-            reason,
-            ambiguous,
-        })
+    let beyond = |level: f64, below: bool| if below { open <= level } else { open >= level };
+    let touched = |level: f64, below: bool| if below { low <= level } else { high >= level };
+    // A long's stop is below (reached downwards), its target above; a short's the other way round.
+    let stop_beyond = stop.is_some_and(|s| beyond(s, long));
+    let target_beyond = target.is_some_and(|t| beyond(t, !long));
+    let stop_exit = stop
+        .filter(|&s| stop_beyond || touched(s, long))
+        .map(|s| if stop_beyond { open } else { s });
+    let target_exit = target
+        .filter(|&t| target_beyond || touched(t, !long))
+        .map(|t| if target_beyond { open } else { t });
+    let ambiguous = stop_exit.is_some() && target_exit.is_some() && !stop_beyond;
+    let stop_first = match policy {
+        _ if stop_beyond => true,
+        StopPolicy::Pessimistic => !target_beyond,
+        StopPolicy::Optimistic => false,
+        StopPolicy::Reference => true,
     };
-    let beyond_stop = stop.is_some_and(|s| if long { open <= s } else { open >= s });
-    let beyond_target = target.is_some_and(|t| if long { open >= t } else { open <= t });
-    if beyond_stop {
-        return exit(open, ExitReason::Stop, false);
-    }
-    if beyond_target {
-        return exit(open, ExitReason::Target, false);
-    }
-    let stop_hit = stop.is_some_and(|s| if long { low <= s } else { high >= s });
-    let target_hit = target.is_some_and(|t| if long { high >= t } else { low <= t });
-    match (stop_hit, target_hit) {
-        (true, true) => match policy {
-            StopPolicy::Pessimistic => exit(stop.unwrap_or(open), ExitReason::Stop, true),
-            StopPolicy::Optimistic => exit(target.unwrap_or(open), ExitReason::Target, true),
-        },
-        (true, false) => exit(stop.unwrap_or(open), ExitReason::Stop, false),
-        (false, true) => exit(target.unwrap_or(open), ExitReason::Target, false),
-        (false, false) => None,
-    }
+    let (first, second) = if stop_first {
+        (
+            stop_exit.map(|p| (p, ExitReason::Stop)),
+            target_exit.map(|p| (p, ExitReason::Target)),
+        )
+    } else {
+        (
+            target_exit.map(|p| (p, ExitReason::Target)),
+            stop_exit.map(|p| (p, ExitReason::Stop)),
+        )
+    };
+    first.or(second).map(|(price, reason)| BarExit {
+        price,
+        reason,
+        ambiguous,
+    })
+}
+
+/// Whether an entry's levels are sound, checked as the reference's `new_order` does when the order is
+/// placed: against the deciding `price` adjusted for the spread in the entry's direction (`adj`), a long
+/// needs `stop < adj < target` and a short `target < adj < stop`, strictly. A level that is not a finite
+/// number above 0 is refused too (the reference reads a stop of 0 as "no stop" and refuses a negative
+/// one). An entry that fails is cancelled by the engine and counted with the unsizable ones.
+#[inline]
+pub fn bracket_ok(
+    side: crate::trade::Side,
+    price: f64,
+    spread: f64,
+    stop: Option<f64>,
+    target: Option<f64>,
+) -> bool {
+    let adj = entry_price(price, spread, side);
+    let s = side.sign();
+    let level_ok = |v: f64| v.is_finite() && v > 0.0;
+    stop.is_none_or(|st| level_ok(st) && s * (adj - st) > 0.0)
+        && target.is_none_or(|t| level_ok(t) && s * (t - adj) > 0.0)
 }
 
 #[cfg(test)]
@@ -254,6 +291,120 @@ mod tests {
             bar_exit(true, Some(95.0), Some(110.0), bar(100.0, 105.0, 96.0), p),
             None
         );
+    }
+
+    #[test]
+    fn an_open_beyond_the_target_then_the_stop_splits_the_policies() {
+        // The minimal case: long, stop 98, target 102; the bar opens at 103 (beyond the target)
+        // and its low 97 reaches the stop. The open comes first in time, so pessimistic and optimistic
+        // exit there as a target; the reference checks its stop order first and exits at 98.
+        let bar = (103.0, 104.0, 97.0);
+        let run = |p| bar_exit(true, Some(98.0), Some(102.0), bar, p).unwrap();
+        let e = run(StopPolicy::Pessimistic);
+        assert_eq!(
+            (e.price, e.reason, e.ambiguous),
+            (103.0, ExitReason::Target, true)
+        );
+        let e = run(StopPolicy::Optimistic);
+        assert_eq!(
+            (e.price, e.reason, e.ambiguous),
+            (103.0, ExitReason::Target, true)
+        );
+        let e = run(StopPolicy::Reference);
+        assert_eq!(
+            (e.price, e.reason, e.ambiguous),
+            (98.0, ExitReason::Stop, true)
+        );
+        // The mirror image for a short: stop 102, target 98, open 97 (beyond the target), high 103.
+        let e = bar_exit(
+            false,
+            Some(102.0),
+            Some(98.0),
+            (97.0, 103.0, 96.0),
+            StopPolicy::Reference,
+        );
+        assert_eq!(
+            e.map(|e| (e.price, e.reason)),
+            Some((102.0, ExitReason::Stop))
+        );
+        let e = bar_exit(
+            false,
+            Some(102.0),
+            Some(98.0),
+            (97.0, 103.0, 96.0),
+            StopPolicy::Pessimistic,
+        );
+        assert_eq!(
+            e.map(|e| (e.price, e.reason)),
+            Some((97.0, ExitReason::Target))
+        );
+    }
+
+    #[test]
+    fn every_policy_agrees_where_the_bar_is_not_ambiguous() {
+        let all = [
+            StopPolicy::Pessimistic,
+            StopPolicy::Optimistic,
+            StopPolicy::Reference,
+        ];
+        // (bar, expected exit): long, stop 95, target 110.
+        let cases = [
+            // A gap through the stop fills at the open, even though the high then reaches the target.
+            ((90.0, 111.0, 89.0), Some((90.0, ExitReason::Stop))),
+            // A gap beyond the target that never comes back to the stop fills at the open.
+            ((112.0, 113.0, 100.0), Some((112.0, ExitReason::Target))),
+            // A touch counts: low exactly at the stop, high exactly at the target (one at a time).
+            ((100.0, 105.0, 95.0), Some((95.0, ExitReason::Stop))),
+            ((100.0, 110.0, 96.0), Some((110.0, ExitReason::Target))),
+            ((100.0, 109.0, 96.0), None),
+        ];
+        for (bar, want) in cases {
+            for p in all {
+                let e = bar_exit(true, Some(95.0), Some(110.0), bar, p);
+                assert_eq!(e.map(|e| (e.price, e.reason)), want, "{bar:?} {p}");
+                assert!(!e.is_some_and(|e| e.ambiguous), "{bar:?} {p}");
+            }
+        }
+        // Both reached inside the bar: the stop, except under the optimistic policy.
+        for (p, want) in [
+            (StopPolicy::Pessimistic, 95.0),
+            (StopPolicy::Optimistic, 110.0),
+            (StopPolicy::Reference, 95.0),
+        ] {
+            let e = bar_exit(true, Some(95.0), Some(110.0), (100.0, 111.0, 94.0), p).unwrap();
+            assert_eq!((e.price, e.ambiguous), (want, true), "{p}");
+        }
+    }
+
+    #[test]
+    fn brackets_are_checked_against_the_spread_adjusted_price() {
+        // Long decided at a close of 100 with a 1% spread: the entry would be 101, so a target of
+        // 100.5 (above the close, below the adjusted price) is refused, as the reference refuses it.
+        assert!(bracket_ok(Side::Long, 100.0, 0.0, Some(95.0), Some(100.5)));
+        assert!(!bracket_ok(
+            Side::Long,
+            100.0,
+            0.01,
+            Some(95.0),
+            Some(100.5)
+        ));
+        // Short at 100 with 1%: entry 99; a stop of 99.5 is above it (fine), a target of 99.5 is not below.
+        assert!(bracket_ok(Side::Short, 100.0, 0.01, Some(99.5), Some(90.0)));
+        assert!(!bracket_ok(
+            Side::Short,
+            100.0,
+            0.01,
+            Some(105.0),
+            Some(99.5)
+        ));
+        // Levels must be finite and above zero; no levels at all is fine.
+        assert!(!bracket_ok(Side::Long, 100.0, 0.0, Some(0.0), None));
+        assert!(!bracket_ok(Side::Long, 100.0, 0.0, Some(-5.0), None));
+        assert!(!bracket_ok(Side::Short, 100.0, 0.0, None, Some(0.0)));
+        assert!(!bracket_ok(Side::Long, 100.0, 0.0, Some(f64::NAN), None));
+        assert!(bracket_ok(Side::Short, 100.0, 0.0, None, None));
+        // Equal to the adjusted price is not strictly on its side.
+        assert!(!bracket_ok(Side::Long, 100.0, 0.0, Some(100.0), None));
     }
 
     #[test]

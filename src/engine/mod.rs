@@ -9,7 +9,7 @@ pub mod bar_loop;
 pub mod config;
 pub mod fills;
 
-pub use bar_loop::{RunResult, run};
+pub use bar_loop::{RunResult, run, run_window};
 pub use config::{BacktestConfig, Fill, Sizing, StopPolicy};
 
 use crate::candles::Candles;
@@ -25,6 +25,8 @@ pub struct Entry {
     pub stop: Option<f64>,
     /// Profit target price, if any (above the entry for a long, below for a short).
     pub target: Option<f64>,
+    /// Units to trade (above 0, may be fractional), overriding the run's sizing; `None` sizes by it.
+    pub size: Option<f64>,
 }
 
 impl Entry {
@@ -34,6 +36,7 @@ impl Entry {
             side: Side::Long,
             stop: None,
             target: None,
+            size: None,
         }
     }
 
@@ -43,6 +46,7 @@ impl Entry {
             side: Side::Short,
             stop: None,
             target: None,
+            size: None,
         }
     }
 
@@ -55,6 +59,12 @@ impl Entry {
     /// The same entry with a target price.
     pub fn with_target(mut self, target: f64) -> Entry {
         self.target = Some(target);
+        self
+    }
+
+    /// The same entry for a fixed number of units (overrides the run's sizing).
+    pub fn with_size(mut self, units: f64) -> Entry {
+        self.size = Some(units);
         self
     }
 }
@@ -105,5 +115,17 @@ pub trait Signals: Send {
     /// signals sit behind a `Box<dyn Signals>` — one virtual call per backtest instead of one per bar.
     fn run_engine(&mut self, candles: &Candles, config: &BacktestConfig) -> Result<RunResult> {
         bar_loop::run(candles, self, config)
+    }
+
+    /// Runs the engine over the bars `window` of `candles` only ([`bar_loop::run_window`]: the
+    /// walk-forward test of one window). Do not override, for the same reason as
+    /// [`Signals::run_engine`].
+    fn run_engine_window(
+        &mut self,
+        candles: &Candles,
+        config: &BacktestConfig,
+        window: std::ops::Range<usize>,
+    ) -> Result<RunResult> {
+        bar_loop::run_window(candles, self, config, window)
     }
 }

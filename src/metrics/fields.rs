@@ -5,7 +5,7 @@
 //! Every consumer reads this table instead of rediscovering the schema: the JSON of [`Metrics`] (the
 //! `Serialize` below), the `backtest` text table, the columns of the optimizer's results Parquet file,
 //! the playbook's `[metrics]` and its `--check` comparison, the objective names
-//! (`optimize::Objective`), and the HTML report (coming). A metric added to [`Metrics`] and to this
+//! (`optimize::Objective`), and the HTML report (`report::stats`). A metric added to [`Metrics`] and to this
 //! table appears everywhere at once; the tests below fail until both agree.
 
 use serde::ser::{Serialize, SerializeStruct, Serializer};
@@ -113,7 +113,13 @@ impl Field {
     /// The text-table cell of the metric in `m` ([`MISSING`] when it has no value); `None` when the
     /// text table does not show it.
     pub fn text(&self, m: &Metrics) -> Option<String> {
-        let value = self.value(m);
+        self.format(self.value(m))
+    }
+
+    /// The text-table cell of `value` read as this metric ([`MISSING`] when it has no value); `None`
+    /// when the text table does not show the metric. For values that do not come from a [`Metrics`]
+    /// (a playbook's `[metrics]`, a results file's row, a `backtest --json` document).
+    pub fn format(&self, value: MetricValue) -> Option<String> {
         let real = |show: &dyn Fn(f64) -> String| match value.finite() {
             Some(v) => show(v),
             None => MISSING.to_string(),

@@ -339,6 +339,50 @@ fn freq_days(period_ms: Option<f64>) -> i64 {
         .unwrap_or(0)
 }
 
+/// The equity at the end of each resampling period: `eq` at the calendar's period-end indexes.
+fn period_last(eq: &[f64], calendar: &[f64]) -> Vec<f64> {
+    calendar[1..].iter().map(|&i| eq[i as usize]).collect()
+}
+
+/// The per-period returns the Sharpe ratio (and Sortino, return and volatility) are computed from:
+/// the equity `equity` (one value per bar of `candles`) taken at the last bar of each day — or each
+/// week, month or year when the bars are that far apart ([`Metrics::periods_per_year`]) — and
+/// `last[k + 1] / last[k] − 1`. For daily bars that is one return per bar. The calendar comes from
+/// `cache` (computed once per data set). One difference from the metric: after a ruin (equity 0)
+/// the metric drops the undefined 0/0 returns, here they are 0, so every run on one data set has
+/// the same number of returns — one fewer than [`period_end_times`] has periods.
+pub fn period_returns(candles: &Candles, equity: &[f64], cache: &IndicatorCache) -> Vec<f64> {
+    let cal = cache.get_or_compute("calendar(ts)", || calendar(&candles.ts));
+    period_last(equity, &cal)
+        .windows(2)
+        .map(|w| if w[0] > 0.0 { w[1] / w[0] - 1.0 } else { 0.0 })
+        .collect()
+}
+
+/// The open time of the last bar of each period of [`period_returns`] (its return `k` ends at
+/// period `k + 1`).
+pub fn period_end_times(candles: &Candles, cache: &IndicatorCache) -> Vec<i64> {
+    let cal = cache.get_or_compute("calendar(ts)", || calendar(&candles.ts));
+    cal[1..].iter().map(|&i| candles.ts[i as usize]).collect()
+}
+
+/// How many per-period returns [`period_returns`] gives for bars with open times `ts` (one fewer than
+/// the periods they span).
+pub fn period_count(ts: &[i64]) -> usize {
+    calendar(ts).len().saturating_sub(2)
+}
+
+/// What one period of [`period_returns`] is for bars with open times `ts`: `day` (also every daily
+/// bar), `week`, `month` or `year`.
+pub fn period_name(ts: &[i64]) -> &'static str {
+    match period_of(data_period_ms(ts)) {
+        Period::Day => "day",
+        Period::Week => "week",
+        Period::Month => "month",
+        Period::Year => "year",
+    }
+}
+
 /// Computes every metric of `run` over `candles`, taking what depends only on the data (market log
 /// returns, the calendar) from `cache`, computed once per data set.
 pub fn compute_cached(candles: &Candles, run: &RunResult, cache: &IndicatorCache) -> Metrics {
@@ -467,7 +511,7 @@ fn compute_with(
     // data set's calendar).
     let freq_days = freq_days(period_ms);
     let weekend_bars = calendar[0] as usize;
-    let period_last: Vec<f64> = calendar[1..].iter().map(|&i| eq[i as usize]).collect();
+    let period_last = period_last(eq, calendar);
     let weekend_share = if n == 0 {
         0.0
     } else {
@@ -629,6 +673,32 @@ mod tests {
             serde_json::to_string(&T { x: 1.5 }).unwrap(),
             r#"{"x":1.5}"#
         );
+    }
+
+    #[test]
+    fn period_returns_take_each_days_last_equity_and_are_zero_after_a_ruin() {
+        // Bars every 12 hours: days 0, 0, 1, 1, 2 — the periods end at bars 1, 3 and 4.
+        let h12 = DAY_MS / 2;
+        let candles = Candles {
+            ts: (0..5).map(|i| i * h12).collect(),
+            ..Candles::default()
+        };
+        let cache = IndicatorCache::new();
+        assert_eq!(period_end_times(&candles, &cache), [h12, 3 * h12, 4 * h12]);
+        assert_eq!(period_count(&candles.ts), 2);
+        assert_eq!(period_name(&candles.ts), "day");
+        // 110 → 99 is −10 %, 99 → 0 is −100 %.
+        let r = period_returns(&candles, &[100.0, 110.0, 121.0, 99.0, 0.0], &cache);
+        assert_eq!(r.len(), 2);
+        assert!((r[0] + 0.1).abs() < 1e-15);
+        assert_eq!(r[1], -1.0);
+        // Ruined at bar 2: 110 → 0 is −100 %, then 0 → 0 is 0 (the metric drops it as 0/0).
+        assert_eq!(
+            period_returns(&candles, &[100.0, 110.0, 0.0, 0.0, 0.0], &cache),
+            [-1.0, 0.0]
+        );
+        let weekly: Vec<i64> = (0..4).map(|i| i * 7 * DAY_MS).collect();
+        assert_eq!(period_name(&weekly), "week");
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use rayon::prelude::*;
 
 use super::objective::{Objective, rank_cmp, rank_value};
+use super::overfit::Collector;
 use crate::backtest;
 use crate::candles::Candles;
 use crate::engine::BacktestConfig;
@@ -117,6 +118,8 @@ pub struct Evaluator<'a> {
     cache: IndicatorCache,
     stop: &'a AtomicBool,
     observer: &'a dyn Observer,
+    /// Gathers every candidate's per-period returns for the overfitting statistics.
+    collector: Option<&'a Collector>,
     evaluated: AtomicU64,
     ranked: AtomicU64,
     max_trades: AtomicUsize,
@@ -143,10 +146,17 @@ impl<'a> Evaluator<'a> {
             cache: IndicatorCache::new(),
             stop,
             observer,
+            collector: None,
             evaluated: AtomicU64::new(0),
             ranked: AtomicU64::new(0),
             max_trades: AtomicUsize::new(0),
         }
+    }
+
+    /// The same evaluator, also handing every candidate's per-period returns to `collector`.
+    pub fn with_collector(mut self, collector: &'a Collector) -> Evaluator<'a> {
+        self.collector = Some(collector);
+        self
     }
 
     /// True once a stop was requested.
@@ -175,6 +185,11 @@ impl<'a> Evaluator<'a> {
         let metrics = report.metrics;
         let objective = self.objective_field.value(&metrics).as_f64();
         let rank = rank_value(objective, metrics.num_trades, self.min_trades);
+        if let Some(c) = self.collector {
+            let returns =
+                crate::metrics::period_returns(self.candles, &report.run.equity, &self.cache);
+            c.record(seq, index, rank, &returns);
+        }
         let outcome = Outcome {
             index,
             batch,

@@ -24,9 +24,11 @@ pub fn merge(parts: &[Playbook], name: &str, created_at: &str) -> Result<Playboo
     };
     let o0 = opt(first)?;
     let n = shard_of(&first.playbook.name, &o0)?.1;
-    let mut seen = vec![false; n as usize];
+    // A set, not a vector of n flags: n comes from a file and may be absurd.
+    let mut seen = std::collections::BTreeSet::new();
     let strip = |o: &Optimization| Optimization {
         shard: None,
+        results: None,
         evaluated: 0,
         ranked: 0,
         elapsed_s: 0.0,
@@ -62,7 +64,7 @@ pub fn merge(parts: &[Playbook], name: &str, created_at: &str) -> Result<Playboo
         if strip(&o) != strip(&o0) {
             return Err(differs("optimization"));
         }
-        if std::mem::replace(&mut seen[(k - 1) as usize], true) {
+        if !seen.insert(k) {
             return Err(Error::invalid(format!(
                 "optimize merge: shard {k}/{n} is given twice"
             )));
@@ -88,10 +90,24 @@ pub fn merge(parts: &[Playbook], name: &str, created_at: &str) -> Result<Playboo
             }
         }
     }
-    if let Some(missing) = seen.iter().position(|s| !s) {
+    if seen.len() as u64 != n {
+        // Name the first few missing shards (n - seen.len() of them in all).
+        let missing: Vec<String> = (1..=n)
+            .filter(|k| !seen.contains(k))
+            .take(8)
+            .map(|k| format!("{k}/{n}"))
+            .collect();
+        let more = n - seen.len() as u64 - missing.len() as u64;
         return Err(Error::invalid(format!(
-            "optimize merge: shard {}/{n} is missing; give all {n} shard playbooks",
-            missing + 1
+            "optimize merge: shard{} {}{} {} missing; give all {n} shard playbooks (re-run only the missing shards)",
+            if missing.len() > 1 { "s" } else { "" },
+            missing.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            },
+            if missing.len() > 1 { "are" } else { "is" },
         )));
     }
     let best = best.ok_or_else(|| {
@@ -117,6 +133,7 @@ pub fn merge(parts: &[Playbook], name: &str, created_at: &str) -> Result<Playboo
         optimization: Some(Optimization {
             shard: None,
             merged_shards: Some(n),
+            results: None,
             evaluated,
             ranked,
             elapsed_s: (elapsed * 1000.0).round() / 1000.0,
@@ -131,6 +148,9 @@ pub fn merge(parts: &[Playbook], name: &str, created_at: &str) -> Result<Playboo
         }),
         metrics: best.metrics.clone(),
         top,
+        // Shard runs have no [validation] (its statistics need every candidate of the search).
+        validation: None,
+        walk_forward: None,
     })
 }
 

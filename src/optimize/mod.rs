@@ -11,13 +11,17 @@ pub mod adaptive;
 pub mod evaluate;
 pub mod explore;
 pub mod merge;
+pub mod merge_results;
 pub mod methods;
 pub mod objective;
+pub mod overfit;
 pub mod results;
+pub mod returns_matrix;
 pub mod shard;
 pub mod space;
 pub mod tpe;
 pub mod validation;
+pub mod walk;
 pub mod walk_forward;
 
 use std::sync::atomic::AtomicBool;
@@ -129,9 +133,22 @@ pub fn run(
     stop: &AtomicBool,
     observer: &dyn Observer,
 ) -> Result<Report> {
+    run_with(settings, candles, config, stop, observer, None)
+}
+
+/// [`run`], also handing every candidate's per-period returns to `collector` (the overfitting
+/// statistics of [`overfit`]).
+pub fn run_with(
+    settings: &Settings,
+    candles: &Candles,
+    config: &BacktestConfig,
+    stop: &AtomicBool,
+    observer: &dyn Observer,
+    collector: Option<&overfit::Collector>,
+) -> Result<Report> {
     let feasible = check_space(settings)?;
     let started = Instant::now();
-    let evaluator = Evaluator::new(
+    let mut evaluator = Evaluator::new(
         candles,
         settings.space.strategy(),
         *config,
@@ -140,6 +157,9 @@ pub fn run(
         stop,
         observer,
     );
+    if let Some(c) = collector {
+        evaluator = evaluator.with_collector(c);
+    }
     let result = methods::search(
         settings.method,
         &settings.space,
@@ -195,10 +215,7 @@ pub fn to_playbook(
             flowrex_version: env!("CARGO_PKG_VERSION").to_string(),
             notes: None,
         },
-        strategy: StrategySection {
-            name: settings.space.strategy().name().to_string(),
-            params: Table::from_params(&best.params),
-        },
+        strategy: StrategySection::new(settings.space.strategy().name(), &best.params)?,
         market: Market {
             symbol: data.symbol.clone(),
             interval: data.interval.to_string(),
@@ -219,6 +236,7 @@ pub fn to_playbook(
             generations,
             shard: (!settings.shard.is_all()).then(|| settings.shard.to_string()),
             merged_shards: None,
+            results: None,
             constraints: settings
                 .space
                 .constraints()
@@ -261,5 +279,7 @@ pub fn to_playbook(
                 params: Table::from_params(&o.params),
             })
             .collect(),
+        validation: None,
+        walk_forward: None,
     })
 }

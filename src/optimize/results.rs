@@ -1,4 +1,5 @@
-//! The `--results` Parquet file: one row per evaluated candidate — `candidate` (grid index), `batch`
+//! The `--results` Parquet file: one row per evaluated candidate — (`window` in a walk-forward run: the
+//! window whose train search evaluated it; rows in window order), `candidate` (grid index), `batch`
 //! (generation / iteration), one column per parameter named as the parameter, `objective`, `ranked`,
 //! and one column per metric of the field table ([`crate::metrics::fields`]), named as in
 //! `backtest --json` (null where the JSON has null).
@@ -7,6 +8,9 @@
 //! which puts them back in the method's order and writes a row group every [`ROW_GROUP_ROWS`] rows,
 //! so memory stays bounded whatever the number of candidates. The file appears atomically when the
 //! search ends (temp file in the same folder, then rename).
+//!
+//! [`ResultRows::read`] reads one or more such files back (the shards of one search), and
+//! [`ResultRows::check_playbook`] tells whether they are the search a playbook records.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -21,6 +25,7 @@ use arrow_array::builder::{
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
@@ -29,16 +34,43 @@ use super::space::Space;
 use crate::atomic::AtomicFile;
 use crate::error::{Error, IoContext, Result};
 use crate::metrics::fields::{FIELDS, MetricValue};
+use crate::playbook::Playbook;
 use crate::strategy::{ParamKind, ParamValue};
 
 /// Rows per Parquet row group (and per write).
 pub const ROW_GROUP_ROWS: usize = 8192;
 
+/// Column names the file uses for something other than a parameter.
+fn reserved(name: &str) -> bool {
+    ["window", "candidate", "batch", "objective", "ranked"].contains(&name)
+        || FIELDS.iter().any(|f| f.key == name)
+}
+
+/// The column of parameter `name`: its name, or `param_<name>` when that is taken by another column.
+pub fn param_column(name: &str) -> String {
+    if reserved(name) {
+        format!("param_{name}")
+    } else {
+        name.to_string()
+    }
+}
+
+/// The parameter a column between `batch` and `objective` holds (the inverse of [`param_column`]).
+pub fn column_param(column: &str) -> &str {
+    match column.strip_prefix("param_") {
+        Some(name) if reserved(name) => name,
+        _ => column,
+    }
+}
+
 /// Streams outcomes to a Parquet file from any number of threads.
 pub struct ResultsWriter {
     tx: Option<SyncSender<(u64, Outcome)>>,
-    handle: Option<JoinHandle<Result<u64>>>,
+    handle: Option<JoinHandle<Written>>,
 }
+
+/// What a writer thread ends with: the rows written and, for a walk-forward part, its file.
+type Written = Result<(u64, Option<File>)>;
 
 enum Col {
     U64(UInt64Builder),
@@ -67,32 +99,30 @@ struct Sheet {
     cols: Vec<Col>,
     rows: usize,
     params: usize,
+    /// Walk-forward: the window every row belongs to (the first column).
+    window: Option<u32>,
 }
 
 impl Sheet {
-    fn new(space: &Space) -> Sheet {
-        let mut fields = vec![
-            Field::new("candidate", DataType::UInt64, false),
-            Field::new("batch", DataType::UInt32, false),
-        ];
-        let mut cols = vec![
-            Col::U64(UInt64Builder::new()),
-            Col::U32(UInt32Builder::new()),
-        ];
-        let reserved = |n: &str| {
-            ["candidate", "batch", "objective", "ranked"].contains(&n)
-                || FIELDS.iter().any(|f| f.key == n)
-        };
+    fn new(space: &Space, window: Option<u32>) -> Sheet {
+        let mut fields = Vec::new();
+        let mut cols = Vec::new();
+        if window.is_some() {
+            fields.push(Field::new("window", DataType::UInt32, false));
+            cols.push(Col::U32(UInt32Builder::new()));
+        }
+        fields.push(Field::new("candidate", DataType::UInt64, false));
+        fields.push(Field::new("batch", DataType::UInt32, false));
+        cols.push(Col::U64(UInt64Builder::new()));
+        cols.push(Col::U32(UInt32Builder::new()));
         for d in space.dims() {
-            let name = if reserved(d.spec.name) {
-                format!("param_{}", d.spec.name)
-            } else {
-                d.spec.name.to_string()
-            };
+            let name = param_column(d.spec.name);
             let (dt, col) = match d.spec.kind {
                 ParamKind::Int { .. } => (DataType::Int64, Col::I64(Int64Builder::new())),
                 ParamKind::Float { .. } => (DataType::Float64, Col::F64(Float64Builder::new())),
-                ParamKind::Choice { .. } => (DataType::Utf8, Col::Str(StringBuilder::new())),
+                ParamKind::Choice { .. } | ParamKind::Path => {
+                    (DataType::Utf8, Col::Str(StringBuilder::new()))
+                }
             };
             fields.push(Field::new(name, dt, false));
             cols.push(col);
@@ -117,12 +147,18 @@ impl Sheet {
             cols,
             rows: 0,
             params: space.dims().len(),
+            window,
         }
     }
 
     fn push(&mut self, o: &Outcome) {
         let finite = |v: f64| v.is_finite().then_some(v);
         let mut c = self.cols.iter_mut();
+        if let Some(w) = self.window
+            && let Some(Col::U32(b)) = c.next()
+        {
+            b.append_value(w);
+        }
         if let Some(Col::U64(b)) = c.next() {
             b.append_value(o.index);
         }
@@ -167,22 +203,47 @@ impl Sheet {
     }
 }
 
-fn write_all(path: PathBuf, mut sheet: Sheet, rx: Receiver<(u64, Outcome)>) -> Result<u64> {
+/// Where a writer thread puts its rows: the results file itself (atomically), or an unnamed temporary
+/// file (one walk-forward window's part, deleted when closed).
+enum Dest {
+    File(PathBuf),
+    Part(File),
+}
+
+fn props() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .build()
+}
+
+fn write_all(
+    path: PathBuf,
+    dest: Dest,
+    mut sheet: Sheet,
+    rx: Receiver<(u64, Outcome)>,
+) -> Result<(u64, Option<File>)> {
     let pq = |e: parquet::errors::ParquetError| {
         Error::invalid(format!("{}: cannot write Parquet: {e}", path.display()))
     };
     let arrow = |e: arrow_schema::ArrowError| {
         Error::invalid(format!("{}: cannot build rows: {e}", path.display()))
     };
-    (|| -> Result<u64> {
-        let out = AtomicFile::create(&path)?;
-        let props = WriterProperties::builder()
-            .set_compression(Compression::SNAPPY)
-            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-            .build();
-        let file: File = out.file().try_clone().at(out.temp_path())?;
+    (|| -> Result<(u64, Option<File>)> {
+        let (out, file) = match dest {
+            Dest::File(p) => {
+                let out = AtomicFile::create(&p)?;
+                let file: File = out.file().try_clone().at(out.temp_path())?;
+                (Some(out), file)
+            }
+            Dest::Part(f) => (None, f),
+        };
+        let part = match out {
+            None => Some(file.try_clone().at(&path)?),
+            Some(_) => None,
+        };
         let mut writer =
-            ArrowWriter::try_new(file, sheet.schema.clone(), Some(props)).map_err(pq)?;
+            ArrowWriter::try_new(file, sheet.schema.clone(), Some(props())).map_err(pq)?;
         let mut pending: BTreeMap<u64, Outcome> = BTreeMap::new();
         let mut next = 0u64;
         let mut total = 0u64;
@@ -214,9 +275,61 @@ fn write_all(path: PathBuf, mut sheet: Sheet, rx: Receiver<(u64, Outcome)>) -> R
         }
         flush(&mut sheet, &mut writer)?;
         writer.close().map_err(pq)?;
-        out.commit()?;
-        Ok(total)
+        if let Some(out) = out {
+            out.commit()?;
+        }
+        Ok((total, part))
     })()
+}
+
+/// The rows of one walk-forward window, in an unnamed temporary file until [`write_parts`].
+pub struct ResultsPart {
+    rows: u64,
+    file: File,
+}
+
+/// Writes the walk-forward results file `path` from the windows' parts, in window order (each part's
+/// rows in its method's order), one row group at a time; returns the row count.
+pub fn write_parts(path: &Path, parts: Vec<ResultsPart>) -> Result<u64> {
+    let pq = |e: parquet::errors::ParquetError| {
+        Error::invalid(format!("{}: cannot write Parquet: {e}", path.display()))
+    };
+    let arrow = |e: arrow_schema::ArrowError| {
+        Error::invalid(format!(
+            "{}: cannot read a window's rows: {e}",
+            path.display()
+        ))
+    };
+    let out = AtomicFile::create(path)?;
+    let file: File = out.file().try_clone().at(out.temp_path())?;
+    let mut writer: Option<ArrowWriter<File>> = None;
+    let mut total = 0;
+    for part in parts {
+        let reader = ParquetRecordBatchReaderBuilder::try_new(part.file)
+            .map_err(pq)?
+            .build()
+            .map_err(pq)?;
+        for batch in reader {
+            let batch = batch.map_err(arrow)?;
+            let w = match &mut writer {
+                Some(w) => w,
+                None => writer.insert(
+                    ArrowWriter::try_new(file.try_clone().at(path)?, batch.schema(), Some(props()))
+                        .map_err(pq)?,
+                ),
+            };
+            w.write(&batch).map_err(pq)?;
+        }
+        total += part.rows;
+    }
+    match writer {
+        Some(w) => {
+            w.close().map_err(pq)?;
+        }
+        None => return Err(Error::invalid("walk-forward results: no window wrote rows")),
+    }
+    out.commit()?;
+    Ok(total)
 }
 
 /// Outcomes that may wait between the evaluating threads and the writer thread.
@@ -225,17 +338,33 @@ const CHANNEL_SLOTS: usize = 1024;
 impl ResultsWriter {
     /// Starts a writer thread for `path` with a column per parameter of `space`.
     pub fn create(path: &Path, space: &Space) -> Result<ResultsWriter> {
-        let sheet = Sheet::new(space);
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).at(dir)?;
         }
+        ResultsWriter::start(
+            path,
+            Dest::File(path.to_path_buf()),
+            Sheet::new(space, None),
+        )
+    }
+
+    /// Starts a writer thread for walk-forward window `window` of the results file `path`: its rows,
+    /// with a leading `window` column, go to a temporary file beside `path` until [`write_parts`].
+    pub fn create_part(path: &Path, space: &Space, window: u32) -> Result<ResultsWriter> {
+        let dir = crate::atomic::parent_dir(path);
+        std::fs::create_dir_all(&dir).at(&dir)?;
+        let file = tempfile::tempfile_in(&dir).at(&dir)?;
+        ResultsWriter::start(path, Dest::Part(file), Sheet::new(space, Some(window)))
+    }
+
+    fn start(path: &Path, dest: Dest, sheet: Sheet) -> Result<ResultsWriter> {
         // std's bounded channel allocates every slot up front (~0.5 KB per outcome), so keep the bound
         // small: 1024 slots cost ~0.5 MB, where 4 row groups' worth cost 16 MB of peak memory.
         let (tx, rx) = sync_channel(CHANNEL_SLOTS);
         let path = path.to_path_buf();
         let handle = std::thread::Builder::new()
             .name("flowrex-results".into())
-            .spawn(move || write_all(path, sheet, rx))
+            .spawn(move || write_all(path, dest, sheet, rx))
             .map_err(|e| Error::io("<results writer thread>", e))?;
         Ok(ResultsWriter {
             tx: Some(tx),
@@ -252,12 +381,24 @@ impl ResultsWriter {
     }
 
     /// Waits for every queued row to be written and moves the file into place; returns the row count.
-    pub fn finish(mut self) -> Result<u64> {
+    pub fn finish(self) -> Result<u64> {
+        self.join().map(|(rows, _)| rows)
+    }
+
+    /// Waits for every queued row of a window's part ([`ResultsWriter::create_part`]).
+    pub fn finish_part(self) -> Result<ResultsPart> {
+        match self.join()? {
+            (rows, Some(file)) => Ok(ResultsPart { rows, file }),
+            (_, None) => Err(Error::invalid("not a walk-forward results part")),
+        }
+    }
+
+    fn join(mut self) -> Result<(u64, Option<File>)> {
         self.tx.take();
         match self.handle.take().map(|h| h.join()) {
             Some(Ok(r)) => r,
             Some(Err(_)) => Err(Error::invalid("the results writer thread panicked")),
-            None => Ok(0),
+            None => Ok((0, None)),
         }
     }
 }
@@ -275,4 +416,290 @@ impl Drop for ResultsWriter {
             let _ = h.join();
         }
     }
+}
+
+/// A results file (or the files of every shard of one search) read back: one row per evaluated
+/// candidate, column by column.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ResultRows {
+    /// The files read, for messages.
+    pub origin: String,
+    /// Parameter names, in column order (the strategy's declaration order).
+    pub params: Vec<String>,
+    /// Each row's grid index.
+    pub candidate: Vec<u64>,
+    /// Each row's parameter values as text (`ParamValue`'s form: `10`, `0.25`, `a`), one per
+    /// parameter.
+    pub values: Vec<Vec<String>>,
+    /// Each row's objective (NaN where the file has null).
+    pub objective: Vec<f64>,
+    /// Whether each row was ranked (finite objective and at least `min_trades` trades).
+    pub ranked: Vec<bool>,
+    /// Each metric of the field table, in its order: every row's value (a real NaN where the file has
+    /// null or lacks the column).
+    pub metrics: Vec<Vec<MetricValue>>,
+}
+
+impl ResultRows {
+    /// Rows read.
+    pub fn len(&self) -> usize {
+        self.candidate.len()
+    }
+
+    /// True when no row was read.
+    pub fn is_empty(&self) -> bool {
+        self.candidate.is_empty()
+    }
+
+    /// The values of metric `key` (its `backtest --json` name), one per row.
+    pub fn metric(&self, key: &str) -> Option<&[MetricValue]> {
+        let i = FIELDS.iter().position(|f| f.key == key)?;
+        self.metrics.get(i).map(Vec::as_slice)
+    }
+
+    /// Reads `paths` (one search, possibly in shards) in order. A file that is not a results file, or
+    /// whose parameters differ from the first file's, is an error naming it.
+    pub fn read(paths: &[PathBuf]) -> Result<ResultRows> {
+        let mut rows = ResultRows {
+            origin: paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            metrics: vec![Vec::new(); FIELDS.len()],
+            ..ResultRows::default()
+        };
+        for (i, path) in paths.iter().enumerate() {
+            read_file(path, &mut rows, i == 0)?;
+        }
+        Ok(rows)
+    }
+
+    /// Checks that these rows are the search `pb` records: the same parameters, as many candidates as
+    /// it evaluated, backtests over the same bars, and every `[[top]]` candidate with the same
+    /// parameters and objective. An error says what differs and that the file is from another search.
+    pub fn check_playbook(&self, pb: &Playbook, pb_origin: &str) -> Result<()> {
+        let Some(o) = &pb.optimization else {
+            return Err(Error::invalid(format!(
+                "{pb_origin}: the playbook has no [optimization] section (it was not written by `optimize`)"
+            )));
+        };
+        let other = |what: String| {
+            Error::invalid(format!(
+                "{}: {what}; the results file is from another search than {pb_origin}",
+                self.origin
+            ))
+        };
+        let names: Vec<&str> = o.space.0.iter().map(|(k, _)| k.as_str()).collect();
+        if self.params != names {
+            return Err(other(format!(
+                "its parameters are ({}) but the playbook's search has ({})",
+                self.params.join(", "),
+                names.join(", ")
+            )));
+        }
+        if self.len() as u64 != o.evaluated {
+            return Err(other(format!(
+                "it holds {} candidates but the playbook's search evaluated {} (for a merged playbook, pass every shard's results file)",
+                self.len(),
+                o.evaluated
+            )));
+        }
+        self.check_bars(pb).map_err(other)?;
+        self.check_top(pb, &o.objective).map_err(other)
+    }
+
+    /// The backtests ran over the playbook's bars: the same count, first and last bar.
+    fn check_bars(&self, pb: &Playbook) -> std::result::Result<(), String> {
+        let first = |key: &str| self.metric(key).and_then(|v| v.first()).map(|v| v.as_f64());
+        let stored = |key: &str| match pb.metrics.get(key) {
+            Some(toml::Value::Integer(i)) => Some(*i as f64),
+            _ => None,
+        };
+        for key in ["bars", "start_ts", "end_ts"] {
+            let (file, book) = (first(key), stored(key));
+            if book.is_some() && file.is_some() && file != book {
+                let show = |v: Option<f64>| match (key, v) {
+                    (_, None) => "none".to_string(),
+                    ("bars", Some(n)) => format!("{n}"),
+                    (_, Some(ms)) => crate::candles::time::format_ts(ms as i64),
+                };
+                return Err(format!(
+                    "its backtests have {key} = {} but the playbook's have {}",
+                    show(file),
+                    show(book)
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every `[[top]]` candidate is a row with the same parameters and the same objective (bit for
+    /// bit: both were written from the same f64, the playbook in shortest round-trip form).
+    fn check_top(&self, pb: &Playbook, objective: &str) -> std::result::Result<(), String> {
+        let mut row_of: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
+        for (r, &c) in self.candidate.iter().enumerate().rev() {
+            row_of.insert(c, r);
+        }
+        for t in &pb.top {
+            let Some(&r) = row_of.get(&t.candidate) else {
+                return Err(format!(
+                    "it has no row for candidate {} ({}), rank {} of the playbook",
+                    t.candidate,
+                    t.params.to_line(),
+                    t.rank
+                ));
+            };
+            let same_params = self
+                .params
+                .iter()
+                .zip(&self.values[r])
+                .all(|(name, v)| t.params.get(name).is_some_and(|p| same_value(p, v)));
+            if !same_params || self.objective[r] != t.objective {
+                return Err(format!(
+                    "its candidate {} is {} with {objective} {} but the playbook's is {} with {}",
+                    t.candidate,
+                    self.params
+                        .iter()
+                        .zip(&self.values[r])
+                        .map(|(n, v)| format!("{n}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    self.objective[r],
+                    t.params.to_line(),
+                    t.objective
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A playbook parameter value and a results file's text of it are the same value.
+fn same_value(p: &toml::Value, text: &str) -> bool {
+    match p {
+        toml::Value::Integer(i) => text.parse::<f64>() == Ok(*i as f64),
+        toml::Value::Float(f) => text.parse::<f64>() == Ok(*f),
+        toml::Value::String(s) => s == text,
+        other => other.to_string() == text,
+    }
+}
+
+fn read_file(path: &Path, rows: &mut ResultRows, first: bool) -> Result<()> {
+    use arrow_array::RecordBatchReader;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let not_results = |why: String| {
+        Error::invalid(format!(
+            "{}: not a flowrex optimize results file ({why})",
+            path.display()
+        ))
+    };
+    let file = File::open(path).at(path)?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|b| b.build())
+        .map_err(|e| not_results(format!("cannot read it as Parquet: {e}")))?;
+    let schema = reader.schema();
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    let at = |n: &str| names.iter().position(|c| *c == n);
+    let (Some(obj), Some(ranked), Some(cand), Some(batch)) =
+        (at("objective"), at("ranked"), at("candidate"), at("batch"))
+    else {
+        return Err(not_results(
+            "it lacks a candidate, batch, objective or ranked column".into(),
+        ));
+    };
+    if !(cand < batch && batch < obj && obj < ranked) {
+        return Err(not_results(
+            "its columns are not in the results order".into(),
+        ));
+    }
+    let params: Vec<String> = names[batch + 1..obj]
+        .iter()
+        .map(|c| column_param(c).to_string())
+        .collect();
+    if first {
+        rows.params = params;
+    } else if params != rows.params {
+        return Err(Error::invalid(format!(
+            "{}: its parameters ({}) differ from the first results file's ({}); pass the files of one search",
+            path.display(),
+            params.join(", "),
+            rows.params.join(", ")
+        )));
+    }
+    let metric_cols: Vec<Option<usize>> = FIELDS.iter().map(|f| at(f.key)).collect();
+    for batch_rows in reader {
+        let b = batch_rows.map_err(|e| not_results(format!("a row group cannot be read: {e}")))?;
+        append_batch(&b, rows, (cand, batch, obj, ranked), &metric_cols).map_err(not_results)?;
+    }
+    Ok(())
+}
+
+/// Appends the rows of one record batch; `(cand, batch, obj, ranked)` are the fixed columns' indices.
+fn append_batch(
+    b: &RecordBatch,
+    rows: &mut ResultRows,
+    (cand, batch, obj, ranked): (usize, usize, usize, usize),
+    metric_cols: &[Option<usize>],
+) -> std::result::Result<(), String> {
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Float64Type, Int64Type, UInt64Type};
+    let col = |i: usize| b.column(i);
+    let typed =
+        |i: usize, want: &str| format!("column {} is not {want}", b.schema().field(i).name());
+    let cands = col(cand)
+        .as_primitive_opt::<UInt64Type>()
+        .ok_or_else(|| typed(cand, "UInt64"))?;
+    let objs = col(obj)
+        .as_primitive_opt::<Float64Type>()
+        .ok_or_else(|| typed(obj, "Float64"))?;
+    let flags = col(ranked)
+        .as_boolean_opt()
+        .ok_or_else(|| typed(ranked, "Boolean"))?;
+    let n = b.num_rows();
+    let text_of = |i: usize, r: usize| -> std::result::Result<String, String> {
+        let a = col(i);
+        if let Some(v) = a.as_primitive_opt::<Int64Type>() {
+            Ok(v.value(r).to_string())
+        } else if let Some(v) = a.as_primitive_opt::<Float64Type>() {
+            Ok(ParamValue::Float(v.value(r)).to_string())
+        } else if let Some(v) = a.as_string_opt::<i32>() {
+            Ok(v.value(r).to_string())
+        } else {
+            Err(typed(i, "Int64, Float64 or Utf8"))
+        }
+    };
+    for r in 0..n {
+        rows.candidate.push(cands.value(r));
+        rows.values.push(
+            (batch + 1..obj)
+                .map(|i| text_of(i, r))
+                .collect::<std::result::Result<_, _>>()?,
+        );
+        rows.objective.push(if objs.is_null(r) {
+            f64::NAN
+        } else {
+            objs.value(r)
+        });
+        rows.ranked.push(flags.value(r));
+    }
+    for ((f, c), out) in FIELDS.iter().zip(metric_cols).zip(&mut rows.metrics) {
+        let Some(i) = *c else {
+            out.extend(std::iter::repeat_n(MetricValue::Float(f64::NAN), n));
+            continue;
+        };
+        let a = col(i);
+        if let (true, Some(v)) = (f.is_int(), a.as_primitive_opt::<Int64Type>()) {
+            out.extend((0..n).map(|r| MetricValue::Int(v.value(r))));
+        } else if let Some(v) = a.as_primitive_opt::<Float64Type>() {
+            out.extend(
+                (0..n)
+                    .map(|r| MetricValue::Float(if v.is_null(r) { f64::NAN } else { v.value(r) })),
+            );
+        } else {
+            return Err(typed(i, if f.is_int() { "Int64" } else { "Float64" }));
+        }
+    }
+    Ok(())
 }

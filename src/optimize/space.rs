@@ -235,9 +235,12 @@ impl Constraint {
                     names.join(", ")
                 )));
             };
-            if matches!(dims[i].spec.kind, ParamKind::Choice { .. }) {
+            if matches!(
+                dims[i].spec.kind,
+                ParamKind::Choice { .. } | ParamKind::Path
+            ) {
                 return Err(bad(format!(
-                    "`{s}` is a choice; constraints compare numbers"
+                    "`{s}` is not a number; constraints compare numbers"
                 )));
             }
             Ok(Operand::Param(i))
@@ -256,7 +259,7 @@ impl Constraint {
             Operand::Param(i) => match values[i] {
                 ParamValue::Int(v) => v as f64,
                 ParamValue::Float(v) => v,
-                ParamValue::Choice(_) => f64::NAN,
+                ParamValue::Choice(_) | ParamValue::Path(_) => f64::NAN,
             },
         };
         self.op.holds(get(self.lhs), get(self.rhs))
@@ -473,6 +476,13 @@ const MAX_AXIS_VALUES: u64 = 1 << 53;
 pub fn parse_axis(spec: &ParamSpec, text: &str) -> Result<Axis> {
     let name = spec.name;
     let t = text.trim();
+    if spec.kind == ParamKind::Path {
+        // One file, never a range or a list (a path may hold `..` and `,`).
+        return match t {
+            "" => Err(spec.missing()),
+            _ => Ok(Axis::List(vec![spec.parse(t)?])),
+        };
+    }
     let bad = |why: String| Error::usage(format!("--param {name}={t}: {why}"));
     if t.is_empty() {
         return Err(bad("no values; write e.g. 5..50:5, 1,2,3 or 10".into()));

@@ -62,7 +62,7 @@
 pub mod cscv;
 pub mod normal;
 
-pub use cscv::{BlockLayout, BlockStats, DEFAULT_BLOCKS, Pbo, Split, pbo};
+pub use cscv::{BlockLayout, BlockStats, CandidateSums, DEFAULT_BLOCKS, Pbo, Split, pbo};
 pub use normal::{norm_cdf, norm_inv};
 
 use crate::error::{Error, Result};

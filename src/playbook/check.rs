@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Playbook, Table};
+use super::{GateVerdict, Playbook, Table};
 use crate::candles::{Candles, Interval};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
@@ -35,27 +35,9 @@ pub fn compare_metrics(stored: &Table, fresh: &Metrics, tolerance: f64) -> Vec<D
     };
     let mut drifts = Vec::new();
     for (name, value) in fields::values(fresh) {
-        let now = value.finite();
+        let exact = matches!(value, MetricValue::Int(_));
         let then = stored.get(name).and_then(as_f64);
-        let relative = match (then, now) {
-            (None, None) => continue,
-            (Some(a), Some(b)) if a == b => continue,
-            (Some(a), Some(b)) => {
-                let r = (b - a).abs() / a.abs().max(b.abs());
-                let exact = matches!(value, MetricValue::Int(_));
-                if !exact && r <= tolerance {
-                    continue;
-                }
-                r
-            }
-            _ => f64::INFINITY,
-        };
-        drifts.push(Drift {
-            metric: name.to_string(),
-            stored: then,
-            fresh: now,
-            relative,
-        });
+        drifts.extend(compare_value(name, then, value.finite(), exact, tolerance));
     }
     for (name, v) in &stored.0 {
         if fields::find(name).is_none() {
@@ -80,6 +62,36 @@ pub fn check_tolerance(tolerance: f64) -> Result<f64> {
             "--tolerance {tolerance}: must be a number of at least 0, e.g. 1e-9"
         )))
     }
+}
+
+/// One number compared as `--check` compares metrics: `exact` ones must be equal, reals within
+/// `tolerance` relative, and it must have a value now exactly when it had one then. `None` when it
+/// did not drift.
+pub fn compare_value(
+    name: &str,
+    stored: Option<f64>,
+    fresh: Option<f64>,
+    exact: bool,
+    tolerance: f64,
+) -> Option<Drift> {
+    let relative = match (stored, fresh) {
+        (None, None) => return None,
+        (Some(a), Some(b)) if a == b => return None,
+        (Some(a), Some(b)) => {
+            let r = (b - a).abs() / a.abs().max(b.abs());
+            if !exact && r <= tolerance {
+                return None;
+            }
+            r
+        }
+        _ => f64::INFINITY,
+    };
+    Some(Drift {
+        metric: name.to_string(),
+        stored,
+        fresh,
+        relative,
+    })
 }
 
 /// The bars loaded now are not the bars a playbook's numbers were computed on (their sha256 differs).
@@ -164,6 +176,69 @@ impl DataChange {
     }
 }
 
+/// A file that a playbook's parameters name (a signals file) is not the file its numbers were computed
+/// with: its sha256 differs from `[strategy.file_sha256]`, or it cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileChange {
+    /// The parameter naming the file.
+    pub param: String,
+    /// The file.
+    pub path: String,
+    /// The playbook's sha256 of it.
+    pub stored_sha256: String,
+    /// Its sha256 now, or why it cannot be read.
+    pub now: std::result::Result<String, String>,
+}
+
+impl FileChange {
+    /// Every file of `pb`'s `[strategy.file_sha256]` whose contents differ now.
+    pub fn between(pb: &Playbook) -> Vec<FileChange> {
+        pb.strategy
+            .file_sha256
+            .0
+            .iter()
+            .filter_map(|(param, stored)| {
+                let stored = stored.as_str().unwrap_or_default().to_string();
+                let path = match pb.strategy.params.get(param) {
+                    Some(toml::Value::String(p)) => p.clone(),
+                    _ => String::new(),
+                };
+                let now = super::file_sha256(Path::new(&path)).map_err(|e| e.to_string());
+                (now.as_ref() != Ok(&stored)).then(|| FileChange {
+                    param: param.clone(),
+                    path,
+                    stored_sha256: stored,
+                    now,
+                })
+            })
+            .collect()
+    }
+
+    /// One line naming the playbook file `origin`, the parameter, the file and both hashes (12 digits).
+    pub fn message(&self, origin: &Path) -> String {
+        let short = |h: &str| h.get(..12).unwrap_or(h).to_string();
+        let now = match &self.now {
+            Ok(h) => format!("sha256 {}", short(h)),
+            Err(e) => format!("unreadable ({e})"),
+        };
+        format!(
+            "{}: the file of parameter `{}` changed: {} is {now}, the playbook has {}",
+            origin.display(),
+            self.param,
+            self.path,
+            short(&self.stored_sha256)
+        )
+    }
+
+    /// The exit-3 error of `--check` on a changed file (unless hashes are ignored).
+    pub fn refusal(&self, origin: &Path) -> Error {
+        Error::CheckFailed(format!(
+            "{}; re-run the optimization, or pass --ignore-data-hash to compare anyway",
+            self.message(origin)
+        ))
+    }
+}
+
 /// What `--check` found: the comparison and the facts its verdict rests on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckReport {
@@ -175,8 +250,10 @@ pub struct CheckReport {
     pub metrics_compared: usize,
     /// Whether the data's sha256 matched the playbook's.
     pub data_sha256_matches: bool,
-    /// Metrics that drifted (empty: the check passed).
+    /// Metrics that drifted (empty: the check passed), then `[validation]` numbers (`validation.dsr`).
     pub drifts: Vec<Drift>,
+    /// The gates stored in `[validation]`, judged again (on fresh numbers where the run gives them).
+    pub gates: Vec<GateVerdict>,
 }
 
 impl CheckReport {
@@ -194,25 +271,49 @@ impl CheckReport {
             metrics_compared: pb.metrics.0.len(),
             data_sha256_matches,
             drifts: compare_metrics(&pb.metrics, fresh, tolerance),
+            gates: Vec::new(),
         }
     }
 
-    /// True when no metric drifted.
-    pub fn passed(&self) -> bool {
-        self.drifts.is_empty()
+    /// Adds what re-checking `[validation]` found: drifted numbers and the gates judged again.
+    pub fn with_validation(mut self, drifts: Vec<Drift>, gates: Vec<GateVerdict>) -> CheckReport {
+        self.drifts.extend(drifts);
+        self.gates = gates;
+        self
     }
 
-    /// `Ok` when the check passed, else the exit-3 error naming every drifted metric.
+    /// True when nothing drifted and every stored gate still passes.
+    pub fn passed(&self) -> bool {
+        self.drifts.is_empty() && self.gates.iter().all(|g| g.pass)
+    }
+
+    /// `Ok` when the check passed, else the exit-3 error naming every drifted number and failed gate.
     pub fn verdict(&self) -> Result<()> {
         if self.passed() {
             return Ok(());
         }
-        let names: Vec<&str> = self.drifts.iter().map(|d| d.metric.as_str()).collect();
+        let mut reasons = Vec::new();
+        if !self.drifts.is_empty() {
+            let names: Vec<&str> = self.drifts.iter().map(|d| d.metric.as_str()).collect();
+            reasons.push(format!(
+                "regression: {} drifted beyond {:e} relative",
+                names.join(", "),
+                self.tolerance
+            ));
+        }
+        let failed: Vec<String> = self
+            .gates
+            .iter()
+            .filter(|g| !g.pass)
+            .map(GateVerdict::describe)
+            .collect();
+        if !failed.is_empty() {
+            reasons.push(format!("gate failed: {}", failed.join("; ")));
+        }
         Err(Error::CheckFailed(format!(
-            "{}: regression: {} drifted beyond {:e} relative",
+            "{}: {}",
             self.playbook.display(),
-            names.join(", "),
-            self.tolerance
+            reasons.join("; ")
         )))
     }
 }
@@ -306,6 +407,7 @@ mod tests {
                 fresh: Some(0.6),
                 relative: 1.0 / 6.0,
             }],
+            gates: vec![],
         };
         let e = report.verdict().unwrap_err();
         assert_eq!(e.exit_code(), 3);
@@ -318,5 +420,15 @@ mod tests {
             ..report
         };
         assert!(ok.passed() && ok.verdict().is_ok());
+        // A stored gate that fails now fails the check, named with its numbers.
+        let gated = ok.with_validation(
+            vec![],
+            vec![crate::playbook::Gate::MaxPbo.judge(0.5, Some(0.75))],
+        );
+        assert!(!gated.passed());
+        assert_eq!(
+            gated.verdict().unwrap_err().to_string(),
+            "p.toml: gate failed: pbo 0.7500 > --max-pbo 0.5"
+        );
     }
 }

@@ -4,7 +4,7 @@
 //!
 //! ```toml
 //! [playbook]      name, status, created_at, flowrex_version, notes
-//! [strategy]      name, [strategy.params]
+//! [strategy]      name, [strategy.params], [strategy.file_sha256] (files the parameters name)
 //! [market]        symbol, interval, start, end, bars, data_sha256
 //! [backtest]      cash, commission, spread, fill, close_at_end, size, stop_policy
 //! [optimization]  method, objective, min_trades, seed, top_k, samples | population + generations,
@@ -12,14 +12,20 @@
 //!                 evaluated, ranked, status, elapsed_s, history, [optimization.space]
 //! [metrics]       every metric of the best parameters, named as in `backtest --json`
 //! [[top]]         rank, candidate, objective, trades, [top.params] — best first (rank 1 is the best)
+//! [validation]    overfitting statistics and gate verdicts (see [`validation`])
+//! [walk_forward]  walk-forward windows and the stitched out-of-sample record
 //! ```
 //!
 //! Floats are written in Rust's shortest round-trip form, so every stored value reads back bit for bit.
 //! A metric without a finite value (`null` in `backtest --json`) is left out of `[metrics]`.
 
 mod check;
+pub mod validation;
 
-pub use check::{CheckReport, DataChange, Drift, check_tolerance, compare_metrics};
+pub use check::{
+    CheckReport, DataChange, Drift, FileChange, check_tolerance, compare_metrics, compare_value,
+};
+pub use validation::{Gate, GateVerdict, Gates, Validation, WalkForwardSection, WindowEntry};
 
 use std::fs;
 use std::path::Path;
@@ -39,6 +45,11 @@ use crate::strategy::{ParamValue, Params};
 pub struct Table(pub Vec<(String, toml::Value)>);
 
 impl Table {
+    /// True when the table has no key.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// The value under `key`.
     pub fn get(&self, key: &str) -> Option<&toml::Value> {
         self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
@@ -53,7 +64,9 @@ impl Table {
                     let v = match v {
                         ParamValue::Int(i) => toml::Value::Integer(i),
                         ParamValue::Float(f) => toml::Value::Float(f),
-                        ParamValue::Choice(s) => toml::Value::String(s.to_string()),
+                        ParamValue::Choice(s) | ParamValue::Path(s) => {
+                            toml::Value::String(s.to_string())
+                        }
                     };
                     (n.to_string(), v)
                 })
@@ -162,6 +175,51 @@ pub struct StrategySection {
     pub name: String,
     /// Every parameter value (defaults included).
     pub params: Table,
+    /// The sha256 of the file each path parameter names (a signals file), by parameter name, so that
+    /// `--check` notices a changed file. Absent when the strategy reads no file.
+    #[serde(default, skip_serializing_if = "Table::is_empty")]
+    pub file_sha256: Table,
+}
+
+impl StrategySection {
+    /// The section of strategy `name` with `params`, hashing every file a path parameter names.
+    pub fn new(name: &str, params: &Params) -> Result<StrategySection> {
+        let file_sha256 = params
+            .iter()
+            .filter_map(|(n, v)| match v {
+                ParamValue::Path(p) => Some((n, p)),
+                _ => None,
+            })
+            .map(|(n, p)| {
+                Ok((
+                    n.to_string(),
+                    toml::Value::String(file_sha256(Path::new(p))?),
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(StrategySection {
+            name: name.to_string(),
+            params: Table::from_params(params),
+            file_sha256: Table(file_sha256),
+        })
+    }
+}
+
+/// The sha256 of a file's bytes, in lowercase hex.
+pub fn file_sha256(path: &Path) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut f = fs::File::open(path).at(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        let n = f.read(&mut buf).at(path)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// `[market]`: the data the numbers were computed on.
@@ -273,6 +331,10 @@ pub struct Optimization {
     /// Set by `optimize merge`: how many shard outputs were combined.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_shards: Option<u64>,
+    /// The `--results` file written with this playbook (every evaluated candidate), relative to the
+    /// playbook's folder when it lies inside it; `optimize merge --results` finds the shards' files here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub results: Option<String>,
     /// Constraints, as written.
     pub constraints: Vec<String>,
     /// Candidates in the full grid (before constraints).
@@ -332,6 +394,12 @@ pub struct Playbook {
     /// `[[top]]`, best first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub top: Vec<TopEntry>,
+    /// `[validation]`: overfitting statistics of the search and the gates' verdicts (optimize only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<Validation>,
+    /// `[walk_forward]`: the windows and the stitched out-of-sample record (`optimize --walk-forward`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub walk_forward: Option<WalkForwardSection>,
 }
 
 impl Playbook {

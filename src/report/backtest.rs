@@ -1,7 +1,9 @@
-//! The backtest report, composed from plain inputs ([`BacktestInput`], [`ReportTrade`]) so it does not
-//! depend on the engine's types: headline metrics, equity (peak, final value, maximum drawdown span,
-//! buy-and-hold), underwater curve, price with entries and exits, per-trade returns over time, monthly
-//! returns, the distribution of trade returns, and the trade table (first and last rows).
+//! The backtest report, from plain series, the run's [`Metrics`] and its [`TradeRecord`]s (the record
+//! `backtest --json` and the trade files write): headline cards and a one-paragraph verdict, every metric
+//! of the field table, equity (peak, final value, maximum drawdown span, buy-and-hold), underwater curve
+//! with the deepest drawdowns, price with entries and exits, per-trade returns over time, monthly
+//! returns, the distribution of trade returns, the largest losses and the trade table (first and last
+//! rows).
 //!
 //! Series of any length are drawn downsampled (min/max per pixel column), and trade markers are thinned
 //! to the best and worst trade per few pixels when there are too many to see; tables keep exact values.
@@ -11,34 +13,14 @@ use super::scale::{
     DAY, Fmt, date_text, extremes_per_band, finite_range, month_of, month_start_ms, pad_range,
     thin_scatter, time_pattern, trim_num,
 };
+use super::stats::{cell, headline, metric_stats};
 use super::svg::{
     self, BLUE, Chart, GREEN, GREY, INK, Marker, ORANGE, PURPLE, Shape, Swatch, VERMILLION, XKind,
     YearRow,
 };
 use crate::error::{Error, Result};
-
-/// One closed trade, as the report needs it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ReportTrade {
-    /// Entry fill time, UTC milliseconds.
-    pub entry_ts: i64,
-    /// Exit fill time, UTC milliseconds.
-    pub exit_ts: i64,
-    /// Long (true) or short.
-    pub side_long: bool,
-    /// Entry fill price.
-    pub entry_price: f64,
-    /// Exit fill price.
-    pub exit_price: f64,
-    /// Net profit in account currency.
-    pub pnl: f64,
-    /// Net return in percent (`-5.98` = −5.98 %).
-    pub return_pct: f64,
-    /// Why it closed: `signal`, `stop`, `target`, `end-of-data`, `out-of-money` (others drawn black).
-    pub exit_reason: String,
-    /// Units (signed or not; shown as given).
-    pub size: f64,
-}
+use crate::metrics::Metrics;
+use crate::trade::{ExitReason, Side, TradeRecord};
 
 /// Everything a backtest report shows. `ts`, `close`, `equity` (and `buy_hold`) are per bar, equally
 /// long, `ts` ascending (UTC milliseconds).
@@ -48,18 +30,21 @@ pub struct BacktestInput<'a> {
     pub title: &'a str,
     /// Line under the title, e.g. parameters and period.
     pub subtitle: &'a str,
-    /// Headline metrics, label and value, shown verbatim in this order.
-    pub metrics: &'a [(String, String)],
+    /// Every metric of the run: the headline cards, the verdict and the metrics table read it through
+    /// the field table.
+    pub metrics: &'a Metrics,
     /// Bar times.
     pub ts: &'a [i64],
     /// Close prices.
     pub close: &'a [f64],
     /// Account equity after each bar.
     pub equity: &'a [f64],
-    /// Closed trades.
-    pub trades: &'a [ReportTrade],
+    /// Closed trades (times in `entry_time`/`exit_time`; bar indices are not used).
+    pub trades: &'a [TradeRecord],
     /// Equity of buying and holding with the same starting cash (see [`buy_and_hold`]).
     pub buy_hold: Option<&'a [f64]>,
+    /// Remarks shown under the summary, e.g. a position still open at the end or changed data.
+    pub notes: &'a [String],
 }
 
 /// Layout choices.
@@ -96,29 +81,82 @@ pub fn backtest_report(input: &BacktestInput, opts: &BacktestOptions) -> Result<
 pub fn backtest_document(input: &BacktestInput, opts: &BacktestOptions) -> Result<Document> {
     validate(input)?;
     let mut doc = Document::new(input.title, Some(input.subtitle.to_string()));
-    doc.section("Summary")
-        .push(Block::Metrics(input.metrics.to_vec()));
+    summary_section(&mut doc, input.metrics, input.notes);
     if input.ts.is_empty() {
         doc.section("Equity").push(Block::Notice(
             "No data: the backtest covered no bars.".into(),
         ));
         return Ok(doc);
     }
-    equity_section(&mut doc, input, opts);
-    underwater_section(&mut doc, input, opts);
+    let (ts, equity, trades) = (input.ts, input.equity, input.trades);
+    equity_section(&mut doc, ts, equity, input.buy_hold, opts.width);
+    underwater_section(&mut doc, ts, equity, opts.width);
     price_section(&mut doc, input, opts);
-    if input.trades.is_empty() {
-        monthly_section(&mut doc, input, opts);
-        doc.section("Trades").push(Block::Notice(
-            "No trades: the strategy never entered a position in this period.".into(),
-        ));
+    if trades.is_empty() {
+        monthly_section(&mut doc, ts, equity, opts.width);
+        doc.section("Trades").push(Block::Notice(NO_TRADES.into()));
         return Ok(doc);
     }
-    scatter_section(&mut doc, input, opts);
-    monthly_section(&mut doc, input, opts);
-    distribution_section(&mut doc, input, opts);
-    trades_section(&mut doc, input, opts);
+    scatter_section(&mut doc, ts, trades, opts);
+    monthly_section(&mut doc, ts, equity, opts.width);
+    distribution_section(&mut doc, trades, opts.width);
+    trades_section(&mut doc, ts, trades, opts);
     Ok(doc)
+}
+
+/// The notice in place of the trade sections when there is no closed trade.
+pub const NO_TRADES: &str = "No trades: the strategy never entered a position in this period.";
+
+/// Headline cards, the verdict in words, the notes, and every metric of the field table.
+fn summary_section(doc: &mut Document, m: &Metrics, notes: &[String]) {
+    let s = doc.section("Summary");
+    s.push(Block::Cards(headline(m)))
+        .push(Block::Text(verdict_text(m)));
+    for n in notes {
+        s.push(Block::Notice(n.clone()));
+    }
+    s.push(Block::Metrics(metric_stats(m)));
+}
+
+/// Does it work, in one paragraph: return against buy & hold, risk, and the trades — each number as
+/// the metrics table shows it.
+pub fn verdict_text(m: &Metrics) -> String {
+    let c = |k: &str| cell(m, k);
+    let mut s = format!(
+        "From {} to {} ({}) the strategy returned {}% (CAGR {}%) where buying and holding returned {}%",
+        c("start_ts"),
+        c("end_ts"),
+        c("duration_days"),
+        c("return_pct"),
+        c("cagr_pct"),
+        c("buy_hold_return_pct"),
+    );
+    let gap = m.return_pct - m.buy_hold_return_pct;
+    if gap.is_finite() {
+        let side = if gap >= 0.0 { "ahead of" } else { "behind" };
+        s.push_str(&format!(
+            ": {:.2} percentage points {side} buy & hold",
+            gap.abs()
+        ));
+    }
+    s.push_str(&format!(
+        ". Sharpe ratio {}; the deepest drawdown was {}% and the longest lasted {}. ",
+        c("sharpe"),
+        c("max_drawdown_pct"),
+        c("max_drawdown_duration_days"),
+    ));
+    if m.num_trades == 0 {
+        s.push_str("No trade was closed.");
+    } else {
+        s.push_str(&format!(
+            "{} closed trades, {}% of them winners, profit factor {}, worst trade {}%.",
+            c("num_trades"),
+            c("win_rate_pct"),
+            c("profit_factor"),
+            c("worst_trade_pct"),
+        ));
+    }
+    s
 }
 
 fn validate(input: &BacktestInput) -> Result<()> {
@@ -147,14 +185,20 @@ fn validate(input: &BacktestInput) -> Result<()> {
     Ok(())
 }
 
-/// Equity of putting `start_equity` into the asset at the first finite close and holding it.
-pub fn buy_and_hold(close: &[f64], start_equity: f64) -> Vec<f64> {
-    let first = close
+/// Equity of holding `start_equity` in cash until bar `start` (at most the last bar), then putting it
+/// into the asset at the first finite positive close from there and holding it. With `start` the
+/// strategy's warm-up bar, the curve ends at `start_equity × (1 + Buy & Hold Return [%] / 100)` (the
+/// metric's definition, which also clamps the warm-up bar to the last bar).
+pub fn buy_and_hold(close: &[f64], start: usize, start_equity: f64) -> Vec<f64> {
+    let start = start.min(close.len().saturating_sub(1));
+    let first = close[start..]
         .iter()
         .copied()
         .find(|c| c.is_finite() && *c > 0.0)
         .unwrap_or(f64::NAN);
-    close.iter().map(|c| c / first * start_equity).collect()
+    let mut out = vec![start_equity; start];
+    out.extend(close[start..].iter().map(|c| c / first * start_equity));
+    out
 }
 
 /// Percent below the running peak at each bar (0 at a new high, negative below it).
@@ -298,17 +342,23 @@ fn fmt_money(v: f64) -> String {
     format!("{}{int}.{frac}", if v < 0.0 { "-" } else { "" })
 }
 
-fn equity_section(doc: &mut Document, input: &BacktestInput, opts: &BacktestOptions) {
-    let (ts, eq) = (input.ts, input.equity);
+/// The equity chart of `eq` over `ts` (non-empty) with the buy-and-hold curve when given.
+pub(super) fn equity_section(
+    doc: &mut Document,
+    ts: &[i64],
+    eq: &[f64],
+    buy_hold: Option<&[f64]>,
+    width: f64,
+) {
     let pattern = table_pattern(ts);
     let mut range = finite_range(eq).unwrap_or((0.0, 1.0));
-    if let Some((lo, hi)) = input.buy_hold.and_then(finite_range) {
+    if let Some((lo, hi)) = buy_hold.and_then(finite_range) {
         range = (range.0.min(lo), range.1.max(hi));
     }
     let y_dom = pad_range(range.0, range.1, 0.06);
     let mut c = Chart::new(
         "equity curve",
-        (opts.width, 340.0),
+        (width, 340.0),
         time_dom(ts),
         XKind::Time,
         y_dom,
@@ -330,7 +380,7 @@ fn equity_section(doc: &mut Document, input: &BacktestInput, opts: &BacktestOpti
         c.vband(ts[d.peak] as f64, ts[end] as f64, ORANGE, 0.16, &title);
         c.legend(ORANGE, "max drawdown span", Swatch::Box);
     }
-    if let Some(bh) = input.buy_hold {
+    if let Some(bh) = buy_hold {
         c.line(ts, bh, GREY, 1.5, false);
         c.legend(GREY, "buy & hold", Swatch::Line);
     }
@@ -414,13 +464,13 @@ fn annotate_equity(c: &mut Chart, ts: &[i64], eq: &[f64], dd: Option<MaxDrawdown
     }
 }
 
-fn underwater_section(doc: &mut Document, input: &BacktestInput, opts: &BacktestOptions) {
-    let ts = input.ts;
-    let dd = drawdown_pct(input.equity);
+/// The underwater chart of `equity` over `ts` (non-empty) and its deepest drawdowns as a table.
+pub(super) fn underwater_section(doc: &mut Document, ts: &[i64], equity: &[f64], width: f64) {
+    let dd = drawdown_pct(equity);
     let low = finite_range(&dd).map_or(-1.0, |r| r.0).min(-1.0); // flat equity: a 0 … −1 % axis
     let mut c = Chart::new(
         "underwater chart: drawdown from the running peak",
-        (opts.width, 200.0),
+        (width, 200.0),
         time_dom(ts),
         XKind::Time,
         (low * 1.12, 0.0),
@@ -428,7 +478,7 @@ fn underwater_section(doc: &mut Document, input: &BacktestInput, opts: &Backtest
     );
     c.area(ts, &dd, 0.0, ORANGE, 0.45);
     c.line(ts, &dd, VERMILLION, 1.0, false);
-    if let Some(m) = max_drawdown(input.equity) {
+    if let Some(m) = max_drawdown(equity) {
         c.annotate(
             ts[m.trough] as f64,
             dd[m.trough],
@@ -437,18 +487,103 @@ fn underwater_section(doc: &mut Document, input: &BacktestInput, opts: &Backtest
             false,
         );
     }
-    doc.section("Drawdown")
-        .caption("How far equity is below its running peak, in percent (underwater chart).")
+    let s = doc
+        .section("Drawdown")
+        .caption("How far equity is below its running peak, in percent (underwater chart), and the deepest drawdowns: where the strategy lost.")
         .push(Block::Svg(c.finish()));
+    let worst = deepest_drawdowns(equity, DRAWDOWN_ROWS);
+    if !worst.is_empty() {
+        s.push(Block::Table(drawdown_table(ts, &worst)));
+    }
+}
+
+/// Rows of the deepest-drawdowns table.
+pub const DRAWDOWN_ROWS: usize = 5;
+
+/// Every drawdown period of `equity` — from a peak to the first bar back at or above it (or the end
+/// of the data) — with its trough, deepest first (earlier first on ties), at most `limit` of them.
+pub fn deepest_drawdowns(equity: &[f64], limit: usize) -> Vec<MaxDrawdown> {
+    let mut out = Vec::new();
+    let mut current: Option<MaxDrawdown> = None;
+    let (mut peak, mut peak_i) = (f64::NEG_INFINITY, 0);
+    for (i, &e) in equity.iter().enumerate() {
+        if !e.is_finite() {
+            continue;
+        }
+        if e >= peak {
+            if let Some(mut d) = current.take() {
+                d.recovery = Some(i);
+                out.push(d);
+            }
+            (peak, peak_i) = (e, i);
+            continue;
+        }
+        let depth = ratio_pct(e, peak);
+        match &mut current {
+            Some(d) if depth < d.depth_pct => (d.trough, d.depth_pct) = (i, depth),
+            Some(_) => {}
+            None if depth < 0.0 => {
+                current = Some(MaxDrawdown {
+                    peak: peak_i,
+                    trough: i,
+                    recovery: None,
+                    depth_pct: depth,
+                });
+            }
+            None => {}
+        }
+    }
+    out.extend(current);
+    out.sort_by(|a, b| {
+        a.depth_pct
+            .total_cmp(&b.depth_pct)
+            .then(a.peak.cmp(&b.peak))
+    });
+    out.truncate(limit);
+    out
+}
+
+fn days_between(ts: &[i64], a: usize, b: usize) -> String {
+    trim_num((ts[b] - ts[a]) as f64 / DAY as f64, 2)
+}
+
+fn drawdown_table(ts: &[i64], worst: &[MaxDrawdown]) -> Table {
+    let pattern = table_pattern(ts);
+    let header = [
+        "#",
+        "Peak",
+        "Trough",
+        "Recovered",
+        "Depth %",
+        "Days down",
+        "Days to recover",
+    ]
+    .map(String::from)
+    .to_vec();
+    let mut t = Table::new(header).numeric(&[0, 4, 5, 6]);
+    for (i, d) in worst.iter().enumerate() {
+        t.push(vec![
+            (i + 1).to_string(),
+            date_text(ts[d.peak], pattern),
+            date_text(ts[d.trough], pattern),
+            d.recovery
+                .map_or("not by the end".into(), |r| date_text(ts[r], pattern)),
+            format!("{:.2}", d.depth_pct),
+            days_between(ts, d.peak, d.trough),
+            d.recovery
+                .map_or(String::new(), |r| days_between(ts, d.trough, r)),
+        ]);
+    }
+    t
 }
 
 /// Which trades to mark: all when few, else the best and worst (by `key`) per `band_px` of `x_of`.
 fn pick_trades(
-    trades: &[ReportTrade],
+    trades: &[TradeRecord],
     limit: usize,
     band_px: f64,
-    x_px: impl Fn(&ReportTrade) -> f64,
-    key: impl Fn(&ReportTrade) -> f64,
+    x_px: impl Fn(&TradeRecord) -> f64,
+    key: impl Fn(&TradeRecord) -> f64,
 ) -> Vec<usize> {
     if trades.len() <= limit {
         return (0..trades.len()).collect();
@@ -458,18 +593,22 @@ fn pick_trades(
     extremes_per_band(&px, &ys, band_px)
 }
 
-fn exit_colour(reason: &str) -> &'static str {
+fn exit_colour(reason: ExitReason) -> &'static str {
     match reason {
-        "signal" => GREY,
-        "stop" => VERMILLION,
-        "target" => GREEN,
-        "end-of-data" => PURPLE,
-        _ => INK,
+        ExitReason::Signal => GREY,
+        ExitReason::Stop => VERMILLION,
+        ExitReason::Target => GREEN,
+        ExitReason::EndOfData => PURPLE,
+        ExitReason::OutOfMoney => INK,
     }
 }
 
-fn side(t: &ReportTrade) -> &'static str {
-    if t.side_long { "long" } else { "short" }
+fn side(t: &TradeRecord) -> &'static str {
+    t.side.as_str()
+}
+
+fn is_long(t: &TradeRecord) -> bool {
+    t.side == Side::Long
 }
 
 fn price_section(doc: &mut Document, input: &BacktestInput, opts: &BacktestOptions) {
@@ -498,7 +637,7 @@ fn price_section(doc: &mut Document, input: &BacktestInput, opts: &BacktestOptio
         trades,
         opts.max_marked_trades,
         4.0,
-        |t| x.map(t.exit_ts as f64),
+        |t| x.map(t.exit_time as f64),
         |t| t.pnl,
     );
     c.markers(&trade_marks(trades, &picked, pattern));
@@ -517,21 +656,21 @@ fn price_section(doc: &mut Document, input: &BacktestInput, opts: &BacktestOptio
 }
 
 /// An entry triangle and an exit dot for each picked trade, titled with its numbers.
-fn trade_marks(trades: &[ReportTrade], picked: &[usize], pattern: &str) -> Vec<Marker> {
+fn trade_marks(trades: &[TradeRecord], picked: &[usize], pattern: &str) -> Vec<Marker> {
     let mut marks = Vec::with_capacity(picked.len() * 2);
     for &i in picked {
         let t = &trades[i];
-        let (shape, fill) = if t.side_long {
+        let (shape, fill) = if is_long(t) {
             (Shape::Up, BLUE)
         } else {
             (Shape::Down, ORANGE)
         };
         let (entry, exit) = (
-            date_text(t.entry_ts, pattern),
-            date_text(t.exit_ts, pattern),
+            date_text(t.entry_time, pattern),
+            date_text(t.exit_time, pattern),
         );
         marks.push(Marker {
-            x: t.entry_ts as f64,
+            x: t.entry_time as f64,
             y: t.entry_price,
             shape,
             fill,
@@ -543,10 +682,10 @@ fn trade_marks(trades: &[ReportTrade], picked: &[usize], pattern: &str) -> Vec<M
             ),
         });
         marks.push(Marker {
-            x: t.exit_ts as f64,
+            x: t.exit_time as f64,
             y: t.exit_price,
             shape: Shape::Dot,
-            fill: exit_colour(&t.exit_reason),
+            fill: exit_colour(t.exit_reason),
             title: format!(
                 "#{} {} exit ({}) {exit} at {}: P&L {} ({:+.2}%)",
                 i + 1,
@@ -562,19 +701,16 @@ fn trade_marks(trades: &[ReportTrade], picked: &[usize], pattern: &str) -> Vec<M
 }
 
 /// Legend of the price chart: the sides present and the exit reasons of the marked trades.
-fn trade_legend(c: &mut Chart, trades: &[ReportTrade], picked: &[usize]) {
+fn trade_legend(c: &mut Chart, trades: &[TradeRecord], picked: &[usize]) {
     c.legend(INK, "close", Swatch::Line);
-    if trades.iter().any(|t| t.side_long) {
+    if trades.iter().any(is_long) {
         c.legend(BLUE, "long entry", Swatch::Up);
     }
-    if trades.iter().any(|t| !t.side_long) {
+    if trades.iter().any(|t| !is_long(t)) {
         c.legend(ORANGE, "short entry", Swatch::Down);
     }
-    let mut reasons: Vec<&str> = picked
-        .iter()
-        .map(|&i| trades[i].exit_reason.as_str())
-        .collect();
-    reasons.sort_unstable();
+    let mut reasons: Vec<ExitReason> = picked.iter().map(|&i| trades[i].exit_reason).collect();
+    reasons.sort_unstable_by_key(|r| r.as_str());
     reasons.dedup();
     for r in reasons {
         c.legend(exit_colour(r), &format!("exit: {r}"), Swatch::Dot);
@@ -585,16 +721,21 @@ fn price(p: f64) -> String {
     trim_num(p, 6)
 }
 
-fn scatter_section(doc: &mut Document, input: &BacktestInput, opts: &BacktestOptions) {
-    let (ts, trades) = (input.ts, input.trades);
+/// Each trade's return at its exit time.
+pub(super) fn scatter_section(
+    doc: &mut Document,
+    ts: &[i64],
+    trades: &[TradeRecord],
+    opts: &BacktestOptions,
+) {
     let pattern = table_pattern(ts);
     let rets: Vec<f64> = trades.iter().map(|t| t.return_pct).collect();
     let (lo, hi) = finite_range(&rets).unwrap_or((-1.0, 1.0));
     let y_dom = pad_range(lo.min(0.0), hi.max(0.0), 0.08);
     let (mut x0, mut x1) = time_dom(ts);
     for t in trades {
-        x0 = x0.min(t.exit_ts as f64);
-        x1 = x1.max(t.exit_ts as f64);
+        x0 = x0.min(t.exit_time as f64);
+        x1 = x1.max(t.exit_time as f64);
     }
     let mut c = Chart::new(
         "return of each trade at its exit time",
@@ -609,7 +750,7 @@ fn scatter_section(doc: &mut Document, input: &BacktestInput, opts: &BacktestOpt
     let picked = if trades.len() <= opts.max_marked_trades.max(1) * 3 {
         (0..trades.len()).collect()
     } else {
-        let px: Vec<f64> = trades.iter().map(|t| x.map(t.exit_ts as f64)).collect();
+        let px: Vec<f64> = trades.iter().map(|t| x.map(t.exit_time as f64)).collect();
         let py: Vec<f64> = trades.iter().map(|t| y.map(t.return_pct)).collect();
         thin_scatter(&px, &py, 6.0)
     };
@@ -630,22 +771,22 @@ fn scatter_section(doc: &mut Document, input: &BacktestInput, opts: &BacktestOpt
 }
 
 /// A dot per picked trade at (exit time, return), blue for long and orange for short.
-fn scatter_marks(trades: &[ReportTrade], picked: &[usize], pattern: &str) -> Vec<Marker> {
+fn scatter_marks(trades: &[TradeRecord], picked: &[usize], pattern: &str) -> Vec<Marker> {
     picked
         .iter()
         .filter(|&&i| trades[i].return_pct.is_finite())
         .map(|&i| {
             let t = &trades[i];
             Marker {
-                x: t.exit_ts as f64,
+                x: t.exit_time as f64,
                 y: t.return_pct,
                 shape: Shape::Dot,
-                fill: if t.side_long { BLUE } else { ORANGE },
+                fill: if is_long(t) { BLUE } else { ORANGE },
                 title: format!(
                     "#{} {} exit {}: {:+.2}% (P&L {})",
                     i + 1,
                     side(t),
-                    date_text(t.exit_ts, pattern),
+                    date_text(t.exit_time, pattern),
                     t.return_pct,
                     fmt_money(t.pnl)
                 ),
@@ -654,24 +795,26 @@ fn scatter_marks(trades: &[ReportTrade], picked: &[usize], pattern: &str) -> Vec
         .collect()
 }
 
-fn monthly_section(doc: &mut Document, input: &BacktestInput, opts: &BacktestOptions) {
-    let rows = monthly_table(input.ts, input.equity);
+/// Monthly returns of `equity` over `ts` (years × months, yearly totals).
+pub(super) fn monthly_section(doc: &mut Document, ts: &[i64], equity: &[f64], width: f64) {
+    let rows = monthly_table(ts, equity);
     let s = doc.section("Monthly returns");
     if rows.is_empty() {
         s.push(Block::Notice("No data: equity has no finite value.".into()));
         return;
     }
     s.caption("Return of each calendar month (UTC) in percent, from equity at the month's last bar; the first month starts from the first bar. Year compounds its months.")
-        .push(Block::Svg(svg::monthly_returns(&rows, opts.width.min(900.0))));
+        .push(Block::Svg(svg::monthly_returns(&rows, width.min(900.0))));
 }
 
-fn distribution_section(doc: &mut Document, input: &BacktestInput, opts: &BacktestOptions) {
-    let rets: Vec<f64> = input.trades.iter().map(|t| t.return_pct).collect();
+/// The histogram of trade returns.
+pub(super) fn distribution_section(doc: &mut Document, trades: &[TradeRecord], width: f64) {
+    let rets: Vec<f64> = trades.iter().map(|t| t.return_pct).collect();
     let chart = svg::histogram(
         &rets,
         Fmt::Pct,
         "histogram of trade returns",
-        (opts.width.min(760.0), 240.0),
+        (width.min(760.0), 240.0),
     );
     doc.section("Distribution of trade returns")
         .caption("Number of trades per band of net return (percent).")
@@ -682,45 +825,66 @@ fn table_pattern(ts: &[i64]) -> &'static str {
     time_pattern(ts.iter().all(|t| t.rem_euclid(DAY) == 0))
 }
 
-fn trades_section(doc: &mut Document, input: &BacktestInput, opts: &BacktestOptions) {
-    let trades = input.trades;
-    let pattern = table_pattern(input.ts);
-    let header = [
-        "#",
-        "Side",
-        "Entry time",
-        "Exit time",
-        "Entry price",
-        "Exit price",
-        "Size",
-        "P&L",
-        "Return %",
-        "Exit reason",
+/// Columns of the trade tables.
+const TRADE_HEADER: [&str; 10] = [
+    "#",
+    "Side",
+    "Entry time",
+    "Exit time",
+    "Entry price",
+    "Exit price",
+    "Size",
+    "P&L",
+    "Return %",
+    "Exit reason",
+];
+
+/// Rows of the largest-losses table.
+pub const LOSS_ROWS: usize = 5;
+
+fn trade_row(i: usize, t: &TradeRecord, pattern: &str) -> Vec<String> {
+    vec![
+        (i + 1).to_string(),
+        side(t).to_string(),
+        date_text(t.entry_time, pattern),
+        date_text(t.exit_time, pattern),
+        price(t.entry_price),
+        price(t.exit_price),
+        trim_num(t.size, 8),
+        format!("{:.2}", t.pnl),
+        format!("{:.2}", t.return_pct),
+        t.exit_reason.to_string(),
     ]
-    .map(String::from)
-    .to_vec();
+}
+
+/// The largest losses (when a trade lost) and the trade table (first and last rows).
+pub(super) fn trades_section(
+    doc: &mut Document,
+    ts: &[i64],
+    trades: &[TradeRecord],
+    opts: &BacktestOptions,
+) {
+    let pattern = table_pattern(ts);
+    let header = || TRADE_HEADER.map(String::from).to_vec();
+    let numeric = [0, 4, 5, 6, 7, 8];
+    let losses = largest_losses(trades, LOSS_ROWS);
+    if !losses.is_empty() {
+        let mut t = Table::new(header()).numeric(&numeric);
+        for &i in &losses {
+            t.push(trade_row(i, &trades[i], pattern));
+        }
+        doc.section("Largest losses")
+            .caption("The losing trades with the largest net loss, worst first; # is the trade's number in the table below.")
+            .push(Block::Table(t));
+    }
     let table = Table::elided(
-        header,
+        header(),
         trades.len(),
         opts.table_head,
         opts.table_tail,
-        |i| {
-            let t = &trades[i];
-            vec![
-                (i + 1).to_string(),
-                side(t).to_string(),
-                date_text(t.entry_ts, pattern),
-                date_text(t.exit_ts, pattern),
-                price(t.entry_price),
-                price(t.exit_price),
-                trim_num(t.size, 8),
-                format!("{:.2}", t.pnl),
-                format!("{:.2}", t.return_pct),
-                t.exit_reason.clone(),
-            ]
-        },
+        |i| trade_row(i, &trades[i], pattern),
     )
-    .numeric(&[0, 4, 5, 6, 7, 8]);
+    .numeric(&numeric);
     let caption = if table.len() < trades.len() {
         format!(
             "{} closed trades; the first {} and the last {} are listed.",
@@ -734,4 +898,13 @@ fn trades_section(doc: &mut Document, input: &BacktestInput, opts: &BacktestOpti
     doc.section("Trades")
         .caption(caption)
         .push(Block::Table(table));
+}
+
+/// Indices of the trades with a negative P&L, largest loss first (earlier first on ties), at most
+/// `limit`.
+pub fn largest_losses(trades: &[TradeRecord], limit: usize) -> Vec<usize> {
+    let mut losers: Vec<usize> = (0..trades.len()).filter(|&i| trades[i].pnl < 0.0).collect();
+    losers.sort_by(|&a, &b| trades[a].pnl.total_cmp(&trades[b].pnl).then(a.cmp(&b)));
+    losers.truncate(limit);
+    losers
 }

@@ -1,5 +1,5 @@
 //! The HTML document builder: a title, a subtitle and sections (heading, caption, blocks: key/value
-//! metrics, tables with elided middles, inline SVG charts, notices), rendered as one self-contained page
+//! metrics, headline cards, tables with elided middles, inline SVG charts, notices), rendered as one self-contained page
 //! with a single inline `<style>` (light theme, print-friendly). All text passes through [`escape`].
 
 use std::fmt::Write as _;
@@ -141,11 +141,51 @@ pub fn group_thousands(n: usize) -> String {
     out
 }
 
+/// Whether a headline value is good or bad news (its colour).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tone {
+    /// Neither.
+    #[default]
+    Plain,
+    /// A gain.
+    Up,
+    /// A loss.
+    Down,
+}
+
+/// One labelled value: a row of a key/value table or a headline card. A metric of the field table
+/// carries its `backtest --json` key, rendered as the element's `data-key`, so a reader (or a test)
+/// finds a number by the name it has everywhere else.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Stat {
+    /// The `backtest --json` key, for metrics of the field table.
+    pub key: Option<&'static str>,
+    /// What is shown as the label.
+    pub label: String,
+    /// The value, shown verbatim.
+    pub value: String,
+    /// Its colour on a headline card.
+    pub tone: Tone,
+}
+
+impl Stat {
+    /// A labelled value that is not a metric of the field table.
+    pub fn plain(label: impl Into<String>, value: impl Into<String>) -> Stat {
+        Stat {
+            label: label.into(),
+            value: value.into(),
+            ..Stat::default()
+        }
+    }
+}
+
 /// One piece of a section.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Block {
-    /// Label/value pairs, shown as given.
-    Metrics(Vec<(String, String)>),
+    /// Label/value rows, shown as given.
+    Metrics(Vec<Stat>),
+    /// The few numbers that answer the page's question, as large cards.
+    Cards(Vec<Stat>),
     /// A data table.
     Table(Table),
     /// An inline SVG chart built by [`super::svg`] (trusted markup; its text is already escaped).
@@ -252,6 +292,7 @@ fn render_section(out: &mut String, s: &Section) {
     for b in &s.blocks {
         match b {
             Block::Metrics(kv) => render_metrics(out, kv),
+            Block::Cards(cards) => render_cards(out, cards),
             Block::Table(t) => t.render(out),
             Block::Svg(svg) => {
                 out.push_str("<figure>");
@@ -273,16 +314,47 @@ fn render_section(out: &mut String, s: &Section) {
     out.push_str("</section>\n");
 }
 
-fn render_metrics(out: &mut String, kv: &[(String, String)]) {
-    out.push_str("<table class=\"kv\"><tbody>");
-    for (k, v) in kv {
-        out.push_str("<tr><th scope=\"row\">");
+/// ` data-key="KEY"` for a metric of the field table (keys are plain identifiers; escaped anyway).
+fn key_attr(out: &mut String, key: Option<&str>) {
+    if let Some(k) = key {
+        out.push_str(" data-key=\"");
         escape_into(out, k);
+        out.push('"');
+    }
+}
+
+fn render_metrics(out: &mut String, kv: &[Stat]) {
+    out.push_str("<table class=\"kv\"><tbody>");
+    for s in kv {
+        out.push_str("<tr");
+        key_attr(out, s.key);
+        out.push_str("><th scope=\"row\">");
+        escape_into(out, &s.label);
         out.push_str("</th><td>");
-        escape_into(out, v);
+        escape_into(out, &s.value);
         out.push_str("</td></tr>");
     }
     out.push_str("</tbody></table>");
+}
+
+fn render_cards(out: &mut String, cards: &[Stat]) {
+    out.push_str("<div class=\"cards\">");
+    for s in cards {
+        out.push_str("<div class=\"card\"");
+        key_attr(out, s.key);
+        out.push_str("><div class=\"l\">");
+        escape_into(out, &s.label);
+        out.push_str("</div><div class=\"");
+        out.push_str(match s.tone {
+            Tone::Plain => "v",
+            Tone::Up => "v up",
+            Tone::Down => "v dn",
+        });
+        out.push_str("\">");
+        escape_into(out, &s.value);
+        out.push_str("</div></div>");
+    }
+    out.push_str("</div>");
 }
 
 /// `"Price & trades"` → `"price-trades"`: lowercase ASCII letters and digits joined by single dashes.
@@ -334,6 +406,10 @@ table.kv{width:100%}\
 .kv tr{display:flex;justify-content:space-between;border-bottom:1px solid #ececec;padding:3px 0}\
 .kv th{font-weight:normal;color:#444;text-align:left;padding-right:12px}\
 .kv td{font-weight:600;text-align:right}\
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(112px,1fr));gap:10px;margin:10px 0 14px}\
+.card{border:1px solid #e0e0e0;border-radius:6px;padding:7px 12px;background:#fafafa}\
+.card .l{font-size:12px;color:#555}.card .v{font-size:21px;font-weight:650;font-variant-numeric:tabular-nums}\
+.card .up{color:#00734f}.card .dn{color:#b03a00}\
 .notice{padding:10px 14px;background:#f5f5f5;border-left:4px solid #8a8a8a;color:#222;margin:6px 0}\
 @media print{body{font-size:11px}main{max-width:none;padding:0}section{break-inside:avoid}.tw{overflow:visible}}\
 ";

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use super::html::{Block, Document, Table, group_thousands};
+use super::html::{Block, Document, Stat, Table, group_thousands};
 use super::scale::{ColourScale, Fmt, trim_num};
 use super::svg::{self, Grid};
 use crate::error::{Error, Result};
@@ -75,7 +75,12 @@ pub struct OptimizeInput<'a> {
     /// Line under the title.
     pub subtitle: &'a str,
     /// Summary (method, candidates, time…), shown verbatim.
-    pub metrics: &'a [(String, String)],
+    pub metrics: &'a [Stat],
+    /// The best candidate's metrics (through the field table, see [`super::stats`]); a section of its
+    /// own when not empty.
+    pub best_metrics: &'a [Stat],
+    /// Remarks shown under the summary (e.g. where the candidates came from).
+    pub notes: &'a [String],
     /// Objective name, e.g. `sharpe`.
     pub objective: &'a str,
     /// The searched parameters.
@@ -126,9 +131,17 @@ pub fn optimize_report(input: &OptimizeInput, opts: &OptimizeOptions) -> Result<
 pub fn optimize_document(input: &OptimizeInput, opts: &OptimizeOptions) -> Result<Document> {
     let coords = grid_coords(input)?;
     let mut doc = Document::new(input.title, Some(input.subtitle.to_string()));
-    doc.section("Summary")
-        .push(Block::Metrics(input.metrics.to_vec()));
-    let Some(best) = best_candidate(input.candidates) else {
+    let best = best_candidate(input.candidates);
+    let stability = best.map(|b| stability(input, opts, &coords, b));
+    let summary = doc.section("Summary");
+    summary.push(Block::Metrics(input.metrics.to_vec()));
+    if let (Some(b), Some((v, _))) = (best, &stability) {
+        summary.push(Block::Text(best_text(input, b, v)));
+    }
+    for n in input.notes {
+        summary.push(Block::Notice(n.clone()));
+    }
+    let (Some(best), Some((verdict, nbrs))) = (best, stability) else {
         let msg = if input.candidates.is_empty() {
             "No data: no candidate was evaluated.".to_string()
         } else {
@@ -143,8 +156,55 @@ pub fn optimize_document(input: &OptimizeInput, opts: &OptimizeOptions) -> Resul
     };
     heat_section(&mut doc, input, opts, &coords, best);
     top_section(&mut doc, input, opts);
-    stability_section(&mut doc, input, opts, &coords, best);
+    stability_section(&mut doc, input, &coords, best, &verdict, &nbrs);
+    if !input.best_metrics.is_empty() {
+        doc.section("Best candidate")
+            .caption("Every metric of the best candidate's backtest, as the playbook records them (backtest --playbook reproduces them).")
+            .push(Block::Metrics(input.best_metrics.to_vec()));
+    }
     Ok(doc)
+}
+
+/// The best candidate, its objective and its stability, in one sentence.
+fn best_text(input: &OptimizeInput, best: usize, v: &Verdict) -> String {
+    let params: Vec<String> = input
+        .axes
+        .iter()
+        .zip(&input.candidates[best].params)
+        .map(|(a, p)| format!("{}={p}", a.name))
+        .collect();
+    format!(
+        "Best candidate: {} with {} {}. Its grid neighbours say — {}.",
+        if params.is_empty() {
+            "(no searched parameter)".to_string()
+        } else {
+            params.join(", ")
+        },
+        input.objective,
+        objective_text(input.candidates[best].objective),
+        v.text
+    )
+}
+
+/// The best candidate's grid neighbours and the verdict on them.
+fn stability(
+    input: &OptimizeInput,
+    opts: &OptimizeOptions,
+    coords: &[Vec<u32>],
+    best: usize,
+) -> (Verdict, Vec<Neighbour>) {
+    let cands = input.candidates;
+    let nbrs = neighbours(input.axes, coords, best);
+    let evaluated: Vec<f64> = nbrs
+        .iter()
+        .filter_map(|n| n.candidate.map(|c| cands[c].objective))
+        .collect();
+    let v = verdict(
+        cands[best].objective,
+        &evaluated,
+        opts.plateau_tolerance_pct,
+    );
+    (v, nbrs)
 }
 
 /// Each candidate's position on each axis; errors name the candidate, the parameter and the value.
@@ -533,18 +593,13 @@ pub fn verdict(best: f64, neighbours: &[f64], tolerance_pct: f64) -> Verdict {
 fn stability_section(
     doc: &mut Document,
     input: &OptimizeInput,
-    opts: &OptimizeOptions,
     coords: &[Vec<u32>],
     best: usize,
+    v: &Verdict,
+    nbrs: &[Neighbour],
 ) {
     let (axes, cands) = (input.axes, input.candidates);
     let b = cands[best].objective;
-    let nbrs = neighbours(axes, coords, best);
-    let evaluated: Vec<f64> = nbrs
-        .iter()
-        .filter_map(|n| n.candidate.map(|c| cands[c].objective))
-        .collect();
-    let v = verdict(b, &evaluated, opts.plateau_tolerance_pct);
     let header = ["Parameter", "Step", "Value", input.objective, "vs best"]
         .map(String::from)
         .to_vec();
@@ -561,7 +616,7 @@ fn stability_section(
         objective_text(b),
         String::new(),
     ]);
-    for n in &nbrs {
+    for n in nbrs {
         let value =
             axes[n.param].values[(coords[best][n.param] as i64 + n.step as i64) as usize].clone();
         let (obj, diff) = match n.candidate.map(|c| cands[c].objective) {
@@ -582,7 +637,7 @@ fn stability_section(
         ]);
     }
     doc.section("Parameter stability")
-        .caption("The best candidate's grid neighbours: one step down and up in each parameter, the others unchanged.")
+        .caption("The best candidate's grid neighbours: one step down and up in each parameter, the others unchanged. A neighbour outside the constraints, or not drawn by a random or evolutionary search, was not evaluated.")
         .push(Block::Text(format!("Verdict — {}.", v.text)))
         .push(Block::Table(t));
 }

@@ -598,9 +598,38 @@ pub fn bin(values: &[f64], target_bins: usize) -> (Vec<f64>, Vec<usize>) {
     (edges, counts)
 }
 
+/// How a histogram colours and names the bars below and above zero, and what it counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistStyle {
+    /// Colour and legend label of bars at or below zero.
+    pub below: (&'static str, &'static str),
+    /// Colour and legend label of bars above zero.
+    pub above: (&'static str, &'static str),
+    /// What is counted (`trades`): the y-axis title and the unit in the bars' titles.
+    pub unit: &'static str,
+}
+
+/// Trade returns: losses orange, gains blue.
+pub const RETURNS: HistStyle = HistStyle {
+    below: (ORANGE, "loss"),
+    above: (BLUE, "gain"),
+    unit: "trades",
+};
+
 /// A histogram of `values` (e.g. trade returns in percent): losses orange, gains blue, a rule at 0 and
 /// a dashed rule at the mean. Each bar's title gives its range and count.
 pub fn histogram(values: &[f64], fmt: Fmt, aria: &str, size: (f64, f64)) -> String {
+    histogram_styled(values, fmt, aria, size, RETURNS)
+}
+
+/// [`histogram`] with the colours, labels and unit of `style`.
+pub fn histogram_styled(
+    values: &[f64],
+    fmt: Fmt,
+    aria: &str,
+    size: (f64, f64),
+    style: HistStyle,
+) -> String {
     let n = values.iter().filter(|v| v.is_finite()).count();
     let target = ((2.0 * (n as f64).sqrt()).ceil() as usize).clamp(10, 50);
     let (edges, counts) = bin(values, target);
@@ -625,19 +654,27 @@ pub fn histogram(values: &[f64], fmt: Fmt, aria: &str, size: (f64, f64)) -> Stri
         (0.0, top * 1.1),
         Fmt::Count,
     );
-    c.y_title("trades");
+    c.y_title(style.unit);
     let mut title = String::new();
     for (i, &k) in counts.iter().enumerate().filter(|(_, k)| **k > 0) {
         let (a, b) = (edges[i], edges[i + 1]);
-        let fill = if b <= 0.0 { ORANGE } else { BLUE };
+        let fill = if b <= 0.0 {
+            style.below.0
+        } else {
+            style.above.0
+        };
         title.clear();
         let close = if i + 1 == counts.len() { "]" } else { ")" };
         let _ = write!(
             title,
-            "[{}, {}{close}: {k} trade{}",
+            "[{}, {}{close}: {k} {}",
             value_text(a, fmt),
             value_text(b, fmt),
-            if k == 1 { "" } else { "s" }
+            if k == 1 {
+                style.unit.strip_suffix('s').unwrap_or(style.unit)
+            } else {
+                style.unit
+            }
         );
         let px_per_unit = c_k(&c);
         // 1 px between bars when they are wide enough to spare it
@@ -653,8 +690,8 @@ pub fn histogram(values: &[f64], fmt: Fmt, aria: &str, size: (f64, f64)) -> Stri
     }
     let mean = values.iter().filter(|v| v.is_finite()).sum::<f64>() / n as f64;
     c.vline(mean, INK, true);
-    c.legend(ORANGE, "loss", Swatch::Box);
-    c.legend(BLUE, "gain", Swatch::Box);
+    c.legend(style.below.0, style.below.1, Swatch::Box);
+    c.legend(style.above.0, style.above.1, Swatch::Box);
     c.legend(
         INK,
         &format!("mean {}", value_text(mean, fmt)),

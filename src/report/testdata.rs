@@ -1,7 +1,8 @@
 //! Deterministic synthetic backtest inputs for the report's tests and benchmark (the bench and the
-//! browser test include this file with `#[path]`; `super::ReportTrade` must be in scope there).
+//! browser test include this file with `#[path]`; `super::{ExitReason, Side, TradeRecord}` must be in
+//! scope there).
 
-use super::ReportTrade;
+use super::{ExitReason, Side, TradeRecord};
 
 /// Per-bar series and trades of a made-up backtest.
 pub struct Synthetic {
@@ -12,7 +13,7 @@ pub struct Synthetic {
     /// Equity: 10,000, marked to market while a trade is open.
     pub equity: Vec<f64>,
     /// Alternating long/short trades, each over an equal stretch of bars.
-    pub trades: Vec<ReportTrade>,
+    pub trades: Vec<TradeRecord>,
 }
 
 /// `bars` bars `bar_ms` apart from 2010-01-01 and `n_trades` trades back to back (each exit is the next
@@ -45,7 +46,13 @@ pub fn synthetic(bars: usize, n_trades: usize, bar_ms: i64, seed: u64) -> Synthe
         p *= 1.0 + (uniform() - 0.5) * swing;
         close.push(p);
     }
-    let reasons = ["signal", "stop", "target", "signal", "end-of-data"];
+    let reasons = [
+        ExitReason::Signal,
+        ExitReason::Stop,
+        ExitReason::Target,
+        ExitReason::Signal,
+        ExitReason::EndOfData,
+    ];
     let mut equity = vec![10_000.0; bars];
     let mut trades = Vec::with_capacity(n_trades);
     let span = if n_trades == 0 {
@@ -67,21 +74,26 @@ pub fn synthetic(bars: usize, n_trades: usize, bar_ms: i64, seed: u64) -> Synthe
         }
         let pnl = sign * size * (close[b] - close[a]);
         cash += pnl;
-        trades.push(ReportTrade {
-            entry_ts: ts[a],
-            exit_ts: ts[b],
-            side_long: long,
+        trades.push(TradeRecord {
+            size: sign * size,
+            side: if long { Side::Long } else { Side::Short },
+            entry_bar: a,
+            exit_bar: b,
             entry_price: close[a],
             exit_price: close[b],
+            stop: None,
+            target: None,
             pnl,
+            commission: 0.0,
             return_pct: sign * (close[b] / close[a] - 1.0) * 100.0,
-            exit_reason: reasons[k % reasons.len()].to_string(),
-            size: sign * size,
+            entry_time: ts[a],
+            exit_time: ts[b],
+            duration_days: (ts[b] - ts[a]) as f64 / 86_400_000.0,
+            exit_reason: reasons[k % reasons.len()],
+            ambiguous: false,
         });
     }
-    let last_exit = trades
-        .last()
-        .map_or(0, |t| ((t.exit_ts - ts[0]) / bar_ms) as usize + 1);
+    let last_exit = trades.last().map_or(0, |t| t.exit_bar + 1);
     for e in equity.iter_mut().skip(last_exit) {
         *e = cash;
     }

@@ -5,7 +5,7 @@
 
 use super::backtest::{BacktestInput, BacktestOptions, backtest_document, backtest_report};
 use super::backtest::{drawdown_pct, max_drawdown, monthly_table};
-use super::html::{Table, escape};
+use super::html::{Stat, Table, escape};
 use super::optimize::{
     Candidate, HeatMode, OptimizeInput, OptimizeOptions, ParamAxis, StabilityKind, cell_labels,
     heat_values, optimize_report, verdict,
@@ -16,192 +16,12 @@ use super::scale::{
 use super::svg::{Chart, XKind, bin};
 use super::testdata::{Synthetic, synthetic};
 use super::{buy_and_hold, check_self_contained};
+use crate::metrics::Metrics;
+use crate::metrics::fields::{FIELDS, Text};
+
+use super::strict::{El, parse_strict};
 
 const DAY: i64 = 86_400_000;
-
-// ---------------------------------------------------------------------------------------------
-// A strict parser: every element closed in order (HTML void elements excepted; `/>` only inside
-// <svg>), attributes double-quoted and unique, no raw `<`, `>` or stray `&` in text or values.
-
-#[derive(Debug)]
-enum Node {
-    El(El),
-    Text(String),
-}
-
-#[derive(Debug, Default)]
-struct El {
-    name: String,
-    attrs: Vec<(String, String)>,
-    children: Vec<Node>,
-}
-
-impl El {
-    fn attr(&self, k: &str) -> Option<&str> {
-        self.attrs
-            .iter()
-            .find(|(a, _)| a == k)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn text(&self) -> String {
-        let mut s = String::new();
-        for c in &self.children {
-            match c {
-                Node::Text(t) => s.push_str(t),
-                Node::El(e) => s.push_str(&e.text()),
-            }
-        }
-        s
-    }
-
-    fn find<'a>(&'a self, pred: &dyn Fn(&El) -> bool, out: &mut Vec<&'a El>) {
-        for c in &self.children {
-            if let Node::El(e) = c {
-                if pred(e) {
-                    out.push(e);
-                }
-                e.find(pred, out);
-            }
-        }
-    }
-
-    fn all(&self, name: &str) -> Vec<&El> {
-        let mut v = Vec::new();
-        self.find(&|e| e.name == name, &mut v);
-        v
-    }
-}
-
-const VOID: [&str; 6] = ["meta", "br", "hr", "img", "input", "col"];
-
-fn unescape(s: &str, at: usize) -> Result<String, String> {
-    if s.contains('<') || s.contains('>') {
-        return Err(format!("raw < or > in text near byte {at}"));
-    }
-    let mut out = String::new();
-    let mut rest = s;
-    while let Some(p) = rest.find('&') {
-        out.push_str(&rest[..p]);
-        let end = rest[p..]
-            .find(';')
-            .ok_or(format!("bare & near byte {at}"))?;
-        let ent = &rest[p + 1..p + end];
-        out.push(match ent {
-            "amp" => '&',
-            "lt" => '<',
-            "gt" => '>',
-            "quot" => '"',
-            "#39" => '\'',
-            _ => return Err(format!("unknown entity &{ent}; near byte {at}")),
-        });
-        rest = &rest[p + end + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
-}
-
-/// A start tag's name, attributes and whether it ends in `/>`.
-type Tag = (String, Vec<(String, String)>, bool);
-
-fn parse_tag(tag: &str, at: usize) -> Result<Tag, String> {
-    let self_closing = tag.ends_with('/');
-    let body = tag.trim_end_matches('/');
-    let name_end = body.find(|c: char| c.is_whitespace()).unwrap_or(body.len());
-    let name = body[..name_end].to_string();
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-        return Err(format!("bad tag name {name:?} at byte {at}"));
-    }
-    let mut attrs: Vec<(String, String)> = Vec::new();
-    let mut rest = body[name_end..].trim_start();
-    while !rest.is_empty() {
-        let eq = rest
-            .find('=')
-            .ok_or(format!("attribute without value in <{name}> at byte {at}"))?;
-        let key = rest[..eq].to_string();
-        if !key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == ':')
-        {
-            return Err(format!("bad attribute name {key:?} at byte {at}"));
-        }
-        let after = &rest[eq + 1..];
-        if !after.starts_with('"') {
-            return Err(format!("unquoted value of {key} at byte {at}"));
-        }
-        let close = after[1..]
-            .find('"')
-            .ok_or(format!("unterminated {key} at byte {at}"))?;
-        let value = unescape(&after[1..1 + close], at)?;
-        if attrs.iter().any(|(k, _)| *k == key) {
-            return Err(format!("duplicate attribute {key} at byte {at}"));
-        }
-        attrs.push((key, value));
-        rest = after[close + 2..].trim_start();
-    }
-    Ok((name, attrs, self_closing))
-}
-
-fn parse_strict(html: &str) -> Result<El, String> {
-    let html = html
-        .strip_prefix("<!DOCTYPE html>\n")
-        .ok_or("missing <!DOCTYPE html>")?;
-    let mut stack = vec![El {
-        name: "#root".into(),
-        ..El::default()
-    }];
-    let mut i = 0;
-    while i < html.len() {
-        let Some(off) = html[i..].find('<') else {
-            let t = unescape(&html[i..], i)?;
-            stack.last_mut().unwrap().children.push(Node::Text(t));
-            break;
-        };
-        if off > 0 {
-            let t = unescape(&html[i..i + off], i)?;
-            stack.last_mut().unwrap().children.push(Node::Text(t));
-        }
-        let start = i + off;
-        let end = start + html[start..].find('>').ok_or("unterminated tag")?;
-        let tag = &html[start + 1..end];
-        i = end + 1;
-        if let Some(name) = tag.strip_prefix('/') {
-            let el = stack.pop().ok_or("close without open")?;
-            if el.name != name || stack.is_empty() {
-                return Err(format!("</{name}> closes <{}> at byte {start}", el.name));
-            }
-            stack.last_mut().unwrap().children.push(Node::El(el));
-            continue;
-        }
-        let (name, attrs, self_closing) = parse_tag(tag, start)?;
-        let in_svg = stack.iter().any(|e| e.name == "svg");
-        if self_closing && !in_svg {
-            return Err(format!(
-                "self-closing <{name}/> outside svg at byte {start}"
-            ));
-        }
-        let mut el = El {
-            name: name.clone(),
-            attrs,
-            children: Vec::new(),
-        };
-        if self_closing || VOID.contains(&name.as_str()) {
-            stack.last_mut().unwrap().children.push(Node::El(el));
-        } else if name == "style" {
-            let close = html[i..].find("</style>").ok_or("unterminated <style>")?;
-            el.children.push(Node::Text(html[i..i + close].to_string()));
-            stack.last_mut().unwrap().children.push(Node::El(el));
-            i += close + "</style>".len();
-        } else {
-            stack.push(el);
-        }
-    }
-    if stack.len() != 1 {
-        let open: Vec<&str> = stack.iter().map(|e| e.name.as_str()).collect();
-        return Err(format!("unclosed elements at the end: {open:?}"));
-    }
-    Ok(stack.pop().unwrap())
-}
 
 #[test]
 fn the_strict_parser_rejects_what_it_should() {
@@ -228,20 +48,23 @@ fn the_strict_parser_rejects_what_it_should() {
 // ---------------------------------------------------------------------------------------------
 // Backtest report structure, metrics, escaping, self-containment.
 
-fn metrics() -> Vec<(String, String)> {
-    [
-        ("Return", "718.1237%"),
-        ("Sharpe", "0.715702895129024"),
-        ("Max drawdown", "-32.79366156491895%"),
-        ("Final equity", "81,812.37 <USD>"),
-        ("Trades", "93"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect()
+/// The metrics of an empty run (no bars: every real is NaN, every count 0) with a few set by hand.
+fn metrics() -> Metrics {
+    let mut m = crate::metrics::compute(
+        &crate::candles::Candles::default(),
+        &crate::engine::RunResult::default(),
+    );
+    m.start_ts = 1_092_873_600_000; // 2004-08-19T00:00:00Z
+    m.duration_days = 3116.0;
+    m.return_pct = 718.1237;
+    m.sharpe = 0.715_702_895_129_024;
+    m.max_drawdown_pct = -32.793_661_564_918_95;
+    m.equity_final = 81_812.374;
+    m.num_trades = 93;
+    m
 }
 
-fn input<'a>(d: &'a Synthetic, m: &'a [(String, String)], title: &'a str) -> BacktestInput<'a> {
+fn input<'a>(d: &'a Synthetic, m: &'a Metrics, title: &'a str) -> BacktestInput<'a> {
     BacktestInput {
         title,
         subtitle: "fast=10, slow=20",
@@ -251,7 +74,16 @@ fn input<'a>(d: &'a Synthetic, m: &'a [(String, String)], title: &'a str) -> Bac
         equity: &d.equity,
         trades: &d.trades,
         buy_hold: None,
+        notes: &[],
     }
+}
+
+/// The section with this id.
+fn section<'a>(root: &'a El, id: &str) -> &'a El {
+    root.all("section")
+        .into_iter()
+        .find(|s| s.attr("id") == Some(id))
+        .unwrap_or_else(|| panic!("no section {id}"))
 }
 
 fn section_ids(root: &El) -> Vec<String> {
@@ -265,7 +97,7 @@ fn section_ids(root: &El) -> Vec<String> {
 fn backtest_report_is_well_formed_with_every_section() {
     let d = synthetic(2148, 93, DAY, 7);
     let m = metrics();
-    let bh = buy_and_hold(&d.close, 10_000.0);
+    let bh = buy_and_hold(&d.close, 0, 10_000.0);
     let mut inp = input(&d, &m, "sma_cross on GOOG 1d");
     inp.buy_hold = Some(&bh);
     let html = backtest_report(&inp, &BacktestOptions::default()).unwrap();
@@ -280,6 +112,7 @@ fn backtest_report_is_well_formed_with_every_section() {
             "trade-returns-over-time",
             "monthly-returns",
             "distribution-of-trade-returns",
+            "largest-losses",
             "trades"
         ]
     );
@@ -292,19 +125,14 @@ fn backtest_report_is_well_formed_with_every_section() {
     assert_eq!(titles.iter().filter(|t| t.contains(" entry ")).count(), 93);
     assert_eq!(titles.iter().filter(|t| t.contains(" exit (")).count(), 93);
     // the trade table: 25 + 25 of 93 rows and the omitted line between (93 − 50 = 43)
-    let table = root
-        .all("table")
-        .into_iter()
-        .find(|t| t.attr("class") == Some("data"))
-        .unwrap();
-    let rows = table.all("tr");
+    let rows = section(&root, "trades").all("tr");
     assert_eq!(rows.len(), 1 + 25 + 1 + 25);
     assert_eq!(rows[26].text(), "… 43 rows omitted …");
     assert_eq!(rows[27].all("td")[0].text(), "69");
 }
 
 #[test]
-fn metrics_appear_exactly_as_given() {
+fn metrics_come_from_the_field_table() {
     let d = synthetic(500, 10, DAY, 1);
     let m = metrics();
     let html = backtest_report(&input(&d, &m, "t"), &BacktestOptions::default()).unwrap();
@@ -314,28 +142,73 @@ fn metrics_appear_exactly_as_given() {
         .into_iter()
         .find(|t| t.attr("class") == Some("kv"))
         .unwrap();
-    let pairs: Vec<(String, String)> = kv
+    let rows: Vec<(String, String, String)> = kv
         .all("tr")
         .iter()
-        .map(|r| (r.all("th")[0].text(), r.all("td")[0].text()))
+        .map(|r| {
+            let key = r.attr("data-key").unwrap_or("").to_string();
+            (key, r.all("th")[0].text(), r.all("td")[0].text())
+        })
         .collect();
-    assert_eq!(pairs, m);
+    // one row per metric the text table shows (all but periods_per_year), keyed and labelled as the
+    // field table says, in its order
+    let shown: Vec<(&str, &str)> = FIELDS
+        .iter()
+        .filter(|f| f.text != Text::Hidden)
+        .map(|f| (f.key, f.label))
+        .collect();
+    assert_eq!(rows.len(), 36);
+    let got: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|(k, l, _)| (k.as_str(), l.as_str()))
+        .collect();
+    assert_eq!(got, shown);
+    let value = |k: &str| rows.iter().find(|r| r.0 == k).unwrap().2.clone();
+    // the values set above, in the text table's formats: 2 decimals for percent and money, 3 for the
+    // Sharpe ratio, "N days", dates as YYYY-MM-DD, counts whole; an empty run's NaN beta shows "—"
+    assert_eq!(value("return_pct"), "718.12");
+    assert_eq!(value("sharpe"), "0.716");
+    assert_eq!(value("max_drawdown_pct"), "-32.79");
+    assert_eq!(value("equity_final"), "81812.37");
+    assert_eq!(value("duration_days"), "3116 days");
+    assert_eq!(value("start_ts"), "2004-08-19");
+    assert_eq!(value("num_trades"), "93");
+    assert_eq!(value("beta"), "—");
+    // the headline cards: the same cells for the same keys
+    let cards: Vec<(String, String)> = root
+        .all("div")
+        .into_iter()
+        .filter(|d| d.attr("class") == Some("card"))
+        .map(|c| {
+            (
+                c.attr("data-key").unwrap().to_string(),
+                c.all("div")[1].text(),
+            )
+        })
+        .collect();
+    assert_eq!(cards.len(), 8);
+    for (k, v) in &cards {
+        assert_eq!(*v, value(k), "card {k}");
+    }
+    // the verdict sentence quotes them too
+    assert!(html.contains("the strategy returned 718.12%"), "{html}");
 }
 
 #[test]
 fn text_is_escaped_everywhere() {
     let d = synthetic(300, 4, DAY, 2);
     let title = "<script>alert(\"x\")</script> & 'q'";
-    let mut m = metrics();
-    m.push(("<b>label</b>".into(), "a\"b'c".into()));
-    let mut trades = d.trades.clone();
-    trades[0].exit_reason = "<img src=x onerror=alert(1)>".into();
+    let m = metrics();
+    let notes = ["<b>note</b> <img src=x onerror=alert(1)> a\"b'c".to_string()];
     let mut inp = input(&d, &m, title);
-    inp.trades = &trades;
+    inp.notes = &notes;
     let html = backtest_report(&inp, &BacktestOptions::default()).unwrap();
     assert!(!html.contains("<script"));
     assert!(!html.contains("<img"));
     assert!(!html.contains("<b>"));
+    assert!(
+        html.contains("&lt;b&gt;note&lt;/b&gt; &lt;img src=x onerror=alert(1)&gt; a&quot;b&#39;c")
+    );
     assert!(html.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;q&#39;"));
     check_self_contained(&html).unwrap();
     let root = parse_strict(&html).unwrap();
@@ -506,14 +379,14 @@ fn report_sizes_stay_bounded() {
     // GOOG-sized: 2148 daily bars, 93 trades → under 300 KB
     let d = synthetic(2148, 93, DAY, 11);
     let m = metrics();
-    let bh = buy_and_hold(&d.close, 10_000.0);
+    let bh = buy_and_hold(&d.close, 0, 10_000.0);
     let mut inp = input(&d, &m, "goog-sized");
     inp.buy_hold = Some(&bh);
     let small = backtest_report(&inp, &BacktestOptions::default()).unwrap();
     assert!(small.len() < 300_000, "{} bytes", small.len());
     // 1,000,000 one-minute bars, 50,000 trades → under 3 MB
     let d = synthetic(1_000_000, 50_000, 60_000, 12);
-    let bh = buy_and_hold(&d.close, 10_000.0);
+    let bh = buy_and_hold(&d.close, 0, 10_000.0);
     let mut inp = input(&d, &m, "big");
     inp.buy_hold = Some(&bh);
     let big = backtest_report(&inp, &BacktestOptions::default()).unwrap();
@@ -531,11 +404,7 @@ fn report_sizes_stay_bounded() {
         .min_by(|&a, &b| d.trades[a].pnl.total_cmp(&d.trades[b].pnl))
         .unwrap();
     for i in [best, worst] {
-        let side = if d.trades[i].side_long {
-            "long"
-        } else {
-            "short"
-        };
+        let side = d.trades[i].side.as_str();
         let prefix = format!("#{} {side} entry ", i + 1);
         assert!(
             titles.iter().any(|t| t.starts_with(&prefix)),
@@ -549,11 +418,7 @@ fn report_sizes_stay_bounded() {
     let hi = (0..d.trades.len()).max_by(by_ret).unwrap();
     let lo = (0..d.trades.len()).min_by(by_ret).unwrap();
     for i in [hi, lo] {
-        let side = if d.trades[i].side_long {
-            "long"
-        } else {
-            "short"
-        };
+        let side = d.trades[i].side.as_str();
         let prefix = format!("#{} {side} exit 20", i + 1);
         assert!(
             titles.iter().any(|t| t.starts_with(&prefix)),
@@ -826,12 +691,14 @@ fn stability_verdicts() {
 fn grid_input<'a>(
     axes: &'a [ParamAxis],
     cands: &'a [Candidate],
-    m: &'a [(String, String)],
+    m: &'a [Stat],
 ) -> OptimizeInput<'a> {
     OptimizeInput {
         title: "opt <1>",
         subtitle: "grid",
         metrics: m,
+        best_metrics: &[],
+        notes: &[],
         objective: "sharpe",
         axes,
         candidates: cands,
@@ -858,7 +725,7 @@ fn optimize_report_sections_caption_and_neighbours() {
         }
     }
     // best: fast=15, slow=30, stop=2 → 1 + 2 + 0.1 + 0.01 = 3.11
-    let m = vec![("Method".to_string(), "grid".to_string())];
+    let m = vec![Stat::plain("Method", "grid")];
     let inp = grid_input(&axes, &cands, &m);
     let html = optimize_report(&inp, &OptimizeOptions::default()).unwrap();
     check_self_contained(&html).unwrap();

@@ -6,6 +6,7 @@
 //! trades this hour, position size, risk per trade, reward:risk, strategy budget, daily loss.
 
 pub mod amounts;
+pub mod approval;
 pub mod book;
 pub mod input;
 pub mod limits;
@@ -14,6 +15,7 @@ pub mod strategy_id;
 pub mod validator;
 
 pub use amounts::MAX_AMOUNT;
+pub use approval::{Approval, Checked};
 pub use book::{
     AuditEntry, AuditKind, Decision, DecisionFilter, RecordOutcome, RiskBook, RiskState,
 };

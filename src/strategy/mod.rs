@@ -25,6 +25,7 @@ pub mod fabio;
 pub mod jadecap;
 pub mod nbb;
 pub mod params;
+pub mod signals;
 pub mod sma_cross;
 pub mod tori;
 
@@ -64,12 +65,13 @@ pub trait Strategy: Send + Sync {
 
 /// Every built-in strategy, in listing order.
 pub fn registry() -> &'static [&'static dyn Strategy] {
-    static ALL: [&dyn Strategy; 5] = [
+    static ALL: [&dyn Strategy; 6] = [
         &sma_cross::SmaCross,
         &nbb::Nbb,
         &jadecap::JadeCap,
         &fabio::Fabio,
         &tori::Tori,
+        &signals::SignalsFile,
     ];
     &ALL
 }
@@ -123,6 +125,7 @@ pub fn bracket_entry(
         side,
         stop: Some(stop),
         target: Some(target),
+        size: None,
     })
 }
 
@@ -218,7 +221,10 @@ mod tests {
     #[test]
     fn lookup_lists_available_strategies() {
         assert_eq!(lookup("sma_cross").unwrap().name(), "sma_cross");
-        assert_eq!(names(), ["sma_cross", "nbb", "jadecap", "fabio", "tori"]);
+        assert_eq!(
+            names(),
+            ["sma_cross", "nbb", "jadecap", "fabio", "tori", "signals"]
+        );
         let e = lookup("nope").err().expect("unknown name").to_string();
         assert!(
             e.contains("unknown strategy `nope`") && e.contains("sma_cross"),

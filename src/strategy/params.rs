@@ -46,6 +46,10 @@ pub enum ParamKind {
         /// Every valid value.
         options: &'static [&'static str],
     },
+    /// A file the strategy reads (a signals file). It has no default: a value must be given. A relative
+    /// path is taken relative to the current folder and stored absolute, so a playbook re-runs from
+    /// anywhere; playbooks also record the file's sha256 (`[strategy.file_sha256]`).
+    Path,
 }
 
 /// One declared parameter of a strategy.
@@ -106,6 +110,15 @@ impl ParamSpec {
         }
     }
 
+    /// A file path parameter (required).
+    pub const fn path(name: &'static str, help: &'static str) -> ParamSpec {
+        ParamSpec {
+            name,
+            kind: ParamKind::Path,
+            help,
+        }
+    }
+
     /// A parameter that takes one of `options`.
     pub const fn choice(
         name: &'static str,
@@ -131,6 +144,8 @@ pub enum ParamValue {
     Float(f64),
     /// One of the declared options.
     Choice(&'static str),
+    /// An absolute file path (empty: not given). Interned, so values stay `Copy`.
+    Path(&'static str),
 }
 
 impl std::fmt::Display for ParamValue {
@@ -138,7 +153,7 @@ impl std::fmt::Display for ParamValue {
         match self {
             ParamValue::Int(v) => write!(f, "{v}"),
             ParamValue::Float(v) => write!(f, "{v}"),
-            ParamValue::Choice(v) => write!(f, "{v}"),
+            ParamValue::Choice(v) | ParamValue::Path(v) => write!(f, "{v}"),
         }
     }
 }
@@ -150,15 +165,17 @@ impl ParamSpec {
             ParamKind::Int { default, .. } => ParamValue::Int(default),
             ParamKind::Float { default, .. } => ParamValue::Float(default),
             ParamKind::Choice { default, .. } => ParamValue::Choice(default),
+            ParamKind::Path => ParamValue::Path(""),
         }
     }
 
-    /// The type name shown by `--list-strategies`: `int`, `float` or `choice`.
+    /// The type name shown by `--list-strategies`: `int`, `float`, `choice` or `path`.
     pub fn type_name(&self) -> &'static str {
         match self.kind {
             ParamKind::Int { .. } => "int",
             ParamKind::Float { .. } => "float",
             ParamKind::Choice { .. } => "choice",
+            ParamKind::Path => "path",
         }
     }
 
@@ -168,6 +185,7 @@ impl ParamSpec {
             ParamKind::Int { min, max, .. } => format!("{min}..={max}"),
             ParamKind::Float { min, max, .. } => format!("{min}..={max}"),
             ParamKind::Choice { options, .. } => format!("one of {}", options.join("|")),
+            ParamKind::Path => "a file path (required)".to_string(),
         }
     }
 
@@ -187,6 +205,7 @@ impl ParamSpec {
                 ..
             } => format!("{search_min}..={search_max}:{step}"),
             ParamKind::Choice { options, .. } => options.join("|"),
+            ParamKind::Path => String::new(),
         }
     }
 
@@ -230,8 +249,41 @@ impl ParamSpec {
                 .find(|o| o.eq_ignore_ascii_case(t))
                 .map(|o| ParamValue::Choice(o))
                 .ok_or_else(|| bad(&format!("`{t}` is not an option"))),
+            ParamKind::Path => {
+                if t.is_empty() {
+                    return Err(bad("no path given"));
+                }
+                let abs = std::path::absolute(t)
+                    .map_err(|e| bad(&format!("`{t}` is not a usable path: {e}")))?;
+                let text = abs
+                    .to_str()
+                    .ok_or_else(|| bad(&format!("`{t}` is not valid UTF-8")))?;
+                Ok(ParamValue::Path(intern(text)))
+            }
         }
     }
+
+    /// The usage error for a required parameter that was not given.
+    pub fn missing(&self) -> Error {
+        Error::usage(format!(
+            "parameter `{}` is required: give --param {}=PATH ({})",
+            self.name, self.name, self.help
+        ))
+    }
+}
+
+/// `text` as a `&'static str`, leaked once per distinct value (a process names a few files at most), so
+/// that [`ParamValue`] stays `Copy` like the numbers and choices.
+fn intern(text: &str) -> &'static str {
+    use std::sync::Mutex;
+    static POOL: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    let mut pool = POOL.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(s) = pool.iter().find(|s| **s == text) {
+        return s;
+    }
+    let s: &'static str = Box::leak(text.to_string().into_boxed_str());
+    pool.push(s);
+    s
 }
 
 /// A full set of parameter values for one strategy, in declaration order.
@@ -262,6 +314,13 @@ impl Params {
                 )));
             };
             values[idx].1 = specs[idx].parse(text)?;
+        }
+        if let Some(spec) = specs
+            .iter()
+            .zip(&values)
+            .find(|(_, (_, v))| *v == ParamValue::Path(""))
+        {
+            return Err(spec.0.missing());
         }
         Ok(Params { values })
     }
@@ -304,6 +363,17 @@ impl Params {
             Some(ParamValue::Float(v)) => v,
             Some(ParamValue::Int(v)) => v as f64,
             other => panic!("parameter `{name}` is not a number: {other:?}"),
+        }
+    }
+
+    /// The file path of `name` (absolute; empty when not given).
+    ///
+    /// # Panics
+    /// If the strategy did not declare `name` as a path.
+    pub fn path(&self, name: &str) -> &'static str {
+        match self.get(name) {
+            Some(ParamValue::Path(v)) => v,
+            other => panic!("parameter `{name}` is not a path: {other:?}"),
         }
     }
 

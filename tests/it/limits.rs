@@ -162,10 +162,10 @@ fn pso_stops_on_ctrl_c_and_writes_what_it_evaluated() {
         .status()
         .unwrap();
     assert!(status.success());
-    let stopped = Instant::now();
-    let res = finish_within(child, Duration::from_secs(10), "pso after Ctrl-C");
+    // A hang guard, not a timing check: after the stop the run still computes the [validation]
+    // statistics of what it evaluated (PBO over 12,870 splits: ~5 s in a debug build on a loaded machine).
+    let res = finish_within(child, Duration::from_secs(120), "pso after Ctrl-C");
     assert_eq!(res.status.code(), Some(130), "{}", stderr_of(&res));
-    assert!(stopped.elapsed() < Duration::from_secs(5));
     let o = load_toml(&out)["optimization"].clone();
     assert_eq!(o["status"].as_str(), Some("interrupted"));
     let evaluated = o["evaluated"].as_integer().unwrap();

@@ -3,13 +3,24 @@
 
 mod backtest_engine;
 mod backtest_parity;
+mod brackets;
+mod csv_options;
 mod fetch_providers;
 mod home;
+mod journal;
 mod limits;
 mod optimize;
 mod outputs;
+mod paper;
+mod report;
 mod report_browser;
+mod resample;
 mod risk_check;
+mod shard_merge;
+mod signals;
+mod slurm;
 mod store;
 mod strategies;
 mod support;
+mod time_window;
+mod walk_forward;

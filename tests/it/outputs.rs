@@ -1,4 +1,5 @@
-//! Output files (`optimize --out/--results`, `optimize merge --out`, `backtest --trades/--equity`): never
+//! Output files (`optimize --out/--results/--report`, `optimize merge --out/--results`, `backtest
+//! --trades/--equity/--report`, `report … --out`): never
 //! inside the candle store, never over an input, a special file or the other output; a symlink is
 //! written through to its target; an unwritable place fails before the search; two runs never mix their
 //! outputs; temp files a killed run left beside an output are cleaned.
@@ -106,7 +107,25 @@ fn an_output_inside_the_candle_store_is_refused_and_the_bars_stay() {
         let out = optimize(h, &args);
         assert_refused(&out, &[flag, "inside the candle store"]);
     }
-    for flag in ["--trades", "--equity"] {
+    let report = optimize(h, &["--out", p(&h.join("pb.toml")), "--report", p(&goog)]);
+    assert_refused(&report, &["--report", "inside the candle store"]);
+    let page = run(
+        h,
+        &[
+            "report",
+            "backtest",
+            "--strategy",
+            "sma_cross",
+            "--symbol",
+            "GOOG",
+            "--interval",
+            "1d",
+            "--out",
+            p(&goog),
+        ],
+    );
+    assert_refused(&page, &["--out", "inside the candle store"]);
+    for flag in ["--trades", "--equity", "--report"] {
         let target = data.join("GOOG").join("x.parquet");
         let out = run(
             h,

@@ -12,15 +12,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use flowrex::metrics::Metrics;
 use flowrex::report::{
-    BacktestInput, BacktestOptions, Candidate, OptimizeInput, OptimizeOptions, ParamAxis,
-    ReportTrade, backtest_report, buy_and_hold, check_self_contained, optimize_report,
+    BacktestInput, BacktestOptions, Candidate, OptimizeInput, OptimizeOptions, ParamAxis, Stat,
+    backtest_report, buy_and_hold, check_self_contained, optimize_report,
 };
+use flowrex::trade::{ExitReason, Side, TradeRecord};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// True when Chromium is installed; without it, a loud skip notice (or a failure when `CI` is set).
-fn chromium_available(test: &str) -> bool {
+pub fn chromium_available(test: &str) -> bool {
     if Path::new(CHROMIUM).exists() {
         return true;
     }
@@ -130,7 +132,7 @@ fn pixel_stats(png: &Path) -> (f64, f64) {
 
 /// Writes `html` to `name.html`, renders it, and asserts the page is self-contained, quiet in the
 /// console and visibly drawn. Returns the PNG path.
-fn check_in_browser(name: &str, html: &str, height: u32) -> PathBuf {
+pub fn check_in_browser(name: &str, html: &str, height: u32) -> PathBuf {
     check_self_contained(html).unwrap_or_else(|e| panic!("{name}: {e}"));
     let dir = out_dir();
     let page = dir.join(format!("{name}.html"));
@@ -165,18 +167,15 @@ mod testdata;
 
 const DAY: i64 = 86_400_000;
 
-fn metrics(trades: usize) -> Vec<(String, String)> {
-    [
-        ("Return", "18.42%"),
-        ("Buy & hold return", "7.03%"),
-        ("Sharpe", "0.7157"),
-        ("Max drawdown", "-21.35%"),
-        ("Win rate", "51.6%"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .chain([("Trades".to_string(), trades.to_string())])
-    .collect()
+/// Metrics of an empty run with the headline ones set by hand.
+fn metrics(trades: usize) -> Metrics {
+    let mut m = flowrex::metrics::compute(
+        &flowrex::candles::Candles::default(),
+        &flowrex::engine::RunResult::default(),
+    );
+    (m.return_pct, m.buy_hold_return_pct, m.sharpe) = (18.42, 7.03, 0.7157);
+    (m.max_drawdown_pct, m.win_rate_pct, m.num_trades) = (-21.35, 51.6, trades);
+    m
 }
 
 #[test]
@@ -221,7 +220,7 @@ fn backtest_report_renders_in_chromium() {
         equity,
         trades,
     } = testdata::synthetic(2148, 93, DAY, 7);
-    let bh = buy_and_hold(&close, 10_000.0);
+    let bh = buy_and_hold(&close, 0, 10_000.0);
     let m = metrics(trades.len());
     let input = BacktestInput {
         title: "sma_cross on SYNTH 1d <demo & test>",
@@ -232,6 +231,7 @@ fn backtest_report_renders_in_chromium() {
         equity: &equity,
         trades: &trades,
         buy_hold: Some(&bh),
+        notes: &[],
     };
     let html = backtest_report(&input, &BacktestOptions::default()).unwrap();
     check_in_browser("backtest", &html, 2000);
@@ -256,6 +256,7 @@ fn empty_backtest_reports_render_in_chromium() {
         equity: &equity,
         trades: &[],
         buy_hold: None,
+        notes: &[],
     };
     let html = backtest_report(&input, &BacktestOptions::default()).unwrap();
     assert!(html.contains("No trades"));
@@ -318,14 +319,16 @@ fn optimize_report_renders_in_chromium() {
         },
     ];
     let m = vec![
-        ("Method".to_string(), "grid".to_string()),
-        ("Candidates".to_string(), cands.len().to_string()),
+        Stat::plain("Method", "grid"),
+        Stat::plain("Candidates", cands.len().to_string()),
     ];
     let extra = vec!["Trades".to_string(), "Return".to_string()];
     let input = OptimizeInput {
         title: "Optimization: sma_cross on SYNTH 1d",
         subtitle: "objective sharpe, grid search",
         metrics: &m,
+        best_metrics: &[],
+        notes: &[],
         objective: "sharpe",
         axes: &axes,
         candidates: &cands,
@@ -333,4 +336,89 @@ fn optimize_report_renders_in_chromium() {
     };
     let html = optimize_report(&input, &OptimizeOptions::default()).unwrap();
     check_in_browser("optimize", &html, 2000);
+}
+
+#[test]
+fn paper_and_journal_reports_render_in_chromium() {
+    use flowrex::report::journal::MatchedTrade;
+    use flowrex::report::paper::PaperFill;
+    use flowrex::report::stats::compare;
+    use flowrex::report::{JournalInput, PaperInput, journal_report, paper_report};
+    if !chromium_available("paper_and_journal_reports_render_in_chromium") {
+        return;
+    }
+    let d = testdata::synthetic(400, 20, DAY, 9);
+    // the paper account: two fills per trade, 2 bps of slippage on each
+    let fills: Vec<PaperFill> = d
+        .trades
+        .iter()
+        .flat_map(|t| {
+            [
+                (t.entry_time, "open", t.entry_price, 0.0),
+                (t.exit_time, "close", t.exit_price, t.pnl),
+            ]
+            .map(|(ts, effect, price, realized)| PaperFill {
+                ts,
+                market: "SYNTH 1d".into(),
+                side: t.side,
+                effect: effect.into(),
+                quantity: t.size.abs(),
+                requested_price: price,
+                price: price * 1.0002,
+                slippage_bps: 2.0,
+                commission: 0.0,
+                realized,
+                balance: 10_000.0 + realized,
+            })
+        })
+        .collect();
+    let headline = [
+        Stat::plain("Equity", "10,412.00"),
+        Stat::plain("Total P&L", "+412.00"),
+    ];
+    let paper = PaperInput {
+        title: "Paper account 1",
+        subtitle: "autonomous · SYNTH 1d",
+        headline: &headline,
+        account: &[Stat::plain("Balance", "10,412.00")],
+        ts: &d.ts,
+        equity: &d.equity,
+        positions: &[],
+        fills: &fills,
+        trades: &d.trades,
+        notes: &[],
+    };
+    let html = paper_report(&paper, &BacktestOptions::default()).unwrap();
+    check_in_browser("paper", &html, 3600);
+    // the journal: every other backtest trade matched with a real one filled 3 bps worse
+    let matched: Vec<MatchedTrade> = d
+        .trades
+        .iter()
+        .step_by(2)
+        .map(|t| {
+            let mut real = t.clone();
+            real.entry_price *= if t.side == Side::Long { 1.0003 } else { 0.9997 };
+            real.pnl -= 3.0;
+            MatchedTrade {
+                backtest: t.clone(),
+                real,
+            }
+        })
+        .collect();
+    let only_bt: Vec<TradeRecord> = d.trades.iter().skip(1).step_by(2).cloned().collect();
+    let (a, mut b) = (metrics(20), metrics(10));
+    b.win_rate_pct = 40.0;
+    let rows = compare(&a, &b);
+    let journal = JournalInput {
+        title: "Journal: sma_cross on SYNTH 1d (paper)",
+        subtitle: "real trades against their backtest replay",
+        source: "paper",
+        matched: &matched,
+        only_real: &[],
+        only_backtest: &only_bt,
+        metrics: &rows,
+        notes: &[],
+    };
+    let html = journal_report(&journal, &BacktestOptions::default()).unwrap();
+    check_in_browser("journal", &html, 3600);
 }

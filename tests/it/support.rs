@@ -210,3 +210,21 @@ pub fn parquet_batches(path: &Path) -> Vec<RecordBatch> {
         .map(|batch| batch.unwrap())
         .collect()
 }
+
+// ---- Tools the machine may lack -----------------------------------------------------------------
+
+/// A test that cannot run here because `what` is missing: fails when `CI` is set (CI installs every
+/// tool the tests need, see `.ci/run`), else prints a loud SKIPPED notice that the harness's output
+/// capture does not swallow (it goes to the stderr handle, not through `eprintln!`).
+pub fn skip_or_fail(test: &str, what: &str, fix: &str) {
+    use std::io::Write as _;
+    if std::env::var_os("CI").is_some() {
+        panic!("{test}: {what}, and CI is set: {fix}");
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "\n**********************************************************************\n\
+         SKIPPED {test}: {what}.\n{fix}, or set CI=1 to make this a failure.\n\
+         **********************************************************************\n"
+    );
+}

@@ -303,24 +303,25 @@ impl BlockStats {
         if let Some(t) = returns.iter().position(|x| !x.is_finite()) {
             return Err(not_finite(c, t, returns[t]));
         }
-        let used = &returns[l.dropped..];
-        let k = used.iter().sum::<f64>() / used.len() as f64;
         let cells = &mut self.sums[c * l.blocks * 3..][..l.blocks * 3];
-        for (cell, block) in cells
-            .chunks_exact_mut(3)
-            .zip(used.chunks_exact(l.block_len))
-        {
-            let (mut s, mut q) = (0.0, 0.0);
-            for &x in block {
-                let y = x - k;
-                s += y;
-                q += y * y;
-            }
-            cell.copy_from_slice(&[block.len() as f64, s, q]);
-        }
-        self.shift[c] = k;
+        self.shift[c] = fill_cells(l, returns, cells);
         self.filled[c] = true;
         Ok(())
+    }
+
+    /// Candidates whose sums were computed apart ([`BlockLayout::candidate_sums`]), in the given
+    /// order: the same statistics as [`set`](Self::set) with the same returns.
+    pub fn from_candidates(
+        layout: BlockLayout,
+        candidates: impl IntoIterator<Item = CandidateSums>,
+    ) -> BlockStats {
+        let mut stats = BlockStats::new(layout);
+        for c in candidates {
+            stats.shift.push(c.shift);
+            stats.sums.extend_from_slice(&c.cells);
+            stats.filled.push(true);
+        }
+        stats
     }
 
     /// The block layout.
@@ -348,6 +349,65 @@ impl BlockStats {
             .collect();
         sums_sharpe(self.shift[c], union(row, &blocks))
     }
+}
+
+/// One candidate's block statistics computed on their own ([`BlockLayout::candidate_sums`]), e.g. on
+/// the thread that produced its returns, to be gathered with [`BlockStats::from_candidates`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct CandidateSums {
+    shift: f64,
+    /// (count, sum, sumsq) per block.
+    cells: Vec<f64>,
+}
+
+impl CandidateSums {
+    /// The heap memory it holds, in bytes.
+    pub fn heap_bytes(&self) -> usize {
+        self.cells.capacity() * 8
+    }
+}
+
+impl BlockLayout {
+    /// The block statistics of one candidate's T returns. Invalid-input error when the length is not
+    /// T or a return is not finite.
+    pub fn candidate_sums(&self, returns: &[f64]) -> Result<CandidateSums> {
+        if returns.len() != self.periods {
+            return Err(Error::invalid(format!(
+                "{} returns, expected {}",
+                returns.len(),
+                self.periods
+            )));
+        }
+        if let Some(t) = returns.iter().position(|x| !x.is_finite()) {
+            return Err(Error::invalid(format!(
+                "period {t}: return {} is not a finite number",
+                returns[t]
+            )));
+        }
+        let mut cells = vec![0.0; self.blocks * 3];
+        let shift = fill_cells(*self, returns, &mut cells);
+        Ok(CandidateSums { shift, cells })
+    }
+}
+
+/// Writes (count, sum, sumsq) of `returns − shift` per block into `cells` and returns the shift (the
+/// mean of the used returns). `returns` has T finite values.
+fn fill_cells(l: BlockLayout, returns: &[f64], cells: &mut [f64]) -> f64 {
+    let used = &returns[l.dropped..];
+    let k = used.iter().sum::<f64>() / used.len() as f64;
+    for (cell, block) in cells
+        .chunks_exact_mut(3)
+        .zip(used.chunks_exact(l.block_len))
+    {
+        let (mut s, mut q) = (0.0, 0.0);
+        for &x in block {
+            let y = x - k;
+            s += y;
+            q += y * y;
+        }
+        cell.copy_from_slice(&[block.len() as f64, s, q]);
+    }
+    k
 }
 
 fn too_few_candidates(n: usize) -> Error {

@@ -410,6 +410,42 @@ pub fn enable_strategy(
     Ok(budget(tx, name)?.expect("budget row exists"))
 }
 
+/// Disables a strategy's risk budget (creating the budget when it has none), so every check naming it is
+/// rejected by the strategy-budget rule until [`enable_strategy`]. Audited with `reason` and `inputs`
+/// (the evidence, e.g. the journal's feedback criteria). A strategy already disabled keeps its first
+/// reason and nothing is written; the returned flag says whether this call disabled it.
+pub fn disable_strategy(
+    tx: &Transaction<'_>,
+    name: &StrategyId,
+    reason: &str,
+    inputs: Value,
+    now: DateTime<Utc>,
+) -> Result<(StrategyBudget, Option<i64>)> {
+    let name = name.as_str();
+    let reason = non_empty("reason", reason)?;
+    ensure_budget(tx, name, now)?;
+    let before = budget(tx, name)?.expect("budget row exists");
+    if !before.enabled {
+        return Ok((before, None));
+    }
+    tx.execute(
+        "UPDATE strategy_budgets SET enabled = 0, disabled_reason = ?2, disabled_ts = ?3, updated_ts = ?3
+         WHERE strategy = ?1",
+        params![name, reason, ts_text(now)],
+    )?;
+    let id = audit(
+        tx,
+        now,
+        Audit {
+            strategy: Some(name),
+            reason: Some(reason),
+            inputs,
+            ..Audit::of(AuditKind::StrategyDisabled)
+        },
+    )?;
+    Ok((budget(tx, name)?.expect("budget row exists"), Some(id)))
+}
+
 /// Recomputes the audit chains and checks their guard triggers ([`crate::db::audit::verify`]).
 pub fn verify_audit(tx: &Transaction<'_>) -> Result<Verification> {
     crate::db::audit::verify(tx, crate::db::migrations::installed_trigger_sql)
@@ -547,6 +583,41 @@ mod tests {
         assert_eq!(log.len(), 1);
         assert_eq!(log[0].id, d.decision_id);
         assert_eq!(log[0].inputs["state"]["open_positions"], 1);
+    }
+
+    #[test]
+    fn a_disabled_strategy_is_rejected_until_re_enabled_and_a_second_disable_writes_nothing() {
+        let mut db = Db::open_in_memory().unwrap();
+        db.write(|tx| set_balance(tx, 10_000.0, None, t0()).map(drop))
+            .unwrap();
+        let (b, id) = db
+            .write(|tx| disable_strategy(tx, &s(), "feedback: 3 criteria", json!({"k": 1}), t0()))
+            .unwrap();
+        assert!(!b.enabled);
+        assert_eq!(b.disabled_reason.as_deref(), Some("feedback: 3 criteria"));
+        let d = db.write(|tx| check(tx, &HARD, &trade(), t0())).unwrap();
+        assert!(!d.approved);
+        assert!(!d.verdict(Rule::StrategyBudget).pass);
+        // Already disabled: the first reason stays, no audit row.
+        let (b2, id2) = db
+            .write(|tx| disable_strategy(tx, &s(), "again", json!({}), t0()))
+            .unwrap();
+        assert_eq!(
+            (b2.disabled_reason.as_deref(), id2),
+            (Some("feedback: 3 criteria"), None)
+        );
+        let (_, log) = state_and_log(&mut db);
+        let kinds: Vec<&str> = log.iter().map(|e| e.kind.as_str()).collect();
+        assert_eq!(kinds, ["strategy_disabled", "check"]);
+        assert_eq!(Some(log[0].id), id);
+        assert_eq!(log[0].inputs["k"], 1);
+        db.write(|tx| enable_strategy(tx, &s(), "fixed", t0()).map(drop))
+            .unwrap();
+        assert!(
+            db.write(|tx| check(tx, &HARD, &trade(), t0()))
+                .unwrap()
+                .approved
+        );
     }
 
     #[test]

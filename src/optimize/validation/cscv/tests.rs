@@ -283,3 +283,26 @@ fn a_hundred_thousand_candidates_fit_in_forty_megabytes() {
     // 100,000 × (16 × 3 × 8 + 8 + 1) = 39,300,000 bytes.
     assert_eq!(stats.heap_bytes(), 39_300_000);
 }
+
+/// Sums computed apart and gathered (as the optimizer does, one candidate per evaluator thread, then
+/// reordered) are the statistics `set` stores, bit for bit; bad returns are refused.
+#[test]
+fn candidate_sums_gathered_equal_set() {
+    let cols = noise(5, 101, 0.01, 3);
+    let layout = BlockLayout::new(101, 4).unwrap();
+    let mut set = BlockStats::with_candidates(layout, 5);
+    // Given in reverse order to `set`, in order to `from_candidates`.
+    for c in (0..5).rev() {
+        set.set(c, &cols[c]).unwrap();
+    }
+    let apart = cols.iter().map(|c| layout.candidate_sums(c).unwrap());
+    let gathered = BlockStats::from_candidates(layout, apart);
+    assert_eq!(gathered, set);
+    assert_eq!(pbo(&gathered).unwrap(), pbo(&set).unwrap());
+    let e = layout.candidate_sums(&cols[0][..100]).unwrap_err();
+    assert_eq!(e.to_string(), "100 returns, expected 101");
+    let mut bad = cols[0].clone();
+    bad[7] = f64::NAN;
+    let e = layout.candidate_sums(&bad).unwrap_err();
+    assert_eq!(e.to_string(), "period 7: return NaN is not a finite number");
+}
