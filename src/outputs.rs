@@ -54,7 +54,7 @@ pub struct OutputPlan {
 #[derive(Debug)]
 pub struct Outputs {
     outputs: Vec<Named>,
-    locks: Vec<Lock>,
+    _locks: Vec<Lock>,
     removed: usize,
 }
 
@@ -205,7 +205,7 @@ impl OutputPlan {
             .sum();
         Ok(Outputs {
             outputs: self.outputs,
-            locks,
+            _locks: locks,
             removed,
         })
     }
