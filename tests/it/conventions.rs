@@ -89,160 +89,84 @@ fn every_help_text_fits_80_columns() {
     );
 }
 
+/// `line` split at spaces, with `{pb}` replaced by `pb` (no argument here holds a space).
+fn words<'a>(line: &'a str, pb: &'a str) -> Vec<&'a str> {
+    line.split_whitespace()
+        .map(|w| if w == "{pb}" { pb } else { w })
+        .collect()
+}
+
+/// How `busy_home` fills its home, in order (`{pb}` is its playbook).
+const BUSY: [&str; 7] = [
+    "-q optimize --strategy sma_cross --symbol GOOG --interval 1d --commission 0.002 --out {pb} \
+     --param fast=5..50:5 --param slow=10..200:10 --constraint fast<slow",
+    "-q backtest --playbook {pb} --journal",
+    "-q risk-check state --balance 100000 --reason a-test",
+    "-q paper-trade mode autonomous --reason a-test",
+    "-q paper-trade order --symbol GOOG --interval 1d --side long --units 9 --stop-loss 560 \
+     --take-profit 640 --now 2012-06-01",
+    "-q paper-trade order --symbol GOOG --interval 1d --side long --units 0.5 --stop-loss 500 \
+     --take-profit 1100 --now 2012-12-20",
+    "-q paper-trade process --now 2012-12-31",
+];
+
 /// A home with the bundled data, a playbook, journal entries, risk state and paper orders, fills,
-/// a closed trade and an open position: every default table has rows.
-fn busy_home() -> tempfile::TempDir {
+/// a closed trade and an open position: every default table has rows. Returns it and the playbook.
+fn busy_home() -> (tempfile::TempDir, String) {
     let home = bundled_home();
     let h = home.path();
-    write(
-        h,
-        "flowrex.toml",
-        "[instruments.GOOG]\nlot_size = 100\n[paper]\nslippage_bps = 0\n",
-    );
-    let pb = h.join("playbooks/goog.toml");
-    let pb = pb.to_str().unwrap();
-    let grid = [
-        "--param",
-        "fast=5..50:5",
-        "--param",
-        "slow=10..200:10",
-        "--constraint",
-        "fast < slow",
-    ];
-    let mut args = vec![
-        "-q",
-        "optimize",
-        "--strategy",
-        "sma_cross",
-        "--symbol",
-        "GOOG",
-    ];
-    args.extend(["--interval", "1d", "--commission", "0.002", "--out", pb]);
-    args.extend(grid);
-    ok(h, &args);
-    ok(h, &["-q", "backtest", "--playbook", pb, "--journal"]);
-    ok(
-        h,
-        &[
-            "-q",
-            "risk-check",
-            "state",
-            "--balance",
-            "100000",
-            "--reason",
-            "a test",
-        ],
-    );
-    ok(
-        h,
-        &[
-            "-q",
-            "paper-trade",
-            "mode",
-            "autonomous",
-            "--reason",
-            "a test",
-        ],
-    );
-    let order = [
-        "-q",
-        "paper-trade",
-        "order",
-        "--symbol",
-        "GOOG",
-        "--interval",
-        "1d",
-        "--side",
-        "long",
-    ];
-    let mut a = order.to_vec();
-    a.extend(["--units", "9", "--stop-loss", "560", "--take-profit", "640"]);
-    a.extend(["--now", "2012-06-01"]);
-    ok(h, &a);
-    let mut a = order.to_vec();
-    a.extend([
-        "--units",
-        "0.5",
-        "--stop-loss",
-        "500",
-        "--take-profit",
-        "1100",
-    ]);
-    a.extend(["--now", "2012-12-20"]);
-    ok(h, &a);
-    ok(h, &["-q", "paper-trade", "process", "--now", "2012-12-31"]);
-    home
+    let toml = "[instruments.GOOG]\nlot_size = 100\n[paper]\nslippage_bps = 0\n";
+    write(h, "flowrex.toml", toml);
+    let pb = h.join("playbooks/goog.toml").to_str().unwrap().to_string();
+    for line in BUSY {
+        ok(h, &words(line, &pb));
+    }
+    (home, pb)
 }
+
+/// Every command that prints a default table (`{pb}` is the busy home's playbook).
+const TABLES: [&str; 26] = [
+    "fetch --list",
+    "fetch --verify GOOG/1d",
+    "backtest --strategy sma_cross --symbol GOOG --interval 1d",
+    "backtest --list-strategies",
+    "backtest --list-strategies tori",
+    "backtest --playbook {pb} --check",
+    "risk-check state",
+    "risk-check limits",
+    "risk-check decisions",
+    "risk-check verify",
+    "journal list",
+    "journal list --mae",
+    "journal show 1",
+    "journal stats --mae",
+    "journal stats --by symbol",
+    "journal analyze --strategy goog --symbol GOOG --source backtest",
+    "journal feedback --strategy goog --symbol GOOG --source backtest",
+    "journal decisions",
+    "journal verify",
+    "paper-trade account",
+    "paper-trade positions",
+    "paper-trade orders --all",
+    "paper-trade events 1",
+    "paper-trade fills",
+    "paper-trade trades",
+    "paper-trade mode",
+];
 
 #[test]
 fn every_default_table_fits_80_columns_and_wide_shows_all() {
-    let home = busy_home();
+    let (home, pb) = busy_home();
     let h = home.path();
-    let pb = h.join("playbooks/goog.toml");
-    let pb = pb.to_str().unwrap();
-    let feedback = [
-        "journal",
-        "feedback",
-        "--strategy",
-        "goog",
-        "--symbol",
-        "GOOG",
-        "--source",
-        "backtest",
-    ];
-    let commands: Vec<Vec<&str>> = vec![
-        vec!["fetch", "--list"],
-        vec!["fetch", "--verify", "GOOG/1d"],
-        vec![
-            "backtest",
-            "--strategy",
-            "sma_cross",
-            "--symbol",
-            "GOOG",
-            "--interval",
-            "1d",
-        ],
-        vec!["backtest", "--list-strategies"],
-        vec!["backtest", "--list-strategies", "tori"],
-        vec!["backtest", "--playbook", pb, "--check"],
-        vec!["risk-check", "state"],
-        vec!["risk-check", "limits"],
-        vec!["risk-check", "decisions"],
-        vec!["risk-check", "verify"],
-        vec!["journal", "list"],
-        vec!["journal", "list", "--mae"],
-        vec!["journal", "show", "1"],
-        vec!["journal", "stats", "--mae"],
-        vec!["journal", "stats", "--by", "symbol"],
-        vec![
-            "journal",
-            "analyze",
-            "--strategy",
-            "goog",
-            "--symbol",
-            "GOOG",
-            "--source",
-            "backtest",
-        ],
-        feedback.to_vec(),
-        vec!["journal", "decisions"],
-        vec!["journal", "verify"],
-        vec!["paper-trade", "account"],
-        vec!["paper-trade", "positions"],
-        vec!["paper-trade", "orders", "--all"],
-        vec!["paper-trade", "events", "1"],
-        vec!["paper-trade", "fills"],
-        vec!["paper-trade", "trades"],
-        vec!["paper-trade", "mode"],
-    ];
     let (mut tables, mut wider) = (0, 0);
-    for args in &commands {
-        let r = run(h, args);
-        assert!(r.code == 0 || r.code == 3, "{args:?}: {}", r.stderr);
+    for line in TABLES {
+        let args = words(line, &pb);
+        let r = run(h, &args);
+        assert!(r.code == 0 || r.code == 3, "{line}: {}", r.stderr);
         for l in table_lines(&r.stdout) {
             assert!(
                 width(l) <= 80,
-                "{args:?}: a table line of {}:\n{}",
+                "{line}: a line of {}:\n{}",
                 width(l),
                 r.stdout
             );
@@ -250,15 +174,16 @@ fn every_default_table_fits_80_columns_and_wide_shows_all() {
         tables += usize::from(!table_lines(&r.stdout).is_empty());
         // --wide: the same command, every column; some tables are wider than 80 then.
         let mut w = vec!["--wide"];
-        w.extend(args);
+        w.extend(&args);
         let wide = run(h, &w);
         wider += usize::from(table_lines(&wide.stdout).iter().any(|l| width(l) > 80));
         assert!(
             !wide.stdout.contains("--wide shows"),
-            "{args:?}: {}",
+            "{line}: {}",
             wide.stdout
         );
     }
+    // Some print a list or a sentence (`--list-strategies`, `journal show`); most a table.
     assert!(tables >= 20, "only {tables} commands printed a table");
     assert!(
         wider >= 8,
@@ -514,120 +439,96 @@ fn verbose_flags_raise_the_level_and_rust_log_wins() {
     assert_eq!(run(h, &["-q", "-v", "fetch", "--list"]).code, 2);
 }
 
+/// Every stderr line of `r` as JSON (a line that is not JSON fails the test).
+fn json_lines(r: &Run) -> Vec<serde_json::Value> {
+    r.stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
+        .collect()
+}
+
+fn message(line: &serde_json::Value) -> &str {
+    line["fields"]["message"].as_str().unwrap()
+}
+
 #[test]
 fn with_log_format_json_every_line_and_the_final_error_are_json() {
     let home = bundled_home();
     let h = home.path();
-    let lines = |r: &Run| -> Vec<serde_json::Value> {
-        r.stderr
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
-            .collect()
-    };
     // A log line, then a runtime error (exit 1): both JSON; the error is the last line.
-    // (--trades under a regular file cannot be created: an I/O error after the backtest ran.)
-    let blocked = h.join("data/GOOG/1d.parquet/t.csv");
+    // (--trades under a regular file cannot be written: an I/O error, after the data was loaded.)
+    write(h, "blocker", "");
+    let blocked = h.join("blocker/t.csv");
     let mut args = vec!["--log-format", "json"];
     args.extend(LOGS);
     args.extend(["--trades", blocked.to_str().unwrap()]);
     let r = run(h, &args);
     assert_eq!(r.code, 1, "{}", r.stderr);
-    let v = lines(&r);
-    assert!(v.iter().any(|l| {
-        l["fields"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("time window")
-    }));
+    let v = json_lines(&r);
+    assert!(v.iter().any(|l| message(l).contains("time window")));
     let last = v.last().unwrap();
-    assert_eq!(last["level"], "ERROR");
-    assert_eq!(last["fields"]["exit_code"], 1);
-    assert!(
-        last["fields"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("1d.parquet"),
-        "{last}"
+    assert_eq!(
+        (&last["level"], &last["fields"]["exit_code"]),
+        (&"ERROR".into(), &1.into())
     );
+    assert!(message(last).contains("blocker/t.csv"), "{last}");
     assert!(chrono::DateTime::parse_from_rfc3339(last["timestamp"].as_str().unwrap()).is_ok());
     // A missing playbook: exit 1, the message names the file.
     let r = run(
         h,
-        &[
-            "--log-format",
-            "json",
-            "backtest",
-            "--playbook",
-            "/nope.toml",
-        ],
+        &words("--log-format json backtest --playbook /nope.toml", ""),
     );
     assert_eq!(r.code, 1);
-    let last = lines(&r).pop().unwrap();
+    let last = json_lines(&r).pop().unwrap();
     assert_eq!(last["fields"]["exit_code"], 1);
-    assert!(
-        last["fields"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("/nope.toml")
-    );
+    assert!(message(&last).contains("/nope.toml"));
     // A usage error found by clap (exit 2) is one JSON line as well.
     let r = run(h, &["--log-format=json", "fetch", "--bogus"]);
     assert_eq!(r.code, 2);
-    let v = lines(&r);
+    let v = json_lines(&r);
     assert_eq!(v.len(), 1, "{}", r.stderr);
-    assert!(
-        v[0]["fields"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("--bogus")
-    );
+    assert!(message(&v[0]).contains("--bogus"));
 }
 
 // ---- Item 12: relative paths and hints ----------------------------------------------------------
 
+/// A small optimize writing the playbook `out` (relative to the current folder).
+const SMALL: &str = "-q optimize --strategy sma_cross --symbol GOOG --interval 1d \
+    --param fast=5..10:5 --param slow=20..30:10 --out {pb}";
+
+/// The last stdout line of `SMALL` run in `cwd` with `--home home`, writing `out`.
+fn small_optimize(home: &Path, cwd: &Path, out: &str) -> String {
+    let mut cmd = support::flowrex_std(home);
+    let r = cmd
+        .current_dir(cwd)
+        .args(words(SMALL, out))
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let stdout = String::from_utf8(r.stdout).unwrap();
+    stdout.lines().last().unwrap().to_string()
+}
+
 #[test]
 fn relative_paths_are_from_the_current_folder_and_hints_paste_anywhere() {
     let home = bundled_home();
-    let elsewhere = tempfile::tempdir().unwrap();
-    let third = tempfile::tempdir().unwrap();
+    let (elsewhere, third) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let h = home.path();
     // Run from `elsewhere` with --home: the relative --out lands in the current folder, not the home.
-    let mut cmd = flowrex(h);
-    cmd.current_dir(elsewhere.path()).args([
-        "-q",
-        "optimize",
-        "--strategy",
-        "sma_cross",
-        "--symbol",
-        "GOOG",
-        "--interval",
-        "1d",
-        "--param",
-        "fast=5..10:5",
-        "--param",
-        "slow=20..30:10",
-        "--out",
-        "pb/g.toml",
-    ]);
-    let r = Run::of(&mut cmd);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let written = std::fs::canonicalize(elsewhere.path().join("pb/g.toml")).unwrap();
+    let last = small_optimize(h, elsewhere.path(), "pb/g.toml");
+    assert!(elsewhere.path().join("pb/g.toml").is_file());
     assert!(!h.join("pb").exists());
-    let last = r.stdout.lines().last().unwrap();
     let home_abs = std::fs::canonicalize(h).unwrap();
+    let pb = std::path::absolute(elsewhere.path().join("pb/g.toml")).unwrap();
     let hint = format!(
         "flowrex --home {} backtest --playbook {} --check",
         home_abs.display(),
-        std::path::absolute(elsewhere.path().join("pb/g.toml"))
-            .unwrap()
-            .display()
+        pb.display()
     );
     assert!(last.ends_with(&format!("re-check with: {hint}")), "{last}");
-    assert!(written.is_file());
     // The hint works as printed from a third folder (the temp paths hold no spaces).
-    let words: Vec<&str> = hint.split(' ').skip(1).collect();
     let out = Command::new(BIN)
-        .args(&words)
+        .args(hint.split(' ').skip(1))
         .current_dir(third.path())
         .env_remove("FLOWREX_HOME")
         .output()
@@ -637,27 +538,8 @@ fn relative_paths_are_from_the_current_folder_and_hints_paste_anywhere() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // Run in the home itself: no --home in the hint.
-    let mut cmd = support::flowrex_std(Path::new("."));
-    cmd.current_dir(h).args([
-        "-q",
-        "optimize",
-        "--strategy",
-        "sma_cross",
-        "--symbol",
-        "GOOG",
-        "--interval",
-        "1d",
-        "--param",
-        "fast=5..10:5",
-        "--param",
-        "slow=20..30:10",
-        "--out",
-        "g2.toml",
-    ]);
-    let out = cmd.output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let last = stdout.lines().last().unwrap();
+    // Run in the home itself (`--home .`): no --home in the hint.
+    let last = small_optimize(Path::new("."), h, "g2.toml");
     let pb = home_abs.join("g2.toml");
     let want = format!(
         "re-check with: flowrex backtest --playbook {} --check",
@@ -735,46 +617,34 @@ fn man_pages_for_the_command_and_every_subcommand() {
     }
 }
 
+/// A playbook without what differs between two runs of one search (time, name, duration, where
+/// the results file went).
+fn comparable(path: &Path) -> toml::Table {
+    let mut pb: toml::Table = toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let meta = pb["playbook"].as_table_mut().unwrap();
+    meta.remove("created_at");
+    meta.remove("name");
+    let o = pb["optimization"].as_table_mut().unwrap();
+    o.remove("elapsed_s");
+    o.remove("results");
+    pb
+}
+
 #[test]
 fn threads_flag_gives_the_same_results_at_any_count() {
     let home = bundled_home();
     let h = home.path();
     let run_with = |j: &str| {
         let out = h.join(format!("j{j}.toml"));
-        let r = ok(
-            h,
-            &[
-                "-q",
-                "--json",
-                "-j",
-                j,
-                "optimize",
-                "--strategy",
-                "sma_cross",
-                "--symbol",
-                "GOOG",
-                "--interval",
-                "1d",
-                "--param",
-                "fast=5..50:5",
-                "--param",
-                "slow=10..200:10",
-                "--constraint",
-                "fast < slow",
-                "--out",
-                out.to_str().unwrap(),
-            ],
+        let line = format!(
+            "-q --json -j {j} optimize --strategy sma_cross --symbol GOOG --interval 1d \
+             --param fast=5..50:5 --param slow=10..200:10 --constraint fast<slow --out {{pb}}"
         );
-        let mut pb: toml::Table = toml::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
-        pb["playbook"].as_table_mut().unwrap().remove("created_at");
-        pb["playbook"].as_table_mut().unwrap().remove("name");
-        pb["optimization"]
-            .as_table_mut()
-            .unwrap()
-            .remove("elapsed_s");
-        pb["optimization"].as_table_mut().unwrap().remove("results");
-        let doc = support::json(&r);
-        (doc["playbook"]["top"].clone(), pb)
+        let r = ok(h, &words(&line, out.to_str().unwrap()));
+        (
+            support::json(&r)["playbook"]["top"].clone(),
+            comparable(&out),
+        )
     };
     let (top1, pb1) = run_with("1");
     let (top2, pb2) = run_with("2");
@@ -784,9 +654,8 @@ fn threads_flag_gives_the_same_results_at_any_count() {
     assert_eq!(top1.as_array().map(Vec::len), Some(10), "{top1}");
     // The flag reaches the pool, and wins over RAYON_NUM_THREADS.
     let mut cmd = flowrex(h);
-    cmd.args(["-v", "--threads", "3", "fetch", "--list"])
-        .env("RAYON_NUM_THREADS", "1");
-    let r = Run::of(&mut cmd);
+    let args = ["-v", "--threads", "3", "fetch", "--list"];
+    let r = Run::of(cmd.args(args).env("RAYON_NUM_THREADS", "1"));
     assert!(r.stderr.contains("3 worker threads"), "{}", r.stderr);
     assert_eq!(run(h, &["-j", "0", "fetch", "--list"]).code, 2);
 }
