@@ -17,10 +17,11 @@ fn main() {
             std::process::exit(code);
         }
     };
+    let global = cli.global.clone();
     let result = cli::run(cli);
     let code = cli::exit_code(&result);
     if let (Err(e), 1..) = (&result, code) {
-        logs.final_error(e, code);
+        logs.final_error(&cli::pasteable(&global, &e.to_string()), code);
     }
     std::process::exit(code);
 }

@@ -25,7 +25,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 use super::{GlobalArgs, LogFormat};
-use flowrex::error::{Error, IoContext, Result};
+use flowrex::error::{IoContext, Result};
 
 /// `--color`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -161,15 +161,15 @@ where
 }
 
 impl Logs {
-    /// Writes the final error (exit code `code`): `error: …` on stderr, or one JSON line with
+    /// Writes the final error `message` (exit code `code`): `error: …` on stderr, or one JSON line with
     /// `--log-format json`; also appended to `--log-file`.
-    pub fn final_error(&self, e: &Error, code: i32) {
+    pub fn final_error(&self, message: &str, code: i32) {
         // JSON lines always carry the time, as tracing's do; the text line does not (see above).
         let json = self.format == LogFormat::Json;
-        let line = self.error_line(&e.to_string(), code, json);
+        let line = self.error_line(message, code, json);
         let _ = writeln!(std::io::stderr(), "{line}");
         if let Some((_, file)) = &self.file {
-            let line = self.error_line(&e.to_string(), code, true);
+            let line = self.error_line(message, code, true);
             let _ = writeln!(file.clone(), "{line}");
         }
     }

@@ -288,6 +288,22 @@ pub fn playbook_written(ctx: &Context, out: &std::path::Path) -> String {
     )
 }
 
+/// `message` with every command it suggests (written `` `flowrex …` ``, by the library too) made
+/// pasteable from any folder: `--home DIR` added when the home is not the current folder.
+pub fn pasteable(global: &GlobalArgs, message: &str) -> String {
+    let home = global.home.clone().unwrap_or_else(|| PathBuf::from("."));
+    // A home that does not exist yet (a hint may be how to create it) is taken as typed.
+    let home = std::fs::canonicalize(&home).unwrap_or_else(|_| absolute(&home));
+    let here = std::env::current_dir().and_then(std::fs::canonicalize).ok();
+    if here.as_ref() == Some(&home) {
+        return message.to_string();
+    }
+    message.replace(
+        "`flowrex ",
+        &format!("`flowrex --home {} ", shell_word(&home)),
+    )
+}
+
 /// Runs the parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> Result<Outcome> {
     table_fit::set_width(cli.global.wide);

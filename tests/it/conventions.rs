@@ -548,6 +548,36 @@ fn relative_paths_are_from_the_current_folder_and_hints_paste_anywhere() {
     assert!(last.ends_with(&want), "{last}");
 }
 
+#[test]
+fn commands_suggested_in_errors_carry_the_home() {
+    let home = bundled_home();
+    let h = home.path();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let args = [
+        "backtest",
+        "--strategy",
+        "sma_cross",
+        "--symbol",
+        "NOPE",
+        "--interval",
+        "1d",
+    ];
+    // From another folder: the library's hint gets `--home <the home, absolute>`.
+    let r = Run::of(flowrex(h).current_dir(elsewhere.path()).args(args));
+    assert_eq!(r.code, 1);
+    let home_abs = std::fs::canonicalize(h).unwrap();
+    let want = format!(
+        "`flowrex --home {} fetch --provider csv",
+        home_abs.display()
+    );
+    assert!(r.stderr.contains(&want), "{}", r.stderr);
+    // From the home itself: the hint as the library wrote it.
+    let mut cmd = support::flowrex_std(Path::new("."));
+    let out = cmd.current_dir(h).args(args).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("`flowrex fetch --provider csv"), "{err}");
+}
+
 // ---- Item 13: completions, man pages, threads, install, license ---------------------------------
 
 #[test]
