@@ -390,6 +390,7 @@ pub fn record_backtest(
             account: None,
             order_ids: Vec::new(),
             trade,
+            bars_known: true,
         })
         .collect();
     let ids = ctx

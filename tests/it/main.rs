@@ -10,6 +10,7 @@ mod home;
 mod journal;
 mod optimize;
 mod paper;
+mod paper_journal;
 mod report;
 mod report_browser;
 mod resample;
