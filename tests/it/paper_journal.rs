@@ -398,3 +398,365 @@ fn paper_closes_and_a_journal_import_in_two_processes_lose_nothing() {
     assert_eq!(run(h, &["journal", "verify"]).code, 0);
     assert_eq!(run(h, &["paper-trade", "account", "--verify"]).code, 0);
 }
+
+// ---- Feedback reaches the paper broker --------------------------------------------------------------
+
+/// A paper trade of book `strategy` on GOOG returning `ret` percent: 10 units at 100, entered `day` days
+/// after 2020-01-06 and closed a day later.
+fn journal_trade(strategy: &str, ret: f64, day: i64) -> NewEntry {
+    let day_ms = flowrex::candles::DAY_MS;
+    let entry_time = 1_578_268_800_000 + day * day_ms;
+    let exit = 100.0 * (1.0 + ret / 100.0);
+    NewEntry {
+        source: Source::Paper,
+        run_id: None,
+        strategy: StrategyId::parse("strategy", strategy).unwrap(),
+        model: None,
+        params: None,
+        settings: None,
+        playbook: None,
+        symbol: "GOOG".into(),
+        interval: Some(Interval::Day1),
+        account: None,
+        order_ids: Vec::new(),
+        trade: TradeRecord {
+            size: 10.0,
+            side: Side::Long,
+            entry_bar: day as usize,
+            exit_bar: day as usize + 1,
+            entry_price: 100.0,
+            exit_price: exit,
+            stop: None,
+            target: None,
+            pnl: 10.0 * (exit - 100.0),
+            commission: 0.0,
+            return_pct: ret,
+            entry_time,
+            exit_time: entry_time + day_ms,
+            duration_days: 1.0,
+            exit_reason: ExitReason::Signal,
+            ambiguous: false,
+        },
+        bars_known: true,
+    }
+}
+
+#[test]
+fn a_strategy_disabled_by_feedback_has_its_paper_entries_denied() {
+    let home = bundled_home();
+    let h = home.path();
+    write(
+        h,
+        "flowrex.toml",
+        "[instruments.GOOG]\nlot_size = 100\n[paper]\nslippage_bps = 0\n",
+    );
+    ok(
+        h,
+        &[
+            "--json",
+            "paper-trade",
+            "mode",
+            "autonomous",
+            "--reason",
+            "forward test",
+        ],
+    );
+    // 9 units long at the 2012-05-31 close (about 580), stop 560, target 640: risk 9 · 20 = 180 < 2 %
+    // of 10 000, reward:risk 3 — every rule passes.
+    let order = |strategy: &str| {
+        run(
+            h,
+            &[
+                "--json",
+                "paper-trade",
+                "order",
+                "--symbol",
+                "GOOG",
+                "--interval",
+                "1d",
+                "--now",
+                "2012-06-01",
+                "--side",
+                "long",
+                "--units",
+                "9",
+                "--stop-loss",
+                "560",
+                "--take-profit",
+                "640",
+                "--strategy",
+                strategy,
+            ],
+        )
+    };
+    let r = order("loser");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(json(&r)["order"]["state"], "submitted");
+
+    // The book's journal: a win, then 11 losses (1 win of 12 = 8.3 % < 40 %, profit factor 2/11 < 1,
+    // 11 losses in a row ≥ 5): three criteria → disable_strategy, exit 3.
+    let mut entries = vec![journal_trade("loser", 2.0, 0)];
+    entries.extend((1..=11).map(|d| journal_trade("loser", -1.0, d)));
+    let mut db = Db::open(h).unwrap();
+    db.write(|tx| flowrex::journal::append_all(tx, &entries, 1))
+        .unwrap();
+    drop(db);
+    let r = run(
+        h,
+        &[
+            "journal",
+            "feedback",
+            "--strategy",
+            "loser",
+            "--symbol",
+            "GOOG",
+            "--json",
+        ],
+    );
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert_eq!(
+        json(&r)["books"][0]["evaluation"]["decision"],
+        "disable_strategy"
+    );
+
+    // The same entry is now denied by the strategy's budget: exit 3, the order kept as denied with the
+    // verdicts; only that rule fails.
+    let r = order("loser");
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    let d = json(&r);
+    assert_eq!(
+        (d["result"].as_str(), d["order"]["state"].as_str()),
+        (Some("denied"), Some("denied"))
+    );
+    let failed: Vec<&str> = d["decision"]["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["pass"] == false)
+        .map(|v| v["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["strategy_budget"]);
+    // Another book is not affected; re-enabled by hand, the strategy trades again.
+    assert_eq!(order("winner").code, 0);
+    ok(
+        h,
+        &[
+            "--json",
+            "risk-check",
+            "enable-strategy",
+            "loser",
+            "--reason",
+            "reviewed",
+        ],
+    );
+    assert_eq!(order("loser").code, 0);
+}
+
+// ---- The loop on the command line -----------------------------------------------------------------
+
+/// `flowrex --json --quiet ARGS` must succeed; its JSON.
+fn q(home: &Path, args: &[&str]) -> Value {
+    let mut all = vec!["--json", "--quiet"];
+    all.extend_from_slice(args);
+    ok(home, &all)
+}
+
+#[test]
+fn the_loop_runs_end_to_end_on_the_bundled_data() {
+    let home = bundled_home();
+    let h = home.path();
+    // The paper broker charges what the backtest charges (commission 0.2 %, no spread, no slippage).
+    // The user is strict about the feedback: win rate and profit factor judged from 5 trades, a win
+    // rate below 80 % or a profit factor below 10 counts (both only tighten the defaults).
+    write(
+        h,
+        "flowrex.toml",
+        "[paper]\nslippage_bps = 0\ncommission = 0.002\n\n\
+         [journal]\nmin_trades = 5\nmin_win_rate_pct = 80\nmin_profit_factor = 10\n",
+    );
+    let goog = load(h, "GOOG", "1d");
+    let market = ["--symbol", "GOOG", "--interval", "1d"];
+
+    // 1. Backtest, then optimize on the data up to 2011 into a playbook.
+    let mut args = vec!["backtest", "--strategy", "sma_cross", "--end", "2011-12-31"];
+    args.extend_from_slice(&market);
+    assert!(q(h, &args)["metrics"].is_object());
+    std::fs::create_dir_all(h.join("playbooks")).unwrap();
+    let pb = h.join("playbooks/goog_loop.toml");
+    let mut args = vec![
+        "optimize",
+        "--strategy",
+        "sma_cross",
+        "--param",
+        "fast=5..20:5",
+        "--param",
+        "slow=20..60:20",
+        "--constraint",
+        "fast < slow",
+        "--commission",
+        "0.002",
+        "--end",
+        "2011-12-31",
+        "--out",
+        pb.to_str().unwrap(),
+    ];
+    args.extend_from_slice(&market);
+    let opt = q(h, &args);
+    let params = &opt["playbook"]["strategy"]["params"];
+    let (fast, slow) = (
+        format!("fast={}", params["fast"]),
+        format!("slow={}", params["slow"]),
+    );
+    let name = opt["playbook"]["playbook"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(name, "goog_loop");
+
+    // 2. What the playbook's strategy decides over every bar: its backtest from the same first bar
+    //    with the same settings (what `journal analyze` replays). Paper trading starts in 2012.
+    let mut args = vec![
+        "backtest",
+        "--strategy",
+        "sma_cross",
+        "--param",
+        &fast,
+        "--param",
+        &slow,
+        "--commission",
+        "0.002",
+    ];
+    args.extend_from_slice(&market);
+    let bt: Vec<TradeRecord> = serde_json::from_value(q(h, &args)["trades"].clone()).unwrap();
+    let start = goog.ts.partition_point(|&t| {
+        t < flowrex::candles::time::parse_time(
+            "2012-01-01",
+            flowrex::candles::time::TimeFormat::Iso,
+        )
+        .unwrap()
+    });
+    let forward: Vec<&TradeRecord> = bt.iter().filter(|t| t.entry_bar > start).collect();
+    assert!(forward.len() >= 5, "{} forward trades", forward.len());
+
+    // 3. Paper: at each decision bar's close, process the bars closed by then and place what the
+    //    strategy decided (an entry, or an exit without a new entry); finally process everything.
+    q(
+        h,
+        &[
+            "paper-trade",
+            "mode",
+            "autonomous",
+            "--reason",
+            "forward test of goog_loop",
+        ],
+    );
+    let time = |ms: i64| flowrex::candles::time::format_ts_full(ms);
+    // The backtest's last closed trade is followed by one still open, entered where it closed.
+    let open_at = bt.last().map_or(0, |t| t.exit_bar);
+    for i in start..goog.len() - 1 {
+        let entry = bt.iter().find(|t| t.entry_bar == i + 1);
+        let exit = bt
+            .iter()
+            .any(|t| t.exit_bar == i + 1 && t.entry_bar > start);
+        let open_entry = i + 1 == open_at && entry.is_none();
+        if entry.is_none() && !exit && !open_entry {
+            continue;
+        }
+        let now = time(close_time(Interval::Day1, goog.ts[i]));
+        q(h, &["paper-trade", "process", "--now", &now]);
+        let mut args = vec!["paper-trade", "order", "--now", &now, "--strategy", &name];
+        args.extend_from_slice(&market);
+        let (side, stop, target);
+        if let Some(t) = entry.map(|t| t.side).or(open_entry.then(|| {
+            // The open trade's side is the opposite of the last closed one's.
+            Side::of_size(-bt.last().unwrap().size)
+        })) {
+            let (s, tp) = wide_bracket(t, goog.close[i]);
+            (side, stop, target) = (t.as_str(), s.to_string(), tp.to_string());
+            args.extend_from_slice(&[
+                "--side",
+                side,
+                "--units",
+                "0.25",
+                "--stop-loss",
+                &stop,
+                "--take-profit",
+                &target,
+            ]);
+        } else {
+            args.push("--exit");
+        }
+        let placed = q(h, &args);
+        assert_eq!(placed["order"]["state"], "submitted", "{placed}");
+    }
+    q(h, &["paper-trade", "process", "--now", "2013-03-02"]);
+    let paper = q(h, &["paper-trade", "trades", "--limit", "1000"]);
+    let paper = paper["trades"].as_array().unwrap();
+    assert_eq!(paper.len(), forward.len());
+
+    // 4. The journal holds exactly the paper trades, and they match the playbook's replay one to one.
+    let listed = q(
+        h,
+        &["journal", "list", "--source", "paper", "--limit", "1000"],
+    );
+    assert_eq!(listed["entries"].as_array().unwrap().len(), forward.len());
+    let a = q(
+        h,
+        &[
+            "journal",
+            "analyze",
+            "--strategy",
+            &name,
+            "--symbol",
+            "GOOG",
+            "--source",
+            "paper",
+            "--playbook",
+            pb.to_str().unwrap(),
+            "--max-lag",
+            "0",
+        ],
+    );
+    assert_eq!(
+        (a["matched"].as_u64(), a["match_rate_pct"].as_f64()),
+        (Some(forward.len() as u64), Some(100.0))
+    );
+    assert_eq!(a["entry_slippage_bps"]["worst"], 0.0);
+
+    // 5. Feedback: the wins and the profit factor of the paper trades (from the paper ledger) are
+    //    below the strict thresholds, nothing else is (no 5 losses in a row, too few trades for the
+    //    deviation): two criteria → trigger_optimization, a spec in <home>/queue/.
+    let pnl: Vec<f64> = paper.iter().map(|t| t["pnl"].as_f64().unwrap()).collect();
+    let wins = pnl.iter().filter(|&&p| p > 0.0).count();
+    let gross_win: f64 = pnl.iter().filter(|&&p| p > 0.0).sum();
+    let gross_loss: f64 = -pnl.iter().filter(|&&p| p < 0.0).sum::<f64>();
+    assert!((wins as f64) < 0.8 * pnl.len() as f64 && gross_win < 10.0 * gross_loss);
+    let f = q(
+        h,
+        &[
+            "journal",
+            "feedback",
+            "--strategy",
+            &name,
+            "--symbol",
+            "GOOG",
+            "--source",
+            "paper",
+            "--playbook",
+            pb.to_str().unwrap(),
+        ],
+    );
+    let book = &f["books"][0];
+    assert_eq!(
+        book["evaluation"]["decision"], "trigger_optimization",
+        "{book}"
+    );
+    let spec = PathBuf::from(book["action"]["spec"].as_str().unwrap());
+    assert_eq!(spec.parent().unwrap(), h.join("queue"));
+
+    // 6. The nightly optimize picks the spec up: a new playbook over the latest bars.
+    let re = q(h, &["optimize", "--spec", spec.to_str().unwrap()]);
+    assert!(Path::new(re["playbook_file"].as_str().unwrap()).exists());
+    assert_eq!(re["playbook"]["market"]["end"], "2013-03-01T00:00:00Z");
+    assert_eq!(re["playbook"]["strategy"]["name"], "sma_cross");
+}
