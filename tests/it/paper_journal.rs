@@ -38,7 +38,7 @@ fn ok(home: &Path, args: &[&str]) -> Value {
 }
 
 /// A bundled home with the repository's GOOG playbook in `<home>/playbooks/`.
-fn home_with_playbook() -> (tempfile::TempDir, PathBuf) {
+pub(crate) fn home_with_playbook() -> (tempfile::TempDir, PathBuf) {
     let home = bundled_home();
     let dir = home.path().join("playbooks");
     std::fs::create_dir_all(&dir).unwrap();
@@ -48,7 +48,7 @@ fn home_with_playbook() -> (tempfile::TempDir, PathBuf) {
 }
 
 /// The playbook's backtest on the home's store: its bars and closed trades.
-fn backtest_of(home: &Path, pb: &Path) -> (Candles, Vec<TradeRecord>) {
+pub(crate) fn backtest_of(home: &Path, pb: &Path) -> (Candles, Vec<TradeRecord>) {
     let text = std::fs::read_to_string(pb).unwrap();
     let playbook = flowrex::playbook::Playbook::from_toml(&text, "pb").unwrap();
     let spec = flowrex::backtest::RunSpec::from_playbook(&playbook).unwrap();
@@ -62,7 +62,7 @@ fn backtest_of(home: &Path, pb: &Path) -> (Candles, Vec<TradeRecord>) {
 }
 
 /// The playbook's costs (commission 0.2 %, no spread) and nothing more: no slippage unless `bps`.
-fn model(bps: f64) -> FillModel {
+pub(crate) fn model(bps: f64) -> FillModel {
     PaperConfig {
         slippage_bps: Some(bps),
         commission: Some(0.002),
@@ -85,13 +85,19 @@ fn wide_bracket(side: Side, close: f64) -> (f64, f64) {
     }
 }
 
-const UNITS: f64 = 0.25;
+pub(crate) const UNITS: f64 = 0.25;
 
 /// Drives the paper account in `db` over `candles` with the orders the backtest placed: after bar `i`
 /// is processed, an entry for each backtest trade entered at bar `i + 1` (decided at bar `i`'s close,
 /// submitted at that close time), or an exit when a trade closes at bar `i + 1` without a new one
 /// (the entry of the next trade reverses the position itself, as the backtest does).
-fn drive(db: &mut Db, fill: &FillModel, candles: &Candles, bt: &[TradeRecord], book: Option<&str>) {
+pub(crate) fn drive(
+    db: &mut Db,
+    fill: &FillModel,
+    candles: &Candles,
+    bt: &[TradeRecord],
+    book: Option<&str>,
+) {
     let instruments = Instruments::default();
     let desk = Desk {
         limits: HARD,
@@ -150,7 +156,7 @@ fn drive(db: &mut Db, fill: &FillModel, candles: &Candles, bt: &[TradeRecord], b
 }
 
 /// A paper account in `home`'s database, in autonomous mode.
-fn autonomous(home: &Path) -> Db {
+pub(crate) fn autonomous(home: &Path) -> Db {
     let mut db = Db::open(home).unwrap();
     db.write(|tx| store::set_mode(tx, Mode::Autonomous, "forward test", 0).map(drop))
         .unwrap();
