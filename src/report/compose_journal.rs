@@ -115,7 +115,10 @@ fn mean_notional(matched: &[MatchedTrade], only_real: &[TradeRecord]) -> f64 {
 
 fn reference_text(o: &Origin) -> String {
     match o {
-        Origin::Playbook { name, path, .. } => format!("playbook {name} ({})", path.display()),
+        Origin::Playbook { name, path, .. } => match path.file_name() {
+            Some(f) => format!("playbook {name} ({})", f.to_string_lossy()),
+            None => format!("playbook {name}"),
+        },
         Origin::Recorded { entry_id } => {
             format!("the strategy and settings recorded with entry {entry_id}")
         }
@@ -131,6 +134,8 @@ fn metrics(pairs: &[MetricPair]) -> Vec<Compared> {
             let field = find(field_key(m.metric)?)?;
             let v = |x: f64| match field.text {
                 Text::Count => MetricValue::Int(x as i64),
+                // The field table prints days as they come; a mean of durations to the hundredth.
+                Text::Days => MetricValue::Float((x * 100.0).round() / 100.0),
                 _ => MetricValue::Float(x),
             };
             Some(Compared {
