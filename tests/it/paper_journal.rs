@@ -766,3 +766,80 @@ fn the_loop_runs_end_to_end_on_the_bundled_data() {
     assert_eq!(re["playbook"]["market"]["end"], "2013-03-01T00:00:00Z");
     assert_eq!(re["playbook"]["strategy"]["name"], "sma_cross");
 }
+
+// ---- The README's example ---------------------------------------------------------------------------
+
+/// The commands of the README's "A forward test on the bundled data" block: continuation lines joined,
+/// comments dropped, words split (double quotes group).
+fn readme_example() -> Vec<Vec<String>> {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let from = readme
+        .find("### A forward test on the bundled data")
+        .expect("README lost its paper example");
+    let block = &readme[from..];
+    let start = block.find("```sh\n").unwrap() + 6;
+    let end = start + block[start..].find("```").unwrap();
+    let joined = block[start..end].replace("\\\n", " ");
+    let mut commands = Vec::new();
+    for line in joined.lines() {
+        let line = line.split("  #").next().unwrap().trim();
+        if !line.starts_with("flowrex ") {
+            continue;
+        }
+        let mut words = Vec::new();
+        let mut quoted = false;
+        let mut word = String::new();
+        for c in line.chars() {
+            match c {
+                '"' => quoted = !quoted,
+                ' ' if !quoted => {
+                    if !word.is_empty() {
+                        words.push(std::mem::take(&mut word));
+                    }
+                }
+                c => word.push(c),
+            }
+        }
+        words.push(word);
+        commands.push(words[1..].to_vec());
+    }
+    commands
+}
+
+#[test]
+fn the_readme_paper_example_runs_as_shown() {
+    let (home, _) = home_with_playbook();
+    let h = home.path();
+    // The block's first line: the playbook's costs and no slippage.
+    write(
+        h,
+        "flowrex.toml",
+        "[paper]\nslippage_bps = 0\ncommission = 0.002\n",
+    );
+    let commands = readme_example();
+    assert_eq!(commands.len(), 10, "{commands:?}");
+    for args in &commands {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let r = run(h, &args);
+        assert_eq!(r.code, 0, "{args:?}: {}{}", r.stdout, r.stderr);
+    }
+    // What the comments say: one closed long 580.01 → 705.58 (0.25 · 125.57 = 31.3925 less commission
+    // 0.002 · 0.25 · (580.01 + 705.58) = 0.642795: 30.749705), the short open and marked at the last
+    // close 806.19 (0.25 · (705.58 − 806.19) = −25.1525).
+    let t = ok(h, &["--json", "paper-trade", "trades"]);
+    let t = &t["trades"][0];
+    assert_eq!(
+        (t["entry_price"].as_f64(), t["exit_price"].as_f64()),
+        (Some(580.01), Some(705.58))
+    );
+    assert!((t["pnl"].as_f64().unwrap() - 30.749705).abs() < 1e-9);
+    let a = ok(h, &["--json", "paper-trade", "account"]);
+    assert!((a["account"]["unrealized_pnl"].as_f64().unwrap() + 25.1525).abs() < 1e-9);
+    assert_eq!(
+        format!("{:.2}", a["account"]["equity"].as_f64().unwrap()),
+        "10005.24"
+    );
+    let j = ok(h, &["--json", "journal", "list", "--source", "paper"]);
+    assert_eq!(j["entries"].as_array().unwrap().len(), 1);
+    assert!(h.join("reports/paper-account-1.html").exists());
+}
