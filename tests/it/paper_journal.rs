@@ -842,4 +842,38 @@ fn the_readme_paper_example_runs_as_shown() {
     let j = ok(h, &["--json", "journal", "list", "--source", "paper"]);
     assert_eq!(j["entries"].as_array().unwrap().len(), 1);
     assert!(h.join("reports/paper-account-1.html").exists());
+
+    // A reset closes the short at its mark, 806.19, and journals that close too: off the bars (bar
+    // indices unknown), under the reset's run. P&L −0.25 · (806.19 − 705.58) − 0.002 · 0.25 · (705.58 +
+    // 806.19) = −25.1525 − 0.755885 = −25.908385.
+    ok(
+        h,
+        &[
+            "--json",
+            "paper-trade",
+            "reset",
+            "--reason",
+            "new quarter",
+            "--close-positions",
+            "--now",
+            "2013-03-04",
+        ],
+    );
+    let j = ok(h, &["--json", "journal", "list", "--source", "paper"]);
+    let e = &j["entries"][1];
+    assert_eq!(
+        (e["run_id"].as_str(), e["account"].as_str()),
+        (Some("paper-1/reset"), Some("paper-1"))
+    );
+    assert!(e["trade"]["entry_bar"].is_null() && e["trade"]["exit_bar"].is_null());
+    assert_eq!(e["trade"]["exit_price"], 806.19);
+    assert!((e["trade"]["pnl"].as_f64().unwrap() + 25.908385).abs() < 1e-9);
+    // The ended account keeps its page; the new one has traded nothing yet.
+    let r = ok(h, &["--json", "report", "paper", "--account", "1"]);
+    let page = std::fs::read_to_string(r["report_file"].as_str().unwrap()).unwrap();
+    assert!(page.contains("ended by a reset"));
+    let r = ok(h, &["--json", "report", "paper"]);
+    let page = std::fs::read_to_string(r["report_file"].as_str().unwrap()).unwrap();
+    assert!(page.contains("Paper account 2") && page.contains("No fills"));
+    assert_eq!(run(h, &["report", "paper", "--account", "3"]).code, 1);
 }
