@@ -188,7 +188,8 @@ fn paper(ctx: &Context, args: PaperReportArgs) -> Result<Outcome> {
     let out = args.out.unwrap_or_else(|| {
         default_out(&home, &format!("paper-account-{}", data.account.account_id))
     });
-    print_written(ctx, &write_page(&out, &html)?)
+    let outputs = OutputPlan::new(&home).add("--out", &out)?.open()?;
+    print_written(ctx, &write_page(outputs.path("--out"), &html)?)
 }
 
 fn journal(ctx: &Context, args: JournalReportArgs) -> Result<Outcome> {
@@ -206,7 +207,11 @@ fn journal(ctx: &Context, args: JournalReportArgs) -> Result<Outcome> {
             ),
         )
     });
-    print_written(ctx, &write_page(&out, &html)?)
+    let outputs = OutputPlan::new(&home)
+        .inputs("--playbook", &args.analyze.playbook)
+        .add("--out", &out)?
+        .open()?;
+    print_written(ctx, &write_page(outputs.path("--out"), &html)?)
 }
 
 fn backtest(ctx: &Context, args: BacktestReportArgs) -> Result<Outcome> {
