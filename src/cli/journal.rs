@@ -393,6 +393,7 @@ pub fn record_backtest(
             account: None,
             order_ids: Vec::new(),
             trade,
+            bars_known: true,
         })
         .collect();
     let ids = ctx
@@ -941,7 +942,9 @@ fn show_verification(ctx: &Context, v: &Verification) -> Result<()> {
 
 // ---- analyze ------------------------------------------------------------------------------------
 
-fn analyze_cmd(ctx: &Context, a: AnalyzeArgs) -> Result<Outcome> {
+/// The comparison `journal analyze` makes for `a`, with the trades behind it (`report journal` draws
+/// them).
+pub fn analyze_replayed(ctx: &Context, a: &AnalyzeArgs) -> Result<analyze::Replayed> {
     let home = ctx.home()?;
     let (since_ms, until_ms) = window(a.since.as_deref(), a.until.as_deref())?;
     let srcs = sources(&a.source)?;
@@ -957,9 +960,12 @@ fn analyze_cmd(ctx: &Context, a: AnalyzeArgs) -> Result<Outcome> {
     };
     let th = thresholds(ctx)?;
     let store = home.store();
-    let result = ctx
-        .db_read()?
-        .read(|tx| analyze::analyze(tx, &store, &req, &th))?;
+    ctx.db_read()?
+        .read(|tx| analyze::analyze_replayed(tx, &store, &req, &th))
+}
+
+fn analyze_cmd(ctx: &Context, a: AnalyzeArgs) -> Result<Outcome> {
+    let result = analyze_replayed(ctx, &a)?.analysis;
     if ctx.json {
         return print_json(&result).map(|()| Outcome::Done);
     }

@@ -13,6 +13,7 @@ mod limits;
 mod optimize;
 mod outputs;
 mod paper;
+mod paper_journal;
 mod report;
 mod report_browser;
 mod resample;
