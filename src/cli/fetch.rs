@@ -7,7 +7,8 @@ use std::sync::Arc;
 use serde::Serialize;
 use tabled::Tabled;
 
-use super::output::{print_json, print_text, table};
+use super::output::{print_json, print_text, table, table_of};
+use super::table_fit::Cells;
 use super::{Context, Outcome};
 use flowrex::candles::csv_import::{CsvOptions, Delimiter, read_csv_with};
 use flowrex::candles::gaps::GapReport;
@@ -321,7 +322,9 @@ struct SymbolRow {
     revised_rows: usize,
     #[tabled(rename = "total rows")]
     total_rows: usize,
+    #[tabled(display = "super::table_fit::short_time")]
     first: String,
+    #[tabled(display = "super::table_fit::short_time")]
     last: String,
     status: String,
     #[tabled(skip)]
@@ -389,7 +392,9 @@ fn fetch_remote(ctx: &Context, args: &FetchArgs) -> Result<Outcome> {
             symbols: rows,
         })?;
     } else {
-        print_text(&table(rows))?;
+        // The status is what a reader looks for; the row counts can go first (--wide, --json).
+        let cells = Cells::of(rows).optional(&["revised rows", "total rows"]);
+        print_text(&table_of(cells))?;
     }
     Ok(if failed > 0 {
         Outcome::PartlyFailed
@@ -598,7 +603,9 @@ struct InventoryRow {
     symbol: String,
     interval: String,
     rows: usize,
+    #[tabled(display = "super::table_fit::short_time")]
     first: String,
+    #[tabled(display = "super::table_fit::short_time")]
     last: String,
     #[tabled(rename = "missing bars")]
     missing_bars: usize,
@@ -650,11 +657,13 @@ fn list(ctx: &Context, store: &Store) -> Result<Outcome> {
         print_json(&rows)?;
     } else if rows.is_empty() {
         print_text(&format!(
-            "the store at {} is empty; import bars with `flowrex fetch --provider csv --file F --symbol S --interval I`",
-            store.root().display()
+            "the store at {} is empty; import bars with `{}`",
+            super::absolute(store.root()).display(),
+            ctx.hint("fetch --provider csv --file F --symbol S --interval I")
         ))?;
     } else {
-        print_text(&table(rows))?;
+        let cells = Cells::of(rows).optional(&["size (bytes)", "missing bars"]);
+        print_text(&table_of(cells))?;
     }
     if damaged > 0 {
         tracing::error!("{damaged} store file(s) could not be read; see the status column");

@@ -4,13 +4,17 @@
 mod backtest_engine;
 mod backtest_parity;
 mod brackets;
+mod conventions;
 mod csv_options;
 mod fetch_providers;
 mod home;
 mod journal;
+mod limits;
 mod optimize;
 mod optimize_fast;
+mod outputs;
 mod paper;
+mod paper_journal;
 mod report;
 mod report_browser;
 mod resample;
