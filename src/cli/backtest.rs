@@ -12,7 +12,7 @@ use flowrex::backtest::{Report, RunSpec, export};
 use flowrex::candles::Interval;
 use flowrex::candles::time::{format_ts, format_ts_full};
 use flowrex::engine::{Fill, StopPolicy};
-use flowrex::error::Result;
+use flowrex::error::{Error, Result};
 use flowrex::indicators::IndicatorCache;
 use flowrex::json::finite;
 use flowrex::metrics::Metrics;
@@ -62,15 +62,17 @@ pub struct BacktestArgs {
     pub playbook: Option<PathBuf>,
     /// With --playbook: compare the fresh metrics with the stored ones and exit 3 on drift beyond
     /// --tolerance or when the data's sha256 differs (the CI regression gate).
-    #[arg(long, requires = "playbook")]
+    #[arg(long)]
     pub check: bool,
-    /// Relative tolerance of --check for real-valued metrics (counts must match exactly).
-    #[arg(long, default_value_t = 1e-9, value_name = "REL")]
-    pub tolerance: f64,
-    /// With --check: compare even when the data's sha256 (or a signals file's) differs from the
-    /// playbook's.
-    #[arg(long, requires = "playbook")]
+    /// With --playbook --check: relative tolerance for real-valued metrics (counts must match
+    /// exactly) [default: 1e-9].
+    #[arg(long, value_name = "REL")]
+    pub tolerance: Option<f64>,
+    /// With --playbook --check: compare even when the data's sha256 (or a signals file's) differs
+    /// from the playbook's.
+    #[arg(long)]
     pub ignore_data_hash: bool,
+
     /// Also write the run's HTML report to this file (see `flowrex report backtest`).
     #[arg(long, value_name = "FILE", conflicts_with = "check")]
     pub report: Option<PathBuf>,
@@ -85,6 +87,8 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
     if args.list_strategies {
         return list_strategies(ctx);
     }
+    refuse_misplaced_flags(&args)?;
+    let tolerance = args.tolerance.unwrap_or(DEFAULT_TOLERANCE);
     let playbook = match &args.playbook {
         Some(path) => Some((path.as_path(), Playbook::load(path)?)),
         None => None,
@@ -122,13 +126,13 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
             &candles,
             &report.run.equity,
             &cache,
-            args.tolerance,
+            tolerance,
         );
         let check = CheckReport::new(
             pb,
             path,
             &report.metrics,
-            args.tolerance,
+            tolerance,
             data_change.is_none() && file_changes.is_empty(),
         )
         .with_validation(drifts, gates);
@@ -163,6 +167,55 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
         }
     }
     Ok(Outcome::Done)
+}
+
+/// `--check`'s relative tolerance when `--tolerance` is not given.
+const DEFAULT_TOLERANCE: f64 = 1e-9;
+
+/// Refuses flags that would be silently ignored (a usage error naming the flag, exit 2): the check
+/// flags without `--playbook`, and the settings flags with it. Why refuse the settings rather than apply
+/// them as overrides: a playbook is the record of one run's settings; a re-run with other costs is a
+/// different experiment and belongs in a copy of the playbook (or a plain `backtest` run), and `--check`
+/// could never pass with them anyway. (`--start`, `--end`, `--param` are refused by clap itself.)
+fn refuse_misplaced_flags(args: &BacktestArgs) -> Result<()> {
+    if args.playbook.is_none() {
+        let given = [
+            ("--check", args.check),
+            ("--tolerance", args.tolerance.is_some()),
+            ("--ignore-data-hash", args.ignore_data_hash),
+        ];
+        if let Some((flag, _)) = given.iter().find(|(_, on)| *on) {
+            return Err(Error::usage(format!(
+                "{flag} needs --playbook FILE (it checks a playbook's stored metrics)"
+            )));
+        }
+        return Ok(());
+    }
+    if !args.check && (args.tolerance.is_some() || args.ignore_data_hash) {
+        let flag = if args.tolerance.is_some() {
+            "--tolerance"
+        } else {
+            "--ignore-data-hash"
+        };
+        return Err(Error::usage(format!("{flag} only applies with --check")));
+    }
+    let s = &args.settings;
+    let given = [
+        ("--cash", s.cash.is_some()),
+        ("--commission", s.commission.is_some()),
+        ("--spread", s.spread.is_some()),
+        ("--fill", s.fill.is_some()),
+        ("--close-at-end", s.close_at_end),
+        ("--size", s.size.is_some()),
+        ("--stop-policy", s.stop_policy.is_some()),
+    ];
+    match given.iter().find(|(_, on)| *on) {
+        Some((flag, _)) => Err(Error::usage(format!(
+            "{flag} cannot be used with --playbook: the playbook's [backtest] section fixes every \
+             setting (edit a copy of the playbook, or run without --playbook)"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Prints what `--check` found: one line when it passed, the drifted metrics when not (or the whole

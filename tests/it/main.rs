@@ -20,5 +20,6 @@ mod slurm;
 mod store;
 mod strategies;
 mod support;
+mod surprises;
 mod time_window;
 mod walk_forward;

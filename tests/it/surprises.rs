@@ -1,0 +1,129 @@
+//! Flags that used to be silently ignored or to give a quietly wrong answer (issue 18, items 2–6): each
+//! is now a usage error naming the flag, or an explicit documented behaviour.
+
+use std::path::{Path, PathBuf};
+
+use crate::support::{Run, bundled_home, flowrex};
+
+/// Runs flowrex in `home` with `args`.
+fn run(home: &Path, args: &[&str]) -> Run {
+    Run::of(flowrex(home).args(args))
+}
+
+/// A small optimized playbook of sma_cross on GOOG 1d in `home` (6 × 2 candidates).
+fn playbook(home: &Path) -> PathBuf {
+    let out = home.join("playbooks/goog.toml");
+    let r = run(
+        home,
+        &[
+            "--quiet",
+            "optimize",
+            "--strategy",
+            "sma_cross",
+            "--symbol",
+            "GOOG",
+            "--interval",
+            "1d",
+            "--param",
+            "fast=5..10",
+            "--param",
+            "slow=20..30:10",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    out
+}
+
+#[test]
+fn settings_flags_with_a_playbook_are_refused_by_name() {
+    let home = bundled_home();
+    let pb = playbook(home.path());
+    let pb = pb.to_str().unwrap();
+    for flag in [
+        &["--commission", "0.01"][..],
+        &["--cash", "5000"],
+        &["--size", "fraction"],
+        &["--fill", "close"],
+        &["--spread", "0.001"],
+        &["--stop-policy", "optimistic"],
+        &["--close-at-end"],
+    ] {
+        for check in [&[][..], &["--check"]] {
+            let mut args = vec!["backtest", "--playbook", pb];
+            args.extend_from_slice(flag);
+            args.extend_from_slice(check);
+            let r = run(home.path(), &args);
+            assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+            assert!(
+                r.stderr
+                    .contains(&format!("{} cannot be used with --playbook", flag[0])),
+                "{args:?}: {}",
+                r.stderr
+            );
+            assert!(r.stdout.is_empty(), "{args:?} printed a result");
+        }
+    }
+    // The playbook alone re-runs, and its check passes.
+    assert_eq!(run(home.path(), &["backtest", "--playbook", pb]).code, 0);
+    assert_eq!(
+        run(home.path(), &["backtest", "--playbook", pb, "--check"]).code,
+        0
+    );
+}
+
+#[test]
+fn check_flags_without_a_playbook_are_usage_errors() {
+    let home = bundled_home();
+    let plain = [
+        "backtest",
+        "--strategy",
+        "sma_cross",
+        "--symbol",
+        "GOOG",
+        "--interval",
+        "1d",
+    ];
+    for (flag, extra) in [
+        ("--check", &[][..]),
+        ("--tolerance", &["0.1"][..]),
+        ("--ignore-data-hash", &[][..]),
+    ] {
+        let mut args = plain.to_vec();
+        args.push(flag);
+        args.extend_from_slice(extra);
+        let r = run(home.path(), &args);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert!(
+            r.stderr.contains(&format!("{flag} needs --playbook")),
+            "{args:?}: {}",
+            r.stderr
+        );
+    }
+    // With a playbook but without --check, the check's options would do nothing: refused too.
+    let pb = playbook(home.path());
+    let pb = pb.to_str().unwrap();
+    for flag in [&["--tolerance", "0.1"][..], &["--ignore-data-hash"]] {
+        let mut args = vec!["backtest", "--playbook", pb];
+        args.extend_from_slice(flag);
+        let r = run(home.path(), &args);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert!(
+            r.stderr
+                .contains(&format!("{} only applies with --check", flag[0]))
+        );
+    }
+    let r = run(
+        home.path(),
+        &[
+            "backtest",
+            "--playbook",
+            pb,
+            "--check",
+            "--tolerance",
+            "1e-6",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
