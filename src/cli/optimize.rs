@@ -49,7 +49,8 @@ Constraints: --constraint \"fast < slow\" (< <= > >= == != between parameters or
 is ranked when its objective is finite and it made at least --min-trades closed trades; ties rank by
 grid index, so any thread count gives the same playbook.
 
---spec FILE.toml holds the same settings for cron jobs (flags win over it):
+--spec FILE.toml holds the same settings for cron jobs (flags win over it; a --param replaces the
+spec's entry for that parameter only, the spec's other parameters stay):
   strategy = \"sma_cross\"  symbol = \"GOOG\"  interval = \"1d\"  objective = \"sharpe\"
   params = [\"fast=5..50:5\", \"slow=10..200:10\"]  constraints = [\"fast < slow\"]  out = \"playbooks/goog.toml\"
 
@@ -169,8 +170,9 @@ pub struct MergeArgs {
 }
 
 impl OptimizeArgs {
-    /// Fills every unset field from `spec` (flags win; lists come from the spec only when no flag gave
-    /// any).
+    /// Fills every unset field from `spec` (flags win). `--param` merges per parameter name (a flag
+    /// replaces the spec's entry of the same name, the spec's other entries stay); constraints come from
+    /// the spec only when no flag gave any.
     fn with_spec(mut self, spec: OptimizeArgs) -> OptimizeArgs {
         macro_rules! fill {
             ($($f:ident),*) => { $( if self.$f.is_none() { self.$f = spec.$f; } )* };
@@ -189,9 +191,7 @@ impl OptimizeArgs {
             report,
             shard
         );
-        if self.params.is_empty() {
-            self.params = spec.params;
-        }
+        self.params = merge_params(spec.params, std::mem::take(&mut self.params));
         if self.constraints.is_empty() {
             self.constraints = spec.constraints;
         }
@@ -200,6 +200,19 @@ impl OptimizeArgs {
         self.validation = self.validation.or(spec.validation);
         self
     }
+}
+
+/// The spec's `params` entries whose parameter no flag names, then the flags' entries: flags win per
+/// parameter name. An entry without `=` keeps its place (the space reports it as malformed later).
+fn merge_params(spec: Vec<String>, flags: Vec<String>) -> Vec<String> {
+    let name = |p: &str| p.split_once('=').map(|(n, _)| n.trim().to_string());
+    let named: Vec<String> = flags.iter().filter_map(|f| name(f)).collect();
+    let mut out: Vec<String> = spec
+        .into_iter()
+        .filter(|s| name(s).is_none_or(|n| !named.contains(&n)))
+        .collect();
+    out.extend(flags);
+    out
 }
 
 /// Reads a spec file: every key must be one of the flags' ids (`--spec` itself excepted). The shared

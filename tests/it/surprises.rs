@@ -127,3 +127,53 @@ fn check_flags_without_a_playbook_are_usage_errors() {
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
+
+/// The `[optimization.space]` of the playbook at `path`, as `name = "values"` pairs.
+fn space(path: &Path) -> Vec<(String, String)> {
+    let t: toml::Table = toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    t["optimization"]["space"]
+        .as_table()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or(&v.to_string()).to_string()))
+        .collect()
+}
+
+#[test]
+fn a_param_flag_replaces_only_its_own_entry_of_the_spec() {
+    let home = bundled_home();
+    let spec = crate::support::write(
+        home.path(),
+        "nightly.toml",
+        "strategy = \"sma_cross\"\nsymbol = \"GOOG\"\ninterval = \"1d\"\n\
+         params = [\"fast=5..6\", \"slow=20..30:10\"]\n",
+    );
+    let out = home.path().join("pb.toml");
+    let r = run(
+        home.path(),
+        &[
+            "--quiet",
+            "--json",
+            "optimize",
+            "--spec",
+            spec.to_str().unwrap(),
+            "--param",
+            "fast=7..9",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mut got = space(&out);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("fast".to_string(), "7..9".to_string()),
+            ("slow".to_string(), "20..30:10".to_string())
+        ]
+    );
+    // 3 fast values × 2 slow values: the spec's slow range was searched, not slow's default range.
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(doc["playbook"]["optimization"]["evaluated"], 6);
+}
