@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::output::{print_json, print_text, table};
 use super::run_args::{SettingsArgs, TargetArgs, run_spec};
 use super::{Context, Outcome};
-use flowrex::backtest::{Report, RunSpec, export};
+use flowrex::backtest::{Report, RunSpec, export, refuse_unstopped};
 use flowrex::candles::Interval;
 use flowrex::candles::time::{format_ts, format_ts_full};
 use flowrex::engine::{Fill, StopPolicy};
@@ -120,6 +120,7 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
     }
     let cache = IndicatorCache::new();
     let report = spec.run(&candles, &cache)?;
+    refuse_unstopped(spec.strategy.name(), &spec.config, &report.run)?;
     if let (Some((path, pb)), true) = (&playbook, args.check) {
         let (drifts, gates) = flowrex::optimize::overfit::check_playbook(
             pb,

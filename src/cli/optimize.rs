@@ -387,6 +387,7 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
             std::process::exit(super::EXIT_INTERRUPTED);
         }
     });
+    preflight_risk_sizing(&settings, &candles, &config)?;
     let planned = settings.method.planned(feasible, shard);
     if let Some(wf) = &plan.walk {
         let job = WalkJob {
@@ -548,6 +549,27 @@ fn render(pb: &Playbook, out: &Path, report: &optimize::Report, bars: usize, per
         out.display()
     ));
     s
+}
+
+/// With `--size risk:P`, backtests the first feasible candidate once before the search and refuses the
+/// search when that run met entries without a stop ([`flowrex::backtest::refuse_unstopped`]): otherwise
+/// every candidate would make no trade (or fewer than it decided) and the search would end in a
+/// misleading "no candidate meets --min-trades". One backtest: milliseconds against the search.
+fn preflight_risk_sizing(
+    settings: &Settings,
+    candles: &flowrex::candles::Candles,
+    config: &flowrex::engine::BacktestConfig,
+) -> Result<()> {
+    if !matches!(config.sizing, flowrex::engine::Sizing::RiskPct(_)) {
+        return Ok(());
+    }
+    let Some((_, params)) = settings.space.feasible().next() else {
+        return Ok(());
+    };
+    let strategy = settings.space.strategy();
+    let cache = flowrex::indicators::IndicatorCache::new();
+    let report = flowrex::backtest::backtest(candles, strategy, &params, config, &cache)?;
+    flowrex::backtest::refuse_unstopped(strategy.name(), config, &report.run)
 }
 
 /// Records in the playbook's `[optimization]` where its results file is (merge finds shards' files so).

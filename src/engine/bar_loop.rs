@@ -63,6 +63,9 @@ pub struct RunResult {
     /// Entries cancelled: they could not be sized (no cash for one unit, no stop for risk sizing), or
     /// their stop, target or own size was unsound when decided ([`fills::bracket_ok`]).
     pub cancelled_orders: usize,
+    /// Of the cancelled entries, those that risk sizing (`--size risk:P`) could not size because they
+    /// carried no stop: a run with any is refused by [`crate::backtest::refuse_unstopped`].
+    pub unstopped_entries: usize,
     /// The bar where equity reached zero, if it did.
     pub out_of_money_bar: Option<usize>,
 }
@@ -74,6 +77,7 @@ struct Broker<'c> {
     trades: Vec<Trade>,
     ambiguous: usize,
     cancelled: usize,
+    unstopped: usize,
 }
 
 impl Broker<'_> {
@@ -85,6 +89,9 @@ impl Broker<'_> {
         let sizing = entry.size.map_or(self.cfg.sizing, Sizing::Units);
         let Some(units) = fills::size_units(sizing, available, adj, price, entry.stop, rate) else {
             self.cancelled += 1;
+            if matches!(sizing, Sizing::RiskPct(_)) && entry.stop.is_none() {
+                self.unstopped += 1;
+            }
             return;
         };
         self.cash -= fills::commission(units, adj, rate);
@@ -263,6 +270,7 @@ fn run_bars<S: Signals + ?Sized>(
         trades: Vec::with_capacity(64),
         ambiguous: 0,
         cancelled: 0,
+        unstopped: 0,
     };
     // Whether an order decided on the last bar can still fill (see the close-at-end rules).
     let decide_last = end == End::Reference;
@@ -339,6 +347,7 @@ fn run_bars<S: Signals + ?Sized>(
         initial_cash: cfg.cash,
         ambiguous_exits: broker.ambiguous,
         cancelled_orders: broker.cancelled,
+        unstopped_entries: broker.unstopped,
         out_of_money_bar,
     })
 }

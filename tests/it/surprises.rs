@@ -177,3 +177,80 @@ fn a_param_flag_replaces_only_its_own_entry_of_the_spec() {
     let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(doc["playbook"]["optimization"]["evaluated"], 6);
 }
+
+#[test]
+fn risk_sizing_without_stops_is_refused_with_the_count() {
+    let home = bundled_home();
+    let base = [
+        "backtest",
+        "--strategy",
+        "sma_cross",
+        "--symbol",
+        "GOOG",
+        "--interval",
+        "1d",
+    ];
+    // Under all-cash sizing every entry of sma_cross (it sets no stop) trades: closed + open trades.
+    let all = run(home.path(), &[&["--json"][..], &base].concat());
+    assert_eq!(all.code, 0, "{}", all.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&all.stdout).unwrap();
+    let entries =
+        doc["trades"].as_array().unwrap().len() + usize::from(!doc["open_trade"].is_null());
+    assert!(entries > 0);
+    let r = run(home.path(), &[&base[..], &["--size", "risk:1"]].concat());
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "--size risk:1: risk sizing needs a stop on every entry, but {entries} of sma_cross's entries set none"
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.is_empty());
+    // optimize refuses before searching (no playbook written).
+    let out = home.path().join("pb.toml");
+    let r = run(
+        home.path(),
+        &[
+            "optimize",
+            "--strategy",
+            "sma_cross",
+            "--symbol",
+            "GOOG",
+            "--interval",
+            "1d",
+            "--param",
+            "fast=5..6",
+            "--size",
+            "risk:1",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("risk sizing needs a stop"),
+        "{}",
+        r.stderr
+    );
+    assert!(!out.exists());
+    // A strategy that brackets every entry sizes by risk and trades.
+    let r = run(
+        home.path(),
+        &[
+            "--json",
+            "backtest",
+            "--strategy",
+            "nbb",
+            "--symbol",
+            "EURUSD",
+            "--interval",
+            "1h",
+            "--size",
+            "risk:1",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!(!doc["trades"].as_array().unwrap().is_empty());
+}
