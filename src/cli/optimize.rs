@@ -127,6 +127,10 @@ pub struct OptimizeArgs {
     /// Also write every evaluated candidate (parameters + metrics) to this Parquet file.
     #[arg(long, value_name = "FILE")]
     pub results: Option<PathBuf>,
+    /// Replace the playbook at --out even when it is not a `candidate` (promoted to active or retired)
+    /// or was edited by hand since flowrex wrote it; without it such a file is refused before the search.
+    #[arg(long)]
+    pub force: bool,
     /// Also write the search's HTML report to this file (see `flowrex report optimize`).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
@@ -167,6 +171,9 @@ pub struct MergeArgs {
     /// without it such a shard is refused, by name.
     #[arg(long)]
     pub allow_partial: bool,
+    /// Replace --out even when it is not a `candidate` playbook or was edited by hand.
+    #[arg(long)]
+    pub force: bool,
 }
 
 impl OptimizeArgs {
@@ -195,6 +202,7 @@ impl OptimizeArgs {
         if self.constraints.is_empty() {
             self.constraints = spec.constraints;
         }
+        self.force |= spec.force;
         self.target = self.target.or(spec.target);
         self.settings = self.settings.or(spec.settings);
         self.validation = self.validation.or(spec.validation);
@@ -375,6 +383,9 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
         }
         home.playbook_file(&name)
     });
+    if !args.force {
+        flowrex::playbook::check_replaceable(&out)?;
+    }
     let name = out
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -588,6 +599,9 @@ fn merge(ctx: &Context, m: MergeArgs) -> Result<Outcome> {
         .collect::<Result<Vec<_>>>()?;
     if !m.allow_partial {
         merge_results::refuse_unfinished(&shards)?;
+    }
+    if !m.force {
+        flowrex::playbook::check_replaceable(&m.out)?;
     }
     let parts: Vec<Playbook> = shards.iter().map(|s| s.playbook.clone()).collect();
     let name = m

@@ -254,3 +254,94 @@ fn risk_sizing_without_stops_is_refused_with_the_count() {
     let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert!(!doc["trades"].as_array().unwrap().is_empty());
 }
+
+/// `optimize` of the small sma_cross space into `out`, with `extra` flags.
+fn optimize_into(home: &Path, out: &Path, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "--quiet",
+        "optimize",
+        "--strategy",
+        "sma_cross",
+        "--symbol",
+        "GOOG",
+        "--interval",
+        "1d",
+        "--param",
+        "fast=5..10",
+        "--param",
+        "slow=20..30:10",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    run(home, &args)
+}
+
+#[test]
+fn optimize_replaces_only_an_unedited_candidate_without_force() {
+    let home = bundled_home();
+    let out = playbook(home.path());
+    let text = std::fs::read_to_string(&out).unwrap();
+    // The file records the sha256 of its content without that line, computed here independently.
+    let recorded = text
+        .lines()
+        .find_map(|l| l.strip_prefix("content_sha256 = \""))
+        .and_then(|l| l.strip_suffix('"'))
+        .expect("a content_sha256 line");
+    let without: String = text
+        .lines()
+        .filter(|l| !l.starts_with("content_sha256 = "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(recorded, sha256_hex(without.as_bytes()));
+    // An unedited candidate is replaced.
+    assert_eq!(optimize_into(home.path(), &out, &[]).code, 0);
+
+    // Promoted: refused, file untouched; --force replaces it (as a new candidate).
+    let text = std::fs::read_to_string(&out).unwrap();
+    let active = text.replacen("status = \"candidate\"", "status = \"active\"", 1);
+    std::fs::write(&out, &active).unwrap();
+    let r = optimize_into(home.path(), &out, &[]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("status = \"active\""), "{}", r.stderr);
+    assert!(r.stderr.contains("--force"), "{}", r.stderr);
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), active);
+    assert_eq!(optimize_into(home.path(), &out, &["--force"]).code, 0);
+    assert!(
+        std::fs::read_to_string(&out)
+            .unwrap()
+            .contains("status = \"candidate\"")
+    );
+
+    // A candidate whose parameter was changed by hand: refused, untouched.
+    let text = std::fs::read_to_string(&out).unwrap();
+    let edited = text.replacen("\nfast = ", "\nfast = 1", 1);
+    assert_ne!(edited, text);
+    std::fs::write(&out, &edited).unwrap();
+    let r = optimize_into(home.path(), &out, &[]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("was edited since flowrex wrote it"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), edited);
+    // Not a playbook at all: refused too.
+    let other = home.path().join("notes.toml");
+    std::fs::write(&other, "x = 1\n").unwrap();
+    let r = optimize_into(home.path(), &other, &[]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("exists and is not a playbook"),
+        "{}",
+        r.stderr
+    );
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
