@@ -3,7 +3,7 @@
 //! `backtest --playbook P --check`. (Merging shard playbooks is `optimize::merge`.)
 //!
 //! ```toml
-//! [playbook]      name, status, created_at, flowrex_version, notes
+//! [playbook]      name, status, created_at, flowrex_version, content_sha256, notes
 //! [strategy]      name, [strategy.params], [strategy.file_sha256] (files the parameters name)
 //! [market]        symbol, interval, start, end, bars, data_sha256
 //! [backtest]      cash, commission, spread, fill, close_at_end, size, stop_policy
@@ -20,6 +20,7 @@
 //! A metric without a finite value (`null` in `backtest --json`) is left out of `[metrics]`.
 
 mod check;
+pub mod manage;
 pub mod validation;
 
 pub use check::{CheckReport, DataChange, Drift, FileChange, compare_metrics, compare_value};

@@ -10,6 +10,7 @@ mod home;
 mod journal;
 mod optimize;
 mod paper;
+mod playbooks;
 mod report;
 mod report_browser;
 mod resample;
