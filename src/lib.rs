@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod optimize;
 pub mod paper;
 pub mod playbook;
+pub mod prom;
 pub mod providers;
 pub mod report;
 pub mod risk;

@@ -131,6 +131,10 @@ pub struct OptimizeArgs {
     /// or was edited by hand since flowrex wrote it; without it such a file is refused before the search.
     #[arg(long)]
     pub force: bool,
+    /// Write gauges for cron monitoring to this node_exporter textfile (PATH.prom, atomically): last
+    /// success time, duration, candidates, best objective; labelled with the playbook's name.
+    #[arg(long, value_name = "PATH.prom")]
+    pub metrics_file: Option<PathBuf>,
     /// Also write the search's HTML report to this file (see `flowrex report optimize`).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
@@ -196,7 +200,8 @@ impl OptimizeArgs {
             out,
             results,
             report,
-            shard
+            shard,
+            metrics_file
         );
         self.params = merge_params(spec.params, std::mem::take(&mut self.params));
         if self.constraints.is_empty() {
@@ -330,6 +335,136 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
     if let Some(spec) = args.spec.clone() {
         args = args.with_spec(load_spec(&spec)?);
     }
+    let Some(metrics_file) = args.metrics_file.clone() else {
+        return search(ctx, args, &mut None);
+    };
+    let started = std::time::Instant::now();
+    let mut out = None;
+    let result = search(ctx, args, &mut out);
+    // A run that wrote its playbook (exit 0, or 3 when a gate failed) succeeded as a search.
+    let succeeded = matches!(result, Ok(Outcome::Done) | Err(Error::CheckFailed(_)));
+    if let Some(out) = &out {
+        let pb = if succeeded {
+            Some(Playbook::load(out)?)
+        } else {
+            None
+        };
+        let run = SearchRun {
+            playbook: out,
+            written: pb.as_ref(),
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        run.metrics(&metrics_file)?.write(&metrics_file)?;
+    }
+    result
+}
+
+/// What `--metrics-file` reports of one optimize run.
+struct SearchRun<'a> {
+    /// The playbook file the run was to write.
+    playbook: &'a Path,
+    /// The playbook written, when the search succeeded.
+    written: Option<&'a Playbook>,
+    /// Wall time of the whole run.
+    seconds: f64,
+}
+
+impl SearchRun<'_> {
+    /// The gauges, labelled `playbook="<file stem>"`. A failed run keeps the previous file's last
+    /// success time (so `time() - …_last_success_timestamp_seconds` keeps growing) and reports 0 for
+    /// `…_last_run_success`.
+    fn metrics(&self, file: &Path) -> Result<flowrex::prom::TextFile> {
+        use flowrex::prom::{TextFile, now_seconds, previous_value};
+        const LAST_SUCCESS: &str = "flowrex_optimize_last_success_timestamp_seconds";
+        let name = self
+            .playbook
+            .file_stem()
+            .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+        let labels = [("playbook", name.as_str())];
+        let mut f = TextFile::new();
+        let last_success = match self.written {
+            Some(_) => Some(now_seconds()),
+            None => previous_value(file, LAST_SUCCESS),
+        };
+        if let Some(t) = last_success {
+            f.gauge(
+                LAST_SUCCESS,
+                "When an optimize run last wrote its playbook (Unix time).",
+                &labels,
+                t,
+            )?;
+        }
+        f.gauge(
+            "flowrex_optimize_last_run_timestamp_seconds",
+            "When the last optimize run ended (Unix time).",
+            &labels,
+            now_seconds(),
+        )?;
+        let ok = if self.written.is_some() { 1.0 } else { 0.0 };
+        f.gauge(
+            "flowrex_optimize_last_run_success",
+            "1 when the last optimize run wrote its playbook, else 0.",
+            &labels,
+            ok,
+        )?;
+        f.gauge(
+            "flowrex_optimize_duration_seconds",
+            "Wall time of the last optimize run.",
+            &labels,
+            self.seconds,
+        )?;
+        let Some(pb) = self.written else {
+            return Ok(f);
+        };
+        if let Some(o) = &pb.optimization {
+            f.gauge(
+                "flowrex_optimize_candidates",
+                "Candidates backtested by the last successful run.",
+                &labels,
+                o.evaluated as f64,
+            )?;
+            f.gauge(
+                "flowrex_optimize_candidates_feasible",
+                "Feasible candidates in the searched space.",
+                &labels,
+                o.feasible as f64,
+            )?;
+            f.gauge(
+                "flowrex_optimize_candidates_ranked",
+                "Candidates ranked (finite objective, enough trades).",
+                &labels,
+                o.ranked as f64,
+            )?;
+            let obj = [
+                ("playbook", name.as_str()),
+                ("objective", o.objective.as_str()),
+            ];
+            if let Some(best) = pb.top.first() {
+                f.gauge(
+                    "flowrex_optimize_best_objective",
+                    "The best candidate's objective value.",
+                    &obj,
+                    best.objective,
+                )?;
+            }
+        }
+        let failed = pb
+            .validation
+            .as_ref()
+            .map_or(0, |v| v.gates.iter().filter(|g| !g.pass).count());
+        f.gauge(
+            "flowrex_optimize_gates_failed",
+            "Gates (--max-pbo, --min-dsr, …) the playbook failed.",
+            &labels,
+            failed as f64,
+        )?;
+        Ok(f)
+    }
+}
+
+/// The search itself (everything after the spec file was merged); sets `written_to` to the playbook
+/// file once it is known.
+fn search(ctx: &Context, args: OptimizeArgs, written_to: &mut Option<PathBuf>) -> Result<Outcome> {
     // Every input is checked before any work starts.
     let strategy = args.target.strategy()?;
     let symbol = args.target.symbol()?.to_string();
@@ -383,6 +518,7 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
         }
         home.playbook_file(&name)
     });
+    *written_to = Some(out.clone());
     if !args.force {
         flowrex::playbook::check_replaceable(&out)?;
     }

@@ -8,6 +8,7 @@ mod csv_options;
 mod fetch_providers;
 mod home;
 mod journal;
+mod metrics_file;
 mod optimize;
 mod paper;
 mod playbooks;
