@@ -5,6 +5,7 @@ mod backtest_engine;
 mod backtest_parity;
 mod brackets;
 mod csv_options;
+mod examples;
 mod fetch_providers;
 mod home;
 mod journal;
