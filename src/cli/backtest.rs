@@ -53,9 +53,13 @@ pub struct BacktestArgs {
     /// Write the closed trades to this file (.csv or .parquet).
     #[arg(long, value_name = "FILE")]
     pub trades: Option<PathBuf>,
-    /// Write the equity curve to this Parquet file (ts, equity, drawdown_pct).
+    /// Write the equity curve to this file, .parquet or .csv (ts, equity, drawdown_pct).
     #[arg(long, value_name = "FILE")]
     pub equity: Option<PathBuf>,
+    /// Leave the trade list out of the output (with --json: no `trades` key; a 1m run over years has
+    /// hundreds of thousands of trades). --trades FILE still writes them all.
+    #[arg(long)]
+    pub no_trades: bool,
     /// Re-run a playbook: its strategy, parameters, data range and backtest settings (instead of
     /// --strategy/--symbol/--interval/--param and the settings flags).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["strategy", "symbol", "interval", "params", "start", "end", "timerange"])]
@@ -140,11 +144,12 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
         render_check(ctx, pb, &check)?;
         return check.verdict().map(|()| Outcome::Done);
     }
+    let meta = export::FileMeta::of_run(&spec, &candles.ts);
     if let Some(path) = &args.trades {
-        export::write_trades(path, &report.run.trades, &candles.ts)?;
+        export::write_trades(path, &report.run.trades, &candles.ts, &meta)?;
     }
     if let Some(path) = &args.equity {
-        export::write_equity(path, &candles.ts, &report.run.equity)?;
+        export::write_equity(path, &candles.ts, &report.run.equity, &meta)?;
     }
     if let Some(name) = &args.journal {
         let pb = playbook.as_ref().map(|(path, pb)| (*path, pb));
@@ -158,6 +163,9 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
         None => None,
     };
     let mut doc = Document::new(&spec, &report, &candles.ts);
+    if args.no_trades {
+        doc.trades = None;
+    }
     doc.report_file = written.as_ref().map(|w| w.path.display().to_string());
     if ctx.json {
         print_json(&doc)?;
@@ -348,8 +356,9 @@ pub struct Document {
     pub warmup_bar: usize,
     /// Every metric; null where a metric has no value.
     pub metrics: Metrics,
-    /// Closed trades.
-    pub trades: Vec<TradeRecord>,
+    /// Closed trades (left out with `--no-trades`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trades: Option<Vec<TradeRecord>>,
     /// The position still open at the end, or null.
     pub open_trade: Option<OpenTradeRecord>,
     /// With `--report`: the report's absolute path (absent without it).
@@ -378,7 +387,7 @@ impl Document {
             },
             warmup_bar: report.run.warmup,
             metrics: report.metrics,
-            trades: TradeRecord::all(&report.run.trades, ts),
+            trades: Some(TradeRecord::all(&report.run.trades, ts)),
             open_trade: report
                 .run
                 .open_trade
@@ -425,13 +434,16 @@ fn render_text(d: &Document) -> String {
     );
     out.push_str(&table(rows));
     out.push('\n');
-    let wins = d.trades.iter().filter(|t| t.pnl > 0.0).count();
-    let longs = d.trades.iter().filter(|t| t.size > 0.0).count();
+    let Some(trades) = &d.trades else {
+        return out;
+    };
+    let wins = trades.iter().filter(|t| t.pnl > 0.0).count();
+    let longs = trades.iter().filter(|t| t.size > 0.0).count();
     out.push_str(&format!(
         "{} closed trades ({} long, {} short; {} won)",
-        d.trades.len(),
+        trades.len(),
         longs,
-        d.trades.len() - longs,
+        trades.len() - longs,
         wins
     ));
     match &d.open_trade {
@@ -445,7 +457,7 @@ fn render_text(d: &Document) -> String {
         )),
         None => out.push('\n'),
     }
-    if !d.trades.is_empty() {
+    if !trades.is_empty() {
         #[derive(tabled::Tabled)]
         struct TradeRow {
             #[tabled(rename = "Side")]
@@ -467,9 +479,9 @@ fn render_text(d: &Document) -> String {
             #[tabled(rename = "Exit by")]
             reason: &'static str,
         }
-        let shown = 5.min(d.trades.len());
+        let shown = 5.min(trades.len());
         out.push_str(&format!("Last {shown} trades:\n"));
-        let rows = d.trades[d.trades.len() - shown..].iter().map(|t| TradeRow {
+        let rows = trades[trades.len() - shown..].iter().map(|t| TradeRow {
             side: t.side.as_str(),
             size: num(t.size.abs(), if t.size.fract() == 0.0 { 0 } else { 4 }),
             entry: format_ts(t.entry_time),

@@ -474,7 +474,9 @@ struct SymbolRow {
     revised_rows: usize,
     #[tabled(rename = "total rows")]
     total_rows: usize,
+    #[serde(serialize_with = "iso_or_null")]
     first: String,
+    #[serde(serialize_with = "iso_or_null")]
     last: String,
     status: String,
     #[tabled(skip)]
@@ -757,7 +759,9 @@ struct InventoryRow {
     symbol: String,
     interval: String,
     rows: usize,
+    #[serde(serialize_with = "iso_or_null")]
     first: String,
+    #[serde(serialize_with = "iso_or_null")]
     last: String,
     #[tabled(rename = "missing bars")]
     missing_bars: usize,
@@ -766,8 +770,10 @@ struct InventoryRow {
     /// `ok`, or why the file could not be read (it is still listed).
     status: String,
     #[tabled(skip)]
+    #[serde(serialize_with = "iso_or_null")]
     source: String,
     #[tabled(skip)]
+    #[serde(serialize_with = "iso_or_null")]
     written_at: String,
 }
 
@@ -966,4 +972,16 @@ fn verify(ctx: &Context, target: &str) -> Result<Outcome> {
         print_text(&text)?;
     }
     Ok(Outcome::Done)
+}
+
+/// A table cell in JSON: `null` when empty (no bar, an unreadable file), a date the table shortened
+/// (`2004-08-19`, a bar at 00:00 UTC) as the full RFC 3339 time, anything else as it is — so every
+/// time in `--json` has one format and a missing value is never `""`.
+fn iso_or_null<S: serde::Serializer>(v: &str, s: S) -> std::result::Result<S::Ok, S::Error> {
+    let is_date = v.len() == 10 && v.as_bytes()[4] == b'-' && v.as_bytes()[7] == b'-';
+    match v {
+        "" => s.serialize_none(),
+        _ if is_date => s.serialize_str(&format!("{v}T00:00:00Z")),
+        _ => s.serialize_str(v),
+    }
 }

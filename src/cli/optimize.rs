@@ -15,7 +15,7 @@ use super::{Context, Outcome};
 use flowrex::candles::store::path_safe_symbol;
 use flowrex::error::{Error, Result};
 use flowrex::optimize::merge_results::{self, ShardPart};
-use flowrex::optimize::results::ResultsWriter;
+use flowrex::optimize::results::{self, ResultsWriter};
 use flowrex::optimize::{
     self, Method, Objective, Observer, Outcome as Evaluated, Settings, Shard, Space,
 };
@@ -550,7 +550,15 @@ fn search(ctx: &Context, args: OptimizeArgs, written_to: &mut Option<PathBuf>) -
         };
         return optimize_wf::run_walk(ctx, &plan, wf, job);
     }
-    let collector = plan.collector(&candles)?;
+    let meta = results::search_meta(
+        &settings.space,
+        settings.objective.name(),
+        settings.method.name(),
+        &data,
+    );
+    let collector = plan
+        .collector(&candles)?
+        .map(|c| c.with_matrix_meta(meta.clone().with("kind", "returns_matrix")));
     tracing::info!(
         "{} {} {}: {} bars, {} feasible candidates, {} planned ({})",
         strategy.name(),
@@ -566,7 +574,7 @@ fn search(ctx: &Context, args: OptimizeArgs, written_to: &mut Option<PathBuf>) -
         super::report::results_for_report(args.report.as_deref(), args.results.as_deref())?;
     let observer = CliObserver {
         results: match &results {
-            Some(p) => Some(ResultsWriter::create(p, &settings.space)?),
+            Some(p) => Some(ResultsWriter::create(p, &settings.space, &meta)?),
             None => None,
         },
         bar: progress_bar(ctx.show_progress(), planned),

@@ -6,6 +6,7 @@ mod backtest_parity;
 mod brackets;
 mod csv_options;
 mod examples;
+mod exports;
 mod fetch_providers;
 mod home;
 mod journal;
