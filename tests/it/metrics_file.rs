@@ -211,3 +211,98 @@ fn fetch_writes_rows_added_per_symbol() {
     );
     assert_eq!(r.code, 2, "{}", r.stderr);
 }
+
+#[test]
+fn a_remote_fetch_reports_each_symbol_and_a_failure_keeps_the_last_success() {
+    use mockito::{Matcher, Server};
+    let home = empty_home();
+    let h = home.path();
+    let mut server = Server::new();
+    let url = server.url();
+    // Three closed daily bars from 2024-01-01 (1_704_067_200_000 ms) for GOOD; BAD is refused.
+    let day = 86_400_000i64;
+    let jan1 = 1_704_067_200_000i64;
+    let rows: Vec<serde_json::Value> = (0..3)
+        .map(|i| {
+            let t = jan1 + i * day;
+            serde_json::json!([
+                t,
+                "1",
+                "2",
+                "0.5",
+                "1.5",
+                "10",
+                t + day - 1,
+                "1",
+                1,
+                "0",
+                "0",
+                "0"
+            ])
+        })
+        .collect();
+    let _good = server
+        .mock("GET", "/api/v3/klines")
+        .match_query(Matcher::UrlEncoded("symbol".into(), "GOOD".into()))
+        .with_header("content-type", "application/json")
+        .with_body(serde_json::Value::Array(rows).to_string())
+        .create();
+    let _bad = server
+        .mock("GET", "/api/v3/klines")
+        .match_query(Matcher::UrlEncoded("symbol".into(), "BAD".into()))
+        .with_status(400)
+        .with_body(r#"{"code":-1121,"msg":"Invalid symbol."}"#)
+        .create();
+    let prom = h.join("fetch.prom");
+    let fetch = |symbols: &str| {
+        run(
+            h,
+            &[
+                "--quiet",
+                "fetch",
+                "--provider",
+                "binance",
+                "--symbol",
+                symbols,
+                "--interval",
+                "1d",
+                "--start",
+                "2024-01-01",
+                "--end",
+                "2024-01-03",
+                "--base-url",
+                &url,
+                "--metrics-file",
+                prom.to_str().unwrap(),
+            ],
+        )
+    };
+    let before = now();
+    assert_eq!(fetch("GOOD").code, 0);
+    let m = parse(&std::fs::read_to_string(&prom).unwrap());
+    let run_labels = "{provider=\"binance\",interval=\"1d\"}";
+    let last = m[&format!("flowrex_fetch_last_success_timestamp_seconds{run_labels}")];
+    assert!(last >= before - 1.0);
+    promtool(&prom);
+
+    let r = fetch("GOOD,BAD");
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let m = parse(&std::fs::read_to_string(&prom).unwrap());
+    assert_eq!(
+        m[&format!("flowrex_fetch_last_success_timestamp_seconds{run_labels}")],
+        last
+    );
+    assert_eq!(m[&format!("flowrex_fetch_symbols{run_labels}")], 2.0);
+    assert_eq!(m[&format!("flowrex_fetch_symbols_failed{run_labels}")], 1.0);
+    let good = "{provider=\"binance\",interval=\"1d\",symbol=\"GOOD\"}";
+    // Stored by the first run: nothing new now, 3 bars, the last one opening 2024-01-03.
+    assert_eq!(m[&format!("flowrex_fetch_rows_added{good}")], 0.0);
+    assert_eq!(m[&format!("flowrex_fetch_rows{good}")], 3.0);
+    assert_eq!(
+        m[&format!("flowrex_fetch_last_bar_timestamp_seconds{good}")],
+        ((jan1 + 2 * day) / 1000) as f64
+    );
+    let bad = "{provider=\"binance\",interval=\"1d\",symbol=\"BAD\"}";
+    assert_eq!(m[&format!("flowrex_fetch_rows_added{bad}")], 0.0);
+    promtool(&prom);
+}
