@@ -152,6 +152,19 @@ struct SymbolGauges {
 }
 
 impl SymbolGauges {
+    /// An import of `symbol` that merged as `m`.
+    fn of_import(symbol: &str, m: &MergeSummary) -> SymbolGauges {
+        SymbolGauges {
+            symbol: symbol.to_string(),
+            added: m.added,
+            revised: m.replaced,
+            total: m.total,
+            last_bar_ms: None,
+            failed: false,
+        }
+    }
+
+    /// One symbol of a provider fetch.
     fn of(r: &SymbolResult) -> SymbolGauges {
         let mut g = SymbolGauges {
             symbol: r.symbol.clone(),
@@ -375,14 +388,7 @@ pub fn run(ctx: &Context, args: FetchArgs) -> Result<Outcome> {
     let store = ctx.create_home()?.store();
     let merged = store.merge(&symbol, interval, &candles, &source, args.replace)?;
     if let Some(file) = &args.metrics_file {
-        let gauges = SymbolGauges {
-            symbol: symbol.clone(),
-            added: merged.added,
-            revised: merged.replaced,
-            total: merged.total,
-            last_bar_ms: None,
-            failed: false,
-        };
+        let gauges = SymbolGauges::of_import(&symbol, &merged);
         let name = match provider {
             Provider::Csv => "csv",
             _ => "synthetic",

@@ -381,85 +381,80 @@ impl SearchRun<'_> {
             .file_stem()
             .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
         let labels = [("playbook", name.as_str())];
-        let mut f = TextFile::new();
         let last_success = match self.written {
             Some(_) => Some(now_seconds()),
             None => previous_value(file, LAST_SUCCESS),
         };
+        let mut gauges: Vec<(&str, &str, f64)> = Vec::new();
         if let Some(t) = last_success {
-            f.gauge(
-                LAST_SUCCESS,
-                "When an optimize run last wrote its playbook (Unix time).",
-                &labels,
-                t,
-            )?;
+            let help = "When an optimize run last wrote its playbook (Unix time).";
+            gauges.push((LAST_SUCCESS, help, t));
         }
-        f.gauge(
-            "flowrex_optimize_last_run_timestamp_seconds",
-            "When the last optimize run ended (Unix time).",
-            &labels,
-            now_seconds(),
-        )?;
         let ok = if self.written.is_some() { 1.0 } else { 0.0 };
-        f.gauge(
-            "flowrex_optimize_last_run_success",
-            "1 when the last optimize run wrote its playbook, else 0.",
-            &labels,
-            ok,
-        )?;
-        f.gauge(
-            "flowrex_optimize_duration_seconds",
-            "Wall time of the last optimize run.",
-            &labels,
-            self.seconds,
-        )?;
-        let Some(pb) = self.written else {
-            return Ok(f);
-        };
-        if let Some(o) = &pb.optimization {
-            f.gauge(
-                "flowrex_optimize_candidates",
-                "Candidates backtested by the last successful run.",
-                &labels,
-                o.evaluated as f64,
-            )?;
-            f.gauge(
-                "flowrex_optimize_candidates_feasible",
-                "Feasible candidates in the searched space.",
-                &labels,
-                o.feasible as f64,
-            )?;
-            f.gauge(
-                "flowrex_optimize_candidates_ranked",
-                "Candidates ranked (finite objective, enough trades).",
-                &labels,
-                o.ranked as f64,
-            )?;
-            let obj = [
-                ("playbook", name.as_str()),
-                ("objective", o.objective.as_str()),
-            ];
-            if let Some(best) = pb.top.first() {
-                f.gauge(
-                    "flowrex_optimize_best_objective",
-                    "The best candidate's objective value.",
-                    &obj,
-                    best.objective,
-                )?;
-            }
+        gauges.extend([
+            (
+                "flowrex_optimize_last_run_timestamp_seconds",
+                "When the last optimize run ended (Unix time).",
+                now_seconds(),
+            ),
+            (
+                "flowrex_optimize_last_run_success",
+                "1 when the last optimize run wrote its playbook, else 0.",
+                ok,
+            ),
+            (
+                "flowrex_optimize_duration_seconds",
+                "Wall time of the last optimize run.",
+                self.seconds,
+            ),
+        ]);
+        gauges.extend(self.written.map(result_gauges).unwrap_or_default());
+        let mut f = TextFile::new();
+        for (metric, help, value) in gauges {
+            f.gauge(metric, help, &labels, value)?;
         }
-        let failed = pb
-            .validation
-            .as_ref()
-            .map_or(0, |v| v.gates.iter().filter(|g| !g.pass).count());
-        f.gauge(
-            "flowrex_optimize_gates_failed",
-            "Gates (--max-pbo, --min-dsr, …) the playbook failed.",
-            &labels,
-            failed as f64,
-        )?;
+        let best = self.written.and_then(|pb| {
+            let o = pb.optimization.as_ref()?;
+            Some((o.objective.as_str(), pb.top.first()?.objective))
+        });
+        if let Some((objective, value)) = best {
+            let labels = [("playbook", name.as_str()), ("objective", objective)];
+            let help = "The best candidate's objective value.";
+            f.gauge("flowrex_optimize_best_objective", help, &labels, value)?;
+        }
         Ok(f)
     }
+}
+
+/// The gauges of a written playbook: candidates evaluated, feasible and ranked, gates failed.
+fn result_gauges(pb: &Playbook) -> Vec<(&'static str, &'static str, f64)> {
+    let mut gauges = Vec::new();
+    if let Some(o) = &pb.optimization {
+        gauges.extend([
+            (
+                "flowrex_optimize_candidates",
+                "Candidates backtested by the last successful run.",
+                o.evaluated as f64,
+            ),
+            (
+                "flowrex_optimize_candidates_feasible",
+                "Feasible candidates in the searched space.",
+                o.feasible as f64,
+            ),
+            (
+                "flowrex_optimize_candidates_ranked",
+                "Candidates ranked (finite objective, enough trades).",
+                o.ranked as f64,
+            ),
+        ]);
+    }
+    let failed = pb
+        .validation
+        .as_ref()
+        .map_or(0, |v| v.gates.iter().filter(|g| !g.pass).count());
+    let help = "Gates (--max-pbo, --min-dsr, ...) the playbook failed.";
+    gauges.push(("flowrex_optimize_gates_failed", help, failed as f64));
+    gauges
 }
 
 /// The search itself (everything after the spec file was merged); sets `written_to` to the playbook

@@ -13,23 +13,26 @@ use flowrex::error::{Error, Result};
 use flowrex::playbook::manage::{self, DataState, Listed, StatusChange, StatusEvent};
 use flowrex::playbook::{Playbook, Provenance};
 
-const AFTER_HELP: &str = "A NAME is a file of <home>/playbooks without `.toml` (goog_1d_sma_cross), or a path to a
-playbook file (anything with a `/` or ending in `.toml`).
+const AFTER_HELP: &str =
+    "A NAME is a file of <home>/playbooks without `.toml` (goog_1d_sma_cross), or a
+path to a playbook file (anything with a `/` or ending in `.toml`).
 
-Columns of the list: Data is `same` when the bars of the playbook's range (and any signals file it
-names) still hash as recorded, `changed` when not (`backtest --playbook P --check` would refuse), and
-`missing` when the store has no such data. Objective is the optimization's objective and the best
-value (`-` for a hand-written playbook).
+Columns of the list: Data is `same` when the bars of the playbook's range (and
+any signals file it names) still hash as recorded, `changed` when not
+(`backtest --playbook P --check` would refuse), and `missing` when the store
+has no such data. Objective is the optimization's objective and the best value
+(`-` for a hand-written playbook).
 
-Statuses: candidate (what optimize writes; it may replace it), active (paper-trade run trades it),
-retired. `set-status` appends `<time> <old> -> <new>: <note>` to the file's [playbook] notes, rewrites
-the file atomically and records the change in the state database (append-only, hash-chained).
+Statuses: candidate (what optimize writes; it may replace it), active
+(paper-trade run trades it), retired. `set-status` appends `<time> <old> ->
+<new>: <note>` to the file's [playbook] notes, rewrites the file atomically
+and records the change in the state database (append-only, hash-chained).
 
 Examples:
   flowrex playbooks
   flowrex playbooks list --status active --json
   flowrex playbooks show goog_1d_sma_cross
-  flowrex playbooks set-status goog_1d_sma_cross active --note \"passed the walk-forward gate\"";
+  flowrex playbooks set-status goog_1d_sma_cross active --note \"passed the gate\"";
 
 /// Arguments of `flowrex playbooks`.
 #[derive(Debug, clap::Args)]
@@ -253,28 +256,7 @@ fn render_list(rows: &[ListEntry], dir: &Path) -> String {
     if rows.is_empty() {
         return format!("no playbooks in {}", absolute(dir));
     }
-    let cells: Vec<[String; 8]> = rows
-        .iter()
-        .map(|r| {
-            let objective = match (&r.objective, r.objective_value) {
-                // The value first, so a long objective name is what gets cut.
-                (Some(o), Some(v)) => format!("{v:.2} {o}"),
-                (Some(o), None) => o.clone(),
-                _ => "-".into(),
-            };
-            let edited = if r.edited { "*" } else { "" };
-            [
-                format!("{}{edited}", r.name),
-                r.strategy.clone(),
-                r.symbol.clone(),
-                r.interval.clone(),
-                r.status.clone(),
-                objective,
-                r.created_at.chars().take(10).collect(),
-                r.data.word().to_string(),
-            ]
-        })
-        .collect();
+    let cells: Vec<[String; 8]> = rows.iter().map(cells).collect();
     let width: Vec<usize> = (0..8)
         .map(|c| {
             let widest = cells.iter().map(|r| r[c].chars().count()).max();
@@ -294,8 +276,14 @@ fn render_list(rows: &[ListEntry], dir: &Path) -> String {
         out.push_str(&line(r));
         out.push('\n');
     }
+    out.push_str(&footer(rows, dir));
+    out
+}
+
+/// `N playbooks in DIR (A active, C candidate, R retired)`, and what `*` means when one is marked.
+fn footer(rows: &[ListEntry], dir: &Path) -> String {
     let count = |s: &str| rows.iter().filter(|r| r.status == s).count();
-    out.push_str(&format!(
+    format!(
         "{} playbooks in {} ({} active, {} candidate, {} retired){}",
         rows.len(),
         absolute(dir),
@@ -307,8 +295,28 @@ fn render_list(rows: &[ListEntry], dir: &Path) -> String {
         } else {
             ""
         }
-    ));
-    out
+    )
+}
+
+/// One row of the list as its eight cells.
+fn cells(r: &ListEntry) -> [String; 8] {
+    let objective = match (&r.objective, r.objective_value) {
+        // The value first, so a long objective name is what gets cut.
+        (Some(o), Some(v)) => format!("{v:.2} {o}"),
+        (Some(o), None) => o.clone(),
+        _ => "-".into(),
+    };
+    let edited = if r.edited { "*" } else { "" };
+    [
+        format!("{}{edited}", r.name),
+        r.strategy.clone(),
+        r.symbol.clone(),
+        r.interval.clone(),
+        r.status.clone(),
+        objective,
+        r.created_at.chars().take(10).collect(),
+        r.data.word().to_string(),
+    ]
 }
 
 /// `v` cut to `w` characters, the last one `…` when cut.
@@ -388,6 +396,13 @@ fn render_show(
     if let DataState::Changed(why) | DataState::Missing(why) = data {
         out.push_str(&format!("          {why}\n"));
     }
+    out.push_str(&render_outcome(pb, history));
+    out
+}
+
+/// The search, the metrics, the notes and the status history of `show`.
+fn render_outcome(pb: &Playbook, history: &[StatusEvent]) -> String {
+    let mut out = String::new();
     if let Some(o) = &pb.optimization {
         out.push_str(&format!(
             "search:   {} maximizing {}: {} of {} feasible evaluated, {} ranked, best {}\n",
@@ -413,7 +428,7 @@ fn render_show(
         metric("max_drawdown_pct"),
         metric("num_trades")
     ));
-    if let Some(notes) = &h.notes {
+    if let Some(notes) = &pb.playbook.notes {
         out.push_str("notes:\n");
         for l in notes.lines() {
             out.push_str(&format!("  {l}\n"));

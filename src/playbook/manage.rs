@@ -170,34 +170,7 @@ pub fn set_status(db: &mut Db, change: &StatusChange<'_>) -> Result<StatusEvent>
         return Err(Error::usage("--note must say why the status changes"));
     }
     let before = std::fs::read(path).at(path)?;
-    let origin = path.display().to_string();
-    let text = String::from_utf8_lossy(&before);
-    if let (Provenance::Edited { .. }, false) = (Provenance::of_text(&text, &origin)?, change.force)
-    {
-        return Err(Error::invalid(format!(
-            "{origin}: was edited since flowrex wrote it; setting its status would sign the edit as \
-             flowrex's (check the file, then pass --force)"
-        )));
-    }
-    let mut pb = Playbook::from_toml(&text, &origin)?;
-    let ts = crate::candles::time::format_ts_full(change.now_ms);
-    let old = std::mem::replace(&mut pb.playbook.status, change.status.to_string());
-    let line = format!("{ts} {old} -> {}: {note}", change.status);
-    pb.playbook.notes = Some(match pb.playbook.notes.take() {
-        Some(n) if !n.trim().is_empty() => format!("{}\n{line}", n.trim_end()),
-        _ => line,
-    });
-    let file = std::path::absolute(path).at(path)?;
-    let event = StatusEvent {
-        id: 0,
-        ts,
-        name: pb.playbook.name.clone(),
-        file: file.display().to_string(),
-        old_status: old,
-        new_status: change.status.to_string(),
-        note: note.to_string(),
-        content_sha256: pb.content_sha256()?,
-    };
+    let (pb, event) = changed(&String::from_utf8_lossy(&before), change, note)?;
     let written = std::cell::Cell::new(false);
     let result = db.write(|tx| {
         let id = STATUS_EVENTS.append(tx, &event_values(&event, change.now_ms))?;
@@ -214,6 +187,39 @@ pub fn set_status(db: &mut Db, change: &StatusChange<'_>) -> Result<StatusEvent>
             Err(e)
         }
     }
+}
+
+/// The playbook of `text` with the change made (status, a line appended to its notes), and the event
+/// that records it (id 0 until appended). A playbook edited by hand is refused unless `change.force`.
+fn changed(text: &str, change: &StatusChange<'_>, note: &str) -> Result<(Playbook, StatusEvent)> {
+    let path = change.path;
+    let origin = path.display().to_string();
+    if let (Provenance::Edited { .. }, false) = (Provenance::of_text(text, &origin)?, change.force)
+    {
+        return Err(Error::invalid(format!(
+            "{origin}: was edited since flowrex wrote it; setting its status would sign the edit as \
+             flowrex's (check the file, then pass --force)"
+        )));
+    }
+    let mut pb = Playbook::from_toml(text, &origin)?;
+    let ts = crate::candles::time::format_ts_full(change.now_ms);
+    let old = std::mem::replace(&mut pb.playbook.status, change.status.to_string());
+    let line = format!("{ts} {old} -> {}: {note}", change.status);
+    pb.playbook.notes = Some(match pb.playbook.notes.take() {
+        Some(n) if !n.trim().is_empty() => format!("{}\n{line}", n.trim_end()),
+        _ => line,
+    });
+    let event = StatusEvent {
+        id: 0,
+        ts,
+        name: pb.playbook.name.clone(),
+        file: std::path::absolute(path).at(path)?.display().to_string(),
+        old_status: old,
+        new_status: change.status.to_string(),
+        note: note.to_string(),
+        content_sha256: pb.content_sha256()?,
+    };
+    Ok((pb, event))
 }
 
 fn event_values(e: &StatusEvent, ts_ms: i64) -> Vec<Value> {
