@@ -234,6 +234,19 @@ fn risk_sizing_without_stops_is_refused_with_the_count() {
         r.stderr
     );
     assert!(!out.exists());
+    // So does `report backtest`, before writing a page.
+    let page = home.path().join("r.html");
+    let r = run(
+        home.path(),
+        &[
+            &["report"][..],
+            &base,
+            &["--size", "risk:1", "--out", page.to_str().unwrap()],
+        ]
+        .concat(),
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(!page.exists());
     // A strategy that brackets every entry sizes by risk and trades.
     let r = run(
         home.path(),
