@@ -261,6 +261,89 @@ pub fn history(conn: &Connection, path: &Path) -> Result<Vec<StatusEvent>> {
 mod tests {
     use super::*;
 
+    /// A minimal playbook file, as flowrex writes it.
+    fn playbook_file(dir: &Path) -> PathBuf {
+        let text = r#"
+[playbook]
+name = "p"
+status = "candidate"
+created_at = "2026-01-01T00:00:00Z"
+flowrex_version = "0.1.0"
+
+[strategy]
+name = "sma_cross"
+params = { fast = 10, slow = 20 }
+
+[market]
+symbol = "GOOG"
+interval = "1d"
+start = "2020-01-01T00:00:00Z"
+end = "2020-02-01T00:00:00Z"
+bars = 2
+data_sha256 = "00"
+
+[backtest]
+cash = 10000.0
+commission = 0.0
+spread = 0.0
+fill = "next-open"
+close_at_end = false
+size = "all"
+stop_policy = "pessimistic"
+
+[metrics]
+"#;
+        let pb = Playbook::from_toml(text, "test").unwrap();
+        let path = dir.join("p.toml");
+        pb.save(&path).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_failed_commit_puts_the_old_file_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = playbook_file(dir.path());
+        let before = std::fs::read(&path).unwrap();
+        let mut db = Db::open_in_memory().unwrap();
+        // A deferred foreign key broken by every new event: SQLite reports it at COMMIT, after
+        // set_status replaced the file.
+        db.conn()
+            .execute_batch(
+                "CREATE TABLE parent (id INTEGER PRIMARY KEY);
+                 CREATE TABLE child (p INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED);
+                 CREATE TRIGGER break AFTER INSERT ON playbook_status_events
+                 BEGIN INSERT INTO child VALUES (42); END;",
+            )
+            .unwrap();
+        let change = StatusChange {
+            path: &path,
+            status: "active",
+            note: "go",
+            now_ms: 0,
+            force: false,
+        };
+        let err = set_status(&mut db, &change).unwrap_err().to_string();
+        assert!(err.contains("FOREIGN KEY"), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        let n: i64 = db
+            .conn()
+            .query_row("SELECT count(*) FROM playbook_status_events", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(n, 0);
+        // Without the broken key the same change goes through.
+        db.conn().execute_batch("DROP TRIGGER break").unwrap();
+        let e = set_status(&mut db, &change).unwrap();
+        assert_eq!((e.id, e.old_status.as_str()), (1, "candidate"));
+        let after = Playbook::load(&path).unwrap();
+        assert_eq!(after.playbook.status, "active");
+        assert_eq!(
+            after.playbook.notes.as_deref(),
+            Some("1970-01-01T00:00:00Z candidate -> active: go")
+        );
+    }
+
     #[test]
     fn the_chain_verifies_and_refuses_rewrites() {
         let mut db = Db::open_in_memory().unwrap();
