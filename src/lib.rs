@@ -18,6 +18,7 @@ pub mod journal;
 pub mod json;
 pub mod metrics;
 pub mod optimize;
+pub mod outputs;
 pub mod paper;
 pub mod playbook;
 pub mod prom;

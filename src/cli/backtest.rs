@@ -17,7 +17,8 @@ use flowrex::indicators::IndicatorCache;
 use flowrex::json::finite;
 use flowrex::metrics::Metrics;
 use flowrex::metrics::fields::FIELDS;
-use flowrex::playbook::{CheckReport, DataChange, FileChange, Playbook};
+use flowrex::outputs::OutputPlan;
+use flowrex::playbook::{CheckReport, DataChange, FileChange, Playbook, check_tolerance};
 use flowrex::strategy::{self, ParamKind};
 use flowrex::trade::{OpenTradeRecord, TradeRecord};
 
@@ -93,6 +94,7 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
     }
     refuse_misplaced_flags(&args)?;
     let tolerance = args.tolerance.unwrap_or(DEFAULT_TOLERANCE);
+    check_tolerance(tolerance)?;
     let playbook = match &args.playbook {
         Some(path) => Some((path.as_path(), Playbook::load(path)?)),
         None => None,
@@ -101,13 +103,23 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
         Some((_, pb)) => RunSpec::from_playbook(pb)?,
         None => run_spec(&args.target, &args.params, &args.settings)?,
     };
-    let candles = spec.load(&ctx.home()?.store())?;
+    let home = ctx.home()?;
+    let outputs = OutputPlan::new(&home)
+        .inputs("--playbook", &args.playbook)
+        .add_opt("--trades", args.trades.as_deref())?
+        .add_opt("--equity", args.equity.as_deref())?
+        .add_opt("--report", args.report.as_deref())?
+        .open()?;
+    let candles = spec.load(&home.store())?;
     let data_change = playbook.as_ref().and_then(|(path, pb)| {
         DataChange::between(pb, &spec.data.symbol, spec.data.interval, &candles)
             .map(|change| (change, *path))
     });
     if let Some((change, path)) = &data_change {
         if args.check && !args.ignore_data_hash {
+            if ctx.json {
+                print_json(&change.verdict_document(path, tolerance))?;
+            }
             return Err(change.refusal(path));
         }
         tracing::warn!("{}", change.message(path));
@@ -145,10 +157,10 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
         return check.verdict().map(|()| Outcome::Done);
     }
     let meta = export::FileMeta::of_run(&spec, &candles.ts);
-    if let Some(path) = &args.trades {
+    if let Some(path) = outputs.get("--trades") {
         export::write_trades(path, &report.run.trades, &candles.ts, &meta)?;
     }
-    if let Some(path) = &args.equity {
+    if let Some(path) = outputs.get("--equity") {
         export::write_equity(path, &candles.ts, &report.run.equity, &meta)?;
     }
     if let Some(name) = &args.journal {
@@ -156,7 +168,7 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
         super::journal::record_backtest(ctx, &spec, pb, &report, &candles, name)?;
     }
     let notes: Vec<String> = data_change.iter().map(|(c, p)| c.message(p)).collect();
-    let written = match &args.report {
+    let written = match outputs.get("--report") {
         Some(out) => Some(super::report::backtest_shortcut(
             out, &spec, &candles, &report, &notes,
         )?),

@@ -19,6 +19,7 @@ use flowrex::optimize::results::{self, ResultsWriter};
 use flowrex::optimize::{
     self, Method, Objective, Observer, Outcome as Evaluated, Settings, Shard, Space,
 };
+use flowrex::outputs::OutputPlan;
 use flowrex::playbook::Playbook;
 use flowrex::strategy;
 
@@ -514,13 +515,21 @@ fn search(ctx: &Context, args: OptimizeArgs, written_to: &mut Option<PathBuf>) -
         home.playbook_file(&name)
     });
     *written_to = Some(out.clone());
-    if !args.force {
-        flowrex::playbook::check_replaceable(&out)?;
-    }
     let name = out
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "playbook".into());
+    // Checked, created and locked before the search; the locks hold until both files are written.
+    let outputs = OutputPlan::new(&home)
+        .inputs("--spec", &args.spec)
+        .add("--out", &out)?
+        .add_opt("--results", args.results.as_deref())?
+        .add_opt("--report", args.report.as_deref())?
+        .open()?;
+    // After the output rules (they name a misplaced --out first), before the search.
+    if !args.force {
+        flowrex::playbook::check_replaceable(outputs.path("--out"))?;
+    }
 
     // A second Ctrl-C ends the process at once.
     let _ = ctrlc::set_handler(|| {
@@ -566,7 +575,7 @@ fn search(ctx: &Context, args: OptimizeArgs, written_to: &mut Option<PathBuf>) -
     );
     // --report reads the candidates back from the results: a temporary file without --results.
     let (results, _scratch) =
-        super::report::results_for_report(args.report.as_deref(), args.results.as_deref())?;
+        super::report::results_for_report(outputs.get("--report"), outputs.get("--results"))?;
     let observer = CliObserver {
         results: match &results {
             Some(p) => Some(ResultsWriter::create(p, &settings.space, &meta)?),
@@ -601,11 +610,12 @@ fn search(ctx: &Context, args: OptimizeArgs, written_to: &mut Option<PathBuf>) -
     };
     plan.validate(&mut pb, collector, &report)?;
     let pb = with_results_entry(pb, &out, args.results.as_deref());
-    pb.save(&out)?;
-    let written = match (&args.report, &results) {
+    pb.save(outputs.path("--out"))?;
+    let written = match (outputs.get("--report"), &results) {
         (Some(file), Some(r)) => Some(super::report::optimize_shortcut(file, &pb, &out, r)?),
         _ => None,
     };
+    drop(outputs);
     let per_s = report.evaluated as f64 / report.elapsed_s.max(1e-9);
     if ctx.json {
         let mut doc = serde_json::json!({
@@ -684,8 +694,9 @@ fn render(pb: &Playbook, out: &Path, report: &optimize::Report, bars: usize, per
         s.push_str(&optimize_wf::render_validation(v));
     }
     s.push_str(&format!(
-        "{} of {} feasible candidates evaluated{} in {:.3} s ({:.1} candidates/s, {:.3e} bar-evaluations/s; {} indicator series computed)\n",
+        "{} of {}{} feasible candidates evaluated{} in {:.3} s ({:.1} candidates/s, {:.3e} bar-evaluations/s; {} indicator series computed)\n",
         report.evaluated,
+        if report.feasible_estimated { "~" } else { "" },
         report.feasible,
         if report.interrupted { " (interrupted)" } else { "" },
         report.elapsed_s,
@@ -731,6 +742,11 @@ fn with_results_entry(mut pb: Playbook, out: &Path, results: Option<&Path>) -> P
 }
 
 fn merge(ctx: &Context, m: MergeArgs) -> Result<Outcome> {
+    let outputs = OutputPlan::new(&flowrex::home::Home::layout(&ctx.home_path))
+        .inputs("PART.toml", &m.parts)
+        .add("--out", &m.out)?
+        .add_opt("--results", m.results.as_deref())?
+        .open()?;
     let shards = m
         .parts
         .iter()
@@ -750,12 +766,13 @@ fn merge(ctx: &Context, m: MergeArgs) -> Result<Outcome> {
         .unwrap_or_else(|| "playbook".into());
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let pb = optimize::merge::merge(&parts, &name, &now)?;
-    let rows = match &m.results {
+    let rows = match outputs.get("--results") {
         Some(r) => Some(merge_results::merge_results(&shards, r)?),
         None => None,
     };
     let pb = with_results_entry(pb, &m.out, m.results.as_deref());
-    pb.save(&m.out)?;
+    pb.save(outputs.path("--out"))?;
+    drop(outputs);
     if ctx.json {
         print_json(&serde_json::json!({
             "playbook_file": m.out.display().to_string(),

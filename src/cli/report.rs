@@ -19,6 +19,7 @@ use flowrex::error::{Error, IoContext, Result};
 use flowrex::home::Home;
 use flowrex::indicators::IndicatorCache;
 use flowrex::optimize::results::ResultRows;
+use flowrex::outputs::OutputPlan;
 use flowrex::playbook::{DataChange, Playbook};
 use flowrex::report::compose::{self, OptimizeView};
 use flowrex::report::{BacktestOptions, HeatMode};
@@ -174,8 +175,12 @@ fn backtest(ctx: &Context, args: BacktestReportArgs) -> Result<Outcome> {
         table_tail: args.rows,
         ..BacktestOptions::default()
     };
+    let outputs = OutputPlan::new(&home)
+        .inputs("--playbook", &args.playbook)
+        .add("--out", &out)?
+        .open()?;
     let html = compose::backtest_page(&spec, &candles, &report, &notes, &opts)?;
-    print_written(ctx, &write_page(&out, &html)?)
+    print_written(ctx, &write_page(outputs.path("--out"), &html)?)
 }
 
 fn optimize(ctx: &Context, args: OptimizeReportArgs) -> Result<Outcome> {
@@ -206,7 +211,12 @@ fn optimize(ctx: &Context, args: OptimizeReportArgs) -> Result<Outcome> {
             &format!("{}-optimize", file_stem(&args.playbook)),
         ),
     };
-    print_written(ctx, &write_page(&out, &html)?)
+    let outputs = OutputPlan::new(&Home::layout(&ctx.home_path))
+        .inputs("--playbook", [&args.playbook])
+        .inputs("--results", &args.results)
+        .add("--out", &out)?
+        .open()?;
+    print_written(ctx, &write_page(outputs.path("--out"), &html)?)
 }
 
 fn file_stem(path: &Path) -> String {

@@ -13,8 +13,14 @@ use rand::prelude::*;
 
 use super::evaluate::{Evaluator, SearchResult, TopK};
 use super::shard::Shard;
-use super::space::Space;
+use super::space::{COUNT_LIMIT, Space};
 use crate::error::{Error, Result};
+
+/// Consecutive infeasible or repeated draws after which random sampling of a big (estimated) grid
+/// gives up. A big grid is searched only when some of its [`super::space::ESTIMATE_DRAWS`] (2^16) draws
+/// were feasible, so its feasible share is around 2^-16 or more: 2^20 misses in a row then happen with
+/// probability about e^-16 (e^-(2^20 / 2^16)) or less, unless the unseen feasible ones are used up.
+const MAX_MISSES: u64 = 1 << 20;
 
 /// How to search.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,6 +99,34 @@ impl Method {
         }
     }
 
+    /// Checks the settings every method needs (usage errors naming the flag), before any data is read.
+    pub fn check(&self) -> Result<()> {
+        match *self {
+            Method::Grid => Ok(()),
+            Method::Random { samples: 0 } => Err(Error::usage("--samples must be at least 1")),
+            Method::Genetic {
+                population,
+                generations,
+            } if population < 2 || generations < 1 => Err(Error::usage(
+                "--population must be at least 2 and --generations at least 1",
+            )),
+            Method::Pso { particles, .. } if particles < 2 => {
+                Err(Error::usage("--population (particles) must be at least 2"))
+            }
+            Method::Pso { iterations, .. } if iterations < 1 => Err(Error::usage(
+                "--generations (pso iterations) must be at least 1",
+            )),
+            Method::Explore { samples, batch } | Method::Tpe { samples, batch }
+                if samples == 0 || batch == 0 =>
+            {
+                Err(Error::usage(
+                    "--samples and --population (batch size) must be at least 1",
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// An upper bound of the candidates this method evaluates on a space of `feasible` candidates
     /// (for progress display).
     pub fn planned(&self, feasible: u64, shard: Shard) -> u64 {
@@ -168,10 +202,9 @@ pub fn search(
             particles,
             iterations,
         ),
-        // Everything is asked for: evaluate it all, in grid order (as random search does).
-        Method::Explore { samples, .. } | Method::Tpe { samples, .. }
-            if samples >= space.count_feasible() =>
-        {
+        // Everything is asked for: evaluate it all, in grid order (as random search does). A big grid
+        // is not counted: only a budget of the whole grid is known to cover it.
+        Method::Explore { samples, .. } | Method::Tpe { samples, .. } if covers(space, samples) => {
             search(Method::Grid, space, evaluator, k, seed, Shard::ALL)
         }
         Method::Explore { samples, batch } => {
@@ -183,26 +216,36 @@ pub fn search(
     }
 }
 
-/// Distinct feasible candidates drawn uniformly at random from the grid, lazily. When `samples` is at
-/// least the number of feasible candidates it yields all of them in index order instead.
+/// True when `samples` distinct candidates are certainly all of `space`'s feasible ones: at least the
+/// whole grid, or at least the counted feasible candidates (a big grid is estimated, not counted).
+fn covers(space: &Space, samples: u64) -> bool {
+    samples >= space.size() || space.feasibility().exact().is_some_and(|n| samples >= n)
+}
+
+/// Distinct feasible candidates drawn uniformly at random from the grid, lazily. When `samples` covers
+/// every feasible candidate it yields all of them in index order instead. Only feasible draws are
+/// remembered; in a big grid, [`MAX_MISSES`] misses in a row end the sampling (the feasible
+/// candidates are then all drawn, or too rare to find).
 pub struct RandomSampler<'s> {
     space: &'s Space,
     rng: StdRng,
     seen: HashSet<u64>,
     left: u64,
+    bounded: bool,
     all: Option<Box<dyn Iterator<Item = (u64, crate::strategy::Params)> + Send + 's>>,
 }
 
 impl<'s> RandomSampler<'s> {
     /// A sampler of `samples` candidates seeded with `seed`.
     pub fn new(space: &'s Space, seed: u64, samples: u64) -> RandomSampler<'s> {
-        let all = (samples >= space.count_feasible())
+        let all = covers(space, samples)
             .then(|| Box::new(space.feasible()) as Box<dyn Iterator<Item = _> + Send + 's>);
         RandomSampler {
             space,
             rng: StdRng::seed_from_u64(seed),
             seen: HashSet::new(),
             left: samples,
+            bounded: space.feasibility().is_estimate(),
             all,
         }
     }
@@ -218,14 +261,22 @@ impl Iterator for RandomSampler<'_> {
         if self.left == 0 {
             return None;
         }
-        // Fewer samples than feasible candidates, so an unseen feasible one always exists.
+        // A counted grid holds more feasible candidates than samples, so an unseen one always exists;
+        // in an estimated one the misses are bounded.
+        let mut misses = 0u64;
         loop {
             let i = self.rng.random_range(0..self.space.size());
-            if self.seen.insert(i)
+            if !self.seen.contains(&i)
                 && let Some(p) = self.space.candidate(i)
             {
+                self.seen.insert(i);
                 self.left -= 1;
                 return Some((i, p));
+            }
+            misses += 1;
+            if self.bounded && misses >= MAX_MISSES {
+                self.left = 0;
+                return None;
             }
         }
     }
@@ -266,7 +317,8 @@ fn best_so_far(top: &TopK) -> f64 {
     top.items().first().and_then(|o| o.rank).unwrap_or(f64::NAN)
 }
 
-/// A random feasible candidate (`None` if the space has none).
+/// A random feasible candidate, else the first of the grid's first [`COUNT_LIMIT`] indices (`None`
+/// if there is none: the whole grid in a counted space).
 fn random_feasible(space: &Space, rng: &mut StdRng) -> Option<u64> {
     for _ in 0..10_000 {
         let i = rng.random_range(0..space.size());
@@ -274,7 +326,7 @@ fn random_feasible(space: &Space, rng: &mut StdRng) -> Option<u64> {
             return Some(i);
         }
     }
-    space.feasible().next().map(|(i, _)| i)
+    (0..space.size().min(COUNT_LIMIT)).find(|&i| space.candidate(i).is_some())
 }
 
 fn genetic(
@@ -285,18 +337,18 @@ fn genetic(
     population: usize,
     generations: usize,
 ) -> Result<SearchResult> {
-    if population < 2 || generations < 1 {
-        return Err(Error::usage(
-            "--population must be at least 2 and --generations at least 1",
-        ));
+    Method::Genetic {
+        population,
+        generations,
     }
+    .check()?;
     let mut rng = StdRng::seed_from_u64(seed);
     let lens: Vec<u64> = space.dims().iter().map(|d| d.axis.len()).collect();
     let mut memo: HashMap<u64, Option<f64>> = HashMap::new();
     let mut top = TopK::new(k);
     let mut history = Vec::with_capacity(generations);
     let mut seq = 0u64;
-    let feasible = space.count_feasible();
+    let feasible = space.feasibility().exact();
     let mut pop: Vec<u64> = RandomSampler::new(space, rng.random(), population as u64)
         .map(|(i, _)| i)
         .collect();
@@ -314,7 +366,8 @@ fn genetic(
             &mut top,
         )?;
         history.push(best_so_far(&top));
-        if evaluator.stopped() || gen_no + 1 == generations || memo.len() as u64 >= feasible {
+        let all_seen = feasible.is_some_and(|n| memo.len() as u64 >= n);
+        if evaluator.stopped() || gen_no + 1 == generations || all_seen {
             break;
         }
         // Elitism: the best distinct individuals survive unchanged.
@@ -384,22 +437,31 @@ fn genetic(
 
 /// The cost function argmin's particle swarm minimizes: minus the ranked objective of the candidate at
 /// the rounded coordinates (a large penalty when it is infeasible or unranked). Each swarm step is one
-/// parallel batch; candidates already evaluated come from the memo.
+/// parallel batch; candidates already evaluated come from the memo. The state lives outside the problem
+/// so that it survives the error that ends the swarm early: a stop (Ctrl-C), an evaluation error, or
+/// every counted feasible candidate evaluated — argmin has no other way to stop before `max_iters`.
 struct SwarmProblem<'a, 'e> {
     space: &'a Space,
     evaluator: &'a Evaluator<'e>,
     searched: Vec<usize>,
     base: Vec<u64>,
-    state: Mutex<SwarmState>,
+    /// The counted feasible candidates (`None` in an estimated grid).
+    feasible: Option<u64>,
+    state: &'a Mutex<SwarmState>,
 }
 
 struct SwarmState {
     memo: HashMap<u64, Option<f64>>,
     top: TopK,
     seq: u64,
+    /// Batches that evaluated at least one new candidate (the results' `batch` column).
     batch: u32,
+    /// The best objective after each such batch: bounded by the candidates evaluated, however many
+    /// iterations revisit known ones.
     history: Vec<f64>,
     error: Option<Error>,
+    /// The swarm was ended early on purpose.
+    halted: bool,
 }
 
 const PENALTY: f64 = 1e300;
@@ -412,6 +474,13 @@ impl SwarmProblem<'_, '_> {
             c[d] = v.round().clamp(0.0, (n - 1) as f64) as u64;
         }
         self.space.index(&c)
+    }
+
+    /// True when the swarm must end before this step: a stop, an error, or nothing left to evaluate.
+    fn must_halt(&self, st: &SwarmState) -> bool {
+        st.error.is_some()
+            || self.evaluator.stopped()
+            || self.feasible.is_some_and(|n| st.memo.len() as u64 >= n)
     }
 }
 
@@ -432,19 +501,24 @@ impl argmin::core::CostFunction for SwarmProblem<'_, '_> {
         let indices: Vec<u64> = params.iter().map(|p| self.index_of(p.borrow())).collect();
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let st = &mut *st;
-        if st.error.is_none() && !self.evaluator.stopped() {
-            let batch = st.batch;
-            if let Err(e) = evaluate_new(
-                self.space,
-                self.evaluator,
-                &indices,
-                batch,
-                &mut st.seq,
-                &mut st.memo,
-                &mut st.top,
-            ) {
-                st.error = Some(e);
-            }
+        if self.must_halt(st) {
+            st.halted = true;
+            return Err(argmin::core::Error::msg("the search was ended"));
+        }
+        let known = st.memo.len();
+        let batch = st.batch;
+        if let Err(e) = evaluate_new(
+            self.space,
+            self.evaluator,
+            &indices,
+            batch,
+            &mut st.seq,
+            &mut st.memo,
+            &mut st.top,
+        ) {
+            st.error = Some(e);
+        }
+        if st.memo.len() > known {
             st.history.push(best_so_far(&st.top));
             st.batch += 1;
         }
@@ -470,9 +544,11 @@ fn pso(
     use argmin::solver::particleswarm::ParticleSwarm;
     use rand09::SeedableRng as _;
 
-    if particles < 2 {
-        return Err(Error::usage("--population (particles) must be at least 2"));
+    Method::Pso {
+        particles,
+        iterations,
     }
+    .check()?;
     let searched: Vec<usize> = space
         .dims()
         .iter()
@@ -483,41 +559,44 @@ fn pso(
     if searched.is_empty() {
         return search(Method::Grid, space, evaluator, k, seed, Shard::ALL);
     }
+    // More particles than candidates only revisit them.
+    let feasibility = space.feasibility();
+    let particles =
+        particles.min(usize::try_from(feasibility.count().max(2)).unwrap_or(usize::MAX));
     let lower: Vec<f64> = searched.iter().map(|_| -0.49).collect();
     let upper: Vec<f64> = searched
         .iter()
         .map(|&d| space.dims()[d].axis.len() as f64 - 0.51)
         .collect();
+    let state = Mutex::new(SwarmState {
+        memo: HashMap::new(),
+        top: TopK::new(k),
+        seq: 0,
+        batch: 0,
+        history: Vec::new(),
+        error: None,
+        halted: false,
+    });
     let problem = SwarmProblem {
         space,
         evaluator,
         base: vec![0; space.dims().len()],
         searched,
-        state: Mutex::new(SwarmState {
-            memo: HashMap::new(),
-            top: TopK::new(k),
-            seq: 0,
-            batch: 0,
-            history: Vec::new(),
-            error: None,
-        }),
+        feasible: feasibility.exact(),
+        state: &state,
     };
     let solver = ParticleSwarm::new((lower, upper), particles)
         .with_rng_generator(rand09::rngs::StdRng::seed_from_u64(seed));
-    let res = Executor::new(problem, solver)
+    let failed = Executor::new(problem, solver)
         .configure(|s| s.max_iters(iterations as u64))
         .run()
-        .map_err(|e| Error::invalid(format!("particle swarm failed: {e}")))?;
-    let problem = res
-        .problem
-        .problem
-        .ok_or_else(|| Error::invalid("particle swarm lost its problem"))?;
-    let st = problem
-        .state
-        .into_inner()
-        .unwrap_or_else(|p| p.into_inner());
+        .err();
+    let st = state.into_inner().unwrap_or_else(|p| p.into_inner());
     if let Some(e) = st.error {
         return Err(e);
+    }
+    if let (Some(e), false) = (failed, st.halted) {
+        return Err(Error::invalid(format!("particle swarm failed: {e}")));
     }
     Ok(SearchResult {
         top: st.top.into_vec(),

@@ -8,8 +8,8 @@
 //! [market]        symbol, interval, start, end, bars, data_sha256
 //! [backtest]      cash, commission, spread, fill, close_at_end, size, stop_policy
 //! [optimization]  method, objective, min_trades, seed, top_k, samples | population + generations,
-//!                 shard, merged_shards, constraints, space_size, feasible, evaluated, ranked, status,
-//!                 elapsed_s, history, [optimization.space]
+//!                 shard, merged_shards, constraints, space_size, feasible, feasible_estimated (only when true),
+//!                 evaluated, ranked, status, elapsed_s, history, [optimization.space]
 //! [metrics]       every metric of the best parameters, named as in `backtest --json`
 //! [[top]]         rank, candidate, objective, trades, [top.params] — best first (rank 1 is the best)
 //! [validation]    overfitting statistics and gate verdicts (see [`validation`])
@@ -23,7 +23,9 @@ mod check;
 pub mod manage;
 pub mod validation;
 
-pub use check::{CheckReport, DataChange, Drift, FileChange, compare_metrics, compare_value};
+pub use check::{
+    CheckReport, DataChange, Drift, FileChange, check_tolerance, compare_metrics, compare_value,
+};
 pub use validation::{Gate, GateVerdict, Gates, Validation, WalkForwardSection, WindowEntry};
 
 use std::fs;
@@ -340,6 +342,10 @@ pub struct Optimization {
     pub space_size: u64,
     /// Candidates satisfying the constraints and the strategy's own checks.
     pub feasible: u64,
+    /// True when `feasible` is an estimate from random draws (a grid of more than 2^20 candidates is
+    /// not counted one by one); absent when it is exact.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub feasible_estimated: bool,
     /// Candidates backtested.
     pub evaluated: u64,
     /// Candidates ranked (finite objective, at least `min_trades` trades).
@@ -501,11 +507,15 @@ impl Provenance {
 /// A promoted (`active`, `retired`) or hand-edited playbook holds a decision a re-run must not erase
 /// silently; the error names the file, the reason and `--force`.
 pub fn check_replaceable(path: &Path) -> Result<()> {
-    let text = match fs::read_to_string(path) {
-        Ok(text) => text,
+    // Only a regular file is read: opening a FIFO would block, and what may be replaced at all (no
+    // folder, FIFO or device) is the output rules' to say.
+    match fs::metadata(path) {
+        Ok(m) if m.is_file() => {}
+        Ok(_) => return Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(Error::io(path, e)),
-    };
+    }
+    let text = fs::read_to_string(path).at(path)?;
     let origin = path.display().to_string();
     let refuse = |why: String| {
         Err(Error::invalid(format!(
