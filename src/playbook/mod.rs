@@ -501,11 +501,15 @@ impl Provenance {
 /// A promoted (`active`, `retired`) or hand-edited playbook holds a decision a re-run must not erase
 /// silently; the error names the file, the reason and `--force`.
 pub fn check_replaceable(path: &Path) -> Result<()> {
-    let text = match fs::read_to_string(path) {
-        Ok(text) => text,
+    // Only a regular file is read: opening a FIFO would block, and what may be replaced at all (no
+    // folder, FIFO or device) is the output rules' to say.
+    match fs::metadata(path) {
+        Ok(m) if m.is_file() => {}
+        Ok(_) => return Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(Error::io(path, e)),
-    };
+    }
+    let text = fs::read_to_string(path).at(path)?;
     let origin = path.display().to_string();
     let refuse = |why: String| {
         Err(Error::invalid(format!(
