@@ -358,3 +358,18 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+#[cfg(unix)]
+#[test]
+fn the_replace_check_never_opens_a_fifo() {
+    // Opening a FIFO for reading blocks until a writer comes: the check must look at the kind first.
+    let home = bundled_home();
+    let fifo = home.path().join("pipe.toml");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if !made.is_ok_and(|s| s.success()) {
+        return crate::support::skip_or_fail("fifo check", "mkfifo failed", "install coreutils");
+    }
+    let started = std::time::Instant::now();
+    assert!(flowrex::playbook::check_replaceable(&fifo).is_ok());
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
