@@ -31,7 +31,7 @@ use flowrex::trade::{OpenTradeRecord, TradeRecord};
     mut_arg("interval", |a| a.required_unless_present_any(["list_strategies", "playbook"])),
     after_help = "Examples:
   flowrex backtest --strategy sma_cross --symbol GOOG --interval 1d --param fast=10 --param slow=20 --commission 0.002
-  flowrex backtest --list-strategies --json
+  flowrex backtest --list-strategies sma_cross
   flowrex backtest --playbook playbooks/goog_sma_cross.toml --check     # CI regression gate (exit 3 on drift)
 
 Defaults reproduce backtesting.py 0.6.6: fill at the next open, all cash in whole units, a trade still
@@ -39,9 +39,10 @@ open at the end stays open (valued at the last close) and is reported as `open_t
 metric without a value (e.g. win rate with no trades) is null."
 )]
 pub struct BacktestArgs {
-    /// List the strategies with their parameters (type, default, valid range, search range) and exit.
-    #[arg(long)]
-    pub list_strategies: bool,
+    /// List the strategies and their parameters' names, or with NAME one strategy's parameters (type,
+    /// default, valid range, search range, meaning), and exit. --json gives every detail.
+    #[arg(long, value_name = "NAME", num_args = 0..=1)]
+    pub list_strategies: Option<Option<String>>,
     /// Strategy, symbol, interval.
     #[command(flatten)]
     pub target: TargetArgs,
@@ -89,8 +90,8 @@ pub struct BacktestArgs {
 
 /// Runs `flowrex backtest`.
 pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
-    if args.list_strategies {
-        return list_strategies(ctx);
+    if let Some(name) = &args.list_strategies {
+        return list_strategies(ctx, name.as_deref());
     }
     refuse_misplaced_flags(&args)?;
     let tolerance = args.tolerance.unwrap_or(DEFAULT_TOLERANCE);
@@ -520,9 +521,13 @@ fn params_line(params: &serde_json::Value) -> String {
     }
 }
 
-fn list_strategies(ctx: &Context) -> Result<Outcome> {
+fn list_strategies(ctx: &Context, name: Option<&str>) -> Result<Outcome> {
+    let chosen: Vec<&dyn strategy::Strategy> = match name {
+        Some(n) => vec![strategy::lookup(n)?],
+        None => strategy::registry().to_vec(),
+    };
     if ctx.json {
-        let list: Vec<serde_json::Value> = strategy::registry()
+        let list: Vec<serde_json::Value> = chosen
             .iter()
             .map(|s| {
                 let params: Vec<serde_json::Value> = s
@@ -560,39 +565,71 @@ fn list_strategies(ctx: &Context) -> Result<Outcome> {
         print_json(&serde_json::json!({ "strategies": list }))?;
         return Ok(Outcome::Done);
     }
-    #[derive(tabled::Tabled)]
-    struct ParamRow {
-        #[tabled(rename = "Strategy")]
-        strategy: &'static str,
-        #[tabled(rename = "Param")]
-        name: &'static str,
-        #[tabled(rename = "Type")]
-        kind: &'static str,
-        #[tabled(rename = "Default")]
-        default: String,
-        #[tabled(rename = "Valid")]
-        valid: String,
-        #[tabled(rename = "Search")]
-        search: String,
-        #[tabled(rename = "Meaning")]
-        help: &'static str,
-    }
-    let mut out = String::new();
-    for s in strategy::registry() {
-        out.push_str(&format!("{}: {}\n", s.name(), s.summary()));
-    }
-    let rows = strategy::registry().iter().flat_map(|s| {
-        s.params().iter().map(|p| ParamRow {
-            strategy: s.name(),
-            name: p.name,
-            kind: p.type_name(),
-            default: p.default_value().to_string(),
-            valid: p.valid_range(),
-            search: p.search_range(),
-            help: p.help,
-        })
-    });
-    out.push_str(&table(rows));
-    print_text(&out)?;
+    let Some(s) = name.and(chosen.first()) else {
+        print_text(&strategy_overview(&chosen))?;
+        return Ok(Outcome::Done);
+    };
+    print_text(&strategy_details(*s))?;
     Ok(Outcome::Done)
+}
+
+/// One strategy's parameters as a list that reads at 80 columns (a six-column table left its
+/// meanings 14 characters wide): name, type and default, then valid and search ranges, then the
+/// meaning, wrapped.
+fn strategy_details(s: &dyn strategy::Strategy) -> String {
+    let w = width();
+    let indent =
+        |text: &str| super::table_fit::wrap(text, w.saturating_sub(4)).replace('\n', "\n    ");
+    let mut out = super::table_fit::wrap(&format!("{}: {}", s.name(), s.summary()), w);
+    for p in s.params() {
+        let default = p.default_value().to_string();
+        let default = if default.is_empty() {
+            "none".into()
+        } else {
+            default
+        };
+        out.push_str(&format!(
+            "\n\n{} ({}, default {default})",
+            p.name,
+            p.type_name()
+        ));
+        let search = p.search_range();
+        let ranges = if search.is_empty() {
+            format!("valid: {}", p.valid_range())
+        } else {
+            format!("valid: {}; search: {search}", p.valid_range())
+        };
+        out.push_str(&format!(
+            "\n    {}\n    {}",
+            indent(&ranges),
+            indent(p.help)
+        ));
+    }
+    out
+}
+
+/// Every strategy's summary and parameter names, wrapped to the screen; NAME shows the details.
+fn strategy_overview(all: &[&dyn strategy::Strategy]) -> String {
+    let indent = |text: String| {
+        let wrapped = super::table_fit::wrap(&text, width().saturating_sub(2));
+        wrapped.replace('\n', "\n  ")
+    };
+    let mut out = String::new();
+    for s in all {
+        let names: Vec<&str> = s.params().iter().map(|p| p.name).collect();
+        out.push_str(&super::table_fit::wrap(
+            &format!("{}: {}", s.name(), s.summary()),
+            width(),
+        ));
+        out.push_str(&format!(
+            "\n  {}\n",
+            indent(format!("parameters: {}", names.join(", ")))
+        ));
+    }
+    out.push_str("`flowrex backtest --list-strategies NAME` shows one strategy's parameters.");
+    out
+}
+
+fn width() -> usize {
+    super::table_fit::width()
 }

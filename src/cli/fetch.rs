@@ -7,7 +7,8 @@ use std::sync::Arc;
 use serde::Serialize;
 use tabled::Tabled;
 
-use super::output::{print_json, print_text, table};
+use super::output::{print_json, print_text, table, table_of};
+use super::table_fit::Cells;
 use super::{Context, Outcome};
 use flowrex::candles::csv_import::{CsvOptions, Delimiter, read_csv_with};
 use flowrex::candles::gaps::GapReport;
@@ -18,6 +19,7 @@ use flowrex::candles::synthetic::{SyntheticSpec, try_generate};
 use flowrex::candles::time::{TimeFormat, TimeRange, Zone, format_ts, format_ts_full};
 use flowrex::candles::{Interval, Store, Symbol};
 use flowrex::error::{Error, IoContext, Result};
+use flowrex::outputs::OutputPlan;
 use flowrex::providers::batch::{BatchObserver, SymbolOutcome, SymbolResult, update_symbols};
 use flowrex::providers::update::{UpdateOptions, UpdateReport};
 use flowrex::providers::{self, Overrides, SystemClock};
@@ -293,6 +295,12 @@ pub fn run(ctx: &Context, args: FetchArgs) -> Result<Outcome> {
             "--metrics-file reports a fetch or an import: it needs --provider",
         ));
     }
+    if let Some(file) = &args.metrics_file {
+        // Checked before the fetch (never into the store, over a state file or a special file).
+        OutputPlan::new(&flowrex::home::Home::layout(&ctx.home_path))
+            .add("--metrics-file", file)?
+            .open()?;
+    }
     // --list and --verify read the store of an existing home; imports create the home on purpose.
     if args.list {
         return list(ctx, &ctx.home()?.store());
@@ -481,8 +489,10 @@ struct SymbolRow {
     #[tabled(rename = "total rows")]
     total_rows: usize,
     #[serde(serialize_with = "iso_or_null")]
+    #[tabled(display = "super::table_fit::short_time")]
     first: String,
     #[serde(serialize_with = "iso_or_null")]
+    #[tabled(display = "super::table_fit::short_time")]
     last: String,
     status: String,
     #[tabled(skip)]
@@ -556,7 +566,9 @@ fn fetch_remote(ctx: &Context, args: &FetchArgs) -> Result<Outcome> {
             symbols: rows,
         })?;
     } else {
-        print_text(&table(rows))?;
+        // The status is what a reader looks for; the row counts can go first (--wide, --json).
+        let cells = Cells::of(rows).optional(&["revised rows", "total rows"]);
+        print_text(&table_of(cells))?;
     }
     Ok(if failed > 0 {
         Outcome::PartlyFailed
@@ -766,8 +778,10 @@ struct InventoryRow {
     interval: String,
     rows: usize,
     #[serde(serialize_with = "iso_or_null")]
+    #[tabled(display = "super::table_fit::short_time")]
     first: String,
     #[serde(serialize_with = "iso_or_null")]
+    #[tabled(display = "super::table_fit::short_time")]
     last: String,
     #[tabled(rename = "missing bars")]
     missing_bars: usize,
@@ -821,11 +835,13 @@ fn list(ctx: &Context, store: &Store) -> Result<Outcome> {
         print_json(&rows)?;
     } else if rows.is_empty() {
         print_text(&format!(
-            "the store at {} is empty; import bars with `flowrex fetch --provider csv --file F --symbol S --interval I`",
-            store.root().display()
+            "the store at {} is empty; import bars with `{}`",
+            super::absolute(store.root()).display(),
+            ctx.hint("fetch --provider csv --file F --symbol S --interval I")
         ))?;
     } else {
-        print_text(&table(rows))?;
+        let cells = Cells::of(rows).optional(&["size (bytes)", "missing bars"]);
+        print_text(&table_of(cells))?;
     }
     if damaged > 0 {
         tracing::error!("{damaged} store file(s) could not be read; see the status column");

@@ -459,7 +459,7 @@ fn result_gauges(pb: &Playbook) -> Vec<(&'static str, &'static str, f64)> {
 }
 
 /// The search itself (everything after the spec file was merged); sets `written_to` to the playbook
-/// file once it is known.
+/// file once it is known and every output (the metrics file too) passed the output rules.
 fn search(ctx: &Context, args: OptimizeArgs, written_to: &mut Option<PathBuf>) -> Result<Outcome> {
     // Every input is checked before any work starts.
     let strategy = args.target.strategy()?;
@@ -514,7 +514,6 @@ fn search(ctx: &Context, args: OptimizeArgs, written_to: &mut Option<PathBuf>) -
         }
         home.playbook_file(&name)
     });
-    *written_to = Some(out.clone());
     let name = out
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -525,7 +524,10 @@ fn search(ctx: &Context, args: OptimizeArgs, written_to: &mut Option<PathBuf>) -
         .add("--out", &out)?
         .add_opt("--results", args.results.as_deref())?
         .add_opt("--report", args.report.as_deref())?
+        .add_opt("--metrics-file", args.metrics_file.as_deref())?
         .open()?;
+    // Only now: a --metrics-file the output rules refused (in the store, over --out) is never written.
+    *written_to = Some(out.clone());
     // After the output rules (they name a misplaced --out first), before the search.
     if !args.force {
         flowrex::playbook::check_replaceable(outputs.path("--out"))?;
@@ -631,7 +633,8 @@ fn search(ctx: &Context, args: OptimizeArgs, written_to: &mut Option<PathBuf>) -
         }
         print_json(&doc)?;
     } else {
-        print_text(&render(&pb, &out, &report, candles.len(), per_s))?;
+        let summary = render(&pb, &report, candles.len(), per_s);
+        print_text(&format!("{summary}{}", super::playbook_written(ctx, &out)))?;
         if let Some(w) = &written {
             print_text(&w.to_string())?;
         }
@@ -642,7 +645,7 @@ fn search(ctx: &Context, args: OptimizeArgs, written_to: &mut Option<PathBuf>) -
     optimize_wf::gate_verdict(&pb, &out).map(|()| Outcome::Done)
 }
 
-fn render(pb: &Playbook, out: &Path, report: &optimize::Report, bars: usize, per_s: f64) -> String {
+fn render(pb: &Playbook, report: &optimize::Report, bars: usize, per_s: f64) -> String {
     let o = pb.optimization.as_ref();
     let objective = o.map(|o| o.objective.as_str()).unwrap_or("objective");
     #[derive(tabled::Tabled)]
@@ -703,11 +706,6 @@ fn render(pb: &Playbook, out: &Path, report: &optimize::Report, bars: usize, per
         per_s,
         per_s * bars as f64,
         report.indicators_computed
-    ));
-    s.push_str(&format!(
-        "playbook written to {} — re-check with: flowrex backtest --playbook {} --check",
-        out.display(),
-        out.display()
     ));
     s
 }

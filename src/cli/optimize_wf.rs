@@ -590,12 +590,11 @@ fn print_walk(
             s.push_str(&render_validation(v));
         }
         s.push_str(&format!(
-            "{} candidates evaluated over {} windows in {:.3} s; playbook written to {} — re-check with: flowrex backtest --playbook {} --check",
+            "{} candidates evaluated over {} windows in {:.3} s; {}",
             report.evaluated,
             report.windows.len(),
             report.elapsed_s,
-            job.out.display(),
-            job.out.display()
+            super::playbook_written(ctx, job.out)
         ));
         print_text(&s)?;
     }

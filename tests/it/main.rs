@@ -4,6 +4,7 @@
 mod backtest_engine;
 mod backtest_parity;
 mod brackets;
+mod conventions;
 mod csv_options;
 mod examples;
 mod exports;
@@ -15,6 +16,7 @@ mod metrics_file;
 mod optimize;
 mod outputs;
 mod paper;
+mod paper_journal;
 mod playbooks;
 mod report;
 mod report_browser;

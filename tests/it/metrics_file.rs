@@ -306,3 +306,69 @@ fn a_remote_fetch_reports_each_symbol_and_a_failure_keeps_the_last_success() {
     assert_eq!(m[&format!("flowrex_fetch_rows_added{bad}")], 0.0);
     promtool(&prom);
 }
+
+#[test]
+fn a_metrics_file_in_the_store_or_over_the_playbook_is_refused_before_any_work() {
+    let home = bundled_home();
+    let h = home.path();
+    let goog = h.join("data/GOOG/1d.parquet");
+    let before = std::fs::read(&goog).unwrap();
+    let pb = h.join("pb.toml");
+    let optimize = |metrics: &Path| {
+        run(
+            h,
+            &[
+                "optimize",
+                "--strategy",
+                "sma_cross",
+                "--symbol",
+                "GOOG",
+                "--interval",
+                "1d",
+                "--param",
+                "fast=5..10:5",
+                "--param",
+                "slow=20..30:10",
+                "--out",
+                pb.to_str().unwrap(),
+                "--metrics-file",
+                metrics.to_str().unwrap(),
+            ],
+        )
+    };
+    let r = optimize(&goog);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("--metrics-file") && r.stderr.contains("inside the candle store"),
+        "{}",
+        r.stderr
+    );
+    let r = optimize(&pb);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--metrics-file"), "{}", r.stderr);
+    assert!(!pb.exists(), "the search ran");
+    let csv = crate::support::fixture("goog_smacross_10_20.trades.csv");
+    let r = run(
+        h,
+        &[
+            "fetch",
+            "--provider",
+            "csv",
+            "--file",
+            csv.to_str().unwrap(),
+            "--symbol",
+            "X",
+            "--interval",
+            "1d",
+            "--metrics-file",
+            goog.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("inside the candle store"), "{}", r.stderr);
+    assert_eq!(
+        std::fs::read(&goog).unwrap(),
+        before,
+        "the candles were replaced"
+    );
+}
