@@ -21,6 +21,7 @@ pub mod optimize;
 pub mod outputs;
 pub mod paper;
 pub mod playbook;
+pub mod prom;
 pub mod providers;
 pub mod report;
 pub mod risk;

@@ -8,11 +8,11 @@ use serde::Serialize;
 use super::output::{print_json, print_text, table};
 use super::run_args::{SettingsArgs, TargetArgs, run_spec};
 use super::{Context, Outcome};
-use flowrex::backtest::{Report, RunSpec, export};
+use flowrex::backtest::{Report, RunSpec, export, refuse_unstopped};
 use flowrex::candles::Interval;
 use flowrex::candles::time::{format_ts, format_ts_full};
 use flowrex::engine::{Fill, StopPolicy};
-use flowrex::error::Result;
+use flowrex::error::{Error, Result};
 use flowrex::indicators::IndicatorCache;
 use flowrex::json::finite;
 use flowrex::metrics::Metrics;
@@ -55,24 +55,30 @@ pub struct BacktestArgs {
     /// Write the closed trades to this file (.csv or .parquet).
     #[arg(long, value_name = "FILE")]
     pub trades: Option<PathBuf>,
-    /// Write the equity curve to this Parquet file (ts, equity, drawdown_pct).
+    /// Write the equity curve to this file, .parquet or .csv (ts, equity, drawdown_pct).
     #[arg(long, value_name = "FILE")]
     pub equity: Option<PathBuf>,
+    /// Leave the trade list out of the output (with --json: no `trades` key; a 1m run over years has
+    /// hundreds of thousands of trades). --trades FILE still writes them all.
+    #[arg(long)]
+    pub no_trades: bool,
     /// Re-run a playbook: its strategy, parameters, data range and backtest settings (instead of
     /// --strategy/--symbol/--interval/--param and the settings flags).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["strategy", "symbol", "interval", "params", "start", "end", "timerange"])]
     pub playbook: Option<PathBuf>,
     /// With --playbook: compare the fresh metrics with the stored ones and exit 3 on drift beyond
     /// --tolerance or when the data's sha256 differs (the CI regression gate).
-    #[arg(long, requires = "playbook")]
+    #[arg(long)]
     pub check: bool,
-    /// Relative tolerance of --check for real-valued metrics (counts must match exactly).
-    #[arg(long, default_value_t = 1e-9, value_name = "REL")]
-    pub tolerance: f64,
-    /// With --check: compare even when the data's sha256 (or a signals file's) differs from the
-    /// playbook's.
-    #[arg(long, requires = "playbook")]
+    /// With --playbook --check: relative tolerance for real-valued metrics (counts must match
+    /// exactly) [default: 1e-9].
+    #[arg(long, value_name = "REL")]
+    pub tolerance: Option<f64>,
+    /// With --playbook --check: compare even when the data's sha256 (or a signals file's) differs
+    /// from the playbook's.
+    #[arg(long)]
     pub ignore_data_hash: bool,
+
     /// Also write the run's HTML report to this file (see `flowrex report backtest`).
     #[arg(long, value_name = "FILE", conflicts_with = "check")]
     pub report: Option<PathBuf>,
@@ -87,7 +93,9 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
     if let Some(name) = &args.list_strategies {
         return list_strategies(ctx, name.as_deref());
     }
-    check_tolerance(args.tolerance)?;
+    refuse_misplaced_flags(&args)?;
+    let tolerance = args.tolerance.unwrap_or(DEFAULT_TOLERANCE);
+    check_tolerance(tolerance)?;
     let playbook = match &args.playbook {
         Some(path) => Some((path.as_path(), Playbook::load(path)?)),
         None => None,
@@ -111,7 +119,7 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
     if let Some((change, path)) = &data_change {
         if args.check && !args.ignore_data_hash {
             if ctx.json {
-                print_json(&change.verdict_document(path, args.tolerance))?;
+                print_json(&change.verdict_document(path, tolerance))?;
             }
             return Err(change.refusal(path));
         }
@@ -129,30 +137,32 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
     }
     let cache = IndicatorCache::new();
     let report = spec.run(&candles, &cache)?;
+    refuse_unstopped(spec.strategy.name(), &spec.config, &report.run)?;
     if let (Some((path, pb)), true) = (&playbook, args.check) {
         let (drifts, gates) = flowrex::optimize::overfit::check_playbook(
             pb,
             &candles,
             &report.run.equity,
             &cache,
-            args.tolerance,
+            tolerance,
         );
         let check = CheckReport::new(
             pb,
             path,
             &report.metrics,
-            args.tolerance,
+            tolerance,
             data_change.is_none() && file_changes.is_empty(),
         )
         .with_validation(drifts, gates);
         render_check(ctx, pb, &check)?;
         return check.verdict().map(|()| Outcome::Done);
     }
+    let meta = export::FileMeta::of_run(&spec, &candles.ts);
     if let Some(path) = outputs.get("--trades") {
-        export::write_trades(path, &report.run.trades, &candles.ts)?;
+        export::write_trades(path, &report.run.trades, &candles.ts, &meta)?;
     }
     if let Some(path) = outputs.get("--equity") {
-        export::write_equity(path, &candles.ts, &report.run.equity)?;
+        export::write_equity(path, &candles.ts, &report.run.equity, &meta)?;
     }
     if let Some(name) = &args.journal {
         let pb = playbook.as_ref().map(|(path, pb)| (*path, pb));
@@ -166,6 +176,9 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
         None => None,
     };
     let mut doc = Document::new(&spec, &report, &candles.ts);
+    if args.no_trades {
+        doc.trades = None;
+    }
     doc.report_file = written.as_ref().map(|w| w.path.display().to_string());
     if ctx.json {
         print_json(&doc)?;
@@ -176,6 +189,55 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
         }
     }
     Ok(Outcome::Done)
+}
+
+/// `--check`'s relative tolerance when `--tolerance` is not given.
+const DEFAULT_TOLERANCE: f64 = 1e-9;
+
+/// Refuses flags that would be silently ignored (a usage error naming the flag, exit 2): the check
+/// flags without `--playbook`, and the settings flags with it. Why refuse the settings rather than apply
+/// them as overrides: a playbook is the record of one run's settings; a re-run with other costs is a
+/// different experiment and belongs in a copy of the playbook (or a plain `backtest` run), and `--check`
+/// could never pass with them anyway. (`--start`, `--end`, `--param` are refused by clap itself.)
+fn refuse_misplaced_flags(args: &BacktestArgs) -> Result<()> {
+    if args.playbook.is_none() {
+        let given = [
+            ("--check", args.check),
+            ("--tolerance", args.tolerance.is_some()),
+            ("--ignore-data-hash", args.ignore_data_hash),
+        ];
+        if let Some((flag, _)) = given.iter().find(|(_, on)| *on) {
+            return Err(Error::usage(format!(
+                "{flag} needs --playbook FILE (it checks a playbook's stored metrics)"
+            )));
+        }
+        return Ok(());
+    }
+    if !args.check && (args.tolerance.is_some() || args.ignore_data_hash) {
+        let flag = if args.tolerance.is_some() {
+            "--tolerance"
+        } else {
+            "--ignore-data-hash"
+        };
+        return Err(Error::usage(format!("{flag} only applies with --check")));
+    }
+    let s = &args.settings;
+    let given = [
+        ("--cash", s.cash.is_some()),
+        ("--commission", s.commission.is_some()),
+        ("--spread", s.spread.is_some()),
+        ("--fill", s.fill.is_some()),
+        ("--close-at-end", s.close_at_end),
+        ("--size", s.size.is_some()),
+        ("--stop-policy", s.stop_policy.is_some()),
+    ];
+    match given.iter().find(|(_, on)| *on) {
+        Some((flag, _)) => Err(Error::usage(format!(
+            "{flag} cannot be used with --playbook: the playbook's [backtest] section fixes every \
+             setting (edit a copy of the playbook, or run without --playbook)"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Prints what `--check` found: one line when it passed, the drifted metrics when not (or the whole
@@ -307,8 +369,9 @@ pub struct Document {
     pub warmup_bar: usize,
     /// Every metric; null where a metric has no value.
     pub metrics: Metrics,
-    /// Closed trades.
-    pub trades: Vec<TradeRecord>,
+    /// Closed trades (left out with `--no-trades`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trades: Option<Vec<TradeRecord>>,
     /// The position still open at the end, or null.
     pub open_trade: Option<OpenTradeRecord>,
     /// With `--report`: the report's absolute path (absent without it).
@@ -337,7 +400,7 @@ impl Document {
             },
             warmup_bar: report.run.warmup,
             metrics: report.metrics,
-            trades: TradeRecord::all(&report.run.trades, ts),
+            trades: Some(TradeRecord::all(&report.run.trades, ts)),
             open_trade: report
                 .run
                 .open_trade
@@ -384,13 +447,16 @@ fn render_text(d: &Document) -> String {
     );
     out.push_str(&table(rows));
     out.push('\n');
-    let wins = d.trades.iter().filter(|t| t.pnl > 0.0).count();
-    let longs = d.trades.iter().filter(|t| t.size > 0.0).count();
+    let Some(trades) = &d.trades else {
+        return out;
+    };
+    let wins = trades.iter().filter(|t| t.pnl > 0.0).count();
+    let longs = trades.iter().filter(|t| t.size > 0.0).count();
     out.push_str(&format!(
         "{} closed trades ({} long, {} short; {} won)",
-        d.trades.len(),
+        trades.len(),
         longs,
-        d.trades.len() - longs,
+        trades.len() - longs,
         wins
     ));
     match &d.open_trade {
@@ -404,7 +470,7 @@ fn render_text(d: &Document) -> String {
         )),
         None => out.push('\n'),
     }
-    if !d.trades.is_empty() {
+    if !trades.is_empty() {
         #[derive(tabled::Tabled)]
         struct TradeRow {
             #[tabled(rename = "Side")]
@@ -426,9 +492,9 @@ fn render_text(d: &Document) -> String {
             #[tabled(rename = "Exit by")]
             reason: &'static str,
         }
-        let shown = 5.min(d.trades.len());
+        let shown = 5.min(trades.len());
         out.push_str(&format!("Last {shown} trades:\n"));
-        let rows = d.trades[d.trades.len() - shown..].iter().map(|t| TradeRow {
+        let rows = trades[trades.len() - shown..].iter().map(|t| TradeRow {
             side: t.side.as_str(),
             size: num(t.size.abs(), if t.size.fract() == 0.0 { 0 } else { 4 }),
             entry: format_ts(t.entry_time),

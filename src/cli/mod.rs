@@ -9,6 +9,7 @@ pub mod optimize;
 pub mod optimize_wf;
 pub mod output;
 pub mod paper_trade;
+pub mod playbooks;
 pub mod report;
 pub mod risk_check;
 pub mod run_args;
@@ -144,6 +145,9 @@ pub enum Command {
     /// Paper trading: orders, fills, positions and an account derived from the fill ledger; process the
     /// bars that arrived since the last run (exit 3 when risk denies an order).
     PaperTrade(Box<paper_trade::PaperTradeArgs>),
+    /// Playbooks: list them (status, objective, whether their data still matches), show one, set a
+    /// status (candidate, active, retired) with a note.
+    Playbooks(Box<playbooks::PlaybooksArgs>),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions(shell::CompletionsArgs),
     /// Print the man page (roff), or write one page per subcommand with --out DIR.
@@ -340,6 +344,7 @@ fn run_in_home(global: &GlobalArgs, command: Command) -> Result<Outcome> {
         Command::RiskCheck(args) => risk_check::run(&ctx, *args),
         Command::Journal(args) => journal::run(&ctx, *args),
         Command::PaperTrade(args) => paper_trade::run(&ctx, *args),
+        Command::Playbooks(args) => playbooks::run(&ctx, *args),
         Command::Completions(args) => shell::completions(args),
         Command::Man(args) => shell::man(args),
     }

@@ -244,6 +244,7 @@ fn backtest(ctx: &Context, args: BacktestReportArgs) -> Result<Outcome> {
         ));
     }
     let report = spec.run(&candles, &IndicatorCache::new())?;
+    flowrex::backtest::refuse_unstopped(spec.strategy.name(), &spec.config, &report.run)?;
     let name = match &playbook {
         Some((path, _)) => format!("{}-backtest", file_stem(path)),
         None => format!(

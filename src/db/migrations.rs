@@ -46,6 +46,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("migrations/0005_paper.sql"),
         after: None,
     },
+    Migration {
+        name: "playbook_status",
+        sql: include_str!("migrations/0006_playbook_status.sql"),
+        after: None,
+    },
 ];
 
 const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (

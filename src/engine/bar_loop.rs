@@ -63,6 +63,9 @@ pub struct RunResult {
     /// Entries cancelled: they could not be sized (no cash for one unit, no stop for risk sizing), or
     /// their stop, target or own size was unsound when decided ([`fills::bracket_ok`]).
     pub cancelled_orders: usize,
+    /// Of the cancelled entries, those that risk sizing (`--size risk:P`) could not size because they
+    /// carried no stop: a run with any is refused by [`crate::backtest::refuse_unstopped`].
+    pub unstopped_entries: usize,
     /// The bar where equity reached zero, if it did.
     pub out_of_money_bar: Option<usize>,
 }
@@ -76,6 +79,7 @@ pub(super) struct Broker<'c> {
     pub(super) trades: Vec<Trade>,
     pub(super) ambiguous: usize,
     pub(super) cancelled: usize,
+    pub(super) unstopped: usize,
 }
 
 impl<'c> Broker<'c> {
@@ -88,6 +92,7 @@ impl<'c> Broker<'c> {
             trades: Vec::with_capacity(64),
             ambiguous: 0,
             cancelled: 0,
+            unstopped: 0,
         }
     }
 
@@ -113,6 +118,9 @@ impl<'c> Broker<'c> {
         let sizing = entry.size.map_or(self.cfg.sizing, Sizing::Units);
         let Some(units) = fills::size_units(sizing, available, adj, price, entry.stop, rate) else {
             self.cancelled += 1;
+            if matches!(sizing, Sizing::RiskPct(_)) && entry.stop.is_none() {
+                self.unstopped += 1;
+            }
             return;
         };
         self.cash -= fills::commission(units, adj, rate);
@@ -284,14 +292,7 @@ fn run_bars<S: Signals + ?Sized>(
     // Warm-up bars hold the initial cash (the reference back-fills them); the loop appends the rest.
     let mut equity = Vec::with_capacity(n - s);
     equity.resize(start.min(n) - s, cfg.cash);
-    let mut broker = Broker {
-        cfg,
-        cash: cfg.cash,
-        pos: None,
-        trades: Vec::with_capacity(64),
-        ambiguous: 0,
-        cancelled: 0,
-    };
+    let mut broker = Broker::new(cfg);
     // Whether an order decided on the last bar can still fill (see the close-at-end rules).
     let decide_last = end == End::Reference;
     let mut pending = Action::Hold;
@@ -358,6 +359,7 @@ fn run_bars<S: Signals + ?Sized>(
         initial_cash: cfg.cash,
         ambiguous_exits: broker.ambiguous,
         cancelled_orders: broker.cancelled,
+        unstopped_entries: broker.unstopped,
         out_of_money_bar,
     })
 }

@@ -204,6 +204,7 @@ pub fn run<S: Signals + ?Sized>(
             initial_cash: cfg.cash,
             ambiguous_exits: broker.ambiguous,
             cancelled_orders: broker.cancelled,
+            unstopped_entries: broker.unstopped,
             out_of_money_bar,
         },
         marked: rec.marked,
