@@ -101,6 +101,7 @@ fn synthetic(i: usize, names: &[(StrategyId, String)]) -> NewEntry {
             },
             ambiguous: false,
         },
+        bars_known: true,
     }
 }
 
@@ -254,6 +255,7 @@ fn analyze_home(dir: &Path) -> Db {
             account: None,
             order_ids: Vec::new(),
             trade: t.clone(),
+            bars_known: true,
         })
         .collect();
     let mut db = Db::open(dir).unwrap();

@@ -13,6 +13,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use flowrex::candles::Interval;
 use flowrex::candles::synthetic::{SyntheticSpec, generate};
 use flowrex::engine::BacktestConfig;
+use flowrex::indicators::cache::DEFAULT_BUDGET_MB;
 use flowrex::optimize::{self, Method, NoObserver, Objective, Settings, Shard, Space};
 use flowrex::strategy;
 
@@ -38,6 +39,7 @@ fn grid(c: &mut Criterion) {
         seed: 42,
         top_k: 10,
         shard: Shard::ALL,
+        cache_mb: DEFAULT_BUDGET_MB,
     };
     let candidates = optimize::check_space(&settings).unwrap();
     assert_eq!(candidates, 175);

@@ -12,6 +12,10 @@
 //! (before the fold carried the fill count, a `count(*)` made the account read 15 ms). Building the
 //! 100,000-fill ledger (50,000 bars, each a process run and a risk-checked order) took 151 s wall,
 //! 60 s CPU: 0.6 ms of CPU per bar for two fills, four orders, their events and a risk check.
+//!
+//! With every close journaled (load average about 9): process 0.89 s wall, 0.35 s CPU; account
+//! 171 µs, positions 126 µs; the ledger built in 190 s wall, 66.5 s CPU — a journal entry (its
+//! SHA-256 chain row) costs about 0.13 ms of CPU per close.
 
 use std::cell::OnceCell;
 use std::hint::black_box;

@@ -15,6 +15,7 @@ use std::time::Instant;
 
 use flowrex::candles::{Interval, Store, TimeRange};
 use flowrex::engine::BacktestConfig;
+use flowrex::indicators::cache::DEFAULT_BUDGET_MB;
 use flowrex::optimize::{self, Method, NoObserver, Objective, Settings, Shard, Space};
 use flowrex::strategy;
 
@@ -46,6 +47,7 @@ fn best_of(method: Method, seed: u64, candles: &flowrex::candles::Candles) -> (f
         seed,
         top_k: 1,
         shard: Shard::ALL,
+        cache_mb: DEFAULT_BUDGET_MB,
     };
     let stop = AtomicBool::new(false);
     let report = optimize::run(

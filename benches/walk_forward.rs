@@ -21,6 +21,7 @@ use flowrex::candles::synthetic::{SyntheticSpec, generate};
 use flowrex::candles::{Candles, Interval, Store, TimeRange};
 use flowrex::engine::BacktestConfig;
 use flowrex::indicators::IndicatorCache;
+use flowrex::indicators::cache::DEFAULT_BUDGET_MB;
 use flowrex::metrics;
 use flowrex::optimize::overfit::{Collector, Spec};
 use flowrex::optimize::walk_forward::{Len, WalkForward};
@@ -46,6 +47,7 @@ fn settings() -> Settings {
         seed: 42,
         top_k: 10,
         shard: Shard::ALL,
+        cache_mb: DEFAULT_BUDGET_MB,
     }
 }
 

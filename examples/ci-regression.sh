@@ -5,12 +5,27 @@
 #
 #   examples/ci-regression.sh                  # in CI, after `cargo build --release`
 #   TOLERANCE=1e-6 examples/ci-regression.sh   # looser gate
+#   FLOWREX=flowrex examples/ci-regression.sh  # a command on PATH (or a path to the binary)
+#
+# Which flowrex: $FLOWREX when set (a command name or a path, as in nightly.sh), else
+# target/release/flowrex when built, else `flowrex` on PATH, else `cargo run --release`.
 set -uo pipefail
+shopt -s nullglob
 cd "$(dirname "$0")/.."
-flowrex="${FLOWREX:-target/release/flowrex}"
-[ -x "$flowrex" ] || flowrex="cargo run --release --quiet --"
+if [ -n "${FLOWREX:-}" ]; then
+  flowrex="$FLOWREX"
+  command -v "$flowrex" >/dev/null || { echo "FLOWREX=$flowrex: no such command or executable" >&2; exit 2; }
+elif [ -x target/release/flowrex ]; then
+  flowrex=target/release/flowrex
+elif command -v flowrex >/dev/null; then
+  flowrex=flowrex
+else
+  flowrex="cargo run --release --quiet --"
+fi
 status=0
+checked=0
 for pb in playbooks/*.toml; do
+  checked=$((checked + 1))
   if $flowrex --quiet backtest --playbook "$pb" --check --tolerance "${TOLERANCE:-1e-9}"; then
     :
   else
@@ -19,4 +34,5 @@ for pb in playbooks/*.toml; do
     status=1
   fi
 done
+[ "$checked" -gt 0 ] || echo "no playbooks in $PWD/playbooks: nothing to check" >&2
 exit $status

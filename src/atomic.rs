@@ -24,7 +24,7 @@ pub fn parent_dir(path: &Path) -> PathBuf {
 
 /// The temp-file name prefix for `path`: `.<file name>.`, so a temp file left by a killed writer can be
 /// told apart by the file it was meant to replace (see [`remove_stale_temps`]).
-fn temp_prefix(path: &Path) -> String {
+pub fn temp_prefix(path: &Path) -> String {
     let name = path
         .file_name()
         .map_or_else(|| "flowrex".into(), |n| n.to_string_lossy());

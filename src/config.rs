@@ -41,7 +41,8 @@ impl Config {
     }
 
     /// Parses configuration text; errors name `path` and the line of the offending key. Soft risk limits
-    /// are checked here too, so one that would loosen a hard limit fails at load.
+    /// are checked here too, so one that would loosen a hard limit fails at load, and so are provider
+    /// settings that cannot fetch anything (a zero timeout or rate).
     pub fn parse(text: &str, path: &Path) -> Result<Config> {
         let config: Config = toml::from_str(text).map_err(|e| {
             let line = e
@@ -61,6 +62,7 @@ impl Config {
         config.instruments.validate().map_err(named)?;
         config.paper.resolve().map_err(named)?;
         config.journal.effective().map_err(named)?;
+        config.providers.check().map_err(named)?;
         Ok(config)
     }
 }
@@ -113,6 +115,25 @@ mod tests {
             err.contains("h/flowrex.toml: line 2:") && err.contains("api_key"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_zero_timeout_or_rate_is_refused_naming_the_key() {
+        // A 0 ms timeout fails every request; 0 attempts or 0 requests a minute cannot fetch anything.
+        for key in [
+            "timeout_ms = 0",
+            "max_attempts = 0",
+            "[twelvedata]\nrequests_per_minute = 0",
+            "[binance]\nweight_per_minute = 0",
+        ] {
+            let text = format!("[providers]\n{}\n", key.replace("[", "[providers."));
+            let err = Config::parse(&text, Path::new("h/flowrex.toml"))
+                .unwrap_err()
+                .to_string();
+            let name = key.rsplit('\n').next().unwrap().split(' ').next().unwrap();
+            assert!(err.starts_with("h/flowrex.toml: "), "{err}");
+            assert!(err.contains(name) && err.contains("at least 1"), "{err}");
+        }
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The decision log (migration `0006_agents.sql`, append-only): runs, cycles with their phases and the
+//! The decision log (migration `0007_agents.sql`, append-only): runs, cycles with their phases and the
 //! bar and data hash they saw, each stage's decisions (linked to the risk decision and the paper
 //! order), and the stage-to-stage messages. Writes happen inside the cycle's transaction, so a cycle
 //! is logged exactly when its orders are. Every table is hash-chained ([`crate::db::chain`]):

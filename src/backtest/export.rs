@@ -21,6 +21,65 @@ use crate::candles::time::format_ts_full;
 use crate::error::{Error, IoContext, Result};
 use crate::trade::{Cell, ExitReason, TRADE_COLUMNS, Trade, TradeColumn, TradeRecord};
 
+/// The key/value metadata every Parquet output of a run carries in its footer (pyarrow:
+/// `pq.read_metadata(f).metadata`, duckdb: `parquet_kv_metadata`): `flowrex_version`, `strategy`,
+/// `params` (JSON), `symbol`, `interval`, and whatever the writer adds (`start`, `end`, `settings`,
+/// `objective`, …), in insertion order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FileMeta(pub Vec<(String, String)>);
+
+impl FileMeta {
+    /// The common keys; `params` is a JSON object.
+    pub fn new(strategy: &str, params: &serde_json::Value, symbol: &str, interval: &str) -> Self {
+        FileMeta(vec![
+            ("flowrex_version".into(), env!("CARGO_PKG_VERSION").into()),
+            ("strategy".into(), strategy.into()),
+            ("params".into(), params.to_string()),
+            ("symbol".into(), symbol.into()),
+            ("interval".into(), interval.into()),
+        ])
+    }
+
+    /// The keys of a backtest run: the common ones, its settings (JSON) and its first and last bar.
+    pub fn of_run(spec: &super::RunSpec, ts: &[i64]) -> Self {
+        let c = &spec.config;
+        let settings = serde_json::json!({
+            "cash": c.cash, "commission": c.commission, "spread": c.spread,
+            "fill": c.fill.to_string(), "close_at_end": c.close_at_end,
+            "size": c.sizing.to_string(), "stop_policy": c.stop_policy.to_string(),
+        });
+        let mut m = FileMeta::new(
+            spec.strategy.name(),
+            &spec.params.to_json(),
+            &spec.data.symbol,
+            &spec.data.interval.to_string(),
+        )
+        .with("settings", settings.to_string());
+        if let (Some(&first), Some(&last)) = (ts.first(), ts.last()) {
+            m = m
+                .with("start", format_ts_full(first))
+                .with("end", format_ts_full(last));
+        }
+        m
+    }
+
+    /// This plus `key` = `value`.
+    pub fn with(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.0.push((key.into(), value.into()));
+        self
+    }
+
+    /// As Parquet footer entries (`None` when empty).
+    pub fn key_values(&self) -> Option<Vec<parquet::file::metadata::KeyValue>> {
+        (!self.0.is_empty()).then(|| {
+            self.0
+                .iter()
+                .map(|(k, v)| parquet::file::metadata::KeyValue::new(k.clone(), v.clone()))
+                .collect()
+        })
+    }
+}
+
 /// Writes `fill(file)` to a temp file next to `path` and renames it into place.
 fn write_atomic(path: &Path, fill: impl FnOnce(&fs::File) -> Result<()>) -> Result<()> {
     let out = AtomicFile::create(path)?;
@@ -36,12 +95,13 @@ fn ts_field(name: &str) -> Field {
     )
 }
 
-fn write_batch(path: &Path, file: &fs::File, batch: RecordBatch) -> Result<()> {
+fn write_batch(path: &Path, file: &fs::File, batch: RecordBatch, meta: &FileMeta) -> Result<()> {
     let pq_err = |e: parquet::errors::ParquetError| {
         Error::invalid(format!("{}: cannot write Parquet: {e}", path.display()))
     };
     let props = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
+        .set_key_value_metadata(meta.key_values())
         .build();
     let f = file.try_clone().at(path)?;
     let mut w = ArrowWriter::try_new(f, batch.schema(), Some(props)).map_err(pq_err)?;
@@ -207,8 +267,9 @@ pub fn trades_batch(records: &[TradeRecord]) -> std::result::Result<RecordBatch,
 
 /// Writes the closed trades to `path`: Parquet if it ends in `.parquet`, CSV if in `.csv`, one row per
 /// [`TradeRecord`] and one column per [`trade_file_columns`]. Times come from `ts` (bar open times);
-/// `return_pct` is in percent; `stop`/`target` are empty (null) when unset.
-pub fn write_trades(path: &Path, trades: &[Trade], ts: &[i64]) -> Result<()> {
+/// `return_pct` is in percent; `stop`/`target` are empty (null) when unset. A Parquet file carries
+/// `meta` in its footer.
+pub fn write_trades(path: &Path, trades: &[Trade], ts: &[i64], meta: &FileMeta) -> Result<()> {
     let records = TradeRecord::all(trades, ts);
     match extension(path).as_deref() {
         Some("csv") => write_atomic(path, |f| {
@@ -230,7 +291,7 @@ pub fn write_trades(path: &Path, trades: &[Trade], ts: &[i64]) -> Result<()> {
             let batch = trades_batch(&records).map_err(|e| {
                 Error::invalid(format!("{}: cannot build rows: {e}", path.display()))
             })?;
-            write_batch(path, f, batch)
+            write_batch(path, f, batch, meta)
         }),
         _ => Err(Error::usage(format!(
             "--trades {}: the file name must end in .csv or .parquet",
@@ -239,15 +300,10 @@ pub fn write_trades(path: &Path, trades: &[Trade], ts: &[i64]) -> Result<()> {
     }
 }
 
-/// Writes the equity curve to a Parquet file: `ts` (bar open time, ms UTC), `equity`, and
-/// `drawdown_pct` (`(1 − equity / running peak) × 100`, ≥ 0).
-pub fn write_equity(path: &Path, ts: &[i64], equity: &[f64]) -> Result<()> {
-    if extension(path).as_deref() != Some("parquet") {
-        return Err(Error::usage(format!(
-            "--equity {}: the file name must end in .parquet",
-            path.display()
-        )));
-    }
+/// Writes the equity curve to a Parquet or CSV file (by extension): `ts` (bar open time; a
+/// timestamp(ms, UTC) column in Parquet, RFC 3339 in CSV), `equity`, and `drawdown_pct`
+/// (`(1 − equity / running peak) × 100`, ≥ 0). A Parquet file carries `meta` in its footer.
+pub fn write_equity(path: &Path, ts: &[i64], equity: &[f64], meta: &FileMeta) -> Result<()> {
     let mut peak = f64::NAN;
     let dd: Vec<f64> = equity
         .iter()
@@ -256,6 +312,16 @@ pub fn write_equity(path: &Path, ts: &[i64], equity: &[f64]) -> Result<()> {
             (1.0 - e / peak) * 100.0
         })
         .collect();
+    match extension(path).as_deref() {
+        Some("parquet") => {}
+        Some("csv") => return write_equity_csv(path, ts, equity, &dd),
+        _ => {
+            return Err(Error::usage(format!(
+                "--equity {}: the file name must end in .parquet or .csv",
+                path.display()
+            )));
+        }
+    }
     let schema = Arc::new(Schema::new(vec![
         ts_field("ts"),
         Field::new("equity", DataType::Float64, false),
@@ -270,7 +336,23 @@ pub fn write_equity(path: &Path, ts: &[i64], equity: &[f64]) -> Result<()> {
         ],
     )
     .map_err(|e| Error::invalid(format!("{}: cannot build rows: {e}", path.display())))?;
-    write_atomic(path, |f| write_batch(path, f, batch))
+    write_atomic(path, |f| write_batch(path, f, batch, meta))
+}
+
+/// The equity curve as CSV: `ts` in RFC 3339, reals in Rust's shortest round-trip form.
+fn write_equity_csv(path: &Path, ts: &[i64], equity: &[f64], dd: &[f64]) -> Result<()> {
+    write_atomic(path, |f| {
+        let mut w = std::io::BufWriter::new(f);
+        let mut line = String::with_capacity(64);
+        w.write_all(b"ts,equity,drawdown_pct\n").at(path)?;
+        for ((&t, &e), &d) in ts.iter().zip(equity).zip(dd) {
+            line.clear();
+            use std::fmt::Write as _;
+            let _ = writeln!(line, "{},{e},{d}", format_ts_full(t));
+            w.write_all(line.as_bytes()).at(path)?;
+        }
+        w.flush().at(path)
+    })
 }
 
 fn extension(path: &Path) -> Option<String> {
@@ -344,7 +426,7 @@ mod tests {
     fn csv_carries_every_record_column() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.csv");
-        write_trades(&path, &trades(), &hours(7)).unwrap();
+        write_trades(&path, &trades(), &hours(7), &FileMeta::default()).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
@@ -365,7 +447,7 @@ mod tests {
     fn parquet_types_and_values() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.parquet");
-        write_trades(&path, &trades(), &hours(7)).unwrap();
+        write_trades(&path, &trades(), &hours(7), &FileMeta::default()).unwrap();
         let file = std::fs::File::open(&path).unwrap();
         let batch = ParquetRecordBatchReaderBuilder::try_new(file)
             .unwrap()

@@ -12,8 +12,9 @@ pub mod spec;
 pub use spec::{DataSpec, RunSpec};
 
 use crate::candles::Candles;
+use crate::engine::events::{CloseRange, Marks};
 use crate::engine::{BacktestConfig, RunResult};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::indicators::IndicatorCache;
 use crate::metrics::{self, Metrics};
 use crate::strategy::{Params, Strategy};
@@ -27,6 +28,21 @@ pub struct Report {
     pub metrics: Metrics,
 }
 
+/// Refuses a run in which risk sizing (`--size risk:P`) met entries without a stop: such an entry cannot
+/// be sized and is not traded, so the run would quietly show fewer trades (often none) than the
+/// strategy decided. A usage error naming `--size`, the strategy and the count.
+pub fn refuse_unstopped(strategy: &str, config: &BacktestConfig, run: &RunResult) -> Result<()> {
+    if run.unstopped_entries == 0 {
+        return Ok(());
+    }
+    Err(Error::usage(format!(
+        "--size {}: risk sizing needs a stop on every entry, but {} of {strategy}'s entries set none \
+         and would not be traded; use --size all, fraction, pct:P or units:N, or a strategy (or \
+         parameters) that set stops",
+        config.sizing, run.unstopped_entries
+    )))
+}
+
 /// Runs `strategy` with `params` over `candles`: prepare (indicators through `cache`), the bar loop,
 /// metrics (market log returns through `cache` too). `cache` must belong to `candles`.
 pub fn backtest(
@@ -37,7 +53,12 @@ pub fn backtest(
     cache: &IndicatorCache,
 ) -> Result<Report> {
     let mut signals = strategy.prepare(candles, params, cache)?;
-    let run = signals.run_engine(candles, config)?;
+    // Signals that list their decisions run event by event (bit for bit the bar loop's result).
+    let range = CloseRange::cached(candles, cache);
+    let run = match signals.run_events(candles, config, Marks::All, range)? {
+        Some(events) => events.run,
+        None => signals.run_engine(candles, config)?,
+    };
     let metrics = metrics::compute_cached(candles, &run, cache);
     Ok(Report { run, metrics })
 }

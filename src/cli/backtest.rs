@@ -9,18 +9,19 @@ use super::output::{print_json, print_text, table};
 use super::run_args::{SettingsArgs, TargetArgs, run_spec};
 use super::{Context, Outcome};
 use flowrex::agents::{GateMarket, GateReport, RiskGate, Selected};
-use flowrex::backtest::{Report, RunSpec, export};
+use flowrex::backtest::{Report, RunSpec, export, refuse_unstopped};
 use flowrex::candles::Candles;
 use flowrex::candles::Interval;
 use flowrex::candles::time::{format_ts, format_ts_full};
 use flowrex::engine::Signals;
 use flowrex::engine::{Fill, StopPolicy};
-use flowrex::error::Result;
+use flowrex::error::{Error, Result};
 use flowrex::indicators::IndicatorCache;
 use flowrex::json::finite;
 use flowrex::metrics::Metrics;
 use flowrex::metrics::fields::FIELDS;
-use flowrex::playbook::{CheckReport, DataChange, FileChange, Playbook};
+use flowrex::outputs::OutputPlan;
+use flowrex::playbook::{CheckReport, DataChange, FileChange, Playbook, check_tolerance};
 use flowrex::risk::sizing::SizingRule;
 use flowrex::strategy::{self, ParamKind};
 use flowrex::trade::{OpenTradeRecord, TradeRecord};
@@ -34,7 +35,7 @@ use flowrex::trade::{OpenTradeRecord, TradeRecord};
     mut_arg("interval", |a| a.required_unless_present_any(["list_strategies", "playbook"])),
     after_help = "Examples:
   flowrex backtest --strategy sma_cross --symbol GOOG --interval 1d --param fast=10 --param slow=20 --commission 0.002
-  flowrex backtest --list-strategies --json
+  flowrex backtest --list-strategies sma_cross
   flowrex backtest --playbook playbooks/goog_sma_cross.toml --check     # CI regression gate (exit 3 on drift)
 
 Defaults reproduce backtesting.py 0.6.6: fill at the next open, all cash in whole units, a trade still
@@ -42,9 +43,10 @@ open at the end stays open (valued at the last close) and is reported as `open_t
 metric without a value (e.g. win rate with no trades) is null."
 )]
 pub struct BacktestArgs {
-    /// List the strategies with their parameters (type, default, valid range, search range) and exit.
-    #[arg(long)]
-    pub list_strategies: bool,
+    /// List the strategies and their parameters' names, or with NAME one strategy's parameters (type,
+    /// default, valid range, search range, meaning), and exit. --json gives every detail.
+    #[arg(long, value_name = "NAME", num_args = 0..=1)]
+    pub list_strategies: Option<Option<String>>,
     /// Strategy, symbol, interval.
     #[command(flatten)]
     pub target: TargetArgs,
@@ -57,24 +59,30 @@ pub struct BacktestArgs {
     /// Write the closed trades to this file (.csv or .parquet).
     #[arg(long, value_name = "FILE")]
     pub trades: Option<PathBuf>,
-    /// Write the equity curve to this Parquet file (ts, equity, drawdown_pct).
+    /// Write the equity curve to this file, .parquet or .csv (ts, equity, drawdown_pct).
     #[arg(long, value_name = "FILE")]
     pub equity: Option<PathBuf>,
+    /// Leave the trade list out of the output (with --json: no `trades` key; a 1m run over years has
+    /// hundreds of thousands of trades). --trades FILE still writes them all.
+    #[arg(long)]
+    pub no_trades: bool,
     /// Re-run a playbook: its strategy, parameters, data range and backtest settings (instead of
     /// --strategy/--symbol/--interval/--param and the settings flags).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["strategy", "symbol", "interval", "params", "start", "end", "timerange"])]
     pub playbook: Option<PathBuf>,
     /// With --playbook: compare the fresh metrics with the stored ones and exit 3 on drift beyond
     /// --tolerance or when the data's sha256 differs (the CI regression gate).
-    #[arg(long, requires = "playbook")]
+    #[arg(long)]
     pub check: bool,
-    /// Relative tolerance of --check for real-valued metrics (counts must match exactly).
-    #[arg(long, default_value_t = 1e-9, value_name = "REL")]
-    pub tolerance: f64,
-    /// With --check: compare even when the data's sha256 (or a signals file's) differs from the
-    /// playbook's.
-    #[arg(long, requires = "playbook")]
+    /// With --playbook --check: relative tolerance for real-valued metrics (counts must match
+    /// exactly) [default: 1e-9].
+    #[arg(long, value_name = "REL")]
+    pub tolerance: Option<f64>,
+    /// With --playbook --check: compare even when the data's sha256 (or a signals file's) differs
+    /// from the playbook's.
+    #[arg(long)]
     pub ignore_data_hash: bool,
+
     /// Also write the run's HTML report to this file (see `flowrex report backtest`).
     #[arg(long, value_name = "FILE", conflicts_with = "check")]
     pub report: Option<PathBuf>,
@@ -91,9 +99,12 @@ pub struct BacktestArgs {
 
 /// Runs `flowrex backtest`.
 pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
-    if args.list_strategies {
-        return list_strategies(ctx);
+    if let Some(name) = &args.list_strategies {
+        return list_strategies(ctx, name.as_deref());
     }
+    refuse_misplaced_flags(&args)?;
+    let tolerance = args.tolerance.unwrap_or(DEFAULT_TOLERANCE);
+    check_tolerance(tolerance)?;
     let playbook = match &args.playbook {
         Some(path) => Some((path.as_path(), Playbook::load(path)?)),
         None => None,
@@ -102,13 +113,23 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
         Some((_, pb)) => RunSpec::from_playbook(pb)?,
         None => run_spec(&args.target, &args.params, &args.settings)?,
     };
-    let candles = spec.load(&ctx.home()?.store())?;
+    let home = ctx.home()?;
+    let outputs = OutputPlan::new(&home)
+        .inputs("--playbook", &args.playbook)
+        .add_opt("--trades", args.trades.as_deref())?
+        .add_opt("--equity", args.equity.as_deref())?
+        .add_opt("--report", args.report.as_deref())?
+        .open()?;
+    let candles = spec.load(&home.store())?;
     let data_change = playbook.as_ref().and_then(|(path, pb)| {
         DataChange::between(pb, &spec.data.symbol, spec.data.interval, &candles)
             .map(|change| (change, *path))
     });
     if let Some((change, path)) = &data_change {
         if args.check && !args.ignore_data_hash {
+            if ctx.json {
+                print_json(&change.verdict_document(path, tolerance))?;
+            }
             return Err(change.refusal(path));
         }
         tracing::warn!("{}", change.message(path));
@@ -131,37 +152,39 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
     } else {
         (spec.run(&candles, &cache)?, None)
     };
+    refuse_unstopped(spec.strategy.name(), &spec.config, &report.run)?;
     if let (Some((path, pb)), true) = (&playbook, args.check) {
         let (drifts, gates) = flowrex::optimize::overfit::check_playbook(
             pb,
             &candles,
             &report.run.equity,
             &cache,
-            args.tolerance,
+            tolerance,
         );
         let check = CheckReport::new(
             pb,
             path,
             &report.metrics,
-            args.tolerance,
+            tolerance,
             data_change.is_none() && file_changes.is_empty(),
         )
         .with_validation(drifts, gates);
         render_check(ctx, pb, &check)?;
         return check.verdict().map(|()| Outcome::Done);
     }
-    if let Some(path) = &args.trades {
-        export::write_trades(path, &report.run.trades, &candles.ts)?;
+    let meta = export::FileMeta::of_run(&spec, &candles.ts);
+    if let Some(path) = outputs.get("--trades") {
+        export::write_trades(path, &report.run.trades, &candles.ts, &meta)?;
     }
-    if let Some(path) = &args.equity {
-        export::write_equity(path, &candles.ts, &report.run.equity)?;
+    if let Some(path) = outputs.get("--equity") {
+        export::write_equity(path, &candles.ts, &report.run.equity, &meta)?;
     }
     if let Some(name) = &args.journal {
         let pb = playbook.as_ref().map(|(path, pb)| (*path, pb));
         super::journal::record_backtest(ctx, &spec, pb, &report, &candles, name)?;
     }
     let notes: Vec<String> = data_change.iter().map(|(c, p)| c.message(p)).collect();
-    let written = match &args.report {
+    let written = match outputs.get("--report") {
         Some(out) => Some(super::report::backtest_shortcut(
             out, &spec, &candles, &report, &notes,
         )?),
@@ -169,6 +192,9 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
     };
     let mut doc = Document::new(&spec, &report, &candles.ts);
     doc.risk_gate = gate;
+    if args.no_trades {
+        doc.trades = None;
+    }
     doc.report_file = written.as_ref().map(|w| w.path.display().to_string());
     if ctx.json {
         print_json(&doc)?;
@@ -179,6 +205,55 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
         }
     }
     Ok(Outcome::Done)
+}
+
+/// `--check`'s relative tolerance when `--tolerance` is not given.
+const DEFAULT_TOLERANCE: f64 = 1e-9;
+
+/// Refuses flags that would be silently ignored (a usage error naming the flag, exit 2): the check
+/// flags without `--playbook`, and the settings flags with it. Why refuse the settings rather than apply
+/// them as overrides: a playbook is the record of one run's settings; a re-run with other costs is a
+/// different experiment and belongs in a copy of the playbook (or a plain `backtest` run), and `--check`
+/// could never pass with them anyway. (`--start`, `--end`, `--param` are refused by clap itself.)
+fn refuse_misplaced_flags(args: &BacktestArgs) -> Result<()> {
+    if args.playbook.is_none() {
+        let given = [
+            ("--check", args.check),
+            ("--tolerance", args.tolerance.is_some()),
+            ("--ignore-data-hash", args.ignore_data_hash),
+        ];
+        if let Some((flag, _)) = given.iter().find(|(_, on)| *on) {
+            return Err(Error::usage(format!(
+                "{flag} needs --playbook FILE (it checks a playbook's stored metrics)"
+            )));
+        }
+        return Ok(());
+    }
+    if !args.check && (args.tolerance.is_some() || args.ignore_data_hash) {
+        let flag = if args.tolerance.is_some() {
+            "--tolerance"
+        } else {
+            "--ignore-data-hash"
+        };
+        return Err(Error::usage(format!("{flag} only applies with --check")));
+    }
+    let s = &args.settings;
+    let given = [
+        ("--cash", s.cash.is_some()),
+        ("--commission", s.commission.is_some()),
+        ("--spread", s.spread.is_some()),
+        ("--fill", s.fill.is_some()),
+        ("--close-at-end", s.close_at_end),
+        ("--size", s.size.is_some()),
+        ("--stop-policy", s.stop_policy.is_some()),
+    ];
+    match given.iter().find(|(_, on)| *on) {
+        Some((flag, _)) => Err(Error::usage(format!(
+            "{flag} cannot be used with --playbook: the playbook's [backtest] section fixes every \
+             setting (edit a copy of the playbook, or run without --playbook)"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Prints what `--check` found: one line when it passed, the drifted metrics when not (or the whole
@@ -310,8 +385,9 @@ pub struct Document {
     pub warmup_bar: usize,
     /// Every metric; null where a metric has no value.
     pub metrics: Metrics,
-    /// Closed trades.
-    pub trades: Vec<TradeRecord>,
+    /// Closed trades (left out with `--no-trades`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trades: Option<Vec<TradeRecord>>,
     /// The position still open at the end, or null.
     pub open_trade: Option<OpenTradeRecord>,
     /// With `--report`: the report's absolute path (absent without it).
@@ -343,7 +419,7 @@ impl Document {
             },
             warmup_bar: report.run.warmup,
             metrics: report.metrics,
-            trades: TradeRecord::all(&report.run.trades, ts),
+            trades: Some(TradeRecord::all(&report.run.trades, ts)),
             open_trade: report
                 .run
                 .open_trade
@@ -442,13 +518,16 @@ fn render_text(d: &Document) -> String {
     );
     out.push_str(&table(rows));
     out.push('\n');
-    let wins = d.trades.iter().filter(|t| t.pnl > 0.0).count();
-    let longs = d.trades.iter().filter(|t| t.size > 0.0).count();
+    let Some(trades) = &d.trades else {
+        return out;
+    };
+    let wins = trades.iter().filter(|t| t.pnl > 0.0).count();
+    let longs = trades.iter().filter(|t| t.size > 0.0).count();
     out.push_str(&format!(
         "{} closed trades ({} long, {} short; {} won)",
-        d.trades.len(),
+        trades.len(),
         longs,
-        d.trades.len() - longs,
+        trades.len() - longs,
         wins
     ));
     match &d.open_trade {
@@ -465,7 +544,7 @@ fn render_text(d: &Document) -> String {
     if let Some(g) = &d.risk_gate {
         out.push_str(&gate_line(g));
     }
-    if !d.trades.is_empty() {
+    if !trades.is_empty() {
         #[derive(tabled::Tabled)]
         struct TradeRow {
             #[tabled(rename = "Side")]
@@ -487,9 +566,9 @@ fn render_text(d: &Document) -> String {
             #[tabled(rename = "Exit by")]
             reason: &'static str,
         }
-        let shown = 5.min(d.trades.len());
+        let shown = 5.min(trades.len());
         out.push_str(&format!("Last {shown} trades:\n"));
-        let rows = d.trades[d.trades.len() - shown..].iter().map(|t| TradeRow {
+        let rows = trades[trades.len() - shown..].iter().map(|t| TradeRow {
             side: t.side.as_str(),
             size: num(t.size.abs(), if t.size.fract() == 0.0 { 0 } else { 4 }),
             entry: format_ts(t.entry_time),
@@ -516,9 +595,13 @@ fn params_line(params: &serde_json::Value) -> String {
     }
 }
 
-fn list_strategies(ctx: &Context) -> Result<Outcome> {
+fn list_strategies(ctx: &Context, name: Option<&str>) -> Result<Outcome> {
+    let chosen: Vec<&dyn strategy::Strategy> = match name {
+        Some(n) => vec![strategy::lookup(n)?],
+        None => strategy::registry().to_vec(),
+    };
     if ctx.json {
-        let list: Vec<serde_json::Value> = strategy::registry()
+        let list: Vec<serde_json::Value> = chosen
             .iter()
             .map(|s| {
                 let params: Vec<serde_json::Value> = s
@@ -556,39 +639,71 @@ fn list_strategies(ctx: &Context) -> Result<Outcome> {
         print_json(&serde_json::json!({ "strategies": list }))?;
         return Ok(Outcome::Done);
     }
-    #[derive(tabled::Tabled)]
-    struct ParamRow {
-        #[tabled(rename = "Strategy")]
-        strategy: &'static str,
-        #[tabled(rename = "Param")]
-        name: &'static str,
-        #[tabled(rename = "Type")]
-        kind: &'static str,
-        #[tabled(rename = "Default")]
-        default: String,
-        #[tabled(rename = "Valid")]
-        valid: String,
-        #[tabled(rename = "Search")]
-        search: String,
-        #[tabled(rename = "Meaning")]
-        help: &'static str,
-    }
-    let mut out = String::new();
-    for s in strategy::registry() {
-        out.push_str(&format!("{}: {}\n", s.name(), s.summary()));
-    }
-    let rows = strategy::registry().iter().flat_map(|s| {
-        s.params().iter().map(|p| ParamRow {
-            strategy: s.name(),
-            name: p.name,
-            kind: p.type_name(),
-            default: p.default_value().to_string(),
-            valid: p.valid_range(),
-            search: p.search_range(),
-            help: p.help,
-        })
-    });
-    out.push_str(&table(rows));
-    print_text(&out)?;
+    let Some(s) = name.and(chosen.first()) else {
+        print_text(&strategy_overview(&chosen))?;
+        return Ok(Outcome::Done);
+    };
+    print_text(&strategy_details(*s))?;
     Ok(Outcome::Done)
+}
+
+/// One strategy's parameters as a list that reads at 80 columns (a six-column table left its
+/// meanings 14 characters wide): name, type and default, then valid and search ranges, then the
+/// meaning, wrapped.
+fn strategy_details(s: &dyn strategy::Strategy) -> String {
+    let w = width();
+    let indent =
+        |text: &str| super::table_fit::wrap(text, w.saturating_sub(4)).replace('\n', "\n    ");
+    let mut out = super::table_fit::wrap(&format!("{}: {}", s.name(), s.summary()), w);
+    for p in s.params() {
+        let default = p.default_value().to_string();
+        let default = if default.is_empty() {
+            "none".into()
+        } else {
+            default
+        };
+        out.push_str(&format!(
+            "\n\n{} ({}, default {default})",
+            p.name,
+            p.type_name()
+        ));
+        let search = p.search_range();
+        let ranges = if search.is_empty() {
+            format!("valid: {}", p.valid_range())
+        } else {
+            format!("valid: {}; search: {search}", p.valid_range())
+        };
+        out.push_str(&format!(
+            "\n    {}\n    {}",
+            indent(&ranges),
+            indent(p.help)
+        ));
+    }
+    out
+}
+
+/// Every strategy's summary and parameter names, wrapped to the screen; NAME shows the details.
+fn strategy_overview(all: &[&dyn strategy::Strategy]) -> String {
+    let indent = |text: String| {
+        let wrapped = super::table_fit::wrap(&text, width().saturating_sub(2));
+        wrapped.replace('\n', "\n  ")
+    };
+    let mut out = String::new();
+    for s in all {
+        let names: Vec<&str> = s.params().iter().map(|p| p.name).collect();
+        out.push_str(&super::table_fit::wrap(
+            &format!("{}: {}", s.name(), s.summary()),
+            width(),
+        ));
+        out.push_str(&format!(
+            "\n  {}\n",
+            indent(format!("parameters: {}", names.join(", ")))
+        ));
+    }
+    out.push_str("`flowrex backtest --list-strategies NAME` shows one strategy's parameters.");
+    out
+}
+
+fn width() -> usize {
+    super::table_fit::width()
 }

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use serde::Serialize;
 use tabled::Tabled;
 
-use super::output::{print_json, print_text, table};
+use super::output::{print_json, print_text, table, table_of};
+use super::table_fit::Cells;
 use super::{Context, Outcome};
 use flowrex::candles::csv_import::{CsvOptions, Delimiter, read_csv_with};
 use flowrex::candles::gaps::GapReport;
@@ -18,6 +19,7 @@ use flowrex::candles::synthetic::{SyntheticSpec, try_generate};
 use flowrex::candles::time::{TimeFormat, TimeRange, Zone, format_ts, format_ts_full};
 use flowrex::candles::{Interval, Store, Symbol};
 use flowrex::error::{Error, IoContext, Result};
+use flowrex::outputs::OutputPlan;
 use flowrex::providers::batch::{BatchObserver, SymbolOutcome, SymbolResult, update_symbols};
 use flowrex::providers::update::{UpdateOptions, UpdateReport};
 use flowrex::providers::{self, Overrides, SystemClock};
@@ -135,6 +137,150 @@ pub struct FetchArgs {
     /// The interval --resample writes (longer than the stored one).
     #[arg(long, value_name = "INTERVAL", requires = "resample")]
     pub to: Option<Interval>,
+    /// With --provider: write gauges for cron monitoring to this node_exporter textfile (PATH.prom,
+    /// atomically): last success time, duration, rows added per symbol, the last stored bar's time.
+    #[arg(long, value_name = "PATH.prom")]
+    pub metrics_file: Option<PathBuf>,
+}
+
+/// One symbol's numbers for `--metrics-file`.
+struct SymbolGauges {
+    symbol: String,
+    added: usize,
+    revised: usize,
+    total: usize,
+    last_bar_ms: Option<i64>,
+    failed: bool,
+}
+
+impl SymbolGauges {
+    /// An import of `symbol` that merged as `m`.
+    fn of_import(symbol: &str, m: &MergeSummary) -> SymbolGauges {
+        SymbolGauges {
+            symbol: symbol.to_string(),
+            added: m.added,
+            revised: m.replaced,
+            total: m.total,
+            last_bar_ms: None,
+            failed: false,
+        }
+    }
+
+    /// One symbol of a provider fetch.
+    fn of(r: &SymbolResult) -> SymbolGauges {
+        let mut g = SymbolGauges {
+            symbol: r.symbol.clone(),
+            added: 0,
+            revised: 0,
+            total: 0,
+            last_bar_ms: None,
+            failed: true,
+        };
+        match &r.outcome {
+            SymbolOutcome::Updated(u) => {
+                (g.added, g.revised, g.total) = (u.new_rows, u.revised_rows, u.total_rows);
+                g.last_bar_ms = u.last;
+                g.failed = false;
+            }
+            SymbolOutcome::Failed { stored, .. } => {
+                g.total = stored.rows;
+                g.last_bar_ms = stored.last;
+            }
+            SymbolOutcome::Skipped { .. } => {}
+        }
+        g
+    }
+}
+
+/// Writes `--metrics-file` of a fetch or import, labelled with provider and interval (and symbol). A
+/// run in which a symbol failed keeps the previous file's last success time.
+fn write_fetch_metrics(
+    file: &std::path::Path,
+    provider: &str,
+    interval: Interval,
+    symbols: &[SymbolGauges],
+    seconds: f64,
+) -> Result<()> {
+    use flowrex::prom::{TextFile, now_seconds, previous_value};
+    const LAST_SUCCESS: &str = "flowrex_fetch_last_success_timestamp_seconds";
+    let interval = interval.to_string();
+    let run = [("provider", provider), ("interval", interval.as_str())];
+    let failed = symbols.iter().filter(|s| s.failed).count();
+    let mut f = TextFile::new();
+    let last_success = if failed == 0 {
+        Some(now_seconds())
+    } else {
+        previous_value(file, LAST_SUCCESS)
+    };
+    if let Some(t) = last_success {
+        f.gauge(
+            LAST_SUCCESS,
+            "When a fetch last updated every symbol (Unix time).",
+            &run,
+            t,
+        )?;
+    }
+    f.gauge(
+        "flowrex_fetch_last_run_timestamp_seconds",
+        "When the last fetch ended (Unix time).",
+        &run,
+        now_seconds(),
+    )?;
+    f.gauge(
+        "flowrex_fetch_duration_seconds",
+        "Wall time of the last fetch.",
+        &run,
+        seconds,
+    )?;
+    f.gauge(
+        "flowrex_fetch_symbols",
+        "Symbols the last fetch was asked for.",
+        &run,
+        symbols.len() as f64,
+    )?;
+    f.gauge(
+        "flowrex_fetch_symbols_failed",
+        "Symbols the last fetch failed or skipped.",
+        &run,
+        failed as f64,
+    )?;
+    fn each<'a>(run: &[(&'a str, &'a str); 2], s: &'a SymbolGauges) -> [(&'a str, &'a str); 3] {
+        [run[0], run[1], ("symbol", s.symbol.as_str())]
+    }
+    for s in symbols {
+        f.gauge(
+            "flowrex_fetch_rows_added",
+            "Bars the last fetch added to the store.",
+            &each(&run, s),
+            s.added as f64,
+        )?;
+    }
+    for s in symbols {
+        f.gauge(
+            "flowrex_fetch_rows_revised",
+            "Stored bars the last fetch replaced with revised values.",
+            &each(&run, s),
+            s.revised as f64,
+        )?;
+    }
+    for s in symbols {
+        f.gauge(
+            "flowrex_fetch_rows",
+            "Bars stored after the last fetch.",
+            &each(&run, s),
+            s.total as f64,
+        )?;
+    }
+    for s in symbols.iter().filter(|s| s.last_bar_ms.is_some()) {
+        let t = s.last_bar_ms.unwrap_or_default() as f64 / 1000.0;
+        f.gauge(
+            "flowrex_fetch_last_bar_timestamp_seconds",
+            "Open time of the last stored bar (Unix time).",
+            &each(&run, s),
+            t,
+        )?;
+    }
+    f.write(file)
 }
 
 /// Runs `flowrex fetch`.
@@ -143,6 +289,17 @@ pub fn run(ctx: &Context, args: FetchArgs) -> Result<Outcome> {
         return Err(Error::usage(
             "--tz, --delimiter and --time-format apply to --provider csv",
         ));
+    }
+    if args.metrics_file.is_some() && args.provider.is_none() {
+        return Err(Error::usage(
+            "--metrics-file reports a fetch or an import: it needs --provider",
+        ));
+    }
+    if let Some(file) = &args.metrics_file {
+        // Checked before the fetch (never into the store, over a state file or a special file).
+        OutputPlan::new(&flowrex::home::Home::layout(&ctx.home_path))
+            .add("--metrics-file", file)?
+            .open()?;
     }
     // --list and --verify read the store of an existing home; imports create the home on purpose.
     if args.list {
@@ -181,6 +338,7 @@ pub fn run(ctx: &Context, args: FetchArgs) -> Result<Outcome> {
         ));
     };
     Symbol::parse(&symbol)?;
+    let started = std::time::Instant::now();
     let (candles, source, mut notes, summary_extra) = match provider {
         Provider::Csv => {
             let file = args
@@ -237,6 +395,15 @@ pub fn run(ctx: &Context, args: FetchArgs) -> Result<Outcome> {
     }
     let store = ctx.create_home()?.store();
     let merged = store.merge(&symbol, interval, &candles, &source, args.replace)?;
+    if let Some(file) = &args.metrics_file {
+        let gauges = SymbolGauges::of_import(&symbol, &merged);
+        let name = match provider {
+            Provider::Csv => "csv",
+            _ => "synthetic",
+        };
+        let seconds = started.elapsed().as_secs_f64();
+        write_fetch_metrics(file, name, interval, &[gauges], seconds)?;
+    }
     for n in &notes {
         tracing::warn!("{n}");
     }
@@ -321,7 +488,11 @@ struct SymbolRow {
     revised_rows: usize,
     #[tabled(rename = "total rows")]
     total_rows: usize,
+    #[serde(serialize_with = "iso_or_null")]
+    #[tabled(display = "super::table_fit::short_time")]
     first: String,
+    #[serde(serialize_with = "iso_or_null")]
+    #[tabled(display = "super::table_fit::short_time")]
     last: String,
     status: String,
     #[tabled(skip)]
@@ -368,6 +539,7 @@ fn fetch_remote(ctx: &Context, args: &FetchArgs) -> Result<Outcome> {
         interval,
         bar: None,
     };
+    let started = std::time::Instant::now();
     let results = update_symbols(
         &store,
         provider.as_ref(),
@@ -376,6 +548,11 @@ fn fetch_remote(ctx: &Context, args: &FetchArgs) -> Result<Outcome> {
         &opts,
         &mut observer,
     );
+    if let Some(file) = &args.metrics_file {
+        let gauges: Vec<SymbolGauges> = results.iter().map(SymbolGauges::of).collect();
+        let seconds = started.elapsed().as_secs_f64();
+        write_fetch_metrics(file, provider.name(), interval, &gauges, seconds)?;
+    }
     let rows: Vec<SymbolRow> = results
         .into_iter()
         .map(|r| symbol_row(r, interval))
@@ -389,7 +566,9 @@ fn fetch_remote(ctx: &Context, args: &FetchArgs) -> Result<Outcome> {
             symbols: rows,
         })?;
     } else {
-        print_text(&table(rows))?;
+        // The status is what a reader looks for; the row counts can go first (--wide, --json).
+        let cells = Cells::of(rows).optional(&["revised rows", "total rows"]);
+        print_text(&table_of(cells))?;
     }
     Ok(if failed > 0 {
         Outcome::PartlyFailed
@@ -598,7 +777,11 @@ struct InventoryRow {
     symbol: String,
     interval: String,
     rows: usize,
+    #[serde(serialize_with = "iso_or_null")]
+    #[tabled(display = "super::table_fit::short_time")]
     first: String,
+    #[serde(serialize_with = "iso_or_null")]
+    #[tabled(display = "super::table_fit::short_time")]
     last: String,
     #[tabled(rename = "missing bars")]
     missing_bars: usize,
@@ -607,8 +790,10 @@ struct InventoryRow {
     /// `ok`, or why the file could not be read (it is still listed).
     status: String,
     #[tabled(skip)]
+    #[serde(serialize_with = "iso_or_null")]
     source: String,
     #[tabled(skip)]
+    #[serde(serialize_with = "iso_or_null")]
     written_at: String,
 }
 
@@ -650,11 +835,13 @@ fn list(ctx: &Context, store: &Store) -> Result<Outcome> {
         print_json(&rows)?;
     } else if rows.is_empty() {
         print_text(&format!(
-            "the store at {} is empty; import bars with `flowrex fetch --provider csv --file F --symbol S --interval I`",
-            store.root().display()
+            "the store at {} is empty; import bars with `{}`",
+            super::absolute(store.root()).display(),
+            ctx.hint("fetch --provider csv --file F --symbol S --interval I")
         ))?;
     } else {
-        print_text(&table(rows))?;
+        let cells = Cells::of(rows).optional(&["size (bytes)", "missing bars"]);
+        print_text(&table_of(cells))?;
     }
     if damaged > 0 {
         tracing::error!("{damaged} store file(s) could not be read; see the status column");
@@ -807,4 +994,16 @@ fn verify(ctx: &Context, target: &str) -> Result<Outcome> {
         print_text(&text)?;
     }
     Ok(Outcome::Done)
+}
+
+/// A table cell in JSON: `null` when empty (no bar, an unreadable file), a date the table shortened
+/// (`2004-08-19`, a bar at 00:00 UTC) as the full RFC 3339 time, anything else as it is — so every
+/// time in `--json` has one format and a missing value is never `""`.
+fn iso_or_null<S: serde::Serializer>(v: &str, s: S) -> std::result::Result<S::Ok, S::Error> {
+    let is_date = v.len() == 10 && v.as_bytes()[4] == b'-' && v.as_bytes()[7] == b'-';
+    match v {
+        "" => s.serialize_none(),
+        _ if is_date => s.serialize_str(&format!("{v}T00:00:00Z")),
+        _ => s.serialize_str(v),
+    }
 }

@@ -316,15 +316,18 @@ fn thresholds(ctx: &Context) -> Result<Thresholds> {
 
 // ---- Formatting ---------------------------------------------------------------------------------
 
-/// A table in the house style, without its last column unless `last` (an optional column, e.g. MAE/MFE).
-fn table_opt<T: tabled::Tabled>(rows: impl IntoIterator<Item = T>, last: bool) -> String {
-    use tabled::settings::{Remove, Style, object::Columns};
-    let mut t = tabled::Table::new(rows);
-    t.with(Style::sharp());
+/// A table in the house style, without its last column unless `last` (an optional column, e.g.
+/// MAE/MFE); to fit the screen, the `optional` columns are left out first.
+fn table_opt<T: tabled::Tabled>(
+    rows: impl IntoIterator<Item = T>,
+    last: bool,
+    optional: &[&str],
+) -> String {
+    let mut cells = super::table_fit::Cells::of(rows).optional(optional);
     if !last {
-        t.with(Remove::column(Columns::last()));
+        cells.remove_column(cells.header.len().saturating_sub(1));
     }
-    t.to_string()
+    super::output::table_of(cells)
 }
 
 fn num(v: f64, decimals: usize) -> String {
@@ -390,6 +393,7 @@ pub fn record_backtest(
             account: None,
             order_ids: Vec::new(),
             trade,
+            bars_known: true,
         })
         .collect();
     let ids = ctx
@@ -486,7 +490,9 @@ fn list(ctx: &Context, a: ListArgs) -> Result<Outcome> {
             ),
         }
     });
-    let mut out = table_opt(rows, a.mae);
+    // At 80 columns the outcome (P&L, Return %) matters more than the prices that made it.
+    let optional = ["Source", "Entry price", "Exit price", "Size"];
+    let mut out = table_opt(rows, a.mae, &optional);
     out.push_str(&format!("\n{} entries", entries.len()));
     print_text(&out)?;
     Ok(Outcome::Done)
@@ -792,7 +798,8 @@ fn stats_table(
                 .join(" / ")
         )
     };
-    format!("{head}{}", table_opt(rows, mae.is_some()))
+    let optional = ["MAE/MFE %", "Avg R", "Max L"];
+    format!("{head}{}", table_opt(rows, mae.is_some(), &optional))
 }
 
 // ---- import -------------------------------------------------------------------------------------
@@ -935,7 +942,9 @@ fn show_verification(ctx: &Context, v: &Verification) -> Result<()> {
 
 // ---- analyze ------------------------------------------------------------------------------------
 
-fn analyze_cmd(ctx: &Context, a: AnalyzeArgs) -> Result<Outcome> {
+/// The comparison `journal analyze` makes for `a`, with the trades behind it (`report journal` draws
+/// them).
+pub fn analyze_replayed(ctx: &Context, a: &AnalyzeArgs) -> Result<analyze::Replayed> {
     let home = ctx.home()?;
     let (since_ms, until_ms) = window(a.since.as_deref(), a.until.as_deref())?;
     let srcs = sources(&a.source)?;
@@ -951,9 +960,12 @@ fn analyze_cmd(ctx: &Context, a: AnalyzeArgs) -> Result<Outcome> {
     };
     let th = thresholds(ctx)?;
     let store = home.store();
-    let result = ctx
-        .db_read()?
-        .read(|tx| analyze::analyze(tx, &store, &req, &th))?;
+    ctx.db_read()?
+        .read(|tx| analyze::analyze_replayed(tx, &store, &req, &th))
+}
+
+fn analyze_cmd(ctx: &Context, a: AnalyzeArgs) -> Result<Outcome> {
+    let result = analyze_replayed(ctx, &a)?.analysis;
     if ctx.json {
         return print_json(&result).map(|()| Outcome::Done);
     }
@@ -1155,7 +1167,7 @@ fn feedback_cmd(ctx: &Context, a: FeedbackArgs) -> Result<Outcome> {
             .collect();
         print_json(&json!({"thresholds": th, "books": list, "optimizations": runs}))?;
     } else {
-        let mut out = render_feedback(&results, &th);
+        let mut out = render_feedback(ctx, &results, &th);
         for r in &runs {
             if let Some(text) = r.get("output").and_then(Value::as_str) {
                 out.push_str(&format!("\n{text}"));
@@ -1250,7 +1262,7 @@ fn run_specs(ctx: &Context, home: &Home, results: &[BookFeedback]) -> Result<Vec
     Ok(out)
 }
 
-fn render_feedback(results: &[BookFeedback], th: &Thresholds) -> String {
+fn render_feedback(ctx: &Context, results: &[BookFeedback], th: &Thresholds) -> String {
     let mut out = format!(
         "window {} trades; thresholds: win rate < {}%, profit factor < {}, {}+ losses in a row, critical \
          deviation {}σ (from {} trades); CUSUM k {} h {} ({})\n",
@@ -1269,13 +1281,13 @@ fn render_feedback(results: &[BookFeedback], th: &Thresholds) -> String {
         }
     );
     for book in results {
-        out.push_str(&render_book(book));
+        out.push_str(&render_book(ctx, book));
     }
     out
 }
 
 /// One book's evaluation: the decision, the criteria table, the CUSUM and what was done.
-fn render_book((e, id, action, spec): &BookFeedback) -> String {
+fn render_book(ctx: &Context, (e, id, action, spec): &BookFeedback) -> String {
     #[derive(tabled::Tabled)]
     struct Row {
         #[tabled(rename = "Criterion")]
@@ -1320,14 +1332,17 @@ fn render_book((e, id, action, spec): &BookFeedback) -> String {
     });
     let done = match (e.decision, spec) {
         (Decision::DisableStrategy, _) => format!(
-            "strategy '{}' disabled in the risk budget (re-enable: flowrex risk-check enable-strategy {} \
-             --reason …)",
-            e.strategy, e.strategy
+            "strategy '{}' disabled in the risk budget (re-enable: {})",
+            e.strategy,
+            ctx.hint(&format!(
+                "risk-check enable-strategy {} --reason …",
+                e.strategy
+            ))
         ),
         (Decision::TriggerOptimization, Some(p)) => format!(
-            "optimize spec queued: {} (run: flowrex optimize --spec {})",
+            "optimize spec queued: {} (run: {})",
             p.display(),
-            p.display()
+            ctx.hint(&format!("optimize --spec {}", super::shell_word(p)))
         ),
         (Decision::TriggerOptimization, None) => format!(
             "no optimize spec: {}",

@@ -4,14 +4,18 @@
 pub mod backtest;
 pub mod fetch;
 pub mod journal;
+pub mod logging;
 pub mod optimize;
 pub mod optimize_wf;
 pub mod output;
 pub mod paper_run;
 pub mod paper_trade;
+pub mod playbooks;
 pub mod report;
 pub mod risk_check;
 pub mod run_args;
+pub mod shell;
+pub mod table_fit;
 
 use std::cell::{RefCell, RefMut};
 use std::path::PathBuf;
@@ -84,18 +88,35 @@ pub struct Cli {
 #[derive(Debug, Clone, clap::Args)]
 pub struct GlobalArgs {
     /// Workspace folder (data/, playbooks/, flowrex.toml, flowrex.db). Default: $FLOWREX_HOME, else the
-    /// current folder. It must exist; only imports and `risk-check state --balance` create it.
+    /// current folder. It must exist; only imports and `risk-check state --balance` create it. Paths
+    /// typed on the command line are relative to the current folder, not to the home.
     #[arg(long, global = true, env = "FLOWREX_HOME", value_name = "DIR")]
     pub home: Option<PathBuf>,
     /// Print results as one JSON document on stdout instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Tables with every column (by default tables fit 80 columns and say which they left out).
+    #[arg(long, global = true)]
+    pub wide: bool,
     /// No progress bars and no informational logs on stderr (errors still print).
-    #[arg(long, short, global = true)]
+    #[arg(long, short, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
-    /// Log format on stderr. `RUST_LOG` sets the level (default: info).
+    /// More detail in the logs: -v debug, -vv trace (RUST_LOG, when set, wins).
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Log format on stderr. RUST_LOG sets the level (default: info).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Colour on stderr: auto (when stderr is a terminal and NO_COLOR is unset), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = logging::ColorChoice::Auto, value_name = "WHEN")]
+    pub color: logging::ColorChoice,
+    /// Also append the logs to FILE, with timestamps and without colour (at the -v/RUST_LOG level, also
+    /// with --quiet).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+    /// Worker threads for parallel work (default: one per core, or $RAYON_NUM_THREADS).
+    #[arg(long, short = 'j', global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
 }
 
 /// How logs are written to stderr.
@@ -125,6 +146,13 @@ pub enum Command {
     /// Paper trading: orders, fills, positions and an account derived from the fill ledger; process the
     /// bars that arrived since the last run (exit 3 when risk denies an order).
     PaperTrade(Box<paper_trade::PaperTradeArgs>),
+    /// Playbooks: list them (status, objective, whether their data still matches), show one, set a
+    /// status (candidate, active, retired) with a note.
+    Playbooks(Box<playbooks::PlaybooksArgs>),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(shell::CompletionsArgs),
+    /// Print the man page (roff), or write one page per subcommand with --out DIR.
+    Man(shell::ManArgs),
 }
 
 /// What every subcommand gets: the resolved home path, its configuration, output preferences, and the
@@ -150,6 +178,20 @@ impl Context {
     pub fn from_args(global: &GlobalArgs) -> Result<Context> {
         let home_path = global.home.clone().unwrap_or_else(|| PathBuf::from("."));
         let config = Config::load_file(&Home::layout(&home_path).config_file())?;
+        tracing::debug!(
+            "home {} (from {}), flowrex.toml {}",
+            absolute(&home_path).display(),
+            if global.home.is_some() {
+                "--home or FLOWREX_HOME"
+            } else {
+                "the current folder"
+            },
+            if Home::layout(&home_path).config_file().is_file() {
+                "read"
+            } else {
+                "absent: defaults"
+            }
+        );
         Ok(Context {
             home_path,
             json: global.json,
@@ -157,6 +199,19 @@ impl Context {
             config,
             db: RefCell::new(None),
         })
+    }
+
+    /// `flowrex ARGS` as it can be pasted into a shell in any folder: with `--home DIR` (absolute)
+    /// when the home is not the current folder. Paths in `args` should be [`absolute`] already.
+    pub fn hint(&self, args: &str) -> String {
+        let here = std::env::current_dir().and_then(std::fs::canonicalize).ok();
+        let home = std::fs::canonicalize(&self.home_path).ok();
+        match home {
+            Some(h) if here.as_ref() != Some(&h) => {
+                format!("flowrex --home {} {args}", shell_word(&h))
+            }
+            _ => format!("flowrex {args}"),
+        }
     }
 
     /// The home folder, which must exist: commands that read state refuse a missing one (a mistyped
@@ -209,11 +264,80 @@ impl Context {
     }
 }
 
+/// `path` made absolute against the current folder (which is what a relative path on the command
+/// line means), for messages a user may paste from another folder. Symlinks are kept as typed.
+pub fn absolute(path: &std::path::Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// `path` as one shell word: as it is when it holds only characters no shell treats specially, else
+/// in single quotes (a `'` inside written as `'\''`).
+pub fn shell_word(path: &std::path::Path) -> String {
+    let s = path.display().to_string();
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+=:,@%".contains(c);
+    if !s.is_empty() && s.chars().all(plain) {
+        s
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// The last line after writing a playbook: where it is and the command that re-checks it, both
+/// pasteable from any folder.
+pub fn playbook_written(ctx: &Context, out: &std::path::Path) -> String {
+    let abs = absolute(out);
+    let check = ctx.hint(&format!("backtest --playbook {} --check", shell_word(&abs)));
+    format!(
+        "playbook written to {} — re-check with: {check}",
+        abs.display()
+    )
+}
+
+/// `message` with every command it suggests (written `` `flowrex …` ``, by the library too) made
+/// pasteable from any folder: `--home DIR` added when the home is not the current folder.
+pub fn pasteable(global: &GlobalArgs, message: &str) -> String {
+    let home = global.home.clone().unwrap_or_else(|| PathBuf::from("."));
+    // A home that does not exist yet (a hint may be how to create it) is taken as typed.
+    let home = std::fs::canonicalize(&home).unwrap_or_else(|_| absolute(&home));
+    let here = std::env::current_dir().and_then(std::fs::canonicalize).ok();
+    if here.as_ref() == Some(&home) {
+        return message.to_string();
+    }
+    message.replace(
+        "`flowrex ",
+        &format!("`flowrex --home {} ", shell_word(&home)),
+    )
+}
+
 /// Runs the parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> Result<Outcome> {
-    // A broken flowrex.toml is reported before any work starts, whatever the subcommand.
-    let ctx = Context::from_args(&cli.global)?;
+    table_fit::set_width(cli.global.wide);
+    if let Some(n) = cli.global.threads {
+        // rayon's global pool serves every parallel loop (optimize, walk-forward); it is built once,
+        // before any of them runs, and wins over RAYON_NUM_THREADS.
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(usize::from(n))
+            .build_global()
+            .map_err(|e| Error::invalid(format!("--threads {n}: {e}")))?;
+        tracing::debug!(
+            "{} worker threads (--threads)",
+            rayon::current_num_threads()
+        );
+    }
     match cli.command {
+        // Completions and the man page need no home and read no flowrex.toml (they run while
+        // installing, from any folder).
+        Command::Completions(args) => shell::completions(args),
+        Command::Man(args) => shell::man(args),
+        command => run_in_home(&cli.global, command),
+    }
+}
+
+/// Runs a subcommand that works on a home.
+fn run_in_home(global: &GlobalArgs, command: Command) -> Result<Outcome> {
+    // A broken flowrex.toml is reported before any work starts, whatever the subcommand.
+    let ctx = Context::from_args(global)?;
+    match command {
         Command::Fetch(args) => fetch::run(&ctx, *args),
         Command::Backtest(args) => backtest::run(&ctx, *args),
         Command::Optimize(args) => optimize::run(&ctx, *args),
@@ -221,20 +345,48 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::RiskCheck(args) => risk_check::run(&ctx, *args),
         Command::Journal(args) => journal::run(&ctx, *args),
         Command::PaperTrade(args) => paper_trade::run(&ctx, *args),
+        Command::Playbooks(args) => playbooks::run(&ctx, *args),
+        Command::Completions(args) => shell::completions(args),
+        Command::Man(args) => shell::man(args),
     }
 }
 
-/// Sets up `tracing` on stderr: `RUST_LOG` wins, else `info` (or `error` with `--quiet`).
-pub fn init_logging(global: &GlobalArgs) {
-    use tracing_subscriber::EnvFilter;
-    let default = if global.quiet { "error" } else { "info" };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false);
-    let _ = match global.log_format {
-        LogFormat::Text => builder.without_time().try_init(),
-        LogFormat::Json => builder.json().try_init(),
-    };
+/// Parses the command line: clap's help and usage errors follow `--color` (read before parsing), and
+/// with `--log-format json` a usage error is one JSON line too (exit 2).
+pub fn parse() -> Cli {
+    use clap::{CommandFactory, FromArgMatches};
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let (color, format) = logging::early_flags(&args);
+    let cmd = Cli::command().color(color.for_clap());
+    let parsed = cmd
+        .try_get_matches_from(&args)
+        .and_then(|m| Cli::from_arg_matches(&m));
+    match parsed {
+        Ok(cli) => cli,
+        Err(e) if format == LogFormat::Json && e.use_stderr() => {
+            let text = e.render().to_string();
+            let message = text.trim().trim_start_matches("error: ");
+            let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+            eprintln!("{}", logging::error_line(format, message, 2, Some(time)));
+            std::process::exit(2);
+        }
+        Err(e) => e.exit(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_word;
+    use std::path::Path;
+
+    #[test]
+    fn shell_words_quote_what_a_shell_would_split() {
+        assert_eq!(
+            shell_word(Path::new("/srv/flowrex/home")),
+            "/srv/flowrex/home"
+        );
+        assert_eq!(shell_word(Path::new("/tmp/my home")), "'/tmp/my home'");
+        assert_eq!(shell_word(Path::new("/tmp/it's")), "'/tmp/it'\\''s'");
+        assert_eq!(shell_word(Path::new("/tmp/$x")), "'/tmp/$x'");
+    }
 }

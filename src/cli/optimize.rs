@@ -14,11 +14,13 @@ use super::run_args::{SettingsArgs, TargetArgs, check_spec_keys};
 use super::{Context, Outcome};
 use flowrex::candles::store::path_safe_symbol;
 use flowrex::error::{Error, Result};
+use flowrex::indicators::cache::DEFAULT_BUDGET_MB;
 use flowrex::optimize::merge_results::{self, ShardPart};
-use flowrex::optimize::results::ResultsWriter;
+use flowrex::optimize::results::{self, ResultsWriter};
 use flowrex::optimize::{
     self, Method, Objective, Observer, Outcome as Evaluated, Settings, Shard, Space,
 };
+use flowrex::outputs::OutputPlan;
 use flowrex::playbook::Playbook;
 use flowrex::strategy;
 
@@ -49,7 +51,8 @@ Constraints: --constraint \"fast < slow\" (< <= > >= == != between parameters or
 is ranked when its objective is finite and it made at least --min-trades closed trades; ties rank by
 grid index, so any thread count gives the same playbook.
 
---spec FILE.toml holds the same settings for cron jobs (flags win over it):
+--spec FILE.toml holds the same settings for cron jobs (flags win over it; a --param replaces the
+spec's entry for that parameter only, the spec's other parameters stay):
   strategy = \"sma_cross\"  symbol = \"GOOG\"  interval = \"1d\"  objective = \"sharpe\"
   params = [\"fast=5..50:5\", \"slow=10..200:10\"]  constraints = [\"fast < slow\"]  out = \"playbooks/goog.toml\"
 
@@ -126,12 +129,24 @@ pub struct OptimizeArgs {
     /// Also write every evaluated candidate (parameters + metrics) to this Parquet file.
     #[arg(long, value_name = "FILE")]
     pub results: Option<PathBuf>,
+    /// Replace the playbook at --out even when it is not a `candidate` (promoted to active or retired)
+    /// or was edited by hand since flowrex wrote it; without it such a file is refused before the search.
+    #[arg(long)]
+    pub force: bool,
+    /// Write gauges for cron monitoring to this node_exporter textfile (PATH.prom, atomically): last
+    /// success time, duration, candidates, best objective; labelled with the playbook's name.
+    #[arg(long, value_name = "PATH.prom")]
+    pub metrics_file: Option<PathBuf>,
     /// Also write the search's HTML report to this file (see `flowrex report optimize`).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
     /// Evaluate only slice K of N (cluster array jobs); combine with `optimize merge`.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
+    /// Memory for cached indicator series, in MB; idle ones beyond it are dropped and recomputed when
+    /// needed again (results never change) [default: 256].
+    #[arg(long, value_name = "MB")]
+    pub cache_mb: Option<usize>,
     /// Settings and time window.
     #[command(flatten)]
     #[serde(skip)]
@@ -166,11 +181,15 @@ pub struct MergeArgs {
     /// without it such a shard is refused, by name.
     #[arg(long)]
     pub allow_partial: bool,
+    /// Replace --out even when it is not a `candidate` playbook or was edited by hand.
+    #[arg(long)]
+    pub force: bool,
 }
 
 impl OptimizeArgs {
-    /// Fills every unset field from `spec` (flags win; lists come from the spec only when no flag gave
-    /// any).
+    /// Fills every unset field from `spec` (flags win). `--param` merges per parameter name (a flag
+    /// replaces the spec's entry of the same name, the spec's other entries stay); constraints come from
+    /// the spec only when no flag gave any.
     fn with_spec(mut self, spec: OptimizeArgs) -> OptimizeArgs {
         macro_rules! fill {
             ($($f:ident),*) => { $( if self.$f.is_none() { self.$f = spec.$f; } )* };
@@ -187,19 +206,33 @@ impl OptimizeArgs {
             out,
             results,
             report,
-            shard
+            shard,
+            cache_mb,
+            metrics_file
         );
-        if self.params.is_empty() {
-            self.params = spec.params;
-        }
+        self.params = merge_params(spec.params, std::mem::take(&mut self.params));
         if self.constraints.is_empty() {
             self.constraints = spec.constraints;
         }
+        self.force |= spec.force;
         self.target = self.target.or(spec.target);
         self.settings = self.settings.or(spec.settings);
         self.validation = self.validation.or(spec.validation);
         self
     }
+}
+
+/// The spec's `params` entries whose parameter no flag names, then the flags' entries: flags win per
+/// parameter name. An entry without `=` keeps its place (the space reports it as malformed later).
+fn merge_params(spec: Vec<String>, flags: Vec<String>) -> Vec<String> {
+    let name = |p: &str| p.split_once('=').map(|(n, _)| n.trim().to_string());
+    let named: Vec<String> = flags.iter().filter_map(|f| name(f)).collect();
+    let mut out: Vec<String> = spec
+        .into_iter()
+        .filter(|s| name(s).is_none_or(|n| !named.contains(&n)))
+        .collect();
+    out.extend(flags);
+    out
 }
 
 /// Reads a spec file: every key must be one of the flags' ids (`--spec` itself excepted). The shared
@@ -298,6 +331,10 @@ impl Observer for CliObserver {
             bar.inc(1);
         }
     }
+
+    fn wants_metrics(&self) -> bool {
+        self.results.is_some()
+    }
 }
 
 /// Runs `flowrex optimize`.
@@ -309,6 +346,131 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
     if let Some(spec) = args.spec.clone() {
         args = args.with_spec(load_spec(&spec)?);
     }
+    let Some(metrics_file) = args.metrics_file.clone() else {
+        return search(ctx, args, &mut None);
+    };
+    let started = std::time::Instant::now();
+    let mut out = None;
+    let result = search(ctx, args, &mut out);
+    // A run that wrote its playbook (exit 0, or 3 when a gate failed) succeeded as a search.
+    let succeeded = matches!(result, Ok(Outcome::Done) | Err(Error::CheckFailed(_)));
+    if let Some(out) = &out {
+        let pb = if succeeded {
+            Some(Playbook::load(out)?)
+        } else {
+            None
+        };
+        let run = SearchRun {
+            playbook: out,
+            written: pb.as_ref(),
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        run.metrics(&metrics_file)?.write(&metrics_file)?;
+    }
+    result
+}
+
+/// What `--metrics-file` reports of one optimize run.
+struct SearchRun<'a> {
+    /// The playbook file the run was to write.
+    playbook: &'a Path,
+    /// The playbook written, when the search succeeded.
+    written: Option<&'a Playbook>,
+    /// Wall time of the whole run.
+    seconds: f64,
+}
+
+impl SearchRun<'_> {
+    /// The gauges, labelled `playbook="<file stem>"`. A failed run keeps the previous file's last
+    /// success time (so `time() - …_last_success_timestamp_seconds` keeps growing) and reports 0 for
+    /// `…_last_run_success`.
+    fn metrics(&self, file: &Path) -> Result<flowrex::prom::TextFile> {
+        use flowrex::prom::{TextFile, now_seconds, previous_value};
+        const LAST_SUCCESS: &str = "flowrex_optimize_last_success_timestamp_seconds";
+        let name = self
+            .playbook
+            .file_stem()
+            .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+        let labels = [("playbook", name.as_str())];
+        let last_success = match self.written {
+            Some(_) => Some(now_seconds()),
+            None => previous_value(file, LAST_SUCCESS),
+        };
+        let mut gauges: Vec<(&str, &str, f64)> = Vec::new();
+        if let Some(t) = last_success {
+            let help = "When an optimize run last wrote its playbook (Unix time).";
+            gauges.push((LAST_SUCCESS, help, t));
+        }
+        let ok = if self.written.is_some() { 1.0 } else { 0.0 };
+        gauges.extend([
+            (
+                "flowrex_optimize_last_run_timestamp_seconds",
+                "When the last optimize run ended (Unix time).",
+                now_seconds(),
+            ),
+            (
+                "flowrex_optimize_last_run_success",
+                "1 when the last optimize run wrote its playbook, else 0.",
+                ok,
+            ),
+            (
+                "flowrex_optimize_duration_seconds",
+                "Wall time of the last optimize run.",
+                self.seconds,
+            ),
+        ]);
+        gauges.extend(self.written.map(result_gauges).unwrap_or_default());
+        let mut f = TextFile::new();
+        for (metric, help, value) in gauges {
+            f.gauge(metric, help, &labels, value)?;
+        }
+        let best = self.written.and_then(|pb| {
+            let o = pb.optimization.as_ref()?;
+            Some((o.objective.as_str(), pb.top.first()?.objective))
+        });
+        if let Some((objective, value)) = best {
+            let labels = [("playbook", name.as_str()), ("objective", objective)];
+            let help = "The best candidate's objective value.";
+            f.gauge("flowrex_optimize_best_objective", help, &labels, value)?;
+        }
+        Ok(f)
+    }
+}
+
+/// The gauges of a written playbook: candidates evaluated, feasible and ranked, gates failed.
+fn result_gauges(pb: &Playbook) -> Vec<(&'static str, &'static str, f64)> {
+    let mut gauges = Vec::new();
+    if let Some(o) = &pb.optimization {
+        gauges.extend([
+            (
+                "flowrex_optimize_candidates",
+                "Candidates backtested by the last successful run.",
+                o.evaluated as f64,
+            ),
+            (
+                "flowrex_optimize_candidates_feasible",
+                "Feasible candidates in the searched space.",
+                o.feasible as f64,
+            ),
+            (
+                "flowrex_optimize_candidates_ranked",
+                "Candidates ranked (finite objective, enough trades).",
+                o.ranked as f64,
+            ),
+        ]);
+    }
+    let failed = pb
+        .validation
+        .as_ref()
+        .map_or(0, |v| v.gates.iter().filter(|g| !g.pass).count());
+    let help = "Gates (--max-pbo, --min-dsr, ...) the playbook failed.";
+    gauges.push(("flowrex_optimize_gates_failed", help, failed as f64));
+    gauges
+}
+
+/// The search itself (everything after the spec file was merged); sets `written_to` to the playbook
+/// file once it is known and every output (the metrics file too) passed the output rules.
+fn search(ctx: &Context, args: OptimizeArgs, written_to: &mut Option<PathBuf>) -> Result<Outcome> {
     // Every input is checked before any work starts.
     let strategy = args.target.strategy()?;
     let symbol = args.target.symbol()?.to_string();
@@ -345,6 +507,7 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
         seed: args.seed.unwrap_or(42),
         top_k,
         shard,
+        cache_mb: args.cache_mb.unwrap_or(DEFAULT_BUDGET_MB),
     };
     let feasible = optimize::check_space(&settings)?;
     let data = args.settings.data(&symbol, interval)?;
@@ -366,6 +529,20 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "playbook".into());
+    // Checked, created and locked before the search; the locks hold until both files are written.
+    let outputs = OutputPlan::new(&home)
+        .inputs("--spec", &args.spec)
+        .add("--out", &out)?
+        .add_opt("--results", args.results.as_deref())?
+        .add_opt("--report", args.report.as_deref())?
+        .add_opt("--metrics-file", args.metrics_file.as_deref())?
+        .open()?;
+    // Only now: a --metrics-file the output rules refused (in the store, over --out) is never written.
+    *written_to = Some(out.clone());
+    // After the output rules (they name a misplaced --out first), before the search.
+    if !args.force {
+        flowrex::playbook::check_replaceable(outputs.path("--out"))?;
+    }
 
     // A second Ctrl-C ends the process at once.
     let _ = ctrlc::set_handler(|| {
@@ -374,6 +551,7 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
             std::process::exit(super::EXIT_INTERRUPTED);
         }
     });
+    preflight_risk_sizing(&settings, &candles, &config)?;
     let planned = settings.method.planned(feasible, shard);
     if let Some(wf) = &plan.walk {
         let job = WalkJob {
@@ -389,7 +567,15 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
         };
         return optimize_wf::run_walk(ctx, &plan, wf, job);
     }
-    let collector = plan.collector(&candles)?;
+    let meta = results::search_meta(
+        &settings.space,
+        settings.objective.name(),
+        settings.method.name(),
+        &data,
+    );
+    let collector = plan
+        .collector(&candles)?
+        .map(|c| c.with_matrix_meta(meta.clone().with("kind", "returns_matrix")));
     tracing::info!(
         "{} {} {}: {} bars, {} feasible candidates, {} planned ({})",
         strategy.name(),
@@ -402,10 +588,10 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
     );
     // --report reads the candidates back from the results: a temporary file without --results.
     let (results, _scratch) =
-        super::report::results_for_report(args.report.as_deref(), args.results.as_deref())?;
+        super::report::results_for_report(outputs.get("--report"), outputs.get("--results"))?;
     let observer = CliObserver {
         results: match &results {
-            Some(p) => Some(ResultsWriter::create(p, &settings.space)?),
+            Some(p) => Some(ResultsWriter::create(p, &settings.space, &meta)?),
             None => None,
         },
         bar: progress_bar(ctx.show_progress(), planned),
@@ -437,11 +623,12 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
     };
     plan.validate(&mut pb, collector, &report)?;
     let pb = with_results_entry(pb, &out, args.results.as_deref());
-    pb.save(&out)?;
-    let written = match (&args.report, &results) {
+    pb.save(outputs.path("--out"))?;
+    let written = match (outputs.get("--report"), &results) {
         (Some(file), Some(r)) => Some(super::report::optimize_shortcut(file, &pb, &out, r)?),
         _ => None,
     };
+    drop(outputs);
     let per_s = report.evaluated as f64 / report.elapsed_s.max(1e-9);
     if ctx.json {
         let mut doc = serde_json::json!({
@@ -457,7 +644,8 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
         }
         print_json(&doc)?;
     } else {
-        print_text(&render(&pb, &out, &report, candles.len(), per_s))?;
+        let summary = render(&pb, &report, candles.len(), per_s);
+        print_text(&format!("{summary}{}", super::playbook_written(ctx, &out)))?;
         if let Some(w) = &written {
             print_text(&w.to_string())?;
         }
@@ -468,7 +656,7 @@ pub fn run(ctx: &Context, args: OptimizeArgs) -> Result<Outcome> {
     optimize_wf::gate_verdict(&pb, &out).map(|()| Outcome::Done)
 }
 
-fn render(pb: &Playbook, out: &Path, report: &optimize::Report, bars: usize, per_s: f64) -> String {
+fn render(pb: &Playbook, report: &optimize::Report, bars: usize, per_s: f64) -> String {
     let o = pb.optimization.as_ref();
     let objective = o.map(|o| o.objective.as_str()).unwrap_or("objective");
     #[derive(tabled::Tabled)]
@@ -520,8 +708,9 @@ fn render(pb: &Playbook, out: &Path, report: &optimize::Report, bars: usize, per
         s.push_str(&optimize_wf::render_validation(v));
     }
     s.push_str(&format!(
-        "{} of {} feasible candidates evaluated{} in {:.3} s ({:.1} candidates/s, {:.3e} bar-evaluations/s; {} indicator series computed)\n",
+        "{} of {}{} feasible candidates evaluated{} in {:.3} s ({:.1} candidates/s, {:.3e} bar-evaluations/s; {} indicator series computed)\n",
         report.evaluated,
+        if report.feasible_estimated { "~" } else { "" },
         report.feasible,
         if report.interrupted { " (interrupted)" } else { "" },
         report.elapsed_s,
@@ -529,12 +718,28 @@ fn render(pb: &Playbook, out: &Path, report: &optimize::Report, bars: usize, per
         per_s * bars as f64,
         report.indicators_computed
     ));
-    s.push_str(&format!(
-        "playbook written to {} — re-check with: flowrex backtest --playbook {} --check",
-        out.display(),
-        out.display()
-    ));
     s
+}
+
+/// With `--size risk:P`, backtests the first feasible candidate once before the search and refuses the
+/// search when that run met entries without a stop ([`flowrex::backtest::refuse_unstopped`]): otherwise
+/// every candidate would make no trade (or fewer than it decided) and the search would end in a
+/// misleading "no candidate meets --min-trades". One backtest: milliseconds against the search.
+fn preflight_risk_sizing(
+    settings: &Settings,
+    candles: &flowrex::candles::Candles,
+    config: &flowrex::engine::BacktestConfig,
+) -> Result<()> {
+    if !matches!(config.sizing, flowrex::engine::Sizing::RiskPct(_)) {
+        return Ok(());
+    }
+    let Some((_, params)) = settings.space.feasible().next() else {
+        return Ok(());
+    };
+    let strategy = settings.space.strategy();
+    let cache = flowrex::indicators::IndicatorCache::new();
+    let report = flowrex::backtest::backtest(candles, strategy, &params, config, &cache)?;
+    flowrex::backtest::refuse_unstopped(strategy.name(), config, &report.run)
 }
 
 /// Records in the playbook's `[optimization]` where its results file is (merge finds shards' files so).
@@ -546,6 +751,11 @@ fn with_results_entry(mut pb: Playbook, out: &Path, results: Option<&Path>) -> P
 }
 
 fn merge(ctx: &Context, m: MergeArgs) -> Result<Outcome> {
+    let outputs = OutputPlan::new(&flowrex::home::Home::layout(&ctx.home_path))
+        .inputs("PART.toml", &m.parts)
+        .add("--out", &m.out)?
+        .add_opt("--results", m.results.as_deref())?
+        .open()?;
     let shards = m
         .parts
         .iter()
@@ -553,6 +763,9 @@ fn merge(ctx: &Context, m: MergeArgs) -> Result<Outcome> {
         .collect::<Result<Vec<_>>>()?;
     if !m.allow_partial {
         merge_results::refuse_unfinished(&shards)?;
+    }
+    if !m.force {
+        flowrex::playbook::check_replaceable(&m.out)?;
     }
     let parts: Vec<Playbook> = shards.iter().map(|s| s.playbook.clone()).collect();
     let name = m
@@ -562,12 +775,13 @@ fn merge(ctx: &Context, m: MergeArgs) -> Result<Outcome> {
         .unwrap_or_else(|| "playbook".into());
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let pb = optimize::merge::merge(&parts, &name, &now)?;
-    let rows = match &m.results {
+    let rows = match outputs.get("--results") {
         Some(r) => Some(merge_results::merge_results(&shards, r)?),
         None => None,
     };
     let pb = with_results_entry(pb, &m.out, m.results.as_deref());
-    pb.save(&m.out)?;
+    pb.save(outputs.path("--out"))?;
+    drop(outputs);
     if ctx.json {
         print_json(&serde_json::json!({
             "playbook_file": m.out.display().to_string(),

@@ -17,7 +17,7 @@ use flowrex::candles::Candles;
 use flowrex::engine::BacktestConfig;
 use flowrex::error::{Error, Result};
 use flowrex::optimize::overfit::{self, Collector};
-use flowrex::optimize::results::{ResultsWriter, write_parts};
+use flowrex::optimize::results::{ResultsWriter, search_meta, write_parts};
 use flowrex::optimize::validation::{BlockLayout, DEFAULT_BLOCKS};
 use flowrex::optimize::walk::{self, WalkReport};
 use flowrex::optimize::walk_forward::{Len, WalkForward};
@@ -534,7 +534,7 @@ pub fn run_walk(ctx: &Context, plan: &Plan, wf: &WalkForward, job: WalkJob) -> R
         return Ok(Outcome::Interrupted);
     };
     let rows = match job.results {
-        Some(p) => Some(write_parts(p, parts?)?),
+        Some(p) => Some(write_parts(p, parts?, &search_meta_of(&job))?),
         None => None,
     };
     let mut pb = report.to_playbook(
@@ -550,10 +550,13 @@ pub fn run_walk(ctx: &Context, plan: &Plan, wf: &WalkForward, job: WalkJob) -> R
     }
     pb.save(job.out)?;
     if let Some(path) = &plan.oos_equity {
+        // Each window traded its own best parameters: the footer names the search, not one set.
+        let meta = search_meta_of(&job).with("kind", "walk_forward_out_of_sample_equity");
         export::write_equity(
             path,
             &report.stitched.candles.ts,
             &report.stitched.run.equity,
+            &meta,
         )?;
     }
     print_walk(ctx, plan, &job, &pb, &report, rows)?;
@@ -587,14 +590,20 @@ fn print_walk(
             s.push_str(&render_validation(v));
         }
         s.push_str(&format!(
-            "{} candidates evaluated over {} windows in {:.3} s; playbook written to {} — re-check with: flowrex backtest --playbook {} --check",
+            "{} candidates evaluated over {} windows in {:.3} s; {}",
             report.evaluated,
             report.windows.len(),
             report.elapsed_s,
-            job.out.display(),
-            job.out.display()
+            super::playbook_written(ctx, job.out)
         ));
         print_text(&s)?;
     }
     Ok(())
+}
+
+/// The footer metadata of a walk-forward's Parquet outputs ([`search_meta`]).
+fn search_meta_of(job: &WalkJob) -> export::FileMeta {
+    let s = job.settings;
+    search_meta(&s.space, s.objective.name(), s.method.name(), job.data)
+        .with("walk_forward", "true")
 }

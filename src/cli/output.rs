@@ -5,6 +5,7 @@ use std::io::Write;
 
 use serde::Serialize;
 
+use super::table_fit::Cells;
 use flowrex::error::{Error, Result};
 
 /// Where a closed stdout pipe is reported from (see [`is_closed_pipe`]).
@@ -27,6 +28,14 @@ pub fn print_text(text: &str) -> Result<()> {
     res.map_err(|e| Error::io(STDOUT, e))
 }
 
+/// Writes `bytes` as they are to stdout (a generated script or man page).
+pub fn print_bytes(bytes: &[u8]) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)
+        .and_then(|_| out.flush())
+        .map_err(|e| Error::io(STDOUT, e))
+}
+
 /// True when `e` is stdout's reader having gone away (`flowrex … | head`).
 pub fn is_closed_pipe(e: &Error) -> bool {
     matches!(e, Error::Io { path, source }
@@ -40,10 +49,14 @@ pub fn print_json<T: Serialize + ?Sized>(value: &T) -> Result<()> {
     print_text(&text)
 }
 
-/// A table of rows with the house style.
+/// A table of rows in the house style, fitted to the screen (see [`super::table_fit`]).
 pub fn table<T: tabled::Tabled>(rows: impl IntoIterator<Item = T>) -> String {
-    use tabled::settings::Style;
-    tabled::Table::new(rows).with(Style::sharp()).to_string()
+    table_of(Cells::of(rows))
+}
+
+/// A table of text cells in the house style, fitted to the screen.
+pub fn table_of(cells: Cells) -> String {
+    super::table_fit::fit(cells, super::table_fit::width())
 }
 
 /// A progress bar over `len` candidates on stderr (done/total, rate, ETA, a message), or None when

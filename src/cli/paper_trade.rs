@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tabled::Tabled;
 
-use super::output::{print_json, print_text, table};
+use super::output::{print_json, print_text, table, table_of};
+use super::table_fit::Cells;
 use super::{Context, Outcome};
 use flowrex::agents::state::TradingState;
 use flowrex::candles::time::{TimeFormat, parse_time};
@@ -169,7 +170,11 @@ pub struct OrdersArgs {
 
 /// Arguments of `paper-trade order`.
 #[derive(Debug, clap::Args)]
-#[command(allow_negative_numbers = true)]
+#[command(
+    allow_negative_numbers = true,
+    // clap does not wrap the usage line; the generated one is 83 characters.
+    override_usage = "flowrex paper-trade order [OPTIONS] --symbol SYMBOL --interval I"
+)]
 pub struct OrderArgs {
     /// Instrument.
     #[arg(long)]
@@ -373,7 +378,9 @@ fn show_fills(ctx: &Context, limit: usize) -> Result<Outcome> {
     } else if rows.is_empty() {
         print_text("no fills")?;
     } else {
-        print_text(&table(rows.iter().map(FillLine::from)))?;
+        let cells = Cells::of(rows.iter().map(FillLine::from));
+        let optional = ["requested", "slippage_bps", "commission", "effect"];
+        print_text(&table_of(cells.optional(&optional)))?;
     }
     Ok(Outcome::Done)
 }
@@ -387,7 +394,8 @@ fn show_trades(ctx: &Context, limit: usize) -> Result<Outcome> {
     } else if rows.is_empty() {
         print_text("no closed trades")?;
     } else {
-        print_text(&table(rows.iter().map(TradeLine::from)))?;
+        let cells = Cells::of(rows.iter().map(TradeLine::from));
+        print_text(&table_of(cells.optional(&["entered", "return_pct"])))?;
     }
     Ok(Outcome::Done)
 }
@@ -732,6 +740,7 @@ struct PositionLine {
     unrealized: String,
     stop_loss: String,
     take_profit: String,
+    #[tabled(display = "super::table_fit::short_time")]
     opened: String,
 }
 
@@ -742,7 +751,7 @@ fn show_positions(ctx: &Context, rows: &[Position]) -> Result<()> {
     if rows.is_empty() {
         return print_text("no open positions");
     }
-    print_text(&table(rows.iter().map(|p| PositionLine {
+    let cells = Cells::of(rows.iter().map(|p| PositionLine {
         id: p.id,
         market: format!("{} {}", p.symbol, p.interval),
         book: p.strategy.clone(),
@@ -754,7 +763,8 @@ fn show_positions(ctx: &Context, rows: &[Position]) -> Result<()> {
         stop_loss: p.stop_loss.map(fmt_num).unwrap_or_default(),
         take_profit: p.take_profit.map(fmt_num).unwrap_or_default(),
         opened: p.opened.clone(),
-    })))
+    }));
+    print_text(&table_of(cells.optional(&["book", "opened"])))
 }
 
 fn show_orders(ctx: &Context, a: OrdersArgs) -> Result<Outcome> {
@@ -784,7 +794,13 @@ fn show_orders(ctx: &Context, a: OrdersArgs) -> Result<Outcome> {
     } else if rows.is_empty() {
         print_text("no orders match")?;
     } else {
-        print_text(&table(rows.iter().map(OrderLine::from)))?;
+        let cells = Cells::of(rows.iter().map(OrderLine::from));
+        print_text(&table_of(cells.optional(&[
+            "tif",
+            "book",
+            "avg_price",
+            "filled",
+        ])))?;
     }
     Ok(Outcome::Done)
 }
@@ -897,6 +913,7 @@ fn show_placed(ctx: &Context, p: &Placed) -> Result<()> {
 
 #[derive(Tabled)]
 struct EventLine {
+    #[tabled(display = "super::table_fit::short_time")]
     time: String,
     event: String,
     from: String,
@@ -909,6 +926,7 @@ struct EventLine {
 #[derive(Tabled)]
 struct FillLine {
     id: i64,
+    #[tabled(display = "super::table_fit::short_time")]
     time: String,
     order: i64,
     market: String,
@@ -951,7 +969,9 @@ struct TradeLine {
     exit: String,
     pnl: String,
     return_pct: String,
+    #[tabled(display = "super::table_fit::short_time")]
     entered: String,
+    #[tabled(display = "super::table_fit::short_time")]
     exited: String,
     reason: &'static str,
 }
@@ -1033,6 +1053,7 @@ fn set_or_show_mode(
 
 #[derive(Tabled)]
 struct ModeLine {
+    #[tabled(display = "super::table_fit::short_time")]
     time: String,
     from: String,
     to: String,

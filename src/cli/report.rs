@@ -1,6 +1,7 @@
-//! `flowrex report backtest|optimize`: one self-contained HTML page (inline SVG, no script, no network)
-//! of a backtest — from the same flags as `backtest` or from a playbook — or of an optimization, from
-//! its playbook and `--results` file. Also the writers behind the `--report FILE` shortcut of
+//! `flowrex report backtest|optimize|paper|journal`: one self-contained HTML page (inline SVG, no
+//! script, no network) of a backtest — from the same flags as `backtest` or from a playbook —, of an
+//! optimization, from its playbook and `--results` file, of the paper account (its equity re-marked
+//! from the ledger and the stored bars), or of a `journal analyze` comparison. Also the writers behind the `--report FILE` shortcut of
 //! `backtest` and `optimize`. Pages are composed by `flowrex::report::compose` and written atomically;
 //! the printed path is absolute.
 
@@ -8,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
 
+use super::journal::AnalyzeArgs;
 use super::output::{print_json, print_text};
 use super::run_args::{SettingsArgs, TargetArgs, run_spec};
 use super::{Context, Outcome};
@@ -19,9 +21,11 @@ use flowrex::error::{Error, IoContext, Result};
 use flowrex::home::Home;
 use flowrex::indicators::IndicatorCache;
 use flowrex::optimize::results::ResultRows;
+use flowrex::outputs::OutputPlan;
 use flowrex::playbook::{DataChange, Playbook};
 use flowrex::report::compose::{self, OptimizeView};
 use flowrex::report::{BacktestOptions, HeatMode};
+use flowrex::report::{compose_journal, compose_paper};
 
 const AFTER_HELP: &str = "One HTML file that opens in any browser: inline SVG charts, one inline style sheet, no script and
 no network request (readable with JavaScript off, fine as a CI artifact). Written atomically to --out,
@@ -33,7 +37,9 @@ Examples:
   flowrex optimize … --results sweep.parquet --out playbooks/sweep.toml
   flowrex report optimize --playbook playbooks/sweep.toml --results sweep.parquet --x fast --y slow
   flowrex backtest … --report goog.html          # the same page from the backtest command itself
-  flowrex optimize … --report sweep.html         # and from the optimizer (no --results needed)";
+  flowrex optimize … --report sweep.html         # and from the optimizer (no --results needed)
+  flowrex report paper                           # the paper account: equity, positions, fills, trades
+  flowrex report journal --strategy goog_sma_cross --symbol GOOG --source paper";
 
 /// Arguments of `flowrex report`.
 #[derive(Debug, clap::Args)]
@@ -53,6 +59,40 @@ pub enum ReportCommand {
     /// An optimization: the objective over two parameters, plateau or spike around the best, the top
     /// candidates and the best candidate's metrics.
     Optimize(OptimizeReportArgs),
+    /// The paper account: its numbers, equity over time (re-marked at every processed bar's close),
+    /// underwater curve, monthly returns, open positions, fills and closed trades.
+    Paper(PaperReportArgs),
+    /// Real (paper or live) trades against a replay of their backtest, as `journal analyze` compares
+    /// them: matched trades, slippage, the P&L gap and its parts, the metrics side by side.
+    Journal(Box<JournalReportArgs>),
+}
+
+/// Arguments of `flowrex report paper`.
+#[derive(Debug, clap::Args)]
+pub struct PaperReportArgs {
+    /// The account epoch (1, then one more per `paper-trade reset`) [default: the current one].
+    #[arg(long, value_name = "N")]
+    pub account: Option<i64>,
+    /// Rows of the fill and trade tables shown from the start and from the end.
+    #[arg(long, default_value_t = 25, value_name = "N")]
+    pub rows: usize,
+    /// The HTML file to write [default: <home>/reports/paper-account-<N>.html].
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// Arguments of `flowrex report journal`: those of `journal analyze`, and the page's.
+#[derive(Debug, clap::Args)]
+pub struct JournalReportArgs {
+    /// The book, the sources and the reference, as `journal analyze` takes them.
+    #[command(flatten)]
+    pub analyze: AnalyzeArgs,
+    /// Rows of the trade tables shown from the start and from the end.
+    #[arg(long, default_value_t = 25, value_name = "N")]
+    pub rows: usize,
+    /// The HTML file to write [default: <home>/reports/journal-<strategy>-<symbol>.html].
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 /// Arguments of `flowrex report backtest`.
@@ -125,7 +165,53 @@ pub fn run(ctx: &Context, args: ReportArgs) -> Result<Outcome> {
     match args.command {
         ReportCommand::Backtest(a) => backtest(ctx, *a),
         ReportCommand::Optimize(a) => optimize(ctx, a),
+        ReportCommand::Paper(a) => paper(ctx, a),
+        ReportCommand::Journal(a) => journal(ctx, *a),
     }
+}
+
+fn table_options(rows: usize) -> BacktestOptions {
+    BacktestOptions {
+        table_head: rows,
+        table_tail: rows,
+        ..BacktestOptions::default()
+    }
+}
+
+fn paper(ctx: &Context, args: PaperReportArgs) -> Result<Outcome> {
+    let home = ctx.home()?;
+    let inst = &ctx.config.instruments;
+    let data = ctx
+        .db_read()?
+        .read(|tx| compose_paper::read_account(tx, inst, args.account))?;
+    let html = compose_paper::paper_page(&data, &home.store(), &table_options(args.rows))?;
+    let out = args.out.unwrap_or_else(|| {
+        default_out(&home, &format!("paper-account-{}", data.account.account_id))
+    });
+    let outputs = OutputPlan::new(&home).add("--out", &out)?.open()?;
+    print_written(ctx, &write_page(outputs.path("--out"), &html)?)
+}
+
+fn journal(ctx: &Context, args: JournalReportArgs) -> Result<Outcome> {
+    let home = ctx.home()?;
+    let replayed = super::journal::analyze_replayed(ctx, &args.analyze)?;
+    let html = compose_journal::journal_page(&replayed, &table_options(args.rows))?;
+    let out = args.out.unwrap_or_else(|| {
+        let a = &replayed.analysis;
+        default_out(
+            &home,
+            &format!(
+                "journal-{}-{}",
+                path_safe_symbol(&a.strategy).to_lowercase(),
+                path_safe_symbol(&a.symbol).to_lowercase()
+            ),
+        )
+    });
+    let outputs = OutputPlan::new(&home)
+        .inputs("--playbook", &args.analyze.playbook)
+        .add("--out", &out)?
+        .open()?;
+    print_written(ctx, &write_page(outputs.path("--out"), &html)?)
 }
 
 fn backtest(ctx: &Context, args: BacktestReportArgs) -> Result<Outcome> {
@@ -158,6 +244,7 @@ fn backtest(ctx: &Context, args: BacktestReportArgs) -> Result<Outcome> {
         ));
     }
     let report = spec.run(&candles, &IndicatorCache::new())?;
+    flowrex::backtest::refuse_unstopped(spec.strategy.name(), &spec.config, &report.run)?;
     let name = match &playbook {
         Some((path, _)) => format!("{}-backtest", file_stem(path)),
         None => format!(
@@ -173,8 +260,12 @@ fn backtest(ctx: &Context, args: BacktestReportArgs) -> Result<Outcome> {
         table_tail: args.rows,
         ..BacktestOptions::default()
     };
+    let outputs = OutputPlan::new(&home)
+        .inputs("--playbook", &args.playbook)
+        .add("--out", &out)?
+        .open()?;
     let html = compose::backtest_page(&spec, &candles, &report, &notes, &opts)?;
-    print_written(ctx, &write_page(&out, &html)?)
+    print_written(ctx, &write_page(outputs.path("--out"), &html)?)
 }
 
 fn optimize(ctx: &Context, args: OptimizeReportArgs) -> Result<Outcome> {
@@ -205,7 +296,12 @@ fn optimize(ctx: &Context, args: OptimizeReportArgs) -> Result<Outcome> {
             &format!("{}-optimize", file_stem(&args.playbook)),
         ),
     };
-    print_written(ctx, &write_page(&out, &html)?)
+    let outputs = OutputPlan::new(&Home::layout(&ctx.home_path))
+        .inputs("--playbook", [&args.playbook])
+        .inputs("--results", &args.results)
+        .add("--out", &out)?
+        .open()?;
+    print_written(ctx, &write_page(outputs.path("--out"), &html)?)
 }
 
 fn file_stem(path: &Path) -> String {

@@ -47,8 +47,13 @@ pub const MIGRATIONS: &[Migration] = &[
         after: None,
     },
     Migration {
+        name: "playbook_status",
+        sql: include_str!("migrations/0006_playbook_status.sql"),
+        after: None,
+    },
+    Migration {
         name: "agents",
-        sql: include_str!("migrations/0006_agents.sql"),
+        sql: include_str!("migrations/0007_agents.sql"),
         after: None,
     },
 ];

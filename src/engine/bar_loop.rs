@@ -63,21 +63,54 @@ pub struct RunResult {
     /// Entries cancelled: they could not be sized (no cash for one unit, no stop for risk sizing), or
     /// their stop, target or own size was unsound when decided ([`fills::bracket_ok`]).
     pub cancelled_orders: usize,
+    /// Of the cancelled entries, those that risk sizing (`--size risk:P`) could not size because they
+    /// carried no stop: a run with any is refused by [`crate::backtest::refuse_unstopped`].
+    pub unstopped_entries: usize,
     /// The bar where equity reached zero, if it did.
     pub out_of_money_bar: Option<usize>,
 }
 
-struct Broker<'c> {
-    cfg: &'c BacktestConfig,
-    cash: f64,
-    pos: Option<Position>,
-    trades: Vec<Trade>,
-    ambiguous: usize,
-    cancelled: usize,
+/// The simulated account: cash, the open position, the trade log. Shared with the event-driven run
+/// ([`super::events`]), so both apply the same fills in the same order.
+pub(super) struct Broker<'c> {
+    pub(super) cfg: &'c BacktestConfig,
+    pub(super) cash: f64,
+    pub(super) pos: Option<Position>,
+    pub(super) trades: Vec<Trade>,
+    pub(super) ambiguous: usize,
+    pub(super) cancelled: usize,
+    pub(super) unstopped: usize,
 }
 
-impl Broker<'_> {
-    fn open(&mut self, entry: Entry, price: f64, bar: usize) {
+impl<'c> Broker<'c> {
+    /// A flat account holding the configured cash.
+    pub(super) fn new(cfg: &'c BacktestConfig) -> Broker<'c> {
+        Broker {
+            cfg,
+            cash: cfg.cash,
+            pos: None,
+            trades: Vec::with_capacity(64),
+            ambiguous: 0,
+            cancelled: 0,
+            unstopped: 0,
+        }
+    }
+
+    /// The position still open, marked at `last_close`.
+    pub(super) fn open_trade(&self, last_close: f64) -> Option<OpenTrade> {
+        self.pos.map(|p| OpenTrade {
+            size: p.units,
+            entry_bar: p.entry_bar,
+            entry_price: p.entry,
+            stop: p.stop,
+            target: p.target,
+            entry_commission: p.units.abs() * p.entry * self.cfg.commission,
+            mark_price: last_close,
+            unrealized_pnl: p.units * (last_close - p.entry),
+        })
+    }
+
+    pub(super) fn open(&mut self, entry: Entry, price: f64, bar: usize) {
         let adj = fills::entry_price(price, self.cfg.spread, entry.side);
         // Flat here (exclusive orders), so margin available = max(0, equity) = max(0, cash).
         let available = self.cash.max(0.0);
@@ -85,6 +118,9 @@ impl Broker<'_> {
         let sizing = entry.size.map_or(self.cfg.sizing, Sizing::Units);
         let Some(units) = fills::size_units(sizing, available, adj, price, entry.stop, rate) else {
             self.cancelled += 1;
+            if matches!(sizing, Sizing::RiskPct(_)) && entry.stop.is_none() {
+                self.unstopped += 1;
+            }
             return;
         };
         self.cash -= fills::commission(units, adj, rate);
@@ -97,7 +133,7 @@ impl Broker<'_> {
         });
     }
 
-    fn close(&mut self, price: f64, bar: usize, reason: ExitReason, ambiguous: bool) {
+    pub(super) fn close(&mut self, price: f64, bar: usize, reason: ExitReason, ambiguous: bool) {
         let Some(p) = self.pos.take() else { return };
         let (trade, cash) =
             fills::close_position(&p, price, bar, reason, ambiguous, self.cfg.commission);
@@ -108,7 +144,7 @@ impl Broker<'_> {
     /// `action` as decided at a bar closing at `close`, or `Hold` (counted as cancelled) when it is an
     /// entry with unsound levels or size.
     #[inline]
-    fn screen(&mut self, action: Action, close: f64) -> Action {
+    pub(super) fn screen(&mut self, action: Action, close: f64) -> Action {
         let Action::Enter(e) = action else {
             return action;
         };
@@ -121,7 +157,7 @@ impl Broker<'_> {
     }
 
     #[inline]
-    fn apply(&mut self, action: Action, price: f64, bar: usize) {
+    pub(super) fn apply(&mut self, action: Action, price: f64, bar: usize) {
         match action {
             Action::Hold => {}
             Action::Exit => self.close(price, bar, ExitReason::Signal, false),
@@ -135,7 +171,7 @@ impl Broker<'_> {
     /// Stop and target of the open position against bar `i` (prices are read only when there is a
     /// level to check).
     #[inline]
-    fn check_exits(&mut self, i: usize, open: &[f64], high: &[f64], low: &[f64]) {
+    pub(super) fn check_exits(&mut self, i: usize, open: &[f64], high: &[f64], low: &[f64]) {
         let Some(p) = self.pos else { return };
         if p.stop.is_none() && p.target.is_none() {
             return;
@@ -151,7 +187,7 @@ impl Broker<'_> {
     }
 
     #[inline]
-    fn equity(&self, close: f64) -> f64 {
+    pub(super) fn equity(&self, close: f64) -> f64 {
         match self.pos {
             Some(p) => self.cash + (close * p.units - p.units * p.entry),
             None => self.cash,
@@ -159,7 +195,7 @@ impl Broker<'_> {
     }
 
     #[inline]
-    fn view(&self, equity: f64) -> PositionView {
+    pub(super) fn view(&self, equity: f64) -> PositionView {
         match self.pos {
             Some(p) => PositionView {
                 units: p.units,
@@ -301,14 +337,7 @@ fn run_bars<S: Signals + ?Sized>(
     // Warm-up bars hold the initial cash (the reference back-fills them); the loop appends the rest.
     let mut equity = Vec::with_capacity(n - s);
     equity.resize(start.min(n) - s, cfg.cash);
-    let mut broker = Broker {
-        cfg,
-        cash: cfg.cash,
-        pos: None,
-        trades: Vec::with_capacity(64),
-        ambiguous: 0,
-        cancelled: 0,
-    };
+    let mut broker = Broker::new(cfg);
     // Whether an order decided on the last bar can still fill (see the close-at-end rules).
     let decide_last = end == End::Reference;
     let mut pending = Action::Hold;
@@ -373,16 +402,7 @@ fn run_bars<S: Signals + ?Sized>(
             out_of_money_bar = Some(last);
         }
     }
-    let open_trade = broker.pos.map(|p| OpenTrade {
-        size: p.units,
-        entry_bar: p.entry_bar,
-        entry_price: p.entry,
-        stop: p.stop,
-        target: p.target,
-        entry_commission: p.units.abs() * p.entry * cfg.commission,
-        mark_price: close[n - 1],
-        unrealized_pnl: p.units * (close[n - 1] - p.entry),
-    });
+    let open_trade = broker.open_trade(close[n - 1]);
     Ok(RunResult {
         trades: broker.trades,
         open_trade,
@@ -391,6 +411,7 @@ fn run_bars<S: Signals + ?Sized>(
         initial_cash: cfg.cash,
         ambiguous_exits: broker.ambiguous,
         cancelled_orders: broker.cancelled,
+        unstopped_entries: broker.unstopped,
         out_of_money_bar,
     })
 }

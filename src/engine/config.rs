@@ -8,6 +8,10 @@ use crate::error::{Error, Result};
 /// Starting cash when none is given (backtesting.py's default too).
 pub const DEFAULT_CASH: f64 = 10_000.0;
 
+/// The most starting cash a run accepts: the risk layer's cap on any amount (1e15). Far above it the
+/// metrics lose their digits (`--cash 1e308` gave null metrics and 300-digit sizes).
+pub const MAX_CASH: f64 = 1e15;
+
 /// When market orders decided at the close of bar `i` are filled.
 #[derive(
     Debug,
@@ -194,6 +198,12 @@ impl BacktestConfig {
         if !(self.cash.is_finite() && self.cash > 0.0) {
             return Err(Error::usage(format!(
                 "--cash {}: must be a number above 0",
+                self.cash
+            )));
+        }
+        if self.cash > MAX_CASH {
+            return Err(Error::usage(format!(
+                "--cash {:e}: must be at most 1e15",
                 self.cash
             )));
         }

@@ -14,7 +14,25 @@ pub const SIZE_ALL: f64 = 1.0 - f64::EPSILON;
 
 /// Python's float floor division `a // b` (CPython `float_floor_div`): `fmod`, subtract, divide, then
 /// snap to the nearest integer. Not the same as `(a / b).floor()` or `div_euclid` in the last bit.
+///
+/// For `a ≥ 0`, `b > 0` and a quotient below 2⁴⁹ (every sizing call), Python's result is the floor of
+/// the exact quotient `a / b` (the fmod is exact and the snap removes the rounding of the rest). The
+/// rounded quotient `q = fl(a / b)` is within half an ulp of it, so when `q` lies at least an ulp above
+/// `floor(q)` (`q − floor(q) ≥ q·2⁻⁵¹`), `floor(q)` is that floor: no `fmod` needed (it costs ~25 ns, a
+/// tenth of an optimizer candidate's time on 1,000,000 bars). Near-integer quotients take the exact way.
 pub fn py_floordiv(a: f64, b: f64) -> f64 {
+    if a >= 0.0 && b > 0.0 {
+        let q = a / b;
+        let f = q.floor();
+        if q < (1u64 << 49) as f64 && q - f >= q * (2.0 * f64::EPSILON) {
+            return f;
+        }
+    }
+    py_floordiv_exact(a, b)
+}
+
+/// CPython's `float_floor_div`, operation by operation.
+fn py_floordiv_exact(a: f64, b: f64) -> f64 {
     let mut m = a % b; // C fmod
     let mut div = (a - m) / b;
     if m != 0.0 {
@@ -263,6 +281,37 @@ mod tests {
         // 1 // 0.1 is 9.0 in Python (0.1 is slightly above 1/10), while 1 / 0.1 rounds to 10.0.
         assert_eq!(py_floordiv(1.0, 0.1), 9.0);
         assert_eq!(1.0f64 / 0.1, 10.0);
+    }
+
+    #[test]
+    fn the_fast_floor_division_equals_cpythons_steps() {
+        // Random operands of every magnitude sizing meets, and quotients at, just below and just
+        // above whole numbers (where `(a / b).floor()` alone goes wrong).
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut near = 0;
+        for _ in 0..200_000 {
+            let b = 10f64.powf(next() * 8.0 - 3.0) * (1.0 + next());
+            let k = (10f64.powf(next() * 9.0)).floor();
+            let a = match (next() * 4.0) as u32 {
+                0 => k * b,
+                1 => (k * b).next_down(),
+                2 => (k * b).next_up(),
+                _ => 10f64.powf(next() * 12.0 - 2.0),
+            };
+            let (fast, exact) = (py_floordiv(a, b), py_floordiv_exact(a, b));
+            assert_eq!(fast.to_bits(), exact.to_bits(), "{a} // {b}");
+            near += usize::from((a / b).floor() != exact);
+        }
+        // The near-integer cases were really exercised: plain floor differs from Python there.
+        assert!(near > 1000, "{near}");
+        assert_eq!(py_floordiv(0.0, 3.0).to_bits(), 0.0f64.to_bits());
+        assert_eq!(py_floordiv(-7.0, 2.0), -4.0);
     }
 
     #[test]

@@ -7,10 +7,13 @@
 
 pub mod bar_loop;
 pub mod config;
+pub mod events;
 pub mod fills;
 
 pub use bar_loop::{RunResult, run, run_window};
 pub use config::{BacktestConfig, Fill, Sizing, StopPolicy};
+
+use std::ops::Range;
 
 use crate::candles::Candles;
 use crate::error::Result;
@@ -135,6 +138,26 @@ pub trait Signals: Send {
     /// decision), for signals that keep books of their own (the agents' risk gate). Strategies ignore it.
     #[inline]
     fn on_position(&mut self, _event: PositionEvent<'_>) {}
+
+    /// Lists the decisions ahead, for signals whose decision at a bar does not depend on the position
+    /// (crossovers): appends `(i, action)` for every bar `i` of `bars` (all after the warm-up) where
+    /// [`Signals::decide`] would answer something other than `Hold` whatever the position, in bar
+    /// order, and returns true. The default lists nothing and returns false: not supported.
+    fn scan(&mut self, _bars: Range<usize>, _out: &mut Vec<(usize, Action)>) -> bool {
+        false
+    }
+
+    /// Runs the event-driven engine ([`events::run`]) over these signals; `Ok(None)` when they do not
+    /// support [`Signals::scan`]. Do not override, for the same reason as [`Signals::run_engine`].
+    fn run_events(
+        &mut self,
+        candles: &Candles,
+        config: &BacktestConfig,
+        marks: events::Marks<'_>,
+        range: events::CloseRange,
+    ) -> Result<Option<events::EventRun>> {
+        events::run(candles, self, config, marks, range)
+    }
 
     /// Runs the backtest engine over these signals. Do not override: the default body is compiled once
     /// per implementing type, so the engine calls [`Signals::decide`] statically (inlined) even when the

@@ -13,12 +13,14 @@
 //! ledger (balance = initial + Σ cash changes, in fill order, the backtest's own summation), written once
 //! per row and never updated, so reading the account is one row away and `verify` can re-fold.
 //! Fills and closes update the risk book (`record_fill` when a position opens, `record_close` with the
-//! position's net P&L when it closes) in the same transaction.
+//! position's net P&L when it closes) in the same transaction, and every close (each trade row) is
+//! journaled there too ([`super::journal_link`]).
 
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::instrument::{Instrument, Instruments};
+use super::journal_link::{self, Close};
 use super::order::{Order, OrderEvent, OrderKind, OrderState, Role, TimeInForce};
 use super::risk_link;
 use super::store::{self, AccountRow, Cursor, NewOrder, Progress, next_id, ts_text};
@@ -37,6 +39,31 @@ pub struct Costs {
     pub commission: f64,
     /// Commission per lot traded, on entry and exit.
     pub commission_per_lot: f64,
+}
+
+/// When a fill happens: the bar's open time and, when a bar walker fills it, the market's bar open times
+/// and this bar's index among them (so a journaled close names its entry and exit bars).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct At<'b> {
+    /// The bar's open time (ms), or the time of a fill outside the bars (a reset's close).
+    pub ms: i64,
+    /// The market's bar open times and the index of this bar.
+    pub bars: Option<(&'b [i64], usize)>,
+}
+
+impl At<'_> {
+    /// A fill outside the bars, at `ms`.
+    pub fn off_bar(ms: i64) -> At<'static> {
+        At { ms, bars: None }
+    }
+
+    /// The entry and exit bar indices of a position opened at `opened_ms` and closed now, when this
+    /// fill is on a bar and the opening bar is among the bars.
+    fn bar_indices(&self, opened_ms: i64) -> Option<(usize, usize)> {
+        let (ts, i) = self.bars?;
+        let entry = ts[..=i].binary_search(&opened_ms).ok()?;
+        Some((entry, i))
+    }
 }
 
 /// The account after a fill: the fold of the ledger up to it.
@@ -659,7 +686,7 @@ impl<'a, 't> Ledger<'a, 't> {
         price: f64,
         requested: f64,
         exit: Option<(ExitReason, bool)>,
-        ts: i64,
+        at: At<'_>,
     ) -> Result<()> {
         if !(qty.is_finite() && qty > 0.0 && price.is_finite() && price > 0.0) {
             return Err(Error::invalid(format!(
@@ -668,10 +695,10 @@ impl<'a, 't> Ledger<'a, 't> {
         }
         let i = self.order_pos(m, id)?;
         if self.markets[m].orders[i].role == Role::Entry {
-            self.fill_entry(m, id, qty, price, requested, ts)
+            self.fill_entry(m, id, qty, price, requested, at)
         } else {
             let exit = exit.unwrap_or((ExitReason::Signal, false));
-            self.fill_exit(m, id, qty, price, requested, exit, ts)
+            self.fill_exit(m, id, qty, price, requested, exit, at)
         }
     }
 
@@ -682,8 +709,9 @@ impl<'a, 't> Ledger<'a, 't> {
         qty: f64,
         price: f64,
         requested: f64,
-        ts: i64,
+        at: At<'_>,
     ) -> Result<()> {
+        let ts = at.ms;
         let o = self.markets[m].orders[self.order_pos(m, id)?].clone();
         let qty = qty.min(o.remaining());
         if qty <= 0.0 {
@@ -692,7 +720,7 @@ impl<'a, 't> Ledger<'a, 't> {
         if self.emergency {
             return self.refuse(m, id, "emergency_shutdown", ts);
         }
-        self.reverse(m, &o, price, requested, ts)?;
+        self.reverse(m, &o, price, requested, at)?;
         let inst = self.markets[m].instrument;
         let rate = self.costs.commission;
         let adj = fills::entry_price(price, self.costs.spread, o.side);
@@ -743,8 +771,9 @@ impl<'a, 't> Ledger<'a, 't> {
         o: &WorkingOrder,
         price: f64,
         requested: f64,
-        ts: i64,
+        at: At<'_>,
     ) -> Result<()> {
+        let ts = at.ms;
         let other = self.markets[m]
             .position_of(&o.strategy)
             .filter(|p| Some(p.id) != o.position_id)
@@ -767,7 +796,7 @@ impl<'a, 't> Ledger<'a, 't> {
             ts,
         )?;
         let exit = (ExitReason::Signal, false);
-        self.fill_exit(m, exit_id, units.abs(), price, requested, exit, ts)
+        self.fill_exit(m, exit_id, units.abs(), price, requested, exit, at)
     }
 
     /// Adds `qty` units at `adj` of entry `o` to its position (the volume-weighted entry), or opens a
@@ -915,8 +944,9 @@ impl<'a, 't> Ledger<'a, 't> {
         price: f64,
         requested: f64,
         (reason, ambiguous): (ExitReason, bool),
-        ts: i64,
+        at: At<'_>,
     ) -> Result<()> {
+        let ts = at.ms;
         let o = self.markets[m].orders[self.order_pos(m, id)?].clone();
         let pi = o
             .position_id
@@ -982,6 +1012,23 @@ impl<'a, 't> Ledger<'a, 't> {
             exit: Some((reason, ambiguous)),
         })?;
         self.write_trade(fill_id, &p, &trade, ts)?;
+        journal_link::record_close(
+            self.tx,
+            &Close {
+                epoch: self.account.id,
+                run: run_id,
+                position: p.id,
+                book: &p.strategy,
+                symbol: &p.symbol,
+                interval: &p.interval,
+                entry_order: p.entry_order_id,
+                opened_ms: p.opened_ms,
+                exit_order: o.id,
+                trade: &trade,
+                exit_ms: ts,
+                bars: at.bar_indices(p.opened_ms),
+            },
+        )?;
         // A reduce-only order is complete once its position is flat.
         let flat = after.units == 0.0;
         let done = flat || o.filled + qty >= o.quantity;
@@ -1107,7 +1154,7 @@ impl<'a, 't> Ledger<'a, 't> {
             ts,
         )?;
         let exit = (ExitReason::Signal, false);
-        self.fill_exit(m, id, p.units.abs(), price, price, exit, ts)
+        self.fill_exit(m, id, p.units.abs(), price, price, exit, At::off_bar(ts))
     }
 
     /// Cancels every working order with reason code `reason`.

@@ -11,11 +11,11 @@
 //!   which orders a bar fills and at what price; the [`process::BarDesk`] it is handed writes through
 //!   the ledger. One transaction per bar that changes anything.
 //! - [`store`]: the SQL (migration `0005_paper.sql`); [`instrument`]: `[instruments.SYMBOL]`;
-//!   [`risk_link`]: every call into the risk book.
+//!   [`risk_link`]: every call into the risk book; [`journal_link`]: every close journaled.
 //!
 //! Every state change is one SQLite transaction: a submit is the risk check, its audit row, the order
-//! row and its events; processing a bar is its fills, order events, positions, trades, risk records and
-//! the cursor. Ids are allocated inside the transaction (max + 1), so a restart after `kill -9`
+//! row and its events; processing a bar is its fills, order events, positions, trades, their journal
+//! entries, risk records and the cursor. Ids are allocated inside the transaction (max + 1), so a restart after `kill -9`
 //! continues with the same ids an uninterrupted run would have used.
 //!
 //! Modes live in the database ([`store::mode`], audited changes): in guide mode accepted orders are
@@ -23,6 +23,7 @@
 //! There is no live broker.
 
 pub mod instrument;
+pub mod journal_link;
 pub mod ledger;
 pub mod order;
 pub mod place;
@@ -31,7 +32,7 @@ pub mod risk_link;
 pub mod store;
 
 pub use instrument::{Instrument, Instruments};
-pub use ledger::{Costs, Ledger, MarketBook, OpenPosition, Totals, WorkingOrder};
+pub use ledger::{At, Costs, Ledger, MarketBook, OpenPosition, Totals, WorkingOrder};
 pub use order::{Order, OrderEvent, OrderKind, OrderState, OrderType, Role, TimeInForce};
 pub use place::{Desk, ExitRequest, OrderRequest, Placed, cancel, place, place_exit, submit};
 pub use process::{BarDesk, Broker, MarketBars, Processor, RunSummary};

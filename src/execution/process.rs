@@ -13,7 +13,7 @@
 //! bar. Running twice with no new bars writes nothing.
 
 use super::instrument::Instruments;
-use super::ledger::{Costs, Ledger, LedgerState, MarketBook, RunInfo, WorkingOrder};
+use super::ledger::{At, Costs, Ledger, LedgerState, MarketBook, RunInfo, WorkingOrder};
 use super::store;
 use crate::candles::{Bar, Candles, Interval};
 use crate::db::Db;
@@ -40,6 +40,8 @@ pub struct BarDesk<'l, 'a, 't> {
     ledger: &'l mut Ledger<'a, 't>,
     m: usize,
     bar: Bar,
+    /// The market's bar open times and this bar's index among them.
+    bars: (&'l [i64], usize),
 }
 
 impl BarDesk<'_, '_, '_> {
@@ -74,8 +76,12 @@ impl BarDesk<'_, '_, '_> {
         requested: f64,
         exit: Option<(ExitReason, bool)>,
     ) -> Result<()> {
+        let at = At {
+            ms: self.bar.ts,
+            bars: Some(self.bars),
+        };
         self.ledger
-            .fill(self.m, id, qty, price, requested, exit, self.bar.ts)
+            .fill(self.m, id, qty, price, requested, exit, at)
     }
 
     /// Marks stop-limit `id` as triggered at `price`.
@@ -290,6 +296,7 @@ impl<'b> Processor<'b> {
                     ledger: &mut ledger,
                     m: lane.m,
                     bar,
+                    bars: (&markets[lane.k].candles.ts, lane.next),
                 })?;
                 ledger.markets[lane.m].compact();
             }

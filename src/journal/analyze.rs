@@ -328,6 +328,28 @@ pub fn analyze(
     req: &Request<'_>,
     th: &Thresholds,
 ) -> Result<Analysis> {
+    analyze_replayed(tx, store, req, th).map(|r| r.analysis)
+}
+
+/// An analysis with what it compared: the real entries (closing order) and the replay's trades (bar
+/// indices of the replay), for a report that shows the trades themselves.
+#[derive(Debug, Clone)]
+pub struct Replayed {
+    /// The comparison.
+    pub analysis: Analysis,
+    /// The real trades compared.
+    pub real: Vec<Entry>,
+    /// Every trade of the replay.
+    pub backtest: Vec<TradeRecord>,
+}
+
+/// [`analyze`], keeping the trades it compared.
+pub fn analyze_replayed(
+    tx: &Transaction<'_>,
+    store: &Store,
+    req: &Request<'_>,
+    th: &Thresholds,
+) -> Result<Replayed> {
     let sources = if req.sources.is_empty() {
         Source::REAL.to_vec()
     } else {
@@ -365,7 +387,7 @@ pub fn analyze(
         .unwrap_or(i64::MAX);
     let (candles, report) = reference.replay_from(store, first_entry)?;
     let bt = TradeRecord::all(&report.run.trades, &candles.ts);
-    Ok(Analysis {
+    let analysis = Analysis {
         strategy: req.strategy.to_string(),
         symbol: req.symbol.clone(),
         interval: reference.market().1,
@@ -373,6 +395,11 @@ pub fn analyze(
         reference: reference.origin.clone(),
         left_out,
         comparison: compare(&real, &candles.ts, &bt, req.max_lag, th)?,
+    };
+    Ok(Replayed {
+        analysis,
+        real,
+        backtest: bt,
     })
 }
 

@@ -84,8 +84,9 @@ impl PlaybookRef {
 }
 
 /// A closed trade to journal. `trade.entry_bar`/`exit_bar` index the bars of the run that made it (a
-/// backtest's or a paper market's candles); a live trade has no run: its bar indices are not stored
-/// (give 0) and read back as unknown.
+/// backtest's or a paper market's candles) when `bars_known`; otherwise (a live trade, which has no run,
+/// or a paper position closed outside the bars by a reset) they are not stored (give 0) and read back as
+/// unknown. A live trade's bars are never stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewEntry {
     /// Backtest, paper or live.
@@ -112,6 +113,8 @@ pub struct NewEntry {
     pub order_ids: Vec<String>,
     /// The trade.
     pub trade: TradeRecord,
+    /// `trade.entry_bar`/`exit_bar` index the run's bars (false: unknown, not stored).
+    pub bars_known: bool,
 }
 
 /// A journal entry as stored.
@@ -252,7 +255,7 @@ impl NewEntry {
             v.as_ref()
                 .map_or(Value::Null, |v| Value::Text(v.to_string()))
         };
-        let bars = self.source != Source::Live;
+        let bars = self.bars_known && self.source != Source::Live;
         let bar = |b: usize| {
             if bars {
                 Value::Integer(b as i64)
@@ -685,6 +688,7 @@ mod tests {
             account: None,
             order_ids: vec!["o-1".into(), "o-2".into()],
             trade,
+            bars_known: true,
         }
     }
 

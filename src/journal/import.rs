@@ -493,6 +493,7 @@ fn entry_of(
         account: Some(account.to_string()),
         order_ids: t.order_ids.clone(),
         trade: t.to_record(),
+        bars_known: false,
     }
 }
 

@@ -9,6 +9,7 @@
 //! here and **`null` in JSON** — never `NaN`, which JSON cannot carry.
 
 pub mod fields;
+pub mod objective;
 
 use chrono::{DateTime, Datelike, NaiveDate};
 
@@ -353,8 +354,13 @@ fn period_last(eq: &[f64], calendar: &[f64]) -> Vec<f64> {
 /// the same number of returns — one fewer than [`period_end_times`] has periods.
 pub fn period_returns(candles: &Candles, equity: &[f64], cache: &IndicatorCache) -> Vec<f64> {
     let cal = cache.get_or_compute("calendar(ts)", || calendar(&candles.ts));
-    period_last(equity, &cal)
-        .windows(2)
+    returns_of_period_last(&period_last(equity, &cal))
+}
+
+/// [`period_returns`] from the equity at the end of each period (`objective::period_last`, or the
+/// marks of an event-driven run at `objective::Calendar::period_ends`).
+pub fn returns_of_period_last(last: &[f64]) -> Vec<f64> {
+    last.windows(2)
         .map(|w| if w[0] > 0.0 { w[1] / w[0] - 1.0 } else { 0.0 })
         .collect()
 }
@@ -524,18 +530,14 @@ fn compute_with(
         _ if weekend_share > 2.0 / 7.0 * 0.6 => 365,
         _ => 252,
     };
-    // `pct_change().dropna()`: 0/0 after an out-of-money run is NaN and dropped.
-    let r: Vec<f64> = period_last
-        .windows(2)
-        .map(|w| w[1] / w[0] - 1.0)
-        .filter(|x| !x.is_nan())
-        .collect();
-    let g = geometric_mean(&r);
-    let big_n = periods_per_year as f64;
-    let annualized_return = (1.0 + g).powf(big_n) - 1.0;
-    let return_ann_pct = annualized_return * 100.0;
-    let volatility_ann_pct =
-        ((var1(&r) + (1.0 + g).powi(2)).powf(big_n) - (1.0 + g).powf(2.0 * big_n)).sqrt() * 100.0;
+    // The period statistics: one function for this and the optimizer's objectives.
+    let objective::PeriodStats {
+        annualized_return,
+        return_ann_pct,
+        volatility_ann_pct,
+        sharpe,
+        sortino,
+    } = objective::PeriodStats::of(&period_last, periods_per_year);
     let years = ((duration_ms.div_euclid(DAY_MS)) as f64
         + (duration_ms.rem_euclid(DAY_MS) / 1000) as f64 / 86400.0)
         / 365.25;
@@ -544,9 +546,6 @@ fn compute_with(
     } else {
         f64::NAN
     };
-    let sharpe = return_ann_pct / or_nan(volatility_ann_pct);
-    let downside: Vec<f64> = r.iter().map(|x| x.min(0.0).powi(2)).collect();
-    let sortino = annualized_return / (mean(&downside).sqrt() * big_n.sqrt());
     let calmar = annualized_return / or_nan(max_dd_frac);
 
     // Beta: cov(x, y) / var(y) of per-bar log returns of equity (`x`) and close (`y`).
@@ -580,9 +579,6 @@ fn compute_with(
         .collect();
     let wins: Vec<f64> = pl.iter().copied().filter(|&p| p > 0.0).collect();
     let losses: Vec<f64> = pl.iter().copied().filter(|&p| p < 0.0).collect();
-    let pos_ret = sum(ret.iter().copied().filter(|&x| x > 0.0));
-    let neg_ret = sum(ret.iter().copied().filter(|&x| x < 0.0));
-    let std_pl = var1(&pl).sqrt();
 
     Metrics {
         start_ts,
@@ -614,9 +610,9 @@ fn compute_with(
         avg_trade_pct: geometric_mean(&ret) * 100.0,
         max_trade_duration_days: ceil_days(max_nan(durations.iter().copied()), res),
         avg_trade_duration_days: ceil_days(mean(&durations), res),
-        profit_factor: pos_ret / or_nan(neg_ret.abs()),
+        profit_factor: objective::profit_factor(ret.iter().copied()),
         expectancy_pct: mean(&ret) * 100.0,
-        sqn: (num_trades as f64).sqrt() * mean(&pl) / or_nan(std_pl),
+        sqn: objective::sqn(&pl),
         kelly: win_rate - (1.0 - win_rate) / (mean(&wins) / -mean(&losses)),
         recovery_factor: (last - first) / or_nan(max_dd_abs),
         periods_per_year,

@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use rand::prelude::*;
 
 use super::evaluate::{Evaluator, SearchResult, TopK};
-use super::space::Space;
+use super::space::{COUNT_LIMIT, Space};
 use crate::error::Result;
 
 /// One evaluated candidate: its grid index and ranked objective (`None`: unranked).
@@ -89,7 +89,8 @@ impl<'a, 'e> Run<'a, 'e> {
     }
 
     /// A feasible candidate drawn uniformly from the grid that was not evaluated and is not in
-    /// `taken`; `None` when there is none. Tries random indices first, then scans from a random one.
+    /// `taken`; `None` when there is none. Tries random indices first, then scans from a random one:
+    /// the whole grid when it was counted, at most [`COUNT_LIMIT`] indices of a bigger one.
     pub fn draw_unseen(&mut self, taken: &HashSet<u64>) -> Option<u64> {
         let size = self.space.size();
         let fresh = |run: &Run, i: u64| {
@@ -102,7 +103,10 @@ impl<'a, 'e> Run<'a, 'e> {
             }
         }
         let start = self.rng.random_range(0..size);
-        (start..size).chain(0..start).find(|&i| fresh(self, i))
+        (start..size)
+            .chain(0..start)
+            .take(COUNT_LIMIT as usize)
+            .find(|&i| fresh(self, i))
     }
 
     /// Evaluates `indices` (distinct, feasible, unseen) as one parallel batch and records them.

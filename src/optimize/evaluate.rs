@@ -2,16 +2,18 @@
 //! objective, a top-K that ranks deterministically, and a hook ([`Observer`]) through which every
 //! outcome reaches the results file and the progress display as soon as it is known.
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 
+use super::fast::Lean;
 use super::objective::{Objective, rank_cmp, rank_value};
 use super::overfit::Collector;
 use crate::backtest;
 use crate::candles::Candles;
 use crate::engine::BacktestConfig;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::indicators::IndicatorCache;
 use crate::metrics::Metrics;
 use crate::metrics::fields::Field;
@@ -31,7 +33,8 @@ pub struct Outcome {
     pub objective: f64,
     /// The value it is ranked by: `Some` when the objective is finite and `--min-trades` is met.
     pub rank: Option<f64>,
-    /// Every metric of the run.
+    /// Every metric of the run (in the outcomes a search returns and those observers that want
+    /// metrics see; see [`Observer::wants_metrics`]).
     pub metrics: Metrics,
 }
 
@@ -40,6 +43,14 @@ pub struct Outcome {
 pub trait Observer: Sync {
     /// Called once per evaluated candidate.
     fn evaluated(&self, seq: u64, outcome: &Outcome);
+
+    /// Whether [`Observer::evaluated`] reads every metric of every outcome (a results file does). When
+    /// not, candidates are ranked on the objective alone ([`super::fast`]) and only the outcomes the
+    /// search returns carry every metric; the others carry `objective`, `rank`, `num_trades` and the
+    /// few metrics [`crate::metrics::objective::sketch_metrics`] lists.
+    fn wants_metrics(&self) -> bool {
+        true
+    }
 }
 
 /// An observer that ignores everything.
@@ -48,6 +59,10 @@ pub struct NoObserver;
 
 impl Observer for NoObserver {
     fn evaluated(&self, _seq: u64, _outcome: &Outcome) {}
+
+    fn wants_metrics(&self) -> bool {
+        false
+    }
 }
 
 /// The best `k` ranked outcomes, best first, ordered by [`rank_cmp`].
@@ -115,6 +130,8 @@ pub struct Evaluator<'a> {
     /// The objective's metric, looked up once (not per candidate).
     objective_field: &'static Field,
     min_trades: usize,
+    /// The objective-only scorer (built on first use; `None` when every metric is wanted).
+    lean: OnceLock<Option<Lean>>,
     cache: IndicatorCache,
     stop: &'a AtomicBool,
     observer: &'a dyn Observer,
@@ -143,6 +160,7 @@ impl<'a> Evaluator<'a> {
             objective,
             objective_field: objective.field(),
             min_trades,
+            lean: OnceLock::new(),
             cache: IndicatorCache::new(),
             stop,
             observer,
@@ -151,6 +169,12 @@ impl<'a> Evaluator<'a> {
             ranked: AtomicU64::new(0),
             max_trades: AtomicUsize::new(0),
         }
+    }
+
+    /// The same evaluator with an indicator cache of at most about `bytes` of idle series.
+    pub fn with_cache_budget(mut self, bytes: usize) -> Evaluator<'a> {
+        self.cache = IndicatorCache::with_budget(bytes);
+        self
     }
 
     /// The same evaluator, also handing every candidate's per-period returns to `collector`.
@@ -175,19 +199,33 @@ impl<'a> Evaluator<'a> {
         if self.stopped() {
             return Ok(None);
         }
-        let report = backtest::backtest(
-            self.candles,
-            self.strategy,
-            &params,
-            &self.config,
-            &self.cache,
-        )?;
-        let metrics = report.metrics;
-        let objective = self.objective_field.value(&metrics).as_f64();
+        // The per-period returns only when a collector takes them: from the period-end equity the
+        // lean score keeps, or from the full curve (the same values: `metrics::period_returns`).
+        let wants_returns = self.collector.is_some();
+        let (metrics, objective, returns) = match self.lean() {
+            Some(lean) => {
+                let s = lean.score(
+                    self.candles,
+                    self.strategy,
+                    &params,
+                    &self.config,
+                    &self.cache,
+                )?;
+                let returns =
+                    wants_returns.then(|| crate::metrics::returns_of_period_last(&s.period_last));
+                (s.metrics, s.objective, returns)
+            }
+            None => {
+                let report = self.backtest(&params)?;
+                let m = report.metrics;
+                let returns = wants_returns.then(|| {
+                    crate::metrics::period_returns(self.candles, &report.run.equity, &self.cache)
+                });
+                (m, self.objective_field.value(&m).as_f64(), returns)
+            }
+        };
         let rank = rank_value(objective, metrics.num_trades, self.min_trades);
-        if let Some(c) = self.collector {
-            let returns =
-                crate::metrics::period_returns(self.candles, &report.run.equity, &self.cache);
+        if let (Some(c), Some(returns)) = (self.collector, returns) {
             c.record(seq, index, rank, &returns);
         }
         let outcome = Outcome {
@@ -206,6 +244,40 @@ impl<'a> Evaluator<'a> {
             .fetch_max(metrics.num_trades, Ordering::Relaxed);
         self.observer.evaluated(seq, &outcome);
         Ok(Some(outcome))
+    }
+
+    /// The objective-only scorer, unless the observer wants every metric or the objective needs the
+    /// per-bar pass.
+    fn lean(&self) -> Option<&Lean> {
+        self.lean
+            .get_or_init(|| {
+                if self.observer.wants_metrics() {
+                    return None;
+                }
+                Lean::new(self.candles, &self.cache, self.objective_field.key)
+            })
+            .as_ref()
+    }
+
+    /// One full backtest (every metric) of `params`.
+    fn backtest(&self, params: &Params) -> Result<backtest::Report> {
+        backtest::backtest(
+            self.candles,
+            self.strategy,
+            params,
+            &self.config,
+            &self.cache,
+        )
+    }
+
+    /// The outcomes a search reports, each with every metric: those ranked on the objective alone
+    /// are run again in full ([`complete_in_full`]).
+    pub fn complete(&self, outcomes: Vec<Outcome>) -> Result<Vec<Outcome>> {
+        if self.lean().is_none() {
+            return Ok(outcomes);
+        }
+        let field = self.objective_field;
+        complete_in_full(outcomes, |p| self.backtest(p), |m| field.value(m).as_f64())
     }
 
     /// Evaluates `items` (`(index, params)`, numbered `first_seq`, `first_seq + 1`, …) in parallel as
@@ -230,13 +302,28 @@ impl<'a> Evaluator<'a> {
         stream: impl Iterator<Item = (u64, Params)> + Send,
         k: usize,
     ) -> Result<TopK> {
+        self.evaluate_numbered(stream.enumerate().map(|(seq, c)| (seq as u64, c)), k)
+    }
+
+    /// True when the outcomes may be evaluated in any order: no observer needs them in sequence (a
+    /// results file buffers what comes early, so a reordered grid would hold most of its rows).
+    pub fn any_order(&self) -> bool {
+        !self.observer.wants_metrics()
+    }
+
+    /// [`Evaluator::evaluate_stream`] of a stream that carries its own sequence numbers
+    /// `(seq, (index, params))`, each number once, in any order.
+    pub fn evaluate_numbered(
+        &self,
+        stream: impl Iterator<Item = (u64, (u64, Params))> + Send,
+        k: usize,
+    ) -> Result<TopK> {
         stream
-            .enumerate()
             .par_bridge()
             .try_fold(
                 || TopK::new(k),
                 |mut top, (seq, (index, params))| {
-                    if let Some(o) = self.evaluate(seq as u64, 0, index, params)? {
+                    if let Some(o) = self.evaluate(seq, 0, index, params)? {
                         top.push(o);
                     }
                     Ok::<TopK, crate::error::Error>(top)
@@ -283,4 +370,27 @@ pub struct SearchResult {
     /// Genetic, particle swarm, explore and tpe: the best ranked objective after each generation /
     /// iteration / batch (NaN while nothing is ranked). Empty for grid and random search.
     pub history: Vec<f64>,
+}
+
+/// Runs the reported outcomes `top` again in full (in parallel) so that each carries every metric;
+/// each objective must come out bit for bit as it was ranked.
+fn complete_in_full(
+    top: Vec<Outcome>,
+    run: impl Fn(&Params) -> Result<backtest::Report> + Sync,
+    objective: impl Fn(&Metrics) -> f64 + Sync,
+) -> Result<Vec<Outcome>> {
+    top.into_par_iter()
+        .map(|mut o| {
+            let report = run(&o.params)?;
+            let full = objective(&report.metrics);
+            if full.to_bits() != o.objective.to_bits() {
+                return Err(Error::invalid(format!(
+                    "internal error: candidate {} ({}) ranked with objective {} but its full metrics give {full}",
+                    o.index, o.params, o.objective
+                )));
+            }
+            o.metrics = report.metrics;
+            Ok(o)
+        })
+        .collect()
 }

@@ -40,7 +40,9 @@ pub fn explore(
     batch: usize,
 ) -> Result<SearchResult> {
     // `methods::search` evaluates the whole grid instead when `samples` covers every candidate.
-    let feasible = space.count_feasible();
+    // A big grid is estimated, not counted: its budget is `samples`, and a draw finding nothing
+    // unseen ends the search early.
+    let feasible = space.feasibility().exact().unwrap_or(u64::MAX);
     let mut run = Run::new(space, evaluator, k, seed, samples, feasible);
     let searched: Vec<usize> = (0..space.dims().len())
         .filter(|&d| space.dims()[d].axis.len() > 1)

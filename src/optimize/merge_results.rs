@@ -213,6 +213,8 @@ struct Source {
     rows: u64,
     schema: Arc<Schema>,
     reader: ParquetRecordBatchReader,
+    /// The file's footer key/value metadata (strategy, params, …), carried into the merged file.
+    kv: Vec<parquet::file::metadata::KeyValue>,
 }
 
 impl Source {
@@ -233,6 +235,17 @@ impl Source {
             ParquetRecordBatchReaderBuilder::try_new(File::open(&file).at(&file)?).map_err(bad)?;
         let rows = builder.metadata().file_metadata().num_rows().max(0) as u64;
         let schema = builder.schema().clone();
+        // The Arrow schema is stored in the footer too; the writer adds it anew.
+        let kv = builder
+            .metadata()
+            .file_metadata()
+            .key_value_metadata()
+            .map_or_else(Vec::new, |kv| {
+                kv.iter()
+                    .filter(|e| e.key != "ARROW:schema")
+                    .cloned()
+                    .collect()
+            });
         let evaluated = part.optimization()?.evaluated;
         if rows != evaluated {
             return Err(Error::invalid(format!(
@@ -252,6 +265,7 @@ impl Source {
             file,
             rows,
             schema,
+            kv,
         })
     }
 }
@@ -426,9 +440,15 @@ fn write(out: &Path, mut sources: Vec<Source>, order: RowOrder) -> Result<u64> {
         Error::invalid(format!("{}: cannot merge rows: {e}", out.display()))
     };
     let file = AtomicFile::create(out)?;
+    let mut kv = sources[0].kv.clone();
+    kv.push(parquet::file::metadata::KeyValue::new(
+        "merged_shards".to_string(),
+        sources.len().to_string(),
+    ));
     let props = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_key_value_metadata(Some(kv))
         .build();
     let handle = file.file().try_clone().at(file.temp_path())?;
     let mut writer = ArrowWriter::try_new(handle, schema.clone(), Some(props)).map_err(pq)?;

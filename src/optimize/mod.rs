@@ -10,6 +10,7 @@
 pub mod adaptive;
 pub mod evaluate;
 pub mod explore;
+pub mod fast;
 pub mod merge;
 pub mod merge_results;
 pub mod methods;
@@ -31,7 +32,7 @@ pub use evaluate::{Evaluator, NoObserver, Observer, Outcome, SearchResult, TopK}
 pub use methods::Method;
 pub use objective::Objective;
 pub use shard::Shard;
-pub use space::Space;
+pub use space::{Feasible, Space};
 
 use crate::backtest::DataSpec;
 use crate::candles::Candles;
@@ -59,6 +60,9 @@ pub struct Settings {
     pub top_k: usize,
     /// The slice of the search to run.
     pub shard: Shard,
+    /// Budget of the indicator cache in MB ([`crate::indicators::IndicatorCache`]: idle series beyond
+    /// it are dropped and recomputed when needed again; results never depend on it).
+    pub cache_mb: usize,
 }
 
 /// What a finished (or interrupted) search produced.
@@ -66,8 +70,10 @@ pub struct Settings {
 pub struct Report {
     /// Best candidates (best first) and the per-generation history.
     pub result: SearchResult,
-    /// Candidates satisfying the constraints.
+    /// Candidates satisfying the constraints (an estimate when `feasible_estimated`).
     pub feasible: u64,
+    /// The grid was too big to count ([`space::COUNT_LIMIT`]): `feasible` comes from random draws.
+    pub feasible_estimated: bool,
     /// Candidates backtested.
     pub evaluated: u64,
     /// Candidates ranked.
@@ -82,10 +88,13 @@ pub struct Report {
     pub indicators_computed: usize,
 }
 
-/// Counts the feasible candidates of `settings.space`; an empty space is a usage error naming the
-/// constraints, raised before any backtest runs.
+/// Checks the method's settings and counts (or, in a big grid, estimates: [`Space::feasibility`]) the
+/// feasible candidates of `settings.space`; an empty space is a usage error naming the constraints,
+/// raised before any backtest runs.
 pub fn check_space(settings: &Settings) -> Result<u64> {
-    let feasible = settings.space.count_feasible();
+    settings.method.check()?;
+    let feasibility = settings.space.feasibility();
+    let feasible = feasibility.count();
     if feasible == 0 {
         let c: Vec<&str> = settings
             .space
@@ -94,8 +103,15 @@ pub fn check_space(settings: &Settings) -> Result<u64> {
             .map(|c| c.text.as_str())
             .collect();
         return Err(Error::usage(format!(
-            "the parameter space is empty: none of its {} candidates satisfies {}; widen the ranges or relax the constraints",
-            settings.space.size(),
+            "the parameter space is empty: none of {} candidates satisfies {}; widen the ranges or relax the constraints",
+            match feasibility {
+                Feasible::Exact(_) => format!("its {}", settings.space.size()),
+                Feasible::Estimate { .. } => format!(
+                    "{} random draws from its {}",
+                    space::ESTIMATE_DRAWS,
+                    settings.space.size()
+                ),
+            },
             if c.is_empty() {
                 format!(
                     "the strategy's own checks ({})",
@@ -144,7 +160,8 @@ pub fn run_with(
         settings.min_trades,
         stop,
         observer,
-    );
+    )
+    .with_cache_budget(settings.cache_mb.saturating_mul(1 << 20));
     if let Some(c) = collector {
         evaluator = evaluator.with_collector(c);
     }
@@ -159,6 +176,7 @@ pub fn run_with(
     Ok(Report {
         result,
         feasible,
+        feasible_estimated: settings.space.feasibility().is_estimate(),
         evaluated: evaluator.evaluated(),
         ranked: evaluator.ranked(),
         max_trades: evaluator.max_trades(),
@@ -232,6 +250,7 @@ pub fn to_playbook(
                 .collect(),
             space_size: settings.space.size(),
             feasible: report.feasible,
+            feasible_estimated: report.feasible_estimated,
             evaluated: report.evaluated,
             ranked: report.ranked,
             status: if report.interrupted {

@@ -126,6 +126,14 @@ impl Collector {
         })
     }
 
+    /// Gives the returns matrix file (if any) `meta` as footer metadata.
+    pub fn with_matrix_meta(mut self, meta: crate::backtest::export::FileMeta) -> Collector {
+        if let Some(spill) = self.spill.as_mut() {
+            spill.meta = meta;
+        }
+        self
+    }
+
     /// T: the number of per-period returns of every candidate.
     pub fn periods(&self) -> usize {
         self.periods

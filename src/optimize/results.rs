@@ -20,10 +20,11 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
 use arrow_array::builder::{
-    BooleanBuilder, Float64Builder, Int64Builder, StringBuilder, UInt32Builder, UInt64Builder,
+    BooleanBuilder, Float64Builder, Int64Builder, StringBuilder, TimestampMillisecondBuilder,
+    UInt32Builder, UInt64Builder,
 };
 use arrow_array::{ArrayRef, RecordBatch};
-use arrow_schema::{DataType, Field, Schema};
+use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::Compression;
@@ -32,8 +33,10 @@ use parquet::file::properties::WriterProperties;
 use super::evaluate::{Observer, Outcome};
 use super::space::Space;
 use crate::atomic::AtomicFile;
+use crate::backtest::DataSpec;
+use crate::backtest::export::FileMeta;
 use crate::error::{Error, IoContext, Result};
-use crate::metrics::fields::{FIELDS, MetricValue};
+use crate::metrics::fields::{FIELDS, MetricValue, Unit};
 use crate::playbook::Playbook;
 use crate::strategy::{ParamKind, ParamValue};
 
@@ -73,6 +76,8 @@ pub struct ResultsWriter {
 type Written = Result<(u64, Option<File>)>;
 
 enum Col {
+    /// A point in time: timestamp(ms, UTC).
+    Ts(TimestampMillisecondBuilder),
     U64(UInt64Builder),
     U32(UInt32Builder),
     I64(Int64Builder),
@@ -84,6 +89,7 @@ enum Col {
 impl Col {
     fn finish(&mut self) -> ArrayRef {
         match self {
+            Col::Ts(b) => Arc::new(b.finish().with_timezone("UTC")),
             Col::U64(b) => Arc::new(b.finish()),
             Col::U32(b) => Arc::new(b.finish()),
             Col::I64(b) => Arc::new(b.finish()),
@@ -101,6 +107,8 @@ struct Sheet {
     params: usize,
     /// Walk-forward: the window every row belongs to (the first column).
     window: Option<u32>,
+    /// The file's footer metadata.
+    meta: FileMeta,
 }
 
 impl Sheet {
@@ -131,10 +139,15 @@ impl Sheet {
         fields.push(Field::new("ranked", DataType::Boolean, false));
         cols.push(Col::F64(Float64Builder::new()));
         cols.push(Col::Bool(BooleanBuilder::new()));
-        // One column per metric, from the field table: whole numbers as non-null Int64, reals as
-        // nullable Float64 (null where `backtest --json` has null).
+        // One column per metric, from the field table: points in time (start_ts, end_ts) as
+        // timestamp(ms, UTC), other whole numbers as non-null Int64, reals as nullable Float64 (null
+        // where `backtest --json` has null).
         for f in &FIELDS {
-            if f.is_int() {
+            if f.unit == Unit::Time {
+                let utc = DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()));
+                fields.push(Field::new(f.key, utc, false));
+                cols.push(Col::Ts(TimestampMillisecondBuilder::new()));
+            } else if f.is_int() {
                 fields.push(Field::new(f.key, DataType::Int64, false));
                 cols.push(Col::I64(Int64Builder::new()));
             } else {
@@ -148,6 +161,7 @@ impl Sheet {
             rows: 0,
             params: space.dims().len(),
             window,
+            meta: FileMeta::default(),
         }
     }
 
@@ -186,6 +200,7 @@ impl Sheet {
         for f in &FIELDS {
             let v = f.value(&o.metrics);
             match (c.next(), v) {
+                (Some(Col::Ts(b)), MetricValue::Int(x)) => b.append_value(x),
                 (Some(Col::I64(b)), MetricValue::Int(x)) => b.append_value(x),
                 (Some(Col::F64(b)), MetricValue::Float(x)) => b.append_option(finite(x)),
                 (Some(Col::F64(b)), MetricValue::Int(x)) => b.append_value(x as f64),
@@ -210,11 +225,30 @@ enum Dest {
     Part(File),
 }
 
-fn props() -> WriterProperties {
+fn props(meta: &FileMeta) -> WriterProperties {
     WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_key_value_metadata(meta.key_values())
         .build()
+}
+
+/// The footer metadata of a search's results file: strategy, the searched space as `params` (JSON,
+/// each parameter's values as written: `"5..50:5"`), symbol, interval, objective, method and version.
+pub fn search_meta(space: &Space, objective: &str, method: &str, data: &DataSpec) -> FileMeta {
+    let params: serde_json::Map<String, serde_json::Value> = space
+        .describe()
+        .into_iter()
+        .map(|(k, v)| (k, v.into()))
+        .collect();
+    FileMeta::new(
+        space.strategy().name(),
+        &params.into(),
+        &data.symbol,
+        &data.interval.to_string(),
+    )
+    .with("objective", objective)
+    .with("method", method)
 }
 
 fn write_all(
@@ -242,8 +276,8 @@ fn write_all(
             None => Some(file.try_clone().at(&path)?),
             Some(_) => None,
         };
-        let mut writer =
-            ArrowWriter::try_new(file, sheet.schema.clone(), Some(props())).map_err(pq)?;
+        let mut writer = ArrowWriter::try_new(file, sheet.schema.clone(), Some(props(&sheet.meta)))
+            .map_err(pq)?;
         let mut pending: BTreeMap<u64, Outcome> = BTreeMap::new();
         let mut next = 0u64;
         let mut total = 0u64;
@@ -290,7 +324,7 @@ pub struct ResultsPart {
 
 /// Writes the walk-forward results file `path` from the windows' parts, in window order (each part's
 /// rows in its method's order), one row group at a time; returns the row count.
-pub fn write_parts(path: &Path, parts: Vec<ResultsPart>) -> Result<u64> {
+pub fn write_parts(path: &Path, parts: Vec<ResultsPart>, meta: &FileMeta) -> Result<u64> {
     let pq = |e: parquet::errors::ParquetError| {
         Error::invalid(format!("{}: cannot write Parquet: {e}", path.display()))
     };
@@ -314,8 +348,12 @@ pub fn write_parts(path: &Path, parts: Vec<ResultsPart>) -> Result<u64> {
             let w = match &mut writer {
                 Some(w) => w,
                 None => writer.insert(
-                    ArrowWriter::try_new(file.try_clone().at(path)?, batch.schema(), Some(props()))
-                        .map_err(pq)?,
+                    ArrowWriter::try_new(
+                        file.try_clone().at(path)?,
+                        batch.schema(),
+                        Some(props(meta)),
+                    )
+                    .map_err(pq)?,
                 ),
             };
             w.write(&batch).map_err(pq)?;
@@ -336,16 +374,15 @@ pub fn write_parts(path: &Path, parts: Vec<ResultsPart>) -> Result<u64> {
 const CHANNEL_SLOTS: usize = 1024;
 
 impl ResultsWriter {
-    /// Starts a writer thread for `path` with a column per parameter of `space`.
-    pub fn create(path: &Path, space: &Space) -> Result<ResultsWriter> {
+    /// Starts a writer thread for `path` with a column per parameter of `space`; the file's footer
+    /// carries `meta` ([`search_meta`]).
+    pub fn create(path: &Path, space: &Space, meta: &FileMeta) -> Result<ResultsWriter> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).at(dir)?;
         }
-        ResultsWriter::start(
-            path,
-            Dest::File(path.to_path_buf()),
-            Sheet::new(space, None),
-        )
+        let mut sheet = Sheet::new(space, None);
+        sheet.meta = meta.clone();
+        ResultsWriter::start(path, Dest::File(path.to_path_buf()), sheet)
     }
 
     /// Starts a writer thread for walk-forward window `window` of the results file `path`: its rows,
@@ -691,6 +728,11 @@ fn append_batch(
         };
         let a = col(i);
         if let (true, Some(v)) = (f.is_int(), a.as_primitive_opt::<Int64Type>()) {
+            out.extend((0..n).map(|r| MetricValue::Int(v.value(r))));
+        } else if let (true, Some(v)) = (
+            f.is_int(),
+            a.as_primitive_opt::<arrow_array::types::TimestampMillisecondType>(),
+        ) {
             out.extend((0..n).map(|r| MetricValue::Int(v.value(r))));
         } else if let Some(v) = a.as_primitive_opt::<Float64Type>() {
             out.extend(

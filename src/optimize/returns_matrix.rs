@@ -22,6 +22,7 @@ use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::Type;
 
 use crate::atomic::AtomicFile;
+use crate::backtest::export::FileMeta;
 use crate::error::{Error, IoContext, Result};
 
 /// A temporary file holding every candidate's returns by sequence number.
@@ -29,6 +30,8 @@ pub struct Spill {
     target: PathBuf,
     file: tempfile::NamedTempFile,
     periods: usize,
+    /// The Parquet file's footer metadata.
+    pub meta: FileMeta,
 }
 
 impl Spill {
@@ -49,6 +52,7 @@ impl Spill {
             target: target.to_path_buf(),
             file,
             periods,
+            meta: FileMeta::default(),
         })
     }
 
@@ -89,6 +93,7 @@ impl Spill {
         let props = Arc::new(
             WriterProperties::builder()
                 .set_dictionary_enabled(false)
+                .set_key_value_metadata(self.meta.key_values())
                 .build(),
         );
         let out = AtomicFile::create(&path)?;

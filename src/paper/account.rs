@@ -144,15 +144,53 @@ fn marked_positions(
 
 /// The account now, or `None` before the first order opened one.
 pub fn account(tx: &Transaction<'_>, instruments: &Instruments) -> Result<Option<Account>> {
-    let Some(a) = store::current_account(tx)? else {
-        return Ok(None);
-    };
-    let t = totals(tx, &a)?;
-    let pos = marked_positions(tx, &a, instruments)?;
+    match store::current_account(tx)? {
+        Some(a) => account_of(tx, &a, instruments).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Account epoch `epoch` (the current one, or one a reset ended), or an error naming the epochs there are.
+pub fn epoch(tx: &Transaction<'_>, epoch: i64) -> Result<AccountRow> {
+    let row = tx
+        .prepare_cached(
+            "SELECT id, initial_balance, opened_ms, reason FROM paper_accounts WHERE id = ?1",
+        )?
+        .query_row([epoch], |r| {
+            Ok(AccountRow {
+                id: r.get(0)?,
+                initial_balance: r.get(1)?,
+                opened_ms: r.get(2)?,
+                reason: r.get(3)?,
+            })
+        });
+    match row {
+        Ok(a) => Ok(a),
+        Err(rusqlite::Error::QueryReturnedNoRows) => {
+            let last = store::current_account(tx)?.map_or(0, |a| a.id);
+            Err(Error::invalid(if last == 0 {
+                format!("--account {epoch}: there is no paper account yet")
+            } else {
+                format!("--account {epoch}: no such paper account; there are accounts 1 to {last}")
+            }))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The numbers of account epoch `a`: the current one now, an ended one as its reset left it (flat:
+/// a reset closes every position first).
+pub fn account_of(
+    tx: &Transaction<'_>,
+    a: &AccountRow,
+    instruments: &Instruments,
+) -> Result<Account> {
+    let t = totals(tx, a)?;
+    let pos = marked_positions(tx, a, instruments)?;
     let marked: Vec<Marked> = pos.iter().map(|p| p.1).collect();
     let eq = equity(t.balance, &marked);
     let used = marked.iter().fold(0.0, |a, m| a + m.margin());
-    Ok(Some(Account {
+    Ok(Account {
         account_id: a.id,
         opened: ts_text(a.opened_ms),
         mode: store::mode(tx)?,
@@ -169,15 +207,24 @@ pub fn account(tx: &Transaction<'_>, instruments: &Instruments) -> Result<Option
         total_trades: t.trades,
         winning_trades: t.wins,
         fills: t.fills,
-    }))
+    })
 }
 
 /// The open positions now, by id.
 pub fn positions(tx: &Transaction<'_>, instruments: &Instruments) -> Result<Vec<Position>> {
-    let Some(a) = store::current_account(tx)? else {
-        return Ok(Vec::new());
-    };
-    Ok(marked_positions(tx, &a, instruments)?
+    match store::current_account(tx)? {
+        Some(a) => positions_of(tx, &a, instruments),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// The open positions of account epoch `a`, by id.
+pub fn positions_of(
+    tx: &Transaction<'_>,
+    a: &AccountRow,
+    instruments: &Instruments,
+) -> Result<Vec<Position>> {
+    Ok(marked_positions(tx, a, instruments)?
         .into_iter()
         .map(|p| p.0)
         .collect())
@@ -224,20 +271,30 @@ pub struct Fill {
     pub ts_ms: i64,
     /// Why a closing fill closed.
     pub exit_reason: Option<String>,
+    /// The position's signed units after this fill.
+    pub position_units: f64,
+    /// Its average entry price after this fill (`None` once flat).
+    pub position_entry: Option<f64>,
 }
 
 /// The fills of the current account, oldest first (the newest `limit`, when given).
 pub fn fills(tx: &Transaction<'_>, limit: Option<usize>) -> Result<Vec<Fill>> {
-    let Some(a) = store::current_account(tx)? else {
-        return Ok(Vec::new());
-    };
+    match store::current_account(tx)? {
+        Some(a) => fills_of(tx, a.id, limit),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// The fills of account epoch `account_id`, oldest first (the newest `limit`, when given).
+pub fn fills_of(tx: &Transaction<'_>, account_id: i64, limit: Option<usize>) -> Result<Vec<Fill>> {
     let mut stmt = tx.prepare(&format!(
         "SELECT id, order_id, run_id, position_id, symbol, interval, strategy, side, effect, quantity,
-                requested_price, price, slippage_bps, commission, realized, balance, ts, ts_ms, exit_reason
+                requested_price, price, slippage_bps, commission, realized, balance, ts, ts_ms, exit_reason,
+                position_units, position_entry
          FROM paper_fills WHERE account_id = ?1 ORDER BY id DESC{}",
         limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default()
     ))?;
-    let rows = stmt.query_map([a.id], |r| {
+    let rows = stmt.query_map([account_id], |r| {
         let side: String = r.get(7)?;
         Ok(Fill {
             id: r.get(0)?,
@@ -263,6 +320,8 @@ pub fn fills(tx: &Transaction<'_>, limit: Option<usize>) -> Result<Vec<Fill>> {
             time: r.get(16)?,
             ts_ms: r.get(17)?,
             exit_reason: r.get(18)?,
+            position_units: r.get(19)?,
+            position_entry: r.get(20)?,
         })
     })?;
     let mut out: Vec<Fill> = rows.collect::<rusqlite::Result<_>>()?;
@@ -338,15 +397,20 @@ impl PaperTrade {
 
 /// The closed trades of the current account, oldest first.
 pub fn trades(tx: &Transaction<'_>) -> Result<Vec<PaperTrade>> {
-    let Some(a) = store::current_account(tx)? else {
-        return Ok(Vec::new());
-    };
+    match store::current_account(tx)? {
+        Some(a) => trades_of(tx, a.id),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// The closed trades of account epoch `account_id`, oldest first.
+pub fn trades_of(tx: &Transaction<'_>, account_id: i64) -> Result<Vec<PaperTrade>> {
     let mut stmt = tx.prepare(
         "SELECT id, position_id, symbol, interval, strategy, size, entry_price, exit_price, stop, target,
                 pnl, commission, return_pct, entry_ms, exit_ms, exit_reason, ambiguous
          FROM paper_trades WHERE account_id = ?1 ORDER BY id",
     )?;
-    let rows = stmt.query_map([a.id], |r| {
+    let rows = stmt.query_map([account_id], |r| {
         let reason: String = r.get(15)?;
         Ok(PaperTrade {
             id: r.get(0)?,

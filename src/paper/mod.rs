@@ -4,7 +4,8 @@
 //! - [`broker::PaperBroker`] implements [`crate::execution::Broker`]: the execution engine walks bars,
 //!   the broker decides what fills at what price, the engine's ledger writes it.
 //! - [`settings`]: `[paper]` and its overrides, resolved into a [`settings::FillModel`].
-//! - [`account`]: the account, positions, fills, trades, `verify` and `reset`.
+//! - [`account`]: the account, positions, fills, trades, `verify` and `reset`; [`history`]: its equity
+//!   over time, re-marked from the ledger and the stored bars (for reports).
 //! - [`process_store`]: the `paper-trade process` run: closed bars from the store since each market's
 //!   cursor, through the broker, one transaction per bar that changes anything.
 //!
@@ -23,6 +24,7 @@
 
 pub mod account;
 pub mod broker;
+pub mod history;
 pub mod random;
 pub mod settings;
 

@@ -52,6 +52,18 @@ pub fn compare_metrics(stored: &Table, fresh: &Metrics, tolerance: f64) -> Vec<D
     drifts
 }
 
+/// `tolerance` when it can be a relative tolerance (a number ≥ 0), else the usage error naming
+/// `--tolerance` (a negative or NaN one used to pass every check it was given).
+pub fn check_tolerance(tolerance: f64) -> Result<f64> {
+    if tolerance >= 0.0 {
+        Ok(tolerance)
+    } else {
+        Err(Error::usage(format!(
+            "--tolerance {tolerance}: must be a number of at least 0, e.g. 1e-9"
+        )))
+    }
+}
+
 /// One number compared as `--check` compares metrics: `exact` ones must be equal, reals within
 /// `tolerance` relative, and it must have a value now exactly when it had one then. `None` when it
 /// did not drift.
@@ -131,6 +143,28 @@ impl DataChange {
             self.stored_sha256.get(..12).unwrap_or(&self.stored_sha256),
             self.stored_bars
         )
+    }
+
+    /// The `--json` verdict of `--check` refused on changed data: the keys of a metric check's
+    /// document (`passed` false, nothing compared) plus `data_change` with both hashes and bar counts.
+    pub fn verdict_document(&self, origin: &Path, tolerance: f64) -> serde_json::Value {
+        serde_json::json!({
+            "playbook": origin.display().to_string(),
+            "passed": false,
+            "tolerance": tolerance,
+            "metrics_compared": 0,
+            "data_sha256_matches": false,
+            "drifts": [],
+            "data_change": {
+                "symbol": self.symbol,
+                "interval": self.interval.to_string(),
+                "sha256": self.sha256,
+                "bars": self.bars,
+                "stored_sha256": self.stored_sha256,
+                "stored_bars": self.stored_bars,
+            },
+            "message": self.message(origin),
+        })
     }
 
     /// The exit-3 error of `--check` on changed data (unless the hash is ignored).
@@ -347,6 +381,17 @@ mod tests {
             e.to_string()
                 .ends_with("pass --ignore-data-hash to compare anyway")
         );
+    }
+
+    #[test]
+    fn a_negative_or_nan_tolerance_is_refused() {
+        assert_eq!(check_tolerance(0.0).unwrap(), 0.0);
+        assert_eq!(check_tolerance(1e-9).unwrap(), 1e-9);
+        for bad in [-1.0, f64::NAN, -f64::INFINITY] {
+            let e = check_tolerance(bad).unwrap_err();
+            assert_eq!(e.exit_code(), 2);
+            assert!(e.to_string().starts_with("--tolerance "), "{e}");
+        }
     }
 
     #[test]

@@ -3,13 +3,13 @@
 //! `backtest --playbook P --check`. (Merging shard playbooks is `optimize::merge`.)
 //!
 //! ```toml
-//! [playbook]      name, status, created_at, flowrex_version, notes
+//! [playbook]      name, status, created_at, flowrex_version, content_sha256, notes
 //! [strategy]      name, [strategy.params], [strategy.file_sha256] (files the parameters name)
 //! [market]        symbol, interval, start, end, bars, data_sha256
 //! [backtest]      cash, commission, spread, fill, close_at_end, size, stop_policy
 //! [optimization]  method, objective, min_trades, seed, top_k, samples | population + generations,
-//!                 shard, merged_shards, constraints, space_size, feasible, evaluated, ranked, status,
-//!                 elapsed_s, history, [optimization.space]
+//!                 shard, merged_shards, constraints, space_size, feasible, feasible_estimated (only when true),
+//!                 evaluated, ranked, status, elapsed_s, history, [optimization.space]
 //! [metrics]       every metric of the best parameters, named as in `backtest --json`
 //! [[top]]         rank, candidate, objective, trades, [top.params] — best first (rank 1 is the best)
 //! [validation]    overfitting statistics and gate verdicts (see [`validation`])
@@ -20,9 +20,12 @@
 //! A metric without a finite value (`null` in `backtest --json`) is left out of `[metrics]`.
 
 mod check;
+pub mod manage;
 pub mod validation;
 
-pub use check::{CheckReport, DataChange, Drift, FileChange, compare_metrics, compare_value};
+pub use check::{
+    CheckReport, DataChange, Drift, FileChange, check_tolerance, compare_metrics, compare_value,
+};
 pub use validation::{Gate, GateVerdict, Gates, Validation, WalkForwardSection, WindowEntry};
 
 use std::fs;
@@ -339,6 +342,10 @@ pub struct Optimization {
     pub space_size: u64,
     /// Candidates satisfying the constraints and the strategy's own checks.
     pub feasible: u64,
+    /// True when `feasible` is an estimate from random draws (a grid of more than 2^20 candidates is
+    /// not counted one by one); absent when it is exact.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub feasible_estimated: bool,
     /// Candidates backtested.
     pub evaluated: u64,
     /// Candidates ranked (finite objective, at least `min_trades` trades).
@@ -417,11 +424,132 @@ impl Playbook {
         Playbook::from_toml(&text, &path.display().to_string())
     }
 
-    /// Writes the playbook atomically (temp file in the same folder, fsync, rename), creating the
-    /// folder if needed.
-    pub fn save(&self, path: &Path) -> Result<()> {
-        crate::atomic::write_atomic(path, self.to_toml()?.as_bytes())
+    /// The sha256 of [`Playbook::to_toml`]'s text (lowercase hex): what `[playbook] content_sha256`
+    /// records, so that a later edit by hand shows ([`Provenance`]).
+    pub fn content_sha256(&self) -> Result<String> {
+        Ok(sha256_hex(self.to_toml()?.as_bytes()))
     }
+
+    /// The TOML text with `content_sha256` added to `[playbook]` (after `flowrex_version`). The struct
+    /// has no such field: the hash covers the text without it, and reading ignores it.
+    pub fn to_signed_toml(&self) -> Result<String> {
+        let text = self.to_toml()?;
+        let line = format!("{CONTENT_KEY} = \"{}\"\n", sha256_hex(text.as_bytes()));
+        // `flowrex_version` is a plain one-line string, always written, so the line after it is inside
+        // `[playbook]`.
+        let at = text
+            .find("\nflowrex_version = ")
+            .and_then(|i| text[i + 1..].find('\n').map(|j| i + 1 + j + 1))
+            .ok_or_else(|| Error::invalid("cannot encode playbook: no flowrex_version line"))?;
+        Ok(format!("{}{line}{}", &text[..at], &text[at..]))
+    }
+
+    /// Writes the playbook atomically (temp file in the same folder, fsync, rename), creating the
+    /// folder if needed, with its `content_sha256` ([`Playbook::to_signed_toml`]).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        crate::atomic::write_atomic(path, self.to_signed_toml()?.as_bytes())
+    }
+}
+
+/// The key of `[playbook]` that holds the sha256 of the rest of the file as flowrex wrote it.
+pub const CONTENT_KEY: &str = "content_sha256";
+
+/// Whether a playbook file is as flowrex wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Provenance {
+    /// No `content_sha256`: written by hand or by a flowrex before it recorded one.
+    Unsigned,
+    /// The content matches its `content_sha256` (comments and layout aside: the hash covers what the
+    /// file means, re-encoded).
+    AsWritten,
+    /// Some value changed since flowrex wrote it: the recorded and the actual hash.
+    Edited {
+        /// `content_sha256` as recorded.
+        recorded: String,
+        /// The sha256 of the content now.
+        actual: String,
+    },
+}
+
+impl Provenance {
+    /// Of the playbook text `text` (`origin` names it in errors).
+    pub fn of_text(text: &str, origin: &str) -> Result<Provenance> {
+        let pb = Playbook::from_toml(text, origin)?;
+        let table: toml::Table = toml::from_str(text)
+            .map_err(|e| Error::invalid(format!("{origin}: not a valid playbook: {e}")))?;
+        let recorded = table
+            .get("playbook")
+            .and_then(|h| h.get(CONTENT_KEY))
+            .and_then(|v| v.as_str());
+        let Some(recorded) = recorded else {
+            return Ok(Provenance::Unsigned);
+        };
+        let actual = pb.content_sha256()?;
+        Ok(if actual == recorded {
+            Provenance::AsWritten
+        } else {
+            Provenance::Edited {
+                recorded: recorded.to_string(),
+                actual,
+            }
+        })
+    }
+
+    /// Of the playbook file at `path`.
+    pub fn of_file(path: &Path) -> Result<Provenance> {
+        let text = fs::read_to_string(path).at(path)?;
+        Provenance::of_text(&text, &path.display().to_string())
+    }
+}
+
+/// Refuses to replace the file at `path` with a new playbook unless it is absent, or a playbook with
+/// `status = "candidate"` that was not edited since flowrex wrote it (or predates `content_sha256`).
+/// A promoted (`active`, `retired`) or hand-edited playbook holds a decision a re-run must not erase
+/// silently; the error names the file, the reason and `--force`.
+pub fn check_replaceable(path: &Path) -> Result<()> {
+    // Only a regular file is read: opening a FIFO would block, and what may be replaced at all (no
+    // folder, FIFO or device) is the output rules' to say.
+    match fs::metadata(path) {
+        Ok(m) if m.is_file() => {}
+        Ok(_) => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io(path, e)),
+    }
+    let text = fs::read_to_string(path).at(path)?;
+    let origin = path.display().to_string();
+    let refuse = |why: String| {
+        Err(Error::invalid(format!(
+            "{origin}: {why}; refusing to replace it (pass --force to replace it anyway, or write \
+             elsewhere with --out)"
+        )))
+    };
+    let pb = match Playbook::from_toml(&text, &origin) {
+        Ok(pb) => pb,
+        Err(_) => return refuse("exists and is not a playbook".into()),
+    };
+    if pb.playbook.status != "candidate" {
+        return refuse(format!(
+            "is a playbook with status = \"{}\" (only a \"candidate\" is replaced)",
+            pb.playbook.status
+        ));
+    }
+    match Provenance::of_text(&text, &origin)? {
+        Provenance::Edited { recorded, actual } => refuse(format!(
+            "was edited since flowrex wrote it (content sha256 {} recorded, {} now)",
+            &recorded[..recorded.len().min(12)],
+            &actual[..12]
+        )),
+        Provenance::Unsigned | Provenance::AsWritten => Ok(()),
+    }
+}
+
+/// The sha256 of `bytes` in lowercase hex.
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]

@@ -94,6 +94,31 @@ impl Default for ProvidersConfig {
     }
 }
 
+impl ProvidersConfig {
+    /// Refuses settings that cannot fetch anything (they used to be accepted and bent to 1): a 0 ms
+    /// timeout fails every request, 0 attempts or 0 requests a minute send none.
+    pub fn check(&self) -> Result<()> {
+        let zero = [
+            ("timeout_ms", self.timeout_ms == 0),
+            ("max_attempts", self.max_attempts == 0),
+            (
+                "twelvedata.requests_per_minute",
+                self.twelvedata.requests_per_minute == 0,
+            ),
+            (
+                "binance.weight_per_minute",
+                self.binance.weight_per_minute == 0,
+            ),
+        ];
+        match zero.iter().find(|(_, is_zero)| *is_zero) {
+            Some((key, _)) => Err(Error::invalid(format!(
+                "[providers] {key} = 0: must be at least 1"
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
 /// `[providers.twelvedata]`.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]

@@ -12,7 +12,9 @@
 //! - [`stats`]: metrics through the field table (`metrics::fields`), so every label, unit and number
 //!   format is the `backtest` text table's and every value carries its `backtest --json` key
 //! - [`compose`]: a backtest ([`compose::backtest_page`]) or an optimization
-//!   ([`compose::optimize_page`]) from the engine's and optimizer's own outputs
+//!   ([`compose::optimize_page`]) from the engine's and optimizer's own outputs;
+//!   [`compose_paper`]: a paper account from the database and the store;
+//!   [`compose_journal`]: a `journal analyze` result with the trades behind it
 //! - [`html`]: the document builder; [`svg`]: chart primitives; [`scale`]: ticks, colours, downsampling
 //!
 //! Long series are drawn downsampled (first/min/max/last per pixel column) and crowded trade markers
@@ -24,6 +26,8 @@
 
 pub mod backtest;
 pub mod compose;
+pub mod compose_journal;
+pub mod compose_paper;
 pub mod html;
 pub mod journal;
 pub mod optimize;

@@ -4,6 +4,8 @@
 //! `i - 1` and strictly above at `i` — go long; if it crossed below, go short. Either entry first closes
 //! the open trade (also when it points the same way, after a cross through exact equality was missed).
 
+use std::ops::Range;
+
 use super::{ParamSpec, Params, Strategy, warmup_of};
 use crate::candles::Candles;
 use crate::engine::{Action, Entry, PositionView, Signals};
@@ -103,6 +105,50 @@ impl Signals for SmaCrossSignals {
             Action::Hold
         }
     }
+
+    /// The decisions of [`SmaCross`] never look at the position, so they are listed ahead: the two
+    /// series are compared 64 bars at a time into bit masks (`f < s`, `f > s`; branch-free, so the
+    /// compiler vectorizes it), and a cross is a bit set in one mask whose previous bit is set in the
+    /// other — bit for bit `decide`'s rule (`s[i−1] < f[i−1]` is `f[i−1] > s[i−1]`; NaN compares
+    /// false either way).
+    fn scan(&mut self, bars: Range<usize>, out: &mut Vec<(usize, Action)>) -> bool {
+        let (fast, slow) = (&self.fast[..], &self.slow[..]);
+        let lo = bars.start.max(1);
+        let hi = bars.end.min(fast.len()).min(slow.len());
+        if lo >= hi {
+            return true;
+        }
+        // Bit 0 of the carries: the comparison at the bar before the chunk.
+        let mut carry_lt = u64::from(fast[lo - 1] < slow[lo - 1]);
+        let mut carry_gt = u64::from(fast[lo - 1] > slow[lo - 1]);
+        for (c, (f, s)) in fast[lo..hi]
+            .chunks(64)
+            .zip(slow[lo..hi].chunks(64))
+            .enumerate()
+        {
+            let (mut lt, mut gt) = (0u64, 0u64);
+            for (k, (&f, &s)) in f.iter().zip(s).enumerate() {
+                lt |= u64::from(f < s) << k;
+                gt |= u64::from(f > s) << k;
+            }
+            let up = gt & ((lt << 1) | carry_lt);
+            let down = lt & ((gt << 1) | carry_gt);
+            let top = f.len() - 1;
+            (carry_lt, carry_gt) = ((lt >> top) & 1, (gt >> top) & 1);
+            let mut crosses = up | down;
+            while crosses != 0 {
+                let k = crosses.trailing_zeros();
+                let entry = if up >> k & 1 == 1 {
+                    Entry::long()
+                } else {
+                    Entry::short()
+                };
+                out.push((lo + c * 64 + k as usize, Action::Enter(entry)));
+                crosses &= crosses - 1;
+            }
+        }
+        true
+    }
 }
 
 #[cfg(test)]
@@ -143,6 +189,130 @@ mod tests {
             let part = decisions(&full.slice(0..cut));
             assert_eq!(part[..], all[..part.len()], "cut at {cut}");
         }
+    }
+
+    #[test]
+    fn scan_lists_exactly_the_decisions() {
+        use crate::candles::Interval;
+        use crate::candles::synthetic::{SyntheticSpec, generate};
+        // Closes on a coarse grid (0.5 steps), so the SMAs are often exactly equal: crosses through
+        // equality, which the strict rule misses, are exercised.
+        let mut c = generate(&SyntheticSpec::new(3000, 5, Interval::Hour1));
+        c.close = c.close.iter().map(|x| (x * 2.0).round() / 2.0).collect();
+        let flat = PositionView::default();
+        for (fast, slow) in [(2, 3), (3, 7), (5, 20)] {
+            let params = super::super::resolve_params(
+                &SmaCross,
+                &[
+                    ("fast".into(), fast.to_string()),
+                    ("slow".into(), slow.to_string()),
+                ],
+            )
+            .unwrap();
+            let mut sig = SmaCrossSignals::new(&c, &params, &IndicatorCache::new());
+            let first = sig.warmup() + 1;
+            let want: Vec<(usize, Action)> = (first..c.len())
+                .map(|i| (i, sig.decide(i, &flat)))
+                .filter(|(_, a)| *a != Action::Hold)
+                .collect();
+            let ties = (first..c.len())
+                .filter(|&i| sig.fast[i] == sig.slow[i])
+                .count();
+            assert!(ties > 10 && want.len() > 50, "{fast}/{slow}: {ties} ties");
+            // Scanned in uneven pieces: the carried comparison must cross piece boundaries.
+            let mut got = Vec::new();
+            for piece in [
+                first..first,
+                first..1000,
+                1000..1001,
+                1001..2999,
+                2999..5000,
+            ] {
+                assert!(sig.scan(piece, &mut got));
+            }
+            assert_eq!(got, want, "{fast}/{slow}");
+        }
+    }
+
+    /// The fast path of the optimizer (the event-driven engine over [`SmaCrossSignals::scan`]) against
+    /// the bar loop over [`SmaCrossSignals::decide`], bit for bit: trades, counters, the whole equity
+    /// curve and the equity at marked bars, for several parameter sets, fill rules, sizings and costs,
+    /// on random-walk hourly bars (one with closes on a 0.5 grid, so the SMAs tie) and on GOOG.
+    #[test]
+    fn event_runs_equal_the_bar_loop_on_real_signals() {
+        use crate::candles::synthetic::{SyntheticSpec, generate};
+        use crate::candles::{Interval, TimeRange, store};
+        use crate::engine::events::{CloseRange, Marks};
+        use crate::engine::{BacktestConfig, Fill, Sizing, StopPolicy, bar_loop};
+        let mut tied = generate(&SyntheticSpec::new(4000, 7, Interval::Hour1));
+        tied.close = tied.close.iter().map(|x| (x * 2.0).round() / 2.0).collect();
+        let goog = format!("{}/data/GOOG/1d.parquet", env!("CARGO_MANIFEST_DIR"));
+        let sets = [
+            generate(&SyntheticSpec::new(6000, 3, Interval::Hour1)),
+            tied,
+            store::read_parquet(goog.as_ref(), &TimeRange::ALL)
+                .unwrap()
+                .0,
+        ];
+        let (mut trades, mut runs) = (0, 0);
+        for c in &sets {
+            let n = c.len();
+            let range = CloseRange::of(&c.close);
+            let marks: Vec<f64> = (0..n)
+                .filter(|i| i % 24 == 23 || i + 1 == n)
+                .map(|i| i as f64)
+                .collect();
+            for (fast, slow) in [(2, 3), (5, 20), (10, 20), (20, 100), (50, 200)] {
+                let params = super::super::resolve_params(
+                    &SmaCross,
+                    &[
+                        ("fast".into(), fast.to_string()),
+                        ("slow".into(), slow.to_string()),
+                    ],
+                )
+                .unwrap();
+                for fill in [Fill::NextOpen, Fill::Close] {
+                    for (k, sizing) in [Sizing::All, Sizing::Units(3.0), Sizing::PctEquity(50.0)]
+                        .into_iter()
+                        .enumerate()
+                    {
+                        let cfg = BacktestConfig {
+                            cash: 10_000.0,
+                            commission: [0.002, 0.0, 0.0001][k],
+                            spread: [0.0, 0.0003, 0.0][k],
+                            fill,
+                            close_at_end: k == 1,
+                            sizing,
+                            stop_policy: StopPolicy::Pessimistic,
+                        };
+                        let mut sig = SmaCrossSignals::new(c, &params, &IndicatorCache::new());
+                        let want = bar_loop::run(c, &mut sig, &cfg).unwrap();
+                        let what = format!("{n} bars, {fast}/{slow}, {cfg:?}");
+                        let all = crate::engine::events::run(c, &mut sig, &cfg, Marks::All, range)
+                            .unwrap()
+                            .unwrap();
+                        assert_eq!(format!("{:?}", all.run), format!("{want:?}"), "{what}");
+                        let at =
+                            crate::engine::events::run(c, &mut sig, &cfg, Marks::At(&marks), range)
+                                .unwrap()
+                                .unwrap();
+                        let gathered: Vec<u64> = marks
+                            .iter()
+                            .map(|&k| want.equity[k as usize].to_bits())
+                            .collect();
+                        let got: Vec<u64> = at.marked.iter().map(|v| v.to_bits()).collect();
+                        assert_eq!(got, gathered, "{what}");
+                        assert_eq!(at.equity_last.to_bits(), want.equity[n - 1].to_bits());
+                        assert_eq!(format!("{:?}", at.run.trades), format!("{:?}", want.trades));
+                        trades += want.trades.len();
+                        runs += 1;
+                    }
+                }
+            }
+        }
+        // 3 data sets x 5 parameter sets x 2 fills x 3 sizings, with trades to compare.
+        assert_eq!(runs, 90);
+        assert!(trades > 5000, "{trades}");
     }
 
     #[test]

@@ -415,7 +415,11 @@ fn cli_bad_input_messages() {
         ])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("flowrex fetch"));
+        // The hint names the home: the test runs in another folder (see tests/it/conventions.rs).
+        .stderr(
+            predicate::str::contains("`flowrex --home ")
+                .and(predicate::str::contains(" fetch --provider csv")),
+        );
     flowrex(home.path())
         .args(GOOG)
         .args(["--start", "2030-01-01"])

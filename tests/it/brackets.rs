@@ -206,7 +206,9 @@ fn cli_accepts_the_reference_policy_and_explains_every_policy() {
         .args(["backtest", "--help"])
         .output()
         .unwrap();
+    // Help is wrapped to the terminal (80 columns here): phrases are compared with the lines joined.
     let help = String::from_utf8_lossy(&out.stdout);
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
     for (value, says) in [
         ("pessimistic", "an open beyond the target exits at the open"),
         ("optimistic", "Both reached inside a bar: the target"),

@@ -303,7 +303,7 @@ fn twelvedata_multi_page_range_is_paginated_backwards_until_covered() {
     assert_eq!(j["symbols"][0]["new_rows"], 12_000);
     assert_eq!(j["symbols"][0]["total_rows"], 12_000);
     assert_eq!(j["symbols"][0]["status"], "ok");
-    assert_eq!(j["symbols"][0]["first"], "2024-01-01");
+    assert_eq!(j["symbols"][0]["first"], "2024-01-01T00:00:00Z");
     assert_eq!(j["symbols"][0]["requests"], 3);
 }
 

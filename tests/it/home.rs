@@ -60,9 +60,11 @@ fn refuses(s: &Scratch, args: &[&str], stdin: &str) {
     assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
     assert_eq!(
         err,
+        // The suggested commands carry the home, as the error is read in another folder (issue 18).
         format!(
-            "error: {}: no such home folder; check --home / $FLOWREX_HOME, or create it with an \
-             import (`flowrex fetch --provider …`) or `flowrex risk-check state --balance X`\n",
+            "error: {0}: no such home folder; check --home / $FLOWREX_HOME, or create it with an \
+             import (`flowrex --home {0} fetch --provider …`) or \
+             `flowrex --home {0} risk-check state --balance X`\n",
             s.typo.display()
         ),
         "{args:?}"

@@ -82,6 +82,7 @@ fn entry(strategy: &str, symbol: &str, source: Source, trade: TradeRecord) -> Ne
         account: None,
         order_ids: Vec::new(),
         trade,
+        bars_known: true,
     }
 }
 

@@ -7,7 +7,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Output;
 
-use arrow_array::{Array, BooleanArray, Float64Array, Int64Array, UInt32Array, UInt64Array};
+use arrow_array::{
+    Array, BooleanArray, Float64Array, Int64Array, TimestampMillisecondArray, UInt32Array,
+    UInt64Array,
+};
 use serde_json::Value;
 
 use crate::support::{
@@ -62,6 +65,7 @@ fn comparable(path: &Path) -> toml::Table {
     let mut t = load_toml(path);
     let pb = t["playbook"].as_table_mut().unwrap();
     pb.remove("created_at");
+    pb.remove("content_sha256");
     pb.remove("name");
     let o = t["optimization"].as_table_mut().unwrap();
     o.remove("elapsed_s");
@@ -87,6 +91,8 @@ fn read_results(path: &Path) -> Vec<Row> {
                 } else if let Some(a) = col.downcast_ref::<Int64Array>() {
                     Some(a.value(r) as f64)
                 } else if let Some(a) = col.downcast_ref::<UInt64Array>() {
+                    Some(a.value(r) as f64)
+                } else if let Some(a) = col.downcast_ref::<TimestampMillisecondArray>() {
                     Some(a.value(r) as f64)
                 } else if let Some(a) = col.downcast_ref::<UInt32Array>() {
                     Some(a.value(r) as f64)

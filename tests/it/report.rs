@@ -902,3 +902,199 @@ fn every_cli_page_renders_in_chromium() {
         check_in_browser(name, &std::fs::read_to_string(path).unwrap(), height);
     }
 }
+
+// ---- Paper account and journal pages --------------------------------------------------------------
+
+/// The headline cards of section `id`: (label, value).
+fn cards(root: &El, id: &str) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    section(root, id).find(&|e| e.attr("class") == Some("card"), &mut found);
+    found
+        .iter()
+        .map(|c| {
+            let parts = c.all("div");
+            (parts[0].text(), parts[1].text())
+        })
+        .collect()
+}
+
+fn card(root: &El, id: &str, label: &str) -> String {
+    cards(root, id)
+        .into_iter()
+        .find(|c| c.0 == label)
+        .unwrap_or_else(|| panic!("no card {label}"))
+        .1
+}
+
+/// A bundled home whose paper account traded the GOOG playbook's closed backtest trades (93, the last
+/// one closed by an exit order: the account ends flat), with the playbook in `<home>/playbooks/`; and
+/// the playbook's path.
+fn paper_home() -> (tempfile::TempDir, PathBuf) {
+    use crate::paper_journal::{autonomous, backtest_of, drive, home_with_playbook, model};
+    let (home, pb) = home_with_playbook();
+    let (candles, bt) = backtest_of(home.path(), &pb);
+    let mut db = autonomous(home.path());
+    drive(&mut db, &model(0.0), &candles, &bt, None);
+    (home, pb)
+}
+
+fn paper_pages(h: &Path, pb: &Path) -> (PathBuf, PathBuf) {
+    let (paper, journal) = (h.join("paper.html"), h.join("journal.html"));
+    ok(h, &["report", "paper", "--out", p(&paper)]);
+    ok(
+        h,
+        &[
+            "report",
+            "journal",
+            "--strategy",
+            "manual",
+            "--symbol",
+            "GOOG",
+            "--source",
+            "paper",
+            "--playbook",
+            p(pb),
+            "--max-lag",
+            "0",
+            "--out",
+            p(&journal),
+        ],
+    );
+    (paper, journal)
+}
+
+#[test]
+fn paper_and_journal_pages_show_the_account_and_the_analysis() {
+    let (home, pb) = paper_home();
+    let h = home.path();
+    let (paper, journal) = paper_pages(h, &pb);
+
+    // The paper page: the numbers of `paper-trade account --json`, every fill and trade.
+    let acct = json(&ok(h, &["--json", "paper-trade", "account"]))["account"].clone();
+    let (_, root) = page(&paper);
+    assert_eq!(
+        section_ids(&root)[..3],
+        ["account", "equity", "drawdown"].map(String::from)
+    );
+    let money = |k: &str| format!("{:.2}", acct[k].as_f64().unwrap());
+    assert_eq!(card(&root, "account", "Equity"), money("equity"));
+    assert_eq!(
+        card(&root, "account", "Realized P&L"),
+        money("realized_pnl")
+    );
+    assert_eq!(
+        card(&root, "account", "Closed trades"),
+        acct["total_trades"].to_string()
+    );
+    // The equity curve, re-marked from the ledger and the bars, ends at the account's equity (else
+    // the page says where they part).
+    assert!(
+        !notices(&root)
+            .iter()
+            .any(|n| n.contains("equity curve ends")),
+        "{:?}",
+        notices(&root)
+    );
+    let fills = acct["fills"].as_i64().unwrap();
+    // 93 round trips: 93 opening and 93 closing fills.
+    assert_eq!(fills, 2 * 93);
+    assert!(
+        section(&root, "fills")
+            .text()
+            .contains(&format!("{fills} fills;")),
+        "{}",
+        section(&root, "fills").text()
+    );
+    // 25 first and 25 last fills; no open position, so no such section.
+    let table = rows(&root, "fills");
+    assert_eq!(table.len(), 25 + 1 + 25);
+    assert_eq!(table[25], [format!("… {} rows omitted …", fills - 50)]);
+    assert!(!section_ids(&root).contains(&"open-positions".to_string()));
+
+    // The journal page: the numbers of `journal analyze --json`.
+    let a = json(&ok(
+        h,
+        &[
+            "--json",
+            "journal",
+            "analyze",
+            "--strategy",
+            "manual",
+            "--symbol",
+            "GOOG",
+            "--source",
+            "paper",
+            "--playbook",
+            p(&pb),
+            "--max-lag",
+            "0",
+        ],
+    ));
+    let (_, root) = page(&journal);
+    let matched = a["matched"].as_u64().unwrap();
+    assert_eq!(matched, 93);
+    assert_eq!(card(&root, "summary", "Matched trades"), "93");
+    assert_eq!(card(&root, "summary", "Match rate (real trades)"), "100.0%");
+    assert_eq!(card(&root, "summary", "Mean entry slippage [bps]"), "0.00");
+    // The P&L gap table: real and backtest (scaled to the real size) as the analysis has them.
+    let gap = rows(&root, "p-l-gap");
+    let row = |part: &str| gap.iter().find(|r| r[0] == part).unwrap()[1].clone();
+    assert_eq!(
+        row("Real P&L"),
+        format!("{:.2}", a["pnl_gap"]["real_pnl"].as_f64().unwrap())
+    );
+    assert_eq!(
+        row("Backtest P&L"),
+        format!("{:.2}", a["pnl_gap"]["backtest_pnl"].as_f64().unwrap())
+    );
+    assert_eq!(row("Signal"), "0.00");
+    let win = rows(&root, "metrics-side-by-side");
+    let win = win.iter().find(|r| r[0] == "Win Rate [%]").unwrap();
+    assert_eq!(win[1], win[2]);
+    // 25 first and 25 last matched trades.
+    let table = rows(&root, "matched-trades");
+    assert_eq!(table.len(), 25 + 1 + 25);
+    assert_eq!(table[25], [format!("… {} rows omitted …", matched - 50)]);
+}
+
+#[test]
+fn paper_and_journal_pages_refuse_what_they_cannot_show() {
+    let home = bundled_home();
+    let h = home.path();
+    let r = run(h, &["report", "paper"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.starts_with("error: no paper account yet"),
+        "{}",
+        r.stderr
+    );
+    let r = run(
+        h,
+        &[
+            "report",
+            "journal",
+            "--strategy",
+            "nobody",
+            "--symbol",
+            "GOOG",
+        ],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    assert!(
+        !h.join("reports").exists(),
+        "nothing written under reports/"
+    );
+}
+
+#[test]
+fn paper_and_journal_cli_pages_render_in_chromium() {
+    if !chromium_available("paper_and_journal_cli_pages_render_in_chromium") {
+        return;
+    }
+    let (home, pb) = paper_home();
+    let (paper, journal) = paper_pages(home.path(), &pb);
+    for (name, path, height) in [("cli-paper", &paper, 5200), ("cli-journal", &journal, 3000)] {
+        check_in_browser(name, &std::fs::read_to_string(path).unwrap(), height);
+    }
+}

@@ -129,6 +129,7 @@ fn comparable(mut t: toml::Table) -> toml::Table {
     t.remove("validation");
     let pb = t["playbook"].as_table_mut().unwrap();
     pb.remove("created_at");
+    pb.remove("content_sha256");
     pb.remove("name");
     let o = t["optimization"].as_table_mut().unwrap();
     for k in ["elapsed_s", "results", "merged_shards", "shard"] {

@@ -83,6 +83,7 @@ fn comparable(path: &Path) -> toml::Table {
     let mut t = load_toml(path);
     let pb = t["playbook"].as_table_mut().unwrap();
     pb.remove("created_at");
+    pb.remove("content_sha256");
     pb.remove("name");
     t["optimization"]
         .as_table_mut()
