@@ -145,6 +145,12 @@ pub fn run(
     };
     let order = schedule(&lanes);
     if order.is_empty() {
+        // Nothing to cycle, but a halted state is still reported (exit 3 under cron), so a halt is
+        // never silent just because no bar closed; nothing is written.
+        let sup = db.read(|tx| stages::supervise(tx))?;
+        if sup.state == TradingState::Halted {
+            report.halted = sup.reason.or(Some("halted".into()));
+        }
         return Ok(report);
     }
     let names: Vec<&str> = selected.iter().map(|s| s.name.as_str()).collect();

@@ -3,6 +3,7 @@
 //! rendering only; the logic is in [`flowrex::agents`].
 
 use std::fs::{File, TryLockError};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -17,6 +18,7 @@ use flowrex::agents::state::{self, TradingState};
 use flowrex::error::{Error, IoContext, Result};
 use flowrex::home::Home;
 use flowrex::indicators::IndicatorCache;
+use flowrex::outputs::OutputPlan;
 
 /// Arguments of `paper-trade run`.
 #[derive(Debug, clap::Args)]
@@ -39,6 +41,10 @@ pub struct RunArgs {
         value_name = "DURATION"
     )]
     pub every: String,
+    /// Write node_exporter textfile gauges of each run here (cycles, entries, denials, fills, halted,
+    /// last success time), atomically; a failed run keeps the last success time.
+    #[arg(long, value_name = "PATH.prom")]
+    pub metrics_file: Option<PathBuf>,
 }
 
 /// `60s`, `5m`, `1h` or plain seconds.
@@ -82,10 +88,23 @@ pub fn run(ctx: &Context, home: &Home, a: RunArgs, now_ms: Option<i64>) -> Resul
     } else {
         None
     };
+    if let Some(file) = &a.metrics_file {
+        // Checked before anything runs: never into the store, over a state file or a special file.
+        OutputPlan::new(home).add("--metrics-file", file)?.open()?;
+    }
     let _lock = lock(home, Duration::from_millis(a.wait_ms))?;
-    let Some(every) = every else {
+    let once = |idle_note: bool| {
         let now = now_ms.unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
-        return run_once(ctx, home, &a.playbooks, now, true);
+        let started = Instant::now();
+        let result = run_once(ctx, home, &a.playbooks, now, idle_note);
+        if let Some(file) = &a.metrics_file {
+            let report = result.as_ref().ok().map(|(_, r)| r);
+            write_run_metrics(file, home, report, started.elapsed().as_secs_f64())?;
+        }
+        result.map(|(out, _)| out)
+    };
+    let Some(every) = every else {
+        return once(true);
     };
     let _ = ctrlc::set_handler(|| {
         if STOP.swap(true, std::sync::atomic::Ordering::SeqCst) {
@@ -93,8 +112,7 @@ pub fn run(ctx: &Context, home: &Home, a: RunArgs, now_ms: Option<i64>) -> Resul
         }
     });
     loop {
-        let now = now_ms.unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
-        let out = run_once(ctx, home, &a.playbooks, now, false)?;
+        let out = once(false)?;
         if out != Outcome::Done {
             return Ok(out);
         }
@@ -115,7 +133,7 @@ fn run_once(
     playbooks: &[String],
     now_ms: i64,
     idle_note: bool,
-) -> Result<Outcome> {
+) -> Result<(Outcome, RunReport)> {
     let selected = settings::select(&home.playbooks_dir(), playbooks)?;
     if selected.is_empty() {
         return Err(Error::invalid(format!(
@@ -136,10 +154,127 @@ fn run_once(
     if report.cycles > 0 || report.halted.is_some() || idle_note {
         show_run(ctx, &report)?;
     }
-    Ok(match report.halted {
+    let outcome = match report.halted {
         Some(_) => Outcome::Refused,
         None => Outcome::Done,
-    })
+    };
+    Ok((outcome, report))
+}
+
+/// Writes `--metrics-file` of one run: per playbook its cycles, entries, orders, recommendations,
+/// denials and exits; the run's fills, duration and whether it was halted. Only a run that ended
+/// without error and without a halt moves `…_last_success_timestamp_seconds`; the others keep the
+/// previous file's (`report` is `None` for a run that failed). Every gauge is labelled with the home's
+/// absolute path (node_exporter refuses one series in two files: two homes, two files).
+fn write_run_metrics(
+    file: &Path,
+    home: &Home,
+    report: Option<&RunReport>,
+    seconds: f64,
+) -> Result<()> {
+    use flowrex::prom::{TextFile, now_seconds, previous_value};
+    const LAST_SUCCESS: &str = "flowrex_paper_run_last_success_timestamp_seconds";
+    let ok = report.is_some_and(|r| r.halted.is_none());
+    let root = std::path::absolute(home.root()).unwrap_or_else(|_| home.root().to_path_buf());
+    let root = root.display().to_string();
+    let h = [("home", root.as_str())];
+    let mut f = TextFile::new();
+    let last = if ok {
+        Some(now_seconds())
+    } else {
+        previous_value(file, LAST_SUCCESS)
+    };
+    if let Some(t) = last {
+        f.gauge(
+            LAST_SUCCESS,
+            "When a paper-trade run last ended without error or halt (Unix time).",
+            &h,
+            t,
+        )?;
+    }
+    let run_gauges = [
+        (
+            "flowrex_paper_run_last_run_timestamp_seconds",
+            "When the last paper-trade run ended (Unix time).",
+            now_seconds(),
+        ),
+        (
+            "flowrex_paper_run_duration_seconds",
+            "Wall time of the last paper-trade run.",
+            seconds,
+        ),
+        (
+            "flowrex_paper_run_failed",
+            "1 when the last paper-trade run ended with an error.",
+            f64::from(u8::from(report.is_none())),
+        ),
+        (
+            "flowrex_paper_run_halted",
+            "1 when the trading state stopped the last run (halted).",
+            f64::from(u8::from(report.is_some_and(|r| r.halted.is_some()))),
+        ),
+    ];
+    for (name, help, value) in run_gauges {
+        f.gauge(name, help, &h, value)?;
+    }
+    let Some(r) = report else {
+        return f.write(file);
+    };
+    f.gauge(
+        "flowrex_paper_run_fills",
+        "Fills the paper broker made in the last run.",
+        &h,
+        r.fills as f64,
+    )?;
+    for p in &r.playbooks {
+        playbook_gauges(&mut f, h[0], p)?;
+    }
+    f.write(file)
+}
+
+/// The gauges of one playbook's part of a run, labelled with the home and the playbook.
+fn playbook_gauges(
+    f: &mut flowrex::prom::TextFile,
+    home: (&str, &str),
+    p: &flowrex::agents::run::PlaybookRun,
+) -> Result<()> {
+    let l = [home, ("playbook", p.playbook.as_str())];
+    let per = [
+        (
+            "flowrex_paper_run_cycles",
+            "Cycles (newly closed bars decided) in the last run.",
+            p.cycles,
+        ),
+        (
+            "flowrex_paper_run_entries",
+            "Entry proposals in the last run.",
+            p.entries,
+        ),
+        (
+            "flowrex_paper_run_orders_submitted",
+            "Orders submitted (autonomous mode) in the last run.",
+            p.submitted,
+        ),
+        (
+            "flowrex_paper_run_recommendations",
+            "Recommendations recorded (guide mode) in the last run.",
+            p.recommended,
+        ),
+        (
+            "flowrex_paper_run_entries_denied",
+            "Entries refused or denied by risk, or blocked by the state, in the last run.",
+            p.denied,
+        ),
+        (
+            "flowrex_paper_run_exits",
+            "Exit orders in the last run.",
+            p.exits,
+        ),
+    ];
+    for (name, help, value) in per {
+        f.gauge(name, help, &l, value as f64)?;
+    }
+    Ok(())
 }
 
 /// One run per home at a time: an OS lock on `<home>/agents.lock`, waited for up to `wait`.

@@ -372,3 +372,174 @@ fn a_metrics_file_in_the_store_or_over_the_playbook_is_refused_before_any_work()
         "the candles were replaced"
     );
 }
+
+/// The one sample of metric `name` in a parsed file whose labels contain `label` (e.g.
+/// `playbook="goog"`; "" for any).
+fn value(m: &BTreeMap<String, f64>, name: &str, label: &str) -> f64 {
+    let hits: Vec<f64> = m
+        .iter()
+        .filter(|(k, _)| {
+            k.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('{') && rest.contains(label))
+        })
+        .map(|(_, v)| *v)
+        .collect();
+    assert_eq!(hits.len(), 1, "{name} {label} in {m:?}");
+    hits[0]
+}
+
+#[test]
+fn paper_run_writes_gauges_and_only_a_clean_run_moves_the_last_success() {
+    let home = bundled_home();
+    let h = home.path();
+    let pb = h.join("playbooks/goog.toml");
+    let ok = |args: &[&str]| {
+        let r = run(h, args);
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+        r
+    };
+    ok(&[
+        "optimize",
+        "--strategy",
+        "sma_cross",
+        "--symbol",
+        "GOOG",
+        "--interval",
+        "1d",
+        "--param",
+        "fast=5..10:5",
+        "--param",
+        "slow=20..40:20",
+        "--out",
+        pb.to_str().unwrap(),
+    ]);
+    ok(&[
+        "playbooks",
+        "set-status",
+        "goog",
+        "active",
+        "--note",
+        "paper",
+    ]);
+    // A protective stop, so entries are sized and submitted rather than refused with "no stop".
+    let text = std::fs::read_to_string(&pb).unwrap();
+    std::fs::write(&pb, format!("{text}\n[paper]\nstop_pct = 3.0\n")).unwrap();
+    ok(&["paper-trade", "mode", "autonomous", "--reason", "test"]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("paper.prom");
+    let m = file.to_str().unwrap();
+
+    let before = now();
+    ok(&["paper-trade", "run", "--metrics-file", m]);
+    let after = now();
+    let first = parse(&std::fs::read_to_string(&file).unwrap());
+    promtool(&file);
+    only_file(dir.path(), "paper.prom");
+    let json = |args: &[&str]| -> serde_json::Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        crate::support::json(&ok(&all))
+    };
+    let cycles = json(&["paper-trade", "cycles", "--last", "100000"])["cycles"]
+        .as_array()
+        .unwrap()
+        .len();
+    let fills = json(&["paper-trade", "fills", "--limit", "100000"])["fills"]
+        .as_array()
+        .unwrap()
+        .len();
+    let g = |name: &str| value(&first, name, "playbook=\"goog\"");
+    assert_eq!(g("flowrex_paper_run_cycles"), cycles as f64);
+    assert!(fills > 0, "the stop should let entries fill");
+    assert_eq!(value(&first, "flowrex_paper_run_fills", ""), fills as f64);
+    assert_eq!(
+        g("flowrex_paper_run_orders_submitted") + g("flowrex_paper_run_entries_denied"),
+        g("flowrex_paper_run_entries")
+    );
+    assert_eq!(value(&first, "flowrex_paper_run_failed", ""), 0.0);
+    // Every gauge names the home (two homes, two files, no clash in the collector).
+    let home_label = format!("home=\"{}\"", std::path::absolute(h).unwrap().display());
+    assert!(first.keys().all(|k| k.contains(&home_label)), "{first:?}");
+    assert_eq!(value(&first, "flowrex_paper_run_halted", ""), 0.0);
+    let success = value(
+        &first,
+        "flowrex_paper_run_last_success_timestamp_seconds",
+        "",
+    );
+    assert!(
+        before - 1.0 <= success && success <= after + 1.0,
+        "{before} {success} {after}"
+    );
+
+    // Nothing new: still a success, in which the playbook ran no cycle.
+    ok(&["paper-trade", "run", "--metrics-file", m]);
+    let idle = parse(&std::fs::read_to_string(&file).unwrap());
+    assert!(
+        value(
+            &idle,
+            "flowrex_paper_run_last_success_timestamp_seconds",
+            ""
+        ) >= success
+    );
+    assert_eq!(
+        value(&idle, "flowrex_paper_run_cycles", "playbook=\"goog\""),
+        0.0
+    );
+    assert_eq!(value(&idle, "flowrex_paper_run_fills", ""), 0.0);
+
+    // A halted run (exit 3) and a failed one (exit 1) keep the last success time.
+    let kept = value(
+        &idle,
+        "flowrex_paper_run_last_success_timestamp_seconds",
+        "",
+    );
+    ok(&["paper-trade", "halt", "--reason", "test"]);
+    assert_eq!(run(h, &["paper-trade", "run", "--metrics-file", m]).code, 3);
+    let halted = parse(&std::fs::read_to_string(&file).unwrap());
+    assert_eq!(value(&halted, "flowrex_paper_run_halted", ""), 1.0);
+    assert_eq!(
+        value(
+            &halted,
+            "flowrex_paper_run_last_success_timestamp_seconds",
+            ""
+        ),
+        kept
+    );
+    let r = run(
+        h,
+        &[
+            "paper-trade",
+            "run",
+            "--playbook",
+            "missing",
+            "--metrics-file",
+            m,
+        ],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let failed = parse(&std::fs::read_to_string(&file).unwrap());
+    assert_eq!(value(&failed, "flowrex_paper_run_failed", ""), 1.0);
+    assert_eq!(
+        value(
+            &failed,
+            "flowrex_paper_run_last_success_timestamp_seconds",
+            ""
+        ),
+        kept
+    );
+    promtool(&file);
+
+    // Never into the store.
+    let goog = h.join("data/GOOG/1d.parquet");
+    let r = run(
+        h,
+        &[
+            "paper-trade",
+            "run",
+            "--metrics-file",
+            goog.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("inside the candle store"), "{}", r.stderr);
+}
