@@ -147,7 +147,7 @@ pub fn run(
     if order.is_empty() {
         // Nothing to cycle, but a halted state is still reported (exit 3 under cron), so a halt is
         // never silent just because no bar closed; nothing is written.
-        let sup = db.read(|tx| stages::supervise(tx))?;
+        let sup = db.read(stages::supervise)?;
         if sup.state == TradingState::Halted {
             report.halted = sup.reason.or(Some("halted".into()));
         }
