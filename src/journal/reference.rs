@@ -119,6 +119,9 @@ impl Reference {
             let pb = Playbook::from_toml(&text, &path.display().to_string())?;
             return Reference::of_playbook(pb, r, path);
         }
+        if let Some(found) = newest.and_then(|e| run_book_playbook(e, playbooks_dir)) {
+            return found;
+        }
         let Some(e) = newest.filter(|e| e.model.is_some() && e.settings.is_some()) else {
             return Err(Error::invalid(
                 "the entries record no playbook and no strategy settings to replay; pass --playbook FILE",
@@ -208,6 +211,36 @@ impl Reference {
         let report = spec.run(&candles, &IndicatorCache::new())?;
         Ok((candles, report))
     }
+}
+
+/// The playbook of a `paper-trade run` book: such an entry records no playbook, but its book (the
+/// journal's strategy) is the `[playbook] name` of the playbook it traded, so the playbook of that name
+/// in `playbooks_dir` (`<book>.toml` first, then any `*.toml` there, in name order) is the reference
+/// when there is one — its current text: a playbook edited since the trades is compared as it is now.
+/// `None` for other entries, or when no playbook has that name.
+fn run_book_playbook(e: &Entry, playbooks_dir: &Path) -> Option<Result<Reference>> {
+    if e.source != super::entry::Source::Paper || e.model.is_some() {
+        return None;
+    }
+    let book = e.strategy.as_str();
+    let mut files = vec![playbooks_dir.join(format!("{book}.toml"))];
+    if let Ok(dir) = std::fs::read_dir(playbooks_dir) {
+        let mut more: Vec<PathBuf> = dir
+            .filter_map(|d| d.ok().map(|d| d.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        more.sort();
+        files.extend(more);
+    }
+    files.into_iter().find_map(|path| {
+        let text = std::fs::read_to_string(&path).ok()?;
+        let pb = Playbook::from_toml(&text, &path.display().to_string()).ok()?;
+        let named = crate::risk::StrategyId::parse("name", &pb.playbook.name).ok()?;
+        (named.as_str() == book).then(|| {
+            let r = PlaybookRef::of_text(&pb.playbook.name, &text);
+            Reference::of_playbook(pb, r, path)
+        })
+    })
 }
 
 /// `(name, value text)` overrides of a params JSON object.

@@ -817,3 +817,59 @@ fn the_decision_log_is_hash_chained_and_verify_log_names_a_changed_row() {
         r.stdout
     );
 }
+
+#[test]
+fn journal_analyze_finds_the_playbook_a_paper_run_traded_without_being_told() {
+    // A paper run journals its closes under the playbook's book; the entries record no playbook, so
+    // `journal analyze` finds it by that name in <home>/playbooks (here the file is p.toml, the
+    // playbook's name goog_sma) and replays it.
+    let costs = (0.001, 0.0002);
+    let pb = playbook(
+        "goog_sma",
+        "sma_cross",
+        ("GOOG", "1d"),
+        costs,
+        "risk_pct = 1\nstop_pct = 3\ntarget_pct = 6",
+    )
+    .replace(
+        "[strategy.params]\n",
+        "[strategy.params]\nfast = 10\nslow = 20\n",
+    );
+    let home = home_with(&pb, costs, "autonomous");
+    let h = home.path();
+    ok_json(h, &["paper-trade", "run"]);
+    let paper = ok_json(h, &["paper-trade", "trades", "--limit", "100000"]);
+    let n = paper["trades"].as_array().unwrap().len();
+    assert!(n > 0);
+    let a = ok_json(
+        h,
+        &[
+            "journal",
+            "analyze",
+            "--strategy",
+            "goog_sma",
+            "--symbol",
+            "GOOG",
+            "--source",
+            "paper",
+        ],
+    );
+    assert_eq!(a["real_trades"].as_u64(), Some(n as u64), "{a}");
+    let reference = a["reference"].to_string();
+    assert!(reference.contains("p.toml"), "{reference}");
+    // A book no playbook is named after still needs --playbook.
+    let r = run(
+        h,
+        &[
+            "journal",
+            "analyze",
+            "--strategy",
+            "other",
+            "--symbol",
+            "GOOG",
+            "--source",
+            "paper",
+        ],
+    );
+    assert_ne!(r.code, 0);
+}
