@@ -290,6 +290,12 @@ pub fn run(ctx: &Context, args: FetchArgs) -> Result<Outcome> {
             "--tz, --delimiter and --time-format apply to --provider csv",
         ));
     }
+    // clap skips `requires` when the required flag conflicts with one given (`--list --to 4h`).
+    if args.to.is_some() && args.resample.is_none() {
+        return Err(Error::usage(
+            "--to names the interval --resample writes: it needs --resample SYMBOL/INTERVAL",
+        ));
+    }
     if args.metrics_file.is_some() && args.provider.is_none() {
         return Err(Error::usage(
             "--metrics-file reports a fetch or an import: it needs --provider",

@@ -225,4 +225,10 @@ fn bars_that_straddle_buckets_and_conflicts_are_refused() {
     assert_eq!(json(&run)["replaced"], 1);
     // Volume of week 1: 1 + 2 + 3 + 100 + 5 + 6 + 7 = 124.
     assert_eq!(load(home.path(), "W", "1w").volume[0], 124.0);
+    // --to without --resample is a usage error, also beside --list (clap alone let that pass).
+    for extra in [&["--to", "4h"][..], &["--list", "--to", "4h"]] {
+        let run = Run::of(flowrex(home.path()).arg("fetch").args(extra));
+        assert_eq!(run.code, 2, "{extra:?}: {}", run.stderr);
+        assert!(run.stderr.contains("--resample"), "{}", run.stderr);
+    }
 }
