@@ -173,7 +173,10 @@ fn run_method(
     match method {
         Method::Grid if shard == Shard::ALL && evaluator.any_order() => {
             let top = match CacheOrder::new(space) {
-                Some(order) => evaluator.evaluate_numbered(order.stream(space, evaluator), k)?,
+                Some(order) => {
+                    let lanes = rayon::current_num_threads() as u64;
+                    evaluator.evaluate_numbered(order.stream(space, evaluator, lanes), k)?
+                }
                 None => evaluator
                     .evaluate_stream(space.feasible().take_while(|_| !evaluator.stopped()), k)?,
             };
@@ -294,13 +297,26 @@ impl CacheOrder {
         space.index(&coords)
     }
 
-    /// `(seq, (index, params))` of every feasible candidate in this order, until a stop.
+    /// `(seq, (index, params))` of every feasible candidate in this order, until a stop. The order is
+    /// cut into one lane per worker thread and the lanes are interleaved (lane 0's first, lane 1's
+    /// first, …), so concurrent threads work in different groups of the slowest axis and rarely wait
+    /// for the same new indicator series (the cache computes a series once and the others wait): in
+    /// one lane, two threads met every new `slow` window together and the README grid went 1.52×
+    /// from 1 to 2 threads (search 0.70 → 0.46 s); interleaved 0.74 → 0.35 s (2.1×; 2026-11-30, quiet
+    /// machine). `lanes`: the worker threads. The sequence numbers, hence the results, do not depend
+    /// on it.
     fn stream<'a>(
         &'a self,
         space: &'a Space,
         evaluator: &'a Evaluator<'_>,
+        lanes: u64,
     ) -> impl Iterator<Item = (u64, (u64, crate::strategy::Params))> + Send + 'a {
-        (0..space.size())
+        let n = space.size();
+        let lanes = lanes.clamp(1, n.max(1));
+        let len = n.div_ceil(lanes);
+        (0..lanes * len)
+            .map(move |p| (p % lanes) * len + p / lanes)
+            .filter(move |&c| c < n)
             .map(|c| self.index(space, c))
             .filter_map(|i| {
                 let seq = self.feasible.binary_search(&i).ok()?;
@@ -739,10 +755,13 @@ mod tests {
             &stop,
             &NoObserver,
         );
-        let got: Vec<(u64, u64, String)> = order
-            .stream(&s, &ev)
-            .map(|(seq, (i, p))| (seq, i, p.to_string()))
-            .collect();
+        let visit = |lanes| -> Vec<(u64, u64, String)> {
+            order
+                .stream(&s, &ev, lanes)
+                .map(|(seq, (i, p))| (seq, i, p.to_string()))
+                .collect()
+        };
+        let got = visit(1);
         assert_eq!(got.len(), grid.len());
         // Each candidate carries its position in grid order.
         for (seq, i, p) in &got {
@@ -752,6 +771,29 @@ mod tests {
         let slows: Vec<u64> = got.iter().map(|(_, i, _)| s.coords(*i)[1]).collect();
         assert!(slows.windows(2).all(|w| w[0] <= w[1]), "{slows:?}");
         assert!(got.windows(2).any(|w| w[0].0 > w[1].0), "not grid order");
+        // Two lanes (two threads): the same candidates with the same sequence numbers; position c
+        // of the one-lane order (slow-major: c = slow · 3 + fast) goes to lane c / 11 (21 grid
+        // points, 11 per lane), and each lane keeps its own order while the two alternate.
+        let mut two = visit(2);
+        assert_eq!(two.len(), got.len());
+        let pos = |i: u64| {
+            let c = s.coords(i);
+            c[1] * 3 + c[0]
+        };
+        let lane_of: Vec<u64> = two.iter().map(|(_, i, _)| pos(*i) / 11).collect();
+        assert_eq!(lane_of[..2], [0, 1], "{lane_of:?}");
+        for lane in 0..2 {
+            let seen: Vec<u64> = two
+                .iter()
+                .map(|(_, i, _)| pos(*i))
+                .filter(|c| c / 11 == lane)
+                .collect();
+            assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
+        }
+        two.sort();
+        let mut one = got.clone();
+        one.sort();
+        assert_eq!(two, one);
         // Grid order already puts the longer axis first: no reordering.
         assert!(
             CacheOrder::new(&space(&[("fast", "4..40:4"), ("slow", "50..60:10")], &[])).is_none()
@@ -779,7 +821,12 @@ mod tests {
             let cfg = BacktestConfig::default();
             optimize::run(&settings, &candles, &cfg, &stop, &NoObserver).unwrap()
         };
-        let (small, large) = (run(1), run(1024));
+        // One worker thread: one lane (two threads interleave two lanes, see below).
+        let one_thread = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let (small, large) = one_thread.install(|| (run(1), run(1024)));
         // 3 fast + 20 slow windows, the data set's close range and calendar, and the market log
         // returns of the best's full backtest.
         assert_eq!(large.indicators_computed, 26);
@@ -792,5 +839,18 @@ mod tests {
         );
         let top = |r: &optimize::Report| format!("{:?}", r.result.top);
         assert_eq!(top(&small), top(&large));
+        // Two threads, two lanes: twice the working set, still far fewer computations than grid
+        // order's ~3 × 20, and the same results.
+        let two_threads = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let small2 = two_threads.install(|| run(1));
+        assert!(
+            small2.indicators_computed < 45,
+            "{}",
+            small2.indicators_computed
+        );
+        assert_eq!(top(&small2), top(&large));
     }
 }
