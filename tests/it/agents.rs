@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::support::{Run, bundled_home, empty_home, flowrex, json, load, write};
+use crate::support::{bundled_home, empty_home, json, load, run, write};
 use flowrex::candles::time::format_ts_full;
 
 /// A hand-written playbook for `strategy` on `symbol`/`interval` with the backtest costs and a
@@ -38,10 +38,6 @@ fn config(costs: (f64, f64)) -> String {
          [instruments.GOOG]\nlot_size = 100\n\n[instruments.EURUSD]\nlot_size = 100000\npip_size = 0.0001\n",
         costs.0, costs.1
     )
-}
-
-fn run(home: &Path, args: &[&str]) -> Run {
-    Run::of(flowrex(home).args(args))
 }
 
 fn ok_json(home: &Path, args: &[&str]) -> Value {

@@ -6,13 +6,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::support::{self, BIN, Run, bundled_home, flowrex, skip_or_fail, write};
+use crate::support::{self, BIN, Run, bundled_home, flowrex, run, skip_or_fail, write};
 
 const ESC: char = '\u{1b}';
-
-fn run(home: &Path, args: &[&str]) -> Run {
-    Run::of(flowrex(home).args(args))
-}
 
 fn ok(home: &Path, args: &[&str]) -> Run {
     let r = run(home, args);

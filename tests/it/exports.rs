@@ -12,11 +12,7 @@ use arrow_array::{Array, Float64Array, TimestampMillisecondArray};
 use arrow_schema::{DataType, TimeUnit};
 use parquet::file::reader::{FileReader, SerializedFileReader};
 
-use crate::support::{Run, bundled_home, flowrex, load, parquet_batches};
-
-fn run(home: &Path, args: &[&str]) -> Run {
-    Run::of(flowrex(home).args(args))
-}
+use crate::support::{Run, bundled_home, load, parquet_batches, run};
 
 fn json(r: &Run) -> serde_json::Value {
     assert_eq!(r.code, 0, "{}", r.stderr);

@@ -12,7 +12,7 @@ use flowrex::trade::{ExitReason, Side, TradeRecord};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::support::{Run, bundled_home, empty_home, flowrex, json, repo, write};
+use crate::support::{Run, bundled_home, empty_home, flowrex, json, repo, run, write};
 
 const PLAYBOOK: &str = "goog_sma_cross";
 
@@ -24,10 +24,6 @@ fn home_with_playbook() -> (tempfile::TempDir, PathBuf) {
     let pb = dir.join(format!("{PLAYBOOK}.toml"));
     std::fs::copy(repo().join("playbooks/goog_sma_cross.toml"), &pb).unwrap();
     (home, pb)
-}
-
-fn run(home: &Path, args: &[&str]) -> Run {
-    Run::of(flowrex(home).args(args))
 }
 
 fn ok_json(home: &Path, args: &[&str]) -> Value {

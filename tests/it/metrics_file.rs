@@ -7,11 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::support::{Run, bundled_home, empty_home, flowrex, skip_or_fail};
-
-fn run(home: &Path, args: &[&str]) -> Run {
-    Run::of(flowrex(home).args(args))
-}
+use crate::support::{bundled_home, empty_home, run, skip_or_fail};
 
 fn now() -> f64 {
     SystemTime::now()

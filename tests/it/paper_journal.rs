@@ -23,13 +23,9 @@ use flowrex::risk::limits::HARD;
 use flowrex::trade::{ExitReason, Side, TradeRecord};
 use serde_json::Value;
 
-use crate::support::{Run, bundled_home, flowrex, flowrex_std, json, load, repo, write};
+use crate::support::{bundled_home, flowrex_std, json, load, repo, run, write};
 
 const PLAYBOOK: &str = "goog_sma_cross";
-
-fn run(home: &Path, args: &[&str]) -> Run {
-    Run::of(flowrex(home).args(args))
-}
 
 fn ok(home: &Path, args: &[&str]) -> Value {
     let r = run(home, args);

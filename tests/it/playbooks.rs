@@ -3,13 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::support::{Run, bundled_home, flowrex};
+use crate::support::{Run, bundled_home, run};
 use flowrex::playbook::Provenance;
 use flowrex::playbook::manage::STATUS_EVENTS;
-
-fn run(home: &Path, args: &[&str]) -> Run {
-    Run::of(flowrex(home).args(args))
-}
 
 /// An sma_cross playbook on `symbol` `interval` in `<home>/playbooks/<name>.toml`.
 fn optimized(home: &Path, symbol: &str, interval: &str, name: &str) -> PathBuf {

@@ -150,6 +150,11 @@ impl Run {
     }
 }
 
+/// `flowrex ARGS` in `home`, run to the end.
+pub fn run(home: &Path, args: &[&str]) -> Run {
+    Run::of(flowrex(home).args(args))
+}
+
 /// The run's stdout as one JSON document.
 pub fn json(run: &Run) -> Value {
     serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))

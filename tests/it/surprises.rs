@@ -3,12 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::support::{Run, bundled_home, flowrex};
-
-/// Runs flowrex in `home` with `args`.
-fn run(home: &Path, args: &[&str]) -> Run {
-    Run::of(flowrex(home).args(args))
-}
+use crate::support::{Run, bundled_home, run};
 
 /// A small optimized playbook of sma_cross on GOOG 1d in `home` (6 × 2 candidates).
 fn playbook(home: &Path) -> PathBuf {
