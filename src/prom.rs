@@ -100,6 +100,28 @@ impl TextFile {
         out
     }
 
+    /// Adds the job's last-success gauge `name`: now when this run `succeeded`, else the value the
+    /// previous file at `path` held (so `time() - name` keeps growing while runs fail); nothing when
+    /// the job never succeeded.
+    pub fn last_success(
+        &mut self,
+        name: &str,
+        help: &str,
+        labels: &[(&str, &str)],
+        succeeded: bool,
+        path: &Path,
+    ) -> Result<&mut TextFile> {
+        let last = if succeeded {
+            Some(now_seconds())
+        } else {
+            previous_value(path, name)
+        };
+        match last {
+            Some(t) => self.gauge(name, help, labels, t),
+            None => Ok(self),
+        }
+    }
+
     /// Writes [`TextFile::render`] to `path` atomically (temp file in the same folder, rename).
     pub fn write(&self, path: &Path) -> Result<()> {
         crate::atomic::write_atomic(path, self.render().as_bytes())

@@ -201,25 +201,18 @@ fn write_fetch_metrics(
     symbols: &[SymbolGauges],
     seconds: f64,
 ) -> Result<()> {
-    use flowrex::prom::{TextFile, now_seconds, previous_value};
-    const LAST_SUCCESS: &str = "flowrex_fetch_last_success_timestamp_seconds";
+    use flowrex::prom::{TextFile, now_seconds};
     let interval = interval.to_string();
     let run = [("provider", provider), ("interval", interval.as_str())];
     let failed = symbols.iter().filter(|s| s.failed).count();
     let mut f = TextFile::new();
-    let last_success = if failed == 0 {
-        Some(now_seconds())
-    } else {
-        previous_value(file, LAST_SUCCESS)
-    };
-    if let Some(t) = last_success {
-        f.gauge(
-            LAST_SUCCESS,
-            "When a fetch last updated every symbol (Unix time).",
-            &run,
-            t,
-        )?;
-    }
+    f.last_success(
+        "flowrex_fetch_last_success_timestamp_seconds",
+        "When a fetch last updated every symbol (Unix time).",
+        &run,
+        failed == 0,
+        file,
+    )?;
     f.gauge(
         "flowrex_fetch_last_run_timestamp_seconds",
         "When the last fetch ended (Unix time).",

@@ -385,24 +385,22 @@ impl SearchRun<'_> {
     /// success time (so `time() - …_last_success_timestamp_seconds` keeps growing) and reports 0 for
     /// `…_last_run_success`.
     fn metrics(&self, file: &Path) -> Result<flowrex::prom::TextFile> {
-        use flowrex::prom::{TextFile, now_seconds, previous_value};
-        const LAST_SUCCESS: &str = "flowrex_optimize_last_success_timestamp_seconds";
+        use flowrex::prom::{TextFile, now_seconds};
         let name = self
             .playbook
             .file_stem()
             .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
         let labels = [("playbook", name.as_str())];
-        let last_success = match self.written {
-            Some(_) => Some(now_seconds()),
-            None => previous_value(file, LAST_SUCCESS),
-        };
-        let mut gauges: Vec<(&str, &str, f64)> = Vec::new();
-        if let Some(t) = last_success {
-            let help = "When an optimize run last wrote its playbook (Unix time).";
-            gauges.push((LAST_SUCCESS, help, t));
-        }
+        let mut f = TextFile::new();
+        f.last_success(
+            "flowrex_optimize_last_success_timestamp_seconds",
+            "When an optimize run last wrote its playbook (Unix time).",
+            &labels,
+            self.written.is_some(),
+            file,
+        )?;
         let ok = if self.written.is_some() { 1.0 } else { 0.0 };
-        gauges.extend([
+        let mut gauges: Vec<(&str, &str, f64)> = vec![
             (
                 "flowrex_optimize_last_run_timestamp_seconds",
                 "When the last optimize run ended (Unix time).",
@@ -418,9 +416,8 @@ impl SearchRun<'_> {
                 "Wall time of the last optimize run.",
                 self.seconds,
             ),
-        ]);
+        ];
         gauges.extend(self.written.map(result_gauges).unwrap_or_default());
-        let mut f = TextFile::new();
         for (metric, help, value) in gauges {
             f.gauge(metric, help, &labels, value)?;
         }

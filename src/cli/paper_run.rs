@@ -172,26 +172,19 @@ fn write_run_metrics(
     report: Option<&RunReport>,
     seconds: f64,
 ) -> Result<()> {
-    use flowrex::prom::{TextFile, now_seconds, previous_value};
-    const LAST_SUCCESS: &str = "flowrex_paper_run_last_success_timestamp_seconds";
+    use flowrex::prom::{TextFile, now_seconds};
     let ok = report.is_some_and(|r| r.halted.is_none());
     let root = std::path::absolute(home.root()).unwrap_or_else(|_| home.root().to_path_buf());
     let root = root.display().to_string();
     let h = [("home", root.as_str())];
     let mut f = TextFile::new();
-    let last = if ok {
-        Some(now_seconds())
-    } else {
-        previous_value(file, LAST_SUCCESS)
-    };
-    if let Some(t) = last {
-        f.gauge(
-            LAST_SUCCESS,
-            "When a paper-trade run last ended without error or halt (Unix time).",
-            &h,
-            t,
-        )?;
-    }
+    f.last_success(
+        "flowrex_paper_run_last_success_timestamp_seconds",
+        "When a paper-trade run last ended without error or halt (Unix time).",
+        &h,
+        ok,
+        file,
+    )?;
     let run_gauges = [
         (
             "flowrex_paper_run_last_run_timestamp_seconds",
