@@ -4,7 +4,7 @@
 //! makes more values than can be counted) are usage errors. `backtest --json --check` on changed data
 //! prints its verdict document.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Output};
 use std::time::{Duration, Instant};
 
@@ -176,31 +176,41 @@ fn pso_stops_on_ctrl_c_and_writes_what_it_evaluated() {
     );
 }
 
+/// pso over fast 5..50:5 (10 values) × slow 10..45:5 (8 values) with fast < slow: for slow = 10, 15,
+/// …, 45 the fasts below it number 1, 2, …, 8, so 1 + 2 + … + 8 = 36 candidates. Returns the command
+/// line and where the playbook goes.
+fn pso_over_36(dir: &Path, population: &str, generations: &str) -> (Vec<String>, PathBuf) {
+    let out = dir.join("pso.toml");
+    let mut args: Vec<String> = SMA_GOOG.iter().map(|a| a.to_string()).collect();
+    args.extend(
+        [
+            "--param",
+            "fast=5..50:5",
+            "--param",
+            "slow=10..45:5",
+            "--constraint",
+            "fast < slow",
+            "--method",
+            "pso",
+            "--population",
+            population,
+            "--generations",
+            generations,
+            "--out",
+            p(&out),
+        ]
+        .map(String::from),
+    );
+    (args, out)
+}
+
 #[test]
 fn pso_history_has_one_entry_per_batch_that_evaluated_something() {
     let home = bundled_home();
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("pso.toml");
-    // fast 5..50:5 (10 values) × slow 10..45:5 (8 values) with fast < slow: for slow = 10, 15, …, 45 the
-    // fasts below it number 1, 2, …, 8, so 1 + 2 + … + 8 = 36 candidates, far fewer than the
-    // 4 × 2001 positions the swarm visits.
-    let mut args = SMA_GOOG.to_vec();
-    args.extend([
-        "--param",
-        "fast=5..50:5",
-        "--param",
-        "slow=10..45:5",
-        "--constraint",
-        "fast < slow",
-        "--method",
-        "pso",
-        "--population",
-        "4",
-        "--generations",
-        "2000",
-        "--out",
-        p(&out),
-    ]);
+    // 36 candidates, far fewer than the 4 × 2001 positions the swarm visits.
+    let (args, out) = pso_over_36(dir.path(), "4", "2000");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     stdout_ok(&run(home.path(), &args));
     let o = load_toml(&out)["optimization"].clone();
     assert_eq!(o["feasible"].as_integer(), Some(36));
@@ -217,27 +227,10 @@ fn pso_history_has_one_entry_per_batch_that_evaluated_something() {
 fn pso_never_has_more_particles_than_candidates() {
     let home = bundled_home();
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("pso.toml");
-    // The 36-candidate space of the test above with two million particles: they are cut to 36. Before,
-    // the swarm placed and priced all two million (over 120 s and ~500 MB in a debug build; 0.7 s and
-    // 28 MB now).
-    let mut args = SMA_GOOG.to_vec();
-    args.extend([
-        "--param",
-        "fast=5..50:5",
-        "--param",
-        "slow=10..45:5",
-        "--constraint",
-        "fast < slow",
-        "--method",
-        "pso",
-        "--population",
-        "2000000",
-        "--generations",
-        "1",
-        "--out",
-        p(&out),
-    ]);
+    // The 36-candidate space with two million particles: they are cut to 36. Before, the swarm placed
+    // and priced all two million (over 120 s and ~500 MB in a debug build; 0.7 s and 28 MB now).
+    let (args, out) = pso_over_36(dir.path(), "2000000", "1");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let res = finish_within(spawn(home.path(), &args), Duration::from_secs(30), "pso");
     assert!(res.status.success(), "{}", stderr_of(&res));
     let o = load_toml(&out)["optimization"].clone();
