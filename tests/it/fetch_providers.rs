@@ -13,7 +13,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use flowrex::candles::{Bar, Candles, DAY_MS, HOUR_MS, Interval, MINUTE_MS};
 use mockito::{Matcher, Server};
 
-use crate::support::{self, empty_home, json, load, run, seed, stderr_of, stdout_of, write};
+use crate::support::{self, Run, empty_home, json, load, seed, stderr_of, stdout_of, write};
 
 const KEY: &str = "TDKEY-must-not-leak-4242";
 /// 2024-01-01T00:00:00Z.
@@ -35,6 +35,11 @@ fn flowrex(home: &Path) -> assert_cmd::Command {
     let mut cmd = support::flowrex(home);
     cmd.env("TWELVEDATA_API_KEY", KEY);
     cmd
+}
+
+/// [`support::run`] with the key (this module's `flowrex`).
+fn run(home: &Path, args: &[&str]) -> Run {
+    Run::of(flowrex(home).args(args))
 }
 
 fn bar(i: i64, ts: i64) -> Bar {
