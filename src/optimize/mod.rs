@@ -187,13 +187,15 @@ pub fn run_with(
 }
 
 /// The playbook of a search over the bars of `data`: the best candidate's parameters and metrics, the
-/// top K and the provenance. Fails (exit 1) when no candidate was ranked, naming `--min-trades`.
+/// top K and the provenance (`data_sha256`: the bars' [`Candles::sha256`], which a caller may take
+/// while the search runs). Fails (exit 1) when no candidate was ranked, naming `--min-trades`.
 pub fn to_playbook(
     name: &str,
     settings: &Settings,
     report: &Report,
     data: &DataSpec,
     candles: &Candles,
+    data_sha256: String,
     config: &BacktestConfig,
 ) -> Result<Playbook> {
     let Some(best) = report.result.top.first() else {
@@ -227,7 +229,7 @@ pub fn to_playbook(
             start: candles.ts.first().map(|&t| fmt_ts(t)).unwrap_or_default(),
             end: candles.ts.last().map(|&t| fmt_ts(t)).unwrap_or_default(),
             bars: candles.len() as u64,
-            data_sha256: candles.sha256(),
+            data_sha256,
         },
         backtest: BacktestSection::from_config(config),
         optimization: Some(Optimization {

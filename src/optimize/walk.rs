@@ -376,7 +376,8 @@ impl WalkReport {
             .last()
             .ok_or_else(|| Error::invalid("walk-forward: no window"))?;
         let train = candles.slice(last.window.train.clone());
-        let mut pb = super::to_playbook(name, settings, &last.train, data, &train, config)?;
+        let hash = train.sha256();
+        let mut pb = super::to_playbook(name, settings, &last.train, data, &train, hash, config)?;
         pb.validation = Some(last.overfit.section());
         pb.walk_forward = Some(self.section(settings, wf, candles));
         Ok(pb)
