@@ -140,6 +140,15 @@ pub struct Stats {
     pub exact: u64,
 }
 
+impl std::ops::AddAssign for Stats {
+    fn add_assign(&mut self, o: Stats) {
+        self.rebuilt += o.rebuilt;
+        self.slid += o.slid;
+        self.uncertain += o.uncertain;
+        self.exact += o.exact;
+    }
+}
+
 /// The rolling computation over one series. Requires finite prices and finite, non-negative volumes
 /// (see [`Rolling::new`]).
 pub struct Rolling<'a> {
@@ -181,10 +190,7 @@ impl<'a> Rolling<'a> {
     ) -> Option<Rolling<'a>> {
         let n = high.len().min(low.len()).min(volume.len());
         let (high, low, volume) = (&high[..n], &low[..n], &volume[..n]);
-        let sound = (0..n).all(|k| {
-            high[k].is_finite() && low[k].is_finite() && volume[k].is_finite() && volume[k] >= 0.0
-        });
-        if !sound || window == 0 || bins == 0 {
+        if !Rolling::accepts(high, low, volume) || window == 0 || bins == 0 {
             return None;
         }
         let per_price = (0..n)
@@ -214,6 +220,14 @@ impl<'a> Rolling<'a> {
             padded: vec![-1.0; bins + 2],
             slide: Slide::default(),
             stats: Stats::default(),
+        })
+    }
+
+    /// Whether the engine can take these bars: finite prices, finite non-negative volumes.
+    pub fn accepts(high: &[f64], low: &[f64], volume: &[f64]) -> bool {
+        let n = high.len().min(low.len()).min(volume.len());
+        (0..n).all(|k| {
+            high[k].is_finite() && low[k].is_finite() && volume[k].is_finite() && volume[k] >= 0.0
         })
     }
 
