@@ -1174,3 +1174,85 @@ fn an_endless_or_overlong_csv_input_is_refused_with_the_limit() {
         "{stderr}"
     );
 }
+
+/// A foreign store file (another writer's schema: nullable columns) with one missing close, or with
+/// an integer volume column: the load names the file and the column, whichever column it is.
+#[test]
+fn a_stored_column_with_missing_values_or_the_wrong_type_is_named() {
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, TimestampMillisecondArray};
+    use arrow_schema::{DataType, Field, Schema, TimeUnit};
+
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("data").join("X");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("1d.parquet");
+    let ts: Vec<i64> = (0..5).map(|d| 1_243_814_400_000 + d * DAY_MS).collect();
+    let price = |x: Option<f64>| -> ArrayRef {
+        Arc::new(Float64Array::from(vec![
+            Some(10.0),
+            Some(11.0),
+            x,
+            Some(12.0),
+            Some(13.0),
+        ]))
+    };
+    let write_file = |close: ArrayRef, volume: ArrayRef| {
+        let utc = DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()));
+        let fields = ["open", "high", "low", "close"]
+            .into_iter()
+            .map(|n| Field::new(n, DataType::Float64, true));
+        let schema = Schema::new(
+            std::iter::once(Field::new("ts", utc, false))
+                .chain(fields)
+                .chain([Field::new("volume", volume.data_type().clone(), true)])
+                .collect::<Vec<_>>(),
+        );
+        let ts: ArrayRef =
+            Arc::new(TimestampMillisecondArray::from(ts.clone()).with_timezone("UTC"));
+        let high = Arc::new(Float64Array::from(vec![20.0; 5])) as ArrayRef;
+        let low = Arc::new(Float64Array::from(vec![1.0; 5])) as ArrayRef;
+        let batch = RecordBatch::try_new(
+            Arc::new(schema),
+            vec![ts, price(Some(10.5)), high, low, close, volume],
+        )
+        .unwrap();
+        let file = std::fs::File::create(&path).unwrap();
+        let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+    };
+    let load_err = || {
+        flowrex::home::Home::layout(home.path())
+            .store()
+            .load("X", Interval::Day1, &TimeRange::ALL)
+            .unwrap_err()
+            .to_string()
+    };
+    let volume = Arc::new(Float64Array::from(vec![100.0; 5])) as ArrayRef;
+    // The file as written is sound: it loads.
+    write_file(price(Some(11.5)), volume.clone());
+    let ok = flowrex::home::Home::layout(home.path()).store();
+    assert_eq!(
+        ok.load("X", Interval::Day1, &TimeRange::ALL).unwrap().len(),
+        5
+    );
+    write_file(price(None), volume);
+    let err = load_err();
+    assert!(
+        err.contains(&path.display().to_string())
+            && err.contains("column 'close' has 1 missing values"),
+        "{err}"
+    );
+    write_file(
+        price(Some(11.5)),
+        Arc::new(Int64Array::from(vec![100; 5])) as ArrayRef,
+    );
+    let err = load_err();
+    assert!(
+        err.contains(&path.display().to_string())
+            && err.contains("column 'volume' must be Float64"),
+        "{err}"
+    );
+}
