@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -564,15 +565,16 @@ enum Column {
     F64(Vec<f64>),
 }
 
-/// Column `name` (leaf `leaf`) of row groups `groups` of the store file at `path`, whose footer is
-/// `footer`: of the file's type and without missing values, else an error naming the column.
+/// Rows `keep` (counted from the first row of `groups`) of column `name` (leaf `leaf`) of row groups
+/// `groups` of the store file at `path`, whose footer is `footer`: of the file's type and without
+/// missing values (in any batch read), else an error naming the column.
 fn read_column(
     path: &Path,
     footer: &ArrowReaderMetadata,
     groups: &[usize],
     leaf: usize,
     name: &str,
-    rows: usize,
+    keep: Range<usize>,
 ) -> Result<Column> {
     let bad = |what: String| Error::invalid(format!("{}: {what}", path.display()));
     let file = File::open(path).at(path)?;
@@ -584,13 +586,18 @@ fn read_column(
         .build()
         .map_err(|e| bad(format!("cannot read ({e})")))?;
     let mut out = if name == "ts" {
-        Column::Ts(Vec::with_capacity(rows))
+        Column::Ts(Vec::with_capacity(keep.len()))
     } else {
-        Column::F64(Vec::with_capacity(rows))
+        Column::F64(Vec::with_capacity(keep.len()))
     };
+    let mut seen = 0;
     for batch in reader {
         let batch = batch.map_err(|e| bad(format!("cannot read ({e})")))?;
         let array = batch.column(0);
+        // This batch's rows that `keep` holds, relative to the batch.
+        let (from, to) = (seen, seen + array.len());
+        seen = to;
+        let part = keep.start.clamp(from, to) - from..keep.end.clamp(from, to) - from;
         if array.null_count() > 0 {
             return Err(bad(format!(
                 "column '{name}' has {} missing values",
@@ -608,14 +615,14 @@ fn read_column(
                             schema().field(0).data_type()
                         ))
                     })?;
-                v.extend_from_slice(ts.values());
+                v.extend_from_slice(&ts.values()[part]);
             }
             Column::F64(v) => {
                 let x = array
                     .as_any()
                     .downcast_ref::<Float64Array>()
                     .ok_or_else(|| bad(format!("column '{name}' must be Float64")))?;
-                v.extend_from_slice(x.values());
+                v.extend_from_slice(&x.values()[part]);
             }
         }
     }
@@ -664,21 +671,23 @@ pub fn read_parquet(path: &Path, range: &TimeRange) -> Result<(Candles, StoreMet
         })
         .collect::<Result<Vec<usize>>>()?;
     drop(builder);
-    // The six columns are decoded in parallel, each by its own reader: decoding and the first
-    // touch of the fresh memory were ≈ 95 ms of a 1,000,000-bar load in a new process, and every
-    // command waits for it.
-    let mut columns: Vec<Column> = leaves
-        .par_iter()
-        .zip(COLUMNS)
-        .map(|(&leaf, name)| read_column(path, &footer, &groups, leaf, name, total_rows))
-        .collect::<Result<_>>()?;
-    let mut take_f64 = || match columns.pop() {
-        Some(Column::F64(v)) => v,
-        _ => unreachable!("five price columns follow ts"),
+    // Each column is decoded by its own reader, in parallel: decoding and the first touch of the
+    // fresh memory were ≈ 95 ms of a 1,000,000-bar load in a new process, and every command waits
+    // for it. A time range reads `ts` first, so that the price columns keep only the range's rows.
+    let read = |k: usize, keep: Option<Range<usize>>| {
+        let keep = keep.unwrap_or(0..total_rows);
+        read_column(path, &footer, &groups, leaves[k], COLUMNS[k], keep)
     };
-    let (volume, close, low, high, open) =
-        (take_f64(), take_f64(), take_f64(), take_f64(), take_f64());
-    let Some(Column::Ts(ts)) = columns.pop() else {
+    let whole = range.start.is_none() && range.end.is_none();
+    let mut decoded = if whole {
+        (0..COLUMNS.len())
+            .into_par_iter()
+            .map(|k| read(k, None))
+            .collect::<Result<Vec<_>>>()?
+    } else {
+        vec![read(0, None)?]
+    };
+    let Column::Ts(mut ts) = decoded.remove(0) else {
         unreachable!("ts is the first column")
     };
     if let Some(i) = first_unsorted(None, &ts) {
@@ -690,7 +699,24 @@ pub fn read_parquet(path: &Path, range: &TimeRange) -> Result<(Candles, StoreMet
         .map_or(ts.len(), |e| ts.partition_point(|&t| t <= e))
         .max(lo);
     let first_row = (hi > lo).then_some(rows_before + lo);
-    let mut c = Candles {
+    if !whole {
+        ts.truncate(hi);
+        ts.drain(..lo);
+        decoded = (1..COLUMNS.len())
+            .into_par_iter()
+            .map(|k| read(k, Some(lo..hi)))
+            .collect::<Result<Vec<_>>>()?;
+    }
+    let prices: Vec<Vec<f64>> = decoded
+        .into_iter()
+        .map(|c| match c {
+            Column::F64(v) => v,
+            Column::Ts(_) => unreachable!("five price columns follow ts"),
+        })
+        .collect();
+    let [open, high, low, close, volume]: [Vec<f64>; 5] =
+        prices.try_into().expect("five price columns");
+    let c = Candles {
         ts,
         open,
         high,
@@ -698,9 +724,6 @@ pub fn read_parquet(path: &Path, range: &TimeRange) -> Result<(Candles, StoreMet
         close,
         volume,
     };
-    if (lo, hi) != (0, c.len()) {
-        c = c.slice(lo..hi);
-    }
     validate::check_stored(
         &c,
         &path.display().to_string(),
