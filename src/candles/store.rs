@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::ops::Range;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -556,6 +557,73 @@ fn select_row_groups(
     Ok((groups, rows_before))
 }
 
+/// One open store file shared by the column readers. Reads are positional (`pread`): readers on
+/// several threads share no seek offset, and no reader reopens the path, where a writer may have
+/// renamed a new version into place meanwhile — every column comes from the file whose footer was
+/// read.
+#[derive(Clone)]
+struct SharedFile {
+    file: Arc<File>,
+    len: u64,
+}
+
+impl SharedFile {
+    fn open(path: &Path) -> Result<SharedFile> {
+        let file = File::open(path).at(path)?;
+        let len = file.metadata().at(path)?.len();
+        Ok(SharedFile {
+            file: Arc::new(file),
+            len,
+        })
+    }
+}
+
+impl parquet::file::reader::Length for SharedFile {
+    fn len(&self) -> u64 {
+        self.len
+    }
+}
+
+impl parquet::file::reader::ChunkReader for SharedFile {
+    type T = std::io::BufReader<ReadAt>;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        Ok(std::io::BufReader::new(ReadAt {
+            file: self.file.clone(),
+            pos: start,
+        }))
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<bytes::Bytes> {
+        let mut buffer = vec![0; length];
+        self.file.read_exact_at(&mut buffer, start)?;
+        Ok(buffer.into())
+    }
+}
+
+/// A reader of a [`SharedFile`] from an offset on.
+struct ReadAt {
+    file: Arc<File>,
+    pos: u64,
+}
+
+impl std::io::Read for ReadAt {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read_at(buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+/// The leaf index of the top-level column `name` (a field of that name nested in another column
+/// does not count).
+fn top_level_leaf(schema: &parquet::schema::types::SchemaDescriptor, name: &str) -> Option<usize> {
+    schema
+        .columns()
+        .iter()
+        .position(|c| matches!(c.path().parts(), [p] if p == name))
+}
+
 /// The store's columns in file order.
 const COLUMNS: [&str; 6] = ["ts", "open", "high", "low", "close", "volume"];
 
@@ -570,6 +638,7 @@ enum Column {
 /// missing values (in any batch read), else an error naming the column.
 fn read_column(
     path: &Path,
+    file: &SharedFile,
     footer: &ArrowReaderMetadata,
     groups: &[usize],
     leaf: usize,
@@ -577,9 +646,8 @@ fn read_column(
     keep: Range<usize>,
 ) -> Result<Column> {
     let bad = |what: String| Error::invalid(format!("{}: {what}", path.display()));
-    let file = File::open(path).at(path)?;
     let mask = ProjectionMask::leaves(footer.parquet_schema(), [leaf]);
-    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, footer.clone())
+    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file.clone(), footer.clone())
         .with_row_groups(groups.to_vec())
         .with_projection(mask)
         .with_batch_size(ROW_GROUP_ROWS)
@@ -598,12 +666,12 @@ fn read_column(
         let (from, to) = (seen, seen + array.len());
         seen = to;
         let part = keep.start.clamp(from, to) - from..keep.end.clamp(from, to) - from;
-        if array.null_count() > 0 {
-            return Err(bad(format!(
+        let missing = || {
+            bad(format!(
                 "column '{name}' has {} missing values",
                 array.null_count()
-            )));
-        }
+            ))
+        };
         match &mut out {
             Column::Ts(v) => {
                 let ts = array
@@ -615,6 +683,9 @@ fn read_column(
                             schema().field(0).data_type()
                         ))
                     })?;
+                if ts.null_count() > 0 {
+                    return Err(missing());
+                }
                 v.extend_from_slice(&ts.values()[part]);
             }
             Column::F64(v) => {
@@ -622,6 +693,9 @@ fn read_column(
                     .as_any()
                     .downcast_ref::<Float64Array>()
                     .ok_or_else(|| bad(format!("column '{name}' must be Float64")))?;
+                if x.null_count() > 0 {
+                    return Err(missing());
+                }
                 v.extend_from_slice(&x.values()[part]);
             }
         }
@@ -634,11 +708,11 @@ fn read_column(
 /// the file name). The time order is checked on every row read *before* trimming to the range, so an
 /// unsorted file is an error naming its row rather than a range silently short of bars.
 pub fn read_parquet(path: &Path, range: &TimeRange) -> Result<(Candles, StoreMeta)> {
-    let file = File::open(path).at(path)?;
+    let file = SharedFile::open(path)?;
     let bad = |what: String| Error::invalid(format!("{}: {what}", path.display()));
     let footer = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
         .map_err(|e| bad(format!("not a readable Parquet file ({e})")))?;
-    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, footer.clone());
+    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file.clone(), footer.clone());
     let metadata = builder.metadata().clone();
     let meta = StoreMeta::from_key_values(metadata.file_metadata().key_value_metadata());
     let interval = file_interval(path, &meta)?;
@@ -649,45 +723,38 @@ pub fn read_parquet(path: &Path, range: &TimeRange) -> Result<(Candles, StoreMet
             )));
         }
     }
-    let ts_col = builder
-        .parquet_schema()
-        .columns()
-        .iter()
-        .position(|c| c.name() == "ts")
-        .ok_or_else(|| bad("column 'ts' is missing".into()))?;
+    let leaf = |name: &str| {
+        top_level_leaf(builder.parquet_schema(), name)
+            .ok_or_else(|| bad(format!("column '{name}' is missing")))
+    };
+    let ts_col = leaf("ts")?;
     let (groups, rows_before) = select_row_groups(path, &metadata, ts_col, range)?;
     let total_rows: usize = groups
         .iter()
         .map(|&g| metadata.row_group(g).num_rows() as usize)
         .sum();
-    let leaves = COLUMNS
-        .iter()
-        .map(|name| {
-            let columns = builder.parquet_schema().columns();
-            columns
-                .iter()
-                .position(|c| c.name() == *name)
-                .ok_or_else(|| bad(format!("column '{name}' is missing")))
-        })
-        .collect::<Result<Vec<usize>>>()?;
+    let leaves = COLUMNS.map(leaf);
+    let leaves = leaves.into_iter().collect::<Result<Vec<usize>>>()?;
     drop(builder);
     // Each column is decoded by its own reader, in parallel: decoding and the first touch of the
     // fresh memory were ≈ 95 ms of a 1,000,000-bar load in a new process, and every command waits
     // for it. A time range reads `ts` first, so that the price columns keep only the range's rows.
     let read = |k: usize, keep: Option<Range<usize>>| {
         let keep = keep.unwrap_or(0..total_rows);
-        read_column(path, &footer, &groups, leaves[k], COLUMNS[k], keep)
+        read_column(path, &file, &footer, &groups, leaves[k], COLUMNS[k], keep)
     };
     let whole = range.start.is_none() && range.end.is_none();
-    let mut decoded = if whole {
+    // Errors are taken in column order (ts and its time order first), never in the order the
+    // threads met them.
+    let mut decoded: Vec<Result<Column>> = if whole {
         (0..COLUMNS.len())
             .into_par_iter()
             .map(|k| read(k, None))
-            .collect::<Result<Vec<_>>>()?
+            .collect()
     } else {
-        vec![read(0, None)?]
+        vec![read(0, None)]
     };
-    let Column::Ts(mut ts) = decoded.remove(0) else {
+    let Column::Ts(mut ts) = decoded.remove(0)? else {
         unreachable!("ts is the first column")
     };
     if let Some(i) = first_unsorted(None, &ts) {
@@ -705,15 +772,17 @@ pub fn read_parquet(path: &Path, range: &TimeRange) -> Result<(Candles, StoreMet
         decoded = (1..COLUMNS.len())
             .into_par_iter()
             .map(|k| read(k, Some(lo..hi)))
-            .collect::<Result<Vec<_>>>()?;
+            .collect();
     }
-    let prices: Vec<Vec<f64>> = decoded
+    let prices = decoded
         .into_iter()
-        .map(|c| match c {
-            Column::F64(v) => v,
-            Column::Ts(_) => unreachable!("five price columns follow ts"),
+        .map(|c| {
+            c.map(|c| match c {
+                Column::F64(v) => v,
+                Column::Ts(_) => unreachable!("five price columns follow ts"),
+            })
         })
-        .collect();
+        .collect::<Result<Vec<Vec<f64>>>>()?;
     let [open, high, low, close, volume]: [Vec<f64>; 5] =
         prices.try_into().expect("five price columns");
     let c = Candles {

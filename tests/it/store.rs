@@ -1175,8 +1175,9 @@ fn an_endless_or_overlong_csv_input_is_refused_with_the_limit() {
     );
 }
 
-/// A foreign store file (another writer's schema: nullable columns) with one missing close, or with
-/// an integer volume column: the load names the file and the column, whichever column it is.
+/// A foreign store file (another writer's schema: nullable columns) with missing values or an integer
+/// volume column: the load names the file and the column — the first in file order when several are
+/// broken, whichever thread decoded which column, and the wrong type before the missing values.
 #[test]
 fn a_stored_column_with_missing_values_or_the_wrong_type_is_named() {
     use std::sync::Arc;
@@ -1189,6 +1190,7 @@ fn a_stored_column_with_missing_values_or_the_wrong_type_is_named() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("1d.parquet");
     let ts: Vec<i64> = (0..5).map(|d| 1_243_814_400_000 + d * DAY_MS).collect();
+    // Prices between low 1 and high 20; `None` puts a missing value in the third row.
     let price = |x: Option<f64>| -> ArrayRef {
         Arc::new(Float64Array::from(vec![
             Some(10.0),
@@ -1198,7 +1200,17 @@ fn a_stored_column_with_missing_values_or_the_wrong_type_is_named() {
             Some(13.0),
         ]))
     };
-    let write_file = |close: ArrayRef, volume: ArrayRef| {
+    let float_volume = || Arc::new(Float64Array::from(vec![100.0; 5])) as ArrayRef;
+    let int_volume = |third: Option<i64>| -> ArrayRef {
+        Arc::new(Int64Array::from(vec![
+            Some(100),
+            Some(100),
+            third,
+            Some(100),
+            Some(100),
+        ]))
+    };
+    let write_file = |open: ArrayRef, close: ArrayRef, volume: ArrayRef| {
         let utc = DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()));
         let fields = ["open", "high", "low", "close"]
             .into_iter()
@@ -1213,46 +1225,56 @@ fn a_stored_column_with_missing_values_or_the_wrong_type_is_named() {
             Arc::new(TimestampMillisecondArray::from(ts.clone()).with_timezone("UTC"));
         let high = Arc::new(Float64Array::from(vec![20.0; 5])) as ArrayRef;
         let low = Arc::new(Float64Array::from(vec![1.0; 5])) as ArrayRef;
-        let batch = RecordBatch::try_new(
-            Arc::new(schema),
-            vec![ts, price(Some(10.5)), high, low, close, volume],
-        )
-        .unwrap();
+        let batch =
+            RecordBatch::try_new(Arc::new(schema), vec![ts, open, high, low, close, volume])
+                .unwrap();
         let file = std::fs::File::create(&path).unwrap();
         let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
         w.write(&batch).unwrap();
         w.close().unwrap();
     };
-    let load_err = || {
-        flowrex::home::Home::layout(home.path())
-            .store()
-            .load("X", Interval::Day1, &TimeRange::ALL)
+    let store = flowrex::home::Home::layout(home.path()).store();
+    let load_err = |range: &TimeRange| {
+        let err = store
+            .load("X", Interval::Day1, range)
             .unwrap_err()
-            .to_string()
+            .to_string();
+        assert!(err.contains(&path.display().to_string()), "{err}");
+        err
     };
-    let volume = Arc::new(Float64Array::from(vec![100.0; 5])) as ArrayRef;
-    // The file as written is sound: it loads.
-    write_file(price(Some(11.5)), volume.clone());
-    let ok = flowrex::home::Home::layout(home.path()).store();
+    let some_days = TimeRange {
+        start: Some(ts[1]),
+        end: Some(ts[3]),
+    };
+    // The file as written is sound: it loads, whole or a range of it.
+    write_file(price(Some(10.5)), price(Some(11.5)), float_volume());
     assert_eq!(
-        ok.load("X", Interval::Day1, &TimeRange::ALL).unwrap().len(),
+        store
+            .load("X", Interval::Day1, &TimeRange::ALL)
+            .unwrap()
+            .len(),
         5
     );
-    write_file(price(None), volume);
-    let err = load_err();
-    assert!(
-        err.contains(&path.display().to_string())
-            && err.contains("column 'close' has 1 missing values"),
-        "{err}"
+    assert_eq!(
+        store.load("X", Interval::Day1, &some_days).unwrap().len(),
+        3
     );
-    write_file(
-        price(Some(11.5)),
-        Arc::new(Int64Array::from(vec![100; 5])) as ArrayRef,
-    );
-    let err = load_err();
-    assert!(
-        err.contains(&path.display().to_string())
-            && err.contains("column 'volume' must be Float64"),
-        "{err}"
-    );
+    write_file(price(Some(10.5)), price(None), float_volume());
+    for range in [&TimeRange::ALL, &some_days] {
+        let err = load_err(range);
+        assert!(err.contains("column 'close' has 1 missing values"), "{err}");
+    }
+    // open and volume both broken: open, every time.
+    write_file(price(None), price(Some(11.5)), int_volume(None));
+    for _ in 0..30 {
+        let err = load_err(&TimeRange::ALL);
+        assert!(err.contains("column 'open' has 1 missing values"), "{err}");
+    }
+    // An integer volume column with a missing value is first of all of the wrong type.
+    write_file(price(Some(10.5)), price(Some(11.5)), int_volume(None));
+    let err = load_err(&TimeRange::ALL);
+    assert!(err.contains("column 'volume' must be Float64"), "{err}");
+    write_file(price(Some(10.5)), price(Some(11.5)), int_volume(Some(100)));
+    let err = load_err(&some_days);
+    assert!(err.contains("column 'volume' must be Float64"), "{err}");
 }
