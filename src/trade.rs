@@ -207,12 +207,22 @@ pub struct TradeRecord {
 impl TradeRecord {
     /// The record of `t`, with times from `ts` (the bar open times of the candles it ran over).
     pub fn new(t: &Trade, ts: &[i64]) -> TradeRecord {
-        let (entry_time, exit_time) = (ts[t.entry_bar], ts[t.exit_bar]);
+        let times = (ts[t.entry_bar], ts[t.exit_bar]);
+        TradeRecord::at(t, (t.entry_bar, t.exit_bar), times)
+    }
+
+    /// The record of `t` with the entry and exit bar numbers and times the caller gives (a paper close
+    /// takes them from its fills instead of from `t`'s bars).
+    pub fn at(
+        t: &Trade,
+        (entry_bar, exit_bar): (usize, usize),
+        (entry_time, exit_time): (i64, i64),
+    ) -> TradeRecord {
         TradeRecord {
             size: t.size,
             side: t.side(),
-            entry_bar: t.entry_bar,
-            exit_bar: t.exit_bar,
+            entry_bar,
+            exit_bar,
             entry_price: t.entry_price,
             exit_price: t.exit_price,
             stop: t.stop,

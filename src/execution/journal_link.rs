@@ -13,7 +13,7 @@
 
 use rusqlite::Transaction;
 
-use crate::candles::{DAY_MS, Interval};
+use crate::candles::Interval;
 use crate::error::{Error, Result};
 use crate::journal::{self, EntryId, NewEntry, Source};
 use crate::risk::StrategyId;
@@ -84,24 +84,7 @@ pub fn entry_of(c: &Close<'_>) -> Result<NewEntry> {
         interval: Some(interval),
         account: Some(account_name(c.epoch)),
         order_ids: vec![c.entry_order.to_string(), c.exit_order.to_string()],
-        trade: TradeRecord {
-            size: t.size,
-            side: t.side(),
-            entry_bar,
-            exit_bar,
-            entry_price: t.entry_price,
-            exit_price: t.exit_price,
-            stop: t.stop,
-            target: t.target,
-            pnl: t.pnl,
-            commission: t.commission,
-            return_pct: t.return_frac * 100.0,
-            entry_time: c.opened_ms,
-            exit_time: c.exit_ms,
-            duration_days: (c.exit_ms - c.opened_ms) as f64 / DAY_MS as f64,
-            exit_reason: t.exit_reason,
-            ambiguous: t.ambiguous,
-        },
+        trade: TradeRecord::at(t, (entry_bar, exit_bar), (c.opened_ms, c.exit_ms)),
         bars_known: c.bars.is_some(),
     })
 }
