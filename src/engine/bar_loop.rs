@@ -96,6 +96,28 @@ impl<'c> Broker<'c> {
         }
     }
 
+    /// The run's result: the trades and counts so far, the position still open marked at
+    /// `last_close`, and the equity series the caller kept.
+    pub(super) fn finish(
+        self,
+        last_close: f64,
+        equity: Vec<f64>,
+        warmup: usize,
+        out_of_money_bar: Option<usize>,
+    ) -> RunResult {
+        RunResult {
+            open_trade: self.open_trade(last_close),
+            trades: self.trades,
+            equity,
+            warmup,
+            initial_cash: self.cfg.cash,
+            ambiguous_exits: self.ambiguous,
+            cancelled_orders: self.cancelled,
+            unstopped_entries: self.unstopped,
+            out_of_money_bar,
+        }
+    }
+
     /// The position still open, marked at `last_close`.
     pub(super) fn open_trade(&self, last_close: f64) -> Option<OpenTrade> {
         self.pos.map(|p| OpenTrade {
@@ -402,18 +424,7 @@ fn run_bars<S: Signals + ?Sized>(
             out_of_money_bar = Some(last);
         }
     }
-    let open_trade = broker.open_trade(close[n - 1]);
-    Ok(RunResult {
-        trades: broker.trades,
-        open_trade,
-        equity,
-        warmup,
-        initial_cash: cfg.cash,
-        ambiguous_exits: broker.ambiguous,
-        cancelled_orders: broker.cancelled,
-        unstopped_entries: broker.unstopped,
-        out_of_money_bar,
-    })
+    Ok(broker.finish(close[n - 1], equity, warmup, out_of_money_bar))
 }
 
 #[cfg(test)]

@@ -194,19 +194,8 @@ pub fn run<S: Signals + ?Sized>(
             out_of_money_bar = Some(last);
         }
     }
-    let open_trade = broker.open_trade(px.close[n - 1]);
     Ok(Some(EventRun {
-        run: RunResult {
-            trades: broker.trades,
-            open_trade,
-            equity: rec.all,
-            warmup,
-            initial_cash: cfg.cash,
-            ambiguous_exits: broker.ambiguous,
-            cancelled_orders: broker.cancelled,
-            unstopped_entries: broker.unstopped,
-            out_of_money_bar,
-        },
+        run: broker.finish(px.close[n - 1], rec.all, warmup, out_of_money_bar),
         marked: rec.marked,
         equity_first: rec.first,
         equity_last: rec.last,
