@@ -240,29 +240,29 @@ fn write_fetch_metrics(
     fn each<'a>(run: &[(&'a str, &'a str); 2], s: &'a SymbolGauges) -> [(&'a str, &'a str); 3] {
         [run[0], run[1], ("symbol", s.symbol.as_str())]
     }
-    for s in symbols {
-        f.gauge(
+    type PerSymbol = (&'static str, &'static str, fn(&SymbolGauges) -> f64);
+    let per_symbol: [PerSymbol; 3] = [
+        (
             "flowrex_fetch_rows_added",
             "Bars the last fetch added to the store.",
-            &each(&run, s),
-            s.added as f64,
-        )?;
-    }
-    for s in symbols {
-        f.gauge(
+            |s| s.added as f64,
+        ),
+        (
             "flowrex_fetch_rows_revised",
             "Stored bars the last fetch replaced with revised values.",
-            &each(&run, s),
-            s.revised as f64,
-        )?;
-    }
-    for s in symbols {
-        f.gauge(
+            |s| s.revised as f64,
+        ),
+        (
             "flowrex_fetch_rows",
             "Bars stored after the last fetch.",
-            &each(&run, s),
-            s.total as f64,
-        )?;
+            |s| s.total as f64,
+        ),
+    ];
+    // One family after the other: the text format wants each metric's samples together.
+    for (name, help, value) in per_symbol {
+        for s in symbols {
+            f.gauge(name, help, &each(&run, s), value(s))?;
+        }
     }
     for s in symbols.iter().filter(|s| s.last_bar_ms.is_some()) {
         let t = s.last_bar_ms.unwrap_or_default() as f64 / 1000.0;
