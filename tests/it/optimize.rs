@@ -14,8 +14,8 @@ use arrow_array::{
 use serde_json::Value;
 
 use crate::support::{
-    self, bundled_home, empty_home, flowrex_std, parquet_batches, stderr_of as stderr,
-    stdout_ok as ok,
+    self, LONG_SEARCH, LONG_SEARCH_DATA, bundled_home, empty_home, flowrex_std, parquet_batches,
+    stderr_of as stderr, stdout_ok as ok,
 };
 
 /// Runs flowrex quietly on `home` with `threads` rayon threads.
@@ -768,45 +768,11 @@ fn bad_inputs_are_clear_errors_and_write_nothing() {
 #[test]
 fn ctrl_c_writes_what_was_evaluated_and_exits_130() {
     let home = empty_home();
-    ok(&flowrex_in(
-        home.path(),
-        None,
-        &[
-            "fetch",
-            "--provider",
-            "synthetic",
-            "--bars",
-            "200000",
-            "--seed",
-            "5",
-            "--symbol",
-            "SYN",
-            "--interval",
-            "1m",
-        ],
-    ));
+    ok(&flowrex_in(home.path(), None, &LONG_SEARCH_DATA));
     let out = home.path().join("int.toml");
     let child = flowrex_std(home.path())
-        .args([
-            "--quiet",
-            "optimize",
-            "--strategy",
-            "sma_cross",
-            "--symbol",
-            "SYN",
-            "--interval",
-            "1m",
-            "--param",
-            "fast=2..200",
-            "--param",
-            "slow=10..1000:2",
-            "--constraint",
-            "fast < slow",
-            "--cash",
-            "1000000",
-            "--out",
-            p(&out),
-        ])
+        .args(LONG_SEARCH)
+        .args(["--out", p(&out)])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

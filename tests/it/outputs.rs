@@ -9,8 +9,8 @@ use std::process::{Child, Output};
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    bundled_home, empty_home, flowrex as flowrex_cmd, flowrex_std, parquet_batches, stderr_of,
-    stdout_ok,
+    LONG_SEARCH, LONG_SEARCH_DATA, bundled_home, empty_home, flowrex as flowrex_cmd, flowrex_std,
+    parquet_batches, stderr_of, stdout_ok,
 };
 
 fn p(path: &Path) -> &str {
@@ -361,28 +361,8 @@ fn temp_files_a_killed_run_left_beside_the_outputs_are_removed() {
 /// A long search on 200,000 synthetic minute bars writing `out` and `results`, started in the background.
 fn long_search(home: &Path, out: &Path, results: &Path) -> Child {
     flowrex_std(home)
-        .args([
-            "--quiet",
-            "optimize",
-            "--strategy",
-            "sma_cross",
-            "--symbol",
-            "SYN",
-            "--interval",
-            "1m",
-            "--param",
-            "fast=2..200",
-            "--param",
-            "slow=10..1000:2",
-            "--constraint",
-            "fast < slow",
-            "--cash",
-            "1000000",
-            "--out",
-            p(out),
-            "--results",
-            p(results),
-        ])
+        .args(LONG_SEARCH)
+        .args(["--out", p(out), "--results", p(results)])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -412,22 +392,7 @@ fn wait_for_temp(target: &Path) {
 fn a_second_run_on_the_same_outputs_is_refused_while_the_first_writes() {
     let home = empty_home();
     let h = home.path();
-    stdout_ok(&run(
-        h,
-        &[
-            "fetch",
-            "--provider",
-            "synthetic",
-            "--bars",
-            "200000",
-            "--seed",
-            "5",
-            "--symbol",
-            "SYN",
-            "--interval",
-            "1m",
-        ],
-    ));
+    stdout_ok(&run(h, &LONG_SEARCH_DATA));
     let dir = tempfile::tempdir().unwrap();
     let (out, results): (PathBuf, PathBuf) = (
         dir.path().join("pb.toml"),

@@ -19,6 +19,42 @@ use tempfile::TempDir;
 /// The `flowrex` executable cargo built for these tests.
 pub const BIN: &str = env!("CARGO_BIN_EXE_flowrex");
 
+/// `fetch` arguments of 200,000 synthetic minute bars as `SYN`: data for [`LONG_SEARCH`].
+pub const LONG_SEARCH_DATA: [&str; 11] = [
+    "fetch",
+    "--provider",
+    "synthetic",
+    "--bars",
+    "200000",
+    "--seed",
+    "5",
+    "--symbol",
+    "SYN",
+    "--interval",
+    "1m",
+];
+
+/// `optimize` arguments of a search over `SYN` long enough to interrupt or to race (≈ 99,000 sma_cross
+/// candidates); add `--out` and the rest.
+pub const LONG_SEARCH: [&str; 16] = [
+    "--quiet",
+    "optimize",
+    "--strategy",
+    "sma_cross",
+    "--symbol",
+    "SYN",
+    "--interval",
+    "1m",
+    "--param",
+    "fast=2..200",
+    "--param",
+    "slow=10..1000:2",
+    "--constraint",
+    "fast < slow",
+    "--cash",
+    "1000000",
+];
+
 // ---- Places -------------------------------------------------------------------------------------
 
 /// The repository: the bundled store (`data/`) and the fixtures, to read, never a home to run in.
