@@ -10,11 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{bundled_home, flowrex as flowrex_cmd, flowrex_std, stderr_of, stdout_ok};
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
+use crate::support::{bundled_home, flowrex as flowrex_cmd, flowrex_std, p, stderr_of, stdout_ok};
 
 fn run(home: &Path, args: &[&str]) -> Output {
     flowrex_cmd(home)

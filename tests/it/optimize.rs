@@ -14,7 +14,7 @@ use arrow_array::{
 use serde_json::Value;
 
 use crate::support::{
-    self, LONG_SEARCH, LONG_SEARCH_DATA, bundled_home, empty_home, flowrex_std, parquet_batches,
+    self, LONG_SEARCH, LONG_SEARCH_DATA, bundled_home, empty_home, flowrex_std, p, parquet_batches,
     stderr_of as stderr, stdout_ok as ok,
 };
 
@@ -31,10 +31,6 @@ fn flowrex_in(home: &Path, threads: Option<usize>, args: &[&str]) -> Output {
 /// Runs flowrex on a fresh copy of the bundled store.
 fn flowrex(args: &[&str]) -> Output {
     flowrex_in(bundled_home().path(), None, args)
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
 }
 
 const GOOG: [&str; 6] = [

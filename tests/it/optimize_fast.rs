@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::support::{self, bundled_home, stdout_ok as ok};
+use crate::support::{self, bundled_home, p, stdout_ok as ok};
 
 const GOOG: [&str; 6] = [
     "--symbol",
@@ -18,10 +18,6 @@ const GOOG: [&str; 6] = [
     "--commission",
     "0.002",
 ];
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
 
 /// Every metric of `backtest --json` of sma_cross fast/slow on GOOG, by key (null as NaN).
 fn backtest_metrics(home: &Path, fast: i64, slow: i64) -> BTreeMap<String, f64> {

@@ -10,12 +10,8 @@ use std::time::{Duration, Instant};
 
 use crate::support::{
     LONG_SEARCH, LONG_SEARCH_DATA, bundled_home, empty_home, flowrex as flowrex_cmd, flowrex_std,
-    parquet_batches, stderr_of, stdout_ok,
+    p, parquet_batches, stderr_of, stdout_ok,
 };
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
 
 /// `flowrex --quiet ARGS` on `home`.
 fn run(home: &Path, args: &[&str]) -> Output {

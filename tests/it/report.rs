@@ -10,7 +10,7 @@ use arrow_array::{Array, BooleanArray, Float64Array, Int64Array, UInt64Array};
 use flowrex::metrics::fields::{FIELDS, MetricValue, Text};
 
 use crate::report_browser::{check_in_browser, chromium_available};
-use crate::support::{Run, bundled_home, flowrex, json, parquet_batches, write};
+use crate::support::{Run, bundled_home, flowrex, json, p, parquet_batches, write};
 
 #[path = "../../src/report/strict.rs"]
 mod strict;
@@ -41,10 +41,6 @@ fn ok(home: &Path, args: &[&str]) -> Run {
     let r = run(home, args);
     assert_eq!(r.code, 0, "flowrex {args:?}: {}{}", r.stdout, r.stderr);
     r
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
 }
 
 /// Reads a page and checks it under the strict parser and for external references: no element has

@@ -16,7 +16,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use tempfile::TempDir;
 
-use crate::support::{bundled_home, flowrex, stderr_of, stdout_ok};
+use crate::support::{bundled_home, flowrex, p, stderr_of, stdout_ok};
 
 /// The 175-candidate GOOG grid (fast 5..50:5 × slow 10..200:10, fast < slow).
 const GRID: [&str; 13] = [
@@ -34,10 +34,6 @@ const GRID: [&str; 13] = [
     "fast < slow",
     "--quiet",
 ];
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
 
 /// `flowrex optimize` on `home` with the grid and `extra`.
 fn optimize(home: &Path, extra: &[&str]) -> Output {

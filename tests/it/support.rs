@@ -57,6 +57,11 @@ pub const LONG_SEARCH: [&str; 16] = [
 
 // ---- Places -------------------------------------------------------------------------------------
 
+/// A path as a command-line argument.
+pub fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
 /// The repository: the bundled store (`data/`) and the fixtures, to read, never a home to run in.
 pub fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -12,7 +12,7 @@ use flowrex::candles::{Bar, DAY_MS};
 use flowrex::optimize::validation::{self, BlockStats};
 use serde_json::Value;
 
-use crate::support::{self, bundled_home, empty_home, parquet_batches, seed, stderr_of};
+use crate::support::{self, bundled_home, empty_home, p, parquet_batches, seed, stderr_of};
 
 /// Runs flowrex quietly on `home` (with `threads` rayon threads when given).
 fn run_in(home: &Path, threads: Option<usize>, args: &[&str]) -> Output {
@@ -22,10 +22,6 @@ fn run_in(home: &Path, threads: Option<usize>, args: &[&str]) -> Output {
         cmd.env("RAYON_NUM_THREADS", t.to_string());
     }
     cmd.output().expect("run flowrex")
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
 }
 
 /// The README's GOOG grid.
