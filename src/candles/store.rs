@@ -14,7 +14,10 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow_array::{Array, Float64Array, RecordBatch, TimestampMillisecondArray};
+use arrow_array::types::{Float64Type, TimestampMillisecondType};
+use arrow_array::{
+    Array, ArrowPrimitiveType, Float64Array, PrimitiveArray, RecordBatch, TimestampMillisecondArray,
+};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
@@ -627,80 +630,121 @@ fn top_level_leaf(schema: &parquet::schema::types::SchemaDescriptor, name: &str)
 /// The store's columns in file order.
 const COLUMNS: [&str; 6] = ["ts", "open", "high", "low", "close", "volume"];
 
-/// One decoded column of a store file.
-enum Column {
-    Ts(Vec<i64>),
-    F64(Vec<f64>),
+/// The row groups of a store file a load reads, and how to reach them.
+struct Selection<'a> {
+    path: &'a Path,
+    file: SharedFile,
+    footer: ArrowReaderMetadata,
+    /// The row groups that can hold the range, in file order.
+    groups: Vec<usize>,
+    /// Rows in the groups skipped before the first of them.
+    rows_before: usize,
+    /// Rows in `groups`.
+    rows: usize,
+    /// The leaf of each of [`COLUMNS`].
+    leaves: [usize; 6],
 }
 
-/// Rows `keep` (counted from the first row of `groups`) of column `name` (leaf `leaf`) of row groups
-/// `groups` of the store file at `path`, whose footer is `footer`: of the file's type and without
-/// missing values (in any batch read), else an error naming the column.
-fn read_column(
-    path: &Path,
-    file: &SharedFile,
-    footer: &ArrowReaderMetadata,
-    groups: &[usize],
-    leaf: usize,
-    name: &str,
-    keep: Range<usize>,
-) -> Result<Column> {
-    let bad = |what: String| Error::invalid(format!("{}: {what}", path.display()));
-    let mask = ProjectionMask::leaves(footer.parquet_schema(), [leaf]);
-    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file.clone(), footer.clone())
-        .with_row_groups(groups.to_vec())
+impl Selection<'_> {
+    /// Rows `keep` (counted from the first row of the groups) of column `k` of [`COLUMNS`]: of
+    /// arrow type `A` (`expected` names it) and without missing values (in any batch read), else an
+    /// error naming the file and the column.
+    fn column<A: ArrowPrimitiveType>(
+        &self,
+        k: usize,
+        expected: &dyn std::fmt::Display,
+        keep: Range<usize>,
+    ) -> Result<Vec<A::Native>> {
+        let (path, name) = (self.path, COLUMNS[k]);
+        let bad = |what: String| Error::invalid(format!("{}: {what}", path.display()));
+        let mask = ProjectionMask::leaves(self.footer.parquet_schema(), [self.leaves[k]]);
+        let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(
+            self.file.clone(),
+            self.footer.clone(),
+        )
+        .with_row_groups(self.groups.clone())
         .with_projection(mask)
         .with_batch_size(ROW_GROUP_ROWS)
         .build()
         .map_err(|e| bad(format!("cannot read ({e})")))?;
-    let mut out = if name == "ts" {
-        Column::Ts(Vec::with_capacity(keep.len()))
-    } else {
-        Column::F64(Vec::with_capacity(keep.len()))
-    };
-    let mut seen = 0;
-    for batch in reader {
-        let batch = batch.map_err(|e| bad(format!("cannot read ({e})")))?;
-        let array = batch.column(0);
-        // This batch's rows that `keep` holds, relative to the batch.
-        let (from, to) = (seen, seen + array.len());
-        seen = to;
-        let part = keep.start.clamp(from, to) - from..keep.end.clamp(from, to) - from;
-        let missing = || {
-            bad(format!(
-                "column '{name}' has {} missing values",
-                array.null_count()
-            ))
-        };
-        match &mut out {
-            Column::Ts(v) => {
-                let ts = array
-                    .as_any()
-                    .downcast_ref::<TimestampMillisecondArray>()
-                    .ok_or_else(|| {
-                        bad(format!(
-                            "column 'ts' must be {}",
-                            schema().field(0).data_type()
-                        ))
-                    })?;
-                if ts.null_count() > 0 {
-                    return Err(missing());
-                }
-                v.extend_from_slice(&ts.values()[part]);
+        let mut out = Vec::with_capacity(keep.len());
+        let mut seen = 0;
+        for batch in reader {
+            let batch = batch.map_err(|e| bad(format!("cannot read ({e})")))?;
+            let values = batch
+                .column(0)
+                .as_any()
+                .downcast_ref::<PrimitiveArray<A>>()
+                .ok_or_else(|| bad(format!("column '{name}' must be {expected}")))?;
+            if values.null_count() > 0 {
+                let n = values.null_count();
+                return Err(bad(format!("column '{name}' has {n} missing values")));
             }
-            Column::F64(v) => {
-                let x = array
-                    .as_any()
-                    .downcast_ref::<Float64Array>()
-                    .ok_or_else(|| bad(format!("column '{name}' must be Float64")))?;
-                if x.null_count() > 0 {
-                    return Err(missing());
-                }
-                v.extend_from_slice(&x.values()[part]);
-            }
+            // This batch's rows that `keep` holds, relative to the batch.
+            let (from, to) = (seen, seen + values.len());
+            seen = to;
+            let part = keep.start.clamp(from, to) - from..keep.end.clamp(from, to) - from;
+            out.extend_from_slice(&values.values()[part]);
         }
+        Ok(out)
     }
-    Ok(out)
+
+    /// The five price columns, rows `keep`, decoded in parallel; an error is the first in column
+    /// order, never the first a thread met.
+    fn prices(&self, keep: Range<usize>) -> Result<[Vec<f64>; 5]> {
+        let decoded: Vec<Result<Vec<f64>>> = (1..COLUMNS.len())
+            .into_par_iter()
+            .map(|k| self.column::<Float64Type>(k, &"Float64", keep.clone()))
+            .collect();
+        let prices = decoded.into_iter().collect::<Result<Vec<_>>>()?;
+        Ok(prices.try_into().expect("five price columns"))
+    }
+
+    /// The bars of `range` and the 0-based file row of the first. Each column is decoded by its own
+    /// reader, in parallel: decoding and the first touch of the fresh memory were ≈ 95 ms of a
+    /// 1,000,000-bar load in a new process, and every command waits for it. A time range reads `ts`
+    /// first, so that the price columns keep only the range's rows.
+    fn candles(&self, range: &TimeRange) -> Result<(Candles, usize)> {
+        let ts_type = schema().field(0).data_type().clone();
+        let ts = || self.column::<TimestampMillisecondType>(0, &ts_type, 0..self.rows);
+        let whole = range.start.is_none() && range.end.is_none();
+        let (mut ts, whole_prices) = if whole {
+            let (ts, prices) = rayon::join(ts, || self.prices(0..self.rows));
+            (ts?, Some(prices))
+        } else {
+            (ts()?, None)
+        };
+        // The time order before any price column's error, as a row-by-row read found it.
+        if let Some(i) = first_unsorted(None, &ts) {
+            return Err(unsorted(
+                self.path,
+                self.rows_before + i + 1,
+                ts[i],
+                ts[i - 1],
+            ));
+        }
+        let lo = range.start.map_or(0, |s| ts.partition_point(|&t| t < s));
+        let hi = range
+            .end
+            .map_or(ts.len(), |e| ts.partition_point(|&t| t <= e))
+            .max(lo);
+        ts.truncate(hi);
+        ts.drain(..lo);
+        let [open, high, low, close, volume] = match whole_prices {
+            Some(prices) => prices?,
+            None => self.prices(lo..hi)?,
+        };
+        let first_row = if hi > lo { self.rows_before + lo } else { 0 };
+        let c = Candles {
+            ts,
+            open,
+            high,
+            low,
+            close,
+            volume,
+        };
+        Ok((c, first_row))
+    }
 }
 
 /// Reads the rows of a store file whose `ts` lies in `range`, skipping row groups whose statistics rule
@@ -712,93 +756,33 @@ pub fn read_parquet(path: &Path, range: &TimeRange) -> Result<(Candles, StoreMet
     let bad = |what: String| Error::invalid(format!("{}: {what}", path.display()));
     let footer = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
         .map_err(|e| bad(format!("not a readable Parquet file ({e})")))?;
-    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file.clone(), footer.clone());
-    let metadata = builder.metadata().clone();
+    let metadata = footer.metadata().clone();
     let meta = StoreMeta::from_key_values(metadata.file_metadata().key_value_metadata());
     let interval = file_interval(path, &meta)?;
-    for name in ["ts", "open", "high", "low", "close", "volume"] {
-        if builder.schema().field_with_name(name).is_err() {
-            return Err(bad(format!(
+    let mut leaves = [0; 6];
+    for (leaf, name) in leaves.iter_mut().zip(COLUMNS) {
+        *leaf = top_level_leaf(footer.parquet_schema(), name).ok_or_else(|| {
+            bad(format!(
                 "column '{name}' is missing; expected ts, open, high, low, close, volume"
-            )));
-        }
+            ))
+        })?;
     }
-    let leaf = |name: &str| {
-        top_level_leaf(builder.parquet_schema(), name)
-            .ok_or_else(|| bad(format!("column '{name}' is missing")))
-    };
-    let ts_col = leaf("ts")?;
-    let (groups, rows_before) = select_row_groups(path, &metadata, ts_col, range)?;
-    let total_rows: usize = groups
+    let (groups, rows_before) = select_row_groups(path, &metadata, leaves[0], range)?;
+    let rows = groups
         .iter()
         .map(|&g| metadata.row_group(g).num_rows() as usize)
         .sum();
-    let leaves = COLUMNS.map(leaf);
-    let leaves = leaves.into_iter().collect::<Result<Vec<usize>>>()?;
-    drop(builder);
-    // Each column is decoded by its own reader, in parallel: decoding and the first touch of the
-    // fresh memory were ≈ 95 ms of a 1,000,000-bar load in a new process, and every command waits
-    // for it. A time range reads `ts` first, so that the price columns keep only the range's rows.
-    let read = |k: usize, keep: Option<Range<usize>>| {
-        let keep = keep.unwrap_or(0..total_rows);
-        read_column(path, &file, &footer, &groups, leaves[k], COLUMNS[k], keep)
+    let selection = Selection {
+        path,
+        file,
+        footer,
+        groups,
+        rows_before,
+        rows,
+        leaves,
     };
-    let whole = range.start.is_none() && range.end.is_none();
-    // Errors are taken in column order (ts and its time order first), never in the order the
-    // threads met them.
-    let mut decoded: Vec<Result<Column>> = if whole {
-        (0..COLUMNS.len())
-            .into_par_iter()
-            .map(|k| read(k, None))
-            .collect()
-    } else {
-        vec![read(0, None)]
-    };
-    let Column::Ts(mut ts) = decoded.remove(0)? else {
-        unreachable!("ts is the first column")
-    };
-    if let Some(i) = first_unsorted(None, &ts) {
-        return Err(unsorted(path, rows_before + i + 1, ts[i], ts[i - 1]));
-    }
-    let lo = range.start.map_or(0, |s| ts.partition_point(|&t| t < s));
-    let hi = range
-        .end
-        .map_or(ts.len(), |e| ts.partition_point(|&t| t <= e))
-        .max(lo);
-    let first_row = (hi > lo).then_some(rows_before + lo);
-    if !whole {
-        ts.truncate(hi);
-        ts.drain(..lo);
-        decoded = (1..COLUMNS.len())
-            .into_par_iter()
-            .map(|k| read(k, Some(lo..hi)))
-            .collect();
-    }
-    let prices = decoded
-        .into_iter()
-        .map(|c| {
-            c.map(|c| match c {
-                Column::F64(v) => v,
-                Column::Ts(_) => unreachable!("five price columns follow ts"),
-            })
-        })
-        .collect::<Result<Vec<Vec<f64>>>>()?;
-    let [open, high, low, close, volume]: [Vec<f64>; 5] =
-        prices.try_into().expect("five price columns");
-    let c = Candles {
-        ts,
-        open,
-        high,
-        low,
-        close,
-        volume,
-    };
-    validate::check_stored(
-        &c,
-        &path.display().to_string(),
-        first_row.unwrap_or(0),
-        interval,
-    )?;
+    let (c, first_row) = selection.candles(range)?;
+    validate::check_stored(&c, &path.display().to_string(), first_row, interval)?;
     Ok((c, meta))
 }
 
