@@ -154,32 +154,27 @@ fn profile_in_parts(
         }
         engine.stats()
     };
-    let chunks = out.poc[first..]
+    let mut stretches = out.poc[first..]
         .chunks_mut(per_part)
         .zip(out.vah[first..].chunks_mut(per_part))
         .zip(out.val[first..].chunks_mut(per_part))
-        .enumerate();
-    let stats = if parts <= 1 {
-        let mut total = Stats::default();
-        for (k, ((poc, vah), val)) in chunks {
-            total += stretch(first + k * per_part, poc, vah, val);
+        .enumerate()
+        .map(|(k, ((poc, vah), val))| (first + k * per_part, poc, vah, val));
+    // The calling thread slides the first stretch, one scoped thread each of the others.
+    let own = stretches.next();
+    let stats = std::thread::scope(|scope| {
+        let stretch = &stretch;
+        let handles: Vec<_> = stretches
+            .map(|(start, poc, vah, val)| scope.spawn(move || stretch(start, poc, vah, val)))
+            .collect();
+        let mut total = own.map_or(Stats::default(), |(start, poc, vah, val)| {
+            stretch(start, poc, vah, val)
+        });
+        for h in handles {
+            total += h.join().expect("a profile stretch does not panic");
         }
         total
-    } else {
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = chunks
-                .map(|(k, ((poc, vah), val))| {
-                    let stretch = &stretch;
-                    scope.spawn(move || stretch(first + k * per_part, poc, vah, val))
-                })
-                .collect();
-            let mut total = Stats::default();
-            for h in handles {
-                total += h.join().expect("a profile stretch does not panic");
-            }
-            total
-        })
-    };
+    });
     (out, Some(stats))
 }
 
