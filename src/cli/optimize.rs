@@ -509,7 +509,7 @@ fn search(ctx: &Context, args: OptimizeArgs, written_to: &mut Option<PathBuf>) -
     let feasible = optimize::check_space(&settings)?;
     let data = args.settings.data(&symbol, interval)?;
     let home = ctx.home()?;
-    let phase = Phases::start();
+    let mut phase = Phases::start();
     let candles = data.load(&home.store())?;
     phase.done("load");
     let out = args.out.clone().unwrap_or_else(|| {
@@ -676,21 +676,21 @@ fn search(ctx: &Context, args: OptimizeArgs, written_to: &mut Option<PathBuf>) -
 
 /// Debug-level timings of a search's phases (`-v`): where a run's wall time went.
 struct Phases {
-    last: std::cell::Cell<std::time::Instant>,
+    last: std::time::Instant,
 }
 
 impl Phases {
     /// Starts timing.
     fn start() -> Phases {
         Phases {
-            last: std::cell::Cell::new(std::time::Instant::now()),
+            last: std::time::Instant::now(),
         }
     }
 
     /// Logs the time since the previous phase ended.
-    fn done(&self, what: &str) {
+    fn done(&mut self, what: &str) {
         let now = std::time::Instant::now();
-        let took = now - self.last.replace(now);
+        let took = now - std::mem::replace(&mut self.last, now);
         tracing::debug!("{what}: {:.3} s", took.as_secs_f64());
     }
 }
