@@ -23,7 +23,7 @@
 //! `fabio` backtest takes 306 ns of CPU per bar instead of 887 (the profile alone 281 instead of
 //! 862). Outside the optimizer's workers a long series is also cut into one stretch per thread: on 2
 //! threads the profile of those bars takes ≈ 155 ns of wall time per bar instead of ≈ 270, and the
-//! `strategies/fabio_1m_bars_full` bench 226 ms instead of 393. Non-finite prices or negative volumes
+//! `strategies/fabio_1m_bars_full` bench 206 ms instead of 393. Non-finite prices or negative volumes
 //! take the per-window path.
 
 mod rolling;
