@@ -4,6 +4,7 @@
 //! `full` computes every indicator (fresh cache) + the bar loop + metrics: what one backtest costs.
 //! `cached` is what each further optimizer candidate on the same data pays once the cache holds the
 //! indicators (signal preparation that is not an indicator, the bar loop, metrics).
+//! `indicators/volume_profile_1m_bars` is fabio's indicator alone (most of fabio's `full` time).
 
 use std::hint::black_box;
 
@@ -12,7 +13,7 @@ use flowrex::backtest;
 use flowrex::candles::Interval;
 use flowrex::candles::synthetic::{SyntheticSpec, generate};
 use flowrex::engine::BacktestConfig;
-use flowrex::indicators::IndicatorCache;
+use flowrex::indicators::{self, IndicatorCache};
 use flowrex::strategy;
 
 const BARS: usize = 1_000_000;
@@ -52,5 +53,28 @@ fn strategies(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, strategies);
+/// fabio's indicator alone: the rolling volume profile (window 30, 24 bins, 70%) of the same bars,
+/// on the pool's threads (stretches) as a backtest computes it.
+fn volume_profile(c: &mut Criterion) {
+    let candles = generate(&SyntheticSpec::new(BARS, 42, Interval::Minute1));
+    let mut g = c.benchmark_group("indicators");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(BARS as u64));
+    g.bench_function("volume_profile_1m_bars", |b| {
+        b.iter(|| {
+            let p = indicators::volume_profile(
+                &candles.high,
+                &candles.low,
+                &candles.volume,
+                30,
+                24,
+                indicators::volume_profile::DEFAULT_VALUE_SHARE,
+            );
+            black_box(p.poc[BARS - 1])
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, strategies, volume_profile);
 criterion_main!(benches);
