@@ -378,6 +378,48 @@ mod tests {
             .expect("bundled data loads")
     }
 
+    /// Every dense-spread kernel this processor runs (the baseline and AVX2 on x86-64) gives the
+    /// reference's levels bit for bit, whichever the engine would pick.
+    #[test]
+    fn every_kernel_gives_the_reference_levels() {
+        use crate::candles::Interval;
+        use crate::candles::synthetic::{SyntheticSpec, generate};
+        let synthetic = generate(&SyntheticSpec::new(100_000, 7, Interval::Minute1));
+        let sets = [
+            bundled("GOOG", Interval::Day1),
+            bundled("EURUSD", Interval::Hour1),
+            synthetic,
+        ];
+        for kernel in rolling::Kernel::available() {
+            for c in &sets {
+                for (window, bins, share) in
+                    [(30, 24, 0.7), (10, 12, 0.6), (100, 48, 0.8), (20, 7, 0.95)]
+                {
+                    let (h, l, v) = (&c.high[..], &c.low[..], &c.volume[..]);
+                    let want = reference::volume_profile(h, l, v, window, bins, share);
+                    let mut engine = rolling::Rolling::new(h, l, v, window, bins, share)
+                        .expect("sound bars")
+                        .with_kernel(kernel);
+                    for i in 0..c.len() {
+                        engine.push(i);
+                        if i + 1 >= window {
+                            let got = engine.levels(i);
+                            let same = [
+                                (got.poc, want.poc[i]),
+                                (got.vah, want.vah[i]),
+                                (got.val, want.val[i]),
+                            ]
+                            .iter()
+                            .all(|(a, b)| a.to_bits() == b.to_bits());
+                            assert!(same, "{kernel:?}, bar {i}, window {window}, bins {bins}");
+                        }
+                    }
+                    assert!(engine.stats().slid > 0, "{kernel:?}: no window slid");
+                }
+            }
+        }
+    }
+
     #[test]
     fn fast_engine_equals_the_reference_on_goog_and_eurusd() {
         use crate::candles::Interval;

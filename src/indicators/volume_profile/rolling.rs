@@ -6,28 +6,34 @@
 //! division). Only the indices need care, and the engine gets them in one of three ways:
 //!
 //! - **Slide** (certified): when the window's lowest low and highest high — hence every bin edge — are
-//!   the same as one bar earlier, the histogram is updated in place: the leaving bar's contributions
-//!   are subtracted and the new bar's added (the same float contributions the reference adds).
-//! - **Quick rebuild** (certified): otherwise the window's histogram is rebuilt from the same float
-//!   contributions, with each bar's interior bins added through a running sum instead of a loop per
-//!   bar ([`Rolling::rebuild_quick`]).
+//!   the same as one bar earlier, the histogram is updated in place: the leaving bar's terms are
+//!   subtracted from every bin and the new bar's added ([`Rolling::slide_dense`]).
+//! - **Quick rebuild** (certified): otherwise the window's histogram is rebuilt by the dense spread:
+//!   each bar's per-price weight times its length inside each bin, `min(high, edge above) −
+//!   max(low, edge below)` clipped at 0, for every bar and every bin ([`Rolling::rebuild_quick`]). No
+//!   price is binned and no loop length depends on the bar, so the work is the same fixed-length
+//!   vector loop for every bar (four bins per instruction with AVX2, detected at run time).
 //! - **Exact rebuild**: the reference arithmetic — the same bin of every price, the same float
 //!   contribution of every bar to every bin, added in the same bar order — so the histogram, and with
 //!   it every level, is identical ([`Rolling::rebuild`]).
 //!
-//! The first two differ from the reference histogram by rounding only, and that difference is
-//! bounded ([`Rolling::error_bound`]). Their POC and value area are accepted only when every
-//! comparison that decides them (the largest bin, the bin added at each value-area step, the stop at
-//! `value_share`) holds with a margin larger than the bound, so the reference decides the same;
-//! otherwise the window takes the exact rebuild. The bin of a price comes from a multiplication by
-//! `1 / width` instead of the reference's division, redone by division for the rare price whose
-//! quotient lies within rounding distance of a bin edge, where the two could disagree.
+//! The dense terms are the reference's own float contributions (`per_price · (edge − low)`,
+//! `per_price · step`, …) except for a bar inside one bin (`per_price · (high − low)` instead of its
+//! volume) and a price within rounding distance of an edge, where the reference's division and the
+//! spread's comparison can put it in different bins; [`Rolling::dense_gap`] bounds both. So the first
+//! two differ from the reference histogram by a bounded amount ([`Rolling::error_bound`]). Their POC
+//! and value area are accepted only when every comparison that decides them (the largest bin, the bin
+//! added at each value-area step, the stop at `value_share`) holds with a margin larger than the
+//! bound, so the reference decides the same; otherwise the window takes the exact rebuild.
 //!
 //! Measured on 1,000,000 synthetic 1-minute bars (seed 7) with the `fabio` defaults (window 30, 24
-//! bins): 60% of the windows slide, 40% need a rebuild, and 313 certificates fail (0.03%); the whole
-//! series costs about a third of the per-window reference (CPU time 280 ms against 880 ms on the
-//! shared build machine). The remaining cost is mostly the rebuilds (a new range moves every edge, so
-//! all 30 bars must be re-binned) and the value-area walk, which is sequential by definition.
+//! bins): 60% of the windows slide, 40% need a rebuild; 94 slides cannot be certified (they are
+//! rebuilt) and 286 quick rebuilds (0.03%) cannot either (they take the exact rebuild). The dense spread took the profile of 1,000,000 bars (seed 42, one thread,
+//! `cargo bench --bench strategies -- indicators`) from 292 to 255 ms with AVX2 (312 ms with the
+//! baseline instructions, which is why the kernel is chosen at run time). What is left is mostly
+//! the value-area walk (sequential by definition: each step compares the two bins next to the area,
+//! ≈ 10 cycles a step), the rebuilds' fixed cost, and the bookkeeping of the sliding minimum and
+//! maximum.
 
 use std::collections::VecDeque;
 
@@ -52,6 +58,11 @@ struct Grid {
     /// Bound on the extra mass a bar classified one bin off by rounding can move, per unit of
     /// volume per price: `40 u · max(|lo|, |hi|)`.
     scale: f64,
+    /// The edges the dense spread ([`spread`]) clips bars to: `lower[b] = edges[b]` and
+    /// `upper[b] = edges[b + 1]`, but `+∞` above the top bin (the reference puts the window's top
+    /// price in it), padded with empty bins (`+∞, +∞`) to a multiple of [`LANES`].
+    lower: Vec<f64>,
+    upper: Vec<f64>,
 }
 
 impl Grid {
@@ -67,13 +78,22 @@ impl Grid {
             self.inv = 0.0;
             self.near = f64::INFINITY;
         }
-        self.edges.clear();
-        self.edges
-            .extend((0..=bins).map(|b| lo + b as f64 * self.width));
-        self.steps.clear();
-        self.steps
-            .extend(self.edges.windows(2).map(|e| e[1] - e[0]));
         self.scale = 40.0 * U * lo.abs().max(hi.abs());
+        let padded = bins.next_multiple_of(LANES);
+        self.edges.resize(bins + 1, 0.0);
+        self.steps.resize(bins, 0.0);
+        self.lower.resize(padded, f64::INFINITY);
+        self.upper.resize(padded, f64::INFINITY);
+        let (edges, steps) = (&mut self.edges[..=bins], &mut self.steps[..bins]);
+        let (lower, upper) = (&mut self.lower[..bins], &mut self.upper[..bins]);
+        edges[0] = lo + 0.0 * self.width; // the reference's expression (NaN for an infinite width)
+        for b in 0..bins {
+            edges[b + 1] = lo + (b + 1) as f64 * self.width;
+            steps[b] = edges[b + 1] - edges[b];
+            lower[b] = edges[b];
+            upper[b] = edges[b + 1];
+        }
+        upper[bins - 1] = f64::INFINITY;
     }
 
     /// The reference's bin of a price `p ≥ lo`: `((p − lo) / width) as usize`, at most `bins − 1`.
@@ -121,6 +141,8 @@ struct Slide {
     per_price: f64,
     /// The largest [`Rolling::mass`] since the rebuild.
     mass_max: f64,
+    /// The largest [`Rolling::dense_gap`] since the rebuild.
+    gap_max: f64,
     /// A bound on `|hist[b] − G[b]|` right after the rebuild, where `G` is the exact sum of the same
     /// float contributions.
     built: f64,
@@ -168,9 +190,9 @@ pub struct Rolling<'a> {
     /// Bars in the window with volume > 0.
     positive: usize,
     grid: Grid,
+    /// The histogram, padded with empty bins to a multiple of [`LANES`].
     hist: Vec<f64>,
-    /// Scratch of the quick rebuild: per-price weight entering (+) and leaving (−) at each bin.
-    diff: Vec<f64>,
+    kernel: Kernel,
     /// Scratch of the certified walk: −1, the histogram, −1.
     padded: Vec<f64>,
     slide: Slide,
@@ -215,12 +237,19 @@ impl<'a> Rolling<'a> {
             max_q: VecDeque::with_capacity(window + 1),
             positive: 0,
             grid: Grid::default(),
-            hist: vec![0.0; bins],
-            diff: vec![0.0; bins + 1],
+            hist: vec![0.0; bins.next_multiple_of(LANES)],
+            kernel: Kernel::detect(),
             padded: vec![-1.0; bins + 2],
             slide: Slide::default(),
             stats: Stats::default(),
         })
+    }
+
+    /// The same engine running the dense spread on `kernel` (tests compare the kernels).
+    #[cfg(test)]
+    pub(super) fn with_kernel(mut self, kernel: Kernel) -> Rolling<'a> {
+        self.kernel = kernel;
+        self
     }
 
     /// Whether the engine can take these bars: finite prices, finite non-negative volumes.
@@ -283,16 +312,16 @@ impl<'a> Rolling<'a> {
             && hi == self.grid.hi
         {
             let out = i - self.window;
-            self.apply::<false>(out, count);
-            self.apply::<true>(i, count);
+            self.slide_dense(out, i, count);
             let (v_out, p_out) = self.weights(out, count);
             let (v_in, p_in) = self.weights(i, count);
             let slide = &mut self.slide;
             slide.steps += 1;
             slide.volume += v_in - v_out;
             slide.per_price += p_in - p_out;
-            let mass = self.mass();
+            let (mass, gap) = (self.mass(), self.dense_gap());
             self.slide.mass_max = self.slide.mass_max.max(mass);
+            self.slide.gap_max = self.slide.gap_max.max(gap);
             if let Some(found) = self.certified() {
                 self.stats.slid += 1;
                 return self.to_levels(found);
@@ -306,7 +335,9 @@ impl<'a> Rolling<'a> {
         }
         self.stats.exact += 1;
         self.rebuild(i + 1 - self.window, i, lo, hi, count);
-        self.to_levels(value_area(&self.hist, self.share))
+        // Slides subtract a leaving bar's dense terms; this histogram holds the reference's.
+        self.slide.valid = false;
+        self.to_levels(value_area(&self.hist[..self.bins], self.share))
     }
 
     fn to_levels(&self, (poc, a, z): (usize, usize, usize)) -> ProfileLevels {
@@ -327,15 +358,15 @@ impl<'a> Rolling<'a> {
         self.hist.fill(0.0);
         let (mut volume, mut per_price) = (0.0, 0.0);
         for k in s..=i {
-            self.apply::<true>(k, count);
+            self.add_exact(k, count);
             let (v, p) = self.weights(k, count);
             volume += v;
             per_price += p;
         }
-        self.start_slides(count, volume, per_price, 0.0);
+        self.start_slides(count, volume, per_price);
     }
 
-    fn start_slides(&mut self, count: bool, volume: f64, per_price: f64, extra: f64) {
+    fn start_slides(&mut self, count: bool, volume: f64, per_price: f64) {
         self.slide = Slide {
             valid: self.grid.width.is_finite() && self.grid.inv.is_finite(),
             count,
@@ -343,73 +374,68 @@ impl<'a> Rolling<'a> {
             volume,
             per_price,
             mass_max: 0.0,
+            gap_max: 0.0,
             built: 0.0,
         };
         let mass = self.mass();
         self.slide.mass_max = mass;
         // The reference's own order of additions: ≤ window terms per bin.
-        self.slide.built = 1.01 * U * self.window as f64 * mass + extra;
+        self.slide.built = 1.01 * U * self.window as f64 * mass;
     }
 
-    /// The histogram of bars `s..=i` on the grid `lo..hi` from the same float contributions, but
-    /// with each bar's interior bins added through a running per-price sum instead of one product
-    /// per bin: no loop per bar (whose varying length costs a mispredicted branch per bar), and
-    /// within a rounding bound of the exact sum.
-    ///
-    /// The interior of bin `b` is `R_b · steps[b]` with `R_b` the running sum of the weights of the
-    /// bars spanning `b`, against `Σ fl(pp_k · steps[b])` in the exact sum: off by at most
-    /// `steps[b] · (|R_b − Σ pp_k| + 2u Σ pp_k)`, and `|R_b − Σ pp_k| ≤ (2 · window + bins) · u · P`
-    /// (P the sum of all entering weights: each weight enters and leaves `diff` once, and the running
-    /// sum adds `bins` entries); the at most `window + 1` additions into each bin add
-    /// `(window + 1) · u · mass`. Twice these are recorded.
+    /// The histogram of bars `s..=i` on the grid `lo..hi` from the dense spread ([`spread`]): every
+    /// bar clipped to every bin, no bin computed per price (a point bar's volume still goes to the
+    /// reference's bin of its price). Its terms are the reference's but for a bar inside one bin
+    /// (`per_price · (high − low)` instead of its volume) and a price within rounding distance of an
+    /// edge; [`Rolling::dense_gap`] bounds what that changes.
     fn rebuild_quick(&mut self, s: usize, i: usize, lo: f64, hi: f64, count: bool) {
         if count && self.count_price.is_empty() {
             self.fill_count_price();
         }
         self.grid.set(lo, hi, self.bins);
-        let bins = self.bins;
         self.hist.fill(0.0);
-        self.diff.fill(0.0);
-        let (mut volume, mut per_price, mut spanning) = (0.0, 0.0, 0.0);
-        {
-            let g = &self.grid;
-            let (edges, steps) = (&g.edges[..=bins], &g.steps[..bins]);
-            let hist = &mut self.hist[..bins];
-            let diff = &mut self.diff[..=bins];
-            let (lows, highs) = (&self.low[s..=i], &self.high[s..=i]);
-            let (vols, pps) = if count {
-                (None, &self.count_price[s..=i])
-            } else {
-                (Some(&self.volume[s..=i]), &self.per_price[s..=i])
-            };
-            for j in 0..lows.len() {
-                let (l, h, pp) = (lows[j], highs[j], pps[j]);
-                let v = vols.map_or(1.0, |v| v[j]);
-                let first = g.bin(l, bins);
-                let last = if h <= l { first } else { g.bin(h, bins) };
-                let one = first == last;
-                hist[first] += if one { v } else { pp * (edges[first + 1] - l) };
-                hist[last] += if one { 0.0 } else { pp * (h - edges[last]) };
-                let inner = if last > first + 1 { pp } else { 0.0 };
-                diff[first + 1] += inner;
-                diff[last] -= inner;
-                volume += v;
-                per_price += pp;
-                spanning += inner;
+        let (lows, highs) = (&self.low[s..=i], &self.high[s..=i]);
+        let pps = if count {
+            &self.count_price[s..=i]
+        } else {
+            &self.per_price[s..=i]
+        };
+        let g = &self.grid;
+        self.kernel
+            .spread(&mut self.hist, &g.lower, &g.upper, lows, highs, pps);
+        let (mut volume, mut per_price) = (0.0, 0.0);
+        for k in s..=i {
+            let (v, p) = self.weights(k, count);
+            if self.high[k] <= self.low[k] {
+                self.hist[self.grid.bin(self.low[k], self.bins)] += v;
             }
-            let mut running = 0.0;
-            for b in 0..bins {
-                running += diff[b];
-                hist[b] += running * steps[b];
-            }
+            volume += v;
+            per_price += p;
         }
-        let step_max = self.grid.steps.iter().fold(0.0f64, |a, &b| a.max(b.abs()));
-        self.start_slides(count, volume, per_price, 0.0);
-        let mass = self.slide.mass_max;
-        let w = self.window as f64;
-        let b = bins as f64;
-        self.slide.built +=
-            2.0 * U * ((2.0 * w + b + 3.0) * spanning * step_max + (w + 1.0) * mass);
+        self.start_slides(count, volume, per_price);
+        self.slide.gap_max = self.dense_gap();
+    }
+
+    /// Slides the dense histogram by one bar: bar `out`'s terms subtracted and bar `inn`'s added in
+    /// each bin (a point bar's volume at its bin).
+    fn slide_dense(&mut self, out: usize, inn: usize, count: bool) {
+        let (v_out, p_out) = self.weights(out, count);
+        let (v_in, p_in) = self.weights(inn, count);
+        let (low, high) = (self.low, self.high);
+        let g = &self.grid;
+        self.kernel.slide(
+            &mut self.hist,
+            &g.lower,
+            &g.upper,
+            [low[out], high[out], p_out],
+            [low[inn], high[inn], p_in],
+        );
+        if high[out] <= low[out] {
+            self.hist[self.grid.bin(low[out], self.bins)] -= v_out;
+        }
+        if high[inn] <= low[inn] {
+            self.hist[self.grid.bin(low[inn], self.bins)] += v_in;
+        }
     }
 
     fn fill_count_price(&mut self) {
@@ -424,11 +450,10 @@ impl<'a> Rolling<'a> {
             .collect();
     }
 
-    /// Adds (`ADD`) or removes bar `k`'s contributions, computed exactly as the reference computes
-    /// them: a point bar or a bar inside one bin puts its whole volume in that bin; a wider bar spreads
+    /// Adds bar `k`'s contributions, computed exactly as the reference computes them: a point bar or
+    /// a bar inside one bin puts its whole volume in that bin; a wider bar spreads
     /// `per_price · (overlap)` over the bins it spans.
-    #[inline(always)]
-    fn apply<const ADD: bool>(&mut self, k: usize, count: bool) {
+    fn add_exact(&mut self, k: usize, count: bool) {
         let (l, h) = (self.low[k], self.high[k]);
         let (v, pp) = if count {
             (1.0, self.count_price[k])
@@ -446,13 +471,10 @@ impl<'a> Rolling<'a> {
         let one = first == last;
         let c_first = if one { v } else { pp * (edges[first + 1] - l) };
         let c_last = if one { 0.0 } else { pp * (h - edges[last]) };
-        let put = |x: &mut f64, c: f64| {
-            if ADD { *x += c } else { *x -= c }
-        };
-        put(&mut hist[first], c_first);
-        put(&mut hist[last], c_last);
+        hist[first] += c_first;
+        hist[last] += c_last;
         for b in first + 1..last {
-            put(&mut hist[b], pp * steps[b]);
+            hist[b] += pp * steps[b];
         }
     }
 
@@ -474,15 +496,27 @@ impl<'a> Rolling<'a> {
         self.slide.volume * (1.0 + 8.0 * U) + self.slide.per_price * self.grid.scale
     }
 
-    /// A bound on `|hist[b] − reference[b]|` for every bin. Both are sums of the same float
-    /// contributions; the reference adds ≤ `window` of them in order (error ≤ 1.01 · window · u · S,
-    /// S = Σ|terms| ≤ mass), the rebuild did the same, and each of the `2 · steps` slide updates of a
-    /// bin adds at most u · |result| ≤ 1.01 u · mass_max. So `1.01 u (2 window + 2 steps) mass_max`
+    /// A bound on how far the dense terms of the window's bars can sum from the reference's (exactly
+    /// added): a bar inside one bin adds `fl(fl(v / (h − l)) · fl(h − l))`, within 2.01 u · v of the
+    /// reference's `v`; a price within rounding distance of an edge (≤ 6 u · max(|lo|, |hi|) from it,
+    /// where the reference's division and the dense spread's comparison can disagree) moves at most
+    /// `per_price` times that between two bins at each end of the bar, and changes the two clipped
+    /// lengths' roundings (≤ 4 u of the bar's volume). `8 u · volume + per_price · scale` covers it.
+    #[inline]
+    fn dense_gap(&self) -> f64 {
+        8.0 * U * self.slide.volume + self.slide.per_price * self.grid.scale
+    }
+
+    /// A bound on `|hist[b] − reference[b]|` for every bin. The histogram sums the dense terms of the
+    /// window's bars (within [`Rolling::dense_gap`] of the reference's terms, exactly added); the
+    /// reference adds ≤ `window` terms in order (error ≤ 1.01 · window · u · S, S = Σ|terms| ≤ mass),
+    /// the rebuild did the same, and each of the `2 · steps` slide updates of a bin adds at most
+    /// u · |result| ≤ 1.01 u · mass_max. So `1.01 u (2 window + 2 steps) mass_max + gap_max`
     /// suffices; this returns about twice that.
     fn error_bound(&self) -> f64 {
         let s = self.slide;
         let w = self.window as f64;
-        2.0 * (s.built + 1.01 * U * (w + 2.0 * s.steps as f64 + 2.0) * s.mass_max)
+        2.0 * (s.built + 1.01 * U * (w + 2.0 * s.steps as f64 + 2.0) * s.mass_max + s.gap_max)
     }
 
     /// The POC and value-area bins of the slid histogram when every deciding comparison holds with a
@@ -494,12 +528,9 @@ impl<'a> Rolling<'a> {
             return None;
         }
         let hist = &self.hist[..bins];
-        let (mut poc, mut top) = (0, hist[0]);
-        for (b, &x) in hist.iter().enumerate().skip(1) {
-            let better = x > top;
-            poc = if better { b } else { poc };
-            top = if better { x } else { top };
-        }
+        // The first largest bin, as the reference picks it (the values are finite: delta is).
+        let (top, total) = max_and_sum(hist);
+        let poc = hist.iter().position(|&x| x == top).unwrap_or(0);
         let close = hist.iter().filter(|&&x| x >= top - 2.0 * delta).count();
         if close != 1 {
             return None;
@@ -511,7 +542,7 @@ impl<'a> Rolling<'a> {
         let tau = 2.0
             * self.share.abs().max(1.0)
             * (2.0 * bins as f64 * delta + 5.0 * bins as f64 * U * mass);
-        let target = self.share * sum4(hist);
+        let target = self.share * total;
         if !(target.is_finite() && tau.is_finite()) {
             return None;
         }
@@ -532,25 +563,162 @@ impl<'a> Rolling<'a> {
             if (above - below).abs() <= 2.0 * delta {
                 return None;
             }
-            let up = above > below;
-            z += usize::from(up);
-            a -= usize::from(!up);
-            acc += if up { above } else { below };
+            if above > below {
+                z += 1;
+                acc += above;
+            } else {
+                a -= 1;
+                acc += below;
+            }
         }
         let (a, z) = (a - 1, z - 1);
         Some((poc, a, z))
     }
 }
 
-/// Sum in four interleaved accumulators (any order is covered by the error bound).
-fn sum4(x: &[f64]) -> f64 {
-    let mut acc = [0.0; 4];
+/// Bins per step of the dense spread (one AVX-512 register); the histogram is padded to a multiple.
+const LANES: usize = 8;
+
+/// The length of bar `[l, h]` inside bin `[lo_b, hi_b]` (0 when they do not meet): the reference's
+/// `edge_hi − edge_lo` for a bin the bar spans, written as min/max so that every bin takes the same
+/// instructions.
+#[inline(always)]
+fn overlap(l: f64, h: f64, lo_b: f64, hi_b: f64) -> f64 {
+    let top = if h < hi_b { h } else { hi_b };
+    let bottom = if l > lo_b { l } else { lo_b };
+    let d = top - bottom;
+    if d > 0.0 { d } else { 0.0 }
+}
+
+/// Adds `pps[k] · overlap` of every bar `k` to every bin, bars in order.
+#[inline(always)]
+fn spread(
+    hist: &mut [f64],
+    lower: &[f64],
+    upper: &[f64],
+    lows: &[f64],
+    highs: &[f64],
+    pps: &[f64],
+) {
+    let n = hist.len();
+    let (lower, upper) = (&lower[..n], &upper[..n]);
+    for ((&l, &h), &pp) in lows.iter().zip(highs).zip(pps) {
+        for b in 0..n {
+            hist[b] += pp * overlap(l, h, lower[b], upper[b]);
+        }
+    }
+}
+
+/// Subtracts bar `out`'s terms (`[low, high, per_price]`) from every bin, then adds bar `inn`'s.
+#[inline(always)]
+fn slide(hist: &mut [f64], lower: &[f64], upper: &[f64], out: [f64; 3], inn: [f64; 3]) {
+    let n = hist.len();
+    let (lower, upper) = (&lower[..n], &upper[..n]);
+    for b in 0..n {
+        hist[b] -= out[2] * overlap(out[0], out[1], lower[b], upper[b]);
+        hist[b] += inn[2] * overlap(inn[0], inn[1], lower[b], upper[b]);
+    }
+}
+
+/// Which instructions the dense spread runs on: AVX2 when the processor has it (checked once per
+/// engine), else the baseline. The values are the same either way — each bin's term is the same
+/// float expression, lane by lane, added in the same order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kernel {
+    Baseline,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+}
+
+impl Kernel {
+    /// The kernels this processor can run, the one [`Kernel::detect`] picks last.
+    #[cfg(test)]
+    pub(super) fn available() -> Vec<Kernel> {
+        let mut all = vec![Kernel::Baseline];
+        if Kernel::detect() != Kernel::Baseline {
+            all.push(Kernel::detect());
+        }
+        all
+    }
+
+    fn detect() -> Kernel {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            return Kernel::Avx2;
+        }
+        Kernel::Baseline
+    }
+
+    fn spread(
+        self,
+        hist: &mut [f64],
+        lower: &[f64],
+        upper: &[f64],
+        l: &[f64],
+        h: &[f64],
+        pp: &[f64],
+    ) {
+        match self {
+            Kernel::Baseline => spread(hist, lower, upper, l, h, pp),
+            // SAFETY: `detect` saw AVX2 on this processor.
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => unsafe { avx2::spread(hist, lower, upper, l, h, pp) },
+        }
+    }
+
+    fn slide(self, hist: &mut [f64], lower: &[f64], upper: &[f64], out: [f64; 3], inn: [f64; 3]) {
+        match self {
+            Kernel::Baseline => slide(hist, lower, upper, out, inn),
+            // SAFETY: `detect` saw AVX2 on this processor.
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => unsafe { avx2::slide(hist, lower, upper, out, inn) },
+        }
+    }
+}
+
+/// The dense spread compiled for AVX2 (four bins per instruction instead of two).
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    #[target_feature(enable = "avx2")]
+    pub(super) fn spread(
+        hist: &mut [f64],
+        lower: &[f64],
+        upper: &[f64],
+        l: &[f64],
+        h: &[f64],
+        pp: &[f64],
+    ) {
+        super::spread(hist, lower, upper, l, h, pp)
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub(super) fn slide(
+        hist: &mut [f64],
+        lower: &[f64],
+        upper: &[f64],
+        out: [f64; 3],
+        inn: [f64; 3],
+    ) {
+        super::slide(hist, lower, upper, out, inn)
+    }
+}
+
+/// The largest value and the sum, in four interleaved lanes (no chain of dependent comparisons; any
+/// order of the sum is covered by the error bound).
+fn max_and_sum(x: &[f64]) -> (f64, f64) {
+    let (mut top, mut acc) = ([f64::NEG_INFINITY; 4], [0.0; 4]);
     let mut chunks = x.chunks_exact(4);
     for c in &mut chunks {
         for j in 0..4 {
+            top[j] = if c[j] > top[j] { c[j] } else { top[j] };
             acc[j] += c[j];
         }
     }
-    let tail: f64 = chunks.remainder().iter().sum();
-    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
+    for &v in chunks.remainder() {
+        top[0] = if v > top[0] { v } else { top[0] };
+        acc[0] += v;
+    }
+    let max = |a: f64, b: f64| if a > b { a } else { b };
+    let top = max(max(top[0], top[1]), max(top[2], top[3]));
+    (top, (acc[0] + acc[1]) + (acc[2] + acc[3]))
 }
