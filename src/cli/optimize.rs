@@ -143,9 +143,11 @@ pub struct OptimizeArgs {
     /// Evaluate only slice K of N (cluster array jobs); combine with `optimize merge`.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
-    /// Memory for cached indicator series, in MB; idle ones beyond it are dropped and recomputed when
-    /// needed again (results never change) [default: 256].
-    #[arg(long, value_name = "MB")]
+    /// Memory for cached indicator series, in MB (the help text names the default from the constant).
+    #[arg(long, value_name = "MB", help = format!(
+        "Memory for cached indicator series, in MB; idle ones beyond it are dropped and recomputed \
+         when needed again (results never change) [default: {DEFAULT_BUDGET_MB}]"
+    ))]
     pub cache_mb: Option<usize>,
     /// Settings and time window.
     #[command(flatten)]
