@@ -369,15 +369,29 @@ fn cli_time(t: &str) -> Option<CliTime> {
 pub fn format_ts(ms: i64) -> String {
     match DateTime::<Utc>::from_timestamp_millis(ms) {
         Some(dt) if ms.rem_euclid(DAY_MS) == 0 => dt.format("%Y-%m-%d").to_string(),
-        Some(dt) if ms.rem_euclid(1000) == 0 => dt.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        Some(dt) => dt.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+        Some(_) => format_ts_full(ms),
         None => ms.to_string(),
     }
 }
 
 /// Formats UTC milliseconds as a full RFC 3339 datetime (`2004-08-19T00:00:00Z`), for machine output.
+///
+/// Written by chrono's RFC 3339 writer rather than a strftime pattern, which is parsed again on every
+/// call: with it, a `backtest --json` of fabio over 1,000,000 bars (13,911 trades) took 1.12× the CPU and
+/// sma_cross's 1.18× the wall (9 interleaved pairs each, outputs identical). Years outside 0..=9999
+/// (which RFC 3339 cannot hold) keep the pattern's output.
 pub fn format_ts_full(ms: i64) -> String {
+    use chrono::{Datelike, SecondsFormat};
     match DateTime::<Utc>::from_timestamp_millis(ms) {
+        Some(dt) if (0..=9999).contains(&dt.year()) => {
+            let whole = ms.rem_euclid(1000) == 0;
+            let digits = if whole {
+                SecondsFormat::Secs
+            } else {
+                SecondsFormat::Millis
+            };
+            dt.to_rfc3339_opts(digits, true)
+        }
         Some(dt) if ms.rem_euclid(1000) == 0 => dt.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
         Some(dt) => dt.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
         None => ms.to_string(),
@@ -484,6 +498,50 @@ impl TimeRange {
 
 #[cfg(test)]
 mod tests {
+    /// The RFC 3339 writer gives what the strftime patterns gave (the old code, kept as the
+    /// expectation) for whole seconds and milliseconds, before 1970, at leap days and year ends.
+    #[test]
+    fn full_times_are_the_strftime_patterns_output() {
+        let pattern = |ms: i64| {
+            let dt = DateTime::<Utc>::from_timestamp_millis(ms).unwrap();
+            let f = if ms.rem_euclid(1000) == 0 {
+                "%Y-%m-%dT%H:%M:%SZ"
+            } else {
+                "%Y-%m-%dT%H:%M:%S%.3fZ"
+            };
+            dt.format(f).to_string()
+        };
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut samples = vec![
+            0,
+            -1,
+            1,
+            999,
+            1000,
+            -1000,
+            951_782_400_000,
+            253_402_300_799_999,
+        ];
+        samples.push(-62_135_596_800_000); // 0001-01-01
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // ±300 years around 1970, half of them on whole seconds.
+            let ms = (x % 18_934_560_000_000) as i64 - 9_467_280_000_000;
+            samples.push(if x & 1 == 0 {
+                ms - ms.rem_euclid(1000)
+            } else {
+                ms
+            });
+        }
+        for ms in samples {
+            assert_eq!(format_ts_full(ms), pattern(ms), "{ms}");
+        }
+        assert_eq!(format_ts(86_400_000), "1970-01-02");
+        assert_eq!(format_ts(86_400_001), "1970-01-02T00:00:00.001Z");
+    }
+
     use super::*;
 
     #[test]
