@@ -552,6 +552,49 @@ mod tests {
         assert!(same_as_reference(&bad, 10, 6, 0.7).is_none());
     }
 
+    /// Magnitudes far from a price's: ranges that overflow (`hi − lo = ∞`), negative prices, ranges of
+    /// a few ulps, tiny and huge volumes. The engine may refuse to certify, never differ.
+    #[test]
+    fn fast_engine_equals_the_reference_at_extreme_magnitudes() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut unit = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for (centre, spread, volume) in [
+            (1e300, 5e299, 1.0),   // the window's range can overflow to infinity
+            (-50.0, 10.0, 1e-300), // negative prices, tiny volumes
+            (1.0, 1e-14, 1e300),   // ranges of a few ulps, huge volumes
+            (0.0, 1e-310, 3.0),    // subnormal prices
+        ] {
+            let n = 400;
+            let (mut high, mut low, mut vol) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+            for i in 0..n {
+                let a = centre + spread * (2.0 * unit() - 1.0);
+                let b = centre + spread * (2.0 * unit() - 1.0);
+                (high[i], low[i]) = (a.max(b), a.min(b));
+                vol[i] = if unit() < 0.1 { 0.0 } else { volume * unit() };
+            }
+            for (window, bins) in [(30, 24), (7, 5)] {
+                let want = reference::volume_profile(&high, &low, &vol, window, bins, 0.7);
+                let (got, _) = volume_profile_with_stats(&high, &low, &vol, window, bins, 0.7);
+                for (a, b) in [
+                    (&got.poc, &want.poc),
+                    (&got.vah, &want.vah),
+                    (&got.val, &want.val),
+                ] {
+                    let same = a
+                        .iter()
+                        .zip(b.iter())
+                        .all(|(p, q)| p.to_bits() == q.to_bits());
+                    assert!(same, "centre {centre}, window {window}, bins {bins}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn rolling_windows_match_single_windows() {
         let high = [11.0, 12.0, 13.0, 12.5, 14.0, 13.0];
