@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::optimize_wf::{self, ValidationArgs, WalkJob};
 use super::output::{print_json, print_text, progress_bar, table};
-use super::run_args::{SettingsArgs, TargetArgs, check_spec_keys};
+use super::run_args::{SettingsArgs, TargetArgs, check_spec_keys, param_inputs};
 use super::{Context, Outcome};
 use flowrex::candles::store::path_safe_symbol;
 use flowrex::error::{Error, Result};
@@ -529,7 +529,8 @@ fn search(ctx: &Context, args: OptimizeArgs, written_to: &mut Option<PathBuf>) -
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "playbook".into());
     // Checked, created and locked before the search; the locks hold until both files are written.
-    let outputs = OutputPlan::new(&home)
+    // Every candidate reads the same files (a path parameter takes one value): candidate 0's.
+    let outputs = param_inputs(OutputPlan::new(&home), &settings.space.params(0))
         .inputs("--spec", &args.spec)
         .add("--out", &out)?
         .add_opt("--results", args.results.as_deref())?

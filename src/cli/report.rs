@@ -11,7 +11,7 @@ use clap::ValueEnum;
 
 use super::journal::AnalyzeArgs;
 use super::output::{print_json, print_text};
-use super::run_args::{SettingsArgs, TargetArgs, run_spec};
+use super::run_args::{SettingsArgs, TargetArgs, param_inputs, run_spec};
 use super::{Context, Outcome};
 use flowrex::atomic::{parent_dir, write_atomic};
 use flowrex::backtest::{Report, RunSpec};
@@ -260,7 +260,7 @@ fn backtest(ctx: &Context, args: BacktestReportArgs) -> Result<Outcome> {
         table_tail: args.rows,
         ..BacktestOptions::default()
     };
-    let outputs = OutputPlan::new(&home)
+    let outputs = param_inputs(OutputPlan::new(&home), &spec.params)
         .inputs("--playbook", &args.playbook)
         .add("--out", &out)?
         .open()?;
