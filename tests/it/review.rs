@@ -206,3 +206,74 @@ fn a_fills_or_signals_row_with_more_values_than_the_header_is_refused() {
         r.stderr
     );
 }
+
+#[test]
+fn a_store_file_recording_another_symbol_fails_verify_and_lists_as_damaged() {
+    let home = bundled_home();
+    let dir = home.path();
+    // GOOG's file copied into OTHER's folder: its metadata still says GOOG, and every load of OTHER
+    // refuses it.
+    std::fs::create_dir_all(dir.join("data/OTHER")).unwrap();
+    std::fs::copy(
+        dir.join("data/GOOG/1d.parquet"),
+        dir.join("data/OTHER/1d.parquet"),
+    )
+    .unwrap();
+    let holds = "the file holds GOOG, not OTHER";
+    let load = run(
+        dir,
+        &[
+            "backtest",
+            "--strategy",
+            "sma_cross",
+            "--symbol",
+            "OTHER",
+            "--interval",
+            "1d",
+        ],
+    );
+    assert_eq!(load.code, 1, "{}", load.stderr);
+    assert!(load.stderr.contains(holds), "{}", load.stderr);
+    // `--verify` used to say `ok` (exit 0) about the file the loads refuse.
+    let verify = run(dir, &["fetch", "--verify", "OTHER/1d"]);
+    assert_eq!(verify.code, 3, "{}", verify.stdout);
+    assert!(verify.stderr.contains(holds), "{}", verify.stderr);
+    // `--list` used to show it as a second, healthy GOOG row.
+    let list = run(dir, &["fetch", "--list"]);
+    assert_eq!(list.code, 1, "{}", list.stderr);
+    let table: Vec<&str> = list.stdout.lines().filter(|l| l.starts_with('│')).collect();
+    let goog: Vec<&&str> = table.iter().filter(|l| l.starts_with("│ GOOG ")).collect();
+    assert_eq!(goog.len(), 1, "{}", list.stdout);
+    assert!(goog[0].contains("│ ok "), "{}", list.stdout);
+    let other = table.iter().find(|l| l.starts_with("│ OTHER ")).unwrap();
+    assert!(other.contains("│ damaged │"), "{}", list.stdout);
+    // The status column is the one a damaged file needs; it used to be the first left out at 80
+    // columns, while the error pointed at it. The reason follows the table.
+    assert!(table[0].contains("│ status "), "{}", list.stdout);
+    for line in list.stdout.lines().filter(|l| !l.starts_with("damaged: ")) {
+        assert!(line.chars().count() <= 80, "{line}");
+    }
+    let line = list
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("damaged: "))
+        .unwrap();
+    assert!(
+        line.contains("data/OTHER/1d.parquet: ") && line.contains(holds),
+        "{}",
+        list.stdout
+    );
+    // JSON keeps the whole status in the document.
+    let doc = crate::support::json(&run(dir, &["--json", "fetch", "--list"]));
+    let status = doc
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["symbol"] == "OTHER")
+        .map(|e| e["status"].as_str().unwrap().to_string())
+        .unwrap();
+    assert!(
+        status.starts_with("damaged: ") && status.contains(holds),
+        "{status}"
+    );
+}
