@@ -13,7 +13,7 @@ use super::output::{print_json, print_text, progress_bar, table};
 use super::run_args::{SettingsArgs, TargetArgs, check_spec_keys, param_inputs};
 use super::{Context, Outcome};
 use flowrex::candles::store::path_safe_symbol;
-use flowrex::error::{Error, Result};
+use flowrex::error::{Error, Result, toml_line};
 use flowrex::indicators::cache::DEFAULT_BUDGET_MB;
 use flowrex::optimize::merge_results::{self, ShardPart};
 use flowrex::optimize::results::{self, ResultsWriter};
@@ -241,8 +241,11 @@ fn merge_params(spec: Vec<String>, flags: Vec<String>) -> Vec<String> {
 fn load_spec(path: &Path) -> Result<OptimizeArgs> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let usage = |e: toml::de::Error| {
-        let msg = e.to_string().lines().collect::<Vec<_>>().join(" ");
-        Error::usage(format!("--spec {}: {msg}", path.display()))
+        Error::usage(format!(
+            "--spec {}: {}",
+            path.display(),
+            toml_line(&text, &e)
+        ))
     };
     let table: toml::Table = toml::from_str(&text).map_err(usage)?;
     check_spec_keys::<OptimizeArgs>(&table, path, &["spec"])?;

@@ -277,3 +277,103 @@ fn a_store_file_recording_another_symbol_fails_verify_and_lists_as_damaged() {
         "{status}"
     );
 }
+
+/// `playbooks/goog_sma_cross.toml` of the repository with `old` replaced by `new`, written to `dir`.
+fn edited_playbook(dir: &Path, name: &str, old: &str, new: &str) -> std::path::PathBuf {
+    let text =
+        std::fs::read_to_string(crate::support::repo().join("playbooks/goog_sma_cross.toml"))
+            .unwrap();
+    assert!(text.contains(old), "{old}");
+    write(dir, name, &text.replacen(old, new, 1))
+}
+
+#[test]
+fn a_malformed_playbook_or_spec_is_one_line_naming_the_file_and_line() {
+    let home = bundled_home();
+    let dir = home.path();
+    // Line 20 of the bundled playbook is `bars = 2148` in [market].
+    let pb = edited_playbook(dir, "bars.toml", "bars = 2148", "bars = -5");
+    let text = std::fs::read_to_string(&pb).unwrap();
+    assert_eq!(text.lines().nth(19), Some("bars = -5"));
+    let r = run(
+        dir,
+        &["backtest", "--playbook", pb.to_str().unwrap(), "--check"],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    // toml's own text spans several lines with a caret drawing (`TOML parse error at line 20, column
+    // 8 | 20 | bars = -5 | ^^ …` once joined); the message is one line naming file and line.
+    assert_eq!(
+        r.stderr.trim_end(),
+        format!(
+            "error: {}: not a valid playbook: line 20: invalid value: integer `-5`, expected u64",
+            pb.display()
+        )
+    );
+    let spec = write(
+        dir,
+        "spec.toml",
+        "strategy = \"sma_cross\"\ncommission = \"x\"\n",
+    );
+    let out = dir.join("out.toml");
+    let r = run(
+        dir,
+        &[
+            "optimize",
+            "--spec",
+            spec.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_eq!(
+        r.stderr.trim_end(),
+        format!(
+            "error: --spec {}: line 2: invalid type: string \"x\", expected f64",
+            spec.display()
+        )
+    );
+}
+
+#[test]
+fn a_bad_value_in_a_playbook_names_the_playbook_and_is_bad_input() {
+    let home = bundled_home();
+    let dir = home.path();
+    for (name, old, new, what) in [
+        (
+            "cash.toml",
+            "cash = 10000.0",
+            "cash = nan",
+            "--cash NaN: must be a number above 0",
+        ),
+        (
+            "fast.toml",
+            "fast = 10",
+            "fast = -10",
+            "parameter `fast`: -10 is out of range",
+        ),
+        (
+            "strategy.toml",
+            "name = \"sma_cross\"",
+            "name = \"nope\"",
+            "unknown strategy `nope`",
+        ),
+    ] {
+        let pb = edited_playbook(dir, name, old, new);
+        for check in [&[][..], &["--check"]] {
+            let mut args = vec!["backtest", "--playbook", pb.to_str().unwrap()];
+            args.extend_from_slice(check);
+            let r = run(dir, &args);
+            // Nothing typed on the command line was wrong: exit 1 (it was 2, a usage error that
+            // did not say which file held the value).
+            assert_eq!(r.code, 1, "{args:?}: {}", r.stderr);
+            assert!(
+                r.stderr
+                    .starts_with(&format!("error: {}: {what}", pb.display())),
+                "{args:?}: {}",
+                r.stderr
+            );
+            assert!(r.stdout.is_empty());
+        }
+    }
+}
