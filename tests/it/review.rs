@@ -377,3 +377,20 @@ fn a_bad_value_in_a_playbook_names_the_playbook_and_is_bad_input() {
         }
     }
 }
+
+#[test]
+fn a_thread_count_beyond_1024_is_a_usage_error_before_any_thread_starts() {
+    let home = bundled_home();
+    // The pool starts every thread before the command runs: `-j 16000 fetch --list` took over 30 s
+    // and `-j 65535` was killed.
+    for j in ["1025", "65535"] {
+        let r = run(home.path(), &["-j", j, "fetch", "--list"]);
+        assert_eq!(r.code, 2, "-j {j}: {}", r.stderr);
+        assert!(
+            r.stderr.contains(&format!("{j} is not in 1..=1024")),
+            "{}",
+            r.stderr
+        );
+        assert!(r.stdout.is_empty());
+    }
+}
