@@ -394,3 +394,55 @@ fn a_thread_count_beyond_1024_is_a_usage_error_before_any_thread_starts() {
         assert!(r.stdout.is_empty());
     }
 }
+
+#[test]
+fn the_playbook_list_names_files_apart_and_wide_shows_them_whole() {
+    let home = bundled_home();
+    let dir = home.path();
+    let playbooks = dir.join("playbooks");
+    std::fs::create_dir_all(&playbooks).unwrap();
+    let bundled = crate::support::repo().join("playbooks/goog_sma_cross.toml");
+    // What `journal feedback` → `optimize --spec` writes beside the original, and a copy made to edit
+    // (its [playbook] name is still goog_sma_cross).
+    let long = "goog_sma_cross-GOOG-1d-reopt-20261130T115527Z";
+    for name in ["goog_sma_cross", long, "copy"] {
+        std::fs::copy(&bundled, playbooks.join(format!("{name}.toml"))).unwrap();
+    }
+    let r = run(dir, &["playbooks"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let names: Vec<&str> = r
+        .stdout
+        .lines()
+        .skip(1)
+        .take(3)
+        .map(|l| l.split(' ').next().unwrap())
+        .collect();
+    // By file name, as `show` and `set-status` take it; the long one cut after more than 15
+    // characters, so that it no longer reads `goog_sma_cross…` like its neighbour. It used to be the
+    // [playbook] name, cut at 15: two identical `goog_sma_cross…` rows and two `goog_sma_cross`.
+    // Sorted by file name (`-` sorts before `.toml`'s dot).
+    assert_eq!(names[0], "copy", "{}", r.stdout);
+    assert!(
+        names[1].starts_with("goog_sma_cross-") && names[1].ends_with('…'),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(names[2], "goog_sma_cross", "{}", r.stdout);
+    for line in r.stdout.lines() {
+        assert!(line.chars().count() <= 80, "{line}");
+    }
+    assert!(r.stdout.contains("--wide shows them whole"), "{}", r.stdout);
+    // `--wide` (documented as "every column unwrapped") used to cut as well.
+    let wide = run(dir, &["--wide", "playbooks"]);
+    assert_eq!(wide.code, 0, "{}", wide.stderr);
+    assert!(
+        wide.stdout
+            .lines()
+            .nth(2)
+            .unwrap()
+            .starts_with(&format!("{long} ")),
+        "{}",
+        wide.stdout
+    );
+    assert!(!wide.stdout.contains('…'), "{}", wide.stdout);
+}
