@@ -301,6 +301,11 @@ pub fn parse_cli_time(s: &str) -> Result<CliTime> {
     })
 }
 
+/// [`parse_cli_time`] of the value of `--flag`: an unparsable value is a usage error naming the flag.
+pub fn parse_cli_flag(flag: &str, s: &str) -> Result<CliTime> {
+    parse_cli_time(s).map_err(|e| Error::usage(format!("--{flag}: {e}")))
+}
+
 fn cli_time(t: &str) -> Option<CliTime> {
     let instant = |ms: i64| CliTime {
         first: ms,
@@ -404,19 +409,24 @@ impl TimeRange {
     /// of `start` to the last millisecond of the period `end` spells (`--end 2013` includes all of 2013,
     /// `--end 2013-01-31` that whole day, `--end 2013-01-31T12:00:00Z` up to that instant).
     pub fn parse(start: Option<&str>, end: Option<&str>) -> Result<TimeRange> {
-        let read = |flag: &str, v: Option<&str>| {
-            v.map(|s| parse_cli_time(s).map_err(|e| Error::usage(format!("--{flag}: {e}"))))
-                .transpose()
-        };
+        TimeRange::parse_flags(("start", start), ("end", end))
+    }
+
+    /// [`TimeRange::parse`] of two flags with other names (`--since`/`--until`), which errors name.
+    pub fn parse_flags(
+        (start_flag, start): (&str, Option<&str>),
+        (end_flag, end): (&str, Option<&str>),
+    ) -> Result<TimeRange> {
+        let read = |flag: &str, v: Option<&str>| v.map(|s| parse_cli_flag(flag, s)).transpose();
         let range = TimeRange {
-            start: read("start", start)?.map(|t| t.first),
-            end: read("end", end)?.map(|t| t.last),
+            start: read(start_flag, start)?.map(|t| t.first),
+            end: read(end_flag, end)?.map(|t| t.last),
         };
         if let (Some(s), Some(e)) = (range.start, range.end)
             && e < s
         {
             return Err(Error::usage(format!(
-                "--end {} is before --start {}",
+                "--{end_flag} {} is before --{start_flag} {}",
                 end.unwrap_or_default(),
                 start.unwrap_or_default()
             )));

@@ -271,7 +271,7 @@ fn strategy_id(s: &str) -> Result<StrategyId> {
 
 /// `--since`/`--until` as [since, until) in ms (a date `until` includes its whole day).
 fn window(since: Option<&str>, until: Option<&str>) -> Result<(Option<i64>, Option<i64>)> {
-    let r = TimeRange::parse(since, until)?;
+    let r = TimeRange::parse_flags(("since", since), ("until", until))?;
     Ok((r.start, r.end.map(|e| e + 1)))
 }
 

@@ -446,3 +446,84 @@ fn the_playbook_list_names_files_apart_and_wide_shows_them_whole() {
     );
     assert!(!wide.stdout.contains('…'), "{}", wide.stdout);
 }
+
+#[test]
+fn every_since_and_until_takes_the_time_formats_and_names_itself() {
+    let home = bundled_home();
+    let dir = home.path();
+    let ok = |args: &[&str]| {
+        let r = run(dir, args);
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+        r
+    };
+    ok(&["risk-check", "state", "--balance", "10000"]);
+    let check = [
+        "risk-check",
+        "--symbol",
+        "EURUSD",
+        "--side",
+        "long",
+        "--entry",
+        "1.1",
+        "--stop",
+        "1.095",
+        "--target",
+        "1.11",
+        "--size",
+        "0.2",
+        "--lot-size",
+        "100000",
+    ];
+    ok(&check);
+    let decisions = |extra: &[&str]| {
+        let mut args = vec!["--json", "risk-check", "decisions"];
+        args.extend_from_slice(extra);
+        let r = ok(&args);
+        crate::support::json(&r)["decisions"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    // One decision, made now: after 2000 in every spelling of the README's table, none before it.
+    // `--since 2000` and the epoch used to be refused ("unparsable time '2000'", exit 1); ISO only.
+    for since in [
+        "2000",
+        "2000-01-01",
+        "20000101",
+        "946684800s",
+        "0946684800",
+        "2000-01-01T00:00:00Z",
+    ] {
+        assert_eq!(decisions(&["--since", since]), 1, "--since {since}");
+        assert_eq!(decisions(&["--until", since]), 0, "--until {since}");
+    }
+    // A bad time is a usage error naming the flag (it named none, exit 1); the journal's named
+    // --start instead of --since.
+    for args in [
+        &["risk-check", "decisions", "--since", "soon"][..],
+        &["risk-check", "decisions", "--until", "soon"],
+        &["journal", "list", "--since", "soon"],
+        &["journal", "stats", "--until", "soon"],
+    ] {
+        let r = run(dir, args);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        let flag = args[args.len() - 2];
+        assert!(
+            r.stderr.starts_with(&format!(
+                "error: {flag}: unparsable time 'soon'; accepted: YYYY"
+            )),
+            "{args:?}: {}",
+            r.stderr
+        );
+    }
+    let r = run(
+        dir,
+        &["journal", "list", "--since", "2013", "--until", "2012"],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("--until 2012 is before --since 2013"),
+        "{}",
+        r.stderr
+    );
+}
