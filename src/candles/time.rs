@@ -294,11 +294,20 @@ pub struct CliTime {
 /// formats.
 pub fn parse_cli_time(s: &str) -> Result<CliTime> {
     let t = s.trim();
-    cli_time(t).ok_or_else(|| {
+    let ct = cli_time(t).ok_or_else(|| {
         Error::invalid(format!(
             "unparsable time '{t}'; accepted: {CLI_TIME_FORMATS}"
         ))
-    })
+    })?;
+    // An epoch too large for a date (`99999999999999999999999s`) saturates while it is scaled to ms;
+    // it would select nothing and print as `9223372036854775807`.
+    let dated = |ms: i64| DateTime::<Utc>::from_timestamp_millis(ms).is_some();
+    if !(dated(ct.first) && dated(ct.last)) {
+        return Err(Error::invalid(format!(
+            "time '{t}' is out of range: no date is that far from 1970"
+        )));
+    }
+    Ok(ct)
 }
 
 /// [`parse_cli_time`] of the value of `--flag`: an unparsable value is a usage error naming the flag.
@@ -458,6 +467,13 @@ impl TimeRange {
             }
             let compact = v.bytes().all(|b| b.is_ascii_digit()) && (v.len() == 8 || v.len() >= 10);
             match cli_time(v) {
+                Some(ct)
+                    if compact && DateTime::<Utc>::from_timestamp_millis(ct.first).is_none() =>
+                {
+                    Err(bad(format!(
+                        "`{v}` is out of range: no date is that far from 1970"
+                    )))
+                }
                 Some(ct) if compact => Ok(Some(ct.first)),
                 _ => Err(bad(format!(
                     "`{v}` is not YYYYMMDD or an epoch of 10+ digits"

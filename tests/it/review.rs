@@ -527,3 +527,33 @@ fn every_since_and_until_takes_the_time_formats_and_names_itself() {
         r.stderr
     );
 }
+
+#[test]
+fn an_epoch_too_large_for_a_date_is_a_usage_error_not_the_largest_number() {
+    let home = bundled_home();
+    // These saturated to i64::MAX ms: the run logged `time window 9223372036854775807 to (last bar)`
+    // and failed later with "no GOOG 1d bars" (exit 1).
+    for (flag, value) in [
+        ("--start", "99999999999999999999999s"),
+        ("--end", "9223372036854775807ms"),
+        ("--timerange", "99999999999999999999999999-"),
+    ] {
+        let r = run(
+            home.path(),
+            &[
+                "backtest",
+                "--strategy",
+                "sma_cross",
+                "--symbol",
+                "GOOG",
+                "--interval",
+                "1d",
+                flag,
+                value,
+            ],
+        );
+        assert_eq!(r.code, 2, "{flag} {value}: {}", r.stderr);
+        assert!(r.stderr.contains("is out of range"), "{}", r.stderr);
+        assert!(!r.stderr.contains("9223372036854775807 to"), "{}", r.stderr);
+    }
+}
