@@ -876,7 +876,9 @@ struct VerifyReport {
     interval: String,
     file: PathBuf,
     rows: usize,
+    #[serde(serialize_with = "iso_or_null")]
     first: String,
+    #[serde(serialize_with = "iso_or_null")]
     last: String,
     valid: bool,
     #[serde(flatten)]
@@ -987,15 +989,19 @@ fn verify(ctx: &Context, target: &str) -> Result<Outcome> {
     if ctx.json {
         print_json(&report)?;
     } else {
-        let mut text = format!(
-            "{} ok: {} rows, {} to {}, {} missing bars in {} gaps",
-            report.file.display(),
-            report.rows,
-            report.first,
-            report.last,
-            report.gaps.missing_bars,
-            report.gaps.gaps.len()
-        );
+        let mut text = if report.rows == 0 {
+            format!("{} ok: 0 rows (an empty file)", report.file.display())
+        } else {
+            format!(
+                "{} ok: {} rows, {} to {}, {} missing bars in {} gaps",
+                report.file.display(),
+                report.rows,
+                report.first,
+                report.last,
+                report.gaps.missing_bars,
+                report.gaps.gaps.len()
+            )
+        };
         for g in report.gaps.gaps.iter().take(10) {
             text.push_str(&format!(
                 "\n  {} → {}: {} missing",

@@ -557,3 +557,25 @@ fn an_epoch_too_large_for_a_date_is_a_usage_error_not_the_largest_number() {
         assert!(!r.stderr.contains("9223372036854775807 to"), "{}", r.stderr);
     }
 }
+
+#[test]
+fn verify_json_gives_rfc3339_times_and_an_empty_file_reads_as_empty() {
+    let home = bundled_home();
+    let dir = home.path();
+    let doc = crate::support::json(&run(dir, &["--json", "fetch", "--verify", "GOOG/1d"]));
+    // The README's rule for JSON times (RFC 3339, as `fetch --list --json`); they were `2004-08-19`.
+    assert_eq!(doc["first"], "2004-08-19T00:00:00Z", "{doc}");
+    assert_eq!(doc["last"], "2013-03-01T00:00:00Z", "{doc}");
+    // A store file with no rows (an empty table pandas wrote): `ok: 0 rows,  to , …` before.
+    crate::support::seed(dir, "EMPTY", "1d", &[]);
+    let r = run(dir, &["fetch", "--verify", "EMPTY/1d"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.trim_end().ends_with("ok: 0 rows (an empty file)"),
+        "{}",
+        r.stdout
+    );
+    let doc = crate::support::json(&run(dir, &["--json", "fetch", "--verify", "EMPTY/1d"]));
+    assert_eq!(doc["rows"], 0);
+    assert!(doc["first"].is_null() && doc["last"].is_null(), "{doc}");
+}
