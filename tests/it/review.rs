@@ -579,3 +579,40 @@ fn verify_json_gives_rfc3339_times_and_an_empty_file_reads_as_empty() {
     assert_eq!(doc["rows"], 0);
     assert!(doc["first"].is_null() && doc["last"].is_null(), "{doc}");
 }
+
+#[test]
+fn a_huge_setting_is_echoed_in_exponent_form() {
+    let home = bundled_home();
+    for (flag, value, shown) in [
+        (
+            "--spread",
+            "1e308",
+            "--spread 1e308: must be a fraction in [0, 0.1)",
+        ),
+        (
+            "--commission",
+            "1e300",
+            "--commission 1e300: must be a fraction in [0, 0.1)",
+        ),
+        (
+            "--cash=-1e300",
+            "",
+            "--cash -1e300: must be a number above 0",
+        ),
+    ] {
+        let mut args = vec!["backtest", "--strategy", "sma_cross", "--symbol", "GOOG"];
+        args.extend(["--interval", "1d", flag]);
+        if !value.is_empty() {
+            args.push(value);
+        }
+        let r = run(home.path(), &args);
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        // It printed the value's 301 to 309 digits.
+        assert!(
+            r.stderr.starts_with(&format!("error: {shown}")),
+            "{}",
+            r.stderr
+        );
+        assert!(r.stderr.len() < 120, "{}", r.stderr);
+    }
+}
