@@ -616,3 +616,65 @@ fn a_huge_setting_is_echoed_in_exponent_form() {
         assert!(r.stderr.len() < 120, "{}", r.stderr);
     }
 }
+
+#[test]
+fn a_log_file_is_never_appended_to_the_store_or_the_database() {
+    let home = bundled_home();
+    let dir = home.path();
+    let ok = run(dir, &["risk-check", "state", "--balance", "10000"]);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    let goog = dir.join("data/GOOG/1d.parquet");
+    let db = dir.join("flowrex.db");
+    for target in [&goog, &db] {
+        let before = std::fs::read(target).unwrap();
+        let r = run(
+            dir,
+            &[
+                "-v",
+                "--log-file",
+                target.to_str().unwrap(),
+                "fetch",
+                "--list",
+            ],
+        );
+        // `-v` logs a line before any command runs: it was appended to the file, and GOOG 1d read
+        // back as "not a readable Parquet file (… Corrupt footer)".
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        assert!(
+            r.stderr
+                .starts_with(&format!("error: --log-file {}: ", target.display())),
+            "{}",
+            r.stderr
+        );
+        assert_eq!(
+            std::fs::read(target).unwrap(),
+            before,
+            "{}",
+            target.display()
+        );
+    }
+    let r = run(
+        dir,
+        &[
+            "backtest",
+            "--strategy",
+            "sma_cross",
+            "--symbol",
+            "GOOG",
+            "--interval",
+            "1d",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Anywhere else the log is appended as before.
+    let log = dir.join("flowrex.log");
+    for _ in 0..2 {
+        let r = run(
+            dir,
+            &["-v", "--log-file", log.to_str().unwrap(), "fetch", "--list"],
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(text.matches("DEBUG home ").count(), 2, "{text}");
+}
