@@ -678,3 +678,43 @@ fn a_log_file_is_never_appended_to_the_store_or_the_database() {
     let text = std::fs::read_to_string(&log).unwrap();
     assert_eq!(text.matches("DEBUG home ").count(), 2, "{text}");
 }
+
+#[test]
+fn a_paper_run_never_writes_its_metrics_over_a_playbook() {
+    let home = bundled_home();
+    let dir = home.path();
+    std::fs::create_dir_all(dir.join("playbooks")).unwrap();
+    let pb = dir.join("playbooks/goog_sma_cross.toml");
+    std::fs::copy(
+        crate::support::repo().join("playbooks/goog_sma_cross.toml"),
+        &pb,
+    )
+    .unwrap();
+    let before = std::fs::read(&pb).unwrap();
+    let p = pb.to_str().unwrap();
+    // The run traded the playbook and then replaced it with Prometheus text (exit 0).
+    for args in [
+        &["paper-trade", "run", "--playbook", p, "--metrics-file", p][..],
+        &[
+            "paper-trade",
+            "run",
+            "--playbook",
+            "goog_sma_cross",
+            "--metrics-file",
+            p,
+        ],
+        &["paper-trade", "run", "--metrics-file", p],
+    ] {
+        let mut args = args.to_vec();
+        args.extend(["--now", "2013-01-01"]);
+        let r = run(dir, &args);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert!(
+            r.stderr
+                .contains(": the file is also an input (--playbook "),
+            "{args:?}: {}",
+            r.stderr
+        );
+        assert_eq!(std::fs::read(&pb).unwrap(), before, "{args:?}");
+    }
+}
