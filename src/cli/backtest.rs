@@ -109,11 +109,8 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
         Some(path) => Some((path.as_path(), Playbook::load(path)?)),
         None => None,
     };
-    // A bad value in the playbook is bad input naming the file (exit 1), not a usage error: nothing
-    // on the command line was wrong.
     let spec = match &playbook {
-        Some((path, pb)) => RunSpec::from_playbook(pb)
-            .map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?,
+        Some((path, pb)) => RunSpec::from_playbook_file(pb, path)?,
         None => run_spec(&args.target, &args.params, &args.settings)?,
     };
     let home = ctx.home()?;

@@ -825,8 +825,8 @@ fn import_cmd(ctx: &Context, a: ImportArgs) -> Result<Outcome> {
         (None, None) => None,
     };
     let playbook = playbook
-        .map(|(pb, r, _)| {
-            let spec = RunSpec::from_playbook(&pb)?;
+        .map(|(pb, r, path)| {
+            let spec = RunSpec::from_playbook_file(&pb, &path)?;
             let settings = RecordedSettings {
                 backtest: pb.backtest.clone(),
                 data_start: Some(pb.market.start.clone()),

@@ -221,8 +221,7 @@ fn backtest(ctx: &Context, args: BacktestReportArgs) -> Result<Outcome> {
         None => None,
     };
     let spec = match &playbook {
-        Some((path, pb)) => RunSpec::from_playbook(pb)
-            .map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?,
+        Some((path, pb)) => RunSpec::from_playbook_file(pb, path)?,
         None => run_spec(&args.target, &args.params, &args.settings)?,
     };
     let candles = spec.load(&home.store()).map_err(|e| match &playbook {

@@ -339,6 +339,18 @@ fn a_malformed_playbook_or_spec_is_one_line_naming_the_file_and_line() {
 fn a_bad_value_in_a_playbook_names_the_playbook_and_is_bad_input() {
     let home = bundled_home();
     let dir = home.path();
+    // Trades in the journal, for `journal analyze` to compare with a playbook below.
+    let good = edited_playbook(dir, "goog_sma_cross.toml", "[playbook]", "[playbook]");
+    let r = run(
+        dir,
+        &[
+            "backtest",
+            "--playbook",
+            good.to_str().unwrap(),
+            "--journal",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
     for (name, old, new, what) in [
         (
             "cash.toml",
@@ -375,6 +387,30 @@ fn a_bad_value_in_a_playbook_names_the_playbook_and_is_bad_input() {
             );
             assert!(r.stdout.is_empty());
         }
+        // The journal's comparison with a playbook reads it the same way (it was exit 2 without
+        // the file too).
+        let r = run(
+            dir,
+            &[
+                "journal",
+                "analyze",
+                "--strategy",
+                "goog_sma_cross",
+                "--symbol",
+                "GOOG",
+                "--source",
+                "backtest",
+                "--playbook",
+                pb.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(r.code, 1, "{}", r.stderr);
+        assert!(
+            r.stderr
+                .starts_with(&format!("error: {}: {what}", pb.display())),
+            "{}",
+            r.stderr
+        );
     }
 }
 
