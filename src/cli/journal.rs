@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use chrono::Utc;
 use serde_json::{Value, json};
 
-use super::output::{print_json, print_text, table};
+use super::output::{print_json, print_text, table, table_of};
 use super::{Context, Outcome};
 use flowrex::backtest::{Report, RunSpec};
 use flowrex::candles::time::{format_ts, format_ts_full};
@@ -921,7 +921,8 @@ fn show_verification(ctx: &Context, v: &Verification) -> Result<()> {
             Some(f) => format!("BROKEN at row {}", f.id.unwrap_or(0)),
         },
     });
-    let mut out = table(rows);
+    // The 64-character head goes first at 80 columns (--wide shows it), so the status stays.
+    let mut out = table_of(super::table_fit::Cells::of(rows).optional(&["Head hash"]));
     match v.first_fault() {
         None => out
             .push_str("\njournal intact: every chain verifies and every guard trigger is in place"),

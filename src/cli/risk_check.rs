@@ -9,7 +9,8 @@ use serde::Serialize;
 use serde_json::Value;
 use tabled::Tabled;
 
-use super::output::{print_json, print_text, table};
+use super::output::{print_json, print_text, table, table_of};
+use super::table_fit::Cells;
 use super::{Context, Outcome};
 use flowrex::candles::time::parse_cli_flag;
 use flowrex::db::Db;
@@ -748,7 +749,7 @@ fn show_verification(ctx: &Context, v: &Verification) -> Result<()> {
             "guards": v.guards,
         }));
     }
-    let mut text = table(v.chains.iter().map(|c| ChainLine {
+    let lines = v.chains.iter().map(|c| ChainLine {
         table: c.table,
         rows: c.rows,
         head: c.head.clone(),
@@ -756,7 +757,10 @@ fn show_verification(ctx: &Context, v: &Verification) -> Result<()> {
             None => "intact".into(),
             Some(f) => format!("BROKEN at row {}", f.id.unwrap_or_default()),
         },
-    }));
+    });
+    // The 64-character head goes first at 80 columns (--wide shows it), so the status stays: it was
+    // the column left out.
+    let mut text = table_of(Cells::of(lines).optional(&["head"]));
     text.push('\n');
     match v.first_fault() {
         None => text.push_str(

@@ -754,3 +754,64 @@ fn a_paper_run_never_writes_its_metrics_over_a_playbook() {
         assert_eq!(std::fs::read(&pb).unwrap(), before, "{args:?}");
     }
 }
+
+#[test]
+fn a_tampered_audit_row_shows_in_the_verify_table_at_80_columns() {
+    let home = bundled_home();
+    let dir = home.path();
+    let ok = |args: &[&str]| assert_eq!(run(dir, args).code, 0, "{args:?}");
+    ok(&["risk-check", "state", "--balance", "10000"]);
+    let trade = [
+        "risk-check",
+        "--symbol",
+        "EURUSD",
+        "--side",
+        "long",
+        "--entry",
+        "1.1",
+        "--stop",
+        "1.095",
+        "--target",
+        "1.11",
+        "--size",
+        "0.2",
+        "--lot-size",
+        "100000",
+    ];
+    ok(&trade);
+    ok(&trade);
+    // Row 2 edited with the guard dropped and put back, as someone with the sqlite3 tool would.
+    let conn = rusqlite::Connection::open(dir.join("flowrex.db")).unwrap();
+    let guard: String = conn
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE name = 'risk_decisions_no_update'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    conn.execute_batch(&format!(
+        "DROP TRIGGER risk_decisions_no_update;
+         UPDATE risk_decisions SET approved = 0 WHERE id = 2;
+         {guard};"
+    ))
+    .unwrap();
+    drop(conn);
+    let r = run(dir, &["risk-check", "verify"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    // The status column was the first left out (after it the head): the table showed `rows` only.
+    let row = r
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("│ risk_decisions "))
+        .unwrap();
+    assert!(row.contains("BROKEN at row 2"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("(left out to fit 80 columns: head; --wide shows them)"),
+        "{}",
+        r.stdout
+    );
+    for line in r.stdout.lines().filter(|l| l.starts_with(['┌', '│', '└'])) {
+        assert!(line.chars().count() <= 80, "{line}");
+    }
+}
