@@ -48,6 +48,9 @@ impl Selected {
         };
         let name = playbook.playbook.name.trim().to_string();
         StrategyId::parse(&format!("{origin}: [playbook] name"), &name)?;
+        // Bad input naming the file (an unknown name was a usage error naming nothing).
+        crate::strategy::lookup(&playbook.strategy.name)
+            .map_err(|e| Error::invalid(format!("{origin}: [strategy] name: {e}")))?;
         let interval = playbook
             .market
             .interval
