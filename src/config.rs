@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, IoContext, Result, toml_line};
 
 /// The file name of the configuration inside a home folder.
 pub const CONFIG_FILE: &str = "flowrex.toml";
@@ -44,19 +44,8 @@ impl Config {
     /// are checked here too, so one that would loosen a hard limit fails at load, and so are provider
     /// settings that cannot fetch anything (a zero timeout or rate).
     pub fn parse(text: &str, path: &Path) -> Result<Config> {
-        let config: Config = toml::from_str(text).map_err(|e| {
-            let line = e
-                .span()
-                .map(|s| {
-                    // Lines are 1-based: the number of newlines before the span, plus one.
-                    format!(
-                        " line {}:",
-                        text[..s.start.min(text.len())].matches('\n').count() + 1
-                    )
-                })
-                .unwrap_or_default();
-            Error::invalid(format!("{}:{line} {}", path.display(), e.message().trim()))
-        })?;
+        let config: Config = toml::from_str(text)
+            .map_err(|e| Error::invalid(format!("{}: {}", path.display(), toml_line(text, &e))))?;
         let named = |e: Error| Error::invalid(format!("{}: {e}", path.display()));
         config.risk.effective().map_err(named)?;
         config.instruments.validate().map_err(named)?;

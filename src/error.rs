@@ -84,3 +84,17 @@ impl<T> IoContext<T> for std::io::Result<T> {
         self.map_err(|e| Error::io(path, e))
     }
 }
+
+/// A TOML error in `text` as one line: `line N: what` (toml's own message spans several lines, with a
+/// caret drawing under the source, which a log line or a cron mail mangles).
+pub fn toml_line(text: &str, e: &toml::de::Error) -> String {
+    let what = e.message().trim();
+    match e.span() {
+        // Lines are 1-based: the number of newlines before the span, plus one.
+        Some(s) => {
+            let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
+            format!("line {line}: {what}")
+        }
+        None => what.to_string(),
+    }
+}

@@ -12,7 +12,7 @@ fn main() {
             let code = e.exit_code();
             let format = cli.global.log_format;
             let time = (format == cli::LogFormat::Json).then(cli::logging::now);
-            let message = format!("--log-file: {e}");
+            let message = e.to_string();
             eprintln!("{}", cli::logging::error_line(format, &message, code, time));
             std::process::exit(code);
         }

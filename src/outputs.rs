@@ -124,6 +124,36 @@ impl OutputPlan {
     /// Records the output `flag` at `path` and checks it on its own: not in the store, not a state
     /// file, not a special file. Usage errors (exit 2) name the flag and the path.
     pub fn add(mut self, flag: &str, path: &Path) -> Result<OutputPlan> {
+        let (real, shown, via) = self.placed(flag, path)?;
+        match fs::metadata(&real) {
+            Ok(m) if !m.is_file() => {
+                return Err(Error::usage(format!(
+                    "{shown}: not a regular file (a folder, FIFO, socket or device){via}; outputs \
+                     replace regular files only"
+                )));
+            }
+            Ok(_) => {}
+            Err(e) if is_missing(&e) => {}
+            Err(e) => return Err(Error::io(&real, e)),
+        }
+        self.outputs.push(Named {
+            flag: flag.to_string(),
+            given: path.to_path_buf(),
+            real,
+        });
+        Ok(self)
+    }
+
+    /// Checks a file the command appends to (`--log-file`), which is never replaced and so may be a
+    /// FIFO or a device: only that it is neither inside the candle store nor a state file, where an
+    /// appended log line would damage a Parquet file or the database.
+    pub fn check_appended(&self, flag: &str, path: &Path) -> Result<()> {
+        self.placed(flag, path).map(|_| ())
+    }
+
+    /// `path` resolved (the real path, the flag and path for messages, and ` (it leads to …)` when a
+    /// link or `..` took it elsewhere), refused inside the store or over a state file.
+    fn placed(&self, flag: &str, path: &Path) -> Result<(PathBuf, String, String)> {
         let shown = format!("{flag} {}", path.display());
         let real = resolve(path).map_err(|e| Error::invalid(format!("{shown}: {e}")))?;
         let via = if real == std::path::absolute(path).unwrap_or_default() {
@@ -143,23 +173,7 @@ impl OutputPlan {
                 "{shown}: one of the home's state files{via}; write outputs elsewhere"
             )));
         }
-        match fs::metadata(&real) {
-            Ok(m) if !m.is_file() => {
-                return Err(Error::usage(format!(
-                    "{shown}: not a regular file (a folder, FIFO, socket or device){via}; outputs \
-                     replace regular files only"
-                )));
-            }
-            Ok(_) => {}
-            Err(e) if is_missing(&e) => {}
-            Err(e) => return Err(Error::io(&real, e)),
-        }
-        self.outputs.push(Named {
-            flag: flag.to_string(),
-            given: path.to_path_buf(),
-            real,
-        });
-        Ok(self)
+        Ok((real, shown, via))
     }
 
     /// [`OutputPlan::add`] when `path` is given; the plan unchanged when not.

@@ -48,6 +48,9 @@ impl Selected {
         };
         let name = playbook.playbook.name.trim().to_string();
         StrategyId::parse(&format!("{origin}: [playbook] name"), &name)?;
+        // Bad input naming the file (an unknown name was a usage error naming nothing).
+        crate::strategy::lookup(&playbook.strategy.name)
+            .map_err(|e| Error::invalid(format!("{origin}: [strategy] name: {e}")))?;
         let interval = playbook
             .market
             .interval
@@ -108,19 +111,23 @@ fn sizing_rule(v: &toml::Value, origin: &str) -> Result<SizingRule> {
     Ok(rule)
 }
 
+/// The file of the playbook named `n`: a path, or a name in `dir`.
+pub fn named_file(dir: &Path, n: &str) -> PathBuf {
+    let p = Path::new(n);
+    if p.exists() {
+        p.to_path_buf()
+    } else {
+        dir.join(format!("{n}.toml"))
+    }
+}
+
 /// The playbooks to trade: the files named (a path, or a name in `dir`), or every `*.toml` of `dir`
 /// whose status is `active`, in name order.
 pub fn select(dir: &Path, named: &[String]) -> Result<Vec<Selected>> {
     let mut out = Vec::new();
     if !named.is_empty() {
         for n in named {
-            let p = Path::new(n);
-            let path = if p.exists() {
-                p.to_path_buf()
-            } else {
-                dir.join(format!("{n}.toml"))
-            };
-            out.push(Selected::load(&path)?);
+            out.push(Selected::load(&named_file(dir, n))?);
         }
     } else if dir.is_dir() {
         let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)

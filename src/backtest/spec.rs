@@ -110,6 +110,12 @@ impl RunSpec {
         })
     }
 
+    /// [`RunSpec::from_playbook`] of the playbook read from `path`: a bad value is bad input (exit 1)
+    /// naming the file, never a usage error (nothing on the command line was wrong).
+    pub fn from_playbook_file(pb: &Playbook, path: &std::path::Path) -> Result<RunSpec> {
+        RunSpec::from_playbook(pb).map_err(|e| Error::invalid(format!("{}: {e}", path.display())))
+    }
+
     /// The strategy, parameters, data window and settings a playbook records.
     pub fn from_playbook(pb: &Playbook) -> Result<RunSpec> {
         let strategy = strategy::lookup(&pb.strategy.name)?;

@@ -93,6 +93,8 @@ const CLOSE_NAMES: [&str; 2] = ["close", "c"];
 const VOLUME_NAMES: [&str; 3] = ["volume", "vol", "v"];
 
 struct Columns {
+    /// Fields in the header row.
+    width: usize,
     time: usize,
     open: usize,
     high: usize,
@@ -106,28 +108,48 @@ fn find_columns(headers: &csv::StringRecord, file: &str) -> Result<Columns> {
         .iter()
         .map(|h| h.trim().to_ascii_lowercase())
         .collect();
-    let find = |aliases: &[&str]| names.iter().position(|n| aliases.contains(&n.as_str()));
-    let require = |aliases: &[&str], what: &str| {
-        find(aliases).ok_or_else(|| {
-            Error::invalid(format!(
-                "{file}: no {what} column in the header ({}); expected one named {}",
-                headers.iter().collect::<Vec<_>>().join(","),
-                aliases
-                    .iter()
-                    .filter(|a| !a.is_empty())
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join("|")
-            ))
-        })
+    let missing = |aliases: &[&str], what: &str| {
+        Error::invalid(format!(
+            "{file}: no {what} column in the header ({}); expected one named {}",
+            headers.iter().collect::<Vec<_>>().join(","),
+            aliases
+                .iter()
+                .filter(|a| !a.is_empty())
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("|")
+        ))
     };
+    // Two price or volume columns (`Close` and `c`, or `Open` twice) leave it open which one holds the
+    // values: refused rather than the first one taken. (Not the time: a `Date` and a `Time` column side
+    // by side are common, and the first one is the bar's time.)
+    let unique = |aliases: &[&str], what: &str| -> Result<Option<usize>> {
+        let mut hits = (0..names.len()).filter(|&i| aliases.contains(&names[i].as_str()));
+        match (hits.next(), hits.next()) {
+            (Some(a), Some(b)) => Err(Error::invalid(format!(
+                "{file}: the header has two {what} columns, `{}` (column {}) and `{}` (column {}); \
+                 keep one",
+                headers[a].trim(),
+                a + 1,
+                headers[b].trim(),
+                b + 1
+            ))),
+            (first, _) => Ok(first),
+        }
+    };
+    let require =
+        |aliases: &[&str], what: &str| unique(aliases, what)?.ok_or_else(|| missing(aliases, what));
     Ok(Columns {
-        time: require(&TIME_NAMES, "time")?,
+        width: names.len(),
+        time: names
+            .iter()
+            .position(|n| TIME_NAMES.contains(&n.as_str()))
+            .ok_or_else(|| missing(&TIME_NAMES, "time"))?,
         open: require(&OPEN_NAMES, "open")?,
         high: require(&HIGH_NAMES, "high")?,
         low: require(&LOW_NAMES, "low")?,
         close: require(&CLOSE_NAMES, "close")?,
-        volume: find(&VOLUME_NAMES),
+        volume: unique(&VOLUME_NAMES, "volume")?,
     })
 }
 
@@ -310,6 +332,10 @@ fn read_csv_capped(
         if record.iter().all(|f| f.is_empty()) {
             continue;
         }
+        if let Some(why) = extra_fields(&record, cols.width) {
+            problems.add(format!("line {line}"), why);
+            continue;
+        }
         if let Some(bar) = parse_record(&record, &cols, &mut fields, line, &mut problems) {
             candles.push(bar);
             lines.push(line);
@@ -333,6 +359,23 @@ fn read_csv_capped(
             normalized,
         },
     ))
+}
+
+/// Why a data row does not fit a header of `width` fields: it holds a value beyond the last named
+/// column. Every value would then be read from the wrong column — a decimal comma in a `,`-separated
+/// file (`1,5`) splits one number into two fields and shifts the rest — so such a row is refused, never
+/// read. Empty fields at the end (a trailing separator) are fine.
+pub fn extra_fields(record: &csv::StringRecord, width: usize) -> Option<String> {
+    let used = (0..record.len())
+        .rev()
+        .find(|&i| !record[i].is_empty())
+        .map_or(0, |i| i + 1);
+    (used > width).then(|| {
+        format!(
+            "{used} fields, but the header names {width} (a decimal comma or a stray separator \
+             would shift the values into the wrong columns)"
+        )
+    })
 }
 
 /// Reads the header row and finds the columns; an empty file or a missing column is an error.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use super::gaps::{GapReport, find_gaps};
 use super::store::read_parquet;
-use super::{Candles, Interval, Store, TimeRange};
+use super::{Candles, Interval, Store, Symbol, TimeRange};
 use crate::error::{Error, Result};
 
 /// One stored file of the inventory.
@@ -70,6 +70,10 @@ impl Store {
         for (folder, interval, path) in files {
             let size_bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
             let (symbol, contents) = match read_parquet(&path, &TimeRange::ALL) {
+                Ok((_, meta)) if !owned_by(&path, &meta.symbol, &folder) => {
+                    let why = foreign(&path, &meta.symbol, &folder);
+                    (folder, Err(why))
+                }
                 Ok((c, meta)) => {
                     let symbol = if meta.symbol.is_empty() {
                         folder
@@ -108,9 +112,13 @@ impl Store {
                 path.display()
             )));
         }
-        let c = read_parquet(&path, &TimeRange::ALL)
-            .map_err(|e| Error::CheckFailed(format!("verification failed: {e}")))?
-            .0;
+        let (c, meta) = read_parquet(&path, &TimeRange::ALL)
+            .map_err(|e| Error::CheckFailed(format!("verification failed: {e}")))?;
+        // Every load of `symbol` refuses a file that records another symbol, so the check does too.
+        if !meta.symbol.is_empty() && meta.symbol != symbol {
+            let why = foreign(&path, &meta.symbol, symbol);
+            return Err(Error::CheckFailed(format!("verification failed: {why}")));
+        }
         if let Some(why) = super::rules::spacing_problem(&c.ts, interval) {
             return Err(Error::CheckFailed(format!(
                 "verification failed: {}: {why}, the file's interval",
@@ -128,6 +136,25 @@ impl Store {
             gaps: find_gaps(&c, interval),
         })
     }
+}
+
+/// Whether the file at `path` in the folder of `folder_symbol` belongs there: its metadata names no
+/// symbol (a file pandas wrote), that symbol, or a symbol whose folder older versions named the way this
+/// folder is named (`data/EUR-USD/` holding EUR/USD, listed as EUR/USD until its next write moves it).
+fn owned_by(path: &std::path::Path, recorded: &str, folder_symbol: &str) -> bool {
+    let folder = path.parent().and_then(std::path::Path::file_name);
+    recorded.is_empty()
+        || recorded == folder_symbol
+        || Symbol::parse(recorded)
+            .is_ok_and(|s| folder.is_some_and(|f| f.to_string_lossy() == s.legacy_file_name()))
+}
+
+/// A file that records `recorded` where `symbol` was expected, as one line naming the file.
+fn foreign(path: &std::path::Path, recorded: &str, symbol: &str) -> String {
+    format!(
+        "{}: the file holds {recorded}, not {symbol}; two symbols are never mixed in one file",
+        path.display()
+    )
 }
 
 /// Rows and first/last time of `c`.

@@ -294,11 +294,25 @@ pub struct CliTime {
 /// formats.
 pub fn parse_cli_time(s: &str) -> Result<CliTime> {
     let t = s.trim();
-    cli_time(t).ok_or_else(|| {
+    let ct = cli_time(t).ok_or_else(|| {
         Error::invalid(format!(
             "unparsable time '{t}'; accepted: {CLI_TIME_FORMATS}"
         ))
-    })
+    })?;
+    // An epoch too large for a date (`99999999999999999999999s`) saturates while it is scaled to ms;
+    // it would select nothing and print as `9223372036854775807`.
+    let dated = |ms: i64| DateTime::<Utc>::from_timestamp_millis(ms).is_some();
+    if !(dated(ct.first) && dated(ct.last)) {
+        return Err(Error::invalid(format!(
+            "time '{t}' is out of range: no date is that far from 1970"
+        )));
+    }
+    Ok(ct)
+}
+
+/// [`parse_cli_time`] of the value of `--flag`: an unparsable value is a usage error naming the flag.
+pub fn parse_cli_flag(flag: &str, s: &str) -> Result<CliTime> {
+    parse_cli_time(s).map_err(|e| Error::usage(format!("--{flag}: {e}")))
 }
 
 fn cli_time(t: &str) -> Option<CliTime> {
@@ -418,19 +432,24 @@ impl TimeRange {
     /// of `start` to the last millisecond of the period `end` spells (`--end 2013` includes all of 2013,
     /// `--end 2013-01-31` that whole day, `--end 2013-01-31T12:00:00Z` up to that instant).
     pub fn parse(start: Option<&str>, end: Option<&str>) -> Result<TimeRange> {
-        let read = |flag: &str, v: Option<&str>| {
-            v.map(|s| parse_cli_time(s).map_err(|e| Error::usage(format!("--{flag}: {e}"))))
-                .transpose()
-        };
+        TimeRange::parse_flags(("start", start), ("end", end))
+    }
+
+    /// [`TimeRange::parse`] of two flags with other names (`--since`/`--until`), which errors name.
+    pub fn parse_flags(
+        (start_flag, start): (&str, Option<&str>),
+        (end_flag, end): (&str, Option<&str>),
+    ) -> Result<TimeRange> {
+        let read = |flag: &str, v: Option<&str>| v.map(|s| parse_cli_flag(flag, s)).transpose();
         let range = TimeRange {
-            start: read("start", start)?.map(|t| t.first),
-            end: read("end", end)?.map(|t| t.last),
+            start: read(start_flag, start)?.map(|t| t.first),
+            end: read(end_flag, end)?.map(|t| t.last),
         };
         if let (Some(s), Some(e)) = (range.start, range.end)
             && e < s
         {
             return Err(Error::usage(format!(
-                "--end {} is before --start {}",
+                "--{end_flag} {} is before --{start_flag} {}",
                 end.unwrap_or_default(),
                 start.unwrap_or_default()
             )));
@@ -462,6 +481,13 @@ impl TimeRange {
             }
             let compact = v.bytes().all(|b| b.is_ascii_digit()) && (v.len() == 8 || v.len() >= 10);
             match cli_time(v) {
+                Some(ct)
+                    if compact && DateTime::<Utc>::from_timestamp_millis(ct.first).is_none() =>
+                {
+                    Err(bad(format!(
+                        "`{v}` is out of range: no date is that far from 1970"
+                    )))
+                }
                 Some(ct) if compact => Ok(Some(ct.first)),
                 _ => Err(bad(format!(
                     "`{v}` is not YYYYMMDD or an epoch of 10+ digits"

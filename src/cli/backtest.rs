@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::output::{print_json, print_text, table};
-use super::run_args::{SettingsArgs, TargetArgs, run_spec};
+use super::run_args::{SettingsArgs, TargetArgs, param_inputs, run_spec};
 use super::{Context, Outcome};
 use flowrex::agents::{GateMarket, GateReport, RiskGate, Selected};
 use flowrex::backtest::{Report, RunSpec, export, refuse_unstopped};
@@ -110,11 +110,11 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
         None => None,
     };
     let spec = match &playbook {
-        Some((_, pb)) => RunSpec::from_playbook(pb)?,
+        Some((path, pb)) => RunSpec::from_playbook_file(pb, path)?,
         None => run_spec(&args.target, &args.params, &args.settings)?,
     };
     let home = ctx.home()?;
-    let outputs = OutputPlan::new(&home)
+    let outputs = param_inputs(OutputPlan::new(&home), &spec.params)
         .inputs("--playbook", &args.playbook)
         .add_opt("--trades", args.trades.as_deref())?
         .add_opt("--equity", args.equity.as_deref())?

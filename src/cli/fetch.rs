@@ -839,11 +839,31 @@ fn list(ctx: &Context, store: &Store) -> Result<Outcome> {
             ctx.hint("fetch --provider csv --file F --symbol S --interval I")
         ))?;
     } else {
-        let cells = Cells::of(rows).optional(&["size (bytes)", "missing bars"]);
-        print_text(&table_of(cells))?;
+        // A damaged file's status is a whole error message: in the table it would be the widest
+        // column, the first one left out at 80 columns. The table says `damaged`, the lines after it
+        // why.
+        let why: Vec<String> = rows
+            .iter()
+            .filter(|r| r.status != "ok")
+            .map(|r| r.status.clone())
+            .collect();
+        let mut cells = Cells::of(rows).optional(&["size (bytes)", "missing bars"]);
+        if let Some(col) = cells.header.iter().position(|h| h == "status") {
+            for row in &mut cells.rows {
+                if row[col] != "ok" {
+                    row[col] = "damaged".into();
+                }
+            }
+        }
+        let mut text = table_of(cells);
+        for line in why {
+            text.push('\n');
+            text.push_str(&line);
+        }
+        print_text(&text)?;
     }
     if damaged > 0 {
-        tracing::error!("{damaged} store file(s) could not be read; see the status column");
+        tracing::error!("{damaged} store file(s) could not be read; see their status");
         return Ok(Outcome::PartlyFailed);
     }
     Ok(Outcome::Done)
@@ -856,7 +876,9 @@ struct VerifyReport {
     interval: String,
     file: PathBuf,
     rows: usize,
+    #[serde(serialize_with = "iso_or_null")]
     first: String,
+    #[serde(serialize_with = "iso_or_null")]
     last: String,
     valid: bool,
     #[serde(flatten)]
@@ -967,15 +989,19 @@ fn verify(ctx: &Context, target: &str) -> Result<Outcome> {
     if ctx.json {
         print_json(&report)?;
     } else {
-        let mut text = format!(
-            "{} ok: {} rows, {} to {}, {} missing bars in {} gaps",
-            report.file.display(),
-            report.rows,
-            report.first,
-            report.last,
-            report.gaps.missing_bars,
-            report.gaps.gaps.len()
-        );
+        let mut text = if report.rows == 0 {
+            format!("{} ok: 0 rows (an empty file)", report.file.display())
+        } else {
+            format!(
+                "{} ok: {} rows, {} to {}, {} missing bars in {} gaps",
+                report.file.display(),
+                report.rows,
+                report.first,
+                report.last,
+                report.gaps.missing_bars,
+                report.gaps.gaps.len()
+            )
+        };
         for g in report.gaps.gaps.iter().take(10) {
             text.push_str(&format!(
                 "\n  {} → {}: {} missing",

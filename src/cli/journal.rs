@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use chrono::Utc;
 use serde_json::{Value, json};
 
-use super::output::{print_json, print_text, table};
+use super::output::{print_json, print_text, table, table_of};
 use super::{Context, Outcome};
 use flowrex::backtest::{Report, RunSpec};
 use flowrex::candles::time::{format_ts, format_ts_full};
@@ -271,7 +271,7 @@ fn strategy_id(s: &str) -> Result<StrategyId> {
 
 /// `--since`/`--until` as [since, until) in ms (a date `until` includes its whole day).
 fn window(since: Option<&str>, until: Option<&str>) -> Result<(Option<i64>, Option<i64>)> {
-    let r = TimeRange::parse(since, until)?;
+    let r = TimeRange::parse_flags(("since", since), ("until", until))?;
     Ok((r.start, r.end.map(|e| e + 1)))
 }
 
@@ -825,8 +825,8 @@ fn import_cmd(ctx: &Context, a: ImportArgs) -> Result<Outcome> {
         (None, None) => None,
     };
     let playbook = playbook
-        .map(|(pb, r, _)| {
-            let spec = RunSpec::from_playbook(&pb)?;
+        .map(|(pb, r, path)| {
+            let spec = RunSpec::from_playbook_file(&pb, &path)?;
             let settings = RecordedSettings {
                 backtest: pb.backtest.clone(),
                 data_start: Some(pb.market.start.clone()),
@@ -921,7 +921,8 @@ fn show_verification(ctx: &Context, v: &Verification) -> Result<()> {
             Some(f) => format!("BROKEN at row {}", f.id.unwrap_or(0)),
         },
     });
-    let mut out = table(rows);
+    // The 64-character head goes first at 80 columns (--wide shows it), so the status stays.
+    let mut out = table_of(super::table_fit::Cells::of(rows).optional(&["Head hash"]));
     match v.first_fault() {
         None => out
             .push_str("\njournal intact: every chain verifies and every guard trigger is in place"),

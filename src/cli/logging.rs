@@ -25,7 +25,9 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 use super::{GlobalArgs, LogFormat};
-use flowrex::error::{IoContext, Result};
+use flowrex::error::{Error, Result};
+use flowrex::home::Home;
+use flowrex::outputs::OutputPlan;
 
 /// `--color`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -113,11 +115,14 @@ pub fn init(global: &GlobalArgs) -> Result<Logs> {
     };
     let file = match &global.log_file {
         Some(path) => {
+            // Log lines appended to a store file or the database would damage it.
+            let home = global.home.as_deref().unwrap_or(std::path::Path::new("."));
+            OutputPlan::new(&Home::layout(home)).check_appended("--log-file", path)?;
             let f = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(path)
-                .at(path)?;
+                .map_err(|e| Error::invalid(format!("--log-file: {}: {e}", path.display())))?;
             Some((path.clone(), SharedFile(Arc::new(Mutex::new(f)))))
         }
         None => None,

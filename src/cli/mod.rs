@@ -114,8 +114,11 @@ pub struct GlobalArgs {
     /// with --quiet).
     #[arg(long, global = true, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
-    /// Worker threads for parallel work (default: one per core, or $RAYON_NUM_THREADS).
-    #[arg(long, short = 'j', global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    /// Worker threads for parallel work, 1 to 1024 (default: one per core, or $RAYON_NUM_THREADS).
+    // Capped: the pool starts every thread before any command runs, so `-j 16000` spent over 30 s
+    // (and `-j 65535` was killed) before `fetch --list` printed a line; 1024 start in 1.2 s, 500 in
+    // 0.2 s (the shared 2-core machine).
+    #[arg(long, short = 'j', global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: Option<u16>,
 }
 

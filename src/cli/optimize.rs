@@ -10,10 +10,10 @@ use serde::Deserialize;
 
 use super::optimize_wf::{self, ValidationArgs, WalkJob};
 use super::output::{print_json, print_text, progress_bar, table};
-use super::run_args::{SettingsArgs, TargetArgs, check_spec_keys};
+use super::run_args::{SettingsArgs, TargetArgs, check_spec_keys, param_inputs};
 use super::{Context, Outcome};
 use flowrex::candles::store::path_safe_symbol;
-use flowrex::error::{Error, Result};
+use flowrex::error::{Error, Result, toml_line};
 use flowrex::indicators::cache::DEFAULT_BUDGET_MB;
 use flowrex::optimize::merge_results::{self, ShardPart};
 use flowrex::optimize::results::{self, ResultsWriter};
@@ -243,8 +243,11 @@ fn merge_params(spec: Vec<String>, flags: Vec<String>) -> Vec<String> {
 fn load_spec(path: &Path) -> Result<OptimizeArgs> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let usage = |e: toml::de::Error| {
-        let msg = e.to_string().lines().collect::<Vec<_>>().join(" ");
-        Error::usage(format!("--spec {}: {msg}", path.display()))
+        Error::usage(format!(
+            "--spec {}: {}",
+            path.display(),
+            toml_line(&text, &e)
+        ))
     };
     let table: toml::Table = toml::from_str(&text).map_err(usage)?;
     check_spec_keys::<OptimizeArgs>(&table, path, &["spec"])?;
@@ -531,7 +534,8 @@ fn search(ctx: &Context, args: OptimizeArgs, written_to: &mut Option<PathBuf>) -
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "playbook".into());
     // Checked, created and locked before the search; the locks hold until both files are written.
-    let outputs = OutputPlan::new(&home)
+    // Every candidate reads the same files (a path parameter takes one value): candidate 0's.
+    let outputs = param_inputs(OutputPlan::new(&home), &settings.space.params(0))
         .inputs("--spec", &args.spec)
         .add("--out", &out)?
         .add_opt("--results", args.results.as_deref())?

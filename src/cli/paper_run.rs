@@ -89,8 +89,22 @@ pub fn run(ctx: &Context, home: &Home, a: RunArgs, now_ms: Option<i64>) -> Resul
         None
     };
     if let Some(file) = &a.metrics_file {
-        // Checked before anything runs: never into the store, over a state file or a special file.
-        OutputPlan::new(home).add("--metrics-file", file)?.open()?;
+        // Checked before anything runs: never into the store, over a state file, a special file or a
+        // playbook (a named one, or any of the home's, which a run may select by status).
+        let dir = home.playbooks_dir();
+        let mut playbooks: Vec<PathBuf> = a
+            .playbooks
+            .iter()
+            .map(|n| settings::named_file(&dir, n))
+            .collect();
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            let files = entries.filter_map(|e| e.ok().map(|e| e.path()));
+            playbooks.extend(files.filter(|p| p.extension().is_some_and(|x| x == "toml")));
+        }
+        OutputPlan::new(home)
+            .inputs("--playbook", &playbooks)
+            .add("--metrics-file", file)?
+            .open()?;
     }
     let _lock = lock(home, Duration::from_millis(a.wait_ms))?;
     let once = |idle_note: bool| {

@@ -10,7 +10,7 @@ use super::output::{print_json, print_text, table, table_of};
 use super::table_fit::Cells;
 use super::{Context, Outcome};
 use flowrex::agents::state::TradingState;
-use flowrex::candles::time::{TimeFormat, parse_time};
+use flowrex::candles::time::parse_cli_flag;
 use flowrex::candles::{Interval, TimeRange};
 use flowrex::engine::StopPolicy;
 use flowrex::error::{Error, Result};
@@ -453,7 +453,7 @@ fn resolve_now(now: Option<&str>) -> Result<DateTime<Utc>> {
     match now {
         None => Ok(Utc::now()),
         Some(s) => {
-            let ms = parse_time(s, TimeFormat::Iso)?;
+            let ms = parse_cli_flag("now", s)?.first;
             DateTime::from_timestamp_millis(ms)
                 .ok_or_else(|| Error::invalid(format!("now: '{s}' is out of range")))
         }

@@ -240,7 +240,9 @@ fn list(ctx: &Context, filter: &ListArgs) -> Result<Outcome> {
 }
 
 /// The list as a table of at most 80 columns: each column as wide as its widest value up to a cap
-/// (longer values end in `…`), one space between columns. The caps sum to 72, plus 7 spaces: 79.
+/// (longer values end in `…`, and a line under the table says so), one space between columns. The caps
+/// sum to 72, plus 7 spaces: 79. The name gets the room the other columns leave (it is what `show` and
+/// `set-status` take, and names that share a prefix must stay apart). `--wide`: no caps.
 fn render_list(rows: &[ListEntry], dir: &Path) -> String {
     const HEAD: [&str; 8] = [
         "Name",
@@ -257,12 +259,20 @@ fn render_list(rows: &[ListEntry], dir: &Path) -> String {
         return format!("no playbooks in {}", absolute(dir));
     }
     let cells: Vec<[String; 8]> = rows.iter().map(cells).collect();
-    let width: Vec<usize> = (0..8)
+    let widest: Vec<usize> = (0..8)
         .map(|c| {
             let widest = cells.iter().map(|r| r[c].chars().count()).max();
-            widest.unwrap_or(0).max(HEAD[c].len()).min(CAP[c])
+            widest.unwrap_or(0).max(HEAD[c].len())
         })
         .collect();
+    let mut width = widest.clone();
+    if super::table_fit::width() != usize::MAX {
+        for (w, cap) in width.iter_mut().zip(CAP) {
+            *w = (*w).min(cap);
+        }
+        let others = width[1..].iter().sum::<usize>() + 7;
+        width[0] = widest[0].min(CAP[0].max(79usize.saturating_sub(others)));
+    }
     let line = |cols: &[String]| {
         let parts: Vec<String> = cols
             .iter()
@@ -277,6 +287,9 @@ fn render_list(rows: &[ListEntry], dir: &Path) -> String {
         out.push('\n');
     }
     out.push_str(&footer(rows, dir));
+    if width.iter().zip(&widest).any(|(w, v)| w < v) {
+        out.push_str("\n(values ending in … were cut to fit 80 columns; --wide shows them whole)");
+    }
     out
 }
 
@@ -307,8 +320,12 @@ fn cells(r: &ListEntry) -> [String; 8] {
         _ => "-".into(),
     };
     let edited = if r.edited { "*" } else { "" };
+    // The file's name, which `show` and `set-status` take ([playbook] name is in --json and `show`).
+    let name = Path::new(&r.file)
+        .file_stem()
+        .map_or_else(|| r.name.clone(), |s| s.to_string_lossy().into_owned());
     [
-        format!("{}{edited}", r.name),
+        format!("{name}{edited}"),
         r.strategy.clone(),
         r.symbol.clone(),
         r.interval.clone(),

@@ -11,7 +11,7 @@ use clap::ValueEnum;
 
 use super::journal::AnalyzeArgs;
 use super::output::{print_json, print_text};
-use super::run_args::{SettingsArgs, TargetArgs, run_spec};
+use super::run_args::{SettingsArgs, TargetArgs, param_inputs, run_spec};
 use super::{Context, Outcome};
 use flowrex::atomic::{parent_dir, write_atomic};
 use flowrex::backtest::{Report, RunSpec};
@@ -221,8 +221,7 @@ fn backtest(ctx: &Context, args: BacktestReportArgs) -> Result<Outcome> {
         None => None,
     };
     let spec = match &playbook {
-        Some((path, pb)) => RunSpec::from_playbook(pb)
-            .map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?,
+        Some((path, pb)) => RunSpec::from_playbook_file(pb, path)?,
         None => run_spec(&args.target, &args.params, &args.settings)?,
     };
     let candles = spec.load(&home.store()).map_err(|e| match &playbook {
@@ -260,7 +259,7 @@ fn backtest(ctx: &Context, args: BacktestReportArgs) -> Result<Outcome> {
         table_tail: args.rows,
         ..BacktestOptions::default()
     };
-    let outputs = OutputPlan::new(&home)
+    let outputs = param_inputs(OutputPlan::new(&home), &spec.params)
         .inputs("--playbook", &args.playbook)
         .add("--out", &out)?
         .open()?;

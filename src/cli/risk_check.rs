@@ -9,9 +9,10 @@ use serde::Serialize;
 use serde_json::Value;
 use tabled::Tabled;
 
-use super::output::{print_json, print_text, table};
+use super::output::{print_json, print_text, table, table_of};
+use super::table_fit::Cells;
 use super::{Context, Outcome};
-use flowrex::candles::time::{TimeFormat, parse_time};
+use flowrex::candles::time::parse_cli_flag;
 use flowrex::db::Db;
 use flowrex::db::audit::Verification;
 use flowrex::error::{Error, Result};
@@ -222,7 +223,7 @@ pub struct DecisionsArgs {
     /// Only rejected checks.
     #[arg(long)]
     pub rejected: bool,
-    /// Only entries at or after this time (ISO date or datetime, UTC).
+    /// Only entries at or after this time (as --start: a date, datetime or epoch; UTC).
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
     /// Only entries before this time.
@@ -318,8 +319,16 @@ pub fn run(ctx: &Context, args: RiskCheckArgs) -> Result<Outcome> {
             Ok(Outcome::Done)
         }
         Some(Action::Decisions(d)) => {
-            let since_ms = d.since.as_deref().map(parse_when).transpose()?;
-            let until_ms = d.until.as_deref().map(parse_when).transpose()?;
+            let since_ms = d
+                .since
+                .as_deref()
+                .map(|s| parse_when("since", s))
+                .transpose()?;
+            let until_ms = d
+                .until
+                .as_deref()
+                .map(|s| parse_when("until", s))
+                .transpose()?;
             if let (Some(s), Some(u)) = (since_ms, until_ms)
                 && s >= u
             {
@@ -417,15 +426,17 @@ fn resolve_now(now: Option<&str>) -> Result<DateTime<Utc>> {
     match now {
         None => Ok(Utc::now()),
         Some(s) => {
-            let ms = parse_when(s)?;
+            let ms = parse_when("now", s)?;
             DateTime::from_timestamp_millis(ms)
                 .ok_or_else(|| Error::invalid(format!("now: '{s}' is out of range")))
         }
     }
 }
 
-fn parse_when(s: &str) -> Result<i64> {
-    parse_time(s, TimeFormat::Iso)
+/// The value of the time flag `--flag` as its first millisecond: the formats of `--start` (an ISO date
+/// or datetime, `2026`, `20261130`, an epoch); an unparsable value is a usage error naming the flag.
+fn parse_when(flag: &str, s: &str) -> Result<i64> {
+    Ok(parse_cli_flag(flag, s)?.first)
 }
 
 fn strategy_arg(s: Option<&str>) -> Result<Option<StrategyId>> {
@@ -738,7 +749,7 @@ fn show_verification(ctx: &Context, v: &Verification) -> Result<()> {
             "guards": v.guards,
         }));
     }
-    let mut text = table(v.chains.iter().map(|c| ChainLine {
+    let lines = v.chains.iter().map(|c| ChainLine {
         table: c.table,
         rows: c.rows,
         head: c.head.clone(),
@@ -746,7 +757,10 @@ fn show_verification(ctx: &Context, v: &Verification) -> Result<()> {
             None => "intact".into(),
             Some(f) => format!("BROKEN at row {}", f.id.unwrap_or_default()),
         },
-    }));
+    });
+    // The 64-character head goes first at 80 columns (--wide shows it), so the status stays: it was
+    // the column left out.
+    let mut text = table_of(Cells::of(lines).optional(&["head"]));
     text.push('\n');
     match v.first_fault() {
         None => text.push_str(

@@ -21,7 +21,8 @@ use flowrex::candles::{Interval, TimeRange};
 use flowrex::engine::config::DEFAULT_CASH;
 use flowrex::engine::{BacktestConfig, Fill, Sizing, StopPolicy};
 use flowrex::error::{Error, Result};
-use flowrex::strategy::{self, Strategy};
+use flowrex::outputs::OutputPlan;
+use flowrex::strategy::{self, Params, Strategy};
 
 /// A value parser for a word enum of the engine: its possible values are the strum names (the same as
 /// serde's), each with its strum message as help. Why not `clap::ValueEnum` on the engine enums: it would
@@ -280,6 +281,14 @@ impl SettingsArgs {
         .collect();
         (!parts.is_empty()).then(|| parts.join(" "))
     }
+}
+
+/// `plan` with the files `params` name (a signals file) as inputs under `--param NAME`, so that no
+/// output (`--trades`, `--results`, a report) can replace the file the run reads.
+pub fn param_inputs(plan: OutputPlan, params: &Params) -> OutputPlan {
+    params.files().fold(plan, |plan, (name, path)| {
+        plan.inputs(&format!("--param {name}"), [path])
+    })
 }
 
 /// The run the shared flags describe: `target`'s strategy on its symbol and interval with the `--param

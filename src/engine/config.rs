@@ -192,13 +192,22 @@ impl Default for BacktestConfig {
     }
 }
 
+/// A value for a message: plain below 1e16, else in exponent form (`--spread 1e308`, not 309 digits).
+fn shown(v: f64) -> String {
+    if v.abs() >= 1e16 {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
+}
+
 impl BacktestConfig {
     /// Checks the settings; each error names the flag and what is valid.
     pub fn validate(&self) -> Result<()> {
         if !(self.cash.is_finite() && self.cash > 0.0) {
             return Err(Error::usage(format!(
                 "--cash {}: must be a number above 0",
-                self.cash
+                shown(self.cash)
             )));
         }
         if self.cash > MAX_CASH {
@@ -210,13 +219,13 @@ impl BacktestConfig {
         if !(0.0..0.1).contains(&self.commission) {
             return Err(Error::usage(format!(
                 "--commission {}: must be a fraction in [0, 0.1), e.g. 0.002 for 0.2%",
-                self.commission
+                shown(self.commission)
             )));
         }
         if !(0.0..0.1).contains(&self.spread) {
             return Err(Error::usage(format!(
                 "--spread {}: must be a fraction in [0, 0.1), e.g. 0.0002",
-                self.spread
+                shown(self.spread)
             )));
         }
         self.sizing.check()

@@ -30,6 +30,7 @@ use rusqlite::{OptionalExtension, Transaction};
 use serde::Serialize;
 
 use super::entry::{self, EntryId, NewEntry, PlaybookRef, Source, real, text};
+use crate::candles::csv_import::extra_fields;
 use crate::candles::time::{TimeFormat, format_ts_full, parse_time};
 use crate::candles::{DAY_MS, Interval};
 use crate::db::chain::{Chain, sha256_hex};
@@ -128,7 +129,11 @@ pub fn parse_fills(text: &str, origin: &str) -> Result<Vec<Fill>> {
         };
         let line = rec.position().map_or(0, |p| p.line() as usize);
         let cell = |i: usize| rec.get(at[i]).unwrap_or("");
-        match parse_row(line, &cell) {
+        let row = match extra_fields(&rec, header.len()) {
+            Some(why) => Err(why),
+            None => parse_row(line, &cell),
+        };
+        match row {
             Ok(f) => fills.push(f),
             Err(e) => problems.push(format!("line {line}: {e}")),
         }

@@ -131,7 +131,7 @@ impl Reference {
     }
 
     fn of_playbook(pb: Playbook, r: PlaybookRef, path: PathBuf) -> Result<Reference> {
-        let spec = RunSpec::from_playbook(&pb)?;
+        let spec = RunSpec::from_playbook_file(&pb, &path)?;
         Ok(Reference {
             origin: Origin::Playbook {
                 name: r.name,

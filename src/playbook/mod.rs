@@ -36,7 +36,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::candles::TimeRange;
 use crate::engine::{BacktestConfig, Fill, Sizing, StopPolicy};
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, IoContext, Result, toml_line};
 use crate::metrics::Metrics;
 use crate::metrics::fields::{self, MetricValue};
 use crate::strategy::{ParamValue, Params};
@@ -412,9 +412,10 @@ impl Playbook {
     /// Parses TOML text; `origin` names the source in errors.
     pub fn from_toml(text: &str, origin: &str) -> Result<Playbook> {
         toml::from_str(text).map_err(|e| {
-            let msg = e.to_string();
-            let first = msg.lines().collect::<Vec<_>>().join(" ");
-            Error::invalid(format!("{origin}: not a valid playbook: {first}"))
+            Error::invalid(format!(
+                "{origin}: not a valid playbook: {}",
+                toml_line(text, &e)
+            ))
         })
     }
 
@@ -475,8 +476,12 @@ impl Provenance {
     /// Of the playbook text `text` (`origin` names it in errors).
     pub fn of_text(text: &str, origin: &str) -> Result<Provenance> {
         let pb = Playbook::from_toml(text, origin)?;
-        let table: toml::Table = toml::from_str(text)
-            .map_err(|e| Error::invalid(format!("{origin}: not a valid playbook: {e}")))?;
+        let table: toml::Table = toml::from_str(text).map_err(|e| {
+            Error::invalid(format!(
+                "{origin}: not a valid playbook: {}",
+                toml_line(text, &e)
+            ))
+        })?;
         let recorded = table
             .get("playbook")
             .and_then(|h| h.get(CONTENT_KEY))

@@ -335,6 +335,15 @@ impl Params {
         self.values.iter().copied()
     }
 
+    /// Every file a path parameter names, as `(name, absolute path)`: the files a run reads besides
+    /// the store (a signals file), which no output of the run may replace.
+    pub fn files(&self) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
+        self.values.iter().filter_map(|&(name, value)| match value {
+            ParamValue::Path(path) if !path.is_empty() => Some((name, path)),
+            _ => None,
+        })
+    }
+
     /// The value of `name`, if set.
     pub fn get(&self, name: &str) -> Option<ParamValue> {
         self.values

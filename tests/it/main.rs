@@ -23,6 +23,7 @@ mod playbooks;
 mod report;
 mod report_browser;
 mod resample;
+mod review;
 mod risk_check;
 mod shard_merge;
 mod signals;

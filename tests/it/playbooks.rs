@@ -65,9 +65,20 @@ fn list_fits_80_columns_filters_and_tells_changed_data() {
     assert!(r.stdout.contains("broken.toml"), "{}", r.stdout);
     let lines: Vec<&str> = r.stdout.lines().collect();
     assert!(lines[0].starts_with("Name "), "{}", r.stdout);
-    // Sorted by file name: eurusd, then goog… (cut with an ellipsis).
+    // Sorted by file name: eurusd, then goog… (cut with an ellipsis, said under the table).
     assert!(lines[1].starts_with("eurusd "), "{}", r.stdout);
-    assert!(lines[2].starts_with("goog_daily_wit…"), "{}", r.stdout);
+    let cut = lines[2].split(' ').next().unwrap();
+    assert!(
+        cut.starts_with("goog_daily_wit") && cut.ends_with('…'),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("(values ending in … were cut to fit 80 columns; --wide shows them whole)"),
+        "{}",
+        r.stdout
+    );
     assert!(lines[1].trim_end().ends_with("same") && lines[2].trim_end().ends_with("same"));
 
     // JSON with a filter; the objective value is the best [[top]] entry's.

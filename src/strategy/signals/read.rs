@@ -14,6 +14,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::{Layout, RawSignal, SignalRow, action_of, time_of};
 use crate::candles::DAY_MS;
+use crate::candles::csv_import::extra_fields;
 use crate::candles::validate::Problems;
 use crate::error::{Error, IoContext, Result};
 
@@ -51,6 +52,10 @@ pub(super) fn csv(path: &Path) -> Result<Vec<SignalRow>> {
             continue;
         }
         let at = format!("line {}", record.position().map_or(0, |p| p.line()));
+        if let Some(why) = extra_fields(&record, names.len()) {
+            problems.add(&at, why);
+            continue;
+        }
         let cell = |i: Option<usize>| i.and_then(|i| record.get(i)).unwrap_or("");
         let mut number = |name: &str, i: Option<usize>| -> Option<f64> {
             let text = cell(i);
