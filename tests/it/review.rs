@@ -6,6 +6,25 @@ use std::path::Path;
 
 use crate::support::{Run, bundled_home, fixture, load, run, write};
 
+/// One EURUSD trade the default limits approve (0.2 lots, stop 50 pips, target 100).
+const EURUSD_TRADE: [&str; 15] = [
+    "risk-check",
+    "--symbol",
+    "EURUSD",
+    "--side",
+    "long",
+    "--entry",
+    "1.1",
+    "--stop",
+    "1.095",
+    "--target",
+    "1.11",
+    "--size",
+    "0.2",
+    "--lot-size",
+    "100000",
+];
+
 /// `args` in `home` must be refused as a usage error (exit 2) naming `flag` as an input.
 fn refused_as_input(home: &Path, args: &[&str], flag: &str) {
     let r = run(home, args);
@@ -515,23 +534,7 @@ fn every_since_and_until_takes_the_time_formats_and_names_itself() {
         r
     };
     ok(&["risk-check", "state", "--balance", "10000"]);
-    let check = [
-        "risk-check",
-        "--symbol",
-        "EURUSD",
-        "--side",
-        "long",
-        "--entry",
-        "1.1",
-        "--stop",
-        "1.095",
-        "--target",
-        "1.11",
-        "--size",
-        "0.2",
-        "--lot-size",
-        "100000",
-    ];
+    let check = EURUSD_TRADE;
     ok(&check);
     let decisions = |extra: &[&str]| {
         let mut args = vec!["--json", "risk-check", "decisions"];
@@ -783,23 +786,7 @@ fn a_tampered_audit_row_shows_in_the_verify_table_at_80_columns() {
     let dir = home.path();
     let ok = |args: &[&str]| assert_eq!(run(dir, args).code, 0, "{args:?}");
     ok(&["risk-check", "state", "--balance", "10000"]);
-    let trade = [
-        "risk-check",
-        "--symbol",
-        "EURUSD",
-        "--side",
-        "long",
-        "--entry",
-        "1.1",
-        "--stop",
-        "1.095",
-        "--target",
-        "1.11",
-        "--size",
-        "0.2",
-        "--lot-size",
-        "100000",
-    ];
+    let trade = EURUSD_TRADE;
     ok(&trade);
     ok(&trade);
     // Row 2 edited with the guard dropped and put back, as someone with the sqlite3 tool would.
