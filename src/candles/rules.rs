@@ -50,19 +50,21 @@ pub fn values_ok(o: f64, h: f64, l: f64, c: f64, v: f64) -> bool {
 }
 
 /// What is wrong with an open time, if anything. Out-of-window values that would be plausible as
-/// microseconds or nanoseconds say so.
+/// microseconds or nanoseconds say so, and how a CSV import reads that unit (the same rule checks
+/// stored files and providers' bars, so the hint names the import flag without telling anyone to use
+/// it here).
 pub fn time_problem(ts: i64) -> Option<String> {
     if time_ok(ts) {
         return None;
     }
     let hint = if time_ok(ts / 1_000) {
         format!(
-            " (as epoch microseconds it would be {}; use --time-format epoch-us)",
+            " (as epoch microseconds it would be {}: a CSV import reads them with --time-format epoch-us)",
             format_ts(ts / 1_000)
         )
     } else if time_ok(ts / 1_000_000) {
         format!(
-            " (as epoch nanoseconds it would be {}; use --time-format epoch-ns)",
+            " (as epoch nanoseconds it would be {}: a CSV import reads them with --time-format epoch-ns)",
             format_ts(ts / 1_000_000)
         )
     } else {
@@ -531,6 +533,26 @@ mod tests {
             "{ns}"
         );
         assert!(!time_problem(i64::MAX).unwrap().contains("epoch"));
+    }
+
+    #[test]
+    fn times_in_micro_or_nanoseconds_are_recognized() {
+        // 2020-01-02T00:00:00Z is 1,577,923,200,000 ms.
+        let ms = 1_577_923_200_000_i64;
+        assert_eq!(time_problem(ms), None);
+        let us = time_problem(ms * 1_000).unwrap();
+        assert!(
+            us.contains("as epoch microseconds it would be 2020-01-02"),
+            "{us}"
+        );
+        assert!(us.contains("--time-format epoch-us"), "{us}");
+        let ns = time_problem(ms * 1_000_000).unwrap();
+        assert!(
+            ns.contains("as epoch nanoseconds it would be 2020-01-02"),
+            "{ns}"
+        );
+        let far = time_problem(-9_000_000_000_000_000_000).unwrap();
+        assert!(far.starts_with("time ") && !far.contains("epoch"), "{far}");
     }
 
     #[test]
