@@ -17,8 +17,10 @@
 use super::interval::month_index;
 use super::{Candles, DAY_MS, HOUR_MS, Interval};
 
-/// One run of missing bars between two stored bars.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+/// One run of missing bars between two stored bars. In JSON it also carries `after` and `before` as
+/// RFC 3339 (the convention for times); `after_ts`/`before_ts` stay epoch milliseconds for scripts that
+/// read them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Gap {
     /// Open time of the stored bar before the gap (ms, UTC).
     pub after_ts: i64,
@@ -26,6 +28,33 @@ pub struct Gap {
     pub before_ts: i64,
     /// Number of expected bars missing in between.
     pub missing_bars: usize,
+}
+
+impl serde::Serialize for Gap {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        fn text<S: serde::Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
+            s.serialize_str(&super::time::format_ts_full(*ms))
+        }
+        #[derive(serde::Serialize)]
+        struct Shown {
+            #[serde(serialize_with = "text")]
+            after: i64,
+            #[serde(serialize_with = "text")]
+            before: i64,
+            after_ts: i64,
+            before_ts: i64,
+            missing_bars: usize,
+        }
+        let g = *self;
+        Shown {
+            after: g.after_ts,
+            before: g.before_ts,
+            after_ts: g.after_ts,
+            before_ts: g.before_ts,
+            missing_bars: g.missing_bars,
+        }
+        .serialize(s)
+    }
 }
 
 /// All gaps of a series.

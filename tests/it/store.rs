@@ -543,6 +543,7 @@ fn verify_reports_gaps_and_rejects_a_damaged_file() {
     let report = stdout_json(&out);
     assert_eq!(report["missing_bars"], 1, "{report}");
     assert_eq!(report["gaps"][0]["after_ts"], 1_704_758_400_000_i64); // 2024-01-09
+    assert_eq!(report["gaps"][0]["after"], "2024-01-09T00:00:00Z");
 
     std::fs::write(
         home.path().join("data/D/1d.parquet"),
