@@ -1207,7 +1207,12 @@ fn feedback_book(
     // Absolute paths in the spec: the nightly job may run from another folder.
     let root = std::fs::canonicalize(home.root()).unwrap_or_else(|_| home.root().to_path_buf());
     let abs = Home::layout(root);
+    let repeat = match eval.decision {
+        Decision::TriggerOptimization => ctx.db()?.read(|tx| feedback::repeat_of(tx, &eval))?,
+        _ => None,
+    };
     let spec = match (&eval.decision, &reference) {
+        _ if repeat.is_some() => None,
         (Decision::TriggerOptimization, Ok(r)) => Some(feedback::write_spec(
             r,
             &store,
@@ -1220,7 +1225,7 @@ fn feedback_book(
     };
     let written = ctx
         .db()?
-        .write(|tx| feedback::record(tx, &eval, spec.as_deref(), now));
+        .write(|tx| feedback::record(tx, &eval, spec.as_deref(), repeat, now));
     match written {
         Ok((id, action)) => Ok((eval, id, action, spec)),
         Err(e) => {

@@ -175,3 +175,62 @@ fn a_busy_run_still_writes_its_metrics_file_marked_failed() {
         "{text}"
     );
 }
+
+#[test]
+fn journal_feedback_run_twice_on_the_same_trades_queues_one_optimization() {
+    // The README's loop: the playbook's 93 backtest trades standing in for a paper record, stricter
+    // floors → trigger_optimization. A cron line run again before any new trade used to queue a second,
+    // identical spec (the nightly job then optimized twice); now it records the decision again and
+    // names the one that queued the spec.
+    let home = bundled_home();
+    let h = home.path();
+    std::fs::create_dir_all(h.join("playbooks")).unwrap();
+    let pb = h.join("playbooks/goog_sma_cross.toml");
+    std::fs::copy(
+        crate::support::repo().join("playbooks/goog_sma_cross.toml"),
+        &pb,
+    )
+    .unwrap();
+    let r = run(
+        h,
+        &["backtest", "--playbook", pb.to_str().unwrap(), "--journal"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    write(
+        h,
+        "flowrex.toml",
+        "[journal]\nmin_win_rate_pct = 60\nmin_profit_factor = 1.2\n",
+    );
+    let feedback = || {
+        let r = run(
+            h,
+            &[
+                "--json",
+                "journal",
+                "feedback",
+                "--strategy",
+                "goog_sma_cross",
+                "--symbol",
+                "GOOG",
+                "--source",
+                "backtest",
+            ],
+        );
+        assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+        crate::support::json(&r)["books"][0].clone()
+    };
+    let first = feedback();
+    assert_eq!(first["evaluation"]["decision"], "trigger_optimization");
+    assert!(first["action"]["spec"].is_string(), "{first}");
+    let id = first["feedback_id"].as_i64().unwrap();
+    for _ in 0..2 {
+        let again = feedback();
+        assert_eq!(again["evaluation"]["decision"], "trigger_optimization");
+        assert!(again["action"]["spec"].is_null(), "{again}");
+        assert_eq!(again["action"]["repeat_of"], id, "{again}");
+    }
+    let queued = std::fs::read_dir(h.join("queue")).unwrap().count();
+    assert_eq!(queued, 1);
+    let r = run(h, &["journal", "verify"]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+}
