@@ -1151,6 +1151,7 @@ fn feedback_cmd(ctx: &Context, a: FeedbackArgs) -> Result<Outcome> {
             &srcs,
             &explicit,
             &th,
+            a.run,
         )?);
     }
     let runs = if a.run {
@@ -1193,6 +1194,7 @@ fn feedback_book(
     srcs: &[Source],
     explicit: &Option<(Playbook, PlaybookRef, PathBuf)>,
     th: &Thresholds,
+    run_now: bool,
 ) -> Result<BookFeedback> {
     let store = home.store();
     let entries = book_trades(ctx, strategy, symbol, srcs)?;
@@ -1207,7 +1209,15 @@ fn feedback_book(
     // Absolute paths in the spec: the nightly job may run from another folder.
     let root = std::fs::canonicalize(home.root()).unwrap_or_else(|_| home.root().to_path_buf());
     let abs = Home::layout(root);
+    // `--run` asks for the optimization now: it is queued (and run) even on unchanged evidence.
+    let repeat = match eval.decision {
+        Decision::TriggerOptimization if !run_now => {
+            ctx.db()?.read(|tx| feedback::repeat_of(tx, &eval))?
+        }
+        _ => None,
+    };
     let spec = match (&eval.decision, &reference) {
+        _ if repeat.is_some() => None,
         (Decision::TriggerOptimization, Ok(r)) => Some(feedback::write_spec(
             r,
             &store,
@@ -1220,7 +1230,7 @@ fn feedback_book(
     };
     let written = ctx
         .db()?
-        .write(|tx| feedback::record(tx, &eval, spec.as_deref(), now));
+        .write(|tx| feedback::record(tx, &eval, spec.as_deref(), repeat, now));
     match written {
         Ok((id, action)) => Ok((eval, id, action, spec)),
         Err(e) => {

@@ -106,7 +106,17 @@ pub fn run(ctx: &Context, home: &Home, a: RunArgs, now_ms: Option<i64>) -> Resul
             .add("--metrics-file", file)?
             .open()?;
     }
-    let _lock = lock(home, Duration::from_millis(a.wait_ms))?;
+    let waited = Instant::now();
+    let _lock = match lock(home, Duration::from_millis(a.wait_ms)) {
+        Ok(lock) => lock,
+        Err(e) => {
+            // A busy run failed as much as any other: cron's alert on `…_failed` must see it.
+            if let Some(file) = &a.metrics_file {
+                write_run_metrics(file, home, None, waited.elapsed().as_secs_f64())?;
+            }
+            return Err(e);
+        }
+    };
     let once = |idle_note: bool| {
         let now = now_ms.unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
         let started = Instant::now();

@@ -24,8 +24,8 @@
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::Transaction;
 use rusqlite::types::Value;
+use rusqlite::{OptionalExtension, Transaction};
 use serde::Serialize;
 use serde_json::json;
 
@@ -488,6 +488,7 @@ pub fn record(
     tx: &Transaction<'_>,
     eval: &Evaluation,
     spec: Option<&Path>,
+    repeat_of: Option<i64>,
     now: DateTime<Utc>,
 ) -> Result<(i64, serde_json::Value)> {
     let evidence = json!({
@@ -503,10 +504,17 @@ pub fn record(
             let (_, audit_id) = ops::disable_strategy(tx, &id, &reason, evidence, now)?;
             json!({"risk_budget": "disabled", "risk_decision_id": audit_id, "already_disabled": audit_id.is_none()})
         }
-        Decision::TriggerOptimization => json!({
-            "spec": spec.map(|p| p.display().to_string()),
-            "note": if spec.is_none() { eval.reference_note.clone().or(Some("no reference backtest to re-optimize".into())) } else { None },
-        }),
+        Decision::TriggerOptimization => match repeat_of {
+            Some(id) => json!({
+                "spec": null,
+                "note": format!("the evidence is unchanged since feedback {id}: its spec stands, none queued"),
+                "repeat_of": id,
+            }),
+            None => json!({
+                "spec": spec.map(|p| p.display().to_string()),
+                "note": if spec.is_none() { eval.reference_note.clone().or(Some("no reference backtest to re-optimize".into())) } else { None },
+            }),
+        },
         Decision::MonitorClosely | Decision::NoAction => json!({}),
     };
     let sources: Vec<&str> = eval.sources.iter().map(|s| s.as_str()).collect();
@@ -526,6 +534,44 @@ pub fn record(
         ],
     )?;
     Ok((id, action))
+}
+
+/// The book's latest decision when it is `eval`'s own, over the same sources, with the same criteria
+/// values and the same sequential test (which counts every trade): nothing was journaled since, so a
+/// cron line run twice must not queue the same optimization twice. Compared as the stored JSON text.
+pub fn repeat_of(tx: &Transaction<'_>, eval: &Evaluation) -> Result<Option<i64>> {
+    let sources: Vec<&str> = eval.sources.iter().map(|s| s.as_str()).collect();
+    type Last = (i64, String, String, String, String, String);
+    let last: Option<Last> = tx
+        .query_row(
+            "SELECT id, decision, sources, criteria, sequential, action FROM journal_feedback
+             WHERE strategy = ?1 AND symbol = ?2 ORDER BY id DESC LIMIT 1",
+            [&eval.strategy, &eval.symbol],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            },
+        )
+        .optional()?;
+    Ok(
+        last.and_then(|(id, decision, srcs, criteria, sequential, action)| {
+            let same = decision == eval.decision.as_str()
+                && srcs == sources.join(",")
+                && criteria == serde_json::to_string(&eval.criteria).expect("criteria serialize")
+                && sequential == serde_json::to_string(&eval.sequential).expect("test serializes");
+            // A repeat of a repeat names the decision that queued the spec.
+            let first = serde_json::from_str::<serde_json::Value>(&action)
+                .ok()
+                .and_then(|a| a.get("repeat_of").and_then(serde_json::Value::as_i64));
+            same.then_some(first.unwrap_or(id))
+        }),
+    )
 }
 
 /// One stored decision.

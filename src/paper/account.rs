@@ -459,6 +459,8 @@ pub fn verify(tx: &Transaction<'_>) -> Result<Verification> {
         return Ok(v);
     };
     let units = fold_fills(tx, &a, &mut v)?;
+    check_prices(tx, a.id, &mut v)?;
+    check_trades(tx, a.id, &mut v)?;
     check_orders(tx, a.id, &mut v)?;
     check_positions(tx, a.id, &units, &mut v)?;
     Ok(v)
@@ -527,6 +529,121 @@ fn fold_fills(tx: &Transaction<'_>, a: &AccountRow, v: &mut Verification) -> Res
         }
     }
     Ok(units)
+}
+
+/// Every fill's price against what was derived from it: a position's first fill against the
+/// position's entry it set, a closing fill against its trade's exit price and time. The fold above
+/// sums the stored cash and P&L, so without this a price edited in place would go unnoticed.
+fn check_prices(tx: &Transaction<'_>, account_id: i64, v: &mut Verification) -> Result<()> {
+    let mut stmt = tx.prepare(
+        "SELECT f.id, f.price, f.ts_ms, f.effect, f.position_entry, t.exit_price, t.exit_ms,
+                f.id = (SELECT min(g.id) FROM paper_fills g WHERE g.position_id = f.position_id)
+         FROM paper_fills f LEFT JOIN paper_trades t ON t.id = f.id
+         WHERE f.account_id = ?1 ORDER BY f.id",
+    )?;
+    let mut rows = stmt.query([account_id])?;
+    while let Some(r) = rows.next()? {
+        let (id, price, ts): (i64, f64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+        let (effect, entry): (String, Option<f64>) = (r.get(3)?, r.get(4)?);
+        let trade: (Option<f64>, Option<i64>) = (r.get(5)?, r.get(6)?);
+        let first: bool = r.get(7)?;
+        if effect == "open" && first && entry != Some(price) {
+            v.problems.push(format!(
+                "fill {id}: price {price} but the position it opened entered at {entry:?}"
+            ));
+        }
+        match trade {
+            (Some(exit), Some(at)) if effect == "close" && (exit != price || at != ts) => {
+                v.problems.push(format!(
+                    "fill {id}: price {price} at {ts} but its trade exited at {exit} at {at}"
+                ));
+            }
+            (None, _) if effect == "close" => v
+                .problems
+                .push(format!("fill {id}: closes a position but has no trade")),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Every closed trade against its journal entry, written in the same transaction and hash-chained:
+/// the k-th trade of the account is the k-th `paper` entry of journal account `paper-<N>`, field for
+/// field, so a trade row edited in place (the triggers dropped) or a close missing from the journal
+/// is named.
+fn check_trades(tx: &Transaction<'_>, account_id: i64, v: &mut Verification) -> Result<()> {
+    use rusqlite::types::Value;
+    const FIELDS: [&str; 14] = [
+        "symbol",
+        "interval",
+        "size",
+        "entry_price",
+        "exit_price",
+        "stop",
+        "target",
+        "pnl",
+        "commission",
+        "return_pct",
+        "entry_ms",
+        "exit_ms",
+        "exit_reason",
+        "ambiguous",
+    ];
+    let rows = |table: &str, filter: &str, key: &dyn rusqlite::ToSql| {
+        let sql = format!(
+            "SELECT id, {} FROM {table} WHERE {filter} ORDER BY id",
+            FIELDS.join(", ")
+        );
+        let mut stmt = tx.prepare(&sql)?;
+        let found = stmt.query_map([key], |r| {
+            let values = (1..=FIELDS.len()).map(|i| r.get::<_, Value>(i));
+            Ok((
+                r.get::<_, i64>(0)?,
+                values.collect::<rusqlite::Result<Vec<_>>>()?,
+            ))
+        })?;
+        Ok::<_, Error>(found.collect::<rusqlite::Result<Vec<_>>>()?)
+    };
+    let trades = rows("paper_trades", "account_id = ?1", &account_id)?;
+    let account = crate::execution::journal_link::account_name(account_id);
+    let entries = rows(
+        "journal_entries",
+        "source = 'paper' AND account = ?1",
+        &account,
+    )?;
+    for (k, (id, trade)) in trades.iter().enumerate() {
+        let Some((e, entry)) = entries.get(k) else {
+            v.problems
+                .push(format!("trade {id}: no journal entry records it"));
+            continue;
+        };
+        if let Some(f) = (0..FIELDS.len()).find(|&f| trade[f] != entry[f]) {
+            v.problems.push(format!(
+                "trade {id}: {} {} but journal entry {e} recorded {}",
+                FIELDS[f],
+                shown(&trade[f]),
+                shown(&entry[f])
+            ));
+        }
+    }
+    for (e, _) in entries.iter().skip(trades.len()) {
+        v.problems.push(format!(
+            "journal entry {e}: records a paper trade the ledger does not hold"
+        ));
+    }
+    Ok(())
+}
+
+/// A column's value as a problem line shows it.
+fn shown(v: &rusqlite::types::Value) -> String {
+    use rusqlite::types::Value;
+    match v {
+        Value::Null => "null".into(),
+        Value::Integer(i) => i.to_string(),
+        Value::Real(x) => x.to_string(),
+        Value::Text(t) => t.clone(),
+        Value::Blob(b) => format!("{} bytes", b.len()),
+    }
 }
 
 /// Every order's filled quantity against its fills, and its state against its log's last event.

@@ -13,6 +13,7 @@ mod fetch_providers;
 mod home;
 mod journal;
 mod limits;
+mod live_review;
 mod metrics_file;
 mod optimize;
 mod optimize_fast;
