@@ -12,18 +12,13 @@ use flowrex::trade::{ExitReason, Side, TradeRecord};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::support::{Run, bundled_home, empty_home, flowrex, json, repo, run, write};
+use crate::support::{Run, bundled_home, empty_home, flowrex, json, run, write};
 
 const PLAYBOOK: &str = "goog_sma_cross";
 
 /// A bundled home with the repository's GOOG playbook in `<home>/playbooks/`.
 fn home_with_playbook() -> (tempfile::TempDir, PathBuf) {
-    let home = bundled_home();
-    let dir = home.path().join("playbooks");
-    std::fs::create_dir_all(&dir).unwrap();
-    let pb = dir.join(format!("{PLAYBOOK}.toml"));
-    std::fs::copy(repo().join("playbooks/goog_sma_cross.toml"), &pb).unwrap();
-    (home, pb)
+    crate::support::home_with_readme_playbook()
 }
 
 fn ok_json(home: &Path, args: &[&str]) -> Value {

@@ -182,15 +182,8 @@ fn journal_feedback_run_twice_on_the_same_trades_queues_one_optimization() {
     // floors → trigger_optimization. A cron line run again before any new trade used to queue a second,
     // identical spec (the nightly job then optimized twice); now it records the decision again and
     // names the one that queued the spec.
-    let home = bundled_home();
+    let (home, pb) = crate::support::home_with_readme_playbook();
     let h = home.path();
-    std::fs::create_dir_all(h.join("playbooks")).unwrap();
-    let pb = h.join("playbooks/goog_sma_cross.toml");
-    std::fs::copy(
-        crate::support::repo().join("playbooks/goog_sma_cross.toml"),
-        &pb,
-    )
-    .unwrap();
     let r = run(
         h,
         &["backtest", "--playbook", pb.to_str().unwrap(), "--journal"],

@@ -25,8 +25,6 @@ use serde_json::Value;
 
 use crate::support::{bundled_home, flowrex_std, json, load, repo, run, write};
 
-const PLAYBOOK: &str = "goog_sma_cross";
-
 fn ok(home: &Path, args: &[&str]) -> Value {
     let r = run(home, args);
     assert_eq!(r.code, 0, "{args:?}: {}{}", r.stdout, r.stderr);
@@ -35,12 +33,7 @@ fn ok(home: &Path, args: &[&str]) -> Value {
 
 /// A bundled home with the repository's GOOG playbook in `<home>/playbooks/`.
 pub(crate) fn home_with_playbook() -> (tempfile::TempDir, PathBuf) {
-    let home = bundled_home();
-    let dir = home.path().join("playbooks");
-    std::fs::create_dir_all(&dir).unwrap();
-    let pb = dir.join(format!("{PLAYBOOK}.toml"));
-    std::fs::copy(repo().join("playbooks/goog_sma_cross.toml"), &pb).unwrap();
-    (home, pb)
+    crate::support::home_with_readme_playbook()
 }
 
 /// The playbook's backtest on the home's store: its bars and closed trades.

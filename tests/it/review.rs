@@ -742,15 +742,8 @@ fn a_log_file_is_never_appended_to_the_store_or_the_database() {
 
 #[test]
 fn a_paper_run_never_writes_its_metrics_over_a_playbook() {
-    let home = bundled_home();
+    let (home, pb) = crate::support::home_with_readme_playbook();
     let dir = home.path();
-    std::fs::create_dir_all(dir.join("playbooks")).unwrap();
-    let pb = dir.join("playbooks/goog_sma_cross.toml");
-    std::fs::copy(
-        crate::support::repo().join("playbooks/goog_sma_cross.toml"),
-        &pb,
-    )
-    .unwrap();
     let before = std::fs::read(&pb).unwrap();
     let p = pb.to_str().unwrap();
     // The run traded the playbook and then replaced it with Prometheus text (exit 0).

@@ -84,6 +84,17 @@ pub fn bundled_home() -> TempDir {
     home
 }
 
+/// A [`bundled_home`] with the README's playbook (sma_cross 10/20 on GOOG 1d) copied to
+/// `playbooks/goog_sma_cross.toml`, and that path.
+pub fn home_with_readme_playbook() -> (TempDir, PathBuf) {
+    let home = bundled_home();
+    let dir = home.path().join("playbooks");
+    std::fs::create_dir_all(&dir).unwrap();
+    let pb = dir.join("goog_sma_cross.toml");
+    std::fs::copy(repo().join("playbooks/goog_sma_cross.toml"), &pb).unwrap();
+    (home, pb)
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
