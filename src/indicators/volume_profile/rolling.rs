@@ -53,8 +53,6 @@ struct Grid {
     near: f64,
     /// `edges[b] = lo + b · width` (the reference's expression), `b = 0..=bins`.
     edges: Vec<f64>,
-    /// `steps[b] = edges[b + 1] − edges[b]`.
-    steps: Vec<f64>,
     /// Bound on the extra mass a bar classified one bin off by rounding can move, per unit of
     /// volume per price: `40 u · max(|lo|, |hi|)`.
     scale: f64,
@@ -81,15 +79,13 @@ impl Grid {
         self.scale = 40.0 * U * lo.abs().max(hi.abs());
         let padded = bins.next_multiple_of(LANES);
         self.edges.resize(bins + 1, 0.0);
-        self.steps.resize(bins, 0.0);
         self.lower.resize(padded, f64::INFINITY);
         self.upper.resize(padded, f64::INFINITY);
-        let (edges, steps) = (&mut self.edges[..=bins], &mut self.steps[..bins]);
+        let edges = &mut self.edges[..=bins];
         let (lower, upper) = (&mut self.lower[..bins], &mut self.upper[..bins]);
         edges[0] = lo + 0.0 * self.width; // the reference's expression (NaN for an infinite width)
         for b in 0..bins {
             edges[b + 1] = lo + (b + 1) as f64 * self.width;
-            steps[b] = edges[b + 1] - edges[b];
             lower[b] = edges[b];
             upper[b] = edges[b + 1];
         }
@@ -463,7 +459,7 @@ impl<'a> Rolling<'a> {
         let bins = self.bins;
         let g = &self.grid;
         let hist = &mut self.hist[..bins];
-        let (edges, steps) = (&g.edges[..=bins], &g.steps[..bins]);
+        let edges = &g.edges[..=bins];
         let first = g.bin(l, bins);
         let last = if h <= l { first } else { g.bin(h, bins) };
         // Written without a branch on the bar's shape: a bar inside one bin (or a point) adds its
@@ -474,7 +470,7 @@ impl<'a> Rolling<'a> {
         hist[first] += c_first;
         hist[last] += c_last;
         for b in first + 1..last {
-            hist[b] += pp * steps[b];
+            hist[b] += pp * (edges[b + 1] - edges[b]); // the reference's step
         }
     }
 
