@@ -383,8 +383,7 @@ fn cli_time(t: &str) -> Option<CliTime> {
 pub fn format_ts(ms: i64) -> String {
     match DateTime::<Utc>::from_timestamp_millis(ms) {
         Some(dt) if ms.rem_euclid(DAY_MS) == 0 => dt.format("%Y-%m-%d").to_string(),
-        Some(_) => format_ts_full(ms),
-        None => ms.to_string(),
+        _ => format_ts_full(ms),
     }
 }
 
