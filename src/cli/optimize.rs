@@ -477,6 +477,82 @@ fn search(ctx: &Context, args: OptimizeArgs, written_to: &mut Option<PathBuf>) -
     let strategy = args.target.strategy()?;
     let symbol = args.target.symbol()?.to_string();
     let interval = args.target.interval()?;
+    let (settings, plan, config) = settings_of(&args, strategy)?;
+    let feasible = optimize::check_space(&settings)?;
+    let data = args.settings.data(&symbol, interval)?;
+    let home = ctx.home()?;
+    let mut phase = Phases::start();
+    let candles = data.load(&home.store())?;
+    phase.done("load");
+    let out = args.out.clone().unwrap_or_else(|| {
+        default_playbook_file(&home, &symbol, interval, strategy.name(), settings.shard)
+    });
+    let name = out
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "playbook".into());
+    let outputs = open_outputs(&home, &settings, &args, &out)?;
+    // Only now: a --metrics-file the output rules refused (in the store, over --out) is never written.
+    *written_to = Some(out.clone());
+    // After the output rules (they name a misplaced --out first), before the search.
+    if !args.force {
+        flowrex::playbook::check_replaceable(outputs.path("--out"))?;
+    }
+    stop_on_ctrl_c();
+    preflight_risk_sizing(&settings, &candles, &config)?;
+    let planned = settings.method.planned(feasible, settings.shard);
+    if let Some(wf) = &plan.walk {
+        let job = WalkJob {
+            settings: &settings,
+            data: &data,
+            candles: &candles,
+            config: &config,
+            out: &out,
+            name: &name,
+            results: args.results.as_deref(),
+            stop: &STOP,
+            planned,
+        };
+        return optimize_wf::run_walk(ctx, &plan, wf, job);
+    }
+    let job = Job {
+        settings: &settings,
+        plan: &plan,
+        data: &data,
+        candles: &candles,
+        config: &config,
+        outputs: &outputs,
+        out: &out,
+        name: &name,
+        results_flag: args.results.as_deref(),
+    };
+    tracing::info!(
+        "{} {} {}: {} bars, {} feasible candidates, {} planned ({})",
+        strategy.name(),
+        symbol,
+        interval,
+        candles.len(),
+        feasible,
+        planned,
+        settings.method.name()
+    );
+    let Some(done) = job.run(ctx, planned, &mut phase)? else {
+        return Ok(Outcome::Interrupted);
+    };
+    drop(outputs);
+    print_summary(ctx, &out, candles.len(), &done, args.results.as_deref())?;
+    if done.report.interrupted {
+        return Ok(Outcome::Interrupted);
+    }
+    optimize_wf::gate_verdict(&done.pb, &out).map(|()| Outcome::Done)
+}
+
+/// The search settings, the validation plan and the backtest configuration of the arguments, in
+/// the order their errors are reported.
+fn settings_of(
+    args: &OptimizeArgs,
+    strategy: &'static dyn strategy::Strategy,
+) -> Result<(Settings, optimize_wf::Plan, flowrex::engine::BacktestConfig)> {
     let objective = Objective::parse(args.objective.as_deref().unwrap_or("sharpe"))?;
     let pairs = args
         .params
@@ -490,7 +566,7 @@ fn search(ctx: &Context, args: OptimizeArgs, written_to: &mut Option<PathBuf>) -
         })
         .collect::<Result<Vec<_>>>()?;
     let space = Space::new(strategy, &pairs, &args.constraints)?;
-    let method = method(&args)?;
+    let method = method(args)?;
     let shard = match &args.shard {
         Some(s) => Shard::parse(s)?,
         None => Shard::ALL,
@@ -511,173 +587,198 @@ fn search(ctx: &Context, args: OptimizeArgs, written_to: &mut Option<PathBuf>) -
         shard,
         cache_mb: args.cache_mb.unwrap_or(DEFAULT_BUDGET_MB),
     };
-    let feasible = optimize::check_space(&settings)?;
-    let data = args.settings.data(&symbol, interval)?;
-    let home = ctx.home()?;
-    let mut phase = Phases::start();
-    let candles = data.load(&home.store())?;
-    phase.done("load");
-    let out = args.out.clone().unwrap_or_else(|| {
-        let mut name = format!(
-            "{}_{}_{}",
-            path_safe_symbol(&symbol).to_lowercase(),
-            interval,
-            strategy.name()
-        );
-        if !shard.is_all() {
-            name.push_str(&format!(".shard-{}-of-{}", shard.k, shard.n));
-        }
-        home.playbook_file(&name)
-    });
-    let name = out
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "playbook".into());
-    // Checked, created and locked before the search; the locks hold until both files are written.
-    // Every candidate reads the same files (a path parameter takes one value): candidate 0's.
-    let outputs = param_inputs(OutputPlan::new(&home), &settings.space.params(0))
+    Ok((settings, plan, config))
+}
+
+/// `playbooks/<symbol>_<interval>_<strategy>[.shard-K-of-N].toml` in the home.
+fn default_playbook_file(
+    home: &flowrex::home::Home,
+    symbol: &str,
+    interval: flowrex::candles::Interval,
+    strategy: &str,
+    shard: Shard,
+) -> PathBuf {
+    let mut name = format!(
+        "{}_{}_{}",
+        path_safe_symbol(symbol).to_lowercase(),
+        interval,
+        strategy
+    );
+    if !shard.is_all() {
+        name.push_str(&format!(".shard-{}-of-{}", shard.k, shard.n));
+    }
+    home.playbook_file(&name)
+}
+
+/// The run's outputs, checked, created and locked before the search; the locks hold until the files
+/// are written. Every candidate reads the same files (a path parameter takes one value): candidate
+/// 0's.
+fn open_outputs(
+    home: &flowrex::home::Home,
+    settings: &Settings,
+    args: &OptimizeArgs,
+    out: &Path,
+) -> Result<flowrex::outputs::Outputs> {
+    param_inputs(OutputPlan::new(home), &settings.space.params(0))
         .inputs("--spec", &args.spec)
-        .add("--out", &out)?
+        .add("--out", out)?
         .add_opt("--results", args.results.as_deref())?
         .add_opt("--report", args.report.as_deref())?
         .add_opt("--metrics-file", args.metrics_file.as_deref())?
-        .open()?;
-    // Only now: a --metrics-file the output rules refused (in the store, over --out) is never written.
-    *written_to = Some(out.clone());
-    // After the output rules (they name a misplaced --out first), before the search.
-    if !args.force {
-        flowrex::playbook::check_replaceable(outputs.path("--out"))?;
-    }
+        .open()
+}
 
-    // A second Ctrl-C ends the process at once.
+/// Ctrl-C sets [`STOP`] (evaluators stop taking candidates); a second one ends the process at once.
+fn stop_on_ctrl_c() {
     let _ = ctrlc::set_handler(|| {
         if STOP.swap(true, Ordering::SeqCst) {
             // A second Ctrl-C: the user wants out now (inside a signal handler, so exit directly).
             std::process::exit(super::EXIT_INTERRUPTED);
         }
     });
-    preflight_risk_sizing(&settings, &candles, &config)?;
-    let planned = settings.method.planned(feasible, shard);
-    if let Some(wf) = &plan.walk {
-        let job = WalkJob {
-            settings: &settings,
-            data: &data,
-            candles: &candles,
-            config: &config,
-            out: &out,
-            name: &name,
-            results: args.results.as_deref(),
-            stop: &STOP,
-            planned,
+}
+
+/// One search over loaded candles, its outputs open.
+struct Job<'a> {
+    settings: &'a Settings,
+    plan: &'a optimize_wf::Plan,
+    data: &'a flowrex::backtest::DataSpec,
+    candles: &'a flowrex::candles::Candles,
+    config: &'a flowrex::engine::BacktestConfig,
+    outputs: &'a flowrex::outputs::Outputs,
+    out: &'a Path,
+    name: &'a str,
+    results_flag: Option<&'a Path>,
+}
+
+/// What a finished search wrote.
+struct Done {
+    report: optimize::Report,
+    pb: Playbook,
+    rows: Option<u64>,
+    written: Option<super::report::Written>,
+}
+
+impl Job<'_> {
+    /// Searches, validates, writes the playbook (and the results and report files); `None` when
+    /// interrupted before any candidate was ranked (said on stderr).
+    fn run(&self, ctx: &Context, planned: u64, phase: &mut Phases) -> Result<Option<Done>> {
+        let settings = self.settings;
+        let meta = results::search_meta(
+            &settings.space,
+            settings.objective.name(),
+            settings.method.name(),
+            self.data,
+        );
+        let collector = self
+            .plan
+            .collector(self.candles)?
+            .map(|c| c.with_matrix_meta(meta.clone().with("kind", "returns_matrix")));
+        phase.done("setup");
+        // --report reads the candidates back from the results: a temporary file without --results.
+        let (results, _scratch) = super::report::results_for_report(
+            self.outputs.get("--report"),
+            self.outputs.get("--results"),
+        )?;
+        let observer = CliObserver {
+            results: match &results {
+                Some(p) => Some(ResultsWriter::create(p, &settings.space, &meta)?),
+                None => None,
+            },
+            bar: progress_bar(ctx.show_progress(), planned),
+            best: Mutex::new(f64::NAN),
         };
-        return optimize_wf::run_walk(ctx, &plan, wf, job);
-    }
-    let meta = results::search_meta(
-        &settings.space,
-        settings.objective.name(),
-        settings.method.name(),
-        &data,
-    );
-    let collector = plan
-        .collector(&candles)?
-        .map(|c| c.with_matrix_meta(meta.clone().with("kind", "returns_matrix")));
-    phase.done("setup");
-    tracing::info!(
-        "{} {} {}: {} bars, {} feasible candidates, {} planned ({})",
-        strategy.name(),
-        symbol,
-        interval,
-        candles.len(),
-        feasible,
-        planned,
-        settings.method.name()
-    );
-    // --report reads the candidates back from the results: a temporary file without --results.
-    let (results, _scratch) =
-        super::report::results_for_report(outputs.get("--report"), outputs.get("--results"))?;
-    let observer = CliObserver {
-        results: match &results {
-            Some(p) => Some(ResultsWriter::create(p, &settings.space, &meta)?),
-            None => None,
-        },
-        bar: progress_bar(ctx.show_progress(), planned),
-        best: Mutex::new(f64::NAN),
-    };
-    // The data hash for `[market]` (≈ 35 ms for 1,000,000 bars, one core) is taken while the search
-    // runs instead of after it: with 2 threads it was a tenth of the wall time.
-    let (report, data_sha256) = rayon::join(
-        || {
-            optimize::run_with(
-                &settings,
-                &candles,
-                &config,
-                &STOP,
-                &observer,
-                collector.as_ref(),
-            )
-        },
-        || candles.sha256(),
-    );
-    if let Some(bar) = &observer.bar {
-        bar.finish_and_clear();
-    }
-    phase.done("search and data hash");
-    let rows = match observer.results {
-        Some(r) => Some(r.finish()?),
-        None => None,
-    };
-    let report = report?;
-    let mut pb = match optimize::to_playbook(
-        &name,
-        &settings,
-        &report,
-        &data,
-        &candles,
-        data_sha256,
-        &config,
-    ) {
-        Ok(pb) => pb,
-        Err(e) if report.interrupted => {
-            eprintln!("error: interrupted before any candidate was ranked: {e}");
-            return Ok(Outcome::Interrupted);
+        // The data hash for `[market]` (≈ 35 ms for 1,000,000 bars, one core) is taken while the
+        // search runs instead of after it: with 2 threads it was a tenth of the wall time.
+        let (report, data_sha256) = rayon::join(
+            || {
+                optimize::run_with(
+                    settings,
+                    self.candles,
+                    self.config,
+                    &STOP,
+                    &observer,
+                    collector.as_ref(),
+                )
+            },
+            || self.candles.sha256(),
+        );
+        if let Some(bar) = &observer.bar {
+            bar.finish_and_clear();
         }
-        Err(e) => return Err(e),
-    };
-    plan.validate(&mut pb, collector, &report)?;
-    phase.done("validation statistics");
-    let pb = with_results_entry(pb, &out, args.results.as_deref());
-    pb.save(outputs.path("--out"))?;
-    phase.done("playbook written");
-    let written = match (outputs.get("--report"), &results) {
-        (Some(file), Some(r)) => Some(super::report::optimize_shortcut(file, &pb, &out, r)?),
-        _ => None,
-    };
-    drop(outputs);
+        phase.done("search and data hash");
+        let rows = match observer.results {
+            Some(r) => Some(r.finish()?),
+            None => None,
+        };
+        let report = report?;
+        let pb = optimize::to_playbook(
+            self.name,
+            settings,
+            &report,
+            self.data,
+            self.candles,
+            data_sha256,
+            self.config,
+        );
+        let mut pb = match pb {
+            Ok(pb) => pb,
+            Err(e) if report.interrupted => {
+                eprintln!("error: interrupted before any candidate was ranked: {e}");
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        self.plan.validate(&mut pb, collector, &report)?;
+        phase.done("validation statistics");
+        let pb = with_results_entry(pb, self.out, self.results_flag);
+        pb.save(self.outputs.path("--out"))?;
+        phase.done("playbook written");
+        let written = match (self.outputs.get("--report"), &results) {
+            (Some(file), Some(r)) => {
+                Some(super::report::optimize_shortcut(file, &pb, self.out, r)?)
+            }
+            _ => None,
+        };
+        Ok(Some(Done {
+            report,
+            pb,
+            rows,
+            written,
+        }))
+    }
+}
+
+/// The summary on stdout: the JSON document with `--json`, else the text summary.
+fn print_summary(
+    ctx: &Context,
+    out: &Path,
+    bars: usize,
+    done: &Done,
+    results: Option<&Path>,
+) -> Result<()> {
+    let (pb, report) = (&done.pb, &done.report);
     let per_s = report.evaluated as f64 / report.elapsed_s.max(1e-9);
     if ctx.json {
         let mut doc = serde_json::json!({
             "playbook_file": out.display().to_string(),
-            "results_file": args.results.as_ref().map(|p| p.display().to_string()),
-            "results_rows": rows,
+            "results_file": results.map(|p| p.display().to_string()),
+            "results_rows": done.rows,
             "candidates_per_s": per_s,
-            "bar_evaluations_per_s": per_s * candles.len() as f64,
+            "bar_evaluations_per_s": per_s * bars as f64,
             "playbook": pb,
         });
-        if let Some(w) = &written {
+        if let Some(w) = &done.written {
             doc["report_file"] = w.path.display().to_string().into();
         }
-        print_json(&doc)?;
-    } else {
-        let summary = render(&pb, &report, candles.len(), per_s);
-        print_text(&format!("{summary}{}", super::playbook_written(ctx, &out)))?;
-        if let Some(w) = &written {
-            print_text(&w.to_string())?;
-        }
+        return print_json(&doc);
     }
-    if report.interrupted {
-        return Ok(Outcome::Interrupted);
+    let summary = render(pb, report, bars, per_s);
+    print_text(&format!("{summary}{}", super::playbook_written(ctx, out)))?;
+    if let Some(w) = &done.written {
+        print_text(&w.to_string())?;
     }
-    optimize_wf::gate_verdict(&pb, &out).map(|()| Outcome::Done)
+    Ok(())
 }
 
 /// Debug-level timings of a search's phases (`-v`): where a run's wall time went.
