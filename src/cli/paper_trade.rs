@@ -274,10 +274,23 @@ pub struct ProcessArgs {
 
 /// Runs `flowrex paper-trade`.
 pub fn run(ctx: &Context, args: PaperTradeArgs) -> Result<Outcome> {
-    let now = resolve_now(args.now.as_deref())?;
+    let start = || {
+        Ok::<_, Error>((
+            resolve_now(args.now.as_deref())?,
+            ctx.config.risk.effective()?,
+            ctx.home()?,
+        ))
+    };
+    let (now, limits, home) = match start() {
+        Ok(started) => started,
+        Err(e) => {
+            if let Action::Run(a) = &args.action {
+                super::paper_run::failed_before_start(&ctx.home_path, a);
+            }
+            return Err(e);
+        }
+    };
     let pinned = args.now.is_some().then(|| now.timestamp_millis());
-    let limits = ctx.config.risk.effective()?;
-    let home = ctx.home()?;
     match args.action {
         Action::Account { verify } => show_account(ctx, verify),
         Action::Positions => {

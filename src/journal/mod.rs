@@ -26,6 +26,7 @@ pub mod analyze;
 pub mod entry;
 pub mod feedback;
 pub mod import;
+pub mod once;
 pub mod reference;
 pub mod settings;
 pub mod snapshot;
