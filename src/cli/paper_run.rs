@@ -226,6 +226,19 @@ fn run_once(
         halt_request: Some(halt_file(home)),
     };
     let report = run::run(&mut *ctx.db()?, &selected, &bars, &caches, &settings)?;
+    for (p, sel) in report.playbooks.iter().zip(&selected) {
+        if p.late_bars > 0 {
+            tracing::warn!(
+                "playbook {}: {} {} {} bar{} stored behind the last bar it decided, after that bar was \
+                 decided (a late write into the store): never decided — a run only goes forward",
+                p.playbook,
+                p.late_bars,
+                sel.symbol(),
+                sel.interval,
+                if p.late_bars == 1 { "" } else { "s" }
+            );
+        }
+    }
     if report.cycles > 0 || report.halted.is_some() || idle_note {
         show_run(ctx, &report)?;
     }
@@ -337,6 +350,11 @@ fn playbook_gauges(
             "flowrex_paper_run_exits",
             "Exit orders in the last run.",
             p.exits,
+        ),
+        (
+            "flowrex_paper_run_late_bars",
+            "Bars found stored behind the last decided bar after it was decided (never decided).",
+            p.late_bars,
         ),
     ];
     for (name, help, value) in per {

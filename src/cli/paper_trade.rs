@@ -219,7 +219,8 @@ pub struct OrderArgs {
     /// Reduce-only: close (all, or --units/--lots of) the open position of the book.
     #[arg(long, conflicts_with_all = ["side", "stop_loss", "take_profit", "price"])]
     pub exit: bool,
-    /// Idempotency key: placing the same key again returns the first order.
+    /// Idempotency key: the same order again under it returns the first order (nothing new); a
+    /// different order under it is refused naming the first parameter that differs.
     #[arg(long)]
     pub client_id: Option<String>,
     /// Latency override (ms).
