@@ -42,8 +42,9 @@ pub struct RunArgs {
         value_name = "DURATION"
     )]
     pub every: String,
-    /// Write node_exporter textfile gauges of each run here (cycles, entries, denials, fills, halted,
-    /// last success time), atomically; a failed run keeps the last success time.
+    /// Write node_exporter textfile gauges of each run here (cycles, entries, denials, fills, late
+    /// bars, halted, failed, last success time), atomically; every failed run writes it too, marked
+    /// failed, keeping the last success time.
     #[arg(long, value_name = "PATH.prom")]
     pub metrics_file: Option<PathBuf>,
 }
@@ -250,7 +251,7 @@ fn run_once(
 }
 
 /// Writes `--metrics-file` of one run: per playbook its cycles, entries, orders, recommendations,
-/// denials and exits; the run's fills, duration and whether it was halted. Only a run that ended
+/// denials, exits and late bars; the run's fills, duration and whether it was halted. Only a run that ended
 /// without error and without a halt moves `…_last_success_timestamp_seconds`; the others keep the
 /// previous file's (`report` is `None` for a run that failed). Every gauge is labelled with the home's
 /// absolute path (node_exporter refuses one series in two files: two homes, two files).
