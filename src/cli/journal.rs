@@ -398,9 +398,15 @@ pub fn record_backtest(
             bars_known: true,
         })
         .collect();
+    let clock = std::time::Instant::now();
     let done = ctx
         .db()?
         .write(|tx| journal::once::append_once(tx, &entries, now.timestamp_millis()))?;
+    tracing::debug!(
+        "journal: {} trades checked and written in {:.1} ms",
+        entries.len(),
+        clock.elapsed().as_secs_f64() * 1e3
+    );
     let journaled = Journaled {
         strategy: strategy.to_string(),
         run_id: (!done.ids.is_empty()).then_some(run_id),
