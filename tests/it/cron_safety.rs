@@ -217,6 +217,32 @@ fn a_reused_client_id_returns_the_same_order_and_refuses_another() {
         assert!(r.stdout.is_empty(), "{}", r.stdout);
         assert_eq!(rows(h), before, "{now}: something was written");
     }
+    // An exit under its own key: without units it closes the whole position as it then was, so a
+    // retry without units is the same order; one with other units is not.
+    let r = run(h, &["paper-trade", "process", "--now", "2012-08-01"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mut close = exit.to_vec();
+    close[4] = "x1";
+    *close.last_mut().unwrap() = "2012-08-01";
+    let first = run(h, &[&["--json"], &close[..]].concat());
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let first = json(&first);
+    assert_eq!(first["order"]["quantity"], 0.25);
+    let before = rows(h);
+    let again = json(&run(h, &[&["--json"], &close[..]].concat()));
+    assert_eq!(
+        (&again["result"], &again["order"]),
+        (&"existing".into(), &first["order"])
+    );
+    let r = run(h, &[&close[..], &["--units", "0.1"]].concat());
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("with units 0.25; this request has units 0.1."),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(rows(h), before);
 }
 
 // ---- paper-trade run --metrics-file on every failure ----------------------------------------------
