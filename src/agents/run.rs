@@ -63,6 +63,9 @@ pub struct PlaybookRun {
     pub denied: usize,
     /// Exit orders.
     pub exits: usize,
+    /// Bars stored behind the playbook's last decided bar after it was decided (a late write into the
+    /// store): a run only goes forward, so they are never decided; reported, not acted on.
+    pub late_bars: usize,
 }
 
 /// What a run did.
@@ -78,6 +81,8 @@ pub struct RunReport {
     pub fills: usize,
     /// Why the run stopped early: the trading state is halted.
     pub halted: Option<String>,
+    /// Late bars of every playbook (see [`PlaybookRun::late_bars`]).
+    pub late_bars: usize,
 }
 
 /// A playbook ready to cycle: its closed bars, prepared signals and where it resumes.
@@ -93,6 +98,8 @@ struct Lane<'c> {
     view: Option<PositionView>,
     /// The market may have something to match: a position, or an order placed since the last settle.
     busy: bool,
+    /// Bars stored behind the last decided bar since it was decided.
+    late: usize,
 }
 
 impl Lane<'_> {
@@ -143,6 +150,10 @@ pub fn run(
             .collect(),
         ..RunReport::default()
     };
+    for (p, lane) in report.playbooks.iter_mut().zip(&lanes) {
+        p.late_bars = lane.late;
+        report.late_bars += lane.late;
+    }
     let order = schedule(&lanes);
     if order.is_empty() {
         // Nothing to cycle, but a halted state is still reported (exit 3 under cron), so a halt is
@@ -287,6 +298,11 @@ fn lanes<'c>(
             .as_ref()
             .map_or(0, |(t, ..)| candles.ts.partition_point(|&x| x <= *t));
         let (hash, hashed) = resume_hash(candles, last.as_ref());
+        // The last cycle decided bar `i`, then the (i + 1)-th bar: the store holds more bars up to
+        // it now only when some were written behind it since (net of any removed from there).
+        let late = last
+            .as_ref()
+            .map_or(0, |(_, i, _)| after.saturating_sub(i + 1));
         out.push(Lane {
             sel,
             candles,
@@ -297,6 +313,7 @@ fn lanes<'c>(
             lot_size: settings.instruments.get(sel.symbol()).lot_size,
             view: None,
             busy: true,
+            late,
         });
     }
     Ok(out)

@@ -179,10 +179,15 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
     if let Some(path) = outputs.get("--equity") {
         export::write_equity(path, &candles.ts, &report.run.equity, &meta)?;
     }
-    if let Some(name) = &args.journal {
-        let pb = playbook.as_ref().map(|(path, pb)| (*path, pb));
-        super::journal::record_backtest(ctx, &spec, pb, &report, &candles, name)?;
-    }
+    let journaled = match &args.journal {
+        Some(name) => {
+            let pb = playbook.as_ref().map(|(path, pb)| (*path, pb));
+            Some(super::journal::record_backtest(
+                ctx, &spec, pb, &report, &candles, name,
+            )?)
+        }
+        None => None,
+    };
     let notes: Vec<String> = data_change.iter().map(|(c, p)| c.message(p)).collect();
     let written = match outputs.get("--report") {
         Some(out) => Some(super::report::backtest_shortcut(
@@ -192,6 +197,7 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
     };
     let mut doc = Document::new(&spec, &report, &candles.ts);
     doc.risk_gate = gate;
+    doc.journal = journaled;
     if args.no_trades {
         doc.trades = None;
     }
@@ -396,6 +402,9 @@ pub struct Document {
     /// With `--risk-gate`: entries proposed, approved, denied and the denial reasons.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub risk_gate: Option<GateReport>,
+    /// With `--journal`: trades journaled now and already journaled before (absent without it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub journal: Option<super::journal::Journaled>,
 }
 
 impl Document {
@@ -427,6 +436,7 @@ impl Document {
                 .map(|t| OpenTradeRecord::new(t, ts)),
             report_file: None,
             risk_gate: None,
+            journal: None,
         }
     }
 }

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use chrono::Utc;
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::output::{print_json, print_text, table, table_of};
@@ -344,9 +345,10 @@ fn num(v: f64, decimals: usize) -> String {
 
 // ---- backtest --journal -------------------------------------------------------------------------
 
-/// Journals the closed trades of a backtest run (`backtest --journal`): one entry per trade, source
-/// `backtest`, in one transaction. `name` is the strategy name to journal under (the playbook's name, else
-/// the strategy's, when empty).
+/// Journals the closed trades of a backtest run (`backtest --journal`): one entry per trade the journal
+/// does not hold yet (`flowrex::journal::once`: a second identical run adds nothing), source `backtest`,
+/// in one transaction. `name` is the strategy name to journal under (the playbook's name, else the
+/// strategy's, when empty).
 pub fn record_backtest(
     ctx: &Context,
     spec: &RunSpec,
@@ -354,7 +356,7 @@ pub fn record_backtest(
     report: &Report,
     candles: &Candles,
     name: &str,
-) -> Result<()> {
+) -> Result<Journaled> {
     let pb_ref = playbook
         .map(|(path, pb)| {
             let text = std::fs::read_to_string(path).at(path)?;
@@ -396,18 +398,60 @@ pub fn record_backtest(
             bars_known: true,
         })
         .collect();
-    let ids = ctx
+    let clock = std::time::Instant::now();
+    let done = ctx
         .db()?
-        .write(|tx| journal::append_all(tx, &entries, now.timestamp_millis()))?;
-    tracing::info!(
-        "journaled {} trades as strategy '{strategy}' (run {run_id}{})",
-        ids.len(),
-        match (ids.first(), ids.last()) {
-            (Some(a), Some(b)) => format!(", entries {a}..{b}"),
-            _ => String::new(),
-        }
+        .write(|tx| journal::once::append_once(tx, &entries, now.timestamp_millis()))?;
+    tracing::debug!(
+        "journal: {} trades checked and written in {:.1} ms",
+        entries.len(),
+        clock.elapsed().as_secs_f64() * 1e3
     );
-    Ok(())
+    let journaled = Journaled {
+        strategy: strategy.to_string(),
+        run_id: (!done.ids.is_empty()).then_some(run_id),
+        new: done.ids.len(),
+        known: done.known,
+        entries: done.ids.first().zip(done.ids.last()).map(|(a, b)| [*a, *b]),
+    };
+    tracing::info!("{}", journaled.line());
+    Ok(journaled)
+}
+
+/// What `backtest --journal` wrote: the `journal` object of its JSON document.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Journaled {
+    /// The name the trades were journaled under.
+    pub strategy: String,
+    /// The run id of the new entries (none when there were none).
+    pub run_id: Option<String>,
+    /// Trades journaled now.
+    pub new: usize,
+    /// Trades the journal held already (same key: see `flowrex::journal::once`), not written again.
+    pub known: usize,
+    /// The first and last new entry ids.
+    pub entries: Option<[i64; 2]>,
+}
+
+impl Journaled {
+    /// One line for stderr: `journal: 0 new trades, 93 already journaled (strategy 'x')`.
+    pub fn line(&self) -> String {
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
+        format!(
+            "journal: {} new trade{}, {} already journaled (strategy '{}'{}{})",
+            self.new,
+            plural(self.new),
+            self.known,
+            self.strategy,
+            self.run_id
+                .as_ref()
+                .map(|r| format!(", run {r}"))
+                .unwrap_or_default(),
+            self.entries
+                .map(|[a, b]| format!(", entries {a}..{b}"))
+                .unwrap_or_default()
+        )
+    }
 }
 
 // ---- list / show --------------------------------------------------------------------------------

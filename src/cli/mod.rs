@@ -339,7 +339,19 @@ pub fn run(cli: Cli) -> Result<Outcome> {
 /// Runs a subcommand that works on a home.
 fn run_in_home(global: &GlobalArgs, command: Command) -> Result<Outcome> {
     // A broken flowrex.toml is reported before any work starts, whatever the subcommand.
-    let ctx = Context::from_args(global)?;
+    let ctx = match Context::from_args(global) {
+        Ok(ctx) => ctx,
+        Err(e) => {
+            // `paper-trade run --metrics-file` still says it failed (an unwatched cron job).
+            if let Command::PaperTrade(p) = &command
+                && let paper_trade::Action::Run(a) = &p.action
+            {
+                let home = global.home.clone().unwrap_or_else(|| PathBuf::from("."));
+                paper_run::failed_before_start(&home, a);
+            }
+            return Err(e);
+        }
+    };
     match command {
         Command::Fetch(args) => fetch::run(&ctx, *args),
         Command::Backtest(args) => backtest::run(&ctx, *args),

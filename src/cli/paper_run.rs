@@ -2,6 +2,7 @@
 //! (Supervisor → Strategy → Risk → Execution), its decision log and the trading state. Arguments and
 //! rendering only; the logic is in [`flowrex::agents`].
 
+use std::cell::Cell;
 use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -41,8 +42,9 @@ pub struct RunArgs {
         value_name = "DURATION"
     )]
     pub every: String,
-    /// Write node_exporter textfile gauges of each run here (cycles, entries, denials, fills, halted,
-    /// last success time), atomically; a failed run keeps the last success time.
+    /// Write node_exporter textfile gauges of each run here (cycles, entries, denials, fills, late
+    /// bars, halted, failed, last success time), atomically; every failed run writes it too, marked
+    /// failed, keeping the last success time.
     #[arg(long, value_name = "PATH.prom")]
     pub metrics_file: Option<PathBuf>,
 }
@@ -82,50 +84,100 @@ pub struct CyclesArgs {
 /// Runs `paper-trade run`: one cycle per newly closed bar of each selected playbook; with `--follow`,
 /// again every `--every` until Ctrl-C. Exit 3 when the trading state is halted (the reason printed).
 /// `now_ms` pins the clock (the hidden `--now`); else each run reads the time afresh.
+///
+/// With `--metrics-file`, once the file itself is accepted every run writes it, and so does every
+/// failure (`…_failed 1`, the last success time kept): a bad `--every`, a busy home, a missing or bad
+/// playbook, no data, a locked database — an unwatched cron job's failure shows in Prometheus. (Failures
+/// before this, a broken flowrex.toml or a missing home, write it through [`failed_before_start`].)
 pub fn run(ctx: &Context, home: &Home, a: RunArgs, now_ms: Option<i64>) -> Result<Outcome> {
+    if let Some(file) = &a.metrics_file {
+        check_metrics_file(home, &a.playbooks, file)?;
+    }
+    let started = Cell::new(Instant::now());
+    let result = run_checked(ctx, home, &a, now_ms, &started);
+    if let (Err(_), Some(file)) = (&result, &a.metrics_file) {
+        write_failed(file, home, started.get().elapsed().as_secs_f64());
+    }
+    result
+}
+
+/// Where `--metrics-file` may go, checked before anything runs: never into the store, over a state
+/// file, a special file or a playbook (a named one, or any of the home's, which a run may select by
+/// status). A refused file is never written, not even to say the run failed.
+fn check_metrics_file(home: &Home, names: &[String], file: &Path) -> Result<()> {
+    let dir = home.playbooks_dir();
+    let mut playbooks: Vec<PathBuf> = names
+        .iter()
+        .map(|n| settings::named_file(&dir, n))
+        .collect();
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        let files = entries.filter_map(|e| e.ok().map(|e| e.path()));
+        playbooks.extend(files.filter(|p| p.extension().is_some_and(|x| x == "toml")));
+    }
+    OutputPlan::new(home)
+        .inputs("--playbook", &playbooks)
+        .add("--metrics-file", file)?
+        .open()
+        .map(drop)
+}
+
+/// Writes `--metrics-file` of a run that failed before the command could start (a broken flowrex.toml,
+/// a missing home, bad risk limits), when the file is acceptable and its folder exists (a missing home
+/// is not created by the folder of a file inside it). A file that cannot be written is a warning: the
+/// run's own error is the one to report.
+pub fn failed_before_start(home_path: &Path, a: &RunArgs) {
+    let Some(file) = &a.metrics_file else {
+        return;
+    };
+    let home = Home::layout(home_path);
+    let folder_exists = std::path::absolute(file)
+        .ok()
+        .and_then(|f| f.parent().map(Path::is_dir))
+        .unwrap_or(false);
+    if !folder_exists {
+        tracing::warn!(
+            "--metrics-file {}: its folder does not exist; not written",
+            file.display()
+        );
+        return;
+    }
+    match check_metrics_file(&home, &a.playbooks, file) {
+        Ok(()) => write_failed(file, &home, 0.0),
+        Err(e) => tracing::warn!("--metrics-file {}: not written: {e}", file.display()),
+    }
+}
+
+/// Writes the metrics of a failed run; a failure to write is a warning (the run's error wins).
+fn write_failed(file: &Path, home: &Home, seconds: f64) {
+    if let Err(e) = write_run_metrics(file, home, None, seconds) {
+        tracing::warn!("--metrics-file {}: not written: {e}", file.display());
+    }
+}
+
+/// [`run`] after the metrics file was accepted; `started` is when the current run began (a failure's
+/// duration).
+fn run_checked(
+    ctx: &Context,
+    home: &Home,
+    a: &RunArgs,
+    now_ms: Option<i64>,
+    started: &Cell<Instant>,
+) -> Result<Outcome> {
     let every = if a.follow {
         Some(parse_every(&a.every)?)
     } else {
         None
     };
-    if let Some(file) = &a.metrics_file {
-        // Checked before anything runs: never into the store, over a state file, a special file or a
-        // playbook (a named one, or any of the home's, which a run may select by status).
-        let dir = home.playbooks_dir();
-        let mut playbooks: Vec<PathBuf> = a
-            .playbooks
-            .iter()
-            .map(|n| settings::named_file(&dir, n))
-            .collect();
-        if let Ok(entries) = std::fs::read_dir(&dir) {
-            let files = entries.filter_map(|e| e.ok().map(|e| e.path()));
-            playbooks.extend(files.filter(|p| p.extension().is_some_and(|x| x == "toml")));
-        }
-        OutputPlan::new(home)
-            .inputs("--playbook", &playbooks)
-            .add("--metrics-file", file)?
-            .open()?;
-    }
-    let waited = Instant::now();
-    let _lock = match lock(home, Duration::from_millis(a.wait_ms)) {
-        Ok(lock) => lock,
-        Err(e) => {
-            // A busy run failed as much as any other: cron's alert on `…_failed` must see it.
-            if let Some(file) = &a.metrics_file {
-                write_run_metrics(file, home, None, waited.elapsed().as_secs_f64())?;
-            }
-            return Err(e);
-        }
-    };
+    let _lock = lock(home, Duration::from_millis(a.wait_ms))?;
     let once = |idle_note: bool| {
         let now = now_ms.unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
-        let started = Instant::now();
-        let result = run_once(ctx, home, &a.playbooks, now, idle_note);
+        started.set(Instant::now());
+        let (out, report) = run_once(ctx, home, &a.playbooks, now, idle_note)?;
         if let Some(file) = &a.metrics_file {
-            let report = result.as_ref().ok().map(|(_, r)| r);
-            write_run_metrics(file, home, report, started.elapsed().as_secs_f64())?;
+            let seconds = started.get().elapsed().as_secs_f64();
+            write_run_metrics(file, home, Some(&report), seconds)?;
         }
-        result.map(|(out, _)| out)
+        Ok::<_, Error>(out)
     };
     let Some(every) = every else {
         return once(true);
@@ -175,6 +227,19 @@ fn run_once(
         halt_request: Some(halt_file(home)),
     };
     let report = run::run(&mut *ctx.db()?, &selected, &bars, &caches, &settings)?;
+    for (p, sel) in report.playbooks.iter().zip(&selected) {
+        if p.late_bars > 0 {
+            tracing::warn!(
+                "playbook {}: {} {} {} bar{} stored behind the last bar it decided, after that bar was \
+                 decided (a late write into the store): never decided — a run only goes forward",
+                p.playbook,
+                p.late_bars,
+                sel.symbol(),
+                sel.interval,
+                if p.late_bars == 1 { "" } else { "s" }
+            );
+        }
+    }
     if report.cycles > 0 || report.halted.is_some() || idle_note {
         show_run(ctx, &report)?;
     }
@@ -186,7 +251,7 @@ fn run_once(
 }
 
 /// Writes `--metrics-file` of one run: per playbook its cycles, entries, orders, recommendations,
-/// denials and exits; the run's fills, duration and whether it was halted. Only a run that ended
+/// denials, exits and late bars; the run's fills, duration and whether it was halted. Only a run that ended
 /// without error and without a halt moves `…_last_success_timestamp_seconds`; the others keep the
 /// previous file's (`report` is `None` for a run that failed). Every gauge is labelled with the home's
 /// absolute path (node_exporter refuses one series in two files: two homes, two files).
@@ -286,6 +351,11 @@ fn playbook_gauges(
             "flowrex_paper_run_exits",
             "Exit orders in the last run.",
             p.exits,
+        ),
+        (
+            "flowrex_paper_run_late_bars",
+            "Bars found stored behind the last decided bar after it was decided (never decided).",
+            p.late_bars,
         ),
     ];
     for (name, help, value) in per {

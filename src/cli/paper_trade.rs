@@ -219,7 +219,8 @@ pub struct OrderArgs {
     /// Reduce-only: close (all, or --units/--lots of) the open position of the book.
     #[arg(long, conflicts_with_all = ["side", "stop_loss", "take_profit", "price"])]
     pub exit: bool,
-    /// Idempotency key: placing the same key again returns the first order.
+    /// Idempotency key: the same order again under it returns the first order (nothing new); a
+    /// different order under it is refused naming the first parameter that differs.
     #[arg(long)]
     pub client_id: Option<String>,
     /// Latency override (ms).
@@ -274,10 +275,23 @@ pub struct ProcessArgs {
 
 /// Runs `flowrex paper-trade`.
 pub fn run(ctx: &Context, args: PaperTradeArgs) -> Result<Outcome> {
-    let now = resolve_now(args.now.as_deref())?;
+    let start = || {
+        Ok::<_, Error>((
+            resolve_now(args.now.as_deref())?,
+            ctx.config.risk.effective()?,
+            ctx.home()?,
+        ))
+    };
+    let (now, limits, home) = match start() {
+        Ok(started) => started,
+        Err(e) => {
+            if let Action::Run(a) = &args.action {
+                super::paper_run::failed_before_start(&ctx.home_path, a);
+            }
+            return Err(e);
+        }
+    };
     let pinned = args.now.is_some().then(|| now.timestamp_millis());
-    let limits = ctx.config.risk.effective()?;
-    let home = ctx.home()?;
     match args.action {
         Action::Account { verify } => show_account(ctx, verify),
         Action::Positions => {

@@ -58,7 +58,8 @@ pub struct OrderRequest {
     /// The price the risk check measures from: required for market orders (e.g. the last close);
     /// defaults to the limit price, or the stop price for stop and stop-limit orders.
     pub reference_price: Option<f64>,
-    /// The caller's idempotency key: placing the same key again returns the first order.
+    /// The caller's idempotency key: placing the same order under it again returns the first order; a
+    /// different order under it is refused (naming the first parameter that differs).
     pub client_id: Option<String>,
 }
 
@@ -243,7 +244,8 @@ pub fn trade_request(
 
 /// Places an entry: validates it, runs the risk validator in `tx`, and records the order as submitted
 /// or previewed (by the mode) when approved, as denied (with the verdicts) when not. A request with a
-/// client id seen before returns that order and writes nothing. Bad input is an error and, the
+/// client id seen before returns that order and writes nothing when it asks for the same order, and is
+/// refused naming the first differing parameter when not. Bad input is an error and, the
 /// transaction being rolled back, leaves nothing recorded.
 pub fn place(
     tx: &Transaction<'_>,
@@ -253,7 +255,7 @@ pub fn place(
 ) -> Result<Placed> {
     req.validate()?;
     if let Some(o) = existing(tx, req.client_id.as_deref())? {
-        return Ok(Placed::Existing(o));
+        return same_entry(&o, req).map(|()| Placed::Existing(o));
     }
     let trade = trade_request(tx, desk, req, now)?;
     match approval::check(tx, &desk.limits, &trade, now)? {
@@ -267,6 +269,118 @@ fn existing(tx: &Transaction<'_>, client_id: Option<&str>) -> Result<Option<Orde
         return Ok(None);
     };
     store::order_by_client_id(tx, a.id, key.trim())
+}
+
+/// One parameter of an order as placed and as asked again: its name and both values as text.
+type Asked = (&'static str, String, String);
+
+/// The parameters an order is identified by under its client id, both sides of a request: role,
+/// market, book, pricing and time in force (the side and quantity are added by the caller).
+fn common(
+    o: &Order,
+    role: Role,
+    symbol: &str,
+    interval: Interval,
+    strategy: &Option<String>,
+    kind: OrderKind,
+    tif: TimeInForce,
+) -> Vec<Asked> {
+    let price = |v: Option<f64>| v.map_or_else(|| "none".to_string(), |p| p.to_string());
+    vec![
+        ("role", o.role.to_string(), role.to_string()),
+        ("symbol", o.symbol.clone(), symbol.trim().to_string()),
+        (
+            "interval",
+            o.interval.clone(),
+            interval.as_str().to_string(),
+        ),
+        (
+            "strategy",
+            o.strategy.clone(),
+            strategy.as_deref().map_or("", str::trim).to_string(),
+        ),
+        (
+            "type",
+            o.kind.order_type().to_string(),
+            kind.order_type().to_string(),
+        ),
+        (
+            "limit_price",
+            price(o.kind.limit_price()),
+            price(kind.limit_price()),
+        ),
+        (
+            "stop_price",
+            price(o.kind.stop_price()),
+            price(kind.stop_price()),
+        ),
+        ("tif", o.tif.to_string(), tif.to_string()),
+    ]
+}
+
+/// Idempotency done right (as Stripe's keys): a client id seen before returns its order only when the
+/// request asks for the same order; a different one is refused naming the first parameter that differs,
+/// and nothing is written. Not compared: the reference price the risk check measured from (a market
+/// order's retry measures from a later close) and, for an exit without units, the quantity (it closed
+/// the whole position as it then was).
+fn same_as(o: &Order, asked: &[Asked]) -> Result<()> {
+    let Some((field, was, now)) = asked.iter().find(|(_, was, now)| was != now) else {
+        return Ok(());
+    };
+    Err(Error::invalid(format!(
+        "client_id '{}': already names order {} with {field} {}; this request has {field} {}. A client \
+         id names one order: send the same order again, or use a new client id for a new one; nothing \
+         was recorded",
+        o.client_id.as_deref().unwrap_or_default(),
+        o.id,
+        shown(was),
+        shown(now)
+    )))
+}
+
+/// A value for the refusal: an empty book is the manual book.
+fn shown(v: &str) -> String {
+    if v.is_empty() {
+        "'' (the manual book)".into()
+    } else {
+        v.to_string()
+    }
+}
+
+fn same_entry(o: &Order, req: &OrderRequest) -> Result<()> {
+    let price = |v: Option<f64>| v.map_or_else(|| "none".to_string(), |p| p.to_string());
+    let mut asked = common(
+        o,
+        Role::Entry,
+        &req.symbol,
+        req.interval,
+        &req.strategy,
+        req.kind,
+        req.tif,
+    );
+    asked.extend([
+        ("side", o.side.to_string(), req.side.to_string()),
+        ("units", o.quantity.to_string(), req.units.to_string()),
+        ("stop_loss", price(o.stop_loss), price(req.stop_loss)),
+        ("take_profit", price(o.take_profit), price(req.take_profit)),
+    ]);
+    same_as(o, &asked)
+}
+
+fn same_exit(o: &Order, req: &ExitRequest) -> Result<()> {
+    let mut asked = common(
+        o,
+        Role::Exit,
+        &req.symbol,
+        req.interval,
+        &req.strategy,
+        req.kind,
+        req.tif,
+    );
+    if let Some(u) = req.units {
+        asked.push(("units", o.quantity.to_string(), u.to_string()));
+    }
+    same_as(o, &asked)
 }
 
 /// Records an approved entry: the approval must come from this transaction and approve exactly this
@@ -300,7 +414,7 @@ pub fn submit(
         )));
     }
     if let Some(o) = existing(tx, req.client_id.as_deref())? {
-        return Ok(Placed::Existing(o));
+        return same_entry(&o, req).map(|()| Placed::Existing(o));
     }
     let id = insert_entry(tx, desk, req, Some(approval.decision_id()), now)?;
     let (event, mode) = match store::mode(tx)? {
@@ -403,7 +517,7 @@ pub fn place_exit(
     non_empty("client_id", &req.client_id)?;
     req.kind.validate()?;
     if let Some(o) = existing(tx, req.client_id.as_deref())? {
-        return Ok(Placed::Existing(o));
+        return same_exit(&o, req).map(|()| Placed::Existing(o));
     }
     let book = req.strategy.as_deref().map_or("", str::trim);
     let symbol = req.symbol.trim();

@@ -249,7 +249,7 @@ impl NewEntry {
     }
 
     /// The chain's content values, with `recorded_ms`.
-    fn values(&self, recorded_ms: i64) -> Vec<Value> {
+    pub(crate) fn values(&self, recorded_ms: i64) -> Vec<Value> {
         let t = &self.trade;
         let json = |v: &Option<serde_json::Value>| {
             v.as_ref()

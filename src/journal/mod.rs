@@ -5,6 +5,9 @@
 //! recent trades and disables it, queues its re-optimization or flags it ([`feedback`]), with dated
 //! snapshots ([`snapshot`]).
 //!
+//! A backtest's trades are journaled once ([`once`]): the same run again (a cron line, a retry) adds only
+//! the trades the journal does not hold yet.
+//!
 //! Every table is append-only (the database refuses UPDATE and DELETE) and a hash chain
 //! (`crate::db::chain`): [`verify`] recomputes the chains and checks the guard triggers, so a change made
 //! by any means — even with the triggers dropped — names the first row it broke.
@@ -26,6 +29,7 @@ pub mod analyze;
 pub mod entry;
 pub mod feedback;
 pub mod import;
+pub mod once;
 pub mod reference;
 pub mod settings;
 pub mod snapshot;

@@ -6,6 +6,7 @@ mod backtest_engine;
 mod backtest_parity;
 mod brackets;
 mod conventions;
+mod cron_safety;
 mod csv_options;
 mod examples;
 mod exports;
