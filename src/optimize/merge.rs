@@ -14,105 +14,28 @@ pub fn merge(parts: &[Playbook], name: &str, created_at: &str) -> Result<Playboo
     let first = parts
         .first()
         .ok_or_else(|| Error::usage("optimize merge: give the shard playbooks to merge"))?;
-    let opt = |p: &Playbook| -> Result<Optimization> {
-        p.optimization.clone().ok_or_else(|| {
-            Error::invalid(format!(
-                "playbook `{}` has no [optimization]: only optimize outputs can be merged",
-                p.playbook.name
-            ))
-        })
-    };
-    let o0 = opt(first)?;
+    let o0 = optimization_of(first)?;
     let n = shard_of(&first.playbook.name, &o0)?.1;
     // A set, not a vector of n flags: n comes from a file and may be absurd.
     let mut seen = std::collections::BTreeSet::new();
-    let strip = |o: &Optimization| Optimization {
-        shard: None,
-        results: None,
-        evaluated: 0,
-        ranked: 0,
-        elapsed_s: 0.0,
-        status: String::new(),
-        history: None,
-        ..o.clone()
-    };
-    let mut top: Vec<TopEntry> = Vec::new();
-    let (mut evaluated, mut ranked, mut elapsed) = (0, 0, 0.0);
-    let mut interrupted = false;
-    let mut best: Option<&Playbook> = None;
+    let mut sum = Totals::default();
     for p in parts {
-        let o = opt(p)?;
-        let (k, pn) = shard_of(&p.playbook.name, &o)?;
-        let differs = |what: &str| {
-            Error::invalid(format!(
-                "optimize merge: `{}` differs from `{}` in [{what}]; merge only shards of one search",
-                p.playbook.name, first.playbook.name
-            ))
-        };
-        if pn != n {
-            return Err(differs("optimization] shard count"));
-        }
-        if p.strategy.name != first.strategy.name {
-            return Err(differs("strategy"));
-        }
-        if p.market != first.market {
-            return Err(differs("market"));
-        }
-        if p.backtest != first.backtest {
-            return Err(differs("backtest"));
-        }
-        if strip(&o) != strip(&o0) {
-            return Err(differs("optimization"));
-        }
+        let o = optimization_of(p)?;
+        let k = check_same_search(p, &o, first, &o0, n)?;
         if !seen.insert(k) {
             return Err(Error::invalid(format!(
                 "optimize merge: shard {k}/{n} is given twice"
             )));
         }
-        evaluated += o.evaluated;
-        ranked += o.ranked;
-        elapsed += o.elapsed_s;
-        interrupted |= o.status != "complete";
-        if let Some(t) = p.top.first() {
-            let better = match best.and_then(|b| b.top.first()) {
-                None => true,
-                Some(bt) => {
-                    rank_cmp((t.objective, t.candidate), (bt.objective, bt.candidate)).is_lt()
-                }
-            };
-            if better {
-                best = Some(p);
-            }
-        }
-        for t in &p.top {
-            if !top.iter().any(|x| x.candidate == t.candidate) {
-                top.push(t.clone());
-            }
-        }
+        sum.add(p, &o);
     }
     if seen.len() as u64 != n {
-        // Name the first few missing shards (n - seen.len() of them in all).
-        let missing: Vec<String> = (1..=n)
-            .filter(|k| !seen.contains(k))
-            .take(8)
-            .map(|k| format!("{k}/{n}"))
-            .collect();
-        let more = n - seen.len() as u64 - missing.len() as u64;
-        return Err(Error::invalid(format!(
-            "optimize merge: shard{} {}{} {} missing; give all {n} shard playbooks (re-run only the missing shards)",
-            if missing.len() > 1 { "s" } else { "" },
-            missing.join(", "),
-            if more > 0 {
-                format!(" and {more} more")
-            } else {
-                String::new()
-            },
-            if missing.len() > 1 { "are" } else { "is" },
-        )));
+        return Err(missing_shards(&seen, n));
     }
-    let best = best.ok_or_else(|| {
+    let best = sum.best.ok_or_else(|| {
         Error::invalid("optimize merge: no shard ranked any candidate; nothing to merge")
     })?;
+    let mut top = sum.top;
     top.sort_by(|a, b| rank_cmp((a.objective, a.candidate), (b.objective, b.candidate)));
     top.truncate(o0.top_k as usize);
     for (i, t) in top.iter_mut().enumerate() {
@@ -134,10 +57,10 @@ pub fn merge(parts: &[Playbook], name: &str, created_at: &str) -> Result<Playboo
             shard: None,
             merged_shards: Some(n),
             results: None,
-            evaluated,
-            ranked,
-            elapsed_s: (elapsed * 1000.0).round() / 1000.0,
-            status: if interrupted {
+            evaluated: sum.evaluated,
+            ranked: sum.ranked,
+            elapsed_s: (sum.elapsed * 1000.0).round() / 1000.0,
+            status: if sum.interrupted {
                 "interrupted"
             } else {
                 "complete"
@@ -152,6 +75,118 @@ pub fn merge(parts: &[Playbook], name: &str, created_at: &str) -> Result<Playboo
         validation: None,
         walk_forward: None,
     })
+}
+
+/// A part's `[optimization]`, which only optimize outputs have.
+fn optimization_of(p: &Playbook) -> Result<Optimization> {
+    p.optimization.clone().ok_or_else(|| {
+        Error::invalid(format!(
+            "playbook `{}` has no [optimization]: only optimize outputs can be merged",
+            p.playbook.name
+        ))
+    })
+}
+
+/// Part `p` (optimization `o`) against the first part: same shard count `n`, strategy, market,
+/// backtest and search; its shard number.
+fn check_same_search(
+    p: &Playbook,
+    o: &Optimization,
+    first: &Playbook,
+    o0: &Optimization,
+    n: u64,
+) -> Result<u64> {
+    let (k, pn) = shard_of(&p.playbook.name, o)?;
+    let differs = |what: &str| {
+        Error::invalid(format!(
+            "optimize merge: `{}` differs from `{}` in [{what}]; merge only shards of one search",
+            p.playbook.name, first.playbook.name
+        ))
+    };
+    // What a shard's run adds to the search's settings.
+    let strip = |o: &Optimization| Optimization {
+        shard: None,
+        results: None,
+        evaluated: 0,
+        ranked: 0,
+        elapsed_s: 0.0,
+        status: String::new(),
+        history: None,
+        ..o.clone()
+    };
+    if pn != n {
+        return Err(differs("optimization] shard count"));
+    }
+    if p.strategy.name != first.strategy.name {
+        return Err(differs("strategy"));
+    }
+    if p.market != first.market {
+        return Err(differs("market"));
+    }
+    if p.backtest != first.backtest {
+        return Err(differs("backtest"));
+    }
+    if strip(o) != strip(o0) {
+        return Err(differs("optimization"));
+    }
+    Ok(k)
+}
+
+/// What the parts add up to: counts, the union of their top lists, the part with the best candidate.
+#[derive(Default)]
+struct Totals<'a> {
+    evaluated: u64,
+    ranked: u64,
+    elapsed: f64,
+    interrupted: bool,
+    best: Option<&'a Playbook>,
+    top: Vec<TopEntry>,
+}
+
+impl<'a> Totals<'a> {
+    fn add(&mut self, p: &'a Playbook, o: &Optimization) {
+        self.evaluated += o.evaluated;
+        self.ranked += o.ranked;
+        self.elapsed += o.elapsed_s;
+        self.interrupted |= o.status != "complete";
+        if let Some(t) = p.top.first() {
+            let better = match self.best.and_then(|b| b.top.first()) {
+                None => true,
+                Some(bt) => {
+                    rank_cmp((t.objective, t.candidate), (bt.objective, bt.candidate)).is_lt()
+                }
+            };
+            if better {
+                self.best = Some(p);
+            }
+        }
+        for t in &p.top {
+            if !self.top.iter().any(|x| x.candidate == t.candidate) {
+                self.top.push(t.clone());
+            }
+        }
+    }
+}
+
+/// The error naming the first few shards of 1..=n not in `seen`.
+fn missing_shards(seen: &std::collections::BTreeSet<u64>, n: u64) -> Error {
+    let missing: Vec<String> = (1..=n)
+        .filter(|k| !seen.contains(k))
+        .take(8)
+        .map(|k| format!("{k}/{n}"))
+        .collect();
+    let more = n - seen.len() as u64 - missing.len() as u64;
+    Error::invalid(format!(
+        "optimize merge: shard{} {}{} {} missing; give all {n} shard playbooks (re-run only the missing shards)",
+        if missing.len() > 1 { "s" } else { "" },
+        missing.join(", "),
+        if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        },
+        if missing.len() > 1 { "are" } else { "is" },
+    ))
 }
 
 fn shard_of(name: &str, o: &Optimization) -> Result<(u64, u64)> {
