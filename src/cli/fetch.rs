@@ -10,14 +10,14 @@ use tabled::Tabled;
 use super::output::{print_json, print_text, table, table_of};
 use super::table_fit::Cells;
 use super::{Context, Outcome};
-use flowrex::candles::csv_import::{CsvOptions, Delimiter, read_csv_with};
+use flowrex::candles::csv_import::{CsvOptions, CsvSummary, Delimiter, read_csv_with};
 use flowrex::candles::gaps::GapReport;
 use flowrex::candles::inventory::{InventoryEntry, Verification};
 use flowrex::candles::resample::{ResampleSummary, resample_stored};
 use flowrex::candles::store::MergeSummary;
 use flowrex::candles::synthetic::{SyntheticSpec, try_generate};
 use flowrex::candles::time::{TimeFormat, TimeRange, Zone, format_ts, format_ts_full};
-use flowrex::candles::{Interval, Store, Symbol};
+use flowrex::candles::{Candles, Interval, Store, Symbol};
 use flowrex::error::{Error, IoContext, Result};
 use flowrex::outputs::OutputPlan;
 use flowrex::providers::batch::{BatchObserver, SymbolOutcome, SymbolResult, update_symbols};
@@ -278,7 +278,32 @@ fn write_fetch_metrics(
 
 /// Runs `flowrex fetch`.
 pub fn run(ctx: &Context, args: FetchArgs) -> Result<Outcome> {
-    if provider_is_not_csv_but_csv_flags(&args) {
+    check_flags(ctx, &args)?;
+    // --list and --verify read the store of an existing home; imports create the home on purpose.
+    if args.list {
+        return list(ctx, &ctx.home()?.store());
+    }
+    if let Some(target) = &args.verify {
+        return verify(ctx, target);
+    }
+    if let (Some(source), Some(to)) = (&args.resample, args.to) {
+        return resample(ctx, source, to, args.replace);
+    }
+    if args.quote.is_some() || args.search.is_some() {
+        return lookup(ctx, &args);
+    }
+    if matches!(
+        args.provider,
+        Some(Provider::TwelveData | Provider::Binance)
+    ) {
+        return fetch_remote(ctx, &args);
+    }
+    import_local(ctx, &args)
+}
+
+/// The flag combinations clap cannot refuse, and the `--metrics-file` output rules, before any work.
+fn check_flags(ctx: &Context, args: &FetchArgs) -> Result<()> {
+    if provider_is_not_csv_but_csv_flags(args) {
         return Err(Error::usage(
             "--tz, --delimiter and --time-format apply to --provider csv",
         ));
@@ -300,25 +325,11 @@ pub fn run(ctx: &Context, args: FetchArgs) -> Result<Outcome> {
             .add("--metrics-file", file)?
             .open()?;
     }
-    // --list and --verify read the store of an existing home; imports create the home on purpose.
-    if args.list {
-        return list(ctx, &ctx.home()?.store());
-    }
-    if let Some(target) = &args.verify {
-        return verify(ctx, target);
-    }
-    if let (Some(source), Some(to)) = (&args.resample, args.to) {
-        return resample(ctx, source, to, args.replace);
-    }
-    if args.quote.is_some() || args.search.is_some() {
-        return lookup(ctx, &args);
-    }
-    if matches!(
-        args.provider,
-        Some(Provider::TwelveData | Provider::Binance)
-    ) {
-        return fetch_remote(ctx, &args);
-    }
+    Ok(())
+}
+
+/// `--provider csv` or `synthetic`: one symbol's bars merged into the store.
+fn import_local(ctx: &Context, args: &FetchArgs) -> Result<Outcome> {
     if args.symbols_file.is_some() || args.symbol.as_deref().is_some_and(|s| s.contains(',')) {
         return Err(Error::usage(
             "--provider csv and synthetic take one --symbol; symbol lists and --symbols-file are for twelvedata and binance",
@@ -338,49 +349,13 @@ pub fn run(ctx: &Context, args: FetchArgs) -> Result<Outcome> {
     };
     Symbol::parse(&symbol)?;
     let started = std::time::Instant::now();
-    let (candles, source, mut notes, summary_extra) = match provider {
-        Provider::Csv => {
-            let file = args
-                .file
-                .as_ref()
-                .ok_or_else(|| Error::usage("--provider csv needs --file PATH"))?;
-            let options = CsvOptions {
-                time_format: args.time_format,
-                zone: args.tz.unwrap_or_default(),
-                delimiter: args.delimiter.unwrap_or_default(),
-            };
-            let (candles, s) = read_csv_with(file, &options, interval)?;
-            let mut notes = Vec::new();
-            if !s.has_volume {
-                notes.push("no volume column: volume imported as 0".to_string());
-            }
-            if s.normalized.out_of_order > 0 {
-                notes.push(format!(
-                    "{} rows were out of order and were sorted",
-                    s.normalized.out_of_order
-                ));
-            }
-            if s.normalized.duplicates_dropped > 0 {
-                notes.push(format!(
-                    "{} exact duplicate rows dropped",
-                    s.normalized.duplicates_dropped
-                ));
-            }
-            let name = file.file_name().map_or_else(
-                || file.display().to_string(),
-                |n| n.to_string_lossy().into_owned(),
-            );
-            (candles, format!("csv:{name}"), notes, Some(s))
-        }
-        Provider::TwelveData | Provider::Binance => return fetch_remote(ctx, &args),
+    let (candles, source, notes, summary_extra) = match provider {
+        Provider::Csv => read_csv_import(args, interval)?,
+        Provider::TwelveData | Provider::Binance => return fetch_remote(ctx, args),
         Provider::Synthetic => {
             let candles = try_generate(&SyntheticSpec::new(args.bars, args.seed, interval))?;
-            (
-                candles,
-                format!("synthetic:seed={}", args.seed),
-                Vec::new(),
-                None,
-            )
+            let source = format!("synthetic:seed={}", args.seed);
+            (candles, source, Vec::new(), None)
         }
     };
     if candles.is_empty() {
@@ -416,24 +391,68 @@ pub fn run(ctx: &Context, args: FetchArgs) -> Result<Outcome> {
         duplicates_dropped: summary_extra.map_or(0, |s| s.normalized.duplicates_dropped),
         has_volume: summary_extra.is_none_or(|s| s.has_volume),
         merge: merged,
-        notes: std::mem::take(&mut notes),
+        notes,
     };
-    if ctx.json {
-        print_json(&report)?;
-    } else {
-        print_text(&format!(
-            "{} {}: {} rows read, {} added, {} replaced, {} unchanged, {} total in {}",
-            report.symbol,
-            report.interval,
-            report.rows_read,
-            merged.added,
-            merged.replaced,
-            merged.unchanged,
-            merged.total,
-            report.file.display()
-        ))?;
-    }
+    print_import(ctx, &report)?;
     Ok(Outcome::Done)
+}
+
+/// The bars of `--file` (`--provider csv`), the source name, what normalizing did (as notes) and
+/// the read's summary.
+fn read_csv_import(
+    args: &FetchArgs,
+    interval: Interval,
+) -> Result<(Candles, String, Vec<String>, Option<CsvSummary>)> {
+    let file = args
+        .file
+        .as_ref()
+        .ok_or_else(|| Error::usage("--provider csv needs --file PATH"))?;
+    let options = CsvOptions {
+        time_format: args.time_format,
+        zone: args.tz.unwrap_or_default(),
+        delimiter: args.delimiter.unwrap_or_default(),
+    };
+    let (candles, s) = read_csv_with(file, &options, interval)?;
+    let mut notes = Vec::new();
+    if !s.has_volume {
+        notes.push("no volume column: volume imported as 0".to_string());
+    }
+    if s.normalized.out_of_order > 0 {
+        notes.push(format!(
+            "{} rows were out of order and were sorted",
+            s.normalized.out_of_order
+        ));
+    }
+    if s.normalized.duplicates_dropped > 0 {
+        notes.push(format!(
+            "{} exact duplicate rows dropped",
+            s.normalized.duplicates_dropped
+        ));
+    }
+    let name = file.file_name().map_or_else(
+        || file.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    Ok((candles, format!("csv:{name}"), notes, Some(s)))
+}
+
+/// An import's report on stdout: JSON with `--json`, else one line.
+fn print_import(ctx: &Context, report: &ImportReport) -> Result<()> {
+    if ctx.json {
+        return print_json(report);
+    }
+    let merged = &report.merge;
+    print_text(&format!(
+        "{} {}: {} rows read, {} added, {} replaced, {} unchanged, {} total in {}",
+        report.symbol,
+        report.interval,
+        report.rows_read,
+        merged.added,
+        merged.replaced,
+        merged.unchanged,
+        merged.total,
+        report.file.display()
+    ))
 }
 
 /// True when CSV-only flags were given with another provider (they would be ignored).
