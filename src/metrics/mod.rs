@@ -418,8 +418,81 @@ fn compute_with(
     let start_ts = ts.first().copied().unwrap_or(0);
     let end_ts = ts.last().copied().unwrap_or(0);
     let duration_ms = end_ts - start_ts;
+    let pass = EquityPass::of(eq, close, ts, market_log_returns);
+    let period_ms = data_period_ms(ts);
+    let res = resolution_ms(period_ms);
+    let dd = pass.drawdowns(n, res);
+    let periods_per_year = periods_per_year(freq_days(period_ms), calendar, n);
+    // Annualization and period returns: the last equity of each period (the period ends come from the
+    // data set's calendar). One function for this and the optimizer's objectives.
+    let objective::PeriodStats {
+        annualized_return,
+        return_ann_pct,
+        volatility_ann_pct,
+        sharpe,
+        sortino,
+    } = objective::PeriodStats::of(&period_last(eq, calendar), periods_per_year);
+    let years = ((duration_ms.div_euclid(DAY_MS)) as f64
+        + (duration_ms.rem_euclid(DAY_MS) / 1000) as f64 / 86400.0)
+        / 365.25;
+    let cagr_pct = if years != 0.0 {
+        ((last / first).powf(1.0 / years) - 1.0) * 100.0
+    } else {
+        f64::NAN
+    };
+    let beta = pass.beta(n);
+    let return_pct = (last - first) / first * 100.0;
+    let w = run.warmup.min(n.saturating_sub(1));
+    let buy_hold_return_pct = if n == 0 {
+        f64::NAN
+    } else {
+        (close[n - 1] - close[w]) / close[w] * 100.0
+    };
+    let t = TradeStats::of(trades, ts);
+    Metrics {
+        start_ts,
+        end_ts,
+        duration_days: duration_ms as f64 / DAY_MS as f64,
+        bars: n,
+        exposure_pct: exposure_pct(trades, n),
+        equity_final: last,
+        equity_peak: pass.peak,
+        commissions: sum(trades.iter().map(|t| t.commission)),
+        return_pct,
+        buy_hold_return_pct,
+        return_ann_pct,
+        volatility_ann_pct,
+        cagr_pct,
+        sharpe,
+        sortino,
+        calmar: annualized_return / or_nan(dd.max_frac),
+        alpha_pct: return_pct - beta * buy_hold_return_pct,
+        beta,
+        max_drawdown_pct: -dd.max_frac * 100.0,
+        avg_drawdown_pct: dd.avg_pct,
+        max_drawdown_duration_days: dd.max_days,
+        avg_drawdown_duration_days: dd.avg_days,
+        num_trades: trades.len(),
+        win_rate_pct: t.win_rate * 100.0,
+        best_trade_pct: max_nan(t.ret.iter().copied()) * 100.0,
+        worst_trade_pct: -max_nan(t.ret.iter().map(|x| -x)) * 100.0,
+        avg_trade_pct: geometric_mean(&t.ret) * 100.0,
+        max_trade_duration_days: ceil_days(max_nan(t.durations.iter().copied()), res),
+        avg_trade_duration_days: ceil_days(mean(&t.durations), res),
+        profit_factor: objective::profit_factor(t.ret.iter().copied()),
+        expectancy_pct: mean(&t.ret) * 100.0,
+        sqn: objective::sqn(&t.pl),
+        kelly: t.win_rate - (1.0 - t.win_rate) / (mean(&t.wins) / -mean(&t.losses)),
+        recovery_factor: (last - first) / or_nan(pass.max_dd_abs),
+        periods_per_year,
+        ambiguous_exits: run.ambiguous_exits,
+        cancelled_orders: run.cancelled_orders,
+    }
+}
 
-    // Exposure: union of [entry_bar, exit_bar] over closed trades.
+/// Exposure: the share of the `n` bars in the union of the closed trades' `[entry_bar, exit_bar]`,
+/// in percent.
+fn exposure_pct(trades: &[crate::trade::Trade], n: usize) -> f64 {
     let mut covered = 0usize;
     let mut next_free = 0usize;
     for t in trades {
@@ -429,195 +502,207 @@ fn compute_with(
         }
         next_free = next_free.max(t.exit_bar + 1);
     }
-    let exposure_pct = if n == 0 {
+    if n == 0 {
         f64::NAN
     } else {
         covered as f64 / n as f64 * 100.0
-    };
+    }
+}
 
-    // Drawdowns, one pass.
-    let mut peak = f64::NAN;
-    let mut max_dd = f64::NEG_INFINITY;
-    let mut dd_nan = false;
-    let mut max_dd_abs = 0.0f64;
-    let mut prev_zero: Option<usize> = None;
-    let mut run_max = 0.0f64;
-    let mut period_peaks_sum = 0.0;
-    let mut period_count = 0usize;
-    let mut period_max_ms = i64::MIN;
-    let mut period_sum_ms = 0f64;
-    let mut nonzero_dd_sum = 0.0;
-    let mut nonzero_dd_count = 0usize;
-    let (mut sx, mut sy, mut sxy, mut syy) = (0.0, 0.0, 0.0, 0.0);
-    for i in 0..n {
-        let e = eq[i];
-        if i > 0 {
-            // ln(1) is exactly 0: skip the call while equity does not move.
-            let ratio = e / eq[i - 1];
-            let x = if ratio == 1.0 { 0.0 } else { ln_ratio(ratio) };
-            let y = match market_log_returns {
-                Some(lm) => lm[i],
-                None => ln_ratio(close[i] / close[i - 1]),
+/// What one pass over the equity gathers: the drawdowns (peak, deepest, every drawdown period's
+/// depth and length) and the sums behind beta (per-bar log returns of equity `x` and close `y`).
+#[derive(Debug)]
+struct EquityPass {
+    peak: f64,
+    max_dd: f64,
+    dd_nan: bool,
+    max_dd_abs: f64,
+    period_peaks_sum: f64,
+    period_count: usize,
+    period_max_ms: i64,
+    period_sum_ms: f64,
+    nonzero_dd_sum: f64,
+    nonzero_dd_count: usize,
+    sums: [f64; 4],
+}
+
+/// Drawdown metrics of [`EquityPass::drawdowns`].
+struct Drawdowns {
+    /// The deepest drawdown as a fraction (0 when undefined).
+    max_frac: f64,
+    avg_pct: f64,
+    max_days: f64,
+    avg_days: f64,
+}
+
+impl EquityPass {
+    #[inline]
+    fn of(eq: &[f64], close: &[f64], ts: &[i64], market_log_returns: Option<&[f64]>) -> EquityPass {
+        // Locals, not fields, in the loop: the compiler keeps them in registers (fields cost 0.75%
+        // more instructions on a 1,000,000-bar backtest).
+        let n = eq.len();
+        let mut peak = f64::NAN;
+        let mut max_dd = f64::NEG_INFINITY;
+        let mut dd_nan = false;
+        let mut max_dd_abs = 0.0f64;
+        let mut prev_zero: Option<usize> = None;
+        let mut run_max = 0.0f64;
+        let mut period_peaks_sum = 0.0;
+        let mut period_count = 0usize;
+        let mut period_max_ms = i64::MIN;
+        let mut period_sum_ms = 0f64;
+        let mut nonzero_dd_sum = 0.0;
+        let mut nonzero_dd_count = 0usize;
+        let (mut sx, mut sy, mut sxy, mut syy) = (0.0, 0.0, 0.0, 0.0);
+        for i in 0..n {
+            let e = eq[i];
+            if i > 0 {
+                // ln(1) is exactly 0: skip the call while equity does not move.
+                let ratio = e / eq[i - 1];
+                let x = if ratio == 1.0 { 0.0 } else { ln_ratio(ratio) };
+                let y = match market_log_returns {
+                    Some(lm) => lm[i],
+                    None => ln_ratio(close[i] / close[i - 1]),
+                };
+                sx += x;
+                sy += y;
+                sxy += x * y;
+                syy += y * y;
+            }
+            peak = if peak.is_nan() || e > peak { e } else { peak };
+            let dd = 1.0 - e / peak;
+            if dd.is_nan() {
+                dd_nan = true;
+            } else {
+                max_dd = max_dd.max(dd);
+                if dd != 0.0 {
+                    nonzero_dd_sum += dd;
+                    nonzero_dd_count += 1;
+                }
+            }
+            max_dd_abs = max_dd_abs.max(peak - e);
+            run_max = if dd > run_max || run_max.is_nan() {
+                dd
+            } else {
+                run_max
             };
-            sx += x;
-            sy += y;
-            sxy += x * y;
-            syy += y * y;
-        }
-        peak = if peak.is_nan() || e > peak { e } else { peak };
-        let dd = 1.0 - e / peak;
-        if dd.is_nan() {
-            dd_nan = true;
-        } else {
-            max_dd = max_dd.max(dd);
-            if dd != 0.0 {
-                nonzero_dd_sum += dd;
-                nonzero_dd_count += 1;
+            if dd == 0.0 || i == n - 1 {
+                if let Some(z) = prev_zero
+                    && i > z + 1
+                {
+                    let dur = ts[i] - ts[z];
+                    period_peaks_sum += run_max;
+                    period_count += 1;
+                    period_max_ms = period_max_ms.max(dur);
+                    period_sum_ms += dur as f64;
+                }
+                prev_zero = Some(i);
+                run_max = dd;
             }
         }
-        max_dd_abs = max_dd_abs.max(peak - e);
-        run_max = if dd > run_max || run_max.is_nan() {
-            dd
-        } else {
-            run_max
-        };
-        if dd == 0.0 || i == n - 1 {
-            if let Some(p) = prev_zero
-                && i > p + 1
-            {
-                let dur = ts[i] - ts[p];
-                period_peaks_sum += run_max;
-                period_count += 1;
-                period_max_ms = period_max_ms.max(dur);
-                period_sum_ms += dur as f64;
-            }
-            prev_zero = Some(i);
-            run_max = dd;
+        EquityPass {
+            peak,
+            max_dd,
+            dd_nan,
+            max_dd_abs,
+            period_peaks_sum,
+            period_count,
+            period_max_ms,
+            period_sum_ms,
+            nonzero_dd_sum,
+            nonzero_dd_count,
+            sums: [sx, sy, sxy, syy],
         }
     }
-    let max_dd_frac = if dd_nan || n == 0 { 0.0 } else { max_dd };
-    let period_ms = data_period_ms(ts);
-    let res = resolution_ms(period_ms);
-    let (avg_drawdown_pct, max_dd_dur, avg_dd_dur) = if period_count > 0 {
-        (
-            -(period_peaks_sum / period_count as f64) * 100.0,
-            ceil_days(period_max_ms as f64, res),
-            ceil_days(period_sum_ms / period_count as f64, res),
-        )
-    } else {
-        let avg = if nonzero_dd_count > 0 {
-            nonzero_dd_sum / nonzero_dd_count as f64
+
+    /// The drawdown metrics of `n` bars (durations in days at resolution `res` ms).
+    fn drawdowns(&self, n: usize, res: i64) -> Drawdowns {
+        let max_frac = if self.dd_nan || n == 0 {
+            0.0
+        } else {
+            self.max_dd
+        };
+        if self.period_count > 0 {
+            let count = self.period_count as f64;
+            return Drawdowns {
+                max_frac,
+                avg_pct: -(self.period_peaks_sum / count) * 100.0,
+                max_days: ceil_days(self.period_max_ms as f64, res),
+                avg_days: ceil_days(self.period_sum_ms / count, res),
+            };
+        }
+        let avg = if self.nonzero_dd_count > 0 {
+            self.nonzero_dd_sum / self.nonzero_dd_count as f64
         } else {
             f64::NAN
         };
-        (-avg * 100.0, f64::NAN, f64::NAN)
-    };
+        Drawdowns {
+            max_frac,
+            avg_pct: -avg * 100.0,
+            max_days: f64::NAN,
+            avg_days: f64::NAN,
+        }
+    }
 
-    // Annualization and period returns: the last equity of each period (the period ends come from the
-    // data set's calendar).
-    let freq_days = freq_days(period_ms);
+    /// Beta: cov(x, y) / var(y) of per-bar log returns of equity (`x`) and close (`y`).
+    fn beta(&self, n: usize) -> f64 {
+        let [sx, sy, sxy, syy] = self.sums;
+        if n > 2 {
+            let m = (n - 1) as f64;
+            (sxy - sx * sy / m) / (syy - sy * sy / m)
+        } else {
+            f64::NAN
+        }
+    }
+}
+
+/// Periods a year for annualizing: weekly, monthly, yearly data by its bar length; otherwise 365
+/// when weekends hold bars (the calendar's first value counts them), else 252.
+fn periods_per_year(freq_days: i64, calendar: &[f64], n: usize) -> u32 {
     let weekend_bars = calendar[0] as usize;
-    let period_last = period_last(eq, calendar);
     let weekend_share = if n == 0 {
         0.0
     } else {
         weekend_bars as f64 / n as f64
     };
-    let periods_per_year: u32 = match freq_days {
+    match freq_days {
         7 => 52,
         31 => 12,
         365 => 1,
         _ if weekend_share > 2.0 / 7.0 * 0.6 => 365,
         _ => 252,
-    };
-    // The period statistics: one function for this and the optimizer's objectives.
-    let objective::PeriodStats {
-        annualized_return,
-        return_ann_pct,
-        volatility_ann_pct,
-        sharpe,
-        sortino,
-    } = objective::PeriodStats::of(&period_last, periods_per_year);
-    let years = ((duration_ms.div_euclid(DAY_MS)) as f64
-        + (duration_ms.rem_euclid(DAY_MS) / 1000) as f64 / 86400.0)
-        / 365.25;
-    let cagr_pct = if years != 0.0 {
-        ((last / first).powf(1.0 / years) - 1.0) * 100.0
-    } else {
-        f64::NAN
-    };
-    let calmar = annualized_return / or_nan(max_dd_frac);
+    }
+}
 
-    // Beta: cov(x, y) / var(y) of per-bar log returns of equity (`x`) and close (`y`).
-    let beta = if n > 2 {
-        let m = (n - 1) as f64;
-        (sxy - sx * sy / m) / (syy - sy * sy / m)
-    } else {
-        f64::NAN
-    };
-    let return_pct = (last - first) / first * 100.0;
-    let w = run.warmup.min(n.saturating_sub(1));
-    let buy_hold_return_pct = if n == 0 {
-        f64::NAN
-    } else {
-        (close[n - 1] - close[w]) / close[w] * 100.0
-    };
-    let alpha_pct = return_pct - beta * buy_hold_return_pct;
+/// The closed trades' values the trade metrics read.
+struct TradeStats {
+    pl: Vec<f64>,
+    ret: Vec<f64>,
+    durations: Vec<f64>,
+    wins: Vec<f64>,
+    losses: Vec<f64>,
+    win_rate: f64,
+}
 
-    // Trade statistics.
-    let num_trades = trades.len();
-    let pl: Vec<f64> = trades.iter().map(|t| t.pnl).collect();
-    let ret: Vec<f64> = trades.iter().map(|t| t.return_frac).collect();
-    let win_rate = if num_trades == 0 {
-        f64::NAN
-    } else {
-        pl.iter().filter(|&&p| p > 0.0).count() as f64 / num_trades as f64
-    };
-    let durations: Vec<f64> = trades
-        .iter()
-        .map(|t| (ts[t.exit_bar] - ts[t.entry_bar]) as f64)
-        .collect();
-    let wins: Vec<f64> = pl.iter().copied().filter(|&p| p > 0.0).collect();
-    let losses: Vec<f64> = pl.iter().copied().filter(|&p| p < 0.0).collect();
-
-    Metrics {
-        start_ts,
-        end_ts,
-        duration_days: duration_ms as f64 / DAY_MS as f64,
-        bars: n,
-        exposure_pct,
-        equity_final: last,
-        equity_peak: peak,
-        commissions: sum(trades.iter().map(|t| t.commission)),
-        return_pct,
-        buy_hold_return_pct,
-        return_ann_pct,
-        volatility_ann_pct,
-        cagr_pct,
-        sharpe,
-        sortino,
-        calmar,
-        alpha_pct,
-        beta,
-        max_drawdown_pct: -max_dd_frac * 100.0,
-        avg_drawdown_pct,
-        max_drawdown_duration_days: max_dd_dur,
-        avg_drawdown_duration_days: avg_dd_dur,
-        num_trades,
-        win_rate_pct: win_rate * 100.0,
-        best_trade_pct: max_nan(ret.iter().copied()) * 100.0,
-        worst_trade_pct: -max_nan(ret.iter().map(|x| -x)) * 100.0,
-        avg_trade_pct: geometric_mean(&ret) * 100.0,
-        max_trade_duration_days: ceil_days(max_nan(durations.iter().copied()), res),
-        avg_trade_duration_days: ceil_days(mean(&durations), res),
-        profit_factor: objective::profit_factor(ret.iter().copied()),
-        expectancy_pct: mean(&ret) * 100.0,
-        sqn: objective::sqn(&pl),
-        kelly: win_rate - (1.0 - win_rate) / (mean(&wins) / -mean(&losses)),
-        recovery_factor: (last - first) / or_nan(max_dd_abs),
-        periods_per_year,
-        ambiguous_exits: run.ambiguous_exits,
-        cancelled_orders: run.cancelled_orders,
+impl TradeStats {
+    fn of(trades: &[crate::trade::Trade], ts: &[i64]) -> TradeStats {
+        let pl: Vec<f64> = trades.iter().map(|t| t.pnl).collect();
+        let win_rate = if trades.is_empty() {
+            f64::NAN
+        } else {
+            pl.iter().filter(|&&p| p > 0.0).count() as f64 / trades.len() as f64
+        };
+        TradeStats {
+            ret: trades.iter().map(|t| t.return_frac).collect(),
+            durations: trades
+                .iter()
+                .map(|t| (ts[t.exit_bar] - ts[t.entry_bar]) as f64)
+                .collect(),
+            wins: pl.iter().copied().filter(|&p| p > 0.0).collect(),
+            losses: pl.iter().copied().filter(|&p| p < 0.0).collect(),
+            win_rate,
+            pl,
+        }
     }
 }
 
