@@ -62,6 +62,16 @@ pub struct Fault {
     pub problem: String,
 }
 
+/// `TABLE row ID: PROBLEM` (or `TABLE: PROBLEM` without a row): one line.
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.id {
+            Some(id) => write!(f, "{} row {id}: {}", self.table, self.problem),
+            None => write!(f, "{}: {}", self.table, self.problem),
+        }
+    }
+}
+
 /// The result of verifying one chain.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ChainStatus {
@@ -129,7 +139,8 @@ pub fn canonical(table: &str, id: i64, values: &[Value], prev_hash: &str) -> Str
     serde_json::Value::Array(items).to_string()
 }
 
-fn encode(v: &Value) -> serde_json::Value {
+/// A value as its canonical JSON (see the module documentation).
+pub(crate) fn encode(v: &Value) -> serde_json::Value {
     use serde_json::json;
     match v {
         Value::Null => serde_json::Value::Null,
@@ -282,6 +293,42 @@ impl Chain {
             before = Some(id);
         }
         Ok(status)
+    }
+
+    /// Checks the rows from id `start` on, in id order: each chains to the row before it (the first to
+    /// the row before `start`, which is not itself checked) and matches its hash. The first broken row,
+    /// if any. For a check of a chain's recent rows that must not cost a walk over all of them.
+    pub fn verify_from(&self, conn: &Connection, start: i64) -> Result<Option<Fault>> {
+        let n = self.columns.len();
+        let before: Option<(i64, String)> = conn
+            .prepare_cached(&format!(
+                "SELECT id, hash FROM {} WHERE id < ?1 ORDER BY id DESC LIMIT 1",
+                self.table
+            ))?
+            .query_row([start], |r| Ok((r.get(0)?, text(r.get(1)?))))
+            .optional()?;
+        let (mut before, mut expected) = match before {
+            Some((id, h)) => (Some(id), h),
+            None => (None, GENESIS.to_string()),
+        };
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT id, {}, prev_hash, hash FROM {} WHERE id >= ?1 ORDER BY id",
+            self.columns.join(", "),
+            self.table
+        ))?;
+        let mut rows = stmt.query([start])?;
+        while let Some(r) = rows.next()? {
+            let id: i64 = r.get(0)?;
+            let values = (1..=n)
+                .map(|i| r.get::<_, Value>(i))
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let (prev, hash) = (text(r.get(n + 1)?), text(r.get(n + 2)?));
+            if let Some(f) = self.check_row(id, &values, &prev, &hash, &expected, before) {
+                return Ok(Some(f));
+            }
+            (before, expected) = (Some(id), hash);
+        }
+        Ok(None)
     }
 
     fn check_row(

@@ -26,6 +26,7 @@ pub mod audit;
 pub mod chain;
 pub mod files;
 pub mod migrations;
+pub mod seal;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -7,7 +7,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use serde_json::{Value, json};
 
 use super::{AuditKind, RiskState};
-use crate::db::audit;
+use crate::db::{audit, seal};
 use crate::error::{Error, Result};
 use crate::risk::limits::Limits;
 use crate::risk::validator::{StrategyBudget, drawdown_share, fmt_num};
@@ -76,6 +76,52 @@ pub(super) fn load_row(tx: &Transaction<'_>) -> Result<StateRow> {
             })
         },
     )?)
+}
+
+/// The stored row with today's figures rolled to `now`, after the seal check ([`seal::check`]) over the
+/// live state and the `risk_trades` rows the counters read (from the day's start or the hour's,
+/// whichever is earlier): every operation that decides on the state starts here, so a state changed
+/// outside flowrex fails it closed.
+pub(super) fn sealed_row(tx: &Transaction<'_>, now: DateTime<Utc>) -> Result<StateRow> {
+    let row = match load_row(tx) {
+        Ok(row) => roll_day(row, now),
+        Err(e) => {
+            // A deleted state row: report it as the tampering it is.
+            seal::check(tx, None)?;
+            return Err(e);
+        }
+    };
+    let from = row.day_started_ms.min(now.timestamp_millis() - HOUR_MS);
+    seal::check(tx, Some(from))?;
+    Ok(row)
+}
+
+/// Seals the state as an operation left it ([`seal::reseal`]): the last step of every write.
+pub(super) fn reseal(tx: &Transaction<'_>, now: DateTime<Utc>) -> Result<()> {
+    seal::reseal(tx, now.timestamp_millis())
+}
+
+/// Appends a `fill` or `close` row to the `risk_trades` chain.
+pub(super) fn insert_trade(
+    tx: &Transaction<'_>,
+    now: DateTime<Utc>,
+    kind: &str,
+    symbol: Option<&str>,
+    strategy: Option<&str>,
+    pnl: Option<f64>,
+) -> Result<()> {
+    seal::RISK_TRADES.append(
+        tx,
+        &[
+            now.timestamp_millis().into(),
+            ts_text(now).into(),
+            text(kind),
+            symbol.map(text).unwrap_or(SqlValue::Null),
+            strategy.map(text).unwrap_or(SqlValue::Null),
+            pnl.map_or(SqlValue::Null, SqlValue::Real),
+        ],
+    )?;
+    Ok(())
 }
 
 /// Starts a new day's figures when `now` is on a later UTC day than the stored one.
