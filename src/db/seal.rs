@@ -235,13 +235,18 @@ fn table_difference(sealed: &Json, now: &Json) -> Option<String> {
                 "row {key}: deleted outside flowrex (the seal has it)"
             ));
         };
-        for (field, v) in was.as_object().unwrap_or(&empty) {
-            let now_v = &is[field.as_str()];
-            if now_v != v {
-                return Some(format!(
-                    "row {key}: {field} is {now_v} but was sealed as {v}: changed outside flowrex"
-                ));
-            }
+        let changed: Vec<String> = was
+            .as_object()
+            .unwrap_or(&empty)
+            .iter()
+            .filter(|(field, v)| is[field.as_str()] != **v)
+            .map(|(field, v)| format!("{field} is {} but was sealed as {v}", is[field.as_str()]))
+            .collect();
+        if !changed.is_empty() {
+            return Some(format!(
+                "row {key}: {}: changed outside flowrex",
+                changed.join(", ")
+            ));
         }
     }
     n.keys()
