@@ -332,3 +332,134 @@ pub(crate) fn anchor_existing_state(tx: &Transaction<'_>) -> Result<()> {
     tx.execute_batch("DROP TABLE risk_trades_v7;")?;
     reseal(tx, chrono::Utc::now().timestamp_millis())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Db;
+
+    /// 2026-03-02T00:00:00Z in ms (20 514 days × 86 400 000).
+    const DAY: i64 = 1_772_409_600_000;
+
+    fn trade(tx: &Transaction<'_>, ts_ms: i64) {
+        let values = [
+            ts_ms.into(),
+            "t".to_string().into(),
+            "fill".to_string().into(),
+            "BTCUSD".to_string().into(),
+            Value::Null,
+            Value::Null,
+        ];
+        RISK_TRADES.append(tx, &values).unwrap();
+    }
+
+    fn seals(db: &Db) -> i64 {
+        db.conn()
+            .query_row("SELECT count(*) FROM state_seals", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    /// A database with a budget, a cursor and three fills (two days ago, today, today), sealed.
+    fn db() -> Db {
+        let mut db = Db::open_in_memory().unwrap();
+        db.write(|tx| {
+            tx.execute_batch(
+                "INSERT INTO strategy_budgets (strategy) VALUES ('s');
+                 INSERT INTO paper_cursors VALUES ('GOOG', '1d', 5, 580.5, 9);",
+            )?;
+            for ts in [DAY - 2 * 86_400_000, DAY + 10, DAY + 20] {
+                trade(tx, ts);
+            }
+            reseal(tx, DAY)
+        })
+        .unwrap();
+        db
+    }
+
+    fn edited(sql: &str) -> String {
+        let db = db();
+        db.conn().execute_batch(sql).unwrap();
+        let err = check(db.conn(), None).unwrap_err();
+        assert_eq!(err.exit_code(), 3, "{err}");
+        let fault = verify_state(db.conn()).unwrap().expect("a difference");
+        assert!(err.to_string().contains(&fault.to_string()), "{err}");
+        fault.to_string()
+    }
+
+    #[test]
+    fn a_new_database_is_sealed_and_an_unchanged_state_adds_no_seal() {
+        let mut db = Db::open_in_memory().unwrap();
+        assert_eq!(seals(&db), 1, "the migration anchors the state");
+        assert_eq!(verify_state(db.conn()).unwrap(), None);
+        db.write(|tx| reseal(tx, 1)).unwrap();
+        assert_eq!(seals(&db), 1);
+        let db = self::db();
+        assert_eq!(seals(&db), 2);
+        check(db.conn(), Some(DAY)).unwrap();
+    }
+
+    #[test]
+    fn each_table_changed_outside_is_named_with_its_row_and_fields() {
+        assert!(
+            edited("UPDATE risk_state SET daily_pnl = -5, open_positions = 3").starts_with(
+                "risk_state: row 1: daily_pnl is -5.0 but was sealed as 0.0, open_positions is 3 \
+                 but was sealed as 0: changed outside flowrex (last seal: state_seals row 2)"
+            )
+        );
+        assert!(
+            edited("DELETE FROM strategy_budgets")
+                .starts_with("strategy_budgets: row s: deleted outside flowrex")
+        );
+        assert!(
+            edited("INSERT INTO strategy_budgets (strategy) VALUES ('t')")
+                .starts_with("strategy_budgets: row t: inserted outside flowrex")
+        );
+        assert!(
+            edited("UPDATE paper_cursors SET last_close = 580.25").starts_with(
+                "paper_cursors: row [\"GOOG\",\"1d\"]: last_close is 580.25 but was sealed as 580.5"
+            )
+        );
+        assert!(
+            edited("DROP TRIGGER risk_trades_no_delete; DELETE FROM risk_trades WHERE id = 3")
+                .starts_with("risk_trades: the last row is id 2")
+        );
+    }
+
+    #[test]
+    fn an_edited_last_seal_is_refused() {
+        let db = db();
+        db.conn()
+            .execute_batch(
+                "DROP TRIGGER state_seals_no_update;
+                 UPDATE state_seals SET ts_ms = ts_ms + 1 WHERE id = 2;",
+            )
+            .unwrap();
+        let err = check(db.conn(), None).unwrap_err().to_string();
+        assert!(
+            err.contains("state_seals row 2: the last seal's content does not match its hash"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_gate_walks_from_the_row_before_the_first_counted_one() {
+        // Fill 2 (today's first) moved to yesterday: today's count drops from 2 to 1. The rows the gate
+        // walks start at the one before the first row still in the window (fill 3), so fill 2 is hashed.
+        let db = db();
+        db.conn()
+            .execute_batch(
+                "DROP TRIGGER risk_trades_no_update;
+                 UPDATE risk_trades SET ts_ms = ts_ms - 86400000 WHERE id = 2;",
+            )
+            .unwrap();
+        let err = check(db.conn(), Some(DAY)).unwrap_err().to_string();
+        assert!(
+            err.contains("risk_trades row 2: its content does not match its hash"),
+            "{err}"
+        );
+        // Only the last row (no window) does not reach it: the full chain in `verify` does.
+        check(db.conn(), None).unwrap();
+        let full = RISK_TRADES.verify(db.conn()).unwrap().fault.unwrap();
+        assert_eq!(full.id, Some(2));
+    }
+}

@@ -30,7 +30,7 @@ use rusqlite::{Transaction, params};
 use serde_json::{Value, json};
 
 use super::rows::{
-    Audit, HOUR_MS, all_budgets, audit, budget, count_fills, ensure_budget, insert_trade,
+    Audit, HOUR_MS, Walk, all_budgets, audit, budget, count_fills, ensure_budget, insert_trade,
     non_empty, note_change, note_limits, reseal, save_row, sealed_row, state_of, trip, ts_text,
 };
 use super::{AuditEntry, AuditKind, Decision, DecisionFilter, RecordOutcome, RiskState};
@@ -54,7 +54,7 @@ pub fn check(
     now: DateTime<Utc>,
 ) -> Result<Decision> {
     trade.validate()?;
-    let mut row = sealed_row(tx, now)?;
+    let mut row = sealed_row(tx, now, Walk::Counted)?;
     row.check_finite()?;
     let equity = trade.equity.unwrap_or(row.balance);
     if equity.is_nan() || equity <= 0.0 {
@@ -137,7 +137,7 @@ pub fn record_fill(
 ) -> Result<RecordOutcome> {
     let symbol = non_empty("symbol", symbol)?;
     let strategy = strategy.map(StrategyId::as_str);
-    let mut row = sealed_row(tx, now)?;
+    let mut row = sealed_row(tx, now, Walk::Head)?;
     insert_trade(tx, now, "fill", Some(symbol), strategy, None)?;
     if let Some(s) = strategy {
         ensure_budget(tx, s, now)?;
@@ -168,7 +168,7 @@ pub fn record_close(
     let pnl = amount("pnl", pnl)?;
     let symbol = symbol.map(|s| non_empty("symbol", s)).transpose()?;
     let strategy = strategy.map(StrategyId::as_str);
-    let mut row = sealed_row(tx, now)?;
+    let mut row = sealed_row(tx, now, Walk::Head)?;
     row.check_finite()?;
     if row.open_positions <= 0 {
         return Err(Error::invalid(
@@ -263,7 +263,7 @@ pub fn set_balance(
 ) -> Result<RiskState> {
     let balance = positive_amount("balance", balance)?;
     let reason = reason.map(str::trim).filter(|r| !r.is_empty());
-    let mut row = sealed_row(tx, now)?;
+    let mut row = sealed_row(tx, now, Walk::Head)?;
     let (old_balance, old_peak) = (row.balance, row.equity_peak);
     row.balance = balance;
     row.equity_peak = balance;
@@ -300,7 +300,7 @@ pub fn reset_emergency(
     now: DateTime<Utc>,
 ) -> Result<RiskState> {
     let reason = non_empty("reason", reason)?;
-    let mut row = sealed_row(tx, now)?;
+    let mut row = sealed_row(tx, now, Walk::Head)?;
     if !row.emergency {
         return Err(Error::invalid(
             "reset-emergency: no emergency shutdown is active; nothing to reset",
@@ -346,7 +346,7 @@ pub fn reset_emergency(
 /// only trades from now on count as today's. Audited with `reason`, which is required.
 pub fn reset_daily(tx: &Transaction<'_>, reason: &str, now: DateTime<Utc>) -> Result<RiskState> {
     let reason = non_empty("reason", reason)?;
-    let mut row = sealed_row(tx, now)?;
+    let mut row = sealed_row(tx, now, Walk::Head)?;
     let before = state_of(tx, &row, now)?;
     row.day_started_ms = now.timestamp_millis();
     row.day_start_balance = row.balance;
@@ -378,7 +378,7 @@ pub fn enable_strategy(
 ) -> Result<StrategyBudget> {
     let name = name.as_str();
     let reason = non_empty("reason", reason)?;
-    sealed_row(tx, now)?;
+    sealed_row(tx, now, Walk::Head)?;
     let Some(before) = budget(tx, name)? else {
         let known: Vec<String> = all_budgets(tx)?.into_iter().map(|b| b.strategy).collect();
         return Err(Error::invalid(format!(
@@ -426,7 +426,7 @@ pub fn disable_strategy(
 ) -> Result<(StrategyBudget, Option<i64>)> {
     let name = name.as_str();
     let reason = non_empty("reason", reason)?;
-    sealed_row(tx, now)?;
+    sealed_row(tx, now, Walk::Head)?;
     let before = budget(tx, name)?;
     if let Some(b) = before.filter(|b| !b.enabled) {
         return Ok((b, None));

@@ -78,11 +78,21 @@ pub(super) fn load_row(tx: &Transaction<'_>) -> Result<StateRow> {
     )?)
 }
 
+/// Which `risk_trades` rows [`sealed_row`] re-hashes besides the last one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Walk {
+    /// The rows the trade counters read (from the day's start or the hour's, whichever is earlier):
+    /// for the check, which decides on the counts.
+    Counted,
+    /// Only the last row: for the records, resets and re-enables, which do not read the counts (the
+    /// next check and `verify` re-hash the rest).
+    Head,
+}
+
 /// The stored row with today's figures rolled to `now`, after the seal check ([`seal::check`]) over the
-/// live state and the `risk_trades` rows the counters read (from the day's start or the hour's,
-/// whichever is earlier): every operation that decides on the state starts here, so a state changed
-/// outside flowrex fails it closed.
-pub(super) fn sealed_row(tx: &Transaction<'_>, now: DateTime<Utc>) -> Result<StateRow> {
+/// live state and the `risk_trades` rows `walk` names: every operation that decides on the state
+/// starts here, so a state changed outside flowrex fails it closed.
+pub(super) fn sealed_row(tx: &Transaction<'_>, now: DateTime<Utc>, walk: Walk) -> Result<StateRow> {
     let row = match load_row(tx) {
         Ok(row) => roll_day(row, now),
         Err(e) => {
@@ -92,7 +102,7 @@ pub(super) fn sealed_row(tx: &Transaction<'_>, now: DateTime<Utc>) -> Result<Sta
         }
     };
     let from = row.day_started_ms.min(now.timestamp_millis() - HOUR_MS);
-    seal::check(tx, Some(from))?;
+    seal::check(tx, (walk == Walk::Counted).then_some(from))?;
     Ok(row)
 }
 
