@@ -185,7 +185,9 @@ pub fn verify_state(conn: &Connection) -> Result<Option<Fault>> {
         }));
     }
     let now = snapshot(conn)?;
-    if now.to_string() == seal.state {
+    // The texts, not `now == seal.state` (which asks whether the JSON value is that string).
+    let text = now.to_string();
+    if text == seal.state {
         return Ok(None);
     }
     let sealed: Json = serde_json::from_str(&seal.state).unwrap_or(Json::Null);
