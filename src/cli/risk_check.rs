@@ -417,13 +417,13 @@ pub fn run(ctx: &Context, args: RiskCheckArgs) -> Result<Outcome> {
             })
         }
         Some(Action::Reseal { reason }) => {
-            let id = book.reseal_state(&reason, now)?;
+            let rows = book.reseal_state(&reason, now)?;
             if ctx.json {
-                print_json(&serde_json::json!({"resealed": true, "seal_id": id}))?;
+                print_json(&serde_json::json!({"resealed": true, "rows": rows}))?;
             } else {
                 print_text(&format!(
-                    "live state sealed again as it is now (state_seals row {id}); recorded in the settings \
-                     audit as risk.state_seal"
+                    "live state sealed again as it is now ({rows} row(s)); recorded in the settings audit \
+                     as risk.state_seal"
                 ))?;
             }
             Ok(Outcome::Done)

@@ -509,14 +509,25 @@ impl<'a, 't> Ledger<'a, 't> {
         {
             return Ok(());
         }
-        seal::check(self.tx, None)?;
+        // Every loaded market's cursor: the walk over their bars started from them.
+        let rows: Vec<seal::Row<'_>> = self
+            .markets
+            .iter()
+            .map(|m| seal::Row::Cursor(&m.symbol, &m.interval))
+            .collect();
+        seal::check(self.tx, &rows, None)?;
         for m in &mut self.markets {
             if let (true, Some(c)) = (m.advanced, m.cursor) {
                 store::set_cursor(self.tx, &m.symbol, &m.interval, c, now_ms)?;
                 m.advanced = false;
             }
         }
-        seal::reseal(self.tx, now_ms)
+        let rows: Vec<seal::Row<'_>> = self
+            .markets
+            .iter()
+            .map(|m| seal::Row::Cursor(&m.symbol, &m.interval))
+            .collect();
+        seal::reseal(self.tx, &rows, now_ms)
     }
 
     // ---- Order changes -----------------------------------------------------------------------------

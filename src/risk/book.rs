@@ -267,8 +267,8 @@ impl<D: BorrowMut<Db>> RiskBook<D> {
         self.db().read(|tx| ops::decisions(tx, filter))
     }
 
-    /// Accepts the live state as it is now, audited ([`ops::reseal_state`]); the new seal row's id.
-    pub fn reseal_state(&mut self, reason: &str, now: DateTime<Utc>) -> Result<i64> {
+    /// Accepts the live state as it is now, audited ([`ops::reseal_state`]); how many rows it sealed.
+    pub fn reseal_state(&mut self, reason: &str, now: DateTime<Utc>) -> Result<usize> {
         self.db().write(|tx| ops::reseal_state(tx, reason, now))
     }
 

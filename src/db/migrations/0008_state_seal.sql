@@ -6,9 +6,9 @@
 -- chained to the last row. The rows already there are copied in id order, with their ids, by the Rust
 -- step (db::seal::anchor_existing_state), which then drops `risk_trades_v7`.
 --
--- `state_seals` (append-only, chained) holds a snapshot of the mutable state — `risk_state`,
--- `strategy_budgets`, the head of `risk_trades`, `paper_cursors` — written by every operation that
--- changes it; the Rust step writes the first one (the state as this migration found it).
+-- `state_seals` (append-only, chained) holds the sealed content of each row of the mutable state —
+-- `risk_state`, `strategy_budgets`, `paper_cursors`, the head of `risk_trades` — one entry per change,
+-- written by the operation that changed it; the Rust step seals every row as this migration found it.
 
 DROP INDEX risk_trades_kind_ts;
 ALTER TABLE risk_trades RENAME TO risk_trades_v7;
@@ -39,10 +39,13 @@ BEGIN SELECT RAISE(ABORT, 'risk_trades is append-only: a new row needs a new id 
 CREATE TABLE state_seals (
     id        INTEGER PRIMARY KEY,
     ts_ms     INTEGER NOT NULL,
-    state     TEXT    NOT NULL,   -- JSON: the snapshot (src/db/seal.rs)
+    tbl       TEXT    NOT NULL,   -- risk_state | strategy_budgets | paper_cursors | risk_trades (its head)
+    key       TEXT    NOT NULL,   -- the row's key (src/db/seal.rs)
+    row       TEXT,               -- JSON: the row's columns as sealed; NULL: the row is gone
     prev_hash TEXT    NOT NULL CHECK (length(prev_hash) = 64),
     hash      TEXT    NOT NULL CHECK (length(hash) = 64)
 ) STRICT;
+CREATE INDEX state_seals_row ON state_seals (tbl, key, id);
 CREATE TRIGGER state_seals_no_update BEFORE UPDATE ON state_seals
 BEGIN SELECT RAISE(ABORT, 'state_seals is append-only: UPDATE is not allowed'); END;
 CREATE TRIGGER state_seals_no_delete BEFORE DELETE ON state_seals

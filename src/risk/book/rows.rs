@@ -92,23 +92,41 @@ pub(super) enum Walk {
 /// The stored row with today's figures rolled to `now`, after the seal check ([`seal::check`]) over the
 /// live state and the `risk_trades` rows `walk` names: every operation that decides on the state
 /// starts here, so a state changed outside flowrex fails it closed.
-pub(super) fn sealed_row(tx: &Transaction<'_>, now: DateTime<Utc>, walk: Walk) -> Result<StateRow> {
+pub(super) fn sealed_row(
+    tx: &Transaction<'_>,
+    now: DateTime<Utc>,
+    walk: Walk,
+    strategy: Option<&str>,
+) -> Result<StateRow> {
+    let rows = sealed_rows(strategy);
     let row = match load_row(tx) {
         Ok(row) => roll_day(row, now),
         Err(e) => {
             // A deleted state row: report it as the tampering it is.
-            seal::check(tx, None)?;
+            seal::check(tx, &rows, None)?;
             return Err(e);
         }
     };
     let from = row.day_started_ms.min(now.timestamp_millis() - HOUR_MS);
-    seal::check(tx, (walk == Walk::Counted).then_some(from))?;
+    seal::check(tx, &rows, (walk == Walk::Counted).then_some(from))?;
     Ok(row)
 }
 
-/// Seals the state as an operation left it ([`seal::reseal`]): the last step of every write.
-pub(super) fn reseal(tx: &Transaction<'_>, now: DateTime<Utc>) -> Result<()> {
-    seal::reseal(tx, now.timestamp_millis())
+/// The sealed rows an operation on `strategy` reads and writes: the state row, the trades' head and the
+/// strategy's budget.
+fn sealed_rows(strategy: Option<&str>) -> Vec<seal::Row<'_>> {
+    let mut rows = vec![seal::Row::RiskState, seal::Row::TradesHead];
+    rows.extend(strategy.map(seal::Row::Budget));
+    rows
+}
+
+/// Seals the rows an operation on `strategy` left ([`seal::reseal`]): the last step of every write.
+pub(super) fn reseal(
+    tx: &Transaction<'_>,
+    now: DateTime<Utc>,
+    strategy: Option<&str>,
+) -> Result<()> {
+    seal::reseal(tx, &sealed_rows(strategy), now.timestamp_millis())
 }
 
 /// Appends a `fill` or `close` row to the `risk_trades` chain.
