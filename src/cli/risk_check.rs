@@ -24,7 +24,9 @@ use flowrex::trade::Side;
 const AFTER_HELP: &str = "\
 Exit codes: 0 approved (or the subcommand succeeded); 1 bad input (a price that is zero, negative, not \
 a number or beyond 1e15, a stop or target on the wrong side, an unknown side), I/O or database error; \
-2 usage error; 3 rejected by a risk rule, or `verify` found the audit log tampered with.
+2 usage error; 3 rejected by a risk rule, or `verify` found the audit log tampered with, or the live \
+state (risk state, budgets, trades, paper cursors) was changed outside flowrex: every check and record \
+refuses it until `reseal --reason TEXT`.
 
 Gate an order from a shell script:
   flowrex risk-check --symbol EURUSD --side long --entry 1.1000 --stop 1.0950 --target 1.1100 \\
@@ -130,9 +132,17 @@ pub enum Action {
         #[arg(long)]
         reason: String,
     },
-    /// Recompute the hash chains of the audit log and check its guards: exit 0 intact, 3 tampered (the
-    /// first bad row is named).
+    /// Recompute the hash chains of the audit log and of the risk trades, check their guards, and compare
+    /// the live state (risk state, budgets, trades, paper cursors) with its seal: exit 0 intact, 3
+    /// tampered (the first bad row, or the changed table, row and field, is named).
     Verify,
+    /// Accept the live state as it is now after `verify` found it changed outside flowrex: seal it again
+    /// (audited in the settings audit with what was found). Until then every check and record refuses.
+    Reseal {
+        /// Why the state as it is now is right (required; recorded with what was found).
+        #[arg(long)]
+        reason: String,
+    },
     /// Re-enable a strategy disabled after consecutive losses, clearing its streak (audited).
     EnableStrategy {
         /// The strategy.
@@ -405,6 +415,18 @@ pub fn run(ctx: &Context, args: RiskCheckArgs) -> Result<Outcome> {
             } else {
                 Outcome::Refused
             })
+        }
+        Some(Action::Reseal { reason }) => {
+            let rows = book.reseal_state(&reason, now)?;
+            if ctx.json {
+                print_json(&serde_json::json!({"resealed": true, "rows": rows}))?;
+            } else {
+                print_text(&format!(
+                    "live state sealed again as it is now ({rows} row(s)); recorded in the settings audit \
+                     as risk.state_seal"
+                ))?;
+            }
+            Ok(Outcome::Done)
         }
         Some(Action::EnableStrategy { name, reason }) => {
             let name = StrategyId::parse("strategy", &name)?;
@@ -746,6 +768,7 @@ fn show_verification(ctx: &Context, v: &Verification) -> Result<()> {
             "intact": v.intact(),
             "first_fault": v.first_fault(),
             "chains": v.chains,
+            "state": v.state,
             "guards": v.guards,
         }));
     }
@@ -764,8 +787,9 @@ fn show_verification(ctx: &Context, v: &Verification) -> Result<()> {
     text.push('\n');
     match v.first_fault() {
         None => text.push_str(
-            "audit log intact: every row matches its hash and chains to the one before; guards in place \
-             (keep the head hashes to detect a later rewrite or removal from the end)",
+            "audit log intact: every row matches its hash and chains to the one before; guards in place; \
+             the live state matches its last seal (keep the head hashes to detect a later rewrite or \
+             removal from the end)",
         ),
         Some(f) => {
             let place = match f.id {
@@ -773,7 +797,8 @@ fn show_verification(ctx: &Context, v: &Verification) -> Result<()> {
                 None => f.table.to_string(),
             };
             text.push_str(&format!("TAMPERED: {place}: {}", f.problem));
-            for g in v.guards.iter().filter(|g| !std::ptr::eq(*g, f)) {
+            let also = v.state.iter().chain(&v.guards);
+            for g in also.filter(|g| !std::ptr::eq(*g, f)) {
                 text.push_str(&format!("\nalso: {}: {}", g.table, g.problem));
             }
         }

@@ -1,12 +1,14 @@
 //! The audit tables of the state database as hash chains ([`super::chain`]): `risk_decisions` (every
 //! check, emergency trip, auto-disable, reset and re-enable) and `settings_audit` (the balance set by hand,
 //! the effective limits when they change). [`verify`] recomputes both chains and checks that the guard
-//! triggers the migrations installed are there, unchanged.
+//! triggers the migrations installed are there, unchanged; it also covers the live state's chains and
+//! seal ([`super::seal`]).
 
 use rusqlite::{Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 
 use super::chain::{Chain, ChainStatus, Fault};
+use super::seal;
 use crate::error::Result;
 
 /// `risk_decisions`, chained over these columns in this order.
@@ -37,6 +39,9 @@ pub struct Verification {
     pub chains: Vec<ChainStatus>,
     /// Guard triggers that are missing or differ from what the migrations installed.
     pub guards: Vec<Fault>,
+    /// How the live state differs from its last seal ([`super::seal::verify_state`]; `None` when it
+    /// does not, or was not compared).
+    pub state: Option<Fault>,
 }
 
 impl Verification {
@@ -45,11 +50,13 @@ impl Verification {
         self.first_fault().is_none()
     }
 
-    /// The first broken row (in the order the chains were verified), else the first guard problem.
+    /// The first broken row (in the order the chains were verified), else the live state's difference
+    /// from its seal, else the first guard problem.
     pub fn first_fault(&self) -> Option<&Fault> {
         self.chains
             .iter()
             .find_map(|c| c.fault.as_ref())
+            .or(self.state.as_ref())
             .or(self.guards.first())
     }
 }
@@ -58,10 +65,15 @@ impl Verification {
 /// so that this module does not depend on the migration list that depends on it.
 pub type InstalledSql = fn(&str) -> Option<&'static str>;
 
-/// Verifies every audit chain and its guard triggers against `installed`. Read-only: run it in a read
-/// transaction for a consistent snapshot.
+/// Verifies every audit chain, the chains of the live state (`risk_trades`, `state_seals`) and their
+/// guard triggers against `installed`, and compares the live state with its last seal. Read-only: run
+/// it in a read transaction for a consistent snapshot.
 pub fn verify(conn: &Connection, installed: InstalledSql) -> Result<Verification> {
-    verify_chains(conn, &CHAINS, installed)
+    let [a, b] = CHAINS;
+    let [c, d] = seal::CHAINS;
+    let mut v = verify_chains(conn, &[a, b, c, d], installed)?;
+    v.state = seal::verify_state(conn)?;
+    Ok(v)
 }
 
 /// Verifies `chains` (each an append-only table with the three guard triggers `<table>_no_update`,
@@ -74,6 +86,7 @@ pub fn verify_chains(
     let mut out = Verification {
         chains: Vec::with_capacity(chains.len()),
         guards: Vec::new(),
+        state: None,
     };
     for &chain in chains {
         out.chains.push(chain.verify(conn)?);
@@ -134,12 +147,18 @@ pub(crate) fn chain_existing_rows(tx: &Transaction<'_>) -> Result<()> {
 mod tests {
     use super::*;
 
-    /// The guard triggers as migration 2 writes them (read from its file, not through the migration list).
+    /// The guard triggers as migrations 2 and 8 write them (read from their files, not through the
+    /// migration list).
     fn installed(name: &str) -> Option<&'static str> {
-        let sql: &'static str = include_str!("migrations/0002_audit_chain.sql");
-        let start = sql.find(&format!("CREATE TRIGGER {name} "))?;
-        let len = sql[start..].find("END;")? + "END".len();
-        Some(&sql[start..start + len])
+        let files: [&'static str; 2] = [
+            include_str!("migrations/0002_audit_chain.sql"),
+            include_str!("migrations/0008_state_seal.sql"),
+        ];
+        files.into_iter().find_map(|sql| {
+            let start = sql.find(&format!("CREATE TRIGGER {name} "))?;
+            let len = sql[start..].find("END;")? + "END".len();
+            Some(&sql[start..start + len])
+        })
     }
     use crate::db::Db;
     use crate::db::chain::GENESIS;

@@ -56,6 +56,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("migrations/0007_agents.sql"),
         after: None,
     },
+    Migration {
+        name: "state_seal",
+        sql: include_str!("migrations/0008_state_seal.sql"),
+        after: Some(super::seal::anchor_existing_state),
+    },
 ];
 
 const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (
@@ -261,17 +266,23 @@ mod tests {
         let v = verify(db.conn(), installed_trigger_sql).unwrap();
         assert!(v.intact(), "{v:?}");
         assert!(v.guards.is_empty());
-        for chain in CHAINS {
+        for chain in CHAINS.into_iter().chain(crate::db::seal::CHAINS) {
             for guard in ["no_update", "no_delete", "append_only"] {
                 assert!(installed_trigger_sql(&format!("{}_{guard}", chain.table)).is_some());
             }
         }
+        // risk_decisions, settings_audit, risk_trades empty; state_seals holds the migration's anchor.
         assert_eq!(
             v.chains
                 .iter()
-                .map(|c| (c.rows, c.head.as_str()))
+                .map(|c| (c.table, c.rows, c.head == GENESIS))
                 .collect::<Vec<_>>(),
-            [(0, GENESIS), (0, GENESIS)]
+            [
+                ("risk_decisions", 0, true),
+                ("settings_audit", 0, true),
+                ("risk_trades", 0, true),
+                ("state_seals", 1, false)
+            ]
         );
     }
 

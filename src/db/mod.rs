@@ -26,6 +26,7 @@ pub mod audit;
 pub mod chain;
 pub mod files;
 pub mod migrations;
+pub mod seal;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -170,6 +171,9 @@ impl Db {
 
     fn configure(&self) -> Result<()> {
         self.conn.busy_timeout(BUSY_TIMEOUT)?;
+        // A gate call alone runs about twenty distinct cached statements (the risk book, the audit and
+        // state-seal chains); rusqlite's default cache of 16 would re-prepare some on every call.
+        self.conn.set_prepared_statement_cache_capacity(64);
         // Switching to WAL needs a moment of exclusive access; the busy handler covers a concurrent opener,
         // and once the file is in WAL mode this is a no-op.
         let mode: String = self

@@ -24,6 +24,7 @@ use super::journal_link::{self, Close};
 use super::order::{Order, OrderEvent, OrderKind, OrderState, Role, TimeInForce};
 use super::risk_link;
 use super::store::{self, AccountRow, Cursor, NewOrder, Progress, next_id, ts_text};
+use crate::db::seal;
 use crate::engine::Sizing;
 use crate::engine::fills;
 use crate::error::{Error, Result};
@@ -497,15 +498,36 @@ impl<'a, 't> Ledger<'a, 't> {
         book.advanced = true;
     }
 
-    /// Writes the cursors that moved. `now_ms` is recorded as their update time.
+    /// Writes the cursors that moved. `now_ms` is recorded as their update time. The cursors are live
+    /// state under the seal (`db::seal`): the seal is checked before they are written — a cursor moved
+    /// outside flowrex fails the transaction, so nothing decided on it is kept — and renewed after.
     pub(crate) fn save_cursors(&mut self, now_ms: i64) -> Result<()> {
+        if !self
+            .markets
+            .iter()
+            .any(|m| m.advanced && m.cursor.is_some())
+        {
+            return Ok(());
+        }
+        // Every loaded market's cursor: the walk over their bars started from them.
+        let rows: Vec<seal::Row<'_>> = self
+            .markets
+            .iter()
+            .map(|m| seal::Row::Cursor(&m.symbol, &m.interval))
+            .collect();
+        seal::check(self.tx, &rows, None)?;
         for m in &mut self.markets {
             if let (true, Some(c)) = (m.advanced, m.cursor) {
                 store::set_cursor(self.tx, &m.symbol, &m.interval, c, now_ms)?;
                 m.advanced = false;
             }
         }
-        Ok(())
+        let rows: Vec<seal::Row<'_>> = self
+            .markets
+            .iter()
+            .map(|m| seal::Row::Cursor(&m.symbol, &m.interval))
+            .collect();
+        seal::reseal(self.tx, &rows, now_ms)
     }
 
     // ---- Order changes -----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Transaction, params};
 use serde::Serialize;
 
+use crate::db::seal;
 use crate::error::{Error, Result};
 use crate::execution::ledger::{Marked, book_name, equity, open_positions, totals};
 use crate::execution::place::open_account;
@@ -455,6 +456,7 @@ pub fn verify(tx: &Transaction<'_>) -> Result<Verification> {
         orders: 0,
         problems: Vec::new(),
     };
+    check_live_state(tx, &mut v)?;
     let Some(a) = store::current_account(tx)? else {
         return Ok(v);
     };
@@ -464,6 +466,21 @@ pub fn verify(tx: &Transaction<'_>) -> Result<Verification> {
     check_orders(tx, a.id, &mut v)?;
     check_positions(tx, a.id, &units, &mut v)?;
     Ok(v)
+}
+
+/// The live state the broker and the risk gate decide on — the cursors, the risk state, budgets and
+/// trades — against its seal, and the chains of `risk_trades` and `state_seals` in full
+/// ([`crate::db::seal`]): a cursor moved outside flowrex would make a run skip or re-decide bars.
+fn check_live_state(tx: &Transaction<'_>, v: &mut Verification) -> Result<()> {
+    for chain in seal::CHAINS {
+        if let Some(f) = chain.verify(tx)?.fault {
+            v.problems.push(f.to_string());
+        }
+    }
+    if let Some(f) = seal::verify_state(tx)? {
+        v.problems.push(f.to_string());
+    }
+    Ok(())
 }
 
 type Units = std::collections::HashMap<i64, f64>;

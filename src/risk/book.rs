@@ -267,6 +267,11 @@ impl<D: BorrowMut<Db>> RiskBook<D> {
         self.db().read(|tx| ops::decisions(tx, filter))
     }
 
+    /// Accepts the live state as it is now, audited ([`ops::reseal_state`]); how many rows it sealed.
+    pub fn reseal_state(&mut self, reason: &str, now: DateTime<Utc>) -> Result<usize> {
+        self.db().write(|tx| ops::reseal_state(tx, reason, now))
+    }
+
     /// Recomputes the audit chains ([`ops::verify_audit`]).
     pub fn verify_audit(&mut self) -> Result<Verification> {
         self.db().read(ops::verify_audit)

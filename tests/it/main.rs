@@ -30,6 +30,7 @@ mod risk_check;
 mod shard_merge;
 mod signals;
 mod slurm;
+mod state_seal;
 mod store;
 mod strategies;
 mod support;

@@ -1088,15 +1088,7 @@ fn hold_with_emergency_in_the_wal(h: &Path) -> flowrex::risk::RiskBook {
     let day1 = chrono::DateTime::parse_from_rfc3339("2026-03-01T12:00:00Z")
         .unwrap()
         .to_utc();
-    book.db()
-        .write(|tx| {
-            tx.execute(
-                "UPDATE risk_state SET open_positions = open_positions + 1 WHERE id = 1",
-                [],
-            )?;
-            Ok(())
-        })
-        .unwrap();
+    book.record_fill("BTCUSD", None, day1).unwrap();
     let (tripped, emergency) = book
         .db()
         .write(|tx| {

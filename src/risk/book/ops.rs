@@ -30,11 +30,12 @@ use rusqlite::{Transaction, params};
 use serde_json::{Value, json};
 
 use super::rows::{
-    Audit, HOUR_MS, all_budgets, audit, budget, count_fills, ensure_budget, load_row, non_empty,
-    note_change, note_limits, roll_day, save_row, state_of, trip, ts_text,
+    Audit, HOUR_MS, Walk, all_budgets, audit, budget, count_fills, ensure_budget, insert_trade,
+    non_empty, note_change, note_limits, reseal, save_row, sealed_row, state_of, trip, ts_text,
 };
 use super::{AuditEntry, AuditKind, Decision, DecisionFilter, RecordOutcome, RiskState};
 use crate::db::audit::Verification;
+use crate::db::seal;
 use crate::error::{Error, Result};
 use crate::risk::amounts::{amount, number_text, positive_amount};
 use crate::risk::limits::Limits;
@@ -53,7 +54,12 @@ pub fn check(
     now: DateTime<Utc>,
 ) -> Result<Decision> {
     trade.validate()?;
-    let mut row = roll_day(load_row(tx)?, now);
+    let mut row = sealed_row(
+        tx,
+        now,
+        Walk::Counted,
+        trade.strategy.as_ref().map(StrategyId::as_str),
+    )?;
     row.check_finite()?;
     let equity = trade.equity.unwrap_or(row.balance);
     if equity.is_nan() || equity <= 0.0 {
@@ -89,6 +95,7 @@ pub fn check(
     let emergency_tripped =
         drawdown_trips(dd, limits) && trip(tx, &mut row, now, equity, limits, "check")?;
     save_row(tx, &row, now)?;
+    reseal(tx, now, trade.strategy.as_ref().map(StrategyId::as_str))?;
     note_limits(tx, now, limits)?;
     let decision_id = audit(
         tx,
@@ -135,16 +142,14 @@ pub fn record_fill(
 ) -> Result<RecordOutcome> {
     let symbol = non_empty("symbol", symbol)?;
     let strategy = strategy.map(StrategyId::as_str);
-    let mut row = roll_day(load_row(tx)?, now);
-    tx.execute(
-            "INSERT INTO risk_trades (ts_ms, ts, kind, symbol, strategy) VALUES (?1, ?2, 'fill', ?3, ?4)",
-            params![now.timestamp_millis(), ts_text(now), symbol, strategy],
-        )?;
+    let mut row = sealed_row(tx, now, Walk::Head, strategy)?;
+    insert_trade(tx, now, "fill", Some(symbol), strategy, None)?;
     if let Some(s) = strategy {
         ensure_budget(tx, s, now)?;
     }
     row.open_positions += 1;
     save_row(tx, &row, now)?;
+    reseal(tx, now, strategy)?;
     Ok(RecordOutcome {
         state: state_of(tx, &row, now)?,
         emergency_tripped: false,
@@ -168,7 +173,7 @@ pub fn record_close(
     let pnl = amount("pnl", pnl)?;
     let symbol = symbol.map(|s| non_empty("symbol", s)).transpose()?;
     let strategy = strategy.map(StrategyId::as_str);
-    let mut row = roll_day(load_row(tx)?, now);
+    let mut row = sealed_row(tx, now, Walk::Head, strategy)?;
     row.check_finite()?;
     if row.open_positions <= 0 {
         return Err(Error::invalid(
@@ -185,10 +190,7 @@ pub fn record_close(
             number_text(balance)
         )));
     }
-    tx.execute(
-            "INSERT INTO risk_trades (ts_ms, ts, kind, symbol, strategy, pnl) VALUES (?1, ?2, 'close', ?3, ?4, ?5)",
-            params![now.timestamp_millis(), ts_text(now), symbol, strategy, pnl],
-        )?;
+    insert_trade(tx, now, "close", symbol, strategy, Some(pnl))?;
     row.open_positions -= 1;
     row.balance = balance;
     row.daily_pnl += pnl;
@@ -237,6 +239,7 @@ pub fn record_close(
             )?;
     }
     save_row(tx, &row, now)?;
+    reseal(tx, now, strategy)?;
     if emergency_tripped || strategy_disabled.is_some() {
         note_limits(tx, now, limits)?;
     }
@@ -249,7 +252,7 @@ pub fn record_close(
 
 /// The risk state at time `now` (today's figures rolled over if a new UTC day has begun).
 pub fn state(tx: &Transaction<'_>, now: DateTime<Utc>) -> Result<RiskState> {
-    let row = roll_day(load_row(tx)?, now);
+    let row = super::rows::roll_day(super::rows::load_row(tx)?, now);
     state_of(tx, &row, now)
 }
 
@@ -265,7 +268,7 @@ pub fn set_balance(
 ) -> Result<RiskState> {
     let balance = positive_amount("balance", balance)?;
     let reason = reason.map(str::trim).filter(|r| !r.is_empty());
-    let mut row = roll_day(load_row(tx)?, now);
+    let mut row = sealed_row(tx, now, Walk::Head, None)?;
     let (old_balance, old_peak) = (row.balance, row.equity_peak);
     row.balance = balance;
     row.equity_peak = balance;
@@ -274,6 +277,7 @@ pub fn set_balance(
         row.daily_pnl = 0.0;
     }
     save_row(tx, &row, now)?;
+    reseal(tx, now, None)?;
     let old = |v: f64| (v != 0.0).then(|| fmt_num(v));
     note_change(
         tx,
@@ -301,7 +305,7 @@ pub fn reset_emergency(
     now: DateTime<Utc>,
 ) -> Result<RiskState> {
     let reason = non_empty("reason", reason)?;
-    let mut row = roll_day(load_row(tx)?, now);
+    let mut row = sealed_row(tx, now, Walk::Head, None)?;
     if !row.emergency {
         return Err(Error::invalid(
             "reset-emergency: no emergency shutdown is active; nothing to reset",
@@ -330,6 +334,7 @@ pub fn reset_emergency(
     row.emergency_reason = None;
     row.emergency_ts = None;
     save_row(tx, &row, now)?;
+    reseal(tx, now, None)?;
     audit(
         tx,
         now,
@@ -346,12 +351,13 @@ pub fn reset_emergency(
 /// only trades from now on count as today's. Audited with `reason`, which is required.
 pub fn reset_daily(tx: &Transaction<'_>, reason: &str, now: DateTime<Utc>) -> Result<RiskState> {
     let reason = non_empty("reason", reason)?;
-    let mut row = roll_day(load_row(tx)?, now);
+    let mut row = sealed_row(tx, now, Walk::Head, None)?;
     let before = state_of(tx, &row, now)?;
     row.day_started_ms = now.timestamp_millis();
     row.day_start_balance = row.balance;
     row.daily_pnl = 0.0;
     save_row(tx, &row, now)?;
+    reseal(tx, now, None)?;
     audit(
         tx,
         now,
@@ -377,6 +383,7 @@ pub fn enable_strategy(
 ) -> Result<StrategyBudget> {
     let name = name.as_str();
     let reason = non_empty("reason", reason)?;
+    sealed_row(tx, now, Walk::Head, Some(name))?;
     let Some(before) = budget(tx, name)? else {
         let known: Vec<String> = all_budgets(tx)?.into_iter().map(|b| b.strategy).collect();
         return Err(Error::invalid(format!(
@@ -393,6 +400,7 @@ pub fn enable_strategy(
                     disabled_ts = NULL, updated_ts = ?2 WHERE strategy = ?1",
         params![name, ts_text(now)],
     )?;
+    reseal(tx, now, Some(name))?;
     audit(
         tx,
         now,
@@ -423,16 +431,18 @@ pub fn disable_strategy(
 ) -> Result<(StrategyBudget, Option<i64>)> {
     let name = name.as_str();
     let reason = non_empty("reason", reason)?;
-    ensure_budget(tx, name, now)?;
-    let before = budget(tx, name)?.expect("budget row exists");
-    if !before.enabled {
-        return Ok((before, None));
+    sealed_row(tx, now, Walk::Head, Some(name))?;
+    let before = budget(tx, name)?;
+    if let Some(b) = before.filter(|b| !b.enabled) {
+        return Ok((b, None));
     }
+    ensure_budget(tx, name, now)?;
     tx.execute(
         "UPDATE strategy_budgets SET enabled = 0, disabled_reason = ?2, disabled_ts = ?3, updated_ts = ?3
          WHERE strategy = ?1",
         params![name, reason, ts_text(now)],
     )?;
+    reseal(tx, now, Some(name))?;
     let id = audit(
         tx,
         now,
@@ -444,6 +454,30 @@ pub fn disable_strategy(
         },
     )?;
     Ok((budget(tx, name)?.expect("budget row exists"), Some(id)))
+}
+
+/// Accepts the live state as it is now after it was found changed outside flowrex (`verify` names the
+/// change): seals it again and records, in `settings_audit` as `risk.state_seal`, what was found (the
+/// old value), the new seal row and `reason`, which is required. Refused when the state matches its
+/// seal. Returns how many rows it sealed again. It cannot mend a broken `risk_trades` chain: while a broken row is among the rows the counters
+/// read, the gate stays closed.
+pub fn reseal_state(tx: &Transaction<'_>, reason: &str, now: DateTime<Utc>) -> Result<usize> {
+    let reason = non_empty("reason", reason)?;
+    let Some(found) = seal::verify_state(tx)? else {
+        return Err(Error::invalid(
+            "reseal: the live state matches its seal; nothing to reseal",
+        ));
+    };
+    let n = seal::seal_all(tx, now.timestamp_millis())?;
+    note_change(
+        tx,
+        now,
+        "risk.state_seal",
+        Some(found.to_string()),
+        &format!("{n} row(s) sealed again"),
+        Some(reason),
+    )?;
+    Ok(n)
 }
 
 /// Recomputes the audit chains and checks their guard triggers ([`crate::db::audit::verify`]).

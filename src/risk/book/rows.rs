@@ -7,7 +7,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use serde_json::{Value, json};
 
 use super::{AuditKind, RiskState};
-use crate::db::audit;
+use crate::db::{audit, seal};
 use crate::error::{Error, Result};
 use crate::risk::limits::Limits;
 use crate::risk::validator::{StrategyBudget, drawdown_share, fmt_num};
@@ -76,6 +76,80 @@ pub(super) fn load_row(tx: &Transaction<'_>) -> Result<StateRow> {
             })
         },
     )?)
+}
+
+/// Which `risk_trades` rows [`sealed_row`] re-hashes besides the last one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Walk {
+    /// The rows the trade counters read (from the day's start or the hour's, whichever is earlier):
+    /// for the check, which decides on the counts.
+    Counted,
+    /// Only the last row: for the records, resets and re-enables, which do not read the counts (the
+    /// next check and `verify` re-hash the rest).
+    Head,
+}
+
+/// The stored row with today's figures rolled to `now`, after the seal check ([`seal::check`]) over the
+/// live state and the `risk_trades` rows `walk` names: every operation that decides on the state
+/// starts here, so a state changed outside flowrex fails it closed.
+pub(super) fn sealed_row(
+    tx: &Transaction<'_>,
+    now: DateTime<Utc>,
+    walk: Walk,
+    strategy: Option<&str>,
+) -> Result<StateRow> {
+    let rows = sealed_rows(strategy);
+    let row = match load_row(tx) {
+        Ok(row) => roll_day(row, now),
+        Err(e) => {
+            // A deleted state row: report it as the tampering it is.
+            seal::check(tx, &rows, None)?;
+            return Err(e);
+        }
+    };
+    let from = row.day_started_ms.min(now.timestamp_millis() - HOUR_MS);
+    seal::check(tx, &rows, (walk == Walk::Counted).then_some(from))?;
+    Ok(row)
+}
+
+/// The sealed rows an operation on `strategy` reads and writes: the state row, the trades' head and the
+/// strategy's budget.
+fn sealed_rows(strategy: Option<&str>) -> Vec<seal::Row<'_>> {
+    let mut rows = vec![seal::Row::RiskState, seal::Row::TradesHead];
+    rows.extend(strategy.map(seal::Row::Budget));
+    rows
+}
+
+/// Seals the rows an operation on `strategy` left ([`seal::reseal`]): the last step of every write.
+pub(super) fn reseal(
+    tx: &Transaction<'_>,
+    now: DateTime<Utc>,
+    strategy: Option<&str>,
+) -> Result<()> {
+    seal::reseal(tx, &sealed_rows(strategy), now.timestamp_millis())
+}
+
+/// Appends a `fill` or `close` row to the `risk_trades` chain.
+pub(super) fn insert_trade(
+    tx: &Transaction<'_>,
+    now: DateTime<Utc>,
+    kind: &str,
+    symbol: Option<&str>,
+    strategy: Option<&str>,
+    pnl: Option<f64>,
+) -> Result<()> {
+    seal::RISK_TRADES.append(
+        tx,
+        &[
+            now.timestamp_millis().into(),
+            ts_text(now).into(),
+            text(kind),
+            symbol.map(text).unwrap_or(SqlValue::Null),
+            strategy.map(text).unwrap_or(SqlValue::Null),
+            pnl.map_or(SqlValue::Null, SqlValue::Real),
+        ],
+    )?;
+    Ok(())
 }
 
 /// Starts a new day's figures when `now` is on a later UTC day than the stored one.
