@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # CI regression gate: every playbook in playbooks/ must reproduce its stored metrics (1e-9 relative)
 # on the data it names. A drift or a changed data hash makes `backtest --check` exit 3 and prints
-# what moved; this script runs them all and fails if any failed.
+# what moved; this script runs them all and fails if any failed. It exits with the worst exit code
+# of the checks (3 drift, 2 usage, 1 error), and 1 when there is no playbook to check: a gate that
+# checked nothing (a wrong folder, a missing artifact) must not pass.
 #
 #   examples/ci-regression.sh                  # in CI, after `cargo build --release`
 #   TOLERANCE=1e-6 examples/ci-regression.sh   # looser gate
@@ -31,8 +33,11 @@ for pb in playbooks/*.toml; do
   else
     code=$?
     echo "::error file=$pb::regression check failed (exit $code)"
-    status=1
+    [ "$code" -gt "$status" ] && status=$code
   fi
 done
-[ "$checked" -gt 0 ] || echo "no playbooks in $PWD/playbooks: nothing to check" >&2
+if [ "$checked" -eq 0 ]; then
+  echo "::error::no playbooks in $PWD/playbooks: nothing was checked" >&2
+  exit 1
+fi
 exit $status

@@ -113,6 +113,13 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
         Some((path, pb)) => RunSpec::from_playbook_file(pb, path)?,
         None => run_spec(&args.target, &args.params, &args.settings)?,
     };
+    if let (Some((path, _)), true) = (&playbook, args.check)
+        && let Some(why) = flowrex::playbook::not_as_written(path)?
+    {
+        return Err(Error::CheckFailed(format!(
+            "{why}: --check compares with what a search wrote; write it again with `flowrex optimize`"
+        )));
+    }
     let home = ctx.home()?;
     let outputs = param_inputs(OutputPlan::new(&home), &spec.params)
         .inputs("--playbook", &args.playbook)
@@ -121,10 +128,17 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
         .add_opt("--report", args.report.as_deref())?
         .open()?;
     let candles = spec.load(&home.store())?;
-    let data_change = playbook.as_ref().and_then(|(path, pb)| {
-        DataChange::between(pb, &spec.data.symbol, spec.data.interval, &candles)
-            .map(|change| (change, *path))
-    });
+    let data_change = match &playbook {
+        Some((path, pb)) => {
+            let (symbol, interval) = (&spec.data.symbol, spec.data.interval);
+            match DataChange::between(pb, symbol, interval, &candles) {
+                Some(change) => Some((change, *path)),
+                None => DataChange::of_walk(pb, symbol, interval, &home.store())?
+                    .map(|change| (change, *path)),
+            }
+        }
+        None => None,
+    };
     if let Some((change, path)) = &data_change {
         if args.check && !args.ignore_data_hash {
             if ctx.json {

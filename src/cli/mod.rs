@@ -63,11 +63,10 @@ impl Outcome {
 }
 
 /// The exit code of a run: the outcome's, or the error's (1 error, 2 usage, 3 a check said no). A
-/// closed stdout pipe (`flowrex … | head`) is a quiet success.
+/// closed stdout pipe (`flowrex … | head`) changes neither ([`output::print_text`] drops the rest).
 pub fn exit_code(result: &Result<Outcome>) -> i32 {
     match result {
         Ok(outcome) => outcome.exit_code(),
-        Err(e) if output::is_closed_pipe(e) => 0,
         Err(e) => e.exit_code(),
     }
 }

@@ -907,6 +907,14 @@ fn merge(ctx: &Context, m: MergeArgs) -> Result<Outcome> {
         .iter()
         .map(|p| ShardPart::load(p))
         .collect::<Result<Vec<_>>>()?;
+    for part in &m.parts {
+        if let Some(why) = flowrex::playbook::not_as_written(part)? {
+            return Err(Error::invalid(format!(
+                "optimize merge: {why}; the merged playbook would sign its values as a search's \
+                 (re-run that shard)"
+            )));
+        }
+    }
     if !m.allow_partial {
         merge_results::refuse_unfinished(&shards)?;
     }

@@ -1,45 +1,53 @@
-//! Writing results to stdout: tables for people, one JSON document for programs, and recognizing a
-//! reader that closed the pipe (`flowrex … | head`), which `main` treats as a quiet success.
+//! Writing results to stdout: tables for people, one JSON document for programs, and a reader that
+//! closed the pipe (`flowrex … | head`): the rest of the output is dropped quietly and the command
+//! ends with its own exit code (a failed `--check | grep -q …` still exits 3).
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Serialize;
 
 use super::table_fit::Cells;
 use flowrex::error::{Error, Result};
 
-/// Where a closed stdout pipe is reported from (see [`is_closed_pipe`]).
+/// Where a failed write to stdout is reported from.
 const STDOUT: &str = "<stdout>";
 
-/// Writes `text` (plus a newline) to stdout. A closed pipe is an error that [`is_closed_pipe`]
-/// recognizes, so `main` ends quietly with success.
+/// Set once stdout's reader has gone away: later output is dropped.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Writes `text` (plus a newline) to stdout. A closed pipe is not an error: the output is dropped
+/// and the command goes on to its own outcome (before, the closed pipe ended the command as a
+/// success and a failed check behind `| head` exited 0).
 pub fn print_text(text: &str) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    let res = out
-        .write_all(text.as_bytes())
-        .and_then(|_| {
-            if text.ends_with('\n') {
-                Ok(())
-            } else {
-                out.write_all(b"\n")
-            }
-        })
-        .and_then(|_| out.flush());
-    res.map_err(|e| Error::io(STDOUT, e))
+    write_stdout(|out| {
+        out.write_all(text.as_bytes())?;
+        if !text.ends_with('\n') {
+            out.write_all(b"\n")?;
+        }
+        Ok(())
+    })
 }
 
 /// Writes `bytes` as they are to stdout (a generated script or man page).
 pub fn print_bytes(bytes: &[u8]) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    out.write_all(bytes)
-        .and_then(|_| out.flush())
-        .map_err(|e| Error::io(STDOUT, e))
+    write_stdout(|out| out.write_all(bytes))
 }
 
-/// True when `e` is stdout's reader having gone away (`flowrex … | head`).
-pub fn is_closed_pipe(e: &Error) -> bool {
-    matches!(e, Error::Io { path, source }
-        if path.as_os_str() == STDOUT && source.kind() == std::io::ErrorKind::BrokenPipe)
+fn write_stdout(
+    write: impl FnOnce(&mut std::io::StdoutLock<'static>) -> std::io::Result<()>,
+) -> Result<()> {
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    let mut out = std::io::stdout().lock();
+    match write(&mut out).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            STDOUT_CLOSED.store(true, Ordering::Relaxed);
+            Ok(())
+        }
+        res => res.map_err(|e| Error::io(STDOUT, e)),
+    }
 }
 
 /// Writes `value` as one pretty JSON document to stdout.

@@ -6,7 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use super::{GateVerdict, Playbook, Table};
-use crate::candles::{Candles, Interval};
+use crate::candles::time::TimeRange;
+use crate::candles::{Candles, Interval, Store};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::metrics::fields::{self, MetricValue};
@@ -109,6 +110,9 @@ pub struct DataChange {
     pub stored_sha256: String,
     /// The playbook's `[market] bars`.
     pub stored_bars: u64,
+    /// Which data: `data` (`[market]`'s range) or `walk-forward data` (`[walk_forward]`'s whole
+    /// range, every train and test window).
+    pub scope: &'static str,
 }
 
 impl DataChange {
@@ -128,16 +132,57 @@ impl DataChange {
             bars: candles.len(),
             stored_sha256: pb.market.data_sha256.clone(),
             stored_bars: pb.market.bars,
+            scope: "data",
         })
+    }
+
+    /// For a walk-forward playbook, how its whole walk's bars in `store` now (`[walk_forward]
+    /// start..=end`) differ from `[walk_forward] data_sha256`: `[market]` holds only the last train
+    /// window, so a bar changed in an earlier window shows only here. `None` without
+    /// `[walk_forward]` or when the hash matches.
+    pub fn of_walk(
+        pb: &Playbook,
+        symbol: &str,
+        interval: Interval,
+        store: &Store,
+    ) -> Result<Option<DataChange>> {
+        let Some(wf) = &pb.walk_forward else {
+            return Ok(None);
+        };
+        let bound = |key: &str, text: &str| {
+            chrono::DateTime::parse_from_rfc3339(text)
+                .map(|t| t.timestamp_millis())
+                .map_err(|e| {
+                    Error::invalid(format!(
+                        "[walk_forward] {key} `{text}`: not an RFC 3339 time ({e})"
+                    ))
+                })
+        };
+        let range = TimeRange {
+            start: Some(bound("start", &wf.start)?),
+            end: Some(bound("end", &wf.end)?),
+        };
+        let candles = store.load(symbol, interval, &range)?;
+        let sha256 = candles.sha256();
+        Ok((sha256 != wf.data_sha256).then(|| DataChange {
+            symbol: symbol.to_string(),
+            interval,
+            sha256,
+            bars: candles.len(),
+            stored_sha256: wf.data_sha256.clone(),
+            stored_bars: wf.bars,
+            scope: "walk-forward data",
+        }))
     }
 
     /// One line naming the playbook file `origin`, both hashes (12 digits) and bar counts.
     pub fn message(&self, origin: &Path) -> String {
         format!(
-            "{}: the {} {} data changed: sha256 {} of {} bars, the playbook has {} of {} bars",
+            "{}: the {} {} {} changed: sha256 {} of {} bars, the playbook has {} of {} bars",
             origin.display(),
             self.symbol,
             self.interval,
+            self.scope,
             self.sha256.get(..12).unwrap_or(&self.sha256),
             self.bars,
             self.stored_sha256.get(..12).unwrap_or(&self.stored_sha256),
@@ -318,6 +363,26 @@ impl CheckReport {
     }
 }
 
+/// Why the playbook file at `path` does not hold the values flowrex wrote — edited by hand since
+/// (its `content_sha256` differs) or unsigned (none recorded) — as `{path}: {why}`; `None` when it
+/// is as written. `--check` refuses such a file (a deleted gate verdict, a loosened limit or a
+/// stored metric typed in would pass the gate), and `optimize merge` too (the merged playbook would
+/// sign the edit).
+pub fn not_as_written(path: &Path) -> Result<Option<String>> {
+    let why = match super::Provenance::of_file(path)? {
+        super::Provenance::AsWritten => return Ok(None),
+        super::Provenance::Unsigned => {
+            "has no content_sha256 (written by hand or by an older flowrex)".to_string()
+        }
+        super::Provenance::Edited { recorded, actual } => format!(
+            "was edited since flowrex wrote it (content sha256 {} recorded, {} now)",
+            recorded.get(..12).unwrap_or(&recorded),
+            actual.get(..12).unwrap_or(&actual)
+        ),
+    };
+    Ok(Some(format!("{}: {why}", path.display())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -367,6 +432,7 @@ mod tests {
             bars: 2148,
             stored_sha256: "abc".into(),
             stored_bars: 2000,
+            scope: "data",
         };
         let origin = Path::new("pb.toml");
         // Hashes are cut to 12 digits; a stored hash shorter than that is shown whole.

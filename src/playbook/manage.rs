@@ -110,6 +110,11 @@ pub fn data_state(pb: &Playbook, store: &Store, origin: &Path) -> DataState {
     if let Some(change) = super::DataChange::between(pb, &pb.market.symbol, interval, &candles) {
         return DataState::Changed(change.message(origin));
     }
+    match super::DataChange::of_walk(pb, &pb.market.symbol, interval, store) {
+        Ok(Some(change)) => return DataState::Changed(change.message(origin)),
+        Ok(None) => {}
+        Err(e) => return DataState::Missing(e.to_string()),
+    }
     match FileChange::between(pb).first() {
         Some(change) => DataState::Changed(change.message(origin)),
         None => DataState::Same,

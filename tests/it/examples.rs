@@ -71,8 +71,10 @@ fn ci_regression_takes_a_command_name_or_a_path() {
     let drifted = text.replacen("\nnum_trades = ", "\nnum_trades = 1", 1);
     assert_ne!(drifted, text);
     std::fs::write(&out, drifted).unwrap();
+    crate::support::resign(&out);
+    // The script exits with the check's code: 3, a drift.
     let o = ci_regression(h, "flowrex");
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(3));
     assert!(
         String::from_utf8_lossy(&o.stdout)
             .contains("::error file=playbooks/goog.toml::regression check failed (exit 3)"),

@@ -327,6 +327,7 @@ fn json_check_on_changed_data_prints_the_verdict_document() {
     t["market"]["data_sha256"] = toml::Value::String("0".repeat(64));
     let moved = dir.path().join("moved.toml");
     std::fs::write(&moved, toml::to_string(&t).unwrap()).unwrap();
+    crate::support::resign(&moved);
 
     let out = run(
         h,

@@ -11,6 +11,7 @@ mod csv_options;
 mod examples;
 mod exports;
 mod fetch_providers;
+mod gate_review;
 mod home;
 mod journal;
 mod limits;

@@ -603,6 +603,16 @@ fn check_passes_fresh_and_fails_on_edits_and_changed_data() {
     t["metrics"]["sharpe"] = toml::Value::Float(sharpe * (1.0 + 1e-6));
     let edited = dir.path().join("edited.toml");
     std::fs::write(&edited, toml::to_string(&t).unwrap()).unwrap();
+    // Edited by hand: refused as such (a typed-in metric is not a search's).
+    let res = flowrex(&["backtest", "--playbook", p(&edited), "--check"]);
+    assert_eq!(res.status.code(), Some(3));
+    assert!(
+        stderr(&res).contains("edited.toml: was edited since flowrex wrote it"),
+        "{}",
+        stderr(&res)
+    );
+    // Signed (as a build computing another Sharpe would write it): the metric drifts.
+    crate::support::resign(&edited);
     let res = flowrex(&["backtest", "--playbook", p(&edited), "--check"]);
     assert_eq!(res.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&res.stdout).contains("sharpe"));
@@ -626,6 +636,7 @@ fn check_passes_fresh_and_fails_on_edits_and_changed_data() {
     t["market"]["data_sha256"] = toml::Value::String("0".repeat(64));
     let moved = dir.path().join("moved.toml");
     std::fs::write(&moved, toml::to_string(&t).unwrap()).unwrap();
+    crate::support::resign(&moved);
     let res = flowrex(&["backtest", "--playbook", p(&moved), "--check"]);
     assert_eq!(res.status.code(), Some(3));
     assert!(stderr(&res).contains("data changed"), "{}", stderr(&res));

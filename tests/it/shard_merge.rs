@@ -100,6 +100,7 @@ fn edit(path: &Path, key: &str, value: &str) {
         .find(|l| l.starts_with(&prefix))
         .unwrap_or_else(|| panic!("no {key} in {}", path.display()));
     std::fs::write(path, text.replacen(line, &format!("{prefix}{value}"), 1)).unwrap();
+    crate::support::resign(path);
 }
 
 /// Neither merged output exists.
@@ -189,6 +190,15 @@ fn an_interrupted_shard_is_refused_by_name_unless_partial_merges_are_allowed() {
         .unwrap()
         .retain(|t| kept.contains(&(t["candidate"].as_integer().unwrap() as u64)));
     std::fs::write(&parts[1], toml::to_string(&pb).unwrap()).unwrap();
+    // Edited by hand, the shard is refused as such, whatever it says.
+    let out = merge(h, &parts, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_of(&out).contains("s-2.toml: was edited since flowrex wrote it"),
+        "{}",
+        stderr_of(&out)
+    );
+    crate::support::resign(&parts[1]);
     let out = merge(h, &parts, &[]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr_of(&out);

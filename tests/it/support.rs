@@ -109,6 +109,17 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// Writes `text` to `dir/name` and returns the path.
+/// Signs a playbook a test edited as flowrex signs what it writes (`content_sha256` anew): it then
+/// stands for a playbook written by another build or on other data, not an edit by hand (which
+/// `backtest --check` and `optimize merge` refuse).
+pub fn resign(path: &Path) {
+    let text = std::fs::read_to_string(path).unwrap();
+    flowrex::playbook::Playbook::from_toml(&text, &path.display().to_string())
+        .unwrap()
+        .save(path)
+        .unwrap();
+}
+
 pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();

@@ -563,6 +563,7 @@ fn backtest_check_recomputes_validation_and_judges_the_stored_gates() {
     t["validation"]["dsr"] = toml::Value::Float(dsr * 0.9);
     let edited = h.join("edited.toml");
     std::fs::write(&edited, toml::to_string(&t).unwrap()).unwrap();
+    crate::support::resign(&edited);
     let (code, err) = check(&edited);
     assert_eq!(code, 3);
     assert!(err.contains("validation.dsr"), "{err}");
@@ -570,6 +571,7 @@ fn backtest_check_recomputes_validation_and_judges_the_stored_gates() {
     let mut t: toml::Table = toml::from_str(&text).unwrap();
     t["validation"]["gates"][1]["limit"] = toml::Value::Float(1.0);
     std::fs::write(&edited, toml::to_string(&t).unwrap()).unwrap();
+    crate::support::resign(&edited);
     let (code, err) = check(&edited);
     assert_eq!(code, 3);
     assert!(err.contains("gate failed: dsr"), "{err}");

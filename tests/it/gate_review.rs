@@ -1,0 +1,176 @@
+//! The CI gate under an adversarial review (2026-11-30): `backtest --playbook P --check` judges a
+//! walk-forward playbook on its whole walk's data, keeps its exit code when stdout's reader has
+//! gone, refuses a playbook that is not as flowrex wrote it; `examples/ci-regression.sh` fails when
+//! it checked nothing. Each of these passed (exit 0) before.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::support::{BIN, bundled_home, flowrex, load, p, repo, stderr_of, stdout_ok, write};
+
+/// A walk-forward search on GOOG 1d (500-bar train, 250-bar test windows) written to `out`.
+fn walk_forward_playbook(home: &Path, out: &Path) {
+    stdout_ok(
+        &flowrex(home)
+            .args([
+                "--quiet",
+                "optimize",
+                "--strategy",
+                "sma_cross",
+                "--symbol",
+                "GOOG",
+            ])
+            .args([
+                "--interval",
+                "1d",
+                "--param",
+                "fast=5..15:5",
+                "--param",
+                "slow=20..40:10",
+            ])
+            .args([
+                "--walk-forward",
+                "--train",
+                "500",
+                "--test",
+                "250",
+                "--out",
+                p(out),
+            ])
+            .output()
+            .unwrap(),
+    );
+}
+
+fn check(home: &Path, pb: &Path) -> std::process::Output {
+    flowrex(home)
+        .args(["backtest", "--playbook", p(pb), "--check"])
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_bar_changed_in_an_early_walk_forward_window_fails_the_check() {
+    let home = bundled_home();
+    let h = home.path();
+    let pb = h.join("wf.toml");
+    walk_forward_playbook(h, &pb);
+    assert_eq!(
+        check(h, &pb).status.code(),
+        Some(0),
+        "{}",
+        stderr_of(&check(h, &pb))
+    );
+    // Bar 10 of 2148 lies in the first train window; [market] holds only the last one (bars
+    // 1648..2148), so its hash cannot see the change. The close moves to the bar's open (still
+    // inside its range).
+    let c = load(h, "GOOG", "1d");
+    let k = 10;
+    assert_ne!(c.close[k], c.open[k]);
+    let day = chrono::DateTime::from_timestamp_millis(c.ts[k])
+        .unwrap()
+        .format("%Y-%m-%d");
+    let csv = format!(
+        "date,open,high,low,close,volume\n{day},{},{},{},{},{}\n",
+        c.open[k], c.high[k], c.low[k], c.open[k], c.volume[k]
+    );
+    let file = write(h, "one.csv", &csv);
+    stdout_ok(
+        &flowrex(h)
+            .args(["--quiet", "fetch", "--provider", "csv", "--symbol", "GOOG"])
+            .args(["--interval", "1d", "--replace", "--file", p(&file)])
+            .output()
+            .unwrap(),
+    );
+    let out = check(h, &pb);
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("the GOOG 1d walk-forward data changed"),
+        "{err}"
+    );
+    assert!(err.contains("2148 bars"), "{err}");
+}
+
+#[test]
+fn a_failed_check_exits_3_even_when_stdout_is_closed() {
+    let home = bundled_home();
+    let h = home.path();
+    // The bundled playbook on other data: `--json` prints the verdict to stdout, then exits 3.
+    let pb = h.join("wf.toml");
+    walk_forward_playbook(h, &pb);
+    let text = std::fs::read_to_string(&pb).unwrap();
+    let mut t: toml::Table = toml::from_str(&text).unwrap();
+    t["market"]["data_sha256"] = toml::Value::String("0".repeat(64));
+    std::fs::write(&pb, toml::to_string(&t).unwrap()).unwrap();
+    crate::support::resign(&pb);
+    let mut child = Command::new(BIN)
+        .args([
+            "--home",
+            p(h),
+            "--json",
+            "backtest",
+            "--playbook",
+            p(&pb),
+            "--check",
+        ])
+        .env_remove("FLOWREX_HOME")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The reader goes away before the process writes (it loads and runs first).
+    drop(child.stdout.take());
+    assert_eq!(child.wait().unwrap().code(), Some(3));
+}
+
+#[test]
+fn check_refuses_a_playbook_without_its_content_hash() {
+    let home = bundled_home();
+    let h = home.path();
+    let text = std::fs::read_to_string(repo().join("playbooks/goog_sma_cross.toml")).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("content_sha256 = "))
+        .expect("the bundled playbook is signed");
+    let unsigned = write(
+        h,
+        "unsigned.toml",
+        &text.replacen(&format!("{line}\n"), "", 1),
+    );
+    let out = check(h, &unsigned);
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("unsigned.toml: has no content_sha256"),
+        "{err}"
+    );
+    // As written, the same playbook passes.
+    let signed = write(h, "signed.toml", &text);
+    assert_eq!(
+        check(h, &signed).status.code(),
+        Some(0),
+        "{}",
+        stderr_of(&check(h, &signed))
+    );
+}
+
+#[test]
+fn ci_regression_fails_when_there_is_nothing_to_check() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    std::fs::create_dir_all(h.join("examples")).unwrap();
+    std::fs::copy(
+        repo().join("examples/ci-regression.sh"),
+        h.join("examples/ci-regression.sh"),
+    )
+    .unwrap();
+    let o = Command::new("bash")
+        .arg(h.join("examples/ci-regression.sh"))
+        .env("FLOWREX", BIN)
+        .env_remove("FLOWREX_HOME")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("nothing was checked"));
+}
