@@ -478,6 +478,7 @@ fn search(ctx: &Context, args: OptimizeArgs, written_to: &mut Option<PathBuf>) -
     let symbol = args.target.symbol()?.to_string();
     let interval = args.target.interval()?;
     let (settings, plan, config) = settings_of(&args, strategy)?;
+    parquet_named(args.results.as_deref())?;
     let feasible = optimize::check_space(&settings)?;
     let data = args.settings.data(&symbol, interval)?;
     let home = ctx.home()?;
@@ -588,6 +589,24 @@ fn settings_of(
         cache_mb: args.cache_mb.unwrap_or(DEFAULT_BUDGET_MB),
     };
     Ok((settings, plan, config))
+}
+
+/// `--results` is written as Parquet: a name ending in anything but `.parquet` (`x.csv`) is a usage
+/// error rather than Parquet bytes under a misleading name.
+fn parquet_named(results: Option<&Path>) -> Result<()> {
+    let Some(path) = results else {
+        return Ok(());
+    };
+    let parquet = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
+    if parquet {
+        return Ok(());
+    }
+    Err(Error::usage(format!(
+        "--results {}: the results file is Parquet; name it *.parquet",
+        path.display()
+    )))
 }
 
 /// `playbooks/<symbol>_<interval>_<strategy>[.shard-K-of-N].toml` in the home.
@@ -897,6 +916,7 @@ fn with_results_entry(mut pb: Playbook, out: &Path, results: Option<&Path>) -> P
 }
 
 fn merge(ctx: &Context, m: MergeArgs) -> Result<Outcome> {
+    parquet_named(m.results.as_deref())?;
     let outputs = OutputPlan::new(&flowrex::home::Home::layout(&ctx.home_path))
         .inputs("PART.toml", &m.parts)
         .add("--out", &m.out)?

@@ -125,6 +125,17 @@ pub fn check_space(settings: &Settings) -> Result<u64> {
             }
         )));
     }
+    let exact = matches!(feasibility, Feasible::Exact(_));
+    if exact && !settings.shard.is_all() && settings.method.planned(feasible, settings.shard) == 0 {
+        // Grid and random shards take every N-th candidate: with fewer than K candidates shard K
+        // would have none, and its failed run would block the merge of all N for good.
+        let shard = settings.shard;
+        return Err(Error::usage(format!(
+            "--shard {}/{}: the search has {feasible} candidate(s), so shard {} would evaluate none; \
+             use at most {feasible} shards",
+            shard.k, shard.n, shard.k
+        )));
+    }
     Ok(feasible)
 }
 

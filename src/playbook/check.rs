@@ -56,11 +56,12 @@ pub fn compare_metrics(stored: &Table, fresh: &Metrics, tolerance: f64) -> Vec<D
 /// `tolerance` when it can be a relative tolerance (a number ≥ 0), else the usage error naming
 /// `--tolerance` (a negative or NaN one used to pass every check it was given).
 pub fn check_tolerance(tolerance: f64) -> Result<f64> {
-    if tolerance >= 0.0 {
+    // `inf` would pass every real-valued metric: a gate that checks nothing.
+    if tolerance >= 0.0 && tolerance.is_finite() {
         Ok(tolerance)
     } else {
         Err(Error::usage(format!(
-            "--tolerance {tolerance}: must be a number of at least 0, e.g. 1e-9"
+            "--tolerance {tolerance}: must be a finite number of at least 0, e.g. 1e-9"
         )))
     }
 }

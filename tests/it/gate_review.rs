@@ -174,3 +174,65 @@ fn ci_regression_fails_when_there_is_nothing_to_check() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("nothing was checked"));
 }
+
+#[test]
+fn an_empty_shard_a_non_parquet_results_name_and_an_infinite_tolerance_are_usage_errors() {
+    let home = bundled_home();
+    let h = home.path();
+    let grid = [
+        "optimize",
+        "--strategy",
+        "sma_cross",
+        "--symbol",
+        "GOOG",
+        "--interval",
+        "1d",
+        "--param",
+        "fast=5..15:5",
+        "--param",
+        "slow=20..40:10",
+    ];
+    // 3 × 3 = 9 candidates: shard 10 of 12 would have none (its failed run blocked every merge).
+    let (out, res) = (h.join("s.toml"), h.join("s.parquet"));
+    let o = flowrex(h)
+        .args(grid)
+        .args(["--shard", "10/12", "--out", p(&out), "--results", p(&res)])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr_of(&o));
+    assert!(
+        stderr_of(&o).contains("the search has 9 candidate(s), so shard 10 would evaluate none")
+    );
+    assert!(!out.exists() && !res.exists());
+    // Shard 9 of 12 has one.
+    let o = flowrex(h)
+        .args(grid)
+        .args(["--shard", "9/12", "--out", p(&out), "--results", p(&res)])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr_of(&o));
+    // --results is Parquet: a .csv name is refused before anything is written.
+    let csv = h.join("r.csv");
+    let o = flowrex(h)
+        .args(grid)
+        .args(["--results", p(&csv)])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr_of(&o));
+    assert!(stderr_of(&o).contains("the results file is Parquet"));
+    assert!(!csv.exists());
+    // --tolerance inf would pass every real-valued metric.
+    let pb = repo().join("playbooks/goog_sma_cross.toml");
+    let o = flowrex(h)
+        .args([
+            "backtest",
+            "--playbook",
+            p(&pb),
+            "--check",
+            "--tolerance",
+            "inf",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr_of(&o));
+}

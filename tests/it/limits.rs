@@ -266,14 +266,14 @@ fn meaningless_settings_are_usage_errors() {
                 &["backtest", "--playbook", pb_s, "--check"],
                 &["--tolerance=-1"],
             ),
-            "--tolerance -1: must be a number of at least 0",
+            "--tolerance -1: must be a finite number of at least 0",
         ),
         (
             with(
                 &["backtest", "--playbook", pb_s, "--check"],
                 &["--tolerance", "NaN"],
             ),
-            "--tolerance NaN: must be a number of at least 0",
+            "--tolerance NaN: must be a finite number of at least 0",
         ),
         (
             with(
