@@ -38,24 +38,7 @@ fn forward_test_home() -> tempfile::TempDir {
     );
     let steps: [&[&str]; 5] = [
         &["paper-trade", "mode", "autonomous", "--reason", "test"],
-        &[
-            "paper-trade",
-            "order",
-            "--symbol",
-            "GOOG",
-            "--interval",
-            "1d",
-            "--side",
-            "long",
-            "--units",
-            "0.25",
-            "--stop-loss",
-            "350",
-            "--take-profit",
-            "1800",
-            "--now",
-            "2012-07-03",
-        ],
+        &crate::support::PAPER_GOOG_ORDER,
         &["paper-trade", "process", "--now", "2012-10-19"],
         &[
             "paper-trade",

@@ -235,27 +235,7 @@ fn paper_home() -> tempfile::TempDir {
         h,
         &["paper-trade", "mode", "autonomous", "--reason", "test"],
     );
-    ok(
-        h,
-        &[
-            "paper-trade",
-            "order",
-            "--symbol",
-            "GOOG",
-            "--interval",
-            "1d",
-            "--side",
-            "long",
-            "--units",
-            "0.25",
-            "--stop-loss",
-            "350",
-            "--take-profit",
-            "1800",
-            "--now",
-            "2012-07-03",
-        ],
-    );
+    ok(h, &crate::support::PAPER_GOOG_ORDER);
     ok(h, &["paper-trade", "process", "--now", "2012-10-19"]);
     ok(h, &["paper-trade", "account", "--verify"]);
     home

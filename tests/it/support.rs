@@ -120,6 +120,26 @@ pub fn resign(path: &Path) {
         .unwrap();
 }
 
+/// The README's paper order: long 0.25 GOOG 1d (stop 350, target 1800), placed on 2012-07-03.
+pub const PAPER_GOOG_ORDER: [&str; 16] = [
+    "paper-trade",
+    "order",
+    "--symbol",
+    "GOOG",
+    "--interval",
+    "1d",
+    "--side",
+    "long",
+    "--units",
+    "0.25",
+    "--stop-loss",
+    "350",
+    "--take-profit",
+    "1800",
+    "--now",
+    "2012-07-03",
+];
+
 pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
