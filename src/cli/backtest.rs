@@ -113,13 +113,6 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
         Some((path, pb)) => RunSpec::from_playbook_file(pb, path)?,
         None => run_spec(&args.target, &args.params, &args.settings)?,
     };
-    if let (Some((path, _)), true) = (&playbook, args.check)
-        && let Some(why) = flowrex::playbook::not_as_written(path)?
-    {
-        return Err(Error::CheckFailed(format!(
-            "{why}: --check compares with what a search wrote; write it again with `flowrex optimize`"
-        )));
-    }
     let home = ctx.home()?;
     let outputs = param_inputs(OutputPlan::new(&home), &spec.params)
         .inputs("--playbook", &args.playbook)
@@ -127,6 +120,14 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
         .add_opt("--equity", args.equity.as_deref())?
         .add_opt("--report", args.report.as_deref())?
         .open()?;
+    // After the output rules (a misplaced output is a usage error first), before any work.
+    if let (Some((path, _)), true) = (&playbook, args.check)
+        && let Some(why) = flowrex::playbook::not_as_written(path)?
+    {
+        return Err(Error::CheckFailed(format!(
+            "{why}: --check compares with what a search wrote; write it again with `flowrex optimize`"
+        )));
+    }
     let candles = spec.load(&home.store())?;
     let data_change = match &playbook {
         Some((path, pb)) => {

@@ -34,6 +34,11 @@ pub fn print_bytes(bytes: &[u8]) -> Result<()> {
     write_stdout(|out| out.write_all(bytes))
 }
 
+/// True once a write found stdout's reader gone (the rest of the output is being dropped).
+pub fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(Ordering::Relaxed)
+}
+
 fn write_stdout(
     write: impl FnOnce(&mut std::io::StdoutLock<'static>) -> std::io::Result<()>,
 ) -> Result<()> {

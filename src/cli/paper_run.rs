@@ -192,6 +192,10 @@ fn run_checked(
         if out != Outcome::Done {
             return Ok(out);
         }
+        // `--follow | head`: once the reader has gone, following has no one to tell.
+        if super::output::stdout_closed() {
+            return Ok(out);
+        }
         let until = Instant::now() + every;
         while Instant::now() < until {
             if STOP.load(std::sync::atomic::Ordering::SeqCst) {

@@ -357,7 +357,7 @@ fn key_text(r: &rusqlite::Row<'_>, n: usize) -> rusqlite::Result<String> {
 /// `risk_trades` row walked. A failure is [`Error::CheckFailed`] naming table, row and fields.
 pub fn check(conn: &Connection, rows: &[Row<'_>], trades_from_ms: Option<i64>) -> Result<()> {
     if let Some(f) = trades_tail_fault(conn, trades_from_ms)? {
-        return Err(tampered(&f));
+        return Err(history_tampered(&f));
     }
     for &row in rows {
         if let Some(f) = row_fault(conn, row)? {
@@ -365,6 +365,16 @@ pub fn check(conn: &Connection, rows: &[Row<'_>], trades_from_ms: Option<i64>) -
         }
     }
     Ok(())
+}
+
+/// A `risk_trades` row that does not match its hash: `reseal` accepts rows of the sealed tables, not
+/// an edited history, so the message does not offer it.
+fn history_tampered(f: &Fault) -> Error {
+    Error::CheckFailed(format!(
+        "live state tampered: {f}; nothing was checked or recorded. The recorded fills and closes \
+         cannot be accepted as they are (`risk-check reseal` does not mend a chain): restore flowrex.db \
+         from a backup; `flowrex risk-check verify` names every broken row"
+    ))
 }
 
 fn tampered(f: &Fault) -> Error {

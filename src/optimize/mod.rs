@@ -130,9 +130,10 @@ pub fn check_space(settings: &Settings) -> Result<u64> {
         // Grid and random shards take every N-th candidate: with fewer than K candidates shard K
         // would have none, and its failed run would block the merge of all N for good.
         let shard = settings.shard;
+        let total = settings.method.planned(feasible, Shard::ALL);
         return Err(Error::usage(format!(
-            "--shard {}/{}: the search has {feasible} candidate(s), so shard {} would evaluate none; \
-             use at most {feasible} shards",
+            "--shard {}/{}: the search plans {total} candidate(s), so shard {} would evaluate none; \
+             use at most {total} shards",
             shard.k, shard.n, shard.k
         )));
     }

@@ -89,14 +89,15 @@ fn a_bar_changed_in_an_early_walk_forward_window_fails_the_check() {
         err.contains("the GOOG 1d walk-forward data changed"),
         "{err}"
     );
-    assert!(err.contains("2148 bars"), "{err}");
+    assert!(err.contains(&format!("{} bars", c.len())), "{err}");
 }
 
 #[test]
 fn a_failed_check_exits_3_even_when_stdout_is_closed() {
     let home = bundled_home();
     let h = home.path();
-    // The bundled playbook on other data: `--json` prints the verdict to stdout, then exits 3.
+    // A walk-forward playbook whose [market] hash is not the data's: `--json` prints the verdict to
+    // stdout, then exits 3.
     let pb = h.join("wf.toml");
     walk_forward_playbook(h, &pb);
     let text = std::fs::read_to_string(&pb).unwrap();
@@ -201,7 +202,7 @@ fn an_empty_shard_a_non_parquet_results_name_and_an_infinite_tolerance_are_usage
         .unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", stderr_of(&o));
     assert!(
-        stderr_of(&o).contains("the search has 9 candidate(s), so shard 10 would evaluate none")
+        stderr_of(&o).contains("the search plans 9 candidate(s), so shard 10 would evaluate none")
     );
     assert!(!out.exists() && !res.exists());
     // Shard 9 of 12 has one.

@@ -108,7 +108,6 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// Writes `text` to `dir/name` and returns the path.
 /// Signs a playbook a test edited as flowrex signs what it writes (`content_sha256` anew): it then
 /// stands for a playbook written by another build or on other data, not an edit by hand (which
 /// `backtest --check` and `optimize merge` refuse).
@@ -140,6 +139,7 @@ pub const PAPER_GOOG_ORDER: [&str; 16] = [
     "2012-07-03",
 ];
 
+/// Writes `text` to `dir/name` and returns the path.
 pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
