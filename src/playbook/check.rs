@@ -150,19 +150,9 @@ impl DataChange {
         let Some(wf) = &pb.walk_forward else {
             return Ok(None);
         };
-        let bound = |key: &str, text: &str| {
-            chrono::DateTime::parse_from_rfc3339(text)
-                .map(|t| t.timestamp_millis())
-                .map_err(|e| {
-                    Error::invalid(format!(
-                        "[walk_forward] {key} `{text}`: not an RFC 3339 time ({e})"
-                    ))
-                })
-        };
-        let range = TimeRange {
-            start: Some(bound("start", &wf.start)?),
-            end: Some(bound("end", &wf.end)?),
-        };
+        // The same reading as `[market]`'s range (`Market::range`).
+        let range = TimeRange::parse(Some(&wf.start), Some(&wf.end))
+            .map_err(|e| Error::invalid(format!("playbook [walk_forward] start/end: {e}")))?;
         let candles = store.load(symbol, interval, &range)?;
         let sha256 = candles.sha256();
         Ok((sha256 != wf.data_sha256).then(|| DataChange {
@@ -375,11 +365,7 @@ pub fn not_as_written(path: &Path) -> Result<Option<String>> {
         super::Provenance::Unsigned => {
             "has no content_sha256 (written by hand or by an older flowrex)".to_string()
         }
-        super::Provenance::Edited { recorded, actual } => format!(
-            "was edited since flowrex wrote it (content sha256 {} recorded, {} now)",
-            recorded.get(..12).unwrap_or(&recorded),
-            actual.get(..12).unwrap_or(&actual)
-        ),
+        super::Provenance::Edited { recorded, actual } => super::edited_since(&recorded, &actual),
     };
     Ok(Some(format!("{}: {why}", path.display())))
 }

@@ -540,13 +540,19 @@ pub fn check_replaceable(path: &Path) -> Result<()> {
         ));
     }
     match Provenance::of_text(&text, &origin)? {
-        Provenance::Edited { recorded, actual } => refuse(format!(
-            "was edited since flowrex wrote it (content sha256 {} recorded, {} now)",
-            &recorded[..recorded.len().min(12)],
-            &actual[..12]
-        )),
+        Provenance::Edited { recorded, actual } => refuse(edited_since(&recorded, &actual)),
         Provenance::Unsigned | Provenance::AsWritten => Ok(()),
     }
+}
+
+/// "was edited since flowrex wrote it (content sha256 … recorded, … now)", hashes cut to 12 digits:
+/// how every refusal of an edited playbook says it.
+fn edited_since(recorded: &str, actual: &str) -> String {
+    format!(
+        "was edited since flowrex wrote it (content sha256 {} recorded, {} now)",
+        recorded.get(..12).unwrap_or(recorded),
+        actual.get(..12).unwrap_or(actual)
+    )
 }
 
 /// The sha256 of `bytes` in lowercase hex.

@@ -8,26 +8,27 @@ use std::process::{Command, Stdio};
 
 use crate::support::{BIN, bundled_home, flowrex, load, p, repo, stderr_of, stdout_ok, write};
 
-/// A walk-forward search on GOOG 1d (500-bar train, 250-bar test windows) written to `out`.
+/// The sma_cross grid on GOOG 1d the tests search: 3 × 3 = 9 candidates.
+const GRID: [&str; 11] = [
+    "optimize",
+    "--strategy",
+    "sma_cross",
+    "--symbol",
+    "GOOG",
+    "--interval",
+    "1d",
+    "--param",
+    "fast=5..15:5",
+    "--param",
+    "slow=20..40:10",
+];
+
+/// [`GRID`] as a walk-forward search (500-bar train, 250-bar test windows) written to `out`.
 fn walk_forward_playbook(home: &Path, out: &Path) {
     stdout_ok(
         &flowrex(home)
-            .args([
-                "--quiet",
-                "optimize",
-                "--strategy",
-                "sma_cross",
-                "--symbol",
-                "GOOG",
-            ])
-            .args([
-                "--interval",
-                "1d",
-                "--param",
-                "fast=5..15:5",
-                "--param",
-                "slow=20..40:10",
-            ])
+            .arg("--quiet")
+            .args(GRID)
             .args([
                 "--walk-forward",
                 "--train",
@@ -180,19 +181,7 @@ fn ci_regression_fails_when_there_is_nothing_to_check() {
 fn an_empty_shard_a_non_parquet_results_name_and_an_infinite_tolerance_are_usage_errors() {
     let home = bundled_home();
     let h = home.path();
-    let grid = [
-        "optimize",
-        "--strategy",
-        "sma_cross",
-        "--symbol",
-        "GOOG",
-        "--interval",
-        "1d",
-        "--param",
-        "fast=5..15:5",
-        "--param",
-        "slow=20..40:10",
-    ];
+    let grid = GRID;
     // 3 × 3 = 9 candidates: shard 10 of 12 would have none (its failed run blocked every merge).
     let (out, res) = (h.join("s.toml"), h.join("s.parquet"));
     let o = flowrex(h)
