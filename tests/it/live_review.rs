@@ -8,22 +8,9 @@ use crate::support::{bundled_home, run, write};
 
 /// Drops `table`'s triggers, runs `sql`, puts the triggers back: an edit "by any means".
 fn tamper(home: &Path, table: &str, sql: &str) {
-    let c = rusqlite::Connection::open(home.join("flowrex.db")).unwrap();
-    let triggers: Vec<(String, String)> = c
-        .prepare("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?1")
-        .unwrap()
-        .query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .collect::<rusqlite::Result<_>>()
-        .unwrap();
-    assert!(!triggers.is_empty(), "{table} has guard triggers");
-    for (name, _) in &triggers {
-        c.execute(&format!("DROP TRIGGER \"{name}\""), []).unwrap();
-    }
-    assert_eq!(c.execute(sql, []).unwrap(), 1, "{sql}");
-    for (_, create) in &triggers {
-        c.execute(create, []).unwrap();
-    }
+    let (triggers, changed) = crate::support::tamper(home, table, sql);
+    assert!(triggers > 0, "{table} has guard triggers");
+    assert_eq!(changed, 1, "{sql}");
 }
 
 /// The README's forward test: long 0.25 GOOG filled at the 2012-07-03 open (580.01), reversed by a

@@ -12,21 +12,8 @@ const T: &str = "2026-03-02T10:00:00Z";
 
 /// Drops `table`'s triggers (if any), runs `sql` (which must change at least one row), puts them back.
 fn tamper(home: &Path, table: &str, sql: &str) {
-    let c = rusqlite::Connection::open(home.join("flowrex.db")).unwrap();
-    let triggers: Vec<(String, String)> = c
-        .prepare("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?1")
-        .unwrap()
-        .query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .collect::<rusqlite::Result<_>>()
-        .unwrap();
-    for (name, _) in &triggers {
-        c.execute(&format!("DROP TRIGGER \"{name}\""), []).unwrap();
-    }
-    assert!(c.execute(sql, []).unwrap() >= 1, "{sql}");
-    for (_, create) in &triggers {
-        c.execute(create, []).unwrap();
-    }
+    let (_, changed) = crate::support::tamper(home, table, sql);
+    assert!(changed >= 1, "{sql}");
 }
 
 fn count(home: &Path, table: &str) -> i64 {

@@ -119,6 +119,28 @@ pub fn resign(path: &Path) {
         .unwrap();
 }
 
+/// Edits `home`'s database behind flowrex's back: drops `table`'s guard triggers, runs `sql`, puts
+/// the triggers back (what someone with `sqlite3` can do). Returns how many triggers were dropped and
+/// how many rows `sql` changed.
+pub fn tamper(home: &Path, table: &str, sql: &str) -> (usize, usize) {
+    let c = rusqlite::Connection::open(home.join("flowrex.db")).unwrap();
+    let triggers: Vec<(String, String)> = c
+        .prepare("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?1")
+        .unwrap()
+        .query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    for (name, _) in &triggers {
+        c.execute(&format!("DROP TRIGGER \"{name}\""), []).unwrap();
+    }
+    let changed = c.execute(sql, []).unwrap();
+    for (_, create) in &triggers {
+        c.execute(create, []).unwrap();
+    }
+    (triggers.len(), changed)
+}
+
 /// The README's paper order: long 0.25 GOOG 1d (stop 350, target 1800), placed on 2012-07-03.
 pub const PAPER_GOOG_ORDER: [&str; 16] = [
     "paper-trade",
