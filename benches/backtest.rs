@@ -4,6 +4,9 @@
 //! `full` computes both SMAs (fresh indicator cache) + the bar loop + metrics; `cached` is what each
 //! optimizer candidate pays once the cache holds the SMAs (bar loop + metrics).
 
+#[global_allocator]
+static ALLOC: flowrex::huge_pages::HugePages = flowrex::huge_pages::HugePages;
+
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};

@@ -6,6 +6,9 @@
 //! Criterion's throughput is in bar-evaluations (candidates × bars) per second; divide by 1e6 bars for
 //! candidates per second.
 
+#[global_allocator]
+static ALLOC: flowrex::huge_pages::HugePages = flowrex::huge_pages::HugePages;
+
 use std::hint::black_box;
 use std::sync::atomic::AtomicBool;
 

@@ -6,6 +6,9 @@
 //! indicators (signal preparation that is not an indicator, the bar loop, metrics).
 //! `indicators/volume_profile_1m_bars` is fabio's indicator alone (most of fabio's `full` time).
 
+#[global_allocator]
+static ALLOC: flowrex::huge_pages::HugePages = flowrex::huge_pages::HugePages;
+
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};

@@ -14,6 +14,7 @@ pub mod engine;
 pub mod error;
 pub mod execution;
 pub mod home;
+pub mod huge_pages;
 pub mod indicators;
 pub mod journal;
 pub mod json;

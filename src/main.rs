@@ -3,6 +3,9 @@
 
 mod cli;
 
+#[global_allocator]
+static ALLOC: flowrex::huge_pages::HugePages = flowrex::huge_pages::HugePages;
+
 fn main() {
     let cli = cli::parse();
     let logs = match cli::logging::init(&cli.global) {
