@@ -511,6 +511,7 @@ fn search(ctx: &Context, args: OptimizeArgs, written_to: &mut Option<PathBuf>) -
             out: &out,
             name: &name,
             results: args.results.as_deref(),
+            report: outputs.get("--report"),
             stop: &STOP,
             planned,
         };

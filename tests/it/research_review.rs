@@ -94,3 +94,90 @@ fn calendar_test_windows_with_a_purge_in_bars_tile() {
         "{err}"
     );
 }
+
+/// `report optimize` refused the results file of a walk-forward run (its rows hold every window's
+/// search, the playbook's `[optimization]` only the last one's). Now the page shows the last
+/// window's search — the parameters the playbook records — and a table of every window; a plain
+/// playbook with a walk-forward file (or the reverse) is refused naming which is which. And
+/// `optimize --walk-forward --report` writes that page (it was ignored).
+#[test]
+fn report_optimize_reads_a_walk_forward_results_file() {
+    let home = bundled_home();
+    let h = home.path();
+    let (pb, results) = (h.join("wf.toml"), h.join("wf.parquet"));
+    let out = walk(
+        h,
+        &["--train", "500", "--test", "250", "--results", p(&results)],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let wf = stdout_json(&out)["playbook"]["walk_forward"].clone();
+    let page = h.join("page.html");
+    let report = |pb: &Path| {
+        flowrex(h)
+            .args(["report", "optimize", "--playbook", p(pb), "--results"])
+            .args([p(&results), "--out", p(&page)])
+            .output()
+            .unwrap()
+    };
+    let out = report(&pb);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let html = std::fs::read_to_string(&page).unwrap();
+    let windows = wf["window"].as_array().unwrap();
+    assert!(windows.len() >= 5);
+    assert!(html.contains("Walk-forward windows"), "no window table");
+    assert!(html.contains(&format!(
+        "A walk-forward playbook ({} windows)",
+        windows.len()
+    )));
+    for w in windows {
+        let test = format!(
+            "{} – {}",
+            &w["test_start"].as_str().unwrap()[..10],
+            &w["test_end"].as_str().unwrap()[..10]
+        );
+        assert!(html.contains(&test), "window {} missing", w["index"]);
+    }
+
+    // A plain search's playbook with the walk-forward file: refused, saying which is which.
+    let plain = h.join("plain.toml");
+    stdout_json(
+        &flowrex(h)
+            .args(GRID)
+            .args(["--json", "--out", p(&plain)])
+            .output()
+            .unwrap(),
+    );
+    let out = report(&plain);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_of(&out).contains("it is a walk-forward results file"),
+        "{}",
+        stderr_of(&out)
+    );
+
+    // The shortcut on the optimize command itself.
+    let page2 = h.join("page2.html");
+    let out = flowrex(h)
+        .args(GRID)
+        .args([
+            "--json",
+            "--walk-forward",
+            "--train",
+            "500",
+            "--test",
+            "250",
+        ])
+        .args(["--out", p(&h.join("wf2.toml")), "--report", p(&page2)])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert_eq!(
+        stdout_json(&out)["report_file"].as_str().map(Path::new),
+        Some(std::path::absolute(&page2).unwrap().as_path())
+    );
+    assert!(
+        std::fs::read_to_string(&page2)
+            .unwrap()
+            .contains("Walk-forward windows")
+    );
+}
