@@ -290,6 +290,11 @@ pub struct CheckReport {
     pub drifts: Vec<Drift>,
     /// The gates stored in `[validation]`, judged again (on fresh numbers where the run gives them).
     pub gates: Vec<GateVerdict>,
+    /// `[optimization] status` (None for a playbook no search wrote).
+    pub search_status: Option<String>,
+    /// Why the search is not one to gate on (it did not finish), unless that was allowed; fails the
+    /// check.
+    pub unfinished: Option<String>,
 }
 
 impl CheckReport {
@@ -308,7 +313,18 @@ impl CheckReport {
             data_sha256_matches,
             drifts: compare_metrics(&pb.metrics, fresh, tolerance),
             gates: Vec::new(),
+            search_status: pb.optimization.as_ref().map(|o| o.status.clone()),
+            unfinished: None,
         }
+    }
+
+    /// Fails the check when `pb`'s search did not finish (`status = "interrupted"`: Ctrl-C or a
+    /// scheduler's signal) unless `allowed`: its parameters, metrics and `[validation]` are those of
+    /// the candidates evaluated before the stop, so a gate passing on it vouches for a search that
+    /// did not run. The metrics are still compared (and reported), so the user sees both.
+    pub fn with_search_status(mut self, pb: &Playbook, allowed: bool) -> CheckReport {
+        self.unfinished = unfinished_search(pb).filter(|_| !allowed);
+        self
     }
 
     /// Adds what re-checking `[validation]` found: drifted numbers and the gates judged again.
@@ -318,9 +334,10 @@ impl CheckReport {
         self
     }
 
-    /// True when nothing drifted and every stored gate still passes.
+    /// True when nothing drifted, every stored gate still passes and the search finished (or that
+    /// was allowed).
     pub fn passed(&self) -> bool {
-        self.drifts.is_empty() && self.gates.iter().all(|g| g.pass)
+        self.drifts.is_empty() && self.gates.iter().all(|g| g.pass) && self.unfinished.is_none()
     }
 
     /// `Ok` when the check passed, else the exit-3 error naming every drifted number and failed gate.
@@ -329,6 +346,11 @@ impl CheckReport {
             return Ok(());
         }
         let mut reasons = Vec::new();
+        if let Some(why) = &self.unfinished {
+            reasons.push(format!(
+                "{why}; re-run the optimization to the end, or pass --allow-interrupted to check it anyway"
+            ));
+        }
         if !self.drifts.is_empty() {
             let names: Vec<&str> = self.drifts.iter().map(|d| d.metric.as_str()).collect();
             reasons.push(format!(
@@ -352,6 +374,22 @@ impl CheckReport {
             reasons.join("; ")
         )))
     }
+}
+
+/// Why `pb`'s search is unfinished — `[optimization] status` other than `complete`, with how many
+/// candidates it evaluated of how many were feasible — or `None` when it finished (or no search
+/// wrote it).
+pub fn unfinished_search(pb: &Playbook) -> Option<String> {
+    let o = pb.optimization.as_ref()?;
+    (o.status != "complete").then(|| {
+        format!(
+            "its search did not finish (status = \"{}\" after {} of {}{} feasible candidates): its parameters are the best of a partial search",
+            o.status,
+            o.evaluated,
+            if o.feasible_estimated { "~" } else { "" },
+            o.feasible
+        )
+    })
 }
 
 /// Why the playbook file at `path` does not hold the values flowrex wrote — edited by hand since
@@ -461,6 +499,8 @@ mod tests {
                 relative: 1.0 / 6.0,
             }],
             gates: vec![],
+            search_status: Some("complete".into()),
+            unfinished: None,
         };
         let e = report.verdict().unwrap_err();
         assert_eq!(e.exit_code(), 3);

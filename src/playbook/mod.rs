@@ -25,7 +25,7 @@ pub mod validation;
 
 pub use check::{
     CheckReport, DataChange, Drift, FileChange, check_tolerance, compare_metrics, compare_value,
-    not_as_written,
+    not_as_written, unfinished_search,
 };
 pub use validation::{Gate, GateVerdict, Gates, Validation, WalkForwardSection, WindowEntry};
 

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::support::{bundled_home, flowrex, load, p, stderr_of, stdout_json};
+use crate::support::{bundled_home, flowrex, load, p, resign, stderr_of, stdout_json};
 
 /// The sma_cross grid on GOOG 1d the tests search: 3 × 3 = 9 candidates.
 const GRID: [&str; 11] = [
@@ -180,4 +180,78 @@ fn report_optimize_reads_a_walk_forward_results_file() {
             .unwrap()
             .contains("Walk-forward windows")
     );
+}
+
+/// Edits the TOML playbook at `path` with `edit` and signs it again: what another run or build
+/// would have written (see [`resign`]).
+fn rewrite(path: &Path, edit: impl FnOnce(&mut toml::Table)) {
+    let mut doc: toml::Table = std::fs::read_to_string(path).unwrap().parse().unwrap();
+    edit(&mut doc);
+    std::fs::write(path, toml::to_string(&doc).unwrap()).unwrap();
+    resign(path);
+}
+
+fn table<'a>(doc: &'a mut toml::Table, key: &str) -> &'a mut toml::Table {
+    doc.get_mut(key).unwrap().as_table_mut().unwrap()
+}
+
+/// A playbook whose search was stopped (what Ctrl-C leaves: `status = "interrupted"` and fewer
+/// candidates; optimize's own Ctrl-C test checks that it writes this) passed `--check` like a
+/// finished one. Now the check compares its metrics and fails, exit 3, saying so on stderr and in
+/// `--json`; `--allow-interrupted` checks it anyway with a warning.
+#[test]
+fn check_of_an_interrupted_search_fails_and_says_so() {
+    let home = bundled_home();
+    let h = home.path();
+    let pb = h.join("int.toml");
+    let out = flowrex(h)
+        .args(GRID)
+        .args(["--json", "--out", p(&pb)])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    rewrite(&pb, |doc| {
+        let o = table(doc, "optimization");
+        o.insert("status".into(), "interrupted".into());
+        o.insert("evaluated".into(), 4.into());
+    });
+    let check = |extra: &[&str]| {
+        flowrex(h)
+            .args(["backtest", "--playbook", p(&pb), "--check"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = check(&[]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains(
+            "its search did not finish (status = \"interrupted\" after 4 of 9 feasible candidates)"
+        ) && err.contains("--allow-interrupted"),
+        "{err}"
+    );
+    let out = check(&["--json"]);
+    assert_eq!(out.status.code(), Some(3));
+    let doc = stdout_json(&out);
+    assert_eq!(doc["passed"], false);
+    assert_eq!(doc["search_status"], "interrupted");
+    assert!(
+        doc["search_unfinished"]
+            .as_str()
+            .unwrap()
+            .contains("partial search")
+    );
+    // The metrics themselves were compared, and reproduced.
+    assert_eq!(doc["drifts"].as_array().unwrap().len(), 0);
+
+    let out = check(&["--allow-interrupted"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("its search did not finish"));
+    let out = flowrex(h)
+        .args(["backtest", "--playbook", p(&pb), "--allow-interrupted"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("--allow-interrupted only applies with --check"));
 }
