@@ -255,3 +255,54 @@ fn check_of_an_interrupted_search_fails_and_says_so() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr_of(&out).contains("--allow-interrupted only applies with --check"));
 }
+
+/// `optimize merge` of shards written by different flowrex versions said nothing. A release may
+/// change metrics, and the merge ranks the shards' numbers as one search's: refused, naming each
+/// version's files, unless `--allow-mixed-versions` (then a warning, and the merged playbook's
+/// notes name the versions).
+#[test]
+fn merge_refuses_shards_of_different_flowrex_versions() {
+    let home = bundled_home();
+    let h = home.path();
+    let parts: Vec<_> = (1..=2)
+        .map(|k| {
+            let part = h.join(format!("s-{k}.toml"));
+            let out = flowrex(h)
+                .args(GRID)
+                .args(["--quiet", "--shard", &format!("{k}/2"), "--out", p(&part)])
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+            part
+        })
+        .collect();
+    rewrite(&parts[1], |doc| {
+        table(doc, "playbook").insert("flowrex_version".into(), "0.0.1-old".into());
+    });
+    let merged = h.join("merged.toml");
+    let merge = |extra: &[&str]| {
+        flowrex(h)
+            .args(["optimize", "merge", p(&parts[0]), p(&parts[1])])
+            .args(["--out", p(&merged)])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = merge(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr_of(&out);
+    let ours = format!("flowrex {}: {}", env!("CARGO_PKG_VERSION"), p(&parts[0]));
+    let old = format!("flowrex 0.0.1-old: {}", p(&parts[1]));
+    assert!(
+        err.contains(&ours) && err.contains(&old) && err.contains("--allow-mixed-versions"),
+        "{err}"
+    );
+    assert!(!merged.exists());
+
+    let out = merge(&["--allow-mixed-versions"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("different flowrex versions"));
+    let doc: toml::Table = std::fs::read_to_string(&merged).unwrap().parse().unwrap();
+    let notes = doc["playbook"]["notes"].as_str().unwrap();
+    assert!(notes.contains(&old), "{notes}");
+}
