@@ -436,6 +436,7 @@ impl WalkReport {
                 .unwrap_or_default(),
             bars: candles.len() as u64,
             data_sha256: candles.sha256(),
+            fingerprint: Some(crate::playbook::Fingerprint::of(candles)),
             windows: self.windows.len() as u64,
             evaluated: self.evaluated,
             positive_windows: self.positive_windows() as u64,

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{GateVerdict, Playbook, Table};
+use super::{FirstChange, GateVerdict, Playbook, Table};
 use crate::candles::time::TimeRange;
 use crate::candles::{Candles, Interval, Store};
 use crate::error::{Error, Result};
@@ -114,6 +114,8 @@ pub struct DataChange {
     /// Which data: `data` (`[market]`'s range) or `walk-forward data` (`[walk_forward]`'s whole
     /// range, every train and test window).
     pub scope: &'static str,
+    /// Where the bars first differ, when the playbook keeps a fingerprint of them.
+    pub first_change: Option<FirstChange>,
 }
 
 impl DataChange {
@@ -134,6 +136,11 @@ impl DataChange {
             stored_sha256: pb.market.data_sha256.clone(),
             stored_bars: pb.market.bars,
             scope: "data",
+            first_change: pb
+                .market
+                .fingerprint
+                .as_ref()
+                .and_then(|f| f.first_change(candles)),
         })
     }
 
@@ -163,13 +170,18 @@ impl DataChange {
             stored_sha256: wf.data_sha256.clone(),
             stored_bars: wf.bars,
             scope: "walk-forward data",
+            first_change: wf
+                .fingerprint
+                .as_ref()
+                .and_then(|f| f.first_change(&candles)),
         }))
     }
 
-    /// One line naming the playbook file `origin`, both hashes (12 digits) and bar counts.
+    /// One line naming the playbook file `origin`, both hashes (12 digits) and bar counts, then
+    /// where the bars first differ when the playbook's fingerprint can tell.
     pub fn message(&self, origin: &Path) -> String {
         format!(
-            "{}: the {} {} {} changed: sha256 {} of {} bars, the playbook has {} of {} bars",
+            "{}: the {} {} {} changed: sha256 {} of {} bars, the playbook has {} of {} bars{}",
             origin.display(),
             self.symbol,
             self.interval,
@@ -177,7 +189,10 @@ impl DataChange {
             self.sha256.get(..12).unwrap_or(&self.sha256),
             self.bars,
             self.stored_sha256.get(..12).unwrap_or(&self.stored_sha256),
-            self.stored_bars
+            self.stored_bars,
+            self.first_change
+                .as_ref()
+                .map_or(String::new(), |c| format!("; {}", c.describe()))
         )
     }
 
@@ -198,6 +213,13 @@ impl DataChange {
                 "bars": self.bars,
                 "stored_sha256": self.stored_sha256,
                 "stored_bars": self.stored_bars,
+                "first_change": self.first_change.as_ref().map(|c| serde_json::json!({
+                    "first_bar": c.bars.start,
+                    "last_bar": c.bars.end.checked_sub(1).filter(|_| !c.bars.is_empty()),
+                    "from": c.times.map(|(t, _)| crate::candles::time::format_ts_full(t)),
+                    "to": c.times.map(|(_, t)| crate::candles::time::format_ts_full(t)),
+                    "columns": c.columns,
+                })),
             },
             "message": self.message(origin),
         })
@@ -458,6 +480,7 @@ mod tests {
             stored_sha256: "abc".into(),
             stored_bars: 2000,
             scope: "data",
+            first_change: None,
         };
         let origin = Path::new("pb.toml");
         // Hashes are cut to 12 digits; a stored hash shorter than that is shown whole.

@@ -7,7 +7,9 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::support::{bundled_home, flowrex, load, p, resign, stderr_of, stdout_json};
+use flowrex::candles::time::format_ts;
+
+use crate::support::{bundled_home, flowrex, load, p, resign, stderr_of, stdout_json, write};
 
 /// The sma_cross grid on GOOG 1d the tests search: 3 × 3 = 9 candidates.
 const GRID: [&str; 11] = [
@@ -305,4 +307,65 @@ fn merge_refuses_shards_of_different_flowrex_versions() {
     let doc: toml::Table = std::fs::read_to_string(&merged).unwrap().parse().unwrap();
     let notes = doc["playbook"]["notes"].as_str().unwrap();
     assert!(notes.contains(&old), "{notes}");
+}
+
+/// `--check` on changed data said only that the sha256 differs. The playbook now keeps a
+/// fingerprint of its bars (`[market.fingerprint]`: digests of at most 256 blocks and of each
+/// column), so the refusal names where the first change lies and in which column.
+#[test]
+fn check_on_changed_data_names_the_first_changed_bars_and_column() {
+    let home = bundled_home();
+    let h = home.path();
+    let pb = h.join("pb.toml");
+    let out = flowrex(h)
+        .args(GRID)
+        .args(["--quiet", "--out", p(&pb)])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    // Bar 1000's close moves to its open (inside the bar's range): a provider's revision.
+    let c = load(h, "GOOG", "1d");
+    let k = 1000;
+    assert_ne!(c.close[k], c.open[k]);
+    let day = chrono::DateTime::from_timestamp_millis(c.ts[k])
+        .unwrap()
+        .format("%Y-%m-%d");
+    let csv = format!(
+        "date,open,high,low,close,volume\n{day},{},{},{},{},{}\n",
+        c.open[k], c.high[k], c.low[k], c.open[k], c.volume[k]
+    );
+    let file = write(h, "one.csv", &csv);
+    let out = flowrex(h)
+        .args(["--quiet", "fetch", "--provider", "csv", "--symbol", "GOOG"])
+        .args(["--interval", "1d", "--replace", "--file", p(&file)])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    // Blocks of ceil(2148 / 256) = 9 bars: bar 1000 lies in block 111, bars 999 to 1007.
+    let block = c.len().div_ceil(256);
+    let (first, last) = (k / block * block, k / block * block + block - 1);
+    let out = flowrex(h)
+        .args(["backtest", "--playbook", p(&pb), "--check"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = stderr_of(&out);
+    let want = format!(
+        "the first change lies in bars {first} to {last} ({} to {}), in close",
+        format_ts(c.ts[first]),
+        format_ts(c.ts[last])
+    );
+    assert!(
+        err.contains("the GOOG 1d data changed") && err.contains(&want),
+        "{err}"
+    );
+    let out = flowrex(h)
+        .args(["backtest", "--json", "--playbook", p(&pb), "--check"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let fc = &stdout_json(&out)["data_change"]["first_change"];
+    assert_eq!(fc["first_bar"], first);
+    assert_eq!(fc["last_bar"], last);
+    assert_eq!(fc["columns"], serde_json::json!(["close"]));
 }
