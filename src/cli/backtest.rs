@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::output::{print_json, print_text, table};
+use super::output::{print_json, print_text, table, table_of};
 use super::run_args::{SettingsArgs, TargetArgs, param_inputs, run_spec};
+use super::table_fit::Cells;
 use super::{Context, Outcome};
 use flowrex::agents::{GateMarket, GateReport, RiskGate, Selected};
 use flowrex::backtest::{Report, RunSpec, export, refuse_unstopped};
@@ -388,6 +389,9 @@ fn render_check(ctx: &Context, pb: &Playbook, check: &CheckReport) -> Result<()>
     let unfinished = check.unfinished.as_ref().map_or(String::new(), |why| {
         format!("check FAILED: {path}: {why}\n")
     });
+    // Too wide for the screen, Stored goes first (the playbook file holds it), then Fresh: the
+    // metric and how far it moved are what a failed gate must show.
+    let cells = Cells::of(rows).optional(&["Stored", "Fresh"]);
     print_text(&format!(
         "{gates}{unfinished}check FAILED: {path}: {} of {} metrics drifted beyond {tolerance:e} relative\n{}",
         check.drifts.len(),
@@ -395,7 +399,7 @@ fn render_check(ctx: &Context, pb: &Playbook, check: &CheckReport) -> Result<()>
         if check.drifts.is_empty() {
             String::new()
         } else {
-            table(rows)
+            table_of(cells)
         }
     ))
 }

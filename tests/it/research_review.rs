@@ -369,3 +369,76 @@ fn check_on_changed_data_names_the_first_changed_bars_and_column() {
     assert_eq!(fc["last_bar"], last);
     assert_eq!(fc["columns"], serde_json::json!(["close"]));
 }
+
+/// The drift table of a failed `--check`, too wide for the screen, left out its last column,
+/// `Relative` — how far each metric moved, what a failed gate must show — first. Now `Stored` (the
+/// playbook file holds it) goes first, then `Fresh`.
+#[test]
+fn a_narrow_drift_table_keeps_the_metric_and_how_far_it_moved() {
+    let home = bundled_home();
+    let h = home.path();
+    let pb = h.join("pb.toml");
+    let out = flowrex(h)
+        .args(GRID)
+        .args(["--quiet", "--out", p(&pb)])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    // Two stored metrics nudged by a millionth (a build that computes them differently).
+    rewrite(&pb, |doc| {
+        let m = table(doc, "metrics");
+        for key in ["buy_hold_return_pct", "volatility_ann_pct"] {
+            let v = m[key].as_float().unwrap();
+            m.insert(key.into(), (v * (1.0 + 1e-6)).into());
+        }
+    });
+    let out = flowrex(h)
+        .env("COLUMNS", "60")
+        .args(["backtest", "--playbook", p(&pb), "--check"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let header = text
+        .lines()
+        .find(|l| l.contains("Metric"))
+        .unwrap_or_else(|| panic!("no table: {text}"));
+    assert!(
+        header.contains("Relative") && !header.contains("Stored"),
+        "{text}"
+    );
+    assert!(
+        text.contains("left out to fit 60 columns: Stored"),
+        "{text}"
+    );
+    let table = text
+        .lines()
+        .filter(|l| !l.contains("check FAILED") && !l.contains("left out"));
+    assert!(
+        table.clone().count() > 3 && table.clone().all(|l| l.chars().count() <= 60),
+        "{text}"
+    );
+}
+
+/// `--help` into a pipe (no terminal, no `$COLUMNS`) was wrapped at clap's 100 columns; it now fits
+/// 80, as tables do there.
+#[test]
+fn help_into_a_pipe_fits_80_columns() {
+    let home = bundled_home();
+    for args in [
+        &["--help"][..],
+        &["optimize", "--help"],
+        &["backtest", "--help"],
+        &["report", "optimize", "--help"],
+    ] {
+        let out = flowrex(home.path())
+            .env_remove("COLUMNS")
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        let text = String::from_utf8(out.stdout).unwrap();
+        let wide: Vec<&str> = text.lines().filter(|l| l.chars().count() > 80).collect();
+        assert!(wide.is_empty(), "{args:?}: {wide:#?}");
+    }
+}
