@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::output::{print_json, print_text, table};
+use super::output::{print_json, print_text, table, table_of};
 use super::run_args::{SettingsArgs, TargetArgs, param_inputs, run_spec};
+use super::table_fit::Cells;
 use super::{Context, Outcome};
 use flowrex::agents::{GateMarket, GateReport, RiskGate, Selected};
 use flowrex::backtest::{Report, RunSpec, export, refuse_unstopped};
@@ -82,6 +83,11 @@ pub struct BacktestArgs {
     /// from the playbook's.
     #[arg(long)]
     pub ignore_data_hash: bool,
+    /// With --playbook --check: check a playbook whose search was interrupted (`[optimization]
+    /// status = "interrupted"`) like a finished one, with a warning; without it such a check fails
+    /// (exit 3) after comparing the metrics: its parameters are the best of a partial search.
+    #[arg(long)]
+    pub allow_interrupted: bool,
 
     /// Also write the run's HTML report to this file (see `flowrex report backtest`).
     #[arg(long, value_name = "FILE", conflicts_with = "check")]
@@ -143,7 +149,12 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
     if let Some((change, path)) = &data_change {
         if args.check && !args.ignore_data_hash {
             if ctx.json {
-                print_json(&change.verdict_document(path, tolerance))?;
+                let mut doc = change.verdict_document(path, tolerance);
+                if let Some((_, pb)) = &playbook {
+                    doc["search_status"] =
+                        pb.optimization.as_ref().map(|o| o.status.clone()).into();
+                }
+                print_json(&doc)?;
             }
             return Err(change.refusal(path));
         }
@@ -183,7 +194,17 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
             tolerance,
             data_change.is_none() && file_changes.is_empty(),
         )
-        .with_validation(drifts, gates);
+        .with_validation(drifts, gates)
+        .with_search_status(pb, args.allow_interrupted);
+        if let (true, Some(why)) = (
+            args.allow_interrupted,
+            flowrex::playbook::unfinished_search(pb),
+        ) {
+            tracing::warn!(
+                "{}: {why} (checked anyway: --allow-interrupted)",
+                path.display()
+            );
+        }
         render_check(ctx, pb, &check)?;
         return check.verdict().map(|()| Outcome::Done);
     }
@@ -242,6 +263,7 @@ fn refuse_misplaced_flags(args: &BacktestArgs) -> Result<()> {
             ("--check", args.check),
             ("--tolerance", args.tolerance.is_some()),
             ("--ignore-data-hash", args.ignore_data_hash),
+            ("--allow-interrupted", args.allow_interrupted),
         ];
         if let Some((flag, _)) = given.iter().find(|(_, on)| *on) {
             return Err(Error::usage(format!(
@@ -250,13 +272,15 @@ fn refuse_misplaced_flags(args: &BacktestArgs) -> Result<()> {
         }
         return Ok(());
     }
-    if !args.check && (args.tolerance.is_some() || args.ignore_data_hash) {
-        let flag = if args.tolerance.is_some() {
-            "--tolerance"
-        } else {
-            "--ignore-data-hash"
-        };
-        return Err(Error::usage(format!("{flag} only applies with --check")));
+    if !args.check {
+        let given = [
+            ("--tolerance", args.tolerance.is_some()),
+            ("--ignore-data-hash", args.ignore_data_hash),
+            ("--allow-interrupted", args.allow_interrupted),
+        ];
+        if let Some((flag, _)) = given.iter().find(|(_, on)| *on) {
+            return Err(Error::usage(format!("{flag} only applies with --check")));
+        }
     }
     let s = &args.settings;
     let given = [
@@ -301,6 +325,8 @@ fn render_check(ctx: &Context, pb: &Playbook, check: &CheckReport) -> Result<()>
             "tolerance": tolerance,
             "metrics_compared": check.metrics_compared,
             "data_sha256_matches": check.data_sha256_matches,
+            "search_status": check.search_status,
+            "search_unfinished": check.unfinished,
             "drifts": list,
             "gates": check.gates,
         }));
@@ -354,14 +380,26 @@ fn render_check(ctx: &Context, pb: &Playbook, check: &CheckReport) -> Result<()>
         fresh: show(d.fresh),
         relative: format!("{:.3e}", d.relative),
     });
+    if let (Some(why), true) = (&check.unfinished, check.drifts.is_empty()) {
+        return print_text(&format!(
+            "{gates}check FAILED: {path}: {why} (its {} stored metrics reproduced within {tolerance:e} relative)",
+            check.metrics_compared
+        ));
+    }
+    let unfinished = check.unfinished.as_ref().map_or(String::new(), |why| {
+        format!("check FAILED: {path}: {why}\n")
+    });
+    // Too wide for the screen, Stored goes first (the playbook file holds it), then Fresh: the
+    // metric and how far it moved are what a failed gate must show.
+    let cells = Cells::of(rows).optional(&["Stored", "Fresh"]);
     print_text(&format!(
-        "{gates}check FAILED: {path}: {} of {} metrics drifted beyond {tolerance:e} relative\n{}",
+        "{gates}{unfinished}check FAILED: {path}: {} of {} metrics drifted beyond {tolerance:e} relative\n{}",
         check.drifts.len(),
         check.metrics_compared,
         if check.drifts.is_empty() {
             String::new()
         } else {
-            table(rows)
+            table_of(cells)
         }
     ))
 }

@@ -371,7 +371,14 @@ pub fn parse() -> Cli {
     use clap::{CommandFactory, FromArgMatches};
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let (color, format) = logging::early_flags(&args);
-    let cmd = Cli::command().color(color.for_clap());
+    let mut cmd = Cli::command().color(color.for_clap());
+    // clap wraps help at 100 columns when stdout is not a terminal and $COLUMNS is unset (a pipe, a
+    // file, `man`-less docs); tables fit 80 there (`table_fit::DEFAULT_WIDTH`), and so does help.
+    if std::env::var_os("COLUMNS").is_none()
+        && !std::io::IsTerminal::is_terminal(&std::io::stdout())
+    {
+        cmd = cmd.term_width(table_fit::DEFAULT_WIDTH);
+    }
     let parsed = cmd
         .try_get_matches_from(&args)
         .and_then(|m| Cli::from_arg_matches(&m));

@@ -183,6 +183,11 @@ pub struct MergeArgs {
     /// without it such a shard is refused, by name.
     #[arg(long)]
     pub allow_partial: bool,
+    /// Merge shards written by different flowrex versions (a warning on stderr, and the merged
+    /// playbook's notes name the versions); without it they are refused, naming each version's files:
+    /// a release may change metrics, and the merge ranks the shards' numbers as one search's.
+    #[arg(long)]
+    pub allow_mixed_versions: bool,
     /// Replace --out even when it is not a `candidate` playbook or was edited by hand.
     #[arg(long)]
     pub force: bool,
@@ -511,6 +516,7 @@ fn search(ctx: &Context, args: OptimizeArgs, written_to: &mut Option<PathBuf>) -
             out: &out,
             name: &name,
             results: args.results.as_deref(),
+            report: outputs.get("--report"),
             stop: &STOP,
             planned,
         };
@@ -938,6 +944,20 @@ fn merge(ctx: &Context, m: MergeArgs) -> Result<Outcome> {
     if !m.allow_partial {
         merge_results::refuse_unfinished(&shards)?;
     }
+    let mixed = merge_results::mixed_versions(&shards);
+    match &mixed {
+        Some(versions) if !m.allow_mixed_versions => {
+            return Err(Error::invalid(format!(
+                "optimize merge: the shards were written by different flowrex versions ({versions}); \
+                 a release may change metrics and objectives, and the merge would rank them as one \
+                 search's: re-run the shards with one flowrex, or pass --allow-mixed-versions"
+            )));
+        }
+        Some(versions) => tracing::warn!(
+            "optimize merge: merging shards of different flowrex versions ({versions}); their numbers may not be comparable"
+        ),
+        None => {}
+    }
     if !m.force {
         flowrex::playbook::check_replaceable(&m.out)?;
     }
@@ -948,7 +968,14 @@ fn merge(ctx: &Context, m: MergeArgs) -> Result<Outcome> {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "playbook".into());
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let pb = optimize::merge::merge(&parts, &name, &now)?;
+    let mut pb = optimize::merge::merge(&parts, &name, &now)?;
+    if let Some(versions) = mixed {
+        let note = format!("shards of different flowrex versions ({versions})");
+        pb.playbook.notes = Some(match pb.playbook.notes.take() {
+            Some(n) => format!("{n}; {note}"),
+            None => note,
+        });
+    }
     let rows = match outputs.get("--results") {
         Some(r) => Some(merge_results::merge_results(&shards, r)?),
         None => None,

@@ -481,6 +481,8 @@ pub struct WalkJob<'a> {
     pub name: &'a str,
     /// `--results`.
     pub results: Option<&'a Path>,
+    /// `--report`: the page of the last window's search with every window's results.
+    pub report: Option<&'a Path>,
     /// Ctrl-C.
     pub stop: &'a AtomicBool,
     /// Candidates each window's search plans to evaluate (for the progress bar).
@@ -498,11 +500,13 @@ pub fn run_walk(ctx: &Context, plan: &Plan, wf: &WalkForward, job: WalkJob) -> R
         job.candles.len()
     );
     let bar = progress_bar(ctx.show_progress(), job.planned * windows.len() as u64);
+    // --report reads the candidates back from the results: a temporary file without --results.
+    let (results, _scratch) = super::report::results_for_report(job.report, job.results)?;
     let observers = windows
         .iter()
         .map(|w| {
-            let results = job
-                .results
+            let results = results
+                .as_deref()
                 .map(|p| ResultsWriter::create_part(p, &job.settings.space, w.index as u32))
                 .transpose()?;
             Ok(WindowObserver {
@@ -533,7 +537,7 @@ pub fn run_walk(ctx: &Context, plan: &Plan, wf: &WalkForward, job: WalkJob) -> R
         eprintln!("error: interrupted: a walk-forward run needs every window; no playbook written");
         return Ok(Outcome::Interrupted);
     };
-    let rows = match job.results {
+    let rows = match &results {
         Some(p) => Some(write_parts(p, parts?, &search_meta_of(&job))?),
         None => None,
     };
@@ -559,7 +563,11 @@ pub fn run_walk(ctx: &Context, plan: &Plan, wf: &WalkForward, job: WalkJob) -> R
             &meta,
         )?;
     }
-    print_walk(ctx, plan, &job, &pb, &report, rows)?;
+    let written = match (job.report, &results) {
+        (Some(file), Some(r)) => Some(super::report::optimize_shortcut(file, &pb, job.out, r)?),
+        _ => None,
+    };
+    print_walk(ctx, plan, &job, &pb, &report, rows, written.as_ref())?;
     gate_verdict(&pb, job.out).map(|()| Outcome::Done)
 }
 
@@ -571,16 +579,21 @@ fn print_walk(
     pb: &Playbook,
     report: &WalkReport,
     rows: Option<u64>,
+    written: Option<&super::report::Written>,
 ) -> Result<()> {
     if ctx.json {
-        print_json(&serde_json::json!({
+        let mut doc = serde_json::json!({
             "playbook_file": job.out.display().to_string(),
             "results_file": job.results.map(|p| p.display().to_string()),
-            "results_rows": rows,
+            "results_rows": job.results.and(rows),
             "oos_equity_file": plan.oos_equity.as_ref().map(|p| p.display().to_string()),
             "elapsed_s": report.elapsed_s,
             "playbook": pb,
-        }))?;
+        });
+        if let Some(w) = written {
+            doc["report_file"] = w.path.display().to_string().into();
+        }
+        print_json(&doc)?;
     } else {
         let mut s = match &pb.walk_forward {
             Some(w) => render_walk(pb, w, report),
@@ -596,6 +609,9 @@ fn print_walk(
             report.elapsed_s,
             super::playbook_written(ctx, job.out)
         ));
+        if let Some(w) = written {
+            s.push_str(&format!("\n{w}"));
+        }
         print_text(&s)?;
     }
     Ok(())

@@ -130,6 +130,32 @@ pub fn refuse_unfinished(parts: &[ShardPart]) -> Result<()> {
     )))
 }
 
+/// The flowrex versions that wrote `parts` (`[playbook] flowrex_version`), each with the files it
+/// wrote, in order of first appearance; `None` when every part was written by one version.
+///
+/// Why this matters: the metrics and the objective of a candidate are whatever the engine of that
+/// version computed, and a release may change them (a fill rule, a metric's definition, a bug fix).
+/// A merge ranks the shards' top lists against each other as one search; with two engines it would
+/// rank numbers that are not comparable, and nothing in a playbook says whether two versions agree.
+pub fn mixed_versions(parts: &[ShardPart]) -> Option<String> {
+    let mut by_version: Vec<(&str, Vec<String>)> = Vec::new();
+    for p in parts {
+        let v = p.playbook.playbook.flowrex_version.as_str();
+        let file = p.path.display().to_string();
+        match by_version.iter_mut().find(|(seen, _)| *seen == v) {
+            Some((_, files)) => files.push(file),
+            None => by_version.push((v, vec![file])),
+        }
+    }
+    (by_version.len() > 1).then(|| {
+        by_version
+            .iter()
+            .map(|(v, files)| format!("flowrex {v}: {}", files.join(", ")))
+            .collect::<Vec<_>>()
+            .join("; ")
+    })
+}
+
 /// What a playbook at `playbook` records for its results file at `results`: the path relative to the
 /// playbook's folder when the file lies inside it (so a parts folder can move, or be mounted elsewhere
 /// on another node), else the absolute path.

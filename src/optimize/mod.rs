@@ -242,6 +242,7 @@ pub fn to_playbook(
             end: candles.ts.last().map(|&t| fmt_ts(t)).unwrap_or_default(),
             bars: candles.len() as u64,
             data_sha256,
+            fingerprint: Some(crate::playbook::Fingerprint::of(candles)),
         },
         backtest: BacktestSection::from_config(config),
         optimization: Some(Optimization {

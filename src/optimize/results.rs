@@ -463,6 +463,8 @@ pub struct ResultRows {
     pub origin: String,
     /// Parameter names, in column order (the strategy's declaration order).
     pub params: Vec<String>,
+    /// Each row's walk-forward window (the file's `window` column); empty for a plain search's file.
+    pub window: Vec<u32>,
     /// Each row's grid index.
     pub candidate: Vec<u64>,
     /// Each row's parameter values as text (`ParamValue`'s form: `10`, `0.25`, `a`), one per
@@ -510,6 +512,81 @@ impl ResultRows {
             read_file(path, &mut rows, i == 0)?;
         }
         Ok(rows)
+    }
+
+    /// The walk-forward windows the rows belong to, in file order (empty for a plain search).
+    pub fn windows(&self) -> Vec<u32> {
+        let mut w = self.window.clone();
+        w.dedup();
+        w
+    }
+
+    /// Only the rows of walk-forward window `k` (none when the file has no `window` column).
+    pub fn of_window(&self, k: u32) -> ResultRows {
+        let keep: Vec<usize> = (0..self.window.len())
+            .filter(|&r| self.window[r] == k)
+            .collect();
+        let pick = |v: &[f64]| keep.iter().map(|&r| v[r]).collect::<Vec<_>>();
+        ResultRows {
+            origin: format!("{} (window {k})", self.origin),
+            params: self.params.clone(),
+            window: vec![k; keep.len()],
+            candidate: keep.iter().map(|&r| self.candidate[r]).collect(),
+            values: keep.iter().map(|&r| self.values[r].clone()).collect(),
+            objective: pick(&self.objective),
+            ranked: keep.iter().map(|&r| self.ranked[r]).collect(),
+            metrics: self
+                .metrics
+                .iter()
+                .map(|m| keep.iter().map(|&r| m[r]).collect())
+                .collect(),
+        }
+    }
+
+    /// The rows that `pb`'s `[optimization]` describes: all of them for a plain search; for a
+    /// walk-forward playbook (whose `[optimization]`, `[[top]]` and `[metrics]` are its last
+    /// window's search) the last window's, after checking that the file holds every window of
+    /// `[walk_forward]` with as many candidates as each window evaluated. An error names the file
+    /// and says which kind each is when a walk-forward file meets a plain playbook or the reverse.
+    pub fn for_playbook(&self, pb: &Playbook, pb_origin: &str) -> Result<ResultRows> {
+        let other = |what: String| {
+            Error::invalid(format!(
+                "{}: {what}; the results file is from another search than {pb_origin}",
+                self.origin
+            ))
+        };
+        let Some(wf) = &pb.walk_forward else {
+            if !self.window.is_empty() {
+                return Err(other(
+                    "it is a walk-forward results file (it has a `window` column) but the playbook is not a walk-forward playbook".into(),
+                ));
+            }
+            return Ok(self.clone());
+        };
+        if self.window.is_empty() {
+            return Err(other(format!(
+                "it has no `window` column but the playbook is a walk-forward playbook ({} windows); pass the --results file of its `optimize --walk-forward` run",
+                wf.windows
+            )));
+        }
+        let windows = self.windows();
+        let want: Vec<u32> = (0..wf.window.len() as u32).collect();
+        if windows != want {
+            return Err(other(format!(
+                "its rows belong to windows {windows:?} but the playbook's walk-forward has windows 0 to {}",
+                wf.window.len().saturating_sub(1)
+            )));
+        }
+        for (k, entry) in want.iter().zip(&wf.window) {
+            let n = self.window.iter().filter(|&&w| w == *k).count() as u64;
+            if n != entry.evaluated {
+                return Err(other(format!(
+                    "its window {k} holds {n} candidates but the playbook's window {k} evaluated {}",
+                    entry.evaluated
+                )));
+            }
+        }
+        Ok(self.of_window(*want.last().unwrap_or(&0)))
     }
 
     /// Checks that these rows are the search `pb` records: the same parameters, as many candidates as
@@ -645,10 +722,20 @@ fn read_file(path: &Path, rows: &mut ResultRows, first: bool) -> Result<()> {
             "it lacks a candidate, batch, objective or ranked column".into(),
         ));
     };
-    if !(cand < batch && batch < obj && obj < ranked) {
+    let window = at("window");
+    if !(cand < batch && batch < obj && obj < ranked) || window.is_some_and(|w| w > cand) {
         return Err(not_results(
             "its columns are not in the results order".into(),
         ));
+    }
+    // A walk-forward file's rows belong to windows; mixed with a plain search's they would not.
+    if !first && window.is_some() == rows.window.is_empty() {
+        return Err(Error::invalid(format!(
+            "{}: {} a walk-forward results file (a `window` column) but the first results file {}; pass the files of one search",
+            path.display(),
+            if window.is_some() { "is" } else { "is not" },
+            if window.is_some() { "is not" } else { "is" },
+        )));
     }
     let params: Vec<String> = names[batch + 1..obj]
         .iter()
@@ -667,24 +754,32 @@ fn read_file(path: &Path, rows: &mut ResultRows, first: bool) -> Result<()> {
     let metric_cols: Vec<Option<usize>> = FIELDS.iter().map(|f| at(f.key)).collect();
     for batch_rows in reader {
         let b = batch_rows.map_err(|e| not_results(format!("a row group cannot be read: {e}")))?;
-        append_batch(&b, rows, (cand, batch, obj, ranked), &metric_cols).map_err(not_results)?;
+        append_batch(&b, rows, (window, cand, batch, obj, ranked), &metric_cols)
+            .map_err(not_results)?;
     }
     Ok(())
 }
 
-/// Appends the rows of one record batch; `(cand, batch, obj, ranked)` are the fixed columns' indices.
+/// Appends the rows of one record batch; `(window, cand, batch, obj, ranked)` are the fixed
+/// columns' indices (`window` only in a walk-forward file).
 fn append_batch(
     b: &RecordBatch,
     rows: &mut ResultRows,
-    (cand, batch, obj, ranked): (usize, usize, usize, usize),
+    (window, cand, batch, obj, ranked): (Option<usize>, usize, usize, usize, usize),
     metric_cols: &[Option<usize>],
 ) -> std::result::Result<(), String> {
     use arrow_array::Array;
     use arrow_array::cast::AsArray;
-    use arrow_array::types::{Float64Type, Int64Type, UInt64Type};
+    use arrow_array::types::{Float64Type, Int64Type, UInt32Type, UInt64Type};
     let col = |i: usize| b.column(i);
     let typed =
         |i: usize, want: &str| format!("column {} is not {want}", b.schema().field(i).name());
+    if let Some(w) = window {
+        let windows = col(w)
+            .as_primitive_opt::<UInt32Type>()
+            .ok_or_else(|| typed(w, "UInt32"))?;
+        rows.window.extend(windows.values().iter().copied());
+    }
     let cands = col(cand)
         .as_primitive_opt::<UInt64Type>()
         .ok_or_else(|| typed(cand, "UInt64"))?;

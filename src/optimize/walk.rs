@@ -44,13 +44,25 @@ pub fn plan(wf: &WalkForward, candles: &Candles, spec: &overfit::Spec) -> Result
     let windows = wf.windows(&candles.ts)?;
     for pair in windows.windows(2) {
         if pair[1].test.start < pair[0].test.end {
+            let why = if wf.step_measured_like_test() {
+                format!(
+                    "--step {} must be at least the test length {}",
+                    wf.step(),
+                    wf.test
+                )
+            } else {
+                format!(
+                    "--step {} and the test length {} are measured differently (bars, fixed time m/h/d/w, calendar months M/y), so a step does not always move past a test; give --step in the test's measure or leave it out (it defaults to the test length)",
+                    wf.step(),
+                    wf.test
+                )
+            };
             return Err(Error::usage(format!(
-                "walk-forward test windows overlap (window {} starts at {}, before window {} ends): --step {} must be at least the test length {}",
+                "walk-forward test windows overlap (window {} starts at {}, before window {} ends at {}): {why}",
                 pair[1].index,
                 format_ts(pair[1].test_ms.start),
                 pair[0].index,
-                wf.step(),
-                wf.test
+                format_ts(pair[0].test_ms.end),
             )));
         }
     }
@@ -424,6 +436,7 @@ impl WalkReport {
                 .unwrap_or_default(),
             bars: candles.len() as u64,
             data_sha256: candles.sha256(),
+            fingerprint: Some(crate::playbook::Fingerprint::of(candles)),
             windows: self.windows.len() as u64,
             evaluated: self.evaluated,
             positive_windows: self.positive_windows() as u64,

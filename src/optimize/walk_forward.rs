@@ -28,7 +28,14 @@
 //! end). Every boundary is counted from the first bar: window k's test ends at
 //! t0 + k·step + train + purge + test, adding lengths of the same kind before moving the date, so a
 //! clamped day never drifts (with t0 = Jan 31, `2M` + `1M` ends on Apr 30, not on Mar 31 → Apr 30
-//! via Feb 29 → Apr 29) and consecutive tests tile exactly. The data ends at the last bar's time plus
+//! via Feb 29 → Apr 29) and consecutive tests tile exactly. A purge of another kind than the test
+//! (`5` bars with a `1M` test, `3d` with `1M`) is laid out last: the test covers the `test` span that
+//! follows the train, shifted later by the purge — it starts `purge` after the train end T and ends
+//! `purge` after T + test — so with the default step each test still ends exactly where the next
+//! one starts, however the weekends fall (5 bars can span 5 to 9 days). With every length of one
+//! kind this is the same as train + purge + test. A `--step` measured otherwise than the test (`100`
+//! bars with `6M`) can fall short of a test in some windows: the overlap error then says so. The
+//! data ends at the last bar's time plus
 //! the smallest bar spacing (the end of the last bar); a span must end by then to fit — so with
 //! weekday bars whose last bar is a Friday, a `1w` test ending on the next Monday does not fit.
 //! Bar counts and spans can be mixed (a `6M` train with a `5` bar purge).
@@ -331,6 +338,19 @@ impl WalkForward {
         self.step.unwrap_or(self.test)
     }
 
+    /// Whether the step and the test are measured alike (both bars, both fixed time — m, h, d, w —
+    /// or both calendar months — M, y), so that a step at least the test length always moves past
+    /// a test. A step of another measure (`--step 100` with `--test 6M`) can fall short of the test
+    /// in some windows and not in others.
+    pub fn step_measured_like_test(&self) -> bool {
+        matches!(
+            (Offset::of(self.step(), 1), Offset::of(self.test, 1)),
+            (Some(Offset::Bars(_)), Some(Offset::Bars(_)))
+                | (Some(Offset::Ms(_)), Some(Offset::Ms(_)))
+                | (Some(Offset::Months(_)), Some(Offset::Months(_)))
+        )
+    }
+
     /// The windows over bars with open times `ts` (ms UTC, strictly increasing). Usage error when a
     /// length is zero or not even one window fits (naming what one window needs and what the data
     /// has), or when a window's train or test holds no bar (a gap in the data); invalid-input error
@@ -382,10 +402,20 @@ impl WalkForward {
             (bars.locate(&[moved])?, vec![moved, train])
         };
         let train_end = bars.locate(&parts)?;
+        // The test end is laid out with the test added to the step term, the purge last, so window
+        // k's test ends exactly where window k + 1's starts when the step is the test length. Laid
+        // out as train, purge, test instead, a purge of another kind than the test (5 bars with a
+        // `1M` test) moves the test's end by a different amount of time in each window — weekends
+        // fall differently — and tests overlapped. When every length is of one kind both are the
+        // same sum.
+        let end_parts = match moved.zip(test).and_then(|(m, t)| m.merge(t)) {
+            Some(moved_test) if self.anchored => vec![train, Some(moved_test), purge],
+            Some(moved_test) => vec![Some(moved_test), train, purge],
+            None => [parts.as_slice(), &[purge, test]].concat(),
+        };
         parts.push(purge);
         let test_start = bars.locate(&parts)?;
-        parts.push(test);
-        let test_end = bars.locate(&parts)?;
+        let test_end = bars.locate(&end_parts)?;
         Some(Window {
             index: k,
             train: start.idx..train_end.idx,

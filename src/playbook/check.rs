@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{GateVerdict, Playbook, Table};
+use super::{FirstChange, GateVerdict, Playbook, Table};
 use crate::candles::time::TimeRange;
 use crate::candles::{Candles, Interval, Store};
 use crate::error::{Error, Result};
@@ -114,6 +114,8 @@ pub struct DataChange {
     /// Which data: `data` (`[market]`'s range) or `walk-forward data` (`[walk_forward]`'s whole
     /// range, every train and test window).
     pub scope: &'static str,
+    /// Where the bars first differ, when the playbook keeps a fingerprint of them.
+    pub first_change: Option<FirstChange>,
 }
 
 impl DataChange {
@@ -134,6 +136,11 @@ impl DataChange {
             stored_sha256: pb.market.data_sha256.clone(),
             stored_bars: pb.market.bars,
             scope: "data",
+            first_change: pb
+                .market
+                .fingerprint
+                .as_ref()
+                .and_then(|f| f.first_change(candles)),
         })
     }
 
@@ -163,13 +170,18 @@ impl DataChange {
             stored_sha256: wf.data_sha256.clone(),
             stored_bars: wf.bars,
             scope: "walk-forward data",
+            first_change: wf
+                .fingerprint
+                .as_ref()
+                .and_then(|f| f.first_change(&candles)),
         }))
     }
 
-    /// One line naming the playbook file `origin`, both hashes (12 digits) and bar counts.
+    /// One line naming the playbook file `origin`, both hashes (12 digits) and bar counts, then
+    /// where the bars first differ when the playbook's fingerprint can tell.
     pub fn message(&self, origin: &Path) -> String {
         format!(
-            "{}: the {} {} {} changed: sha256 {} of {} bars, the playbook has {} of {} bars",
+            "{}: the {} {} {} changed: sha256 {} of {} bars, the playbook has {} of {} bars{}",
             origin.display(),
             self.symbol,
             self.interval,
@@ -177,7 +189,10 @@ impl DataChange {
             self.sha256.get(..12).unwrap_or(&self.sha256),
             self.bars,
             self.stored_sha256.get(..12).unwrap_or(&self.stored_sha256),
-            self.stored_bars
+            self.stored_bars,
+            self.first_change
+                .as_ref()
+                .map_or(String::new(), |c| format!("; {}", c.describe()))
         )
     }
 
@@ -198,6 +213,13 @@ impl DataChange {
                 "bars": self.bars,
                 "stored_sha256": self.stored_sha256,
                 "stored_bars": self.stored_bars,
+                "first_change": self.first_change.as_ref().map(|c| serde_json::json!({
+                    "first_bar": c.bars.start,
+                    "last_bar": c.bars.end.checked_sub(1).filter(|_| !c.bars.is_empty()),
+                    "from": c.times.map(|(t, _)| crate::candles::time::format_ts_full(t)),
+                    "to": c.times.map(|(_, t)| crate::candles::time::format_ts_full(t)),
+                    "columns": c.columns,
+                })),
             },
             "message": self.message(origin),
         })
@@ -290,6 +312,11 @@ pub struct CheckReport {
     pub drifts: Vec<Drift>,
     /// The gates stored in `[validation]`, judged again (on fresh numbers where the run gives them).
     pub gates: Vec<GateVerdict>,
+    /// `[optimization] status` (None for a playbook no search wrote).
+    pub search_status: Option<String>,
+    /// Why the search is not one to gate on (it did not finish), unless that was allowed; fails the
+    /// check.
+    pub unfinished: Option<String>,
 }
 
 impl CheckReport {
@@ -308,7 +335,18 @@ impl CheckReport {
             data_sha256_matches,
             drifts: compare_metrics(&pb.metrics, fresh, tolerance),
             gates: Vec::new(),
+            search_status: pb.optimization.as_ref().map(|o| o.status.clone()),
+            unfinished: None,
         }
+    }
+
+    /// Fails the check when `pb`'s search did not finish (`status = "interrupted"`: Ctrl-C or a
+    /// scheduler's signal) unless `allowed`: its parameters, metrics and `[validation]` are those of
+    /// the candidates evaluated before the stop, so a gate passing on it vouches for a search that
+    /// did not run. The metrics are still compared (and reported), so the user sees both.
+    pub fn with_search_status(mut self, pb: &Playbook, allowed: bool) -> CheckReport {
+        self.unfinished = unfinished_search(pb).filter(|_| !allowed);
+        self
     }
 
     /// Adds what re-checking `[validation]` found: drifted numbers and the gates judged again.
@@ -318,9 +356,10 @@ impl CheckReport {
         self
     }
 
-    /// True when nothing drifted and every stored gate still passes.
+    /// True when nothing drifted, every stored gate still passes and the search finished (or that
+    /// was allowed).
     pub fn passed(&self) -> bool {
-        self.drifts.is_empty() && self.gates.iter().all(|g| g.pass)
+        self.drifts.is_empty() && self.gates.iter().all(|g| g.pass) && self.unfinished.is_none()
     }
 
     /// `Ok` when the check passed, else the exit-3 error naming every drifted number and failed gate.
@@ -329,6 +368,11 @@ impl CheckReport {
             return Ok(());
         }
         let mut reasons = Vec::new();
+        if let Some(why) = &self.unfinished {
+            reasons.push(format!(
+                "{why}; re-run the optimization to the end, or pass --allow-interrupted to check it anyway"
+            ));
+        }
         if !self.drifts.is_empty() {
             let names: Vec<&str> = self.drifts.iter().map(|d| d.metric.as_str()).collect();
             reasons.push(format!(
@@ -352,6 +396,22 @@ impl CheckReport {
             reasons.join("; ")
         )))
     }
+}
+
+/// Why `pb`'s search is unfinished — `[optimization] status` other than `complete`, with how many
+/// candidates it evaluated of how many were feasible — or `None` when it finished (or no search
+/// wrote it).
+pub fn unfinished_search(pb: &Playbook) -> Option<String> {
+    let o = pb.optimization.as_ref()?;
+    (o.status != "complete").then(|| {
+        format!(
+            "its search did not finish (status = \"{}\" after {} of {}{} feasible candidates): its parameters are the best of a partial search",
+            o.status,
+            o.evaluated,
+            if o.feasible_estimated { "~" } else { "" },
+            o.feasible
+        )
+    })
 }
 
 /// Why the playbook file at `path` does not hold the values flowrex wrote — edited by hand since
@@ -420,6 +480,7 @@ mod tests {
             stored_sha256: "abc".into(),
             stored_bars: 2000,
             scope: "data",
+            first_change: None,
         };
         let origin = Path::new("pb.toml");
         // Hashes are cut to 12 digits; a stored hash shorter than that is shown whole.
@@ -461,6 +522,8 @@ mod tests {
                 relative: 1.0 / 6.0,
             }],
             gates: vec![],
+            search_status: Some("complete".into()),
+            unfinished: None,
         };
         let e = report.verdict().unwrap_err();
         assert_eq!(e.exit_code(), 3);

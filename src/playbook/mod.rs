@@ -5,7 +5,8 @@
 //! ```toml
 //! [playbook]      name, status, created_at, flowrex_version, content_sha256, notes
 //! [strategy]      name, [strategy.params], [strategy.file_sha256] (files the parameters name)
-//! [market]        symbol, interval, start, end, bars, data_sha256
+//! [market]        symbol, interval, start, end, bars, data_sha256,
+//!                 [market.fingerprint] block_bars, blocks, columns (see [`fingerprint`])
 //! [backtest]      cash, commission, spread, fill, close_at_end, size, stop_policy
 //! [optimization]  method, objective, min_trades, seed, top_k, samples | population + generations,
 //!                 shard, merged_shards, constraints, space_size, feasible, feasible_estimated (only when true),
@@ -20,13 +21,15 @@
 //! A metric without a finite value (`null` in `backtest --json`) is left out of `[metrics]`.
 
 mod check;
+pub mod fingerprint;
 pub mod manage;
 pub mod validation;
 
 pub use check::{
     CheckReport, DataChange, Drift, FileChange, check_tolerance, compare_metrics, compare_value,
-    not_as_written,
+    not_as_written, unfinished_search,
 };
+pub use fingerprint::{Fingerprint, FirstChange};
 pub use validation::{Gate, GateVerdict, Gates, Validation, WalkForwardSection, WindowEntry};
 
 use std::fs;
@@ -239,6 +242,10 @@ pub struct Market {
     pub bars: u64,
     /// [`crate::candles::Candles::sha256`] of those bars.
     pub data_sha256: String,
+    /// Digests of blocks of those bars and of each column: where a change lies (absent in playbooks
+    /// of an older flowrex: `--check` then only says that the data changed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<Fingerprint>,
 }
 
 impl Market {

@@ -149,6 +149,10 @@ pub struct WalkForwardSection {
     /// Its minimum track record length (periods) at 95 %.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oos_min_trl: Option<f64>,
+    /// Where a change in the whole data lies (as `[market.fingerprint]`; absent in playbooks of an
+    /// older flowrex).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<super::Fingerprint>,
     /// Per parameter: its stability (parameters with a single value are left out).
     pub stability: Table,
     /// Every metric of the stitched out-of-sample run, named as in `backtest --json`.

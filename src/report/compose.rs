@@ -4,7 +4,8 @@
 
 use super::backtest::{BacktestInput, BacktestOptions, backtest_report, buy_and_hold};
 use super::html::Stat;
-use super::optimize::optimize_report;
+use super::html::{Block, Table};
+use super::optimize::optimize_document;
 use super::optimize::{Candidate, HeatMode, OptimizeInput, OptimizeOptions, ParamAxis};
 use super::scale::trim_num;
 use super::stats::stats_with;
@@ -15,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::metrics::fields::{MISSING, MetricValue, find};
 use crate::optimize::Space;
 use crate::optimize::results::ResultRows;
-use crate::playbook::{Optimization, Playbook};
+use crate::playbook::{Optimization, Playbook, WalkForwardSection};
 use crate::strategy::{self, ParamValue};
 use crate::trade::{OpenTrade, Side, TradeRecord};
 
@@ -154,7 +155,10 @@ pub fn optimize_page(
         .filter(|&d| space.dims()[d].axis.len() > 1)
         .collect();
     let axes: Vec<ParamAxis> = searched.iter().map(|&d| axis_of(&space, d)).collect();
-    let (candidates, extra_columns, notes) = candidates(pb, origin, results, &axes)?;
+    let (candidates, extra_columns, mut notes) = candidates(pb, origin, results, &axes)?;
+    if let Some(wf) = &pb.walk_forward {
+        notes.insert(0, walk_note(wf));
+    }
     let opts = OptimizeOptions {
         heat_x: 0,
         heat_y: 1,
@@ -184,7 +188,7 @@ pub fn optimize_page(
         candidates: &candidates,
         extra_columns: &extra_columns,
     };
-    optimize_report(
+    let mut doc = optimize_document(
         &input,
         &OptimizeOptions {
             heat_x,
@@ -192,7 +196,90 @@ pub fn optimize_page(
             ..opts
         },
     )
-    .map_err(|e| Error::invalid(format!("{origin}: {e}")))
+    .map_err(|e| Error::invalid(format!("{origin}: {e}")))?;
+    if let Some(wf) = &pb.walk_forward {
+        walk_section(&mut doc, wf);
+    }
+    Ok(doc.render())
+}
+
+/// What the page of a walk-forward playbook shows: its last window's search, the one whose
+/// parameters the playbook records (as `[optimization]`, `[[top]]` and `[metrics]` do).
+fn walk_note(wf: &WalkForwardSection) -> String {
+    let last = wf.window.last();
+    format!(
+        "A walk-forward playbook ({} windows): the heatmap, the top candidates and the neighbours are          those of its last window's search{} — the parameters the playbook records and          `backtest --playbook --check` reproduces. Every window is in \"Walk-forward windows\" below.",
+        wf.windows,
+        last.map_or(String::new(), |w| format!(
+            " (window {}, train {} to {})",
+            w.index,
+            day(&w.train_start),
+            day(&w.train_end)
+        ))
+    )
+}
+
+/// The date part of an RFC 3339 time (the whole text when it has none).
+fn day(t: &str) -> &str {
+    t.get(..10).unwrap_or(t)
+}
+
+/// One row per walk-forward window: its train and test, the parameters chosen, in- and
+/// out-of-sample results.
+fn walk_section(doc: &mut super::html::Document, wf: &WalkForwardSection) {
+    let pct = |v: f64| format!("{v:.2}");
+    let opt = |v: Option<f64>, d: usize| v.map_or("—".to_string(), |v| format!("{v:.d$}"));
+    let mut table = Table::new(
+        [
+            "Window",
+            "Train",
+            "Test",
+            "Params",
+            "IS obj",
+            "OOS obj",
+            "IS ret %",
+            "OOS ret %",
+            "OOS trades",
+            "B&H %",
+            "WFE",
+        ]
+        .map(String::from)
+        .to_vec(),
+    )
+    .numeric(&[0, 4, 5, 6, 7, 8, 9, 10]);
+    for w in &wf.window {
+        table.push(vec![
+            w.index.to_string(),
+            format!("{} – {}", day(&w.train_start), day(&w.train_end)),
+            format!("{} – {}", day(&w.test_start), day(&w.test_end)),
+            w.params.to_line(),
+            format!("{:.4}", w.is_objective),
+            opt(w.oos_objective, 4),
+            pct(w.is_return_pct),
+            pct(w.oos_return_pct),
+            w.oos_trades.to_string(),
+            pct(w.buy_hold_return_pct),
+            opt(w.wfe, 2),
+        ]);
+    }
+    let overall = format!(
+        "Train {}, test {}, step {}, purge {}{}. Stitched out-of-sample return {:.2} % (buy & hold {:.2} %), \
+         {} of {} windows positive, WFE {}.",
+        wf.train,
+        wf.test,
+        wf.step,
+        wf.purge,
+        if wf.anchored { ", anchored" } else { "" },
+        wf.oos_return_pct,
+        wf.buy_hold_return_pct,
+        wf.positive_windows,
+        wf.windows,
+        opt(wf.wfe, 2)
+    );
+    doc.section("Walk-forward windows")
+        .caption("Each window searched its train bars and traded the best parameters on its test bars, one account from window to window.")
+        .push(Block::Text(overall))
+        .push(Block::Table(table));
 }
 
 /// The candidates over `axes`, the top table's extra columns and a note: every row of `results`
@@ -205,9 +292,10 @@ fn candidates(
 ) -> Result<(Vec<Candidate>, Vec<String>, Vec<String>)> {
     Ok(match results {
         Some(rows) => {
+            let rows = rows.for_playbook(pb, origin)?;
             rows.check_playbook(pb, origin)?;
             (
-                from_results(rows, axes),
+                from_results(&rows, axes),
                 top_labels(&TOP_COLUMNS),
                 Vec::new(),
             )

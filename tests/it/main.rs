@@ -26,6 +26,7 @@ mod playbooks;
 mod report;
 mod report_browser;
 mod resample;
+mod research_review;
 mod review;
 mod risk_check;
 mod shard_merge;

@@ -314,3 +314,35 @@ fn parameter_stability_is_the_mean_normalized_move() {
     assert!(parameter_stability(&[[1.0, 2.0], [1.0, 2.0]], &ranges).is_err());
     assert!(parameter_stability(&chosen, &[(5.0, 50.0), (10.0, 200.0), (3.0, 1.0)]).is_err());
 }
+
+/// Weekday bars, `1M` tests after a purge of 5 bars: 5 bars span 5 to 9 days depending on where
+/// the weekends fall, so a test laid out as train, purge, test ended past the next window's start.
+/// The purge is laid out last, after train and test merged: each test starts 5 bars after its
+/// train and ends where the next one starts.
+#[test]
+fn calendar_tests_after_a_purge_in_bars_tile() {
+    let ts = weekdays(day(2024, 1, 1), 300);
+    let spec = WalkForward {
+        purge: len("5"),
+        ..WalkForward::new(len("2M"), len("1M"))
+    };
+    let w = spec.windows(&ts).unwrap();
+    assert!(w.len() >= 9, "{}", w.len());
+    for w in &w {
+        assert_eq!(w.test.start, w.train.end + 5);
+    }
+    for pair in w.windows(2) {
+        assert_eq!(pair[1].test.start, pair[0].test.end);
+        assert_eq!(pair[1].test_ms.start, pair[0].test_ms.end);
+    }
+    // Window 0: train [Jan 1, Mar 1) = 44 bars, purge Mar 1–7, test from Mar 8 to 5 bars after
+    // Apr 1 (Apr 8, exclusive).
+    assert_eq!(w[0].test_ms, day(2024, 3, 8)..day(2024, 4, 8));
+    // A step in bars with a month test is measured differently: the error can only say so.
+    assert!(spec.step_measured_like_test());
+    let bars_step = WalkForward {
+        step: Some(len("10")),
+        ..spec
+    };
+    assert!(!bars_step.step_measured_like_test());
+}
