@@ -61,6 +61,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("migrations/0008_state_seal.sql"),
         after: Some(super::seal::anchor_existing_state),
     },
+    Migration {
+        name: "trades_window",
+        sql: include_str!("migrations/0009_trades_window.sql"),
+        after: Some(super::seal::anchor_window),
+    },
 ];
 
 const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (
@@ -271,7 +276,8 @@ mod tests {
                 assert!(installed_trigger_sql(&format!("{}_{guard}", chain.table)).is_some());
             }
         }
-        // risk_decisions, settings_audit, risk_trades empty; state_seals holds the migration's anchor.
+        // risk_decisions, settings_audit, risk_trades empty; state_seals holds the migrations' anchors
+        // (the state row, the counting window).
         assert_eq!(
             v.chains
                 .iter()
@@ -281,7 +287,7 @@ mod tests {
                 ("risk_decisions", 0, true),
                 ("settings_audit", 0, true),
                 ("risk_trades", 0, true),
-                ("state_seals", 1, false)
+                ("state_seals", 2, false)
             ]
         );
     }

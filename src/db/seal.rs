@@ -1,12 +1,13 @@
 //! The seal over the live state: the mutable rows the risk gate and the paper broker decide on —
-//! `risk_state`, `strategy_budgets`, `paper_cursors` — and the head of `risk_trades` (itself a hash
-//! chain, [`RISK_TRADES`]). Every operation that changes such a row ends, inside its own transaction,
-//! with [`reseal`]: it appends the row's canonical content (or NULL for a row that is gone) to
-//! `state_seals`, an append-only hash chain ([`STATE_SEALS`]), when it differs from the row's last seal.
-//! Every operation that decides on rows starts with [`check`] over exactly those rows: each must match
-//! its last seal, that seal must match its hash, and the `risk_trades` rows the gate counts must chain —
-//! else it fails closed with an error naming the table, row and fields ([`Error::CheckFailed`], exit 3)
-//! and writes nothing. [`verify_state`] compares every row with its last seal for `verify` commands,
+//! `risk_state`, `strategy_budgets`, `paper_cursors` — the head of `risk_trades` (itself a hash chain,
+//! [`RISK_TRADES`]) and the counting window of the gate's walk over it ([`Window`]). Every operation
+//! that changes such a row ends, inside its own transaction, with [`reseal`]: it appends the row's
+//! canonical content (or NULL for a row that is gone) to `state_seals`, an append-only hash chain
+//! ([`STATE_SEALS`]), when it differs from the row's last seal. Every operation that decides on rows
+//! starts with [`check`] over exactly those rows: each must match its last seal, that seal must match
+//! its hash, and the `risk_trades` rows the gate may count must chain ([`check_counted`]) — else it
+//! fails closed with an error naming the table, row and fields ([`Error::CheckFailed`], exit 3) and
+//! writes nothing. [`verify_state`] compares every row with its last seal for `verify` commands,
 //! which also recompute both chains in full.
 //!
 //! Why one seal entry per row and not one snapshot of everything: the paper broker can hold hundreds of
@@ -17,9 +18,10 @@
 //! # A seal entry (version 1)
 //!
 //! `state_seals` columns `ts_ms, tbl, key, row`: the table, the row's key (`1` for `risk_state`, the
-//! strategy, `["SYMBOL","INTERVAL"]` for a cursor, `last` for the `risk_trades` head) and the row as a
-//! compact JSON object of its columns (`last_id` and `head` for the `risk_trades` head), values encoded as
-//! in a chain's canonical row ([`super::chain`]), or NULL when the row does not exist.
+//! strategy, `["SYMBOL","INTERVAL"]` for a cursor, `last` for the `risk_trades` head, `window` for the
+//! counting window) and the row as a compact JSON object of its columns (`last_id` and `head` for the
+//! `risk_trades` head; `risk_state`'s `trades_from_ms` and `trades_from_id` for the window), values
+//! encoded as in a chain's canonical row ([`super::chain`]), or NULL when the row does not exist.
 //!
 //! What it cannot stop: the hash has no secret, so someone who edits a row and then appends a seal entry
 //! with correctly recomputed hashes (or rewrites `state_seals` from some row on) is not detected here —
@@ -92,8 +94,37 @@ const PAPER_CURSORS: Sealed = Sealed {
 
 const TABLES: [Sealed; 3] = [RISK_STATE, STRATEGY_BUDGETS, PAPER_CURSORS];
 
+/// The counting window's columns of the `risk_state` row (migration 9), sealed apart from the row's
+/// other columns: only a check reads them, and the row's seal entries keep the content migration 8
+/// defined.
+const WINDOW: Sealed = Sealed {
+    table: "risk_state",
+    key: &["id"],
+    columns: &["trades_from_ms", "trades_from_id"],
+};
+
 /// The key of the `risk_trades` head's seal entries.
 const HEAD_KEY: &str = "last";
+
+/// The key of the counting window's seal entries (table `risk_trades`).
+const WINDOW_KEY: &str = "window";
+
+/// Where the gate's walk over `risk_trades` starts, kept in `risk_state` (`trades_from_ms`,
+/// `trades_from_id`; both NULL until the first check anchors it) and sealed as `risk_trades`/`window`.
+///
+/// What it promises: every `risk_trades` row with an id below `first_id` had a time before `from_ms`
+/// when the window was sealed. Rows appended later take higher ids, so it stays true: every row whose
+/// time may fall at or after `from_ms` — as written, whatever its time says now — has an id of at least
+/// `first_id`. Why not find the first counted row by its time: `--now` and paper fills record at a
+/// bar's time, so ids do not rise with time, and a row whose time was edited out of the window would
+/// not be walked at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// The window's start (UTC ms): at or before the start of the counts of the check that sealed it.
+    pub from_ms: i64,
+    /// No row below this id had a time at or after `from_ms`.
+    pub first_id: i64,
+}
 
 /// One live-state row, as an operation names the rows it reads or writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +133,8 @@ pub enum Row<'a> {
     RiskState,
     /// The last `risk_trades` row (its id and hash).
     TradesHead,
+    /// The counting window kept in `risk_state` ([`Window`]).
+    TradesWindow,
     /// A strategy's `strategy_budgets` row.
     Budget(&'a str),
     /// A market's `paper_cursors` row (symbol, interval).
@@ -112,7 +145,7 @@ impl Row<'_> {
     fn table(&self) -> &'static str {
         match self {
             Row::RiskState => RISK_STATE.table,
-            Row::TradesHead => RISK_TRADES.table,
+            Row::TradesHead | Row::TradesWindow => RISK_TRADES.table,
             Row::Budget(_) => STRATEGY_BUDGETS.table,
             Row::Cursor(..) => PAPER_CURSORS.table,
         }
@@ -122,6 +155,7 @@ impl Row<'_> {
         match self {
             Row::RiskState => "1".into(),
             Row::TradesHead => HEAD_KEY.into(),
+            Row::TradesWindow => WINDOW_KEY.into(),
             Row::Budget(s) => (*s).into(),
             Row::Cursor(s, i) => Json::from(vec![*s, *i]).to_string(),
         }
@@ -132,6 +166,7 @@ impl Row<'_> {
         let (t, args): (&Sealed, Vec<Value>) = match self {
             Row::TradesHead => return trades_head(conn),
             Row::RiskState => (&RISK_STATE, vec![Value::Integer(1)]),
+            Row::TradesWindow => (&WINDOW, vec![Value::Integer(1)]),
             Row::Budget(s) => (&STRATEGY_BUDGETS, vec![Value::Text((*s).into())]),
             Row::Cursor(s, i) => (
                 &PAPER_CURSORS,
@@ -262,10 +297,12 @@ fn compare(
                 .filter(|(f, v)| n[f.as_str()] != **v)
                 .map(|(f, v)| format!("{f} is {} but was sealed as {v}", n[f.as_str()]))
                 .collect();
-            format!(
-                "row {key}: {}: changed outside flowrex{at}",
-                changed.join(", ")
-            )
+            let row = if key == WINDOW_KEY && table == RISK_TRADES.table {
+                "the counting window kept in risk_state row 1".to_string()
+            } else {
+                format!("row {key}")
+            };
+            format!("{row}: {}: changed outside flowrex{at}", changed.join(", "))
         }
         (Some(_), None) => format!("row {key}: inserted outside flowrex (no seal has it){at}"),
         (None, _) => format!("row {key}: deleted outside flowrex (the seal has it){at}"),
@@ -285,11 +322,13 @@ fn parse(text: &str) -> Json {
 /// differs from its last seal entry, or whose last entry does not match its hash. Reads every row and
 /// every row's last entry; `verify` commands call it.
 pub fn verify_state(conn: &Connection) -> Result<Option<Fault>> {
-    Ok(differences(conn)?.into_iter().next().map(|d| d.2))
+    Ok(differences(conn, true)?.into_iter().next().map(|d| d.2))
 }
 
-/// Every row that differs from its last seal: table, key, fault.
-fn differences(conn: &Connection) -> Result<Vec<(&'static str, String, Fault)>> {
+/// Every row that differs from its last seal: table, key, fault. `window`: also the counting window
+/// (its seal, and its promise over the rows below it); false only for migration 8's step, which ran
+/// before the window's columns existed.
+fn differences(conn: &Connection, window: bool) -> Result<Vec<(&'static str, String, Fault)>> {
     let mut out = Vec::new();
     for t in TABLES {
         table_differences(conn, &t, &mut out)?;
@@ -297,7 +336,60 @@ fn differences(conn: &Connection) -> Result<Vec<(&'static str, String, Fault)>> 
     if let Some(f) = row_fault(conn, Row::TradesHead)? {
         out.push((RISK_TRADES.table, HEAD_KEY.to_string(), f));
     }
+    if window {
+        let fault = match row_fault(conn, Row::TradesWindow)? {
+            Some(f) => Some(f),
+            None => window_broken(conn)?,
+        };
+        if let Some(f) = fault {
+            out.push((RISK_TRADES.table, WINDOW_KEY.to_string(), f));
+        }
+    }
     Ok(out)
+}
+
+/// The first row below the window's first id whose time is at or after its start: the window's
+/// promise broken (the row's time edited, which its hash shows too, or the window sealed wrong). A
+/// scan of the rows below the window, no hashing: for `verify`, which walks every chain anyway.
+fn window_broken(conn: &Connection) -> Result<Option<Fault>> {
+    let Some(w) = window(conn)? else {
+        return Ok(None);
+    };
+    let found: Option<(i64, i64)> = conn
+        .prepare_cached(
+            "SELECT id, ts_ms FROM risk_trades WHERE id < ?1 AND ts_ms >= ?2 ORDER BY id LIMIT 1",
+        )?
+        .query_row([w.first_id, w.from_ms], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    Ok(found.map(|(id, ts)| Fault {
+        table: RISK_TRADES.table,
+        id: Some(id),
+        problem: format!(
+            "its time {} is at or after the start of the counting window sealed in risk_state row 1 \
+             ({}) but its id is below the window's first row {}: its time was edited, or the window was",
+            ms_text(ts),
+            ms_text(w.from_ms),
+            w.first_id
+        ),
+    }))
+}
+
+fn ms_text(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms).map_or(ms.to_string(), |t| {
+        t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    })
+}
+
+/// The counting window as `risk_state` keeps it (`None`: not anchored yet, or no state row).
+fn window(conn: &Connection) -> Result<Option<Window>> {
+    let pair: Option<(Option<i64>, Option<i64>)> = conn
+        .prepare_cached("SELECT trades_from_ms, trades_from_id FROM risk_state WHERE id = 1")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    Ok(match pair {
+        Some((Some(from_ms), Some(first_id))) => Some(Window { from_ms, first_id }),
+        _ => None,
+    })
 }
 
 /// Every row of `t` and every key sealed for it, compared.
@@ -350,20 +442,80 @@ fn key_text(r: &rusqlite::Row<'_>, n: usize) -> rusqlite::Result<String> {
     })
 }
 
-/// The gate's check, at the start of every operation that decides on the live state: each of `rows`
-/// matches its last seal entry and that entry its hash, and the `risk_trades` rows from the one before
-/// the first row at or after `trades_from_ms` (the rows the gate counts; `None`: only the last row)
-/// chain and match their hashes. Cost: a keyed read and a small hash per row named, one SHA-256 per
-/// `risk_trades` row walked. A failure is [`Error::CheckFailed`] naming table, row and fields.
-pub fn check(conn: &Connection, rows: &[Row<'_>], trades_from_ms: Option<i64>) -> Result<()> {
-    if let Some(f) = trades_tail_fault(conn, trades_from_ms)? {
+/// The gate's check, at the start of every operation that decides on the live state: the last
+/// `risk_trades` row chains and matches its hash, and each of `rows` matches its last seal entry and
+/// that entry its hash. Cost: a keyed read and a small hash per row named, one SHA-256 for the last
+/// trade row. A failure is [`Error::CheckFailed`] naming table, row and fields. An operation that
+/// counts trades (a risk check) uses [`check_counted`] instead.
+pub fn check(conn: &Connection, rows: &[Row<'_>]) -> Result<()> {
+    if let Some(f) = last_trade_fault(conn)? {
         return Err(history_tampered(&f));
     }
+    rows_fault(conn, rows)
+}
+
+fn rows_fault(conn: &Connection, rows: &[Row<'_>]) -> Result<()> {
     for &row in rows {
         if let Some(f) = row_fault(conn, row)? {
             return Err(tampered(&f));
         }
     }
+    Ok(())
+}
+
+/// The gate's check for an operation that counts the trades at or after `from_ms` (a risk check):
+/// `rows` and the counting window ([`Window`]) match their seals, then every `risk_trades` row whose
+/// time may fall at or after `from_ms` chains and matches its hash — every row from the window's first
+/// id on, whatever its time says now, and any row below it whose time is now in the window (an edit
+/// into the window). When the window is not anchored yet, or starts after `from_ms` (the clock went
+/// back: `--now`, a bar time), no id bounds those rows and every row is walked. Returns the window
+/// moved to `from_ms`, for [`move_window`]: the next check walks from there.
+///
+/// Cost: as [`check`], plus one SHA-256 per row walked — the rows appended since the last check's
+/// window started (its day, or the hour before it) — and one index lookup.
+pub fn check_counted(conn: &Connection, rows: &[Row<'_>], from_ms: i64) -> Result<Window> {
+    rows_fault(conn, rows)?;
+    rows_fault(conn, &[Row::TradesWindow])?;
+    let first_now: Option<i64> = conn
+        .prepare_cached(
+            "SELECT min(id) FROM risk_trades WHERE kind IN ('fill', 'close') AND ts_ms >= ?1",
+        )?
+        .query_row([from_ms], |r| r.get(0))?;
+    let last: Option<i64> = conn
+        .prepare_cached("SELECT max(id) FROM risk_trades")?
+        .query_row([], |r| r.get(0))?;
+    let start = match window(conn)? {
+        Some(w) if w.from_ms <= from_ms => first_now.map_or(w.first_id, |f| f.min(w.first_id)),
+        _ => i64::MIN,
+    };
+    if let Some(last) = last
+        && let Some(f) = RISK_TRADES.verify_from(conn, start.min(last))?
+    {
+        return Err(history_tampered(&f));
+    }
+    // Every row from `start` on was just hashed, and every row below it has (and had) a time before
+    // `from_ms`: the first row at or after it now is the first there ever was.
+    Ok(Window {
+        from_ms,
+        first_id: first_now.unwrap_or(last.unwrap_or(0) + 1),
+    })
+}
+
+/// Keeps `w` in `risk_state` and seals it, in the check's transaction (nothing when it is already
+/// there: through a day, checks find the window where the day's first check left it).
+pub fn move_window(tx: &Transaction<'_>, w: Window, now_ms: i64) -> Result<()> {
+    if window(tx)? == Some(w) {
+        return Ok(());
+    }
+    set_window(tx, Some(w))?;
+    reseal(tx, &[Row::TradesWindow], now_ms)
+}
+
+fn set_window(tx: &Transaction<'_>, w: Option<Window>) -> Result<()> {
+    tx.prepare_cached(
+        "UPDATE risk_state SET trades_from_ms = ?1, trades_from_id = ?2 WHERE id = 1",
+    )?
+    .execute([w.map(|w| w.from_ms), w.map(|w| w.first_id)])?;
     Ok(())
 }
 
@@ -384,26 +536,12 @@ fn tampered(f: &Fault) -> Error {
     ))
 }
 
-/// The first broken `risk_trades` row from the row before the first one at or after `from_ms` (any
-/// kind; by the `(kind, ts_ms)` index) to the last.
-fn trades_tail_fault(conn: &Connection, from_ms: Option<i64>) -> Result<Option<Fault>> {
-    let first: Option<i64> = match from_ms {
-        Some(ms) => conn
-            .prepare_cached(
-                "SELECT min(id) FROM risk_trades WHERE kind IN ('fill', 'close') AND ts_ms >= ?1",
-            )?
-            .query_row([ms], |r| r.get(0))?,
-        None => None,
-    };
-    let start: Option<i64> = match first {
-        Some(f) => conn
-            .prepare_cached("SELECT coalesce(max(id), ?1) FROM risk_trades WHERE id < ?1")?
-            .query_row([f], |r| r.get(0))?,
-        None => conn
-            .prepare_cached("SELECT max(id) FROM risk_trades")?
-            .query_row([], |r| r.get(0))?,
-    };
-    match start {
+/// The last `risk_trades` row, if it does not chain to the row before it or match its hash.
+fn last_trade_fault(conn: &Connection) -> Result<Option<Fault>> {
+    let last: Option<i64> = conn
+        .prepare_cached("SELECT max(id) FROM risk_trades")?
+        .query_row([], |r| r.get(0))?;
+    match last {
         Some(s) => RISK_TRADES.verify_from(conn, s),
         None => Ok(None),
     }
@@ -445,19 +583,33 @@ fn append(
 /// Seals every live-state row as it is now where it differs from its last entry or that entry does not
 /// match its hash; returns how many entries it appended. For the migration's anchor and for the audited
 /// acceptance of a state found changed (`risk-check reseal`).
+///
+/// The counting window is not accepted as found but cleared (not anchored): it is derived from the
+/// rows, not a fact to correct, so the next check walks every row once and anchors it again.
 pub fn seal_all(tx: &Transaction<'_>, now_ms: i64) -> Result<usize> {
-    let found = differences(tx)?;
+    seal_found(tx, now_ms, differences(tx, true)?)
+}
+
+fn seal_found(
+    tx: &Transaction<'_>,
+    now_ms: i64,
+    found: Vec<(&'static str, String, Fault)>,
+) -> Result<usize> {
     for (table, key, _) in &found {
         let cursor: Vec<String>;
-        let row = match *table {
-            "risk_state" => Row::RiskState,
-            "strategy_budgets" => Row::Budget(key),
-            "paper_cursors" => {
+        let row = match (*table, key.as_str()) {
+            ("risk_state", _) => Row::RiskState,
+            ("strategy_budgets", _) => Row::Budget(key),
+            ("paper_cursors", _) => {
                 cursor = serde_json::from_str(key).unwrap_or_default();
                 match cursor.as_slice() {
                     [s, i] => Row::Cursor(s, i),
                     _ => return Err(Error::invalid(format!("paper_cursors: bad key {key}"))),
                 }
+            }
+            (_, WINDOW_KEY) => {
+                set_window(tx, None)?;
+                Row::TradesWindow
             }
             _ => Row::TradesHead,
         };
@@ -472,7 +624,20 @@ pub fn seal_all(tx: &Transaction<'_>, now_ms: i64) -> Result<usize> {
 pub(crate) fn anchor_existing_state(tx: &Transaction<'_>) -> Result<()> {
     RISK_TRADES.copy_from(tx, "risk_trades_v7")?;
     tx.execute_batch("DROP TABLE risk_trades_v7;")?;
-    seal_all(tx, chrono::Utc::now().timestamp_millis()).map(drop)
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    seal_found(tx, now_ms, differences(tx, false)?).map(drop)
+}
+
+/// The Rust step of the trades-window migration: seals the counting window as the migration left it —
+/// not anchored, so the first check walks every `risk_trades` row and anchors it. The seal entries of
+/// the state row are not touched: a change made outside flowrex before the upgrade is still named.
+/// Part of a shipped migration: never change what it does.
+pub(crate) fn anchor_window(tx: &Transaction<'_>) -> Result<()> {
+    reseal(
+        tx,
+        &[Row::TradesWindow],
+        chrono::Utc::now().timestamp_millis(),
+    )
 }
 
 #[cfg(test)]
@@ -512,13 +677,18 @@ mod tests {
 
     /// A database with a budget, a cursor and three fills (two days ago, today, today), sealed.
     fn db() -> Db {
+        db_with(&[DAY - 2 * 86_400_000, DAY + 10, DAY + 20])
+    }
+
+    /// A database with a budget, a cursor and fills at `trades` (ids 1, 2, …), sealed.
+    fn db_with(trades: &[i64]) -> Db {
         let mut db = Db::open_in_memory().unwrap();
         db.write(|tx| {
             tx.execute_batch(
                 "INSERT INTO strategy_budgets (strategy) VALUES ('s');
                  INSERT INTO paper_cursors VALUES ('GOOG', '1d', 5, 580.5, 9);",
             )?;
-            for ts in [DAY - 2 * 86_400_000, DAY + 10, DAY + 20] {
+            for &ts in trades {
                 trade(tx, ts);
             }
             reseal(tx, &ROWS, DAY)
@@ -530,7 +700,7 @@ mod tests {
     fn edited(sql: &str) -> String {
         let db = db();
         db.conn().execute_batch(sql).unwrap();
-        let err = check(db.conn(), &ROWS, None).unwrap_err();
+        let err = check(db.conn(), &ROWS).unwrap_err();
         assert_eq!(err.exit_code(), 3, "{err}");
         let fault = verify_state(db.conn()).unwrap().expect("a difference");
         assert!(err.to_string().contains(&fault.to_string()), "{err}");
@@ -540,14 +710,18 @@ mod tests {
     #[test]
     fn a_new_database_is_sealed_and_an_unchanged_row_adds_no_entry() {
         let mut db = Db::open_in_memory().unwrap();
-        assert_eq!(seals(&db), 1, "the migration seals the risk_state row");
+        assert_eq!(
+            seals(&db),
+            2,
+            "the migrations seal the risk_state row and the counting window"
+        );
         assert_eq!(verify_state(db.conn()).unwrap(), None);
         db.write(|tx| reseal(tx, &ROWS, 1)).unwrap();
-        assert_eq!(seals(&db), 1);
+        assert_eq!(seals(&db), 2);
         // The budget, the cursor and the trades' head: three more.
         let mut db = self::db();
-        assert_eq!(seals(&db), 4);
-        check(db.conn(), &ROWS, Some(DAY)).unwrap();
+        assert_eq!(seals(&db), 5);
+        check_counted(db.conn(), &ROWS, DAY).unwrap();
         assert_eq!(db.write(|tx| seal_all(tx, DAY)).unwrap(), 0);
     }
 
@@ -586,36 +760,198 @@ mod tests {
                  UPDATE state_seals SET ts_ms = ts_ms + 1 WHERE id = 1;",
             )
             .unwrap();
-        let err = check(db.conn(), &[Row::RiskState], None)
-            .unwrap_err()
-            .to_string();
+        let err = check(db.conn(), &[Row::RiskState]).unwrap_err().to_string();
         assert!(
             err.contains("state_seals row 1: the seal of risk_state row 1 does not match its hash"),
             "{err}"
         );
         assert_eq!(db.write(|tx| seal_all(tx, DAY)).unwrap(), 1);
-        check(db.conn(), &ROWS, None).unwrap();
+        check(db.conn(), &ROWS).unwrap();
+    }
+
+    /// Drops `table`'s triggers, runs `sql`, puts them back (as `support::tamper` does with sqlite3).
+    fn tamper(conn: &Connection, table: &str, sql: &str) {
+        let triggers: Vec<(String, String)> = conn
+            .prepare("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?1")
+            .unwrap()
+            .query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        for (name, _) in &triggers {
+            conn.execute(&format!("DROP TRIGGER {name}"), []).unwrap();
+        }
+        assert_eq!(conn.execute(sql, []).unwrap(), 1, "{sql}");
+        for (_, create) in &triggers {
+            conn.execute(create, []).unwrap();
+        }
+    }
+
+    /// A risk check's walk from `from_ms`, its window kept and sealed as the gate does.
+    fn counted(db: &mut Db, from_ms: i64) -> Result<Window> {
+        db.write(|tx| {
+            let w = check_counted(tx, &ROWS, from_ms)?;
+            move_window(tx, w, from_ms)?;
+            Ok(w)
+        })
+    }
+
+    fn fault_of(r: Result<Window>) -> String {
+        let err = r.unwrap_err();
+        assert_eq!(err.exit_code(), 3, "{err}");
+        err.to_string()
     }
 
     #[test]
-    fn the_gate_walks_from_the_row_before_the_first_counted_one() {
-        // Fill 2 (today's first) moved to yesterday: today's count drops from 2 to 1. The rows the gate
-        // walks start at the one before the first row still in the window (fill 3), so fill 2 is hashed.
-        let db = db();
-        db.conn()
-            .execute_batch(
-                "DROP TRIGGER risk_trades_no_update;
-                 UPDATE risk_trades SET ts_ms = ts_ms - 86400000 WHERE id = 2;",
+    fn a_row_edited_out_of_the_window_is_walked_though_ids_do_not_rise_with_time() {
+        // Fill 1 today, fill 2 at a bar time of yesterday (`--now`, a paper fill), fill 3 today: ids
+        // do not rise with time. The check anchors the window at today's first row, fill 1.
+        let mut db = db_with(&[DAY + 10, DAY - 86_400_000, DAY + 20]);
+        let w = counted(&mut db, DAY).unwrap();
+        assert_eq!(
+            w,
+            Window {
+                from_ms: DAY,
+                first_id: 1
+            }
+        );
+        // Fill 1 moved to yesterday: today's count drops from 2 to 1. The first row of the window by
+        // time is now fill 3, and a walk from the row before it (fill 2) does not reach fill 1.
+        tamper(
+            db.conn(),
+            "risk_trades",
+            "UPDATE risk_trades SET ts_ms = ts_ms - 86400000 WHERE id = 1",
+        );
+        let conn = db.conn();
+        let first_by_time: i64 = conn
+            .query_row(
+                "SELECT min(id) FROM risk_trades WHERE ts_ms >= ?1",
+                [DAY],
+                |r| r.get(0),
             )
             .unwrap();
-        let err = check(db.conn(), &ROWS, Some(DAY)).unwrap_err().to_string();
+        assert_eq!(first_by_time, 3);
+        assert_eq!(RISK_TRADES.verify_from(conn, 2).unwrap(), None);
+        // The sealed window starts at fill 1: it is walked.
+        let err = fault_of(counted(&mut db, DAY));
         assert!(
-            err.contains("risk_trades row 2: its content does not match its hash"),
+            err.contains("risk_trades row 1: its content does not match its hash"),
             "{err}"
         );
-        // Only the last row (no window) does not reach it: the full chain in `verify` does.
-        check(db.conn(), &ROWS, None).unwrap();
-        let full = RISK_TRADES.verify(db.conn()).unwrap().fault.unwrap();
-        assert_eq!(full.id, Some(2));
+    }
+
+    #[test]
+    fn a_clock_gone_back_before_the_window_walks_every_row() {
+        let mut db = db();
+        let w = counted(&mut db, DAY).unwrap();
+        assert_eq!(w.first_id, 2);
+        // Fill 1 (two days ago) moved a day further back: a check timed two days ago no longer counts
+        // it. No id bounds the rows of a window that starts before the sealed one: every row is walked.
+        tamper(
+            db.conn(),
+            "risk_trades",
+            "UPDATE risk_trades SET ts_ms = ts_ms - 86400000 WHERE id = 1",
+        );
+        let err = fault_of(counted(&mut db, DAY - 2 * 86_400_000 - 3_600_000));
+        assert!(err.contains("risk_trades row 1"), "{err}");
+        // From the sealed window on, fill 1 cannot count: it is not walked.
+        counted(&mut db, DAY).unwrap();
+    }
+
+    #[test]
+    fn the_window_moves_with_each_check_and_rows_appended_later_stay_above_it() {
+        let mut db = db();
+        counted(&mut db, DAY).unwrap();
+        // Tomorrow: no row in the window, so it starts at the next id.
+        let tomorrow = DAY + 86_400_000;
+        assert_eq!(counted(&mut db, tomorrow).unwrap().first_id, 4);
+        // A fill at an old bar time takes id 4; an edit of it is walked by tomorrow's next check.
+        db.write(|tx| {
+            trade(tx, DAY - 86_400_000);
+            trade(tx, tomorrow + 5);
+            reseal(tx, &ROWS, tomorrow)
+        })
+        .unwrap();
+        tamper(
+            db.conn(),
+            "risk_trades",
+            "UPDATE risk_trades SET symbol = 'X' WHERE id = 4",
+        );
+        let err = fault_of(counted(&mut db, tomorrow));
+        assert!(err.contains("risk_trades row 4"), "{err}");
+    }
+
+    #[test]
+    fn an_edited_window_is_named_and_reseal_clears_it() {
+        let mut db = db();
+        counted(&mut db, DAY).unwrap();
+        tamper(
+            db.conn(),
+            "risk_state",
+            "UPDATE risk_state SET trades_from_id = 3 WHERE id = 1",
+        );
+        let err = fault_of(counted(&mut db, DAY));
+        let fault = verify_state(db.conn()).unwrap().unwrap().to_string();
+        assert!(
+            fault.starts_with(
+                "risk_trades: the counting window kept in risk_state row 1: trades_from_id is 3 but \
+                 was sealed as 2: changed outside flowrex"
+            ),
+            "{fault}"
+        );
+        assert!(err.contains(&fault), "{err}");
+        // Accepting the state clears the window: the next check walks every row and anchors it.
+        assert_eq!(db.write(|tx| seal_all(tx, DAY)).unwrap(), 1);
+        assert_eq!(window(db.conn()).unwrap(), None);
+        assert_eq!(counted(&mut db, DAY).unwrap().first_id, 2);
+        assert_eq!(verify_state(db.conn()).unwrap(), None);
+    }
+
+    #[test]
+    fn verify_names_a_row_below_the_window_whose_time_is_in_it() {
+        // A window sealed past a row of today (as a forged seal would): `verify` names the row.
+        let mut db = db();
+        let w = Window {
+            from_ms: DAY,
+            first_id: 3,
+        };
+        db.write(|tx| move_window(tx, w, DAY)).unwrap();
+        let fault = verify_state(db.conn()).unwrap().unwrap();
+        assert_eq!(fault.id, Some(2));
+        assert!(
+            fault.to_string().starts_with(
+                "risk_trades row 2: its time 2026-03-02T00:00:00.010Z is at or after the start of \
+                 the counting window sealed in risk_state row 1 (2026-03-02T00:00:00.000Z) but its id \
+                 is below the window's first row 3"
+            ),
+            "{fault}"
+        );
+    }
+
+    #[test]
+    fn a_database_sealed_before_the_window_walks_every_row_at_its_first_check() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let all = crate::db::migrations::MIGRATIONS;
+        crate::db::migrations::apply(&mut conn, &all[..8]).unwrap();
+        // As the state seal left it: fill 1 today, fill 2 at yesterday's bar time, sealed.
+        let tx = conn.transaction().unwrap();
+        for ts in [DAY + 10, DAY - 86_400_000] {
+            trade(&tx, ts);
+        }
+        reseal(&tx, &[Row::TradesHead], DAY).unwrap();
+        tx.commit().unwrap();
+        crate::db::migrations::apply(&mut conn, all).unwrap();
+        assert_eq!(verify_state(&conn).unwrap(), None);
+        assert_eq!(window(&conn).unwrap(), None);
+        // Fill 1 moved out of today: the first row in the window by time is none, yet it is walked.
+        tamper(
+            &conn,
+            "risk_trades",
+            "UPDATE risk_trades SET ts_ms = ts_ms - 86400000 WHERE id = 1",
+        );
+        let err = check_counted(&conn, &[Row::RiskState, Row::TradesHead], DAY)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("risk_trades row 1"), "{err}");
     }
 }

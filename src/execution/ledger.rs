@@ -515,7 +515,7 @@ impl<'a, 't> Ledger<'a, 't> {
             .iter()
             .map(|m| seal::Row::Cursor(&m.symbol, &m.interval))
             .collect();
-        seal::check(self.tx, &rows, None)?;
+        seal::check(self.tx, &rows)?;
         for m in &mut self.markets {
             if let (true, Some(c)) = (m.advanced, m.cursor) {
                 store::set_cursor(self.tx, &m.symbol, &m.interval, c, now_ms)?;

@@ -55,6 +55,10 @@ fn gate(home: &Path) -> Run {
 }
 
 fn fill(home: &Path) {
+    fill_at(home, T);
+}
+
+fn fill_at(home: &Path, now: &str) {
     ok(
         home,
         &[
@@ -66,7 +70,7 @@ fn fill(home: &Path) {
             "--strategy",
             "s",
             "--now",
-            T,
+            now,
         ],
     );
 }
@@ -190,6 +194,42 @@ fn deleted_trades_are_named_by_verify_and_the_gate_refuses_them() {
         "UPDATE risk_trades SET ts_ms = ts_ms - 86400000 WHERE id = 1",
     );
     verify_names(h, "risk_trades row 1: its content does not match its hash");
+    gate_refuses_naming(h, "risk_trades row 1");
+}
+
+#[test]
+fn a_fill_moved_out_of_today_is_walked_though_ids_do_not_rise_with_time() {
+    // The review's gap (2026-11-30): `--now` (and a paper fill, at its bar's time) can record an
+    // older-looking row after a newer one. Fill 1 today, fill 2 yesterday, fill 3 today; the daily
+    // limit is 2 trades.
+    let home = empty_home();
+    let h = home.path();
+    std::fs::write(h.join("flowrex.toml"), "[risk]\nmax_trades_per_day = 2\n").unwrap();
+    ok(
+        h,
+        &["risk-check", "state", "--balance", "10000", "--now", T],
+    );
+    fill_at(h, T);
+    fill_at(h, "2026-03-01T10:00:00Z");
+    fill_at(h, T);
+    // Two fills today: a third trade is over the limit (a rejection by rule, audited).
+    let r = gate(h);
+    assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("trades_today"), "{}", r.stdout);
+    assert!(!r.stderr.contains("tampered"), "{}", r.stderr);
+    // Fill 1 moved to yesterday: today's count would drop to 1 and the trade pass. The first row of
+    // today by time is now fill 3, and the row before it, fill 2, is intact: the gate must still walk
+    // fill 1.
+    tamper(
+        h,
+        "risk_trades",
+        "UPDATE risk_trades SET ts_ms = ts_ms - 86400000, ts = '2026-03-01T10:00:00.000Z' WHERE id = 1",
+    );
+    let what = "risk_trades row 1: its content does not match its hash";
+    verify_names(h, what);
+    let r = run(h, &["paper-trade", "account", "--verify"]);
+    assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains(what), "{}", r.stdout);
     gate_refuses_naming(h, "risk_trades row 1");
 }
 

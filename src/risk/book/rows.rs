@@ -81,11 +81,13 @@ pub(super) fn load_row(tx: &Transaction<'_>) -> Result<StateRow> {
 /// Which `risk_trades` rows [`sealed_row`] re-hashes besides the last one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Walk {
-    /// The rows the trade counters read (from the day's start or the hour's, whichever is earlier):
-    /// for the check, which decides on the counts.
+    /// Every row the trade counters may read (from the day's start or the hour's, whichever is
+    /// earlier), found by the sealed counting window ([`seal::Window`]), which then moves to this
+    /// check's start: for the check, which decides on the counts.
     Counted,
     /// Only the last row: for the records, resets and re-enables, which do not read the counts (the
-    /// next check and `verify` re-hash the rest).
+    /// next check and `verify` re-hash the rest). They leave the window where it is: the rows they
+    /// append take higher ids, so it still bounds every row that may count.
     Head,
 }
 
@@ -103,12 +105,22 @@ pub(super) fn sealed_row(
         Ok(row) => roll_day(row, now),
         Err(e) => {
             // A deleted state row: report it as the tampering it is.
-            seal::check(tx, &rows, None)?;
+            seal::check(tx, &rows)?;
             return Err(e);
         }
     };
-    let from = row.day_started_ms.min(now.timestamp_millis() - HOUR_MS);
-    seal::check(tx, &rows, (walk == Walk::Counted).then_some(from))?;
+    let now_ms = now.timestamp_millis();
+    match walk {
+        Walk::Counted => {
+            // At or before the start of both counts (the day's start, and now − 1h for the hour's),
+            // and the same all day while the clock is past the day's start: the sealed window then
+            // moves once a day, not at every check of the day's first hour.
+            let from = row.day_started_ms.min(now_ms) - HOUR_MS;
+            let window = seal::check_counted(tx, &rows, from)?;
+            seal::move_window(tx, window, now_ms)?;
+        }
+        Walk::Head => seal::check(tx, &rows)?,
+    }
     Ok(row)
 }
 
