@@ -10,7 +10,6 @@
 //! already said that something changed).
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::candles::Candles;
 use crate::candles::time::format_ts;
@@ -29,11 +28,10 @@ const COLUMNS: [&str; 6] = ["ts", "open", "high", "low", "close", "volume"];
 pub struct Fingerprint {
     /// Bars per block (the last block may hold fewer).
     pub block_bars: u64,
-    /// The first 8 hex digits of each block's sha256 (bytes as [`Candles::sha256`] hashes them),
-    /// concatenated.
+    /// 8 hex digits of each block's digest (its column folds, see [`column_folds`]), concatenated.
     pub blocks: String,
-    /// The first 8 hex digits of each column's sha256 over every bar (ts, open, high, low, close,
-    /// volume), concatenated.
+    /// 8 hex digits of each column's digest over every bar (ts, open, high, low, close, volume),
+    /// concatenated.
     pub columns: String,
 }
 
@@ -53,10 +51,11 @@ impl Fingerprint {
     /// The fingerprint of `candles`.
     pub fn of(candles: &Candles) -> Fingerprint {
         let block_bars = candles.len().div_ceil(MAX_BLOCKS).max(1);
+        let folds = block_folds(candles, block_bars);
         Fingerprint {
             block_bars: block_bars as u64,
-            blocks: block_digests(candles, block_bars).concat(),
-            columns: column_digests(candles).concat(),
+            blocks: block_digests(&folds).concat(),
+            columns: column_digests(&folds).concat(),
         }
     }
 
@@ -69,12 +68,13 @@ impl Fingerprint {
             return None;
         }
         let stored: Vec<&str> = chunks(&self.blocks);
-        let fresh = block_digests(now, b);
+        let folds = block_folds(now, b);
+        let fresh = block_digests(&folds);
         let k = (0..stored.len().max(fresh.len()))
             .find(|&k| stored.get(k).copied() != fresh.get(k).map(String::as_str))?;
         let bars = (k * b).min(now.len())..((k + 1) * b).min(now.len());
         let times = (!bars.is_empty()).then(|| (now.ts[bars.start], now.ts[bars.end - 1]));
-        let fresh_cols = column_digests(now);
+        let fresh_cols = column_digests(&folds);
         let columns = chunks(&self.columns)
             .into_iter()
             .zip(&fresh_cols)
@@ -133,45 +133,64 @@ fn chunks(s: &str) -> Vec<&str> {
         .collect()
 }
 
-fn short(h: Sha256) -> String {
-    h.finalize()[..DIGITS / 2]
+/// FNV-1a's 64-bit prime: the digests fold 64-bit words with `h = (h ^ word) · PRIME`.
+const PRIME: u64 = 0x0000_0100_0000_01b3;
+/// FNV-1a's 64-bit offset basis: the digest of nothing.
+const BASIS: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// Folds one word into a digest. Each step is a bijection of the digest for a given word, so two
+/// sequences that differ in exactly one word always fold to different digests.
+#[inline(always)]
+fn fold(h: u64, word: u64) -> u64 {
+    (h ^ word).wrapping_mul(PRIME)
+}
+
+/// The first [`DIGITS`] hex digits of a digest: its top bits, the ones every input bit reaches.
+fn short(h: u64) -> String {
+    format!("{:08x}", h >> 32)
+}
+
+/// The digest of each column over bars `range`, in [`COLUMNS`] order: six independent folds in one
+/// pass (about 1 ns per bar). Not a cryptographic hash — the data's sha256 decides *whether* the bars
+/// changed; these only say *where*, and one sha256 per block and per column cost ≈ 70 ms on
+/// 1,000,000 bars, after the search, on one core.
+fn column_folds(c: &Candles, range: std::ops::Range<usize>) -> [u64; 6] {
+    let mut h = [BASIS; 6];
+    for i in range {
+        h[0] = fold(h[0], c.ts[i] as u64);
+        h[1] = fold(h[1], c.open[i].to_bits());
+        h[2] = fold(h[2], c.high[i].to_bits());
+        h[3] = fold(h[3], c.low[i].to_bits());
+        h[4] = fold(h[4], c.close[i].to_bits());
+        h[5] = fold(h[5], c.volume[i].to_bits());
+    }
+    h
+}
+
+/// The six column folds of every block of `block_bars` bars, blocks computed in parallel.
+fn block_folds(c: &Candles, block_bars: usize) -> Vec<[u64; 6]> {
+    use rayon::prelude::*;
+    let starts: Vec<usize> = (0..c.len()).step_by(block_bars).collect();
+    starts
+        .par_iter()
+        .map(|&start| column_folds(c, start..(start + block_bars).min(c.len())))
+        .collect()
+}
+
+/// One digest per block: the block's six column folds folded in order.
+fn block_digests(folds: &[[u64; 6]]) -> Vec<String> {
+    folds
         .iter()
-        .map(|b| format!("{b:02x}"))
+        .map(|f| short(f.iter().fold(BASIS, |h, &w| fold(h, w))))
         .collect()
 }
 
-/// One digest per block of `block_bars` bars, each bar hashed as [`Candles::sha256`] hashes it.
-fn block_digests(c: &Candles, block_bars: usize) -> Vec<String> {
-    (0..c.len())
-        .step_by(block_bars)
-        .map(|start| {
-            let mut h = Sha256::new();
-            for i in start..(start + block_bars).min(c.len()) {
-                h.update(c.ts[i].to_le_bytes());
-                for v in [c.open[i], c.high[i], c.low[i], c.close[i], c.volume[i]] {
-                    h.update(v.to_le_bytes());
-                }
-            }
-            short(h)
-        })
+/// One digest per column over every bar, in [`COLUMNS`] order: the column's block folds folded in
+/// block order.
+fn column_digests(folds: &[[u64; 6]]) -> Vec<String> {
+    (0..COLUMNS.len())
+        .map(|k| short(folds.iter().fold(BASIS, |h, f| fold(h, f[k]))))
         .collect()
-}
-
-/// One digest per column over every bar, in [`COLUMNS`] order.
-fn column_digests(c: &Candles) -> Vec<String> {
-    let mut ts = Sha256::new();
-    for t in &c.ts {
-        ts.update(t.to_le_bytes());
-    }
-    let mut out = vec![short(ts)];
-    for col in [&c.open, &c.high, &c.low, &c.close, &c.volume] {
-        let mut h = Sha256::new();
-        for v in col {
-            h.update(v.to_le_bytes());
-        }
-        out.push(short(h));
-    }
-    out
 }
 
 #[cfg(test)]
