@@ -51,7 +51,14 @@ pub fn merge(parts: &[Playbook], name: &str, created_at: &str) -> Result<Playboo
             notes: island.then(|| format!("best of {n} independent {} islands", o0.method)),
         },
         strategy: best.strategy.clone(),
-        market: first.market.clone(),
+        market: crate::playbook::Market {
+            fingerprint: parts
+                .iter()
+                .all(|p| p.market.fingerprint == first.market.fingerprint)
+                .then(|| first.market.fingerprint.clone())
+                .flatten(),
+            ..first.market.clone()
+        },
         backtest: first.backtest.clone(),
         optimization: Some(Optimization {
             shard: None,
@@ -120,7 +127,13 @@ fn check_same_search(
     if p.strategy.name != first.strategy.name {
         return Err(differs("strategy"));
     }
-    if p.market != first.market {
+    // The fingerprint only says where data changed; a shard of a flowrex without one is the same
+    // market (the merge keeps a fingerprint only when every shard has the same).
+    let bars = |m: &crate::playbook::Market| crate::playbook::Market {
+        fingerprint: None,
+        ..m.clone()
+    };
+    if bars(&p.market) != bars(&first.market) {
         return Err(differs("market"));
     }
     if p.backtest != first.backtest {

@@ -465,6 +465,8 @@ pub struct ResultRows {
     pub params: Vec<String>,
     /// Each row's walk-forward window (the file's `window` column); empty for a plain search's file.
     pub window: Vec<u32>,
+    /// The files have a `window` column (a walk-forward run's), whether or not they hold rows.
+    pub walk_forward: bool,
     /// Each row's grid index.
     pub candidate: Vec<u64>,
     /// Each row's parameter values as text (`ParamValue`'s form: `10`, `0.25`, `a`), one per
@@ -531,6 +533,7 @@ impl ResultRows {
             origin: format!("{} (window {k})", self.origin),
             params: self.params.clone(),
             window: vec![k; keep.len()],
+            walk_forward: self.walk_forward,
             candidate: keep.iter().map(|&r| self.candidate[r]).collect(),
             values: keep.iter().map(|&r| self.values[r].clone()).collect(),
             objective: pick(&self.objective),
@@ -556,14 +559,14 @@ impl ResultRows {
             ))
         };
         let Some(wf) = &pb.walk_forward else {
-            if !self.window.is_empty() {
+            if self.walk_forward {
                 return Err(other(
                     "it is a walk-forward results file (it has a `window` column) but the playbook is not a walk-forward playbook".into(),
                 ));
             }
             return Ok(self.clone());
         };
-        if self.window.is_empty() {
+        if !self.walk_forward {
             return Err(other(format!(
                 "it has no `window` column but the playbook is a walk-forward playbook ({} windows); pass the --results file of its `optimize --walk-forward` run",
                 wf.windows
@@ -729,7 +732,9 @@ fn read_file(path: &Path, rows: &mut ResultRows, first: bool) -> Result<()> {
         ));
     }
     // A walk-forward file's rows belong to windows; mixed with a plain search's they would not.
-    if !first && window.is_some() == rows.window.is_empty() {
+    if first {
+        rows.walk_forward = window.is_some();
+    } else if window.is_some() != rows.walk_forward {
         return Err(Error::invalid(format!(
             "{}: {} a walk-forward results file (a `window` column) but the first results file {}; pass the files of one search",
             path.display(),

@@ -208,7 +208,9 @@ pub fn optimize_page(
 fn walk_note(wf: &WalkForwardSection) -> String {
     let last = wf.window.last();
     format!(
-        "A walk-forward playbook ({} windows): the heatmap, the top candidates and the neighbours are          those of its last window's search{} — the parameters the playbook records and          `backtest --playbook --check` reproduces. Every window is in \"Walk-forward windows\" below.",
+        "A walk-forward playbook ({} windows): the heatmap, the top candidates and the neighbours are \
+         those of its last window's search{} — the parameters the playbook records and \
+         `backtest --playbook --check` reproduces. Every window is in \"Walk-forward windows\" below.",
         wf.windows,
         last.map_or(String::new(), |w| format!(
             " (window {}, train {} to {})",

@@ -278,8 +278,10 @@ fn merge_refuses_shards_of_different_flowrex_versions() {
             part
         })
         .collect();
+    // An older flowrex wrote no [market.fingerprint]: the same market all the same.
     rewrite(&parts[1], |doc| {
         table(doc, "playbook").insert("flowrex_version".into(), "0.0.1-old".into());
+        assert!(table(doc, "market").remove("fingerprint").is_some());
     });
     let merged = h.join("merged.toml");
     let merge = |extra: &[&str]| {
@@ -307,6 +309,8 @@ fn merge_refuses_shards_of_different_flowrex_versions() {
     let doc: toml::Table = std::fs::read_to_string(&merged).unwrap().parse().unwrap();
     let notes = doc["playbook"]["notes"].as_str().unwrap();
     assert!(notes.contains(&old), "{notes}");
+    // Only one shard had a fingerprint: the merged playbook keeps none rather than one shard's.
+    assert!(doc["market"].get("fingerprint").is_none());
 }
 
 /// `--check` on changed data said only that the sha256 differs. The playbook now keeps a
