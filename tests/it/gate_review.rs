@@ -6,22 +6,9 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::support::{BIN, bundled_home, flowrex, load, p, repo, stderr_of, stdout_ok, write};
-
-/// The sma_cross grid on GOOG 1d the tests search: 3 × 3 = 9 candidates.
-const GRID: [&str; 11] = [
-    "optimize",
-    "--strategy",
-    "sma_cross",
-    "--symbol",
-    "GOOG",
-    "--interval",
-    "1d",
-    "--param",
-    "fast=5..15:5",
-    "--param",
-    "slow=20..40:10",
-];
+use crate::support::{
+    BIN, GRID, bundled_home, flowrex, load, p, repo, stderr_of, stdout_ok, write,
+};
 
 /// [`GRID`] as a walk-forward search (500-bar train, 250-bar test windows) written to `out`.
 fn walk_forward_playbook(home: &Path, out: &Path) {

@@ -9,22 +9,7 @@ use serde_json::Value;
 
 use flowrex::candles::time::format_ts;
 
-use crate::support::{bundled_home, flowrex, load, p, resign, stderr_of, stdout_json, write};
-
-/// The sma_cross grid on GOOG 1d the tests search: 3 × 3 = 9 candidates.
-const GRID: [&str; 11] = [
-    "optimize",
-    "--strategy",
-    "sma_cross",
-    "--symbol",
-    "GOOG",
-    "--interval",
-    "1d",
-    "--param",
-    "fast=5..15:5",
-    "--param",
-    "slow=20..40:10",
-];
+use crate::support::{GRID, bundled_home, flowrex, load, p, resign, stderr_of, stdout_json, write};
 
 /// The index of the stored bar at RFC 3339 time `t` in `ts`.
 fn bar_at(ts: &[i64], t: &Value) -> usize {
@@ -320,13 +305,7 @@ fn merge_refuses_shards_of_different_flowrex_versions() {
 fn check_on_changed_data_names_the_first_changed_bars_and_column() {
     let home = bundled_home();
     let h = home.path();
-    let pb = h.join("pb.toml");
-    let out = flowrex(h)
-        .args(GRID)
-        .args(["--quiet", "--out", p(&pb)])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let pb = searched(h, "pb.toml");
     // Bar 1000's close moves to its open (inside the bar's range): a provider's revision.
     let c = load(h, "GOOG", "1d");
     let k = 1000;
@@ -381,13 +360,7 @@ fn check_on_changed_data_names_the_first_changed_bars_and_column() {
 fn a_narrow_drift_table_keeps_the_metric_and_how_far_it_moved() {
     let home = bundled_home();
     let h = home.path();
-    let pb = h.join("pb.toml");
-    let out = flowrex(h)
-        .args(GRID)
-        .args(["--quiet", "--out", p(&pb)])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let pb = searched(h, "pb.toml");
     // Two stored metrics nudged by a millionth (a build that computes them differently).
     rewrite(&pb, |doc| {
         let m = table(doc, "metrics");
@@ -445,4 +418,16 @@ fn help_into_a_pipe_fits_80_columns() {
         let wide: Vec<&str> = text.lines().filter(|l| l.chars().count() > 80).collect();
         assert!(wide.is_empty(), "{args:?}: {wide:#?}");
     }
+}
+
+/// [`GRID`] searched into the playbook `name` in `home`.
+fn searched(home: &Path, name: &str) -> std::path::PathBuf {
+    let pb = home.join(name);
+    let out = flowrex(home)
+        .args(GRID)
+        .args(["--quiet", "--out", p(&pb)])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    pb
 }

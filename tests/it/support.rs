@@ -338,3 +338,18 @@ pub fn skip_or_fail(test: &str, what: &str, fix: &str) {
          **********************************************************************\n"
     );
 }
+
+/// The sma_cross grid on GOOG 1d the tests search: 3 × 3 = 9 candidates.
+pub const GRID: [&str; 11] = [
+    "optimize",
+    "--strategy",
+    "sma_cross",
+    "--symbol",
+    "GOOG",
+    "--interval",
+    "1d",
+    "--param",
+    "fast=5..15:5",
+    "--param",
+    "slow=20..40:10",
+];
