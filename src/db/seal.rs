@@ -468,14 +468,19 @@ fn rows_fault(conn: &Connection, rows: &[Row<'_>]) -> Result<()> {
 /// time may fall at or after `from_ms` chains and matches its hash — every row from the window's first
 /// id on, whatever its time says now, and any row below it whose time is now in the window (an edit
 /// into the window). When the window is not anchored yet, or starts after `from_ms` (the clock went
-/// back: `--now`, a bar time), no id bounds those rows and every row is walked. Returns the window
-/// moved to `from_ms`, for [`move_window`]: the next check walks from there.
+/// back: `--now`, a bar time, an agent re-run over history), no id bounds those rows and every row is
+/// walked. Returns the window for [`move_window`]: moved forward to `from_ms` (or anchored there), the
+/// next check walks from there; a check before the window leaves it where it is, so the checks after
+/// it still walk from the window, not from the older time.
 ///
 /// Cost: as [`check`], plus one SHA-256 per row walked — the rows appended since the last check's
-/// window started (its day, or the hour before it) — and one index lookup.
+/// window started (its day, or the hour before it), or every row for a check before the window — and
+/// one index lookup.
 pub fn check_counted(conn: &Connection, rows: &[Row<'_>], from_ms: i64) -> Result<Window> {
     rows_fault(conn, rows)?;
-    rows_fault(conn, &[Row::TradesWindow])?;
+    if let Some(f) = row_fault(conn, Row::TradesWindow)? {
+        return Err(window_tampered(&f));
+    }
     let first_now: Option<i64> = conn
         .prepare_cached(
             "SELECT min(id) FROM risk_trades WHERE kind IN ('fill', 'close') AND ts_ms >= ?1",
@@ -484,9 +489,15 @@ pub fn check_counted(conn: &Connection, rows: &[Row<'_>], from_ms: i64) -> Resul
     let last: Option<i64> = conn
         .prepare_cached("SELECT max(id) FROM risk_trades")?
         .query_row([], |r| r.get(0))?;
-    let start = match window(conn)? {
-        Some(w) if w.from_ms <= from_ms => first_now.map_or(w.first_id, |f| f.min(w.first_id)),
-        _ => i64::MIN,
+    let (start, kept) = match window(conn)? {
+        Some(w) if w.from_ms <= from_ms => {
+            (first_now.map_or(w.first_id, |f| f.min(w.first_id)), None)
+        }
+        // Before the window: its promise says nothing about older times, so every row is walked. Moving
+        // the window back to `from_ms` would make every later check walk from there too (an agent
+        // gating bar by bar over history would re-hash all its rows at each step): it stays.
+        Some(w) => (i64::MIN, Some(w)),
+        None => (i64::MIN, None),
     };
     if let Some(last) = last
         && let Some(f) = RISK_TRADES.verify_from(conn, start.min(last))?
@@ -495,10 +506,10 @@ pub fn check_counted(conn: &Connection, rows: &[Row<'_>], from_ms: i64) -> Resul
     }
     // Every row from `start` on was just hashed, and every row below it has (and had) a time before
     // `from_ms`: the first row at or after it now is the first there ever was.
-    Ok(Window {
+    Ok(kept.unwrap_or(Window {
         from_ms,
         first_id: first_now.unwrap_or(last.unwrap_or(0) + 1),
-    })
+    }))
 }
 
 /// Keeps `w` in `risk_state` and seals it, in the check's transaction (nothing when it is already
@@ -533,6 +544,16 @@ fn tampered(f: &Fault) -> Error {
     Error::CheckFailed(format!(
         "live state tampered: {f}; nothing was checked or recorded (`flowrex risk-check verify` shows \
          it, `flowrex risk-check reseal --reason TEXT` accepts the state as it is now)"
+    ))
+}
+
+/// The counting window changed outside flowrex: `reseal` does not accept it as found but clears it
+/// ([`seal_all`]), so the message says that rather than "accepts the state as it is now".
+fn window_tampered(f: &Fault) -> Error {
+    Error::CheckFailed(format!(
+        "live state tampered: {f}; nothing was checked or recorded (`flowrex risk-check verify` shows \
+         it, `flowrex risk-check reseal --reason TEXT` clears the window: the next check re-hashes every \
+         risk_trades row and seals a new window)"
     ))
 }
 
@@ -859,6 +880,38 @@ mod tests {
     }
 
     #[test]
+    fn a_check_before_the_window_leaves_it_and_later_checks_walk_from_it() {
+        let mut db = db();
+        let sealed = counted(&mut db, DAY).unwrap();
+        let entries = seals(&db);
+        // An agent re-run over history: a check two days back walks every row but keeps the window.
+        let back = DAY - 2 * 86_400_000 - 3_600_000;
+        assert_eq!(counted(&mut db, back).unwrap(), sealed);
+        assert_eq!(window(db.conn()).unwrap(), Some(sealed));
+        assert_eq!(
+            seals(&db),
+            entries,
+            "the window was not moved, so not sealed again"
+        );
+        // Fill 1 (below the window) edited further back: a check back there walks it and names it...
+        tamper(
+            db.conn(),
+            "risk_trades",
+            "UPDATE risk_trades SET ts_ms = ts_ms - 86400000 WHERE id = 1",
+        );
+        assert!(fault_of(counted(&mut db, back)).contains("risk_trades row 1"));
+        // ...a forward check walks only from the window (fill 2 on), where fill 1 cannot count...
+        assert_eq!(counted(&mut db, DAY).unwrap(), sealed);
+        // ...and still names a row in it that was edited.
+        tamper(
+            db.conn(),
+            "risk_trades",
+            "UPDATE risk_trades SET symbol = 'X' WHERE id = 3",
+        );
+        assert!(fault_of(counted(&mut db, DAY)).contains("risk_trades row 3"));
+    }
+
+    #[test]
     fn the_window_moves_with_each_check_and_rows_appended_later_stay_above_it() {
         let mut db = db();
         counted(&mut db, DAY).unwrap();
@@ -900,6 +953,13 @@ mod tests {
             "{fault}"
         );
         assert!(err.contains(&fault), "{err}");
+        assert!(
+            err.ends_with(
+                "`flowrex risk-check reseal --reason TEXT` clears the window: the next check \
+                 re-hashes every risk_trades row and seals a new window)"
+            ),
+            "{err}"
+        );
         // Accepting the state clears the window: the next check walks every row and anchors it.
         assert_eq!(db.write(|tx| seal_all(tx, DAY)).unwrap(), 1);
         assert_eq!(window(db.conn()).unwrap(), None);
