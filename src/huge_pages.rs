@@ -8,6 +8,11 @@
 //! every block of at least [`THRESHOLD`], the kernel maps such blocks 2 MiB at a time where it has huge
 //! pages to give (where it has not, it falls back to small pages: the advice changes speed, never
 //! contents). Linux only; elsewhere this is the system allocator unchanged.
+//!
+//! Measured (2026-12-01, interleaved pairs of whole processes on the 2-core machine): the README grid
+//! over 1,000,000 bars 1.13× faster at 2 threads and 1.05× at 1, 20,000 page faults instead of 65,000,
+//! kernel time 0.11 s instead of 0.16; a 1,000,000-bar backtest 0.181 s instead of 0.201. Peak memory
+//! grows by 1–7 MiB (whole huge pages at the ends of blocks).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 

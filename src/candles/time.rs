@@ -379,6 +379,12 @@ fn cli_time(t: &str) -> Option<CliTime> {
     parse_iso(t).map(instant)
 }
 
+/// The date part (`YYYY-MM-DD`) of an RFC 3339 time as playbooks store them; the whole text when it is
+/// shorter.
+pub fn date_part(t: &str) -> &str {
+    t.get(..10).unwrap_or(t)
+}
+
 /// Formats UTC milliseconds as ISO 8601: `2004-08-19` for midnight, else `2017-04-19T09:00:00Z`.
 pub fn format_ts(ms: i64) -> String {
     match DateTime::<Utc>::from_timestamp_millis(ms) {

@@ -372,12 +372,8 @@ pub fn parse() -> Cli {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let (color, format) = logging::early_flags(&args);
     let mut cmd = Cli::command().color(color.for_clap());
-    // clap wraps help at 100 columns when stdout is not a terminal and $COLUMNS is unset (a pipe, a
-    // file, `man`-less docs); tables fit 80 there (`table_fit::DEFAULT_WIDTH`), and so does help.
-    if std::env::var_os("COLUMNS").is_none()
-        && !std::io::IsTerminal::is_terminal(&std::io::stdout())
-    {
-        cmd = cmd.term_width(table_fit::DEFAULT_WIDTH);
+    if let Some(width) = table_fit::help_width() {
+        cmd = cmd.term_width(width);
     }
     let parsed = cmd
         .try_get_matches_from(&args)

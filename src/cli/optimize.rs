@@ -855,8 +855,8 @@ fn render(pb: &Playbook, report: &optimize::Report, bars: usize, per_s: f64) -> 
         pb.strategy.name,
         pb.market.symbol,
         pb.market.interval,
-        pb.market.start.get(..10).unwrap_or(&pb.market.start),
-        pb.market.end.get(..10).unwrap_or(&pb.market.end),
+        flowrex::candles::time::date_part(&pb.market.start),
+        flowrex::candles::time::date_part(&pb.market.end),
         bars,
         objective
     );

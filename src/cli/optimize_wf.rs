@@ -14,6 +14,7 @@ use super::output::{print_json, print_text, progress_bar, table};
 use super::{Context, Outcome};
 use flowrex::backtest::{DataSpec, export};
 use flowrex::candles::Candles;
+use flowrex::candles::time::date_part;
 use flowrex::engine::BacktestConfig;
 use flowrex::error::{Error, Result};
 use flowrex::optimize::overfit::{self, Collector};
@@ -340,11 +341,6 @@ pub fn render_walk(pb: &Playbook, wf: &WalkForwardSection, report: &WalkReport) 
     s
 }
 
-/// The first ten characters of a time: its date.
-fn day(s: &str) -> String {
-    s.get(..10).unwrap_or(s).to_string()
-}
-
 /// One row per window.
 fn window_table(wf: &WalkForwardSection) -> String {
     #[derive(tabled::Tabled)]
@@ -376,8 +372,8 @@ fn window_table(wf: &WalkForwardSection) -> String {
     }
     let rows = wf.window.iter().map(|w| Row {
         index: w.index,
-        train: format!("{}…{}", day(&w.train_start), day(&w.train_end)),
-        test: format!("{}…{}", day(&w.test_start), day(&w.test_end)),
+        train: format!("{}…{}", date_part(&w.train_start), date_part(&w.train_end)),
+        test: format!("{}…{}", date_part(&w.test_start), date_part(&w.test_end)),
         params: w.params.to_line(),
         is_obj: format!("{:.4}", w.is_objective),
         oos_obj: num(w.oos_objective),
@@ -405,8 +401,8 @@ fn walk_summary(pb: &Playbook, wf: &WalkForwardSection, report: &WalkReport) -> 
     s.push_str(&format!(
         "out of sample, stitched ({} bars, {} to {}): return {}, sharpe {}, max drawdown {}, {} trades; buy & hold over the same windows {}\n",
         m.bars,
-        day(&wf.window.first().map_or(String::new(), |w| w.test_start.clone())),
-        day(&wf.window.last().map_or(String::new(), |w| w.test_end.clone())),
+        wf.window.first().map_or("", |w| date_part(&w.test_start)),
+        wf.window.last().map_or("", |w| date_part(&w.test_end)),
         pct(m.return_pct),
         num(Some(m.sharpe).filter(|x| x.is_finite())),
         pct(m.max_drawdown_pct),

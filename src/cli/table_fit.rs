@@ -37,6 +37,14 @@ pub fn set_width(wide: bool) {
     WIDTH.store(width, Ordering::Relaxed);
 }
 
+/// The width help wraps at where clap would not know one: clap wraps at 100 columns when stdout is not
+/// a terminal and `$COLUMNS` is unset (a pipe, a file); tables fit [`DEFAULT_WIDTH`] there, and so does
+/// help. `None`: clap's own choice (the terminal's width, or `$COLUMNS`).
+pub fn help_width() -> Option<usize> {
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    (columns_env().is_none() && !terminal).then_some(DEFAULT_WIDTH)
+}
+
 fn columns_env() -> Option<usize> {
     std::env::var("COLUMNS").ok()?.trim().parse().ok()
 }

@@ -25,15 +25,17 @@
 //! minutes, hours, days, weeks, calendar months, calendar years — `m` is minutes and `M` months, as in
 //! the interval names). A calendar span starting at time t covers the bars with t ≤ ts < t + span;
 //! months and years move the calendar date (Jan 31 + 1M = Feb 28/29, the day clamped to the month's
-//! end). Every boundary is counted from the first bar: window k's test ends at
-//! t0 + k·step + train + purge + test, adding lengths of the same kind before moving the date, so a
+//! end). Every boundary is counted from the first bar: with the default step window k's test ends at
+//! t0 + (k + 1)·test + train + purge (with every length of one kind, t0 + k·step + train + purge +
+//! test), adding lengths of the same kind before moving the date, so a
 //! clamped day never drifts (with t0 = Jan 31, `2M` + `1M` ends on Apr 30, not on Mar 31 → Apr 30
 //! via Feb 29 → Apr 29) and consecutive tests tile exactly. A purge of another kind than the test
 //! (`5` bars with a `1M` test, `3d` with `1M`) is laid out last: the test covers the `test` span that
 //! follows the train, shifted later by the purge — it starts `purge` after the train end T and ends
 //! `purge` after T + test — so with the default step each test still ends exactly where the next
-//! one starts, however the weekends fall (5 bars can span 5 to 9 days). With every length of one
-//! kind this is the same as train + purge + test. A `--step` measured otherwise than the test (`100`
+//! one starts, however the weekends fall (5 bars can span 5 to 9 days). A train of another kind than
+//! the test (`500` bars with `1M`) is laid out after the test's months the same way, so each test spans a
+//! calendar month measured before the train's bars, not always the month after the train. A `--step` measured otherwise than the test (`100`
 //! bars with `6M`) can fall short of a test in some windows: the overlap error then says so. The
 //! data ends at the last bar's time plus
 //! the smallest bar spacing (the end of the last bar); a span must end by then to fit — so with

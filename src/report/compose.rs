@@ -11,7 +11,7 @@ use super::scale::trim_num;
 use super::stats::stats_with;
 use crate::backtest::{Report, RunSpec};
 use crate::candles::Candles;
-use crate::candles::time::format_ts;
+use crate::candles::time::{date_part, format_ts};
 use crate::error::{Error, Result};
 use crate::metrics::fields::{MISSING, MetricValue, find};
 use crate::optimize::Space;
@@ -215,21 +215,22 @@ fn walk_note(wf: &WalkForwardSection) -> String {
         last.map_or(String::new(), |w| format!(
             " (window {}, train {} to {})",
             w.index,
-            day(&w.train_start),
-            day(&w.train_end)
+            date_part(&w.train_start),
+            date_part(&w.train_end)
         ))
     )
-}
-
-/// The date part of an RFC 3339 time (the whole text when it has none).
-fn day(t: &str) -> &str {
-    t.get(..10).unwrap_or(t)
 }
 
 /// One row per walk-forward window: its train and test, the parameters chosen, in- and
 /// out-of-sample results.
 fn walk_section(doc: &mut super::html::Document, wf: &WalkForwardSection) {
-    let pct = |v: f64| format!("{v:.2}");
+    let pct = |v: f64| {
+        if v.is_finite() {
+            format!("{v:.2}")
+        } else {
+            "—".to_string()
+        }
+    };
     let opt = |v: Option<f64>, d: usize| v.map_or("—".to_string(), |v| format!("{v:.d$}"));
     let mut table = Table::new(
         [
@@ -252,8 +253,12 @@ fn walk_section(doc: &mut super::html::Document, wf: &WalkForwardSection) {
     for w in &wf.window {
         table.push(vec![
             w.index.to_string(),
-            format!("{} – {}", day(&w.train_start), day(&w.train_end)),
-            format!("{} – {}", day(&w.test_start), day(&w.test_end)),
+            format!(
+                "{} – {}",
+                date_part(&w.train_start),
+                date_part(&w.train_end)
+            ),
+            format!("{} – {}", date_part(&w.test_start), date_part(&w.test_end)),
             w.params.to_line(),
             format!("{:.4}", w.is_objective),
             opt(w.oos_objective, 4),
@@ -472,8 +477,8 @@ fn optimize_subtitle(pb: &Playbook, o: &Optimization, space: &Space, searched: &
             format!(" (fixed: {})", fixed.join(", "))
         },
         o.method,
-        pb.market.start.get(..10).unwrap_or(&pb.market.start),
-        pb.market.end.get(..10).unwrap_or(&pb.market.end),
+        date_part(&pb.market.start),
+        date_part(&pb.market.end),
         pb.market.bars
     )
 }

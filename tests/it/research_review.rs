@@ -9,7 +9,9 @@ use serde_json::Value;
 
 use flowrex::candles::time::format_ts;
 
-use crate::support::{GRID, bundled_home, flowrex, load, p, resign, stderr_of, stdout_json, write};
+use crate::support::{
+    GRID, bundled_home, flowrex, load, p, rewrite, stderr_of, stdout_json, table, write,
+};
 
 /// The index of the stored bar at RFC 3339 time `t` in `ts`.
 fn bar_at(ts: &[i64], t: &Value) -> usize {
@@ -167,19 +169,6 @@ fn report_optimize_reads_a_walk_forward_results_file() {
             .unwrap()
             .contains("Walk-forward windows")
     );
-}
-
-/// Edits the TOML playbook at `path` with `edit` and signs it again: what another run or build
-/// would have written (see [`resign`]).
-fn rewrite(path: &Path, edit: impl FnOnce(&mut toml::Table)) {
-    let mut doc: toml::Table = std::fs::read_to_string(path).unwrap().parse().unwrap();
-    edit(&mut doc);
-    std::fs::write(path, toml::to_string(&doc).unwrap()).unwrap();
-    resign(path);
-}
-
-fn table<'a>(doc: &'a mut toml::Table, key: &str) -> &'a mut toml::Table {
-    doc.get_mut(key).unwrap().as_table_mut().unwrap()
 }
 
 /// A playbook whose search was stopped (what Ctrl-C leaves: `status = "interrupted"` and fewer

@@ -119,6 +119,20 @@ pub fn resign(path: &Path) {
         .unwrap();
 }
 
+/// Edits the TOML playbook at `path` with `edit` and signs it again: what another run or build
+/// would have written (see [`resign`]).
+pub fn rewrite(path: &Path, edit: impl FnOnce(&mut toml::Table)) {
+    let mut doc: toml::Table = std::fs::read_to_string(path).unwrap().parse().unwrap();
+    edit(&mut doc);
+    std::fs::write(path, toml::to_string(&doc).unwrap()).unwrap();
+    resign(path);
+}
+
+/// The TOML table `key` of `doc`, to edit.
+pub fn table<'a>(doc: &'a mut toml::Table, key: &str) -> &'a mut toml::Table {
+    doc.get_mut(key).unwrap().as_table_mut().unwrap()
+}
+
 /// Edits `home`'s database behind flowrex's back: drops `table`'s guard triggers, runs `sql`, puts
 /// the triggers back (what someone with `sqlite3` can do). Returns how many triggers were dropped and
 /// how many rows `sql` changed.
