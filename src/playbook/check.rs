@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{FirstChange, GateVerdict, Playbook, Table};
+use super::{Fingerprint, FirstChange, GateVerdict, Playbook, Table};
 use crate::candles::time::TimeRange;
 use crate::candles::{Candles, Interval, Store};
 use crate::error::{Error, Result};
@@ -127,20 +127,30 @@ impl DataChange {
         interval: Interval,
         candles: &Candles,
     ) -> Option<DataChange> {
+        let m = &pb.market;
+        let stored = (m.data_sha256.as_str(), m.bars, m.fingerprint.as_ref());
+        DataChange::against(symbol, interval, candles, stored, "data")
+    }
+
+    /// How `candles` differ from the `stored` (sha256, bar count, fingerprint) of the data called
+    /// `scope`; `None` when the sha256 matches.
+    fn against(
+        symbol: &str,
+        interval: Interval,
+        candles: &Candles,
+        (stored_sha256, stored_bars, fingerprint): (&str, u64, Option<&Fingerprint>),
+        scope: &'static str,
+    ) -> Option<DataChange> {
         let sha256 = candles.sha256();
-        (sha256 != pb.market.data_sha256).then(|| DataChange {
+        (sha256 != stored_sha256).then(|| DataChange {
             symbol: symbol.to_string(),
             interval,
             sha256,
             bars: candles.len(),
-            stored_sha256: pb.market.data_sha256.clone(),
-            stored_bars: pb.market.bars,
-            scope: "data",
-            first_change: pb
-                .market
-                .fingerprint
-                .as_ref()
-                .and_then(|f| f.first_change(candles)),
+            stored_sha256: stored_sha256.to_string(),
+            stored_bars,
+            scope,
+            first_change: fingerprint.and_then(|f| f.first_change(candles)),
         })
     }
 
@@ -161,20 +171,14 @@ impl DataChange {
         let range = TimeRange::parse(Some(&wf.start), Some(&wf.end))
             .map_err(|e| Error::invalid(format!("playbook [walk_forward] start/end: {e}")))?;
         let candles = store.load(symbol, interval, &range)?;
-        let sha256 = candles.sha256();
-        Ok((sha256 != wf.data_sha256).then(|| DataChange {
-            symbol: symbol.to_string(),
+        let stored = (wf.data_sha256.as_str(), wf.bars, wf.fingerprint.as_ref());
+        Ok(DataChange::against(
+            symbol,
             interval,
-            sha256,
-            bars: candles.len(),
-            stored_sha256: wf.data_sha256.clone(),
-            stored_bars: wf.bars,
-            scope: "walk-forward data",
-            first_change: wf
-                .fingerprint
-                .as_ref()
-                .and_then(|f| f.first_change(&candles)),
-        }))
+            &candles,
+            stored,
+            "walk-forward data",
+        ))
     }
 
     /// One line naming the playbook file `origin`, both hashes (12 digits) and bar counts, then
