@@ -7,27 +7,17 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use crate::support::{
-    BIN, GRID, bundled_home, flowrex, load, p, repo, stderr_of, stdout_ok, write,
+    BIN, GRID, bundled_home, flowrex, p, repo, revise_goog_close, stderr_of, stdout_ok,
+    walk_forward, write,
 };
 
 /// [`GRID`] as a walk-forward search (500-bar train, 250-bar test windows) written to `out`.
 fn walk_forward_playbook(home: &Path, out: &Path) {
-    stdout_ok(
-        &flowrex(home)
-            .arg("--quiet")
-            .args(GRID)
-            .args([
-                "--walk-forward",
-                "--train",
-                "500",
-                "--test",
-                "250",
-                "--out",
-                p(out),
-            ])
-            .output()
-            .unwrap(),
-    );
+    stdout_ok(&walk_forward(
+        home,
+        &["--train", "500", "--test", "250"],
+        out,
+    ));
 }
 
 fn check(home: &Path, pb: &Path) -> std::process::Output {
@@ -52,24 +42,7 @@ fn a_bar_changed_in_an_early_walk_forward_window_fails_the_check() {
     // Bar 10 of 2148 lies in the first train window; [market] holds only the last one (bars
     // 1648..2148), so its hash cannot see the change. The close moves to the bar's open (still
     // inside its range).
-    let c = load(h, "GOOG", "1d");
-    let k = 10;
-    assert_ne!(c.close[k], c.open[k]);
-    let day = chrono::DateTime::from_timestamp_millis(c.ts[k])
-        .unwrap()
-        .format("%Y-%m-%d");
-    let csv = format!(
-        "date,open,high,low,close,volume\n{day},{},{},{},{},{}\n",
-        c.open[k], c.high[k], c.low[k], c.open[k], c.volume[k]
-    );
-    let file = write(h, "one.csv", &csv);
-    stdout_ok(
-        &flowrex(h)
-            .args(["--quiet", "fetch", "--provider", "csv", "--symbol", "GOOG"])
-            .args(["--interval", "1d", "--replace", "--file", p(&file)])
-            .output()
-            .unwrap(),
-    );
+    let c = revise_goog_close(h, 10);
     let out = check(h, &pb);
     let err = stderr_of(&out);
     assert_eq!(out.status.code(), Some(3), "{err}");

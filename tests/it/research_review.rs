@@ -10,7 +10,8 @@ use serde_json::Value;
 use flowrex::candles::time::format_ts;
 
 use crate::support::{
-    GRID, bundled_home, flowrex, load, p, rewrite, stderr_of, stdout_json, table, write,
+    GRID, bundled_home, flowrex, load, p, revise_goog_close, rewrite, stderr_of, stdout_json,
+    table, walk_forward,
 };
 
 /// The index of the stored bar at RFC 3339 time `t` in `ts`.
@@ -22,15 +23,9 @@ fn bar_at(ts: &[i64], t: &Value) -> usize {
         .unwrap_or_else(|_| panic!("no bar at {t}"))
 }
 
+/// [`GRID`] walked forward with `windows` into `home`/wf.toml.
 fn walk(home: &Path, windows: &[&str]) -> std::process::Output {
-    flowrex(home)
-        .args(GRID)
-        .args(["--json", "--walk-forward"])
-        .args(windows)
-        .arg("--out")
-        .arg(home.join("wf.toml"))
-        .output()
-        .unwrap()
+    walk_forward(home, windows, &home.join("wf.toml"))
 }
 
 /// GOOG holds weekday bars only, so 5 bars after a train end span 5 to 9 days: laid out as
@@ -296,23 +291,8 @@ fn check_on_changed_data_names_the_first_changed_bars_and_column() {
     let h = home.path();
     let pb = searched(h, "pb.toml");
     // Bar 1000's close moves to its open (inside the bar's range): a provider's revision.
-    let c = load(h, "GOOG", "1d");
     let k = 1000;
-    assert_ne!(c.close[k], c.open[k]);
-    let day = chrono::DateTime::from_timestamp_millis(c.ts[k])
-        .unwrap()
-        .format("%Y-%m-%d");
-    let csv = format!(
-        "date,open,high,low,close,volume\n{day},{},{},{},{},{}\n",
-        c.open[k], c.high[k], c.low[k], c.open[k], c.volume[k]
-    );
-    let file = write(h, "one.csv", &csv);
-    let out = flowrex(h)
-        .args(["--quiet", "fetch", "--provider", "csv", "--symbol", "GOOG"])
-        .args(["--interval", "1d", "--replace", "--file", p(&file)])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let c = revise_goog_close(h, k);
     // Blocks of ceil(2148 / 256) = 9 bars: bar 1000 lies in block 111, bars 999 to 1007.
     let block = c.len().div_ceil(256);
     let (first, last) = (k / block * block, k / block * block + block - 1);

@@ -367,3 +367,39 @@ pub const GRID: [&str; 11] = [
     "--param",
     "slow=20..40:10",
 ];
+
+/// [`GRID`] as a walk-forward search with `windows` (`--train …`, `--test …`), `--json`, its playbook
+/// written to `out`.
+pub fn walk_forward(home: &Path, windows: &[&str], out: &Path) -> Output {
+    flowrex(home)
+        .args(GRID)
+        .args(["--json", "--walk-forward"])
+        .args(windows)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
+/// A provider's revision of bar `k` of `home`'s GOOG 1d: its close moves to its open (inside the bar's
+/// range), imported with `fetch --replace`. Returns the bars as they were.
+pub fn revise_goog_close(home: &Path, k: usize) -> flowrex::candles::Candles {
+    let c = load(home, "GOOG", "1d");
+    assert_ne!(c.close[k], c.open[k]);
+    let day = chrono::DateTime::from_timestamp_millis(c.ts[k])
+        .unwrap()
+        .format("%Y-%m-%d");
+    let csv = format!(
+        "date,open,high,low,close,volume\n{day},{},{},{},{},{}\n",
+        c.open[k], c.high[k], c.low[k], c.open[k], c.volume[k]
+    );
+    let file = write(home, "one.csv", &csv);
+    stdout_ok(
+        &flowrex(home)
+            .args(["--quiet", "fetch", "--provider", "csv", "--symbol", "GOOG"])
+            .args(["--interval", "1d", "--replace", "--file", p(&file)])
+            .output()
+            .unwrap(),
+    );
+    c
+}
