@@ -10,7 +10,8 @@ use std::sync::atomic::AtomicBool;
 
 use serde::Deserialize;
 
-use super::output::{print_json, print_text, progress_bar, table};
+use super::output::{print_json, print_text, progress_bar, table_of};
+use super::table_fit::Cells;
 use super::{Context, Outcome};
 use flowrex::backtest::{DataSpec, export};
 use flowrex::candles::Candles;
@@ -23,7 +24,7 @@ use flowrex::optimize::validation::{BlockLayout, DEFAULT_BLOCKS};
 use flowrex::optimize::walk::{self, WalkReport};
 use flowrex::optimize::walk_forward::{Len, WalkForward};
 use flowrex::optimize::{self, Observer, Outcome as Evaluated, Settings, Shard};
-use flowrex::playbook::{Gates, Playbook, Validation, WalkForwardSection};
+use flowrex::playbook::{Gates, Playbook, Validation, WINDOW_OPTIONAL, WalkForwardSection};
 
 /// Validation, gates and walk-forward flags of `flowrex optimize` (also keys of `--spec`).
 #[derive(Debug, Default, Clone, clap::Args, Deserialize)]
@@ -341,50 +342,14 @@ pub fn render_walk(pb: &Playbook, wf: &WalkForwardSection, report: &WalkReport) 
     s
 }
 
-/// One row per window.
+/// One row per window ([`WINDOW_COLUMNS`]), fitted to the screen.
 fn window_table(wf: &WalkForwardSection) -> String {
-    #[derive(tabled::Tabled)]
-    struct Row {
-        #[tabled(rename = "#")]
-        index: u64,
-        #[tabled(rename = "Train")]
-        train: String,
-        #[tabled(rename = "Test")]
-        test: String,
-        #[tabled(rename = "Parameters")]
-        params: String,
-        #[tabled(rename = "IS obj")]
-        is_obj: String,
-        #[tabled(rename = "OOS obj")]
-        oos_obj: String,
-        #[tabled(rename = "OOS ret %")]
-        oos_ret: String,
-        #[tabled(rename = "B&H %")]
-        bh: String,
-        #[tabled(rename = "Trades")]
-        trades: u64,
-        #[tabled(rename = "WFE")]
-        wfe: String,
-        #[tabled(rename = "DSR")]
-        dsr: String,
-        #[tabled(rename = "PBO")]
-        pbo: String,
-    }
-    let rows = wf.window.iter().map(|w| Row {
-        index: w.index,
-        train: format!("{}…{}", date_part(&w.train_start), date_part(&w.train_end)),
-        test: format!("{}…{}", date_part(&w.test_start), date_part(&w.test_end)),
-        params: w.params.to_line(),
-        is_obj: format!("{:.4}", w.is_objective),
-        oos_obj: num(w.oos_objective),
-        oos_ret: format!("{:.2}", w.oos_return_pct),
-        bh: format!("{:.2}", w.buy_hold_return_pct),
-        trades: w.oos_trades,
-        wfe: num(w.wfe),
-        dsr: num(w.dsr),
-        pbo: num(w.pbo),
-    });
-    table(rows)
+    let (header, rows) = wf.window_cells();
+    table_of(Cells {
+        header,
+        rows,
+        optional: WINDOW_OPTIONAL.map(String::from).to_vec(),
+    })
 }
 
 /// The stitched record, efficiency, stability and the out-of-sample PSR, in words.

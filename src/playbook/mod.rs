@@ -30,7 +30,10 @@ pub use check::{
     not_as_written, unfinished_search,
 };
 pub use fingerprint::{Fingerprint, FirstChange};
-pub use validation::{Gate, GateVerdict, Gates, Validation, WalkForwardSection, WindowEntry};
+pub use validation::{
+    Gate, GateVerdict, Gates, Validation, WINDOW_COLUMNS, WINDOW_OPTIONAL, WalkForwardSection,
+    WindowColumn, WindowEntry,
+};
 
 use std::fs;
 use std::path::Path;

@@ -402,6 +402,120 @@ pub fn rejudge(v: &Validation, wf: Option<&WalkForwardSection>) -> Vec<GateVerdi
         .collect()
 }
 
+/// One column of the per-window table: its title, whether it holds numbers (right-aligned in HTML),
+/// and its cell for a window.
+pub struct WindowColumn {
+    /// The title.
+    pub title: &'static str,
+    /// Numbers (right-aligned where the output aligns).
+    pub numeric: bool,
+    /// The cell of a window: `—` where the number has no value.
+    pub cell: fn(&WindowEntry) -> String,
+}
+
+/// The per-window table of a walk-forward playbook, one description that every output reads (the
+/// text table of `optimize --walk-forward` and the HTML report's "Walk-forward windows").
+pub const WINDOW_COLUMNS: [WindowColumn; 13] = [
+    WindowColumn {
+        title: "#",
+        numeric: true,
+        cell: |w| w.index.to_string(),
+    },
+    WindowColumn {
+        title: "Train",
+        numeric: false,
+        cell: |w| dates(&w.train_start, &w.train_end),
+    },
+    WindowColumn {
+        title: "Test",
+        numeric: false,
+        cell: |w| dates(&w.test_start, &w.test_end),
+    },
+    WindowColumn {
+        title: "Parameters",
+        numeric: false,
+        cell: |w| w.params.to_line(),
+    },
+    WindowColumn {
+        title: "IS obj",
+        numeric: true,
+        cell: |w| fixed(Some(w.is_objective), 4),
+    },
+    WindowColumn {
+        title: "OOS obj",
+        numeric: true,
+        cell: |w| fixed(w.oos_objective, 4),
+    },
+    WindowColumn {
+        title: "IS ret %",
+        numeric: true,
+        cell: |w| fixed(Some(w.is_return_pct), 2),
+    },
+    WindowColumn {
+        title: "OOS ret %",
+        numeric: true,
+        cell: |w| fixed(Some(w.oos_return_pct), 2),
+    },
+    WindowColumn {
+        title: "B&H %",
+        numeric: true,
+        cell: |w| fixed(Some(w.buy_hold_return_pct), 2),
+    },
+    WindowColumn {
+        title: "Trades",
+        numeric: true,
+        cell: |w| w.oos_trades.to_string(),
+    },
+    WindowColumn {
+        title: "WFE",
+        numeric: true,
+        cell: |w| fixed(w.wfe, 4),
+    },
+    WindowColumn {
+        title: "DSR",
+        numeric: true,
+        cell: |w| fixed(w.dsr, 4),
+    },
+    WindowColumn {
+        title: "PBO",
+        numeric: true,
+        cell: |w| fixed(w.pbo, 4),
+    },
+];
+
+/// The columns a narrow screen leaves out first, in this order: what the out-of-sample results do
+/// not need to be read (the in-sample return, each window's search statistics, the train dates —
+/// each test follows its train — and the efficiency); then the last columns go. On 80 columns the
+/// window, its test dates, its parameters, both objectives and the out-of-sample return remain.
+pub const WINDOW_OPTIONAL: [&str; 5] = ["IS ret %", "DSR", "PBO", "Train", "WFE"];
+
+impl WalkForwardSection {
+    /// The per-window table: [`WINDOW_COLUMNS`]' titles and one row of cells per window.
+    pub fn window_cells(&self) -> (Vec<String>, Vec<Vec<String>>) {
+        let header = WINDOW_COLUMNS.iter().map(|c| c.title.to_string()).collect();
+        let rows = self
+            .window
+            .iter()
+            .map(|w| WINDOW_COLUMNS.iter().map(|c| (c.cell)(w)).collect())
+            .collect();
+        (header, rows)
+    }
+}
+
+/// `first…last` as dates.
+fn dates(first: &str, last: &str) -> String {
+    use crate::candles::time::date_part;
+    format!("{}…{}", date_part(first), date_part(last))
+}
+
+/// `v` with `decimals` decimals, `—` for no value or a non-finite one.
+fn fixed(v: Option<f64>, decimals: usize) -> String {
+    match v {
+        Some(x) if x.is_finite() => format!("{x:.decimals$}"),
+        _ => "—".to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::metrics::fields::{MISSING, MetricValue, find};
 use crate::optimize::Space;
 use crate::optimize::results::ResultRows;
-use crate::playbook::{Optimization, Playbook, WalkForwardSection};
+use crate::playbook::{Optimization, Playbook, WINDOW_COLUMNS, WalkForwardSection};
 use crate::strategy::{self, ParamValue};
 use crate::trade::{OpenTrade, Side, TradeRecord};
 
@@ -224,50 +224,14 @@ fn walk_note(wf: &WalkForwardSection) -> String {
 /// One row per walk-forward window: its train and test, the parameters chosen, in- and
 /// out-of-sample results.
 fn walk_section(doc: &mut super::html::Document, wf: &WalkForwardSection) {
-    let pct = |v: f64| {
-        if v.is_finite() {
-            format!("{v:.2}")
-        } else {
-            "—".to_string()
-        }
-    };
     let opt = |v: Option<f64>, d: usize| v.map_or("—".to_string(), |v| format!("{v:.d$}"));
-    let mut table = Table::new(
-        [
-            "Window",
-            "Train",
-            "Test",
-            "Params",
-            "IS obj",
-            "OOS obj",
-            "IS ret %",
-            "OOS ret %",
-            "OOS trades",
-            "B&H %",
-            "WFE",
-        ]
-        .map(String::from)
-        .to_vec(),
-    )
-    .numeric(&[0, 4, 5, 6, 7, 8, 9, 10]);
-    for w in &wf.window {
-        table.push(vec![
-            w.index.to_string(),
-            format!(
-                "{} – {}",
-                date_part(&w.train_start),
-                date_part(&w.train_end)
-            ),
-            format!("{} – {}", date_part(&w.test_start), date_part(&w.test_end)),
-            w.params.to_line(),
-            format!("{:.4}", w.is_objective),
-            opt(w.oos_objective, 4),
-            pct(w.is_return_pct),
-            pct(w.oos_return_pct),
-            w.oos_trades.to_string(),
-            pct(w.buy_hold_return_pct),
-            opt(w.wfe, 2),
-        ]);
+    let (header, rows) = wf.window_cells();
+    let numeric: Vec<usize> = (0..WINDOW_COLUMNS.len())
+        .filter(|&k| WINDOW_COLUMNS[k].numeric)
+        .collect();
+    let mut table = Table::new(header).numeric(&numeric);
+    for row in rows {
+        table.push(row);
     }
     let overall = format!(
         "Train {}, test {}, step {}, purge {}{}. Stitched out-of-sample return {:.2} % (buy & hold {:.2} %), \

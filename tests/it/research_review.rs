@@ -115,7 +115,7 @@ fn report_optimize_reads_a_walk_forward_results_file() {
     )));
     for w in windows {
         let test = format!(
-            "{} – {}",
+            "{}…{}",
             &w["test_start"].as_str().unwrap()[..10],
             &w["test_end"].as_str().unwrap()[..10]
         );
