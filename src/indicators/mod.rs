@@ -8,6 +8,7 @@
 pub mod atr;
 pub mod bands;
 pub mod cache;
+pub mod cross;
 pub mod ema;
 pub mod fib;
 pub mod pivots;

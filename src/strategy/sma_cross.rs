@@ -10,7 +10,7 @@ use super::{ParamSpec, Params, Strategy, warmup_of};
 use crate::candles::Candles;
 use crate::engine::{Action, Entry, PositionView, Signals};
 use crate::error::Result;
-use crate::indicators::{IndicatorCache, Series};
+use crate::indicators::{IndicatorCache, Series, cross};
 
 /// The SMA-cross strategy (registry name `sma_cross`).
 #[derive(Debug, Clone, Copy, Default)]
@@ -107,9 +107,9 @@ impl Signals for SmaCrossSignals {
     }
 
     /// The decisions of [`SmaCross`] never look at the position, so they are listed ahead: the two
-    /// series are compared 64 bars at a time into bit masks (`f < s`, `f > s`; branch-free, so the
-    /// compiler vectorizes it), and a cross is a bit set in one mask whose previous bit is set in the
-    /// other — bit for bit `decide`'s rule (`s[i−1] < f[i−1]` is `f[i−1] > s[i−1]`; NaN compares
+    /// series are compared 64 bars at a time into bit masks (`f < s`, `f > s`; [`cross::masks`]), and
+    /// a cross is a bit set in one mask whose previous bit is set in the other — bit for bit
+    /// `decide`'s rule (`s[i−1] < f[i−1]` is `f[i−1] > s[i−1]`; NaN compares
     /// false either way).
     fn scan(&mut self, bars: Range<usize>, out: &mut Vec<(usize, Action)>) -> bool {
         let (fast, slow) = (&self.fast[..], &self.slow[..]);
@@ -118,33 +118,31 @@ impl Signals for SmaCrossSignals {
         if lo >= hi {
             return true;
         }
-        // Bit 0 of the carries: the comparison at the bar before the chunk.
+        // Bit 0 of the carries: the comparison at the bar before the word.
         let mut carry_lt = u64::from(fast[lo - 1] < slow[lo - 1]);
         let mut carry_gt = u64::from(fast[lo - 1] > slow[lo - 1]);
-        for (c, (f, s)) in fast[lo..hi]
-            .chunks(64)
-            .zip(slow[lo..hi].chunks(64))
-            .enumerate()
-        {
-            let (mut lt, mut gt) = (0u64, 0u64);
-            for (k, (&f, &s)) in f.iter().zip(s).enumerate() {
-                lt |= u64::from(f < s) << k;
-                gt |= u64::from(f > s) << k;
-            }
-            let up = gt & ((lt << 1) | carry_lt);
-            let down = lt & ((gt << 1) | carry_gt);
-            let top = f.len() - 1;
-            (carry_lt, carry_gt) = ((lt >> top) & 1, (gt >> top) & 1);
-            let mut crosses = up | down;
-            while crosses != 0 {
-                let k = crosses.trailing_zeros();
-                let entry = if up >> k & 1 == 1 {
-                    Entry::long()
-                } else {
-                    Entry::short()
-                };
-                out.push((lo + c * 64 + k as usize, Action::Enter(entry)));
-                crosses &= crosses - 1;
+        // Pieces of 64 words on the stack, each compared by one call ([`cross::masks`]).
+        let (mut lts, mut gts) = ([0u64; 64], [0u64; 64]);
+        for piece in (lo..hi).step_by(64 * 64) {
+            let end = (piece + 64 * 64).min(hi);
+            cross::masks(&fast[piece..end], &slow[piece..end], &mut lts, &mut gts);
+            for w in 0..(end - piece).div_ceil(64) {
+                let (lt, gt) = (lts[w], gts[w]);
+                let up = gt & ((lt << 1) | carry_lt);
+                let down = lt & ((gt << 1) | carry_gt);
+                let top = (end - piece - 64 * w).min(64) - 1;
+                (carry_lt, carry_gt) = ((lt >> top) & 1, (gt >> top) & 1);
+                let mut crosses = up | down;
+                while crosses != 0 {
+                    let k = crosses.trailing_zeros();
+                    let entry = if up >> k & 1 == 1 {
+                        Entry::long()
+                    } else {
+                        Entry::short()
+                    };
+                    out.push((piece + 64 * w + k as usize, Action::Enter(entry)));
+                    crosses &= crosses - 1;
+                }
             }
         }
         true
