@@ -342,7 +342,7 @@ pub fn render_walk(pb: &Playbook, wf: &WalkForwardSection, report: &WalkReport) 
     s
 }
 
-/// One row per window ([`WINDOW_COLUMNS`]), fitted to the screen.
+/// One row per window ([`flowrex::playbook::WINDOW_COLUMNS`]), fitted to the screen.
 fn window_table(wf: &WalkForwardSection) -> String {
     let (header, rows) = wf.window_cells();
     table_of(Cells {

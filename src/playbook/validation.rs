@@ -462,7 +462,7 @@ pub const WINDOW_COLUMNS: [WindowColumn; 13] = [
         cell: |w| fixed(Some(w.buy_hold_return_pct), 2),
     },
     WindowColumn {
-        title: "Trades",
+        title: "OOS trades",
         numeric: true,
         cell: |w| w.oos_trades.to_string(),
     },
@@ -519,6 +519,16 @@ fn fixed(v: Option<f64>, decimals: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_window_table_leaves_out_only_its_own_columns() {
+        for t in WINDOW_OPTIONAL {
+            assert!(
+                WINDOW_COLUMNS.iter().any(|c| c.title == t),
+                "{t} is no column"
+            );
+        }
+    }
 
     #[test]
     fn gates_judge_limits_inclusively_and_fail_without_a_value() {

@@ -245,7 +245,7 @@ fn walk_section(doc: &mut super::html::Document, wf: &WalkForwardSection) {
         wf.buy_hold_return_pct,
         wf.positive_windows,
         wf.windows,
-        opt(wf.wfe, 2)
+        opt(wf.wfe, 4)
     );
     doc.section("Walk-forward windows")
         .caption("Each window searched its train bars and traded the best parameters on its test bars, one account from window to window.")

@@ -195,7 +195,7 @@ mod tests {
         use crate::candles::synthetic::{SyntheticSpec, generate};
         // Closes on a coarse grid (0.5 steps), so the SMAs are often exactly equal: crosses through
         // equality, which the strict rule misses, are exercised.
-        let mut c = generate(&SyntheticSpec::new(3000, 5, Interval::Hour1));
+        let mut c = generate(&SyntheticSpec::new(10_000, 5, Interval::Hour1));
         c.close = c.close.iter().map(|x| (x * 2.0).round() / 2.0).collect();
         let flat = PositionView::default();
         for (fast, slow) in [(2, 3), (3, 7), (5, 20)] {
@@ -217,18 +217,24 @@ mod tests {
                 .filter(|&i| sig.fast[i] == sig.slow[i])
                 .count();
             assert!(ties > 10 && want.len() > 50, "{fast}/{slow}: {ties} ties");
-            // Scanned in uneven pieces: the carried comparison must cross piece boundaries.
+            // Scanned in uneven pieces: the carried comparison must cross piece boundaries, and the
+            // long one its own 4096-bar pieces.
             let mut got = Vec::new();
             for piece in [
                 first..first,
                 first..1000,
                 1000..1001,
                 1001..2999,
-                2999..5000,
+                2999..9000,
+                9000..12_000,
             ] {
                 assert!(sig.scan(piece, &mut got));
             }
             assert_eq!(got, want, "{fast}/{slow}");
+            // In one call.
+            let mut whole = Vec::new();
+            assert!(sig.scan(0..c.len(), &mut whole));
+            assert_eq!(whole, want, "{fast}/{slow} in one scan");
         }
     }
 
