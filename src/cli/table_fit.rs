@@ -243,13 +243,44 @@ pub fn wrap(text: &str, width: usize) -> String {
 }
 
 fn render(cells: Cells) -> String {
-    use tabled::settings::Style;
+    use tabled::settings::object::Columns;
+    use tabled::settings::{Alignment, Style};
+    let numeric: Vec<usize> = (0..cells.header.len())
+        .filter(|&i| numeric_column(cells.rows.iter().map(|r| r[i].as_str())))
+        .collect();
     let mut b = tabled::builder::Builder::with_capacity(cells.rows.len() + 1, cells.header.len());
     b.push_record(cells.header);
     for r in cells.rows {
         b.push_record(r);
     }
-    b.build().with(Style::sharp()).to_string()
+    let mut table = b.build();
+    table.with(Style::sharp());
+    for i in numeric {
+        table.modify(Columns::one(i), Alignment::right());
+    }
+    table.to_string()
+}
+
+/// Whether a column holds numbers, to be right-aligned so that digits of the same place line up: at
+/// least one cell is a number (`-16.71`, `1,234`, `12.5%`, `2.04×`) and every other cell is one too or
+/// says there is none (empty, `—`, `-`).
+fn numeric_column<'a>(mut cells: impl Iterator<Item = &'a str>) -> bool {
+    let mut any = false;
+    let all = cells.all(|c| {
+        let c = c.trim();
+        if matches!(c, "" | "—" | "-") {
+            return true;
+        }
+        let bare = c.trim_end_matches(['%', '×', 'x']).replace(',', "");
+        // Digits first: "inf" and "NaN" parse as floats, and so would a symbol named INF.
+        let digits = bare
+            .trim_start_matches(['-', '+'])
+            .starts_with(|c: char| c.is_ascii_digit());
+        let number = digits && bare.parse::<f64>().is_ok();
+        any |= number;
+        number
+    });
+    all && any
 }
 
 #[cfg(test)]
@@ -342,6 +373,38 @@ mod tests {
             note,
             ["(left out to fit 30 columns:", "bbbbb; --wide shows them)"]
         );
+    }
+
+    #[test]
+    fn numbers_are_right_aligned_and_text_is_not() {
+        let t = fit(
+            cells(
+                &["name", "ret %", "note"],
+                &[
+                    &["a", "-16.71", "x"],
+                    &["bb", "3.98", "—"],
+                    &["c", "—", "2"],
+                ],
+            ),
+            80,
+        );
+        let lines: Vec<&str> = t.lines().collect();
+        // The numbers end in the same column; the names and the note (one "x") start in theirs.
+        assert_eq!(lines[3], "│ a    │ -16.71 │ x    │");
+        assert_eq!(lines[4], "│ bb   │   3.98 │ —    │");
+        assert_eq!(lines[5], "│ c    │      — │ 2    │");
+        assert!(lines[1].contains("│  ret % │"), "{t}");
+    }
+
+    #[test]
+    fn what_counts_as_a_number_column() {
+        let col = |c: &[&str]| numeric_column(c.iter().copied());
+        assert!(col(&["1,234", "12.5%", "2.04×", "-3", "+0.5", "—", ""]));
+        assert!(!col(&["—", "-", ""]), "no number at all");
+        assert!(!col(&["1", "GOOG"]));
+        assert!(!col(&["inf", "NaN"]), "words that parse as floats");
+        assert!(!col(&["2004-08-19", "1"]), "dates");
+        assert!(!col(&["fast=10 slow=30"]));
     }
 
     #[test]
