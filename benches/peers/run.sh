@@ -32,6 +32,7 @@ if [ ! -f "$home/data/SYNTH/1m.parquet" ]; then
   "$bin" --home "$home" --quiet fetch --provider synthetic --bars 1000000 --seed 42 --symbol SYNTH --interval 1m
 fi
 
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "run: $(date -u '+%Y-%m-%d %H:%M UTC'), flowrex $(cd "$repo" && git rev-parse --short HEAD 2>/dev/null || echo '(not a git checkout)')$(cd "$repo" && git diff --quiet HEAD 2>/dev/null || echo ' with uncommitted changes')"
 "$venv/bin/python" "$here/peers.py" --flowrex "$bin" --hand-loop "$hand_loop" --home "$home" \
   --bt-candidates "${BT_CANDIDATES:-3}" --skip "${SKIP:-}"
