@@ -155,6 +155,10 @@ pub struct OptimizeReportArgs {
     /// Rows of the top-candidates table.
     #[arg(long, default_value_t = 20, value_name = "N")]
     pub top: usize,
+    /// A walk-forward playbook: draw window K's search (0 = the first) from its results file instead
+    /// of the last window's, the one the playbook records [default: the last].
+    #[arg(long, value_name = "K")]
+    pub window: Option<u32>,
     /// The HTML file to write [default: <home>/reports/<playbook name>-optimize.html].
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -267,11 +271,39 @@ fn backtest(ctx: &Context, args: BacktestReportArgs) -> Result<Outcome> {
     print_written(ctx, &write_page(outputs.path("--out"), &html)?)
 }
 
+/// `--window K` needs a walk-forward playbook that has window K, and the run's results file (the
+/// playbook holds the last window's search only).
+fn refuse_bad_window(pb: &Playbook, args: &OptimizeReportArgs) -> Result<()> {
+    let Some(k) = args.window else {
+        return Ok(());
+    };
+    let path = args.playbook.display();
+    let Some(wf) = &pb.walk_forward else {
+        return Err(Error::usage(format!(
+            "--window {k}: {path} is not a walk-forward playbook (it records one search)"
+        )));
+    };
+    if k as usize >= wf.window.len() {
+        return Err(Error::usage(format!(
+            "--window {k}: {path} has walk-forward windows 0 to {}",
+            wf.window.len().saturating_sub(1)
+        )));
+    }
+    if args.results.is_empty() {
+        return Err(Error::usage(format!(
+            "--window {k} needs --results FILE: the search of each window is in the results file of the \
+             `optimize --walk-forward` run, not in the playbook"
+        )));
+    }
+    Ok(())
+}
+
 fn optimize(ctx: &Context, args: OptimizeReportArgs) -> Result<Outcome> {
     let pb = Playbook::load(&args.playbook)?;
     if args.top == 0 {
         return Err(Error::usage("--top must be at least 1"));
     }
+    refuse_bad_window(&pb, &args)?;
     let rows = if args.results.is_empty() {
         None
     } else {
@@ -285,6 +317,7 @@ fn optimize(ctx: &Context, args: OptimizeReportArgs) -> Result<Outcome> {
             Heat::Max => HeatMode::Max,
         },
         top_n: Some(args.top),
+        window: args.window,
     };
     let origin = args.playbook.display().to_string();
     let html = compose::optimize_page(&pb, &origin, rows.as_ref(), &view)?;

@@ -552,6 +552,17 @@ impl ResultRows {
     /// `[walk_forward]` with as many candidates as each window evaluated. An error names the file
     /// and says which kind each is when a walk-forward file meets a plain playbook or the reverse.
     pub fn for_playbook(&self, pb: &Playbook, pb_origin: &str) -> Result<ResultRows> {
+        self.for_window(pb, pb_origin, None)
+    }
+
+    /// [`ResultRows::for_playbook`], but for a walk-forward playbook the rows of window `window`
+    /// (`None`: the last), which must be one of its windows (the caller checks).
+    pub fn for_window(
+        &self,
+        pb: &Playbook,
+        pb_origin: &str,
+        window: Option<u32>,
+    ) -> Result<ResultRows> {
         let other = |what: String| {
             Error::invalid(format!(
                 "{}: {what}; the results file is from another search than {pb_origin}",
@@ -589,7 +600,66 @@ impl ResultRows {
                 )));
             }
         }
-        Ok(self.of_window(*want.last().unwrap_or(&0)))
+        Ok(self.of_window(window.unwrap_or(*want.last().unwrap_or(&0))))
+    }
+
+    /// Checks that these rows are the search of window `k` of `pb`'s walk-forward (rows from
+    /// [`ResultRows::for_window`]): the same parameters, and the candidate the window chose is a row
+    /// with the parameters and the in-sample objective `[[walk_forward.window]]` records (bit for bit).
+    /// An error says what differs and that the file is from another search.
+    pub fn check_window(&self, pb: &Playbook, pb_origin: &str, k: u32) -> Result<()> {
+        let other = |what: String| {
+            Error::invalid(format!(
+                "{}: {what}; the results file is from another search than {pb_origin}",
+                self.origin
+            ))
+        };
+        let Some(entry) = pb
+            .walk_forward
+            .as_ref()
+            .and_then(|wf| wf.window.get(k as usize))
+        else {
+            return Err(other(format!(
+                "the playbook has no walk-forward window {k}"
+            )));
+        };
+        let names: Vec<&str> = pb.optimization.as_ref().map_or(Vec::new(), |o| {
+            o.space.0.iter().map(|(k, _)| k.as_str()).collect()
+        });
+        if self.params != names {
+            return Err(other(format!(
+                "its parameters are ({}) but the playbook's search has ({})",
+                self.params.join(", "),
+                names.join(", ")
+            )));
+        }
+        let Some(r) = self.row_of(entry.candidate) else {
+            return Err(other(format!(
+                "its window {k} has no row for candidate {} ({}), the window's choice",
+                entry.candidate,
+                entry.params.to_line()
+            )));
+        };
+        let same_params = self
+            .params
+            .iter()
+            .zip(&self.values[r])
+            .all(|(name, v)| entry.params.get(name).is_some_and(|p| same_value(p, v)));
+        if !same_params || self.objective[r] != entry.is_objective {
+            return Err(other(format!(
+                "its window {k} candidate {} has objective {} but the playbook's window {k} chose {} with {}",
+                entry.candidate,
+                self.objective[r],
+                entry.params.to_line(),
+                entry.is_objective
+            )));
+        }
+        Ok(())
+    }
+
+    /// The row of grid index `candidate`, if there is one.
+    pub fn row_of(&self, candidate: u64) -> Option<usize> {
+        self.candidate.iter().position(|&c| c == candidate)
     }
 
     /// Checks that these rows are the search `pb` records: the same parameters, as many candidates as

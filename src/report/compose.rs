@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::metrics::fields::{MISSING, MetricValue, find};
 use crate::optimize::Space;
 use crate::optimize::results::ResultRows;
-use crate::playbook::{Optimization, Playbook, WINDOW_COLUMNS, WalkForwardSection};
+use crate::playbook::{Optimization, Playbook, WINDOW_COLUMNS, WalkForwardSection, WindowEntry};
 use crate::strategy::{self, ParamValue};
 use crate::trade::{OpenTrade, Side, TradeRecord};
 
@@ -126,6 +126,9 @@ pub struct OptimizeView {
     pub heat: HeatMode,
     /// Rows of the top table (default 20).
     pub top_n: Option<usize>,
+    /// For a walk-forward playbook with its results file: the window whose search to draw (default:
+    /// the last, the one the playbook records). Must be one of the playbook's windows.
+    pub window: Option<u32>,
 }
 
 /// The metrics in the top table after the objective, by `backtest --json` key.
@@ -155,9 +158,23 @@ pub fn optimize_page(
         .filter(|&d| space.dims()[d].axis.len() > 1)
         .collect();
     let axes: Vec<ParamAxis> = searched.iter().map(|&d| axis_of(&space, d)).collect();
-    let (candidates, extra_columns, mut notes) = candidates(pb, origin, results, &axes)?;
+    let earlier = earlier_window(pb, origin, results, view.window)?;
+    let (candidates, extra_columns, mut notes) = match &earlier {
+        Some((_, rows)) => (
+            from_results(rows, &axes),
+            top_labels(&TOP_COLUMNS),
+            Vec::new(),
+        ),
+        None => candidates(pb, origin, results, &axes)?,
+    };
     if let Some(wf) = &pb.walk_forward {
-        notes.insert(0, walk_note(wf));
+        notes.insert(
+            0,
+            match &earlier {
+                Some((entry, _)) => window_note(wf, entry),
+                None => walk_note(wf),
+            },
+        );
     }
     let opts = OptimizeOptions {
         heat_x: 0,
@@ -167,19 +184,33 @@ pub fn optimize_page(
         ..OptimizeOptions::default()
     };
     let (heat_x, heat_y) = heat_axes(&axes, view, origin)?;
-    let summary = optimize_summary(pb, o, &space, &searched);
-    let best_metrics = stats_with(|f| match pb.metrics.get(f.key)? {
-        toml::Value::Integer(i) => Some(MetricValue::Int(*i)),
-        toml::Value::Float(x) => Some(MetricValue::Float(*x)),
-        _ => None,
-    });
-    let title = format!(
+    let mut summary = optimize_summary(pb, o, &space, &searched);
+    let mut title = format!(
         "Optimization: {} on {} {}",
         pb.strategy.name, pb.market.symbol, pb.market.interval
     );
+    let mut span = (
+        pb.market.start.as_str(),
+        pb.market.end.as_str(),
+        pb.market.bars,
+    );
+    let best_metrics = match &earlier {
+        Some((entry, rows)) => {
+            retarget_summary(&mut summary, entry, rows, o);
+            title.push_str(&format!(", walk-forward window {}", entry.index));
+            span = (&entry.train_start, &entry.train_end, entry.train_bars);
+            let r = rows.row_of(entry.candidate);
+            stats_with(|f| rows.metric(f.key)?.get(r?).copied())
+        }
+        None => stats_with(|f| match pb.metrics.get(f.key)? {
+            toml::Value::Integer(i) => Some(MetricValue::Int(*i)),
+            toml::Value::Float(x) => Some(MetricValue::Float(*x)),
+            _ => None,
+        }),
+    };
     let input = OptimizeInput {
         title: &title,
-        subtitle: &optimize_subtitle(pb, o, &space, &searched),
+        subtitle: &optimize_subtitle(o, &space, &searched, span),
         metrics: &summary,
         best_metrics: &best_metrics,
         notes: &notes,
@@ -201,6 +232,79 @@ pub fn optimize_page(
         walk_section(&mut doc, wf);
     }
     Ok(doc.render())
+}
+
+/// Window `window` of a walk-forward playbook and its rows of `results`, checked to be its search, when
+/// a window other than the last is asked for (the last is the playbook's own search: `None`).
+fn earlier_window<'a>(
+    pb: &'a Playbook,
+    origin: &str,
+    results: Option<&ResultRows>,
+    window: Option<u32>,
+) -> Result<Option<(&'a WindowEntry, ResultRows)>> {
+    let (Some(k), Some(wf)) = (window, &pb.walk_forward) else {
+        return Ok(None);
+    };
+    let Some(entry) = wf.window.get(k as usize) else {
+        return Err(Error::invalid(format!(
+            "{origin}: the walk-forward has windows 0 to {}, not {k}",
+            wf.window.len().saturating_sub(1)
+        )));
+    };
+    if k as usize + 1 == wf.window.len() {
+        return Ok(None);
+    }
+    let Some(rows) = results else {
+        return Err(Error::invalid(format!(
+            "{origin}: window {k}'s search is only in the run's results file"
+        )));
+    };
+    let rows = rows.for_window(pb, origin, Some(k))?;
+    rows.check_window(pb, origin, k)?;
+    Ok(Some((entry, rows)))
+}
+
+/// The summary cards of window `entry`'s search instead of the last window's: its candidates, the
+/// ranked ones among them and its choice (the search time is the last window's, so it goes).
+fn retarget_summary(
+    summary: &mut Vec<Stat>,
+    entry: &WindowEntry,
+    rows: &ResultRows,
+    o: &Optimization,
+) {
+    let ranked = rows.ranked.iter().filter(|&&r| r).count();
+    for stat in summary.iter_mut() {
+        match stat.label.as_str() {
+            "Candidates" => {
+                stat.value = format!(
+                    "{} evaluated of {} feasible ({} in the grid)",
+                    entry.evaluated, o.feasible, o.space_size
+                );
+            }
+            "Ranked" => stat.value = format!("{ranked} (at least {} trades)", o.min_trades),
+            "Best parameters" => stat.value = entry.params.to_line(),
+            _ => {}
+        }
+    }
+    summary.retain(|stat| stat.label != "Search time");
+}
+
+/// What the page of an earlier walk-forward window shows, and what the playbook records instead.
+fn window_note(wf: &WalkForwardSection, entry: &WindowEntry) -> String {
+    format!(
+        "Window {} of a walk-forward playbook ({} windows): the heatmap, the top candidates and the \
+         neighbours are those of its search on the train bars {} to {}, which chose {} (out of \
+         sample: {}). The playbook records the last window's search. Every window is in \
+         \"Walk-forward windows\" below.",
+        entry.index,
+        wf.windows,
+        date_part(&entry.train_start),
+        date_part(&entry.train_end),
+        entry.params.to_line(),
+        entry
+            .oos_objective
+            .map_or("no objective".to_string(), |v| format!("objective {v:.4}"))
+    )
 }
 
 /// What the page of a walk-forward playbook shows: its last window's search, the one whose
@@ -422,7 +526,13 @@ fn searched_text(space: &Space, searched: &[usize]) -> String {
         .join(", ")
 }
 
-fn optimize_subtitle(pb: &Playbook, o: &Optimization, space: &Space, searched: &[usize]) -> String {
+/// What was searched and over which bars (`span`: first bar, last bar, bars).
+fn optimize_subtitle(
+    o: &Optimization,
+    space: &Space,
+    searched: &[usize],
+    span: (&str, &str, u64),
+) -> String {
     let fixed: Vec<String> = (0..space.dims().len())
         .filter(|d| !searched.contains(d))
         .map(|d| format!("{}={}", space.dims()[d].spec.name, space.dims()[d].text))
@@ -441,9 +551,9 @@ fn optimize_subtitle(pb: &Playbook, o: &Optimization, space: &Space, searched: &
             format!(" (fixed: {})", fixed.join(", "))
         },
         o.method,
-        date_part(&pb.market.start),
-        date_part(&pb.market.end),
-        pb.market.bars
+        date_part(span.0),
+        date_part(span.1),
+        span.2
     )
 }
 

@@ -79,6 +79,119 @@ fn calendar_test_windows_with_a_purge_in_bars_tile() {
     );
 }
 
+/// `report optimize --window K` draws an earlier window's own search from the run's results file: the
+/// page names the window, its train bars and the choice `[[walk_forward.window]]` records (the rows
+/// are checked against it). A plain playbook, a window the walk does not have, or no results file is
+/// a usage error.
+#[test]
+fn report_optimize_draws_an_earlier_walk_forward_window() {
+    let home = bundled_home();
+    let h = home.path();
+    let (pb, results) = (h.join("wf.toml"), h.join("wf.parquet"));
+    let out = walk(
+        h,
+        &["--train", "500", "--test", "250", "--results", p(&results)],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let wf = stdout_json(&out)["playbook"]["walk_forward"].clone();
+    let windows = wf["window"].as_array().unwrap();
+    let report = |extra: &[&str]| {
+        flowrex(h)
+            .args(["report", "optimize", "--playbook", p(&pb)])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    for k in [0, 2] {
+        let w = &windows[k];
+        let page = h.join(format!("w{k}.html"));
+        let out = report(&[
+            "--results",
+            p(&results),
+            "--window",
+            &k.to_string(),
+            "--out",
+            p(&page),
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+        let html = std::fs::read_to_string(&page).unwrap();
+        assert!(
+            html.contains(&format!("walk-forward window {k}")),
+            "window {k}"
+        );
+        let chose: Vec<String> = w["params"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(name, v)| format!("{name}={v}"))
+            .collect();
+        assert!(
+            html.contains(&format!("which chose {}", chose.join(" "))),
+            "window {k}: {chose:?}"
+        );
+        let train = format!(
+            "{} → {}, {} bars",
+            &w["train_start"].as_str().unwrap()[..10],
+            &w["train_end"].as_str().unwrap()[..10],
+            w["train_bars"]
+        );
+        assert!(html.contains(&train), "window {k}: {train}");
+    }
+
+    // The results of another walk over the same windows (ranked on the return instead): window 0's
+    // rows are there in the same number, but not the choice the playbook records.
+    let other = h.join("other.parquet");
+    let out = walk_forward(
+        h,
+        &[
+            "--train",
+            "500",
+            "--test",
+            "250",
+            "--objective",
+            "return",
+            "--results",
+            p(&other),
+        ],
+        &h.join("other.toml"),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let out = report(&["--results", p(&other), "--window", "0"]);
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("but the playbook's window 0 chose")
+            && err.contains("the results file is from another search"),
+        "{err}"
+    );
+
+    let usage = |extra: &[&str], msg: &str| {
+        let out = report(extra);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {}", stderr_of(&out));
+        assert!(stderr_of(&out).contains(msg), "{msg}: {}", stderr_of(&out));
+    };
+    let last = windows.len() - 1;
+    usage(
+        &["--results", p(&results), "--window", "99"],
+        &format!("has walk-forward windows 0 to {last}"),
+    );
+    usage(&["--window", "0"], "--window 0 needs --results FILE");
+    let plain = searched(h, "plain.toml");
+    let out = flowrex(h)
+        .args([
+            "report",
+            "optimize",
+            "--playbook",
+            p(&plain),
+            "--window",
+            "0",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("is not a walk-forward playbook"));
+}
+
 /// `report optimize` refused the results file of a walk-forward run (its rows hold every window's
 /// search, the playbook's `[optimization]` only the last one's). Now the page shows the last
 /// window's search — the parameters the playbook records — and a table of every window; a plain
