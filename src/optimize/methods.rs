@@ -839,15 +839,17 @@ mod tests {
         );
         let top = |r: &optimize::Report| format!("{:?}", r.result.top);
         assert_eq!(top(&small), top(&large));
-        // Two threads, two lanes: twice the working set, still far fewer computations than grid
-        // order's ~3 × 20, and the same results.
+        // Two threads, two lanes: twice the working set, still fewer computations than grid order's
+        // ~3 × 20, and the same results. How many depends on how the two threads meet: under 45 before
+        // the AVX2 crossover scan made each candidate faster than an SMA series, 46 in 10 of 12 runs
+        // after it (2026-12-01); the bound leaves room for the scheduler, not for grid order.
         let two_threads = rayon::ThreadPoolBuilder::new()
             .num_threads(2)
             .build()
             .unwrap();
         let small2 = two_threads.install(|| run(1));
         assert!(
-            small2.indicators_computed < 45,
+            small2.indicators_computed <= 50,
             "{}",
             small2.indicators_computed
         );

@@ -37,7 +37,7 @@ use crate::backtest::DataSpec;
 use crate::backtest::export::FileMeta;
 use crate::error::{Error, IoContext, Result};
 use crate::metrics::fields::{FIELDS, MetricValue, Unit};
-use crate::playbook::Playbook;
+use crate::playbook::{Optimization, Playbook, Table};
 use crate::strategy::{ParamKind, ParamValue};
 
 /// Rows per Parquet row group (and per write).
@@ -623,15 +623,8 @@ impl ResultRows {
                 "the playbook has no walk-forward window {k}"
             )));
         };
-        let names: Vec<&str> = pb.optimization.as_ref().map_or(Vec::new(), |o| {
-            o.space.0.iter().map(|(k, _)| k.as_str()).collect()
-        });
-        if self.params != names {
-            return Err(other(format!(
-                "its parameters are ({}) but the playbook's search has ({})",
-                self.params.join(", "),
-                names.join(", ")
-            )));
+        if let Some(o) = &pb.optimization {
+            self.check_params(o).map_err(other)?;
         }
         let Some(r) = self.row_of(entry.candidate) else {
             return Err(other(format!(
@@ -640,12 +633,7 @@ impl ResultRows {
                 entry.params.to_line()
             )));
         };
-        let same_params = self
-            .params
-            .iter()
-            .zip(&self.values[r])
-            .all(|(name, v)| entry.params.get(name).is_some_and(|p| same_value(p, v)));
-        if !same_params || self.objective[r] != entry.is_objective {
+        if !self.row_is(r, &entry.params, entry.is_objective) {
             return Err(other(format!(
                 "its window {k} candidate {} has objective {} but the playbook's window {k} chose {} with {}",
                 entry.candidate,
@@ -655,6 +643,17 @@ impl ResultRows {
             )));
         }
         Ok(())
+    }
+
+    /// Row `r` has these parameter values and this objective (bit for bit: both were written from the
+    /// same f64, the playbook in shortest round-trip form).
+    fn row_is(&self, r: usize, params: &Table, objective: f64) -> bool {
+        let same_params = self
+            .params
+            .iter()
+            .zip(&self.values[r])
+            .all(|(name, v)| params.get(name).is_some_and(|p| same_value(p, v)));
+        same_params && self.objective[r] == objective
     }
 
     /// The row of grid index `candidate`, if there is one.
@@ -677,14 +676,7 @@ impl ResultRows {
                 self.origin
             ))
         };
-        let names: Vec<&str> = o.space.0.iter().map(|(k, _)| k.as_str()).collect();
-        if self.params != names {
-            return Err(other(format!(
-                "its parameters are ({}) but the playbook's search has ({})",
-                self.params.join(", "),
-                names.join(", ")
-            )));
-        }
+        self.check_params(o).map_err(other)?;
         if self.len() as u64 != o.evaluated {
             return Err(other(format!(
                 "it holds {} candidates but the playbook's search evaluated {} (for a merged playbook, pass every shard's results file)",
@@ -694,6 +686,19 @@ impl ResultRows {
         }
         self.check_bars(pb).map_err(other)?;
         self.check_top(pb, &o.objective).map_err(other)
+    }
+
+    /// The file's parameters are the search's, in the same order.
+    fn check_params(&self, o: &Optimization) -> std::result::Result<(), String> {
+        let names: Vec<&str> = o.space.0.iter().map(|(k, _)| k.as_str()).collect();
+        if self.params != names {
+            return Err(format!(
+                "its parameters are ({}) but the playbook's search has ({})",
+                self.params.join(", "),
+                names.join(", ")
+            ));
+        }
+        Ok(())
     }
 
     /// The backtests ran over the playbook's bars: the same count, first and last bar.
@@ -737,12 +742,7 @@ impl ResultRows {
                     t.rank
                 ));
             };
-            let same_params = self
-                .params
-                .iter()
-                .zip(&self.values[r])
-                .all(|(name, v)| t.params.get(name).is_some_and(|p| same_value(p, v)));
-            if !same_params || self.objective[r] != t.objective {
+            if !self.row_is(r, &t.params, t.objective) {
                 return Err(format!(
                     "its candidate {} is {} with {objective} {} but the playbook's is {} with {}",
                     t.candidate,

@@ -3,7 +3,7 @@
 //! of an interrupted search, `optimize merge` across flowrex versions, and a `--check` on changed
 //! data naming where the data changed.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
@@ -79,6 +79,19 @@ fn calendar_test_windows_with_a_purge_in_bars_tile() {
     );
 }
 
+/// [`walk`] with 500-bar train and 250-bar test windows and `--results`: the playbook (`wf.toml`), the
+/// results file (`wf.parquet`) and the `[walk_forward]` section as printed.
+fn walk_with_results(h: &Path) -> (PathBuf, PathBuf, Value) {
+    let (pb, results) = (h.join("wf.toml"), h.join("wf.parquet"));
+    let out = walk(
+        h,
+        &["--train", "500", "--test", "250", "--results", p(&results)],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let wf = stdout_json(&out)["playbook"]["walk_forward"].clone();
+    (pb, results, wf)
+}
+
 /// `report optimize --window K` draws an earlier window's own search from the run's results file: the
 /// page names the window, its train bars and the choice `[[walk_forward.window]]` records (the rows
 /// are checked against it). A plain playbook, a window the walk does not have, or no results file is
@@ -87,13 +100,7 @@ fn calendar_test_windows_with_a_purge_in_bars_tile() {
 fn report_optimize_draws_an_earlier_walk_forward_window() {
     let home = bundled_home();
     let h = home.path();
-    let (pb, results) = (h.join("wf.toml"), h.join("wf.parquet"));
-    let out = walk(
-        h,
-        &["--train", "500", "--test", "250", "--results", p(&results)],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
-    let wf = stdout_json(&out)["playbook"]["walk_forward"].clone();
+    let (pb, results, wf) = walk_with_results(h);
     let windows = wf["window"].as_array().unwrap();
     let report = |extra: &[&str]| {
         flowrex(h)
@@ -201,13 +208,7 @@ fn report_optimize_draws_an_earlier_walk_forward_window() {
 fn report_optimize_reads_a_walk_forward_results_file() {
     let home = bundled_home();
     let h = home.path();
-    let (pb, results) = (h.join("wf.toml"), h.join("wf.parquet"));
-    let out = walk(
-        h,
-        &["--train", "500", "--test", "250", "--results", p(&results)],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
-    let wf = stdout_json(&out)["playbook"]["walk_forward"].clone();
+    let (pb, results, wf) = walk_with_results(h);
     let page = h.join("page.html");
     let report = |pb: &Path| {
         flowrex(h)
