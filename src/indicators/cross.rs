@@ -4,11 +4,12 @@
 //! An optimizer candidate of `sma_cross` spends most of its time here, reading two cached series of
 //! the whole data set, so the comparison runs on AVX2 when the processor has it (checked once per
 //! process): for each mask one four-lane comparison and one `movemask` per four bars, instead of the
-//! baseline's two bars per instruction and a shift per bit. Measured on 1,000,000 bars (2026-12-01, Intel Xeon with AVX-512,
-//! 200 scans of 30 distinct series, crossings listed): 2.5 ms per scan with the baseline code, 1.3
-//! with AVX2 (1.25 with AVX-512, not worth a third kernel: the two series no longer fit in cache, so
-//! memory bounds it; 0.6 ms when they do). The masks are the same either way: `<` and `>` are
-//! IEEE-exact, and NaN compares false in both kernels.
+//! baseline's two bars per instruction and a shift per bit. Measured on 1,000,000 bars (2026-12-01,
+//! Intel Xeon with AVX-512, 200 scans of 30 distinct series, crossings listed): 2.5 ms per scan with
+//! the baseline code, 1.3 with AVX2, 1.25 with AVX-512 (not worth a third kernel); 0.6 ms with both
+//! series in cache, which scanning the candidates that share a series block by block did not reach
+//! measurably. The masks are the same either way: `<` and `>` are IEEE-exact, and NaN compares false
+//! in both kernels.
 
 /// The masks of `a[k] < b[k]` and `a[k] > b[k]` for each 64-bar word of `a` and `b` (the same
 /// length): bit `j` of `lt[w]` is `a[64·w + j] < b[64·w + j]`. `lt` and `gt` hold at least
