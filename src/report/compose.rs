@@ -184,35 +184,17 @@ pub fn optimize_page(
         ..OptimizeOptions::default()
     };
     let (heat_x, heat_y) = heat_axes(&axes, view, origin)?;
-    let mut summary = optimize_summary(pb, o, &space, &searched);
-    let mut title = format!(
-        "Optimization: {} on {} {}",
-        pb.strategy.name, pb.market.symbol, pb.market.interval
+    let drawn = Drawn::of(pb, o, earlier.as_ref());
+    let summary = optimize_summary(pb, o, &space, &searched, &drawn);
+    let title = format!(
+        "Optimization: {} on {} {}{}",
+        pb.strategy.name, pb.market.symbol, pb.market.interval, drawn.label
     );
-    let mut span = (
-        pb.market.start.as_str(),
-        pb.market.end.as_str(),
-        pb.market.bars,
-    );
-    let best_metrics = match &earlier {
-        Some((entry, rows)) => {
-            retarget_summary(&mut summary, entry, rows, o);
-            title.push_str(&format!(", walk-forward window {}", entry.index));
-            span = (&entry.train_start, &entry.train_end, entry.train_bars);
-            let r = rows.row_of(entry.candidate);
-            stats_with(|f| rows.metric(f.key)?.get(r?).copied())
-        }
-        None => stats_with(|f| match pb.metrics.get(f.key)? {
-            toml::Value::Integer(i) => Some(MetricValue::Int(*i)),
-            toml::Value::Float(x) => Some(MetricValue::Float(*x)),
-            _ => None,
-        }),
-    };
     let input = OptimizeInput {
         title: &title,
-        subtitle: &optimize_subtitle(o, &space, &searched, span),
+        subtitle: &optimize_subtitle(o, &space, &searched, drawn.span),
         metrics: &summary,
-        best_metrics: &best_metrics,
+        best_metrics: &drawn.best_metrics,
         notes: &notes,
         objective: &o.objective,
         axes: &axes,
@@ -264,29 +246,57 @@ fn earlier_window<'a>(
     Ok(Some((entry, rows)))
 }
 
-/// The summary cards of window `entry`'s search instead of the last window's: its candidates, the
-/// ranked ones among them and its choice (the search time is the last window's, so it goes).
-fn retarget_summary(
-    summary: &mut Vec<Stat>,
-    entry: &WindowEntry,
-    rows: &ResultRows,
-    o: &Optimization,
-) {
-    let ranked = rows.ranked.iter().filter(|&&r| r).count();
-    for stat in summary.iter_mut() {
-        match stat.label.as_str() {
-            "Candidates" => {
-                stat.value = format!(
-                    "{} evaluated of {} feasible ({} in the grid)",
-                    entry.evaluated, o.feasible, o.space_size
-                );
+/// What the page says of the search it draws: the playbook's own (for a walk-forward playbook, its
+/// last window's) or an earlier walk-forward window's, read from that window's rows.
+struct Drawn<'a> {
+    /// Appended to the title.
+    label: String,
+    /// First bar, last bar and bars searched.
+    span: (&'a str, &'a str, u64),
+    evaluated: u64,
+    ranked: u64,
+    /// The chosen parameters.
+    best: String,
+    /// `None` for an earlier window: the playbook keeps the last window's search time only.
+    elapsed_s: Option<f64>,
+    /// The chosen candidate's metrics.
+    best_metrics: Vec<Stat>,
+}
+
+impl<'a> Drawn<'a> {
+    fn of(
+        pb: &'a Playbook,
+        o: &Optimization,
+        earlier: Option<&(&'a WindowEntry, ResultRows)>,
+    ) -> Drawn<'a> {
+        match earlier {
+            Some((entry, rows)) => {
+                let r = rows.row_of(entry.candidate);
+                Drawn {
+                    label: format!(", walk-forward window {}", entry.index),
+                    span: (&entry.train_start, &entry.train_end, entry.train_bars),
+                    evaluated: entry.evaluated,
+                    ranked: rows.ranked.iter().filter(|&&r| r).count() as u64,
+                    best: entry.params.to_line(),
+                    elapsed_s: None,
+                    best_metrics: stats_with(|f| rows.metric(f.key)?.get(r?).copied()),
+                }
             }
-            "Ranked" => stat.value = format!("{ranked} (at least {} trades)", o.min_trades),
-            "Best parameters" => stat.value = entry.params.to_line(),
-            _ => {}
+            None => Drawn {
+                label: String::new(),
+                span: (&pb.market.start, &pb.market.end, pb.market.bars),
+                evaluated: o.evaluated,
+                ranked: o.ranked,
+                best: pb.strategy.params.to_line(),
+                elapsed_s: Some(o.elapsed_s),
+                best_metrics: stats_with(|f| match pb.metrics.get(f.key)? {
+                    toml::Value::Integer(i) => Some(MetricValue::Int(*i)),
+                    toml::Value::Float(x) => Some(MetricValue::Float(*x)),
+                    _ => None,
+                }),
+            },
         }
     }
-    summary.retain(|stat| stat.label != "Search time");
 }
 
 /// What the page of an earlier walk-forward window shows, and what the playbook records instead.
@@ -562,6 +572,7 @@ fn optimize_summary(
     o: &Optimization,
     space: &Space,
     searched: &[usize],
+    drawn: &Drawn<'_>,
 ) -> Vec<Stat> {
     let mut method = o.method.clone();
     if let Some(n) = o.samples {
@@ -591,18 +602,20 @@ fn optimize_summary(
             "Candidates",
             format!(
                 "{} evaluated of {} feasible ({} in the grid)",
-                o.evaluated, o.feasible, o.space_size
+                drawn.evaluated, o.feasible, o.space_size
             ),
         ),
         Stat::plain(
             "Ranked",
-            format!("{} (at least {} trades)", o.ranked, o.min_trades),
+            format!("{} (at least {} trades)", drawn.ranked, o.min_trades),
         ),
-        Stat::plain("Best parameters", pb.strategy.params.to_line()),
+        Stat::plain("Best parameters", drawn.best.clone()),
         Stat::plain("Status", o.status.clone()),
         Stat::plain("Seed", o.seed.to_string()),
-        Stat::plain("Search time", format!("{} s", o.elapsed_s)),
     ];
+    if let Some(t) = drawn.elapsed_s {
+        s.push(Stat::plain("Search time", format!("{t} s")));
+    }
     if let Some(k) = o.merged_shards {
         s.push(Stat::plain("Shards merged", k.to_string()));
     } else if let Some(sh) = &o.shard {

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{bundled_home, flowrex as flowrex_cmd, flowrex_std, p, stderr_of, stdout_ok};
+use crate::support::{
+    SMA_GOOG, bundled_home, flowrex as flowrex_cmd, flowrex_std, p, stderr_of, stdout_ok,
+};
 
 fn run(home: &Path, args: &[&str]) -> Output {
     flowrex_cmd(home)
@@ -50,16 +52,6 @@ fn spawn(home: &Path, args: &[&str]) -> Child {
 fn load_toml(path: &Path) -> toml::Table {
     toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
-
-const SMA_GOOG: [&str; 7] = [
-    "optimize",
-    "--strategy",
-    "sma_cross",
-    "--symbol",
-    "GOOG",
-    "--interval",
-    "1d",
-];
 
 #[test]
 fn sampling_searches_start_at_once_on_a_ten_billion_candidate_space() {

@@ -9,8 +9,8 @@ use std::process::{Child, Output};
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    LONG_SEARCH, LONG_SEARCH_DATA, bundled_home, empty_home, flowrex as flowrex_cmd, flowrex_std,
-    p, parquet_batches, stderr_of, stdout_ok,
+    LONG_SEARCH, LONG_SEARCH_DATA, SMA_GOOG, bundled_home, empty_home, flowrex as flowrex_cmd,
+    flowrex_std, p, parquet_batches, stderr_of, stdout_ok,
 };
 
 /// `flowrex --quiet ARGS` on `home`.
@@ -24,19 +24,8 @@ fn run(home: &Path, args: &[&str]) -> Output {
 
 /// A small sma_cross search on the bundled GOOG data (12 candidates), with `extra` arguments.
 fn optimize(home: &Path, extra: &[&str]) -> Output {
-    let mut args = vec![
-        "optimize",
-        "--strategy",
-        "sma_cross",
-        "--symbol",
-        "GOOG",
-        "--interval",
-        "1d",
-        "--param",
-        "fast=5..15:5",
-        "--param",
-        "slow=20..50:10",
-    ];
+    let mut args = SMA_GOOG.to_vec();
+    args.extend(["--param", "fast=5..15:5", "--param", "slow=20..50:10"]);
     args.extend(extra);
     run(home, &args)
 }

@@ -102,13 +102,14 @@ fn report_optimize_draws_an_earlier_walk_forward_window() {
     let h = home.path();
     let (pb, results, wf) = walk_with_results(h);
     let windows = wf["window"].as_array().unwrap();
-    let report = |extra: &[&str]| {
+    let report_of = |pb: &Path, extra: &[&str]| {
         flowrex(h)
-            .args(["report", "optimize", "--playbook", p(&pb)])
+            .args(["report", "optimize", "--playbook", p(pb)])
             .args(extra)
             .output()
             .unwrap()
     };
+    let report = |extra: &[&str]| report_of(&pb, extra);
     for k in [0, 2] {
         let w = &windows[k];
         let page = h.join(format!("w{k}.html"));
@@ -172,31 +173,23 @@ fn report_optimize_draws_an_earlier_walk_forward_window() {
         "{err}"
     );
 
-    let usage = |extra: &[&str], msg: &str| {
-        let out = report(extra);
+    let usage_of = |pb: &Path, extra: &[&str], msg: &str| {
+        let out = report_of(pb, extra);
         assert_eq!(out.status.code(), Some(2), "{extra:?}: {}", stderr_of(&out));
         assert!(stderr_of(&out).contains(msg), "{msg}: {}", stderr_of(&out));
     };
+    let usage = |extra: &[&str], msg: &str| usage_of(&pb, extra, msg);
     let last = windows.len() - 1;
     usage(
         &["--results", p(&results), "--window", "99"],
         &format!("has walk-forward windows 0 to {last}"),
     );
     usage(&["--window", "0"], "--window 0 needs --results FILE");
-    let plain = searched(h, "plain.toml");
-    let out = flowrex(h)
-        .args([
-            "report",
-            "optimize",
-            "--playbook",
-            p(&plain),
-            "--window",
-            "0",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr_of(&out).contains("is not a walk-forward playbook"));
+    usage_of(
+        &searched(h, "plain.toml"),
+        &["--window", "0"],
+        "is not a walk-forward playbook",
+    );
 }
 
 /// `report optimize` refused the results file of a walk-forward run (its rows hold every window's

@@ -353,7 +353,19 @@ pub fn skip_or_fail(test: &str, what: &str, fix: &str) {
     );
 }
 
-/// The sma_cross grid on GOOG 1d the tests search: 3 × 3 = 9 candidates.
+/// `optimize` of sma_cross on the bundled GOOG 1d: what a test's own `--param`s follow.
+pub const SMA_GOOG: [&str; 7] = [
+    "optimize",
+    "--strategy",
+    "sma_cross",
+    "--symbol",
+    "GOOG",
+    "--interval",
+    "1d",
+];
+
+/// The sma_cross grid on GOOG 1d the tests search: 3 × 3 = 9 candidates ([`SMA_GOOG`] and two
+/// `--param`s).
 pub const GRID: [&str; 11] = [
     "optimize",
     "--strategy",
