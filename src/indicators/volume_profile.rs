@@ -115,15 +115,16 @@ fn profile_in_parts(
 ) -> (VolumeProfile, Option<Stats>) {
     let n = high.len().min(low.len()).min(volume.len());
     let (high, low, volume) = (&high[..n], &low[..n], &volume[..n]);
-    let mut out = VolumeProfile {
+    let nan = || VolumeProfile {
         poc: vec![f64::NAN; n],
         vah: vec![f64::NAN; n],
         val: vec![f64::NAN; n],
     };
     if window == 0 || bins == 0 || n < window {
-        return (out, None);
+        return (nan(), None);
     }
     if !rolling::Rolling::accepts(high, low, volume) {
+        let mut out = nan();
         let mut hist = vec![0.0; bins];
         for i in window - 1..n {
             let s = i + 1 - window;
@@ -134,7 +135,17 @@ fn profile_in_parts(
         }
         return (out, None);
     }
+    // Zeroed memory is mapped, not written (the pages are faulted in by the stretch that fills
+    // them, on its own thread); only the bars before the first full window stay NaN.
+    let mut out = VolumeProfile {
+        poc: vec![0.0; n],
+        vah: vec![0.0; n],
+        val: vec![0.0; n],
+    };
     let first = window - 1;
+    for levels in [&mut out.poc, &mut out.vah, &mut out.val] {
+        levels[..first].fill(f64::NAN);
+    }
     let per_part = (n - first).div_ceil(parts.max(1));
     let stretch = |start: usize, poc: &mut [f64], vah: &mut [f64], val: &mut [f64]| {
         // Output bars start..start + len need input bars start − (window − 1) .. start + len.
