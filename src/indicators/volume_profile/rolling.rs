@@ -446,8 +446,10 @@ impl<'a> Rolling<'a> {
     /// Sets the sentinels after the bins back to −1 (padding lanes when the bins are not a
     /// multiple of [`LANES`]).
     fn seal(&mut self) {
-        let bins = self.bins;
-        self.hist[EDGE + bins..2 * EDGE + bins].fill(-1.0);
+        // Element by element: `fill` on this one-element range measured 1% of the profile's time.
+        for k in EDGE + self.bins..2 * EDGE + self.bins {
+            self.hist[k] = -1.0;
+        }
     }
 
     fn to_levels(&self, (poc, a, z): (usize, usize, usize)) -> ProfileLevels {
@@ -664,8 +666,10 @@ impl<'a> Rolling<'a> {
         }
         // The walk on the histogram between its −1 sentinels (as the reference, whose missing side
         // is −1), on positions in `hist`. It is half of this function's time (≈ 10 cycles a step,
-        // each step waiting for the last; a branch-free step with the next bins preloaded measured
-        // slower: 176 against 159 ms for the bench's profile, the side taken is predictable enough).
+        // each step waiting for the last; measured no faster: a branch-free step with the next bins
+        // preloaded, 176 against 159 ms for the bench's profile — the side taken is predictable
+        // enough — and the margins' checks gathered into two minima checked after the walk, 162
+        // against 161).
         // Not built, for whoever speeds it up: the walk takes the upper side exactly when the
         // running minimum of the upper bins taken so far (with the next one) is ≥ that of the
         // lower side — if an earlier upper bin u was taken over a lower bin b₀, then u ≥ b₀ ≥
