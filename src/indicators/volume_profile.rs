@@ -20,10 +20,12 @@
 //! window with the reference arithmetic. Outputs are bit for bit those of the per-window computation
 //! (tests compare with it on the bundled GOOG and EURUSD data, 1,000,000 synthetic bars and a
 //! tie-heavy series). With the `fabio` defaults (window 30, 24 bins) on 1,000,000 synthetic 1-minute
-//! bars the profile takes ≈ 255 ns of CPU per bar (one thread) instead of 862 per window computed
-//! afresh. Outside the optimizer's workers a long series is also cut into one stretch per thread:
-//! the `strategies/fabio_1m_bars_full` bench takes 187 ms on 2 threads instead of 393 in one
-//! stretch. Non-finite prices or negative volumes take the per-window path.
+//! bars the profile takes ≈ 162 ns of CPU per bar (one thread, Intel Xeon, 2026-12-01; 255 on the
+//! AMD EPYC before this session's changes to the engine) instead of 862 per window computed afresh.
+//! Outside the optimizer's workers a long series is also cut into one stretch per thread: the
+//! `strategies/fabio_1m_bars_full` bench takes ≈ 130 ms on 2 threads (155–160 on the Intel Xeon
+//! before those changes, 393 in one stretch on the AMD EPYC). Non-finite prices or negative volumes
+//! take the per-window path.
 
 mod rolling;
 
