@@ -912,3 +912,48 @@ fn top_two_and_sum(x: &[f64]) -> (f64, f64, f64) {
     );
     (t, s, (acc[0] + acc[1]) + (acc[2] + acc[3]))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The blocks give each window's lowest low and highest high as a scan of the window does, for
+    /// windows shorter than, equal to and longer than a block's stretch of ties and steps.
+    #[test]
+    fn extremes_by_blocks_equal_a_scan_of_each_window() {
+        let mut x: u64 = 99;
+        let mut next = move || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((x >> 33) % 7) as f64 // few values: many ties
+        };
+        let low: Vec<f64> = (0..500).map(|_| next()).collect();
+        let high: Vec<f64> = low.iter().map(|l| l + next()).collect();
+        for window in [1, 2, 3, 7, 30, 64] {
+            let mut e = Extremes::new(window);
+            for i in 0..low.len() {
+                e.push(i, &low, &high);
+                if i + 1 >= window {
+                    let s = i + 1 - window;
+                    let lo = low[s..=i].iter().fold(f64::INFINITY, |a, &b| a.min(b));
+                    let hi = high[s..=i].iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+                    assert_eq!(e.get(), (lo, hi), "window {window}, bar {i}");
+                }
+            }
+        }
+    }
+
+    /// Worked by hand: the largest, the largest of the rest (the largest again when it is there
+    /// twice) and the sum, with values in every lane and in the remainder.
+    #[test]
+    fn top_two_and_sum_by_hand() {
+        assert_eq!(
+            top_two_and_sum(&[1.0, 5.0, 2.0, 4.0, 3.0, 0.5]),
+            (5.0, 4.0, 15.5)
+        );
+        assert_eq!(top_two_and_sum(&[2.0, 7.0, 7.0]), (7.0, 7.0, 16.0));
+        assert_eq!(top_two_and_sum(&[0.0, 0.0, 0.0, 0.0, 9.0]), (9.0, 0.0, 9.0));
+        assert_eq!(top_two_and_sum(&[3.0]), (3.0, f64::NEG_INFINITY, 3.0));
+    }
+}
