@@ -21,9 +21,10 @@
 //! (tests compare with it on the bundled GOOG and EURUSD data, 1,000,000 synthetic bars and a
 //! tie-heavy series). With the `fabio` defaults (window 30, 24 bins) on 1,000,000 synthetic 1-minute
 //! bars the profile takes ≈ 162 ns of CPU per bar (one thread, Intel Xeon, 2026-12-01; 255 on the
-//! AMD EPYC before this session's changes to the engine) instead of 862 per window computed afresh.
+//! AMD EPYC before that day's changes to the engine) instead of 862 per window computed afresh (on
+//! the AMD EPYC).
 //! Outside the optimizer's workers a long series is also cut into one stretch per thread: the
-//! `strategies/fabio_1m_bars_full` bench takes ≈ 130 ms on 2 threads (155–160 on the Intel Xeon
+//! `strategies/fabio_1m_bars_full` bench takes ≈ 130 ms on 2 threads on the Intel Xeon (155–160
 //! before those changes, 393 in one stretch on the AMD EPYC). Non-finite prices or negative volumes
 //! take the per-window path.
 
@@ -404,9 +405,14 @@ mod tests {
         ];
         for kernel in rolling::Kernel::available() {
             for c in &sets {
-                for (window, bins, share) in
-                    [(30, 24, 0.7), (10, 12, 0.6), (100, 48, 0.8), (20, 7, 0.95)]
-                {
+                // 50 bins: 56 lanes, the spread's generic path, the sentinel in a padding lane.
+                for (window, bins, share) in [
+                    (30, 24, 0.7),
+                    (10, 12, 0.6),
+                    (100, 48, 0.8),
+                    (20, 7, 0.95),
+                    (30, 50, 0.7),
+                ] {
                     let (h, l, v) = (&c.high[..], &c.low[..], &c.volume[..]);
                     let want = reference::volume_profile(h, l, v, window, bins, share);
                     let mut engine = rolling::Rolling::new(h, l, v, window, bins, share)
