@@ -130,7 +130,7 @@ const LEADING_COLUMNS: [&str; 13] = [
     "exit_reason",
 ];
 
-/// The trade file's columns, in file order: [`LEADING_COLUMNS`], then the rest of [`TRADE_COLUMNS`].
+/// The trade file's columns, in file order: `LEADING_COLUMNS`, then the rest of [`TRADE_COLUMNS`].
 pub fn trade_file_columns() -> Vec<&'static TradeColumn> {
     let named = |n: &str| TRADE_COLUMNS.iter().find(|(name, _)| *name == n);
     let rest = TRADE_COLUMNS

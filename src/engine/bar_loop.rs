@@ -7,7 +7,7 @@
 //!    that close.
 //! 2. Stops and targets of the open position are checked against bar `i` (an entry at this bar's open is
 //!    exposed to its whole range). An open already beyond a level fills at the open; else a reached
-//!    level fills at the level; a bar reaching both follows the [`StopPolicy`] and is counted as
+//!    level fills at the level; a bar reaching both follows the [`StopPolicy`](crate::engine::StopPolicy) and is counted as
 //!    ambiguous.
 //! 3. `Close`: the strategy decides and the order fills at `close[i]` (exposed from bar `i + 1`).
 //!    Every decision is screened first ([`fills::bracket_ok`]): an entry whose stop or target is not

@@ -23,11 +23,11 @@ pub use crate::json::finite_or_null;
 /// label, unit and text format are in the field table [`fields::FIELDS`], which also writes its JSON.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Metrics {
-    /// Open time of the first bar, ms UTC [Start].
+    /// Open time of the first bar, ms UTC \[Start\].
     pub start_ts: i64,
-    /// Open time of the last bar, ms UTC [End].
+    /// Open time of the last bar, ms UTC \[End\].
     pub end_ts: i64,
-    /// `end − start` in days [Duration].
+    /// `end − start` in days \[Duration\].
     pub duration_days: f64,
     /// Number of bars.
     pub bars: usize,
@@ -60,7 +60,7 @@ pub struct Metrics {
     pub calmar: f64,
     /// `return_pct − beta · buy_hold_return_pct` (Jensen's alpha, risk-free 0) [Alpha [%]].
     pub alpha_pct: f64,
-    /// `cov(le, lm) / var(lm)` of per-bar log returns of equity (`le`) and of the close (`lm`) [Beta].
+    /// `cov(le, lm) / var(lm)` of per-bar log returns of equity (`le`) and of the close (`lm`) \[Beta\].
     pub beta: f64,
     /// `−max(dd) × 100` (negative, as the reference reports it) [Max. Drawdown [%]].
     pub max_drawdown_pct: f64,
@@ -91,7 +91,7 @@ pub struct Metrics {
     pub profit_factor: f64,
     /// `mean(ret) × 100` [Expectancy [%]].
     pub expectancy_pct: f64,
-    /// `sqrt(num_trades) · mean(pl) / std(pl, ddof=1)` [SQN].
+    /// `sqrt(num_trades) · mean(pl) / std(pl, ddof=1)` \[SQN\].
     pub sqn: f64,
     /// `W − (1 − W) / (mean(pl > 0) / −mean(pl < 0))` with `W` the win rate as a fraction [Kelly
     /// Criterion].

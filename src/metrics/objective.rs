@@ -62,7 +62,7 @@ pub fn profit_factor(ret: impl Iterator<Item = f64> + Clone) -> f64 {
     pos / or_nan(neg.abs())
 }
 
-/// `sqrt(n) · mean(pl) / std(pl, ddof = 1)` of the trades' net P&L [SQN].
+/// `sqrt(n) · mean(pl) / std(pl, ddof = 1)` of the trades' net P&L \[SQN\].
 pub fn sqn(pl: &[f64]) -> f64 {
     (pl.len() as f64).sqrt() * mean(pl) / or_nan(var1(pl).sqrt())
 }

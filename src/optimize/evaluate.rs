@@ -271,7 +271,7 @@ impl<'a> Evaluator<'a> {
     }
 
     /// The outcomes a search reports, each with every metric: those ranked on the objective alone
-    /// are run again in full ([`complete_in_full`]).
+    /// are run again in full (`complete_in_full`).
     pub fn complete(&self, outcomes: Vec<Outcome>) -> Result<Vec<Outcome>> {
         if self.lean().is_none() {
             return Ok(outcomes);

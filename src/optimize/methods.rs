@@ -334,7 +334,7 @@ fn covers(space: &Space, samples: u64) -> bool {
 
 /// Distinct feasible candidates drawn uniformly at random from the grid, lazily. When `samples` covers
 /// every feasible candidate it yields all of them in index order instead. Only feasible draws are
-/// remembered; in a big grid, [`MAX_MISSES`] misses in a row end the sampling (the feasible
+/// remembered; in a big grid, `MAX_MISSES` misses in a row end the sampling (the feasible
 /// candidates are then all drawn, or too rare to find).
 pub struct RandomSampler<'s> {
     space: &'s Space,

@@ -28,7 +28,7 @@ const COLUMNS: [&str; 6] = ["ts", "open", "high", "low", "close", "volume"];
 pub struct Fingerprint {
     /// Bars per block (the last block may hold fewer).
     pub block_bars: u64,
-    /// 8 hex digits of each block's digest (its column folds, see [`column_folds`]), concatenated.
+    /// 8 hex digits of each block's digest (its column folds, see `column_folds`), concatenated.
     pub blocks: String,
     /// 8 hex digits of each column's digest over every bar (ts, open, high, low, close, volume),
     /// concatenated.
@@ -43,7 +43,7 @@ pub struct FirstChange {
     pub bars: std::ops::Range<usize>,
     /// Time of the first and last bar of that block now (None when it is empty).
     pub times: Option<(i64, i64)>,
-    /// The columns whose digest differs, in [`COLUMNS`] order.
+    /// The columns whose digest differs, in `COLUMNS` order.
     pub columns: Vec<&'static str>,
 }
 

@@ -2,7 +2,7 @@
 //!
 //! # Value
 //! At bar `i` the reference is the volume profile of the **prior** `window` bars (`i − window ..= i − 1`,
-//! bar `i` itself excluded; see [`crate::indicators::volume_profile`]) with `bins` price bins: its point
+//! bar `i` itself excluded; see [`crate::indicators::volume_profile()`]) with `bins` price bins: its point
 //! of control POC and its value area VAL..VAH holding `value_share` of the volume.
 //!
 //! # Entries (at the close of bar `i`)

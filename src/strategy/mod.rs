@@ -6,7 +6,7 @@
 //!
 //! 1. **Prepare** — [`Strategy::prepare`] runs once per backtest. It computes (or fetches from the
 //!    [`IndicatorCache`], which an optimizer shares between all candidates on one data set) every series
-//!    it needs, and returns a [`Signals`] value holding them (shared [`Series`], borrowed candle
+//!    it needs, and returns a [`Signals`] value holding them (shared [`Series`](crate::indicators::Series), borrowed candle
 //!    columns, resampled higher-timeframe series, …). Anything that allocates happens here.
 //! 2. **Decide** — the engine calls [`Signals::decide`] at the close of each bar `i` from
 //!    `warmup() + 1` on. It reads plain slices at indices `0..=i` only (never `i + 1`: a strategy must not
