@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::output::{print_json, print_text, table, table_of};
 use super::run_args::{SettingsArgs, TargetArgs, param_inputs, run_spec};
 use super::table_fit::Cells;
-use super::{Context, Outcome};
+use super::{Context, Outcome, first_given};
 use flowrex::agents::{GateMarket, GateReport, RiskGate, Selected};
 use flowrex::backtest::{Report, RunSpec, export, refuse_unstopped};
 use flowrex::candles::Candles;
@@ -252,38 +252,32 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> Result<Outcome> {
 /// `--check`'s relative tolerance when `--tolerance` is not given.
 const DEFAULT_TOLERANCE: f64 = 1e-9;
 
-/// Refuses flags that would be silently ignored (a usage error naming the flag, exit 2): the check
-/// flags without `--playbook`, and the settings flags with it. Why refuse the settings rather than apply
+/// Refuses flags that would be silently ignored (a usage error naming the flag, exit 2): `--check`
+/// and its options without `--playbook`, its options without `--check`, and the settings flags with
+/// a playbook. Why refuse the settings rather than apply
 /// them as overrides: a playbook is the record of one run's settings; a re-run with other costs is a
 /// different experiment and belongs in a copy of the playbook (or a plain `backtest` run), and `--check`
 /// could never pass with them anyway. (`--start`, `--end`, `--param` are refused by clap itself.)
 fn refuse_misplaced_flags(args: &BacktestArgs) -> Result<()> {
+    let check_options = [
+        ("--tolerance", args.tolerance.is_some()),
+        ("--ignore-data-hash", args.ignore_data_hash),
+        ("--allow-interrupted", args.allow_interrupted),
+    ];
     if args.playbook.is_none() {
-        let given = [
-            ("--check", args.check),
-            ("--tolerance", args.tolerance.is_some()),
-            ("--ignore-data-hash", args.ignore_data_hash),
-            ("--allow-interrupted", args.allow_interrupted),
-        ];
-        if let Some((flag, _)) = given.iter().find(|(_, on)| *on) {
-            return Err(Error::usage(format!(
+        let check = first_given(&[("--check", args.check)]).or(first_given(&check_options));
+        return match check {
+            Some(flag) => Err(Error::usage(format!(
                 "{flag} needs --playbook FILE (it checks a playbook's stored metrics)"
-            )));
-        }
-        return Ok(());
+            ))),
+            None => Ok(()),
+        };
     }
-    if !args.check {
-        let given = [
-            ("--tolerance", args.tolerance.is_some()),
-            ("--ignore-data-hash", args.ignore_data_hash),
-            ("--allow-interrupted", args.allow_interrupted),
-        ];
-        if let Some((flag, _)) = given.iter().find(|(_, on)| *on) {
-            return Err(Error::usage(format!("{flag} only applies with --check")));
-        }
+    if let Some(flag) = first_given(&check_options).filter(|_| !args.check) {
+        return Err(Error::usage(format!("{flag} only applies with --check")));
     }
     let s = &args.settings;
-    let given = [
+    let settings = [
         ("--cash", s.cash.is_some()),
         ("--commission", s.commission.is_some()),
         ("--spread", s.spread.is_some()),
@@ -292,8 +286,8 @@ fn refuse_misplaced_flags(args: &BacktestArgs) -> Result<()> {
         ("--size", s.size.is_some()),
         ("--stop-policy", s.stop_policy.is_some()),
     ];
-    match given.iter().find(|(_, on)| *on) {
-        Some((flag, _)) => Err(Error::usage(format!(
+    match first_given(&settings) {
+        Some(flag) => Err(Error::usage(format!(
             "{flag} cannot be used with --playbook: the playbook's [backtest] section fixes every \
              setting (edit a copy of the playbook, or run without --playbook)"
         ))),

@@ -266,6 +266,12 @@ impl Context {
     }
 }
 
+/// The first of `flags` (a flag and whether it was given) that was given: for usage errors about
+/// flags that do not apply.
+pub fn first_given<'a>(flags: &[(&'a str, bool)]) -> Option<&'a str> {
+    flags.iter().find(|(_, on)| *on).map(|(flag, _)| *flag)
+}
+
 /// `path` made absolute against the current folder (which is what a relative path on the command
 /// line means), for messages a user may paste from another folder. Symlinks are kept as typed.
 pub fn absolute(path: &std::path::Path) -> PathBuf {

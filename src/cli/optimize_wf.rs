@@ -153,7 +153,7 @@ impl ValidationArgs {
             ("--anchored", self.anchored),
         ];
         if !self.walk_forward {
-            if let Some((flag, _)) = given.iter().find(|(_, on)| *on) {
+            if let Some(flag) = super::first_given(&given) {
                 return Err(Error::usage(format!("{flag} needs --walk-forward")));
             }
             return Ok(None);
