@@ -13,7 +13,9 @@ use flowrex::metrics;
 use flowrex::trade::ExitReason;
 use predicates::prelude::*;
 
-use crate::support::{bundled_home, candles, flowrex, stdout_json, stdout_ok};
+use crate::support::{
+    BACKTEST_SMA_GOOG as GOOG, bundled_home, candles, flowrex, stdout_json, stdout_ok,
+};
 
 /// A strategy that plays back a fixed list of `(bar, action)` decisions.
 struct Script {
@@ -338,16 +340,6 @@ fn a_strategy_that_never_trades_has_defined_metrics() {
 }
 
 // ---- The command line -------------------------------------------------------------------------
-
-const GOOG: [&str; 7] = [
-    "backtest",
-    "--strategy",
-    "sma_cross",
-    "--symbol",
-    "GOOG",
-    "--interval",
-    "1d",
-];
 
 #[test]
 fn cli_never_trading_run_prints_null_not_nan() {

@@ -9,7 +9,9 @@ use std::path::Path;
 use arrow_array::{Array, Float64Array};
 use serde_json::Value;
 
-use crate::support::{bundled_home, fixture, flowrex, load, parquet_batches, repo, stdout_ok};
+use crate::support::{
+    BACKTEST_SMA_GOOG, bundled_home, fixture, flowrex, load, parquet_batches, repo, stdout_ok,
+};
 
 const TOL: f64 = 1e-9;
 
@@ -27,15 +29,9 @@ fn run(extra: &[&str], dir: &Path) -> (Value, Vec<f64>) {
     let equity_file = dir.join("equity.parquet");
     let home = bundled_home();
     let out = flowrex(home.path())
+        .arg("--json")
+        .args(BACKTEST_SMA_GOOG)
         .args([
-            "--json",
-            "backtest",
-            "--strategy",
-            "sma_cross",
-            "--symbol",
-            "GOOG",
-            "--interval",
-            "1d",
             "--param",
             "fast=10",
             "--param",

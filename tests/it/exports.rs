@@ -12,7 +12,7 @@ use arrow_array::{Array, Float64Array, TimestampMillisecondArray};
 use arrow_schema::{DataType, TimeUnit};
 use parquet::file::reader::{FileReader, SerializedFileReader};
 
-use crate::support::{Run, bundled_home, load, parquet_batches, run};
+use crate::support::{Run, SMA_GOOG, bundled_home, load, parquet_batches, run};
 
 fn json(r: &Run) -> serde_json::Value {
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -133,19 +133,11 @@ fn results_have_timestamps_and_metadata_and_merging_keeps_them() {
     let h = home.path();
     let p = |n: &str| h.join(n).to_str().unwrap().to_string();
     let base = [
-        "--quiet",
-        "optimize",
-        "--strategy",
-        "sma_cross",
-        "--symbol",
-        "GOOG",
-        "--interval",
-        "1d",
-        "--param",
-        "fast=5..8",
-        "--param",
-        "slow=20..30:10",
-    ];
+        &["--quiet"][..],
+        &SMA_GOOG,
+        &["--param", "fast=5..8", "--param", "slow=20..30:10"],
+    ]
+    .concat();
     let (res, matrix) = (p("r.parquet"), p("m.parquet"));
     let single_out = p("single.toml");
     let single = [

@@ -7,7 +7,7 @@ use std::process::Output;
 
 use serde_json::Value;
 
-use crate::support::BIN;
+use crate::support::{BACKTEST_SMA_GOOG, BIN, SMA_GOOG, command};
 const T0: &str = "2026-03-02T10:00:00Z";
 
 /// A scratch folder to run in, and a home path inside it that does not exist (a mistyped --home).
@@ -124,34 +124,13 @@ fn every_risk_check_verb_but_setting_the_balance_refuses_a_missing_home() {
 #[test]
 fn backtest_optimize_and_the_store_listings_refuse_a_missing_home() {
     let s = Scratch::new();
+    refuses(&s, &BACKTEST_SMA_GOOG, "");
     refuses(
         &s,
-        &[
-            "backtest",
-            "--strategy",
-            "sma_cross",
-            "--symbol",
-            "GOOG",
-            "--interval",
-            "1d",
-        ],
-        "",
-    );
-    refuses(
-        &s,
-        &[
-            "optimize",
-            "--strategy",
-            "sma_cross",
-            "--symbol",
-            "GOOG",
-            "--interval",
-            "1d",
-            "--param",
-            "fast=5..10:5",
-            "--param",
-            "slow=20..30:10",
-        ],
+        &command(
+            &SMA_GOOG,
+            &["--param", "fast=5..10:5", "--param", "slow=20..30:10"],
+        ),
         "",
     );
     refuses(&s, &["fetch", "--list"], "");

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::support::{bundled_home, empty_home, run, skip_or_fail};
+use crate::support::{SMA_GOOG, bundled_home, empty_home, run, skip_or_fail};
 
 fn now() -> f64 {
     SystemTime::now()
@@ -99,23 +99,20 @@ fn optimize_writes_gauges_and_a_failed_run_keeps_the_last_success() {
     let prom = h.join("collector/optimize.prom");
     let out = h.join("pb.toml");
     let args = [
-        "--quiet",
-        "optimize",
-        "--strategy",
-        "sma_cross",
-        "--symbol",
-        "GOOG",
-        "--interval",
-        "1d",
-        "--param",
-        "fast=5..10",
-        "--param",
-        "slow=20..30:10",
-        "--out",
-        out.to_str().unwrap(),
-        "--metrics-file",
-        prom.to_str().unwrap(),
-    ];
+        &["--quiet"][..],
+        &SMA_GOOG,
+        &[
+            "--param",
+            "fast=5..10",
+            "--param",
+            "slow=20..30:10",
+            "--out",
+            out.to_str().unwrap(),
+            "--metrics-file",
+            prom.to_str().unwrap(),
+        ],
+    ]
+    .concat();
     let before = now();
     let r = run(h, &args);
     let after = now();

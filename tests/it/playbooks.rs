@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::support::{Run, bundled_home, run};
+use crate::support::{Run, SMA_GOOG, bundled_home, command, run};
 use flowrex::playbook::Provenance;
 use flowrex::playbook::manage::STATUS_EVENTS;
 
@@ -176,19 +176,10 @@ fn set_status_writes_the_file_and_audits_it() {
     // optimize now refuses to replace it.
     let r = run(
         h,
-        &[
-            "optimize",
-            "--strategy",
-            "sma_cross",
-            "--symbol",
-            "GOOG",
-            "--interval",
-            "1d",
-            "--param",
-            "fast=5..6",
-            "--out",
-            pb.to_str().unwrap(),
-        ],
+        &command(
+            &SMA_GOOG,
+            &["--param", "fast=5..6", "--out", pb.to_str().unwrap()],
+        ),
     );
     assert_eq!(r.code, 1, "{}", r.stderr);
 

@@ -10,7 +10,9 @@ use arrow_array::{Array, BooleanArray, Float64Array, Int64Array, UInt64Array};
 use flowrex::metrics::fields::{FIELDS, MetricValue, Text};
 
 use crate::report_browser::{check_in_browser, chromium_available};
-use crate::support::{Run, bundled_home, flowrex, json, p, parquet_batches, write};
+use crate::support::{
+    Run, SMA_GOOG, bundled_home, command, flowrex, json, p, parquet_batches, write,
+};
 
 #[path = "../../src/report/strict.rs"]
 mod strict;
@@ -253,23 +255,19 @@ fn shortcuts_and_playbooks_write_the_same_backtest_page() {
     let pb = h.join("playbooks/best.toml");
     ok(
         h,
-        &[
-            "optimize",
-            "--strategy",
-            "sma_cross",
-            "--symbol",
-            "GOOG",
-            "--interval",
-            "1d",
-            "--param",
-            "fast=10",
-            "--param",
-            "slow=20..30:10",
-            "--commission",
-            "0.002",
-            "--out",
-            p(&pb),
-        ],
+        &command(
+            &SMA_GOOG,
+            &[
+                "--param",
+                "fast=10",
+                "--param",
+                "slow=20..30:10",
+                "--commission",
+                "0.002",
+                "--out",
+                p(&pb),
+            ],
+        ),
     );
     let r = ok(h, &["report", "backtest", "--playbook", p(&pb)]);
     let default = h.join("reports/best-backtest.html");

@@ -353,6 +353,22 @@ pub fn skip_or_fail(test: &str, what: &str, fix: &str) {
     );
 }
 
+/// `backtest` of sma_cross on the bundled GOOG 1d: what a test's own flags follow.
+pub const BACKTEST_SMA_GOOG: [&str; 7] = [
+    "backtest",
+    "--strategy",
+    "sma_cross",
+    "--symbol",
+    "GOOG",
+    "--interval",
+    "1d",
+];
+
+/// A command line: `head` (a shared prefix such as [`SMA_GOOG`]) then a test's own `rest`.
+pub fn command<'a>(head: &[&'a str], rest: &[&'a str]) -> Vec<&'a str> {
+    [head, rest].concat()
+}
+
 /// `optimize` of sma_cross on the bundled GOOG 1d: what a test's own `--param`s follow.
 pub const SMA_GOOG: [&str; 7] = [
     "optimize",
