@@ -7,7 +7,10 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::support::{bundled_home, home_with_readme_playbook, json, load, run, seed, write};
+use crate::support::{
+    BACKTEST_SMA_GOOG, bundled_home, command, home_with_readme_playbook, json, load, run, seed,
+    write,
+};
 
 fn ok_json(home: &Path, args: &[&str]) -> Value {
     let mut all = vec!["--json"];
@@ -79,16 +82,7 @@ fn backtest_journal_run_twice_journals_each_trade_once() {
 fn a_backtest_over_more_data_journals_only_its_new_trades() {
     let home = bundled_home();
     let h = home.path();
-    let flags = [
-        "backtest",
-        "--strategy",
-        "sma_cross",
-        "--symbol",
-        "GOOG",
-        "--interval",
-        "1d",
-        "--journal=sma",
-    ];
+    let flags = command(&BACKTEST_SMA_GOOG, &["--journal=sma"]);
     let mut early = flags.to_vec();
     early.extend(["--end", "2010-06-30"]);
     let part = ok_json(h, &early);

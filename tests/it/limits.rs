@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::support::{
-    SMA_GOOG, bundled_home, flowrex as flowrex_cmd, flowrex_std, p, stderr_of, stdout_ok,
+    BACKTEST_SMA_GOOG, SMA_GOOG, bundled_home, command, flowrex as flowrex_cmd, flowrex_std, p,
+    stderr_of, stdout_ok,
 };
 
 fn run(home: &Path, args: &[&str]) -> Output {
@@ -235,40 +236,28 @@ fn meaningless_settings_are_usage_errors() {
     args.extend(["--param", "fast=5..15:5", "--out", p(&pb)]);
     stdout_ok(&run(h, &args));
 
-    let backtest = [
-        "backtest",
-        "--strategy",
-        "sma_cross",
-        "--symbol",
-        "GOOG",
-        "--interval",
-        "1d",
-    ];
-    let with = |base: &[&'static str], extra: &[&'static str]| -> Vec<&'static str> {
-        base.iter().chain(extra).copied().collect()
-    };
     let pb_s: &'static str = Box::leak(p(&pb).to_string().into_boxed_str());
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (
-            with(&backtest, &["--cash", "1e308"]),
+            command(&BACKTEST_SMA_GOOG, &["--cash", "1e308"]),
             "--cash 1e308: must be at most 1e15",
         ),
         (
-            with(
+            command(
                 &["backtest", "--playbook", pb_s, "--check"],
                 &["--tolerance=-1"],
             ),
             "--tolerance -1: must be a finite number of at least 0",
         ),
         (
-            with(
+            command(
                 &["backtest", "--playbook", pb_s, "--check"],
                 &["--tolerance", "NaN"],
             ),
             "--tolerance NaN: must be a finite number of at least 0",
         ),
         (
-            with(
+            command(
                 &SMA_GOOG,
                 &[
                     "--param",
@@ -282,7 +271,7 @@ fn meaningless_settings_are_usage_errors() {
             "--generations (pso iterations) must be at least 1",
         ),
         (
-            with(
+            command(
                 &[
                     "optimize",
                     "--strategy",

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::support::{SMA_GOOG, bundled_home, empty_home, run, skip_or_fail};
+use crate::support::{SMA_GOOG, bundled_home, command, empty_home, run, skip_or_fail};
 
 fn now() -> f64 {
     SystemTime::now()
@@ -310,23 +310,19 @@ fn a_metrics_file_in_the_store_or_over_the_playbook_is_refused_before_any_work()
     let optimize = |metrics: &Path| {
         run(
             h,
-            &[
-                "optimize",
-                "--strategy",
-                "sma_cross",
-                "--symbol",
-                "GOOG",
-                "--interval",
-                "1d",
-                "--param",
-                "fast=5..10:5",
-                "--param",
-                "slow=20..30:10",
-                "--out",
-                pb.to_str().unwrap(),
-                "--metrics-file",
-                metrics.to_str().unwrap(),
-            ],
+            &command(
+                &SMA_GOOG,
+                &[
+                    "--param",
+                    "fast=5..10:5",
+                    "--param",
+                    "slow=20..30:10",
+                    "--out",
+                    pb.to_str().unwrap(),
+                    "--metrics-file",
+                    metrics.to_str().unwrap(),
+                ],
+            ),
         )
     };
     let r = optimize(&goog);
@@ -391,21 +387,17 @@ fn paper_run_writes_gauges_and_only_a_clean_run_moves_the_last_success() {
         assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
         r
     };
-    ok(&[
-        "optimize",
-        "--strategy",
-        "sma_cross",
-        "--symbol",
-        "GOOG",
-        "--interval",
-        "1d",
-        "--param",
-        "fast=5..10:5",
-        "--param",
-        "slow=20..40:20",
-        "--out",
-        pb.to_str().unwrap(),
-    ]);
+    ok(&command(
+        &SMA_GOOG,
+        &[
+            "--param",
+            "fast=5..10:5",
+            "--param",
+            "slow=20..40:20",
+            "--out",
+            pb.to_str().unwrap(),
+        ],
+    ));
     ok(&[
         "playbooks",
         "set-status",

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::support::{Run, bundled_home, run};
+use crate::support::{Run, SMA_GOOG, bundled_home, run};
 
 /// A small optimized playbook of sma_cross on GOOG 1d in `home` (6 × 2 candidates).
 fn playbook(home: &Path) -> PathBuf {
@@ -11,21 +11,18 @@ fn playbook(home: &Path) -> PathBuf {
     let r = run(
         home,
         &[
-            "--quiet",
-            "optimize",
-            "--strategy",
-            "sma_cross",
-            "--symbol",
-            "GOOG",
-            "--interval",
-            "1d",
-            "--param",
-            "fast=5..10",
-            "--param",
-            "slow=20..30:10",
-            "--out",
-            out.to_str().unwrap(),
-        ],
+            &["--quiet"][..],
+            &SMA_GOOG,
+            &[
+                "--param",
+                "fast=5..10",
+                "--param",
+                "slow=20..30:10",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        ]
+        .concat(),
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     out
