@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::support::{Run, bundled_home, fixture, load, run, write};
+use crate::support::{BACKTEST_SMA_GOOG, Run, bundled_home, command, fixture, load, run, write};
 
 /// One EURUSD trade the default limits approve (0.2 lots, stop 50 pips, target 100).
 const EURUSD_TRADE: [&str; 15] = [
@@ -599,20 +599,7 @@ fn an_epoch_too_large_for_a_date_is_a_usage_error_not_the_largest_number() {
         ("--end", "9223372036854775807ms"),
         ("--timerange", "99999999999999999999999999-"),
     ] {
-        let r = run(
-            home.path(),
-            &[
-                "backtest",
-                "--strategy",
-                "sma_cross",
-                "--symbol",
-                "GOOG",
-                "--interval",
-                "1d",
-                flag,
-                value,
-            ],
-        );
+        let r = run(home.path(), &command(&BACKTEST_SMA_GOOG, &[flag, value]));
         assert_eq!(r.code, 2, "{flag} {value}: {}", r.stderr);
         assert!(r.stderr.contains("is out of range"), "{}", r.stderr);
         assert!(!r.stderr.contains("9223372036854775807 to"), "{}", r.stderr);
