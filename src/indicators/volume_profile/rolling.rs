@@ -432,15 +432,9 @@ impl<'a> Rolling<'a> {
         &self.hist[EDGE..EDGE + self.bins]
     }
 
-    /// The kernels' lanes: the bins and the padding after them.
-    fn lanes(&mut self) -> &mut [f64] {
-        let end = self.hist.len() - EDGE;
-        &mut self.hist[EDGE..end]
-    }
-
     /// Zeroes every lane, sentinels kept.
     fn clear(&mut self) {
-        self.lanes().fill(0.0);
+        lanes(&mut self.hist).fill(0.0);
         self.seal();
     }
 
@@ -513,8 +507,7 @@ impl<'a> Rolling<'a> {
             &self.per_price[s..=i]
         };
         let g = &self.grid;
-        let end = self.hist.len() - EDGE;
-        let lanes = &mut self.hist[EDGE..end];
+        let lanes = lanes(&mut self.hist);
         self.kernel
             .spread(lanes, &g.lower, &g.upper, lows, highs, pps);
         self.seal();
@@ -542,9 +535,8 @@ impl<'a> Rolling<'a> {
         let (v_in, p_in) = self.weights(inn, count);
         let (low, high) = (self.low, self.high);
         let g = &self.grid;
-        let end = self.hist.len() - EDGE;
         self.kernel.slide(
-            &mut self.hist[EDGE..end],
+            lanes(&mut self.hist),
             &g.lower,
             &g.upper,
             [low[out], high[out], p_out],
@@ -712,6 +704,12 @@ impl<'a> Rolling<'a> {
 
 /// −1 sentinels on each side of the histogram (the value-area walk's missing side).
 const EDGE: usize = 1;
+
+/// The kernels' lanes of a histogram ([`Rolling`]'s `hist`): the bins and the padding after them.
+fn lanes(hist: &mut [f64]) -> &mut [f64] {
+    let end = hist.len() - EDGE;
+    &mut hist[EDGE..end]
+}
 
 /// Bins per step of the dense spread (one AVX-512 register); the histogram is padded to a multiple.
 const LANES: usize = 8;
