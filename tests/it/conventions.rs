@@ -6,7 +6,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::support::{self, BIN, Run, bundled_home, flowrex, run, skip_or_fail, write};
+use crate::support::{
+    self, BACKTEST_SMA_GOOG, BIN, Run, bundled_home, command, flowrex, run, skip_or_fail, write,
+};
 
 const ESC: char = '\u{1b}';
 
@@ -261,21 +263,13 @@ fn list_strategies_name_shows_one_strategy() {
 // ---- Item 11: colour, timestamps, log file, verbosity, JSON errors ------------------------------
 
 /// A backtest with `--start`, which logs one INFO line (the resolved time window).
-const LOGS: [&str; 9] = [
-    "backtest",
-    "--strategy",
-    "sma_cross",
-    "--symbol",
-    "GOOG",
-    "--interval",
-    "1d",
-    "--start",
-    "2010",
-];
+fn logs() -> Vec<&'static str> {
+    command(&BACKTEST_SMA_GOOG, &["--start", "2010"])
+}
 
 fn stderr_with(h: &Path, flags: &[&str], env: &[(&str, &str)]) -> String {
     let mut cmd = flowrex(h);
-    cmd.args(flags).args(LOGS).env_remove("NO_COLOR");
+    cmd.args(flags).args(logs()).env_remove("NO_COLOR");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -326,7 +320,7 @@ fn on_a_terminal(h: &Path, args: &str, no_color: bool) -> Option<String> {
 fn on_a_terminal_logs_have_colour_and_no_time_unless_no_color() {
     let home = bundled_home();
     let h = home.path();
-    let args = LOGS.join(" ");
+    let args = logs().join(" ");
     let Some(tty) = on_a_terminal(h, &args, false) else {
         return skip_or_fail(
             "on_a_terminal_logs_have_colour_and_no_time_unless_no_color",
@@ -456,7 +450,7 @@ fn with_log_format_json_every_line_and_the_final_error_are_json() {
     write(h, "blocker", "");
     let blocked = h.join("blocker/t.csv");
     let mut args = vec!["--log-format", "json"];
-    args.extend(LOGS);
+    args.extend(logs());
     args.extend(["--trades", blocked.to_str().unwrap()]);
     let r = run(h, &args);
     assert_eq!(r.code, 1, "{}", r.stderr);

@@ -12,7 +12,9 @@ use arrow_array::{Array, Float64Array, TimestampMillisecondArray};
 use arrow_schema::{DataType, TimeUnit};
 use parquet::file::reader::{FileReader, SerializedFileReader};
 
-use crate::support::{Run, SMA_GOOG, bundled_home, load, parquet_batches, run};
+use crate::support::{
+    BACKTEST_SMA_GOOG, Run, SMA_GOOG, bundled_home, command, load, parquet_batches, run,
+};
 
 fn json(r: &Run) -> serde_json::Value {
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -34,31 +36,24 @@ fn footer(path: &Path) -> HashMap<String, String> {
         .unwrap_or_default()
 }
 
-const BACKTEST: [&str; 12] = [
-    "backtest",
-    "--strategy",
-    "sma_cross",
-    "--symbol",
-    "GOOG",
-    "--interval",
-    "1d",
-    "--param",
-    "fast=10",
-    "--param",
-    "slow=20",
-    "--quiet",
-];
+/// A quiet sma_cross backtest (10/20) of GOOG 1d.
+fn backtest() -> Vec<&'static str> {
+    command(
+        &BACKTEST_SMA_GOOG,
+        &["--param", "fast=10", "--param", "slow=20", "--quiet"],
+    )
+}
 
 #[test]
 fn backtest_files_carry_metadata_and_equity_exports_as_csv() {
     let home = bundled_home();
     let h = home.path();
     let p = |n: &str| h.join(n).to_str().unwrap().to_string();
-    let mut args = BACKTEST.to_vec();
+    let mut args = backtest();
     let (trades, eq_pq, eq_csv) = (p("t.parquet"), p("e.parquet"), p("e.csv"));
     args.extend(["--trades", &trades, "--equity", &eq_pq]);
     let full = json(&run(h, &[&["--json"][..], &args].concat()));
-    let mut args = BACKTEST.to_vec();
+    let mut args = backtest();
     args.extend(["--equity", &eq_csv]);
     assert_eq!(run(h, &args).code, 0);
 
@@ -96,7 +91,7 @@ fn backtest_files_carry_metadata_and_equity_exports_as_csv() {
         assert_eq!(cells[1].parse::<f64>().unwrap(), equity[i], "row {i}");
     }
     // Any other extension is a usage error naming both.
-    let mut args = BACKTEST.to_vec();
+    let mut args = backtest();
     let bad = p("e.txt");
     args.extend(["--equity", &bad]);
     let r = run(h, &args);
@@ -108,20 +103,20 @@ fn backtest_files_carry_metadata_and_equity_exports_as_csv() {
 fn no_trades_prints_the_metrics_only() {
     let home = bundled_home();
     let h = home.path();
-    let full = json(&run(h, &[&["--json"][..], &BACKTEST].concat()));
+    let full = json(&run(h, &[&["--json"][..], &backtest()].concat()));
     let bare = json(&run(
         h,
-        &[&["--json"][..], &BACKTEST, &["--no-trades"]].concat(),
+        &[&["--json"][..], &backtest(), &["--no-trades"]].concat(),
     ));
     assert!(bare.get("trades").is_none());
     assert_eq!(bare["metrics"], full["metrics"]);
     let n = full["trades"].as_array().unwrap().len();
     assert_eq!(bare["metrics"]["num_trades"], n);
-    let text = run(h, &[&BACKTEST[..], &["--no-trades"]].concat());
+    let text = run(h, &[&backtest()[..], &["--no-trades"]].concat());
     assert_eq!(text.code, 0);
     assert!(!text.stdout.contains("closed trades"), "{}", text.stdout);
     assert!(
-        run(h, &BACKTEST)
+        run(h, &backtest())
             .stdout
             .contains(&format!("{n} closed trades"))
     );

@@ -7,11 +7,11 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use crate::support::{
-    BIN, GRID, bundled_home, flowrex, p, repo, revise_goog_close, stderr_of, stdout_ok,
+    BIN, bundled_home, flowrex, grid, p, repo, revise_goog_close, stderr_of, stdout_ok,
     walk_forward, write,
 };
 
-/// [`GRID`] as a walk-forward search (500-bar train, 250-bar test windows) written to `out`.
+/// [`grid`] as a walk-forward search (500-bar train, 250-bar test windows) written to `out`.
 fn walk_forward_playbook(home: &Path, out: &Path) {
     stdout_ok(&walk_forward(
         home,
@@ -141,11 +141,10 @@ fn ci_regression_fails_when_there_is_nothing_to_check() {
 fn an_empty_shard_a_non_parquet_results_name_and_an_infinite_tolerance_are_usage_errors() {
     let home = bundled_home();
     let h = home.path();
-    let grid = GRID;
     // 3 × 3 = 9 candidates: shard 10 of 12 would have none (its failed run blocked every merge).
     let (out, res) = (h.join("s.toml"), h.join("s.parquet"));
     let o = flowrex(h)
-        .args(grid)
+        .args(grid())
         .args(["--shard", "10/12", "--out", p(&out), "--results", p(&res)])
         .output()
         .unwrap();
@@ -156,7 +155,7 @@ fn an_empty_shard_a_non_parquet_results_name_and_an_infinite_tolerance_are_usage
     assert!(!out.exists() && !res.exists());
     // Shard 9 of 12 has one.
     let o = flowrex(h)
-        .args(grid)
+        .args(grid())
         .args(["--shard", "9/12", "--out", p(&out), "--results", p(&res)])
         .output()
         .unwrap();
@@ -164,7 +163,7 @@ fn an_empty_shard_a_non_parquet_results_name_and_an_infinite_tolerance_are_usage
     // --results is Parquet: a .csv name is refused before anything is written.
     let csv = h.join("r.csv");
     let o = flowrex(h)
-        .args(grid)
+        .args(grid())
         .args(["--results", p(&csv)])
         .output()
         .unwrap();

@@ -9,8 +9,8 @@ use std::process::{Child, Output};
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    LONG_SEARCH, LONG_SEARCH_DATA, SMA_GOOG, bundled_home, empty_home, flowrex as flowrex_cmd,
-    flowrex_std, p, parquet_batches, stderr_of, stdout_ok,
+    BACKTEST_SMA_GOOG, LONG_SEARCH, LONG_SEARCH_DATA, SMA_GOOG, bundled_home, command, empty_home,
+    flowrex as flowrex_cmd, flowrex_std, p, parquet_batches, stderr_of, stdout_ok,
 };
 
 /// `flowrex --quiet ARGS` on `home`.
@@ -96,36 +96,12 @@ fn an_output_inside_the_candle_store_is_refused_and_the_bars_stay() {
     assert_refused(&report, &["--report", "inside the candle store"]);
     let page = run(
         h,
-        &[
-            "report",
-            "backtest",
-            "--strategy",
-            "sma_cross",
-            "--symbol",
-            "GOOG",
-            "--interval",
-            "1d",
-            "--out",
-            p(&goog),
-        ],
+        &[&["report"][..], &BACKTEST_SMA_GOOG, &["--out", p(&goog)]].concat(),
     );
     assert_refused(&page, &["--out", "inside the candle store"]);
     for flag in ["--trades", "--equity", "--report"] {
         let target = data.join("GOOG").join("x.parquet");
-        let out = run(
-            h,
-            &[
-                "backtest",
-                "--strategy",
-                "sma_cross",
-                "--symbol",
-                "GOOG",
-                "--interval",
-                "1d",
-                flag,
-                p(&target),
-            ],
-        );
+        let out = run(h, &command(&BACKTEST_SMA_GOOG, &[flag, p(&target)]));
         assert_refused(&out, &[flag, "inside the candle store"]);
     }
     assert_eq!(bytes(&goog), before, "the candles were replaced");
@@ -176,19 +152,10 @@ fn two_outputs_with_one_path_are_refused() {
     let spelled = dir.path().join(".").join("x.parquet");
     let out = run(
         h,
-        &[
-            "backtest",
-            "--strategy",
-            "sma_cross",
-            "--symbol",
-            "GOOG",
-            "--interval",
-            "1d",
-            "--trades",
-            p(&x),
-            "--equity",
-            p(&spelled),
-        ],
+        &command(
+            &BACKTEST_SMA_GOOG,
+            &["--trades", p(&x), "--equity", p(&spelled)],
+        ),
     );
     assert_refused(&out, &["--equity", "--trades", "same file"]);
     assert!(files(dir.path()).is_empty(), "{:?}", files(dir.path()));

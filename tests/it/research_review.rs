@@ -10,7 +10,7 @@ use serde_json::Value;
 use flowrex::candles::time::format_ts;
 
 use crate::support::{
-    GRID, bundled_home, flowrex, load, p, revise_goog_close, rewrite, stderr_of, stdout_json,
+    bundled_home, flowrex, grid, load, p, revise_goog_close, rewrite, stderr_of, stdout_json,
     table, walk_forward,
 };
 
@@ -23,7 +23,7 @@ fn bar_at(ts: &[i64], t: &Value) -> usize {
         .unwrap_or_else(|_| panic!("no bar at {t}"))
 }
 
-/// [`GRID`] walked forward with `windows` into `home`/wf.toml.
+/// [`grid`] walked forward with `windows` into `home`/wf.toml.
 fn walk(home: &Path, windows: &[&str]) -> std::process::Output {
     walk_forward(home, windows, &home.join("wf.toml"))
 }
@@ -233,7 +233,7 @@ fn report_optimize_reads_a_walk_forward_results_file() {
     let plain = h.join("plain.toml");
     stdout_json(
         &flowrex(h)
-            .args(GRID)
+            .args(grid())
             .args(["--json", "--out", p(&plain)])
             .output()
             .unwrap(),
@@ -249,7 +249,7 @@ fn report_optimize_reads_a_walk_forward_results_file() {
     // The shortcut on the optimize command itself.
     let page2 = h.join("page2.html");
     let out = flowrex(h)
-        .args(GRID)
+        .args(grid())
         .args([
             "--json",
             "--walk-forward",
@@ -283,7 +283,7 @@ fn check_of_an_interrupted_search_fails_and_says_so() {
     let h = home.path();
     let pb = h.join("int.toml");
     let out = flowrex(h)
-        .args(GRID)
+        .args(grid())
         .args(["--json", "--out", p(&pb)])
         .output()
         .unwrap();
@@ -346,7 +346,7 @@ fn merge_refuses_shards_of_different_flowrex_versions() {
         .map(|k| {
             let part = h.join(format!("s-{k}.toml"));
             let out = flowrex(h)
-                .args(GRID)
+                .args(grid())
                 .args(["--quiet", "--shard", &format!("{k}/2"), "--out", p(&part)])
                 .output()
                 .unwrap();
@@ -496,11 +496,11 @@ fn help_into_a_pipe_fits_80_columns() {
     }
 }
 
-/// [`GRID`] searched into the playbook `name` in `home`.
+/// [`grid`] searched into the playbook `name` in `home`.
 fn searched(home: &Path, name: &str) -> std::path::PathBuf {
     let pb = home.join(name);
     let out = flowrex(home)
-        .args(GRID)
+        .args(grid())
         .args(["--quiet", "--out", p(&pb)])
         .output()
         .unwrap();

@@ -701,18 +701,7 @@ fn a_log_file_is_never_appended_to_the_store_or_the_database() {
             target.display()
         );
     }
-    let r = run(
-        dir,
-        &[
-            "backtest",
-            "--strategy",
-            "sma_cross",
-            "--symbol",
-            "GOOG",
-            "--interval",
-            "1d",
-        ],
-    );
+    let r = run(dir, &BACKTEST_SMA_GOOG);
     assert_eq!(r.code, 0, "{}", r.stderr);
     // Anywhere else the log is appended as before.
     let log = dir.join("flowrex.log");

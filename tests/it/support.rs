@@ -382,25 +382,18 @@ pub const SMA_GOOG: [&str; 7] = [
 
 /// The sma_cross grid on GOOG 1d the tests search: 3 × 3 = 9 candidates ([`SMA_GOOG`] and two
 /// `--param`s).
-pub const GRID: [&str; 11] = [
-    "optimize",
-    "--strategy",
-    "sma_cross",
-    "--symbol",
-    "GOOG",
-    "--interval",
-    "1d",
-    "--param",
-    "fast=5..15:5",
-    "--param",
-    "slow=20..40:10",
-];
+pub fn grid() -> Vec<&'static str> {
+    command(
+        &SMA_GOOG,
+        &["--param", "fast=5..15:5", "--param", "slow=20..40:10"],
+    )
+}
 
-/// [`GRID`] as a walk-forward search with `windows` (`--train …`, `--test …`), `--json`, its playbook
+/// [`grid`] as a walk-forward search with `windows` (`--train …`, `--test …`), `--json`, its playbook
 /// written to `out`.
 pub fn walk_forward(home: &Path, windows: &[&str], out: &Path) -> Output {
     flowrex(home)
-        .args(GRID)
+        .args(grid())
         .args(["--json", "--walk-forward"])
         .args(windows)
         .arg("--out")

@@ -3,27 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::support::{Run, SMA_GOOG, bundled_home, run};
+use crate::support::{BACKTEST_SMA_GOOG, Run, SMA_GOOG, bundled_home, command, run};
 
 /// A small optimized playbook of sma_cross on GOOG 1d in `home` (6 × 2 candidates).
 fn playbook(home: &Path) -> PathBuf {
     let out = home.join("playbooks/goog.toml");
-    let r = run(
-        home,
-        &[
-            &["--quiet"][..],
-            &SMA_GOOG,
-            &[
-                "--param",
-                "fast=5..10",
-                "--param",
-                "slow=20..30:10",
-                "--out",
-                out.to_str().unwrap(),
-            ],
-        ]
-        .concat(),
-    );
+    let r = optimize_into(home, &out, &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     out
 }
@@ -68,15 +53,7 @@ fn settings_flags_with_a_playbook_are_refused_by_name() {
 #[test]
 fn check_flags_without_a_playbook_are_usage_errors() {
     let home = bundled_home();
-    let plain = [
-        "backtest",
-        "--strategy",
-        "sma_cross",
-        "--symbol",
-        "GOOG",
-        "--interval",
-        "1d",
-    ];
+    let plain = BACKTEST_SMA_GOOG;
     for (flag, extra) in [
         ("--check", &[][..]),
         ("--tolerance", &["0.1"][..]),
@@ -173,15 +150,7 @@ fn a_param_flag_replaces_only_its_own_entry_of_the_spec() {
 #[test]
 fn risk_sizing_without_stops_is_refused_with_the_count() {
     let home = bundled_home();
-    let base = [
-        "backtest",
-        "--strategy",
-        "sma_cross",
-        "--symbol",
-        "GOOG",
-        "--interval",
-        "1d",
-    ];
+    let base = BACKTEST_SMA_GOOG;
     // Under all-cash sizing every entry of sma_cross (it sets no stop) trades: closed + open trades.
     let all = run(home.path(), &[&["--json"][..], &base].concat());
     assert_eq!(all.code, 0, "{}", all.stderr);
@@ -203,21 +172,17 @@ fn risk_sizing_without_stops_is_refused_with_the_count() {
     let out = home.path().join("pb.toml");
     let r = run(
         home.path(),
-        &[
-            "optimize",
-            "--strategy",
-            "sma_cross",
-            "--symbol",
-            "GOOG",
-            "--interval",
-            "1d",
-            "--param",
-            "fast=5..6",
-            "--size",
-            "risk:1",
-            "--out",
-            out.to_str().unwrap(),
-        ],
+        &command(
+            &SMA_GOOG,
+            &[
+                "--param",
+                "fast=5..6",
+                "--size",
+                "risk:1",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        ),
     );
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(
@@ -260,24 +225,21 @@ fn risk_sizing_without_stops_is_refused_with_the_count() {
     assert!(!doc["trades"].as_array().unwrap().is_empty());
 }
 
-/// `optimize` of the small sma_cross space into `out`, with `extra` flags.
+/// `optimize` of the small sma_cross space (6 × 2 candidates) into `out`, with `extra` flags.
 fn optimize_into(home: &Path, out: &Path, extra: &[&str]) -> Run {
-    let mut args = vec![
-        "--quiet",
-        "optimize",
-        "--strategy",
-        "sma_cross",
-        "--symbol",
-        "GOOG",
-        "--interval",
-        "1d",
-        "--param",
-        "fast=5..10",
-        "--param",
-        "slow=20..30:10",
-        "--out",
-        out.to_str().unwrap(),
-    ];
+    let mut args = [
+        &["--quiet"][..],
+        &SMA_GOOG,
+        &[
+            "--param",
+            "fast=5..10",
+            "--param",
+            "slow=20..30:10",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    ]
+    .concat();
     args.extend_from_slice(extra);
     run(home, &args)
 }

@@ -12,7 +12,10 @@ use flowrex::candles::{Bar, DAY_MS};
 use flowrex::optimize::validation::{self, BlockStats};
 use serde_json::Value;
 
-use crate::support::{self, bundled_home, empty_home, p, parquet_batches, seed, stderr_of};
+use crate::support::{
+    self, BACKTEST_SMA_GOOG, SMA_GOOG, bundled_home, command, empty_home, p, parquet_batches, seed,
+    stderr_of,
+};
 
 /// Runs flowrex quietly on `home` (with `threads` rayon threads when given).
 fn run_in(home: &Path, threads: Option<usize>, args: &[&str]) -> Output {
@@ -140,30 +143,26 @@ fn stitched_oos_equity_equals_backtests_with_each_windows_parameters() {
         let out = run_in(
             h,
             None,
-            &[
-                "backtest",
-                "--strategy",
-                "sma_cross",
-                "--symbol",
-                "GOOG",
-                "--interval",
-                "1d",
-                "--param",
-                &format!("fast={fast}"),
-                "--param",
-                &format!("slow={slow}"),
-                "--commission",
-                "0.002",
-                "--cash",
-                &cash.to_string(),
-                "--start",
-                &format_ts_full(goog.ts[s - slow]),
-                "--end",
-                &format_ts_full(goog.ts[last]),
-                "--equity",
-                p(&equity),
-                "--json",
-            ],
+            &command(
+                &BACKTEST_SMA_GOOG,
+                &[
+                    "--param",
+                    &format!("fast={fast}"),
+                    "--param",
+                    &format!("slow={slow}"),
+                    "--commission",
+                    "0.002",
+                    "--cash",
+                    &cash.to_string(),
+                    "--start",
+                    &format_ts_full(goog.ts[s - slow]),
+                    "--end",
+                    &format_ts_full(goog.ts[last]),
+                    "--equity",
+                    p(&equity),
+                    "--json",
+                ],
+            ),
         );
         let bt = ok_json(&out);
         let mut eq: Vec<f64> = parquet_batches(&equity)
@@ -423,23 +422,19 @@ fn the_returns_matrix_gives_the_stored_statistics() {
     let bt = run_in(
         h,
         None,
-        &[
-            "backtest",
-            "--strategy",
-            "sma_cross",
-            "--symbol",
-            "GOOG",
-            "--interval",
-            "1d",
-            "--commission",
-            "0.002",
-            "--param",
-            &format!("fast={}", params["fast"]),
-            "--param",
-            &format!("slow={}", params["slow"]),
-            "--equity",
-            p(&equity),
-        ],
+        &command(
+            &BACKTEST_SMA_GOOG,
+            &[
+                "--commission",
+                "0.002",
+                "--param",
+                &format!("fast={}", params["fast"]),
+                "--param",
+                &format!("slow={}", params["slow"]),
+                "--equity",
+                p(&equity),
+            ],
+        ),
     );
     assert!(bt.status.success(), "{}", stderr_of(&bt));
     let eq: Vec<f64> = parquet_batches(&equity)
@@ -690,24 +685,20 @@ fn short_data_leave_pbo_out_with_a_note() {
     let home = bundled_home();
     let h = home.path();
     let out = h.join("short.toml");
-    let args = [
-        "optimize",
-        "--strategy",
-        "sma_cross",
-        "--symbol",
-        "GOOG",
-        "--interval",
-        "1d",
-        "--param",
-        "fast=2..3",
-        "--param",
-        "slow=4..6",
-        "--start",
-        "2013-02-08",
-        "--json",
-        "--out",
-        p(&out),
-    ];
+    let args = command(
+        &SMA_GOOG,
+        &[
+            "--param",
+            "fast=2..3",
+            "--param",
+            "slow=4..6",
+            "--start",
+            "2013-02-08",
+            "--json",
+            "--out",
+            p(&out),
+        ],
+    );
     let doc = ok_json(&run_in(h, None, &args));
     let v = &doc["playbook"]["validation"];
     assert!(v.get("pbo").is_none());
