@@ -12,7 +12,7 @@ use flowrex::metrics::fields::{FIELDS, MetricValue, Text};
 use crate::report_browser::{check_in_browser, chromium_available};
 use crate::support::{
     BACKTEST_SMA_GOOG, Run, SMA_GOOG, bundled_home, command, flowrex, json, p, parquet_batches,
-    write,
+    readme_grid, write,
 };
 
 #[path = "../../src/report/strict.rs"]
@@ -299,14 +299,8 @@ fn readme_search() -> (tempfile::TempDir, PathBuf, PathBuf) {
     ok(
         home.path(),
         &command(
-            &SMA_GOOG,
+            &readme_grid(),
             &[
-                "--param",
-                "fast=5..50:5",
-                "--param",
-                "slow=10..200:10",
-                "--constraint",
-                "fast < slow",
                 "--objective",
                 "sharpe",
                 "--commission",
@@ -550,14 +544,8 @@ fn optimize_page_without_results_and_the_optimize_shortcut() {
         h,
         &[
             &["--json"][..],
-            &SMA_GOOG,
+            &readme_grid(),
             &[
-                "--param",
-                "fast=5..50:5",
-                "--param",
-                "slow=10..200:10",
-                "--constraint",
-                "fast < slow",
                 "--objective",
                 "sharpe",
                 "--commission",
@@ -633,14 +621,8 @@ fn bad_inputs_are_clear_errors_or_notices() {
     ok(
         h,
         &command(
-            &SMA_GOOG,
+            &readme_grid(),
             &[
-                "--param",
-                "fast=5..50:5",
-                "--param",
-                "slow=10..200:10",
-                "--constraint",
-                "fast < slow",
                 "--commission",
                 "0.002",
                 "--start",
@@ -674,14 +656,8 @@ fn bad_inputs_are_clear_errors_or_notices() {
     ok(
         h,
         &command(
-            &SMA_GOOG,
+            &readme_grid(),
             &[
-                "--param",
-                "fast=5..50:5",
-                "--param",
-                "slow=10..200:10",
-                "--constraint",
-                "fast < slow",
                 "--objective",
                 "sortino",
                 "--commission",

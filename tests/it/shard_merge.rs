@@ -16,29 +16,12 @@ use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use tempfile::TempDir;
 
-use crate::support::{bundled_home, flowrex, p, stderr_of, stdout_ok};
+use crate::support::{bundled_home, flowrex, p, readme_grid, stderr_of, stdout_ok};
 
-/// The 175-candidate GOOG grid (fast 5..50:5 × slow 10..200:10, fast < slow).
-const GRID: [&str; 13] = [
-    "--strategy",
-    "sma_cross",
-    "--symbol",
-    "GOOG",
-    "--interval",
-    "1d",
-    "--param",
-    "fast=5..50:5",
-    "--param",
-    "slow=10..200:10",
-    "--constraint",
-    "fast < slow",
-    "--quiet",
-];
-
-/// `flowrex optimize` on `home` with the grid and `extra`.
+/// `flowrex optimize` of the README's grid ([`readme_grid`]) on `home`, quiet, with `extra`.
 fn optimize(home: &Path, extra: &[&str]) -> Output {
-    let mut args = vec!["optimize"];
-    args.extend(GRID);
+    let mut args = readme_grid();
+    args.extend(["--quiet"]);
     args.extend(extra);
     flowrex(home).args(&args).output().unwrap()
 }

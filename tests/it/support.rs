@@ -380,6 +380,21 @@ pub const SMA_GOOG: [&str; 7] = [
     "1d",
 ];
 
+/// The README's 175-candidate grid: sma_cross on GOOG 1d, fast 5..50:5 × slow 10..200:10, fast < slow.
+pub fn readme_grid() -> Vec<&'static str> {
+    command(
+        &SMA_GOOG,
+        &[
+            "--param",
+            "fast=5..50:5",
+            "--param",
+            "slow=10..200:10",
+            "--constraint",
+            "fast < slow",
+        ],
+    )
+}
+
 /// The sma_cross grid on GOOG 1d the tests search: 3 × 3 = 9 candidates ([`SMA_GOOG`] and two
 /// `--param`s).
 pub fn grid() -> Vec<&'static str> {

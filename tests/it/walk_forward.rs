@@ -13,8 +13,8 @@ use flowrex::optimize::validation::{self, BlockStats};
 use serde_json::Value;
 
 use crate::support::{
-    self, BACKTEST_SMA_GOOG, SMA_GOOG, bundled_home, command, empty_home, p, parquet_batches, seed,
-    stderr_of,
+    self, BACKTEST_SMA_GOOG, SMA_GOOG, bundled_home, command, empty_home, p, parquet_batches,
+    readme_grid, seed, stderr_of,
 };
 
 /// Runs flowrex quietly on `home` (with `threads` rayon threads when given).
@@ -27,29 +27,14 @@ fn run_in(home: &Path, threads: Option<usize>, args: &[&str]) -> Output {
     cmd.output().expect("run flowrex")
 }
 
-/// The README's GOOG grid.
-const GRID: [&str; 16] = [
-    "optimize",
-    "--strategy",
-    "sma_cross",
-    "--symbol",
-    "GOOG",
-    "--interval",
-    "1d",
-    "--param",
-    "fast=5..50:5",
-    "--param",
-    "slow=10..200:10",
-    "--constraint",
-    "fast < slow",
-    "--commission",
-    "0.002",
-    "--json",
-];
+/// The README's GOOG grid with its commission, answering in JSON.
+fn grid() -> Vec<&'static str> {
+    command(&readme_grid(), &["--commission", "0.002", "--json"])
+}
 
 /// The GOOG grid as a walk-forward of 500-bar train and 250-bar test windows, plus `extra`.
 fn walk(home: &Path, out: &Path, threads: Option<usize>, extra: &[&str]) -> Output {
-    let mut args = GRID.to_vec();
+    let mut args = grid();
     args.extend([
         "--walk-forward",
         "--train",
@@ -374,7 +359,7 @@ fn the_returns_matrix_gives_the_stored_statistics() {
     let home = bundled_home();
     let h = home.path();
     let (pb, matrix) = (h.join("pb.toml"), h.join("m.parquet"));
-    let mut args = GRID.to_vec();
+    let mut args = grid();
     args.extend(["--out", p(&pb), "--returns-matrix", p(&matrix)]);
     let doc = ok_json(&run_in(h, None, &args));
     let v = &doc["playbook"]["validation"];
@@ -477,7 +462,7 @@ fn gated(home: &Path, wf: bool, extra: &[&str]) -> (i32, String, toml::Table) {
     let o = if wf {
         walk(home, &out, None, extra)
     } else {
-        let mut args = GRID.to_vec();
+        let mut args = grid();
         args.extend(["--out", p(&out)]);
         args.extend(extra);
         run_in(home, None, &args)
@@ -543,7 +528,7 @@ fn backtest_check_recomputes_validation_and_judges_the_stored_gates() {
     let home = bundled_home();
     let h = home.path();
     let pb = h.join("pb.toml");
-    let mut args = GRID.to_vec();
+    let mut args = grid();
     args.extend(["--out", p(&pb), "--max-pbo", "1", "--min-dsr", "0"]);
     ok_json(&run_in(h, None, &args));
     let check = |path: &Path| {
@@ -650,7 +635,7 @@ fn bad_walk_forward_and_validation_inputs_are_usage_errors_that_write_nothing() 
         ),
     ];
     for (extra, message) in cases {
-        let mut args = GRID.to_vec();
+        let mut args = grid();
         args.extend(["--out", p(&out)]);
         args.extend(*extra);
         let o = run_in(h, None, &args);
@@ -661,7 +646,7 @@ fn bad_walk_forward_and_validation_inputs_are_usage_errors_that_write_nothing() 
         assert!(!out.exists(), "{extra:?} wrote a playbook");
     }
     // A calendar window that does not fit names the spans and the data.
-    let mut args = GRID.to_vec();
+    let mut args = grid();
     args.extend([
         "--out",
         p(&out),
