@@ -32,7 +32,7 @@
 //! spread took the profile of 1,000,000 bars (seed 42, one thread, `cargo bench --bench strategies
 //! -- indicators`, AMD EPYC) from 292 to 255 ms with AVX2 (312 ms with the baseline instructions,
 //! which is why the kernel is chosen at run time). On the Intel Xeon (2026-12-01) the same bench went
-//! from 216 to 162 ms with: the window's extremes by blocks ([`Extremes`]) instead of monotonic
+//! from 216 to 162 ms with: the window's extremes by blocks ([`Sliding`]) instead of monotonic
 //! queues, a rebuild's volume sums in four lanes and its point bars looked for only when the window
 //! has some (216 → 183); the histogram kept between the walk's sentinels instead of copied beside
 //! them, and the largest bin, the runner-up and the sum in one pass instead of three (→ 163.5); the
@@ -43,6 +43,7 @@
 //! bookkeeping and fresh pages.
 
 use super::{ProfileLevels, value_area};
+use crate::indicators::rolling::Sliding;
 
 /// Unit roundoff of f64 (half an ulp of 1).
 const U: f64 = f64::EPSILON / 2.0;
@@ -145,75 +146,6 @@ fn exact_bin(d: f64, width: f64) -> usize {
     (d / width) as usize
 }
 
-/// The lowest low and highest high of the last `window` bars, by van Herk and Gil-Werman's blocks:
-/// the bars are cut into blocks of `window`, so a window is the end of the previous block (its
-/// suffix minimum, computed once when the block closes) and the start of the current one (a running
-/// minimum). Three comparisons per bar for each extreme (the running one, the block's suffix
-/// amortized, the window's) and no branch on the data; the monotonic queues it replaces spent 10% of
-/// the profile's time popping (measured on the `strategies` bench).
-#[derive(Debug, Clone)]
-struct Extremes {
-    window: usize,
-    /// The newest bar's position in its block (`0..window`).
-    phase: usize,
-    /// From each bar of the previous block to its end: the lowest low (highest high), then `+∞`
-    /// (`−∞`) at `window` for a window that is exactly the current block.
-    suffix_lo: Vec<f64>,
-    suffix_hi: Vec<f64>,
-    /// The lowest low and highest high of the current block so far.
-    prefix_lo: f64,
-    prefix_hi: f64,
-}
-
-impl Extremes {
-    fn new(window: usize) -> Extremes {
-        // Slot `window` keeps its ±∞ for good: a block closing writes slots 0..window.
-        let suffix_lo = vec![f64::INFINITY; window + 1];
-        let suffix_hi = vec![f64::NEG_INFINITY; window + 1];
-        Extremes {
-            window,
-            phase: window - 1,
-            suffix_lo,
-            suffix_hi,
-            prefix_lo: f64::INFINITY,
-            prefix_hi: f64::NEG_INFINITY,
-        }
-    }
-
-    /// Adds bar `i` (called for `i = 0, 1, 2, …`).
-    #[inline(always)]
-    fn push(&mut self, i: usize, low: &[f64], high: &[f64]) {
-        self.phase += 1;
-        if self.phase == self.window {
-            self.phase = 0;
-            if i >= self.window {
-                let block = i - self.window;
-                let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-                for k in (0..self.window).rev() {
-                    lo = min(lo, low[block + k]);
-                    hi = max(hi, high[block + k]);
-                    (self.suffix_lo[k], self.suffix_hi[k]) = (lo, hi);
-                }
-            }
-            (self.prefix_lo, self.prefix_hi) = (low[i], high[i]);
-        } else {
-            self.prefix_lo = min(self.prefix_lo, low[i]);
-            self.prefix_hi = max(self.prefix_hi, high[i]);
-        }
-    }
-
-    /// The lowest low and highest high of the window ending at the newest bar (once it holds
-    /// `window` bars): it starts `phase + 1` bars into the previous block.
-    #[inline(always)]
-    fn get(&self) -> (f64, f64) {
-        let k = self.phase + 1;
-        (
-            min(self.suffix_lo[k], self.prefix_lo),
-            max(self.suffix_hi[k], self.prefix_hi),
-        )
-    }
-}
-
 #[inline(always)]
 fn min(a: f64, b: f64) -> f64 {
     if b < a { b } else { a }
@@ -283,7 +215,9 @@ pub struct Rolling<'a> {
     /// `1 / (high − low)` (0 for point bars): the per-price weight when a window has no volume
     /// (filled on first need).
     count_price: Vec<f64>,
-    extremes: Extremes,
+    /// The window's lowest low and highest high.
+    lowest: Sliding<false>,
+    highest: Sliding<true>,
     /// Bars in the window with volume > 0.
     positive: usize,
     /// Point bars (`high ≤ low`) in the window: a quick rebuild looks for them only when there are.
@@ -333,7 +267,8 @@ impl<'a> Rolling<'a> {
             share,
             per_price,
             count_price: Vec::new(),
-            extremes: Extremes::new(window),
+            lowest: Sliding::new(window),
+            highest: Sliding::new(window),
             positive: 0,
             points: 0,
             grid: Grid::new(bins),
@@ -368,7 +303,8 @@ impl<'a> Rolling<'a> {
     #[inline]
     pub fn push(&mut self, i: usize) {
         let (low, high) = (self.low, self.high);
-        self.extremes.push(i, low, high);
+        self.lowest.push(i, low);
+        self.highest.push(i, high);
         self.positive += usize::from(self.volume[i] > 0.0);
         self.points += usize::from(high[i] <= low[i]);
         if i >= self.window {
@@ -381,7 +317,7 @@ impl<'a> Rolling<'a> {
     /// The levels of the window ending at bar `i` (after [`Rolling::push`] of every bar up to `i`,
     /// `i ≥ window − 1`).
     pub fn levels(&mut self, i: usize) -> ProfileLevels {
-        let (lo, hi) = self.extremes.get();
+        let (lo, hi) = (self.lowest.get(), self.highest.get());
         if hi <= lo {
             self.slide.valid = false;
             return ProfileLevels {
@@ -921,33 +857,6 @@ fn top_two_and_sum(x: &[f64]) -> (f64, f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The blocks give each window's lowest low and highest high as a scan of the window does, for
-    /// windows shorter than, equal to and longer than a block's stretch of ties and steps.
-    #[test]
-    fn extremes_by_blocks_equal_a_scan_of_each_window() {
-        let mut x: u64 = 99;
-        let mut next = move || {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((x >> 33) % 7) as f64 // few values: many ties
-        };
-        let low: Vec<f64> = (0..500).map(|_| next()).collect();
-        let high: Vec<f64> = low.iter().map(|l| l + next()).collect();
-        for window in [1, 2, 3, 7, 30, 64] {
-            let mut e = Extremes::new(window);
-            for i in 0..low.len() {
-                e.push(i, &low, &high);
-                if i + 1 >= window {
-                    let s = i + 1 - window;
-                    let lo = low[s..=i].iter().fold(f64::INFINITY, |a, &b| a.min(b));
-                    let hi = high[s..=i].iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
-                    assert_eq!(e.get(), (lo, hi), "window {window}, bar {i}");
-                }
-            }
-        }
-    }
 
     /// Worked by hand: the largest, the largest of the rest (the largest again when it is there
     /// twice) and the sum, with values in every lane and in the remainder.
