@@ -1,5 +1,5 @@
 //! Rolling maximum and minimum over a fixed window by van Herk and Gil-Werman's blocks: O(n)
-//! whatever the window, three comparisons per value and no branch on the data. [`Sliding`] is the
+//! whatever the window, three comparisons per value and no branch on the data. `Sliding` is the
 //! streaming form (the volume profile's engine keeps its window's lowest low and highest high with
 //! it); [`rolling_max`] and [`rolling_min`] write the whole series.
 
