@@ -135,6 +135,11 @@ pub struct FabioSignals<'a> {
     rr: f64,
     fade_min_rr: f64,
     warmup: usize,
+    /// The runs of closes above their prior window's VAH and below its VAL ending at bar `next − 1`
+    /// (capped at `accept_bars + 1`), carried from one [`Signals::decide`] to the next.
+    up: usize,
+    down: usize,
+    next: usize,
 }
 
 impl<'a> FabioSignals<'a> {
@@ -161,25 +166,78 @@ impl<'a> FabioSignals<'a> {
             rr: p.float("rr"),
             fade_min_rr: p.float("fade_min_rr"),
             warmup,
+            up: 0,
+            down: 0,
+            next: 0,
         }
     }
 
-    /// +1 when the `accept_bars` closes ending at `i` are each above their prior window's VAH and the one
-    /// before is not; −1 for the mirror image below VAL; 0 otherwise.
-    fn acceptance(&self, i: usize) -> i8 {
-        let k = self.accept_bars;
-        if i < k + 1 {
-            return 0;
-        }
-        let close = &self.candles.close;
-        let above = |j: usize| close[j] > self.vah[j - 1];
-        let below = |j: usize| close[j] < self.val[j - 1];
-        if (i + 1 - k..=i).all(above) && !above(i - k) {
-            1
-        } else if (i + 1 - k..=i).all(below) && !below(i - k) {
-            -1
+    /// Whether the close of bar `j ≥ 1` is above / below its prior window's VAH / VAL.
+    #[inline(always)]
+    fn outside(&self, j: usize) -> (bool, bool) {
+        let close = self.candles.close[j];
+        (close > self.vah[j - 1], close < self.val[j - 1])
+    }
+
+    /// The runs of closes above VAH and below VAL ending at bar `i ≥ 1` (bars from 1 on; capped at
+    /// `accept_bars + 1`, which is all acceptance needs to know). Carried from bar `i − 1` when the
+    /// engine asks in order (one comparison each, no branch), counted back otherwise.
+    #[inline(always)]
+    fn runs(&mut self, i: usize) -> (usize, usize) {
+        let cap = self.accept_bars + 1;
+        if i == self.next {
+            let (above, below) = self.outside(i);
+            // Masks, not `if`: the compiler branched on `above` for the `if` form.
+            self.up = (self.up + 1).min(cap) & usize::from(above).wrapping_neg();
+            self.down = (self.down + 1).min(cap) & usize::from(below).wrapping_neg();
         } else {
-            0
+            let run = |side: fn((bool, bool)) -> bool| {
+                (1..=i)
+                    .rev()
+                    .take(cap)
+                    .take_while(|&j| side(self.outside(j)))
+                    .count()
+            };
+            (self.up, self.down) = (run(|o| o.0), run(|o| o.1));
+        }
+        self.next = i + 1;
+        (self.up, self.down)
+    }
+
+    /// The entry at bar `i` once one of the conditions held (the rare, cold half of `decide`):
+    /// a fade above, a fade below, else acceptance (`accepted`: +1 above, −1 below).
+    #[cold]
+    fn entry(&self, i: usize, position: &PositionView, fade: (bool, bool), accepted: i8) -> Action {
+        let c = self.candles;
+        let (poc, close) = (self.poc[i - 1], c.close[i]);
+        let buffer = self.stop_atr * self.atr[i];
+        if fade.0 {
+            let stop = c.high[i] + buffer;
+            if close - poc >= self.fade_min_rr * (stop - close) {
+                return bracket_entry(Side::Short, close, stop, poc, position);
+            }
+            return Action::Hold;
+        }
+        if fade.1 {
+            let stop = c.low[i] - buffer;
+            if poc - close >= self.fade_min_rr * (close - stop) {
+                return bracket_entry(Side::Long, close, stop, poc, position);
+            }
+            return Action::Hold;
+        }
+        let bars = i + 1 - self.accept_bars..=i;
+        if accepted > 0 {
+            let low = c.low[bars].iter().fold(f64::INFINITY, |a, &b| a.min(b));
+            let stop = low - buffer;
+            let target = close + self.rr * (close - stop);
+            bracket_entry(Side::Long, close, stop, target, position)
+        } else {
+            let high = c.high[bars]
+                .iter()
+                .fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+            let stop = high + buffer;
+            let target = close - self.rr * (stop - close);
+            bracket_entry(Side::Short, close, stop, target, position)
         }
     }
 }
@@ -189,58 +247,29 @@ impl Signals for FabioSignals<'_> {
         self.warmup
     }
 
-    #[inline]
+    /// Every condition is evaluated without a branch (which side of value a close falls is a coin
+    /// toss for the predictor); only a bar where one holds goes on to [`FabioSignals::entry`]
+    /// (measured 2026-12-01, AMD EPYC: fabio's backtest of 1,000,000 synthetic bars with its indicators
+    /// cached went from 20.8 to 16.9 ms).
+    #[inline(always)]
     fn decide(&mut self, i: usize, position: &PositionView) -> Action {
         if i == 0 {
             return Action::Hold;
         }
         let c = self.candles;
         let (poc, vah, val) = (self.poc[i - 1], self.vah[i - 1], self.val[i - 1]);
-        let buffer = self.stop_atr * self.atr[i];
-        let close = c.close[i];
-        if c.high[i] > vah && poc < close && close < vah {
-            let stop = c.high[i] + buffer;
-            if close - poc >= self.fade_min_rr * (stop - close) {
-                return bracket_entry(Side::Short, close, stop, poc, position);
-            }
+        let (close, high, low) = (c.close[i], c.high[i], c.low[i]);
+        let fade_short = (high > vah) & (poc < close) & (close < vah);
+        let fade_long = (low < val) & (val < close) & (close < poc);
+        // Acceptance: exactly `accept_bars` closes outside, the one before them inside (bar ≥ 1).
+        let (up, down) = self.runs(i);
+        let k = self.accept_bars;
+        let (above, below) = ((i > k) & (up == k), (i > k) & (down == k));
+        if !(fade_short | fade_long | above | below) {
             return Action::Hold;
         }
-        if c.low[i] < val && val < close && close < poc {
-            let stop = c.low[i] - buffer;
-            if poc - close >= self.fade_min_rr * (close - stop) {
-                return bracket_entry(Side::Long, close, stop, poc, position);
-            }
-            return Action::Hold;
-        }
-        match self.acceptance(i) {
-            1 => {
-                let low = c.low[i + 1 - self.accept_bars..=i]
-                    .iter()
-                    .fold(f64::INFINITY, |a, &b| a.min(b));
-                let stop = low - buffer;
-                bracket_entry(
-                    Side::Long,
-                    close,
-                    stop,
-                    close + self.rr * (close - stop),
-                    position,
-                )
-            }
-            -1 => {
-                let high = c.high[i + 1 - self.accept_bars..=i]
-                    .iter()
-                    .fold(f64::NEG_INFINITY, |a, &b| a.max(b));
-                let stop = high + buffer;
-                bracket_entry(
-                    Side::Short,
-                    close,
-                    stop,
-                    close - self.rr * (stop - close),
-                    position,
-                )
-            }
-            _ => Action::Hold,
-        }
+        let accepted = if above { 1 } else { -1 };
+        self.entry(i, position, (fade_short, fade_long), accepted)
     }
 }
 
@@ -323,6 +352,98 @@ mod tests {
         let (bar, side, stop, target) = one(&run(&down, P));
         assert_eq!((bar, side, stop), (9, Side::Short, 99.0));
         assert!((target - 92.4).abs() < 1e-12);
+    }
+
+    /// The module's rules written plainly, one bar at a time (what `decide` computed before it carried
+    /// the runs and went branch-free).
+    fn by_the_rules(s: &FabioSignals, i: usize, position: &PositionView) -> Action {
+        let (c, k) = (s.candles, s.accept_bars);
+        let (poc, vah, val) = (s.poc[i - 1], s.vah[i - 1], s.val[i - 1]);
+        let (close, buffer) = (c.close[i], s.stop_atr * s.atr[i]);
+        if c.high[i] > vah && poc < close && close < vah {
+            let stop = c.high[i] + buffer;
+            return if close - poc >= s.fade_min_rr * (stop - close) {
+                bracket_entry(Side::Short, close, stop, poc, position)
+            } else {
+                Action::Hold
+            };
+        }
+        if c.low[i] < val && val < close && close < poc {
+            let stop = c.low[i] - buffer;
+            return if poc - close >= s.fade_min_rr * (close - stop) {
+                bracket_entry(Side::Long, close, stop, poc, position)
+            } else {
+                Action::Hold
+            };
+        }
+        let above = |j: usize| c.close[j] > s.vah[j - 1];
+        let below = |j: usize| c.close[j] < s.val[j - 1];
+        let bars = || i + 1 - k..=i;
+        if i > k && bars().all(above) && !above(i - k) {
+            let stop = bars().map(|j| c.low[j]).fold(f64::INFINITY, f64::min) - buffer;
+            return bracket_entry(
+                Side::Long,
+                close,
+                stop,
+                close + s.rr * (close - stop),
+                position,
+            );
+        }
+        if i > k && bars().all(below) && !below(i - k) {
+            let stop = bars().map(|j| c.high[j]).fold(f64::NEG_INFINITY, f64::max) + buffer;
+            return bracket_entry(
+                Side::Short,
+                close,
+                stop,
+                close - s.rr * (stop - close),
+                position,
+            );
+        }
+        Action::Hold
+    }
+
+    /// `decide` asked in order (runs carried), backwards and at every third bar (runs counted back)
+    /// gives the plain rules' answer at every bar of EURUSD 1h, flat and in a position, for each
+    /// `accept_bars` of the search space and a value share that fades often.
+    #[test]
+    fn carried_runs_decide_as_the_plain_rules() {
+        let c = crate::candles::Store::at(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data"),
+        )
+        .load(
+            "EURUSD",
+            crate::candles::Interval::Hour1,
+            &crate::candles::TimeRange::ALL,
+        )
+        .expect("bundled data loads");
+        let long = PositionView {
+            units: 1.0,
+            ..PositionView::default()
+        };
+        let mut checked = [0usize; 3];
+        for k in 1..=4 {
+            let k = k.to_string();
+            let p = params(&Fabio, &[("accept_bars", &k), ("value_share", "0.6")]);
+            let plain = FabioSignals::new(&c, &p, &IndicatorCache::new());
+            let first = plain.warmup() + 1;
+            let orders: [Vec<usize>; 3] = [
+                (first..c.len()).collect(),
+                (first..c.len()).rev().collect(),
+                (first..c.len()).step_by(3).collect(),
+            ];
+            for (order, bars) in orders.iter().enumerate() {
+                let mut fast = plain.clone();
+                for &i in bars {
+                    for position in [&PositionView::default(), &long] {
+                        let want = by_the_rules(&plain, i, position);
+                        assert_eq!(fast.decide(i, position), want, "bar {i}, accept_bars {k}");
+                        checked[order] += usize::from(want != Action::Hold);
+                    }
+                }
+            }
+        }
+        // Every kind of answer was met in each order.
+        assert!(checked.iter().all(|&n| n > 100), "{checked:?}");
     }
 
     #[test]
