@@ -126,7 +126,9 @@ fn profile_in_parts(
     if window == 0 || bins == 0 || n < window {
         return (nan(), None);
     }
-    if !rolling::Rolling::accepts(high, low, volume) {
+    // Each stretch's engine checks its own bars (finite prices, finite non-negative volumes), on its
+    // own thread; when one refuses, every window takes the per-window computation.
+    let per_window = || {
         let mut out = nan();
         let mut hist = vec![0.0; bins];
         for i in window - 1..n {
@@ -136,8 +138,8 @@ fn profile_in_parts(
                 (out.poc[i], out.vah[i], out.val[i]) = (l.poc, l.vah, l.val);
             }
         }
-        return (out, None);
-    }
+        (out, None)
+    };
     // Zeroed memory is mapped, not written (the pages are faulted in by the stretch that fills
     // them, on its own thread); only the bars before the first full window stay NaN.
     let mut out = VolumeProfile {
@@ -155,8 +157,7 @@ fn profile_in_parts(
         let s = start - first;
         let e = start + poc.len();
         let (h, l, v) = (&high[s..e], &low[s..e], &volume[s..e]);
-        let mut engine = rolling::Rolling::new(h, l, v, window, bins, value_share)
-            .expect("sound prices and volumes");
+        let mut engine = rolling::Rolling::new(h, l, v, window, bins, value_share)?;
         for i in 0..e - s {
             engine.push(i);
             if i >= first {
@@ -165,7 +166,7 @@ fn profile_in_parts(
                 (poc[k], vah[k], val[k]) = (levels.poc, levels.vah, levels.val);
             }
         }
-        engine.stats()
+        Some(engine.stats())
     };
     let mut stretches = out.poc[first..]
         .chunks_mut(per_part)
@@ -180,15 +181,22 @@ fn profile_in_parts(
         let handles: Vec<_> = stretches
             .map(|(start, poc, vah, val)| scope.spawn(move || stretch(start, poc, vah, val)))
             .collect();
-        let mut total = own.map_or(Stats::default(), |(start, poc, vah, val)| {
+        let mut total = own.map_or(Some(Stats::default()), |(start, poc, vah, val)| {
             stretch(start, poc, vah, val)
         });
         for h in handles {
-            total += h.join().expect("a profile stretch does not panic");
+            let part = h.join().expect("a profile stretch does not panic");
+            total = total.zip(part).map(|(mut t, p)| {
+                t += p;
+                t
+            });
         }
         total
     });
-    (out, Some(stats))
+    match stats {
+        Some(stats) => (out, Some(stats)),
+        None => per_window(),
+    }
 }
 
 /// The levels of one window of bars, using `hist` (its length is the bin count) as scratch space.
@@ -487,6 +495,23 @@ mod tests {
                     let same = a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits());
                     assert!(same, "{parts} stretches differ from the reference");
                 }
+            }
+            // One unsound bar in the last stretch only (each stretch checks its own bars): every
+            // window takes the per-window path, the windows of the sound stretches included.
+            let mut bad = c.clone();
+            let last = bad.len() - 5;
+            bad.volume[last] = -1.0;
+            let (h, l, v) = (&bad.high, &bad.low, &bad.volume);
+            let slow = reference::volume_profile(h, l, v, 30, 24, 0.7);
+            for parts in [1, 2, 7] {
+                let (cut, stats) = profile_in_parts(h, l, v, 30, 24, 0.7, parts);
+                assert!(stats.is_none(), "{parts} stretches took the fast path");
+                let same = cut
+                    .vah
+                    .iter()
+                    .zip(&slow.vah)
+                    .all(|(x, y)| x.to_bits() == y.to_bits());
+                assert!(same, "{parts} stretches with an unsound bar differ");
             }
         }
         // Too short to cut: fewer windows than stretches.

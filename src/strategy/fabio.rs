@@ -204,42 +204,58 @@ impl<'a> FabioSignals<'a> {
         (self.up, self.down)
     }
 
-    /// The entry at bar `i` once one of the conditions held (the rare, cold half of `decide`):
-    /// a fade above, a fade below, else acceptance (`accepted`: +1 above, −1 below).
+    /// The entry at bar `i` once `signal` held there (the rare, cold half of `decide`).
     #[cold]
-    fn entry(&self, i: usize, position: &PositionView, fade: (bool, bool), accepted: i8) -> Action {
+    fn entry(&self, i: usize, position: &PositionView, signal: Signal) -> Action {
         let c = self.candles;
         let (poc, close) = (self.poc[i - 1], c.close[i]);
         let buffer = self.stop_atr * self.atr[i];
-        if fade.0 {
-            let stop = c.high[i] + buffer;
-            if close - poc >= self.fade_min_rr * (stop - close) {
-                return bracket_entry(Side::Short, close, stop, poc, position);
+        // Acceptance's bars (it fires only after more than `accept_bars` bars).
+        let bars = || i + 1 - self.accept_bars..=i;
+        match signal {
+            Signal::FadeAbove => {
+                let stop = c.high[i] + buffer;
+                if close - poc >= self.fade_min_rr * (stop - close) {
+                    return bracket_entry(Side::Short, close, stop, poc, position);
+                }
+                Action::Hold
             }
-            return Action::Hold;
-        }
-        if fade.1 {
-            let stop = c.low[i] - buffer;
-            if poc - close >= self.fade_min_rr * (close - stop) {
-                return bracket_entry(Side::Long, close, stop, poc, position);
+            Signal::FadeBelow => {
+                let stop = c.low[i] - buffer;
+                if poc - close >= self.fade_min_rr * (close - stop) {
+                    return bracket_entry(Side::Long, close, stop, poc, position);
+                }
+                Action::Hold
             }
-            return Action::Hold;
-        }
-        let bars = i + 1 - self.accept_bars..=i;
-        if accepted > 0 {
-            let low = c.low[bars].iter().fold(f64::INFINITY, |a, &b| a.min(b));
-            let stop = low - buffer;
-            let target = close + self.rr * (close - stop);
-            bracket_entry(Side::Long, close, stop, target, position)
-        } else {
-            let high = c.high[bars]
-                .iter()
-                .fold(f64::NEG_INFINITY, |a, &b| a.max(b));
-            let stop = high + buffer;
-            let target = close - self.rr * (stop - close);
-            bracket_entry(Side::Short, close, stop, target, position)
+            Signal::AcceptedAbove => {
+                let low = c.low[bars()].iter().fold(f64::INFINITY, |a, &b| a.min(b));
+                let stop = low - buffer;
+                let target = close + self.rr * (close - stop);
+                bracket_entry(Side::Long, close, stop, target, position)
+            }
+            Signal::AcceptedBelow => {
+                let high = c.high[bars()]
+                    .iter()
+                    .fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+                let stop = high + buffer;
+                let target = close - self.rr * (stop - close);
+                bracket_entry(Side::Short, close, stop, target, position)
+            }
         }
     }
+}
+
+/// The condition that held at a bar, the first in the rules' order.
+#[derive(Debug, Clone, Copy)]
+enum Signal {
+    /// A rejection above value (fade short to the POC).
+    FadeAbove,
+    /// A rejection below value (fade long to the POC).
+    FadeBelow,
+    /// Acceptance above value (follow long).
+    AcceptedAbove,
+    /// Acceptance below value (follow short).
+    AcceptedBelow,
 }
 
 impl Signals for FabioSignals<'_> {
@@ -268,8 +284,16 @@ impl Signals for FabioSignals<'_> {
         if !(fade_short | fade_long | above | below) {
             return Action::Hold;
         }
-        let accepted = if above { 1 } else { -1 };
-        self.entry(i, position, (fade_short, fade_long), accepted)
+        let signal = if fade_short {
+            Signal::FadeAbove
+        } else if fade_long {
+            Signal::FadeBelow
+        } else if above {
+            Signal::AcceptedAbove
+        } else {
+            Signal::AcceptedBelow
+        };
+        self.entry(i, position, signal)
     }
 }
 
