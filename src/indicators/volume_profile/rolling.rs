@@ -600,10 +600,14 @@ impl<'a> Rolling<'a> {
         }
         // The walk on the histogram between its −1 sentinels (as the reference, whose missing side
         // is −1), on positions in `hist`. It is half of this function's time (≈ 10 cycles a step,
-        // each step waiting for the last; measured no faster: a branch-free step with the next bins
-        // preloaded, 176 against 159 ms for the bench's profile — the side taken is predictable
-        // enough — and the margins' checks gathered into two minima checked after the walk, 162
-        // against 161).
+        // each step waiting for the last). Its step takes a side without a branch: on the AMD EPYC
+        // (Zen 5) of 2026-12-01 the bench's profile on one thread went from 143–145 to 134 ms with
+        // that; on the Intel Xeon of the same morning a branch-free step with the next bins
+        // preloaded had measured 176 against 159 ms. Measured no faster there either: the
+        // margins' checks gathered into two minima checked after the walk, 162 against 161. Tried
+        // and dropped (AMD, 2026-12-01): starting from the previous window's area and checking it
+        // without walking (the merge below makes that check exact) — it held for 35–38% of the
+        // windows, too few to pay for the check (161 against 156 ms).
         // Not built, for whoever speeds it up: the walk takes the upper side exactly when the
         // running minimum of the upper bins taken so far (with the next one) is ≥ that of the
         // lower side — if an earlier upper bin u was taken over a lower bin b₀, then u ≥ b₀ ≥
@@ -630,13 +634,14 @@ impl<'a> Rolling<'a> {
             if (above - below).abs() <= 2.0 * delta {
                 return None;
             }
-            if above > below {
-                z += 1;
-                acc += above;
-            } else {
-                a -= 1;
-                acc += below;
-            }
+            // Branch-free: which side the walk takes is a coin toss for the predictor.
+            let up = usize::from(above > below);
+            z += up;
+            a -= 1 - up;
+            acc += f64::from_bits(
+                (above.to_bits() & up.wrapping_neg() as u64)
+                    | (below.to_bits() & (up as u64).wrapping_sub(1)),
+            );
         }
         let (a, z) = (a - EDGE, z - EDGE);
         Some((poc, a, z))
