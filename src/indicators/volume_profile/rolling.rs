@@ -390,11 +390,12 @@ impl<'a> Rolling<'a> {
     }
 
     fn to_levels(&self, (poc, a, z): (usize, usize, usize)) -> ProfileLevels {
-        let (lo, width) = (self.grid.lo, self.grid.width);
+        let (lo, width, index) = (self.grid.lo, self.grid.width, &self.grid.index);
+        // The indices as floats from the grid's table (`index[k] = k as f64`): no conversion.
         ProfileLevels {
-            poc: lo + (poc as f64 + 0.5) * width,
-            vah: lo + (z + 1) as f64 * width,
-            val: lo + a as f64 * width,
+            poc: lo + (index[poc] + 0.5) * width,
+            vah: lo + index[z + 1] * width,
+            val: lo + index[a] * width,
         }
     }
 
@@ -586,7 +587,12 @@ impl<'a> Rolling<'a> {
         if second >= top - 2.0 * delta {
             return None;
         }
-        let poc = self.bins().iter().position(|&x| x == top).unwrap_or(0);
+        // The largest bin is unique here (the runner-up is more than 2·delta below it), so its
+        // index is the OR of every index masked by "this bin is the largest": no loop exit to
+        // predict.
+        let poc = self.bins().iter().enumerate().fold(0, |p, (b, &x)| {
+            p | (b & usize::from(x == top).wrapping_neg())
+        });
         // Sums of ≤ bins values: each differs from the reference's by ≤ bins · delta plus the two
         // sums' own rounding in any order (≤ 1.01 bins u · (mass + bins delta) each); twice that,
         // scaled by the share.
