@@ -34,7 +34,7 @@
 //! | `rr` | reward:risk of the follow-through target | 2 | 1..=4:0.5 |
 //! | `fade_min_rr` | smallest reward:risk of a fade to the POC | 1 | 0.5..=2:0.5 |
 
-use super::{ParamSpec, Params, Strategy, bracket_entry, warmup_of};
+use super::{ParamSpec, Params, Strategy, bracket_entry, indicators_together, warmup_of};
 use crate::candles::Candles;
 use crate::engine::{Action, PositionView, Signals};
 use crate::error::Result;
@@ -145,13 +145,17 @@ pub struct FabioSignals<'a> {
 impl<'a> FabioSignals<'a> {
     /// Fetches (or computes) the rolling profile and the ATR.
     pub fn new(c: &'a Candles, p: &Params, cache: &IndicatorCache) -> FabioSignals<'a> {
-        let [poc, vah, val] = cache.volume_profile(
-            c,
-            p.int("window") as usize,
-            p.int("bins") as usize,
-            p.float("value_share"),
-        );
-        let atr = cache.atr(c, p.int("atr_n") as usize);
+        // The ATR (≈ 5 ms for 1,000,000 bars) beside the profile's stretches.
+        let profile = || {
+            cache.volume_profile(
+                c,
+                p.int("window") as usize,
+                p.int("bins") as usize,
+                p.float("value_share"),
+            )
+        };
+        let atr = || cache.atr(c, p.int("atr_n") as usize);
+        let ([poc, vah, val], atr) = indicators_together(profile, atr);
         let accept_bars = p.int("accept_bars") as usize;
         // The profile of the prior window is read at i − 1, and acceptance looks accept_bars back.
         let warmup = warmup_of(&[&poc, &atr]).max(warmup_of(&[&poc]) + accept_bars + 1);
