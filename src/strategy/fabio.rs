@@ -34,11 +34,11 @@
 //! | `rr` | reward:risk of the follow-through target | 2 | 1..=4:0.5 |
 //! | `fade_min_rr` | smallest reward:risk of a fade to the POC | 1 | 0.5..=2:0.5 |
 
-use super::{ParamSpec, Params, Strategy, bracket_entry, indicators_together, warmup_of};
+use super::{ParamSpec, Params, Strategy, bracket_entry, warmup_of};
 use crate::candles::Candles;
 use crate::engine::{Action, PositionView, Signals};
 use crate::error::Result;
-use crate::indicators::{IndicatorCache, Series};
+use crate::indicators::{IndicatorCache, Series, together};
 use crate::trade::Side;
 
 /// The Fabio strategy (registry name `fabio`).
@@ -155,7 +155,7 @@ impl<'a> FabioSignals<'a> {
             )
         };
         let atr = || cache.atr(c, p.int("atr_n") as usize);
-        let ([poc, vah, val], atr) = indicators_together(profile, atr);
+        let ([poc, vah, val], atr) = together(profile, atr);
         let accept_bars = p.int("accept_bars") as usize;
         // The profile of the prior window is read at i − 1, and acceptance looks accept_bars back.
         let warmup = warmup_of(&[&poc, &atr]).max(warmup_of(&[&poc]) + accept_bars + 1);

@@ -129,24 +129,6 @@ pub fn bracket_entry(
     })
 }
 
-/// `(a(), b())`: a strategy's two independent indicators. Outside rayon's pool (a single backtest) `b`
-/// runs on a thread of its own while `a` runs on this one, so a short indicator hides behind a
-/// long one; on the pool's threads (an optimizer's candidates, which keep every thread busy
-/// already) one after the other.
-pub fn indicators_together<A: Send, B: Send>(
-    a: impl FnOnce() -> A + Send,
-    b: impl FnOnce() -> B + Send,
-) -> (A, B) {
-    if rayon::current_thread_index().is_some() {
-        return (a(), b());
-    }
-    std::thread::scope(|scope| {
-        let b = scope.spawn(b);
-        let a = a();
-        (a, b.join().expect("an indicator does not panic"))
-    })
-}
-
 /// The reference warm-up of a set of indicator series: the largest index of a first defined value
 /// (`max_k argmin(isnan(series_k))`). A series that is never defined counts as 0, as numpy's `argmin`
 /// of an all-true mask does.
@@ -294,25 +276,5 @@ mod tests {
         assert_eq!(warmup_of(&[&a, &b]), 2);
         assert_eq!(warmup_of(&[&[f64::NAN, f64::NAN]]), 0);
         assert_eq!(warmup_of(&[]), 0);
-    }
-
-    /// Outside the pool the second indicator runs on a thread of its own; on the pool's threads both
-    /// run on the caller's. Either way each value comes back in its place.
-    #[test]
-    fn indicators_together_spawns_only_outside_the_pool() {
-        let here = || std::thread::current().id();
-        let (a, b) = indicators_together(|| (1, here()), || (2, here()));
-        assert_eq!((a.0, b.0), (1, 2));
-        assert_eq!(a.1, here());
-        assert_ne!(b.1, here());
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .unwrap();
-        let (a, b, worker) = pool.install(|| {
-            let (a, b) = indicators_together(|| (1, here()), || (2, here()));
-            (a, b, here())
-        });
-        assert_eq!((a, b), ((1, worker), (2, worker)));
     }
 }
