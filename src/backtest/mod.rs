@@ -55,10 +55,16 @@ pub fn backtest(
     let mut signals = strategy.prepare(candles, params, cache)?;
     // Signals that list their decisions run event by event (bit for bit the bar loop's result).
     let range = CloseRange::cached(candles, cache);
-    let run = match signals.run_events(candles, config, Marks::All, range)? {
-        Some(events) => events.run,
-        None => signals.run_engine(candles, config)?,
-    };
+    // The metrics' series of the data set (log returns, calendar: ≈ 3 ms for 1,000,000 bars) on the
+    // core the run leaves idle.
+    let (run, _) = crate::indicators::together(
+        || match signals.run_events(candles, config, Marks::All, range)? {
+            Some(events) => Ok(events.run),
+            None => signals.run_engine(candles, config),
+        },
+        || metrics::prepare_cached(candles, cache),
+    );
+    let run = run?;
     let metrics = metrics::compute_cached(candles, &run, cache);
     Ok(Report { run, metrics })
 }

@@ -15,7 +15,7 @@ use chrono::{DateTime, Datelike, NaiveDate};
 
 use crate::candles::{Candles, DAY_MS, HOUR_MS, MINUTE_MS};
 use crate::engine::RunResult;
-use crate::indicators::IndicatorCache;
+use crate::indicators::{IndicatorCache, Series};
 
 pub use crate::json::finite_or_null;
 
@@ -392,9 +392,16 @@ pub fn period_name(ts: &[i64]) -> &'static str {
 /// Computes every metric of `run` over `candles`, taking what depends only on the data (market log
 /// returns, the calendar) from `cache`, computed once per data set.
 pub fn compute_cached(candles: &Candles, run: &RunResult, cache: &IndicatorCache) -> Metrics {
+    let (lm, cal) = prepare_cached(candles, cache);
+    compute_with(candles, run, Some(&lm), &cal)
+}
+
+/// The series of `candles` that [`compute_cached`] reads (the market's log returns and the
+/// calendar), computed through `cache` unless they are there: the data set's share of the metrics.
+pub fn prepare_cached(candles: &Candles, cache: &IndicatorCache) -> (Series, Series) {
     let lm = cache.get_or_compute("logret(close)", || market_log_returns(&candles.close));
     let cal = cache.get_or_compute("calendar(ts)", || calendar(&candles.ts));
-    compute_with(candles, run, Some(&lm), &cal)
+    (lm, cal)
 }
 
 /// Computes every metric of `run` over `candles`.
