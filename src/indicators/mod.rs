@@ -29,11 +29,12 @@ pub use sma::{sma, sma_pair};
 pub use trendline::Trendline;
 pub use volume_profile::{ProfileLevels, VolumeProfile, profile_levels, volume_profile};
 
-/// `(a(), b())` for two independent indicators of one data set. Outside rayon's pool (a single
-/// backtest) `b` runs on a thread of its own while `a` runs on this one, so a short indicator shares
-/// the cores with a long one instead of waiting for it (fabio: the ATR, ≈ 5 ms for 1,000,000 bars,
-/// beside the volume profile's stretches); on the pool's threads (an optimizer's candidates, which
-/// keep every thread busy already) one after the other.
+/// `(a(), b())` for two independent computations over one data set. Outside rayon's pool (a single
+/// backtest) `b` runs on a thread of its own while `a` runs on this one, so a short computation
+/// shares the cores with a long one instead of waiting for it (fabio's ATR, ≈ 5 ms for 1,000,000
+/// bars, beside the volume profile's stretches; the metrics' data-set series beside the bar loop);
+/// on the pool's threads (an optimizer's candidates, which keep every thread busy already) one
+/// after the other.
 pub fn together<A, B: Send>(a: impl FnOnce() -> A, b: impl FnOnce() -> B + Send) -> (A, B) {
     if rayon::current_thread_index().is_some() {
         return (a(), b());
