@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::support::{SMA_GOOG, bundled_home, command, empty_home, run, skip_or_fail};
+use crate::support::{
+    SMA_GOOG, bundled_home, command, empty_home, optimize_small, run, skip_or_fail,
+};
 
 fn now() -> f64 {
     SystemTime::now()
@@ -98,21 +100,7 @@ fn optimize_writes_gauges_and_a_failed_run_keeps_the_last_success() {
     let h = home.path();
     let prom = h.join("collector/optimize.prom");
     let out = h.join("pb.toml");
-    let args = [
-        &["--quiet"][..],
-        &SMA_GOOG,
-        &[
-            "--param",
-            "fast=5..10",
-            "--param",
-            "slow=20..30:10",
-            "--out",
-            out.to_str().unwrap(),
-            "--metrics-file",
-            prom.to_str().unwrap(),
-        ],
-    ]
-    .concat();
+    let args = optimize_small(&out, &["--metrics-file", prom.to_str().unwrap()]);
     let before = now();
     let r = run(h, &args);
     let after = now();

@@ -395,6 +395,20 @@ pub fn readme_grid() -> Vec<&'static str> {
     )
 }
 
+/// A quiet `optimize` of the small sma_cross space on GOOG 1d (fast 5..10 × slow 20..30:10: 6 × 2
+/// candidates) with its playbook written to `out`, then a test's own `rest`.
+pub fn optimize_small<'a>(out: &'a Path, rest: &[&'a str]) -> Vec<&'a str> {
+    let space = [
+        "--param",
+        "fast=5..10",
+        "--param",
+        "slow=20..30:10",
+        "--out",
+        out.to_str().expect("a UTF-8 path"),
+    ];
+    [&["--quiet"][..], &SMA_GOOG, &space, rest].concat()
+}
+
 /// The sma_cross grid on GOOG 1d the tests search: 3 × 3 = 9 candidates ([`SMA_GOOG`] and two
 /// `--param`s).
 pub fn grid() -> Vec<&'static str> {

@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::support::{BACKTEST_SMA_GOOG, Run, SMA_GOOG, bundled_home, command, run};
+use crate::support::{
+    BACKTEST_SMA_GOOG, Run, SMA_GOOG, bundled_home, command, optimize_small, run,
+};
 
 /// A small optimized playbook of sma_cross on GOOG 1d in `home` (6 × 2 candidates).
 fn playbook(home: &Path) -> PathBuf {
@@ -227,21 +229,7 @@ fn risk_sizing_without_stops_is_refused_with_the_count() {
 
 /// `optimize` of the small sma_cross space (6 × 2 candidates) into `out`, with `extra` flags.
 fn optimize_into(home: &Path, out: &Path, extra: &[&str]) -> Run {
-    let mut args = [
-        &["--quiet"][..],
-        &SMA_GOOG,
-        &[
-            "--param",
-            "fast=5..10",
-            "--param",
-            "slow=20..30:10",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-    ]
-    .concat();
-    args.extend_from_slice(extra);
-    run(home, &args)
+    run(home, &optimize_small(out, extra))
 }
 
 #[test]
