@@ -288,6 +288,20 @@ fn shortcuts_and_playbooks_write_the_same_backtest_page() {
     );
 }
 
+/// The README's grid searched at commission 0.002 for `objective`, its playbook written to `out`,
+/// then a test's own `rest`.
+fn readme_grid_at_cost<'a>(objective: &'a str, out: &'a Path, rest: &[&'a str]) -> Vec<&'a str> {
+    let own = [
+        "--objective",
+        objective,
+        "--commission",
+        "0.002",
+        "--out",
+        p(out),
+    ];
+    [&readme_grid()[..], &own, rest].concat()
+}
+
 /// The search of the README on GOOG with its results file, in a fresh home: (home, playbook,
 /// results).
 fn readme_search() -> (tempfile::TempDir, PathBuf, PathBuf) {
@@ -298,19 +312,7 @@ fn readme_search() -> (tempfile::TempDir, PathBuf, PathBuf) {
     );
     ok(
         home.path(),
-        &command(
-            &readme_grid(),
-            &[
-                "--objective",
-                "sharpe",
-                "--commission",
-                "0.002",
-                "--out",
-                p(&pb),
-                "--results",
-                p(&res),
-            ],
-        ),
+        &readme_grid_at_cost("sharpe", &pb, &["--results", p(&res)]),
     );
     (home, pb, res)
 }
@@ -540,23 +542,13 @@ fn optimize_page_without_results_and_the_optimize_shortcut() {
     // optimize --report without --results: the page of every candidate, no temporary file left
     let dir = h.join("pages");
     let out = dir.join("sweep.html");
+    let again = h.join("pb/again.toml");
     let r = json(&ok(
         h,
-        &[
-            &["--json"][..],
-            &readme_grid(),
-            &[
-                "--objective",
-                "sharpe",
-                "--commission",
-                "0.002",
-                "--out",
-                p(&h.join("pb/again.toml")),
-                "--report",
-                p(&out),
-            ],
-        ]
-        .concat(),
+        &command(
+            &["--json"],
+            &readme_grid_at_cost("sharpe", &again, &["--report", p(&out)]),
+        ),
     ));
     assert_eq!(
         r["report_file"].as_str(),
@@ -652,22 +644,10 @@ fn bad_inputs_are_clear_errors_or_notices() {
         r.stderr
     );
     // … another objective (same candidates, other values) …
-    let sortino = h.join("sortino.parquet");
+    let (sortino, sortino_pb) = (h.join("sortino.parquet"), h.join("pb/sortino.toml"));
     ok(
         h,
-        &command(
-            &readme_grid(),
-            &[
-                "--objective",
-                "sortino",
-                "--commission",
-                "0.002",
-                "--out",
-                p(&h.join("pb/sortino.toml")),
-                "--results",
-                p(&sortino),
-            ],
-        ),
+        &readme_grid_at_cost("sortino", &sortino_pb, &["--results", p(&sortino)]),
     );
     let r = run(
         h,
