@@ -116,6 +116,14 @@ impl Grid {
         upper[bins - 1] = f64::INFINITY;
     }
 
+    /// The edges the dense kernels clip bars to.
+    fn edges(&self) -> Edges<'_> {
+        Edges {
+            lower: &self.lower,
+            upper: &self.upper,
+        }
+    }
+
     /// Edge `b` (`0..=bins`) as the reference computes it: `lo + b · width`.
     #[inline(always)]
     fn edge(&self, b: usize) -> f64 {
@@ -449,10 +457,13 @@ impl<'a> Rolling<'a> {
         } else {
             &self.per_price[s..=i]
         };
-        let g = &self.grid;
-        let lanes = lanes(&mut self.hist);
+        let bars = Bars {
+            low: lows,
+            high: highs,
+            pp: pps,
+        };
         self.kernel
-            .spread(lanes, &g.lower, &g.upper, lows, highs, pps);
+            .spread(lanes(&mut self.hist), self.grid.edges(), bars);
         self.seal();
         if self.points > 0 {
             for k in s..=i {
@@ -477,11 +488,9 @@ impl<'a> Rolling<'a> {
         let (v_out, p_out) = self.weights(out, count);
         let (v_in, p_in) = self.weights(inn, count);
         let (low, high) = (self.low, self.high);
-        let g = &self.grid;
         self.kernel.slide(
             lanes(&mut self.hist),
-            &g.lower,
-            &g.upper,
+            self.grid.edges(),
             [low[out], high[out], p_out],
             [low[inn], high[inn], p_in],
         );
@@ -677,27 +686,46 @@ fn overlap(l: f64, h: f64, lo_b: f64, hi_b: f64) -> f64 {
     if d > 0.0 { d } else { 0.0 }
 }
 
-/// Sets every bin to the sum of `pps[k] · overlap` over the bars `k`, added in bar order from +0.0.
+/// The bin edges the dense kernels clip bars to ([`Grid`]'s `lower` and `upper`).
+#[derive(Debug, Clone, Copy)]
+struct Edges<'a> {
+    lower: &'a [f64],
+    upper: &'a [f64],
+}
+
+/// The bars of a dense spread: their lows, highs and per-price weights, one entry per bar.
+#[derive(Debug, Clone, Copy)]
+struct Bars<'a> {
+    low: &'a [f64],
+    high: &'a [f64],
+    pp: &'a [f64],
+}
+
+impl Bars<'_> {
+    /// `(low, high, per-price weight)` of each bar, in bar order.
+    fn each(self) -> impl Iterator<Item = (f64, f64, f64)> {
+        self.low
+            .iter()
+            .zip(self.high)
+            .zip(self.pp)
+            .map(|((&l, &h), &pp)| (l, h, pp))
+    }
+}
+
+/// Sets every bin to the sum of `pp · overlap` over the bars, added in bar order from +0.0.
 #[inline(always)]
-fn spread(
-    hist: &mut [f64],
-    lower: &[f64],
-    upper: &[f64],
-    lows: &[f64],
-    highs: &[f64],
-    pps: &[f64],
-) {
+fn spread(hist: &mut [f64], edges: Edges, bars: Bars) {
     match hist.len() {
-        8 => spread_fixed::<8>(hist, lower, upper, lows, highs, pps),
-        16 => spread_fixed::<16>(hist, lower, upper, lows, highs, pps),
-        24 => spread_fixed::<24>(hist, lower, upper, lows, highs, pps),
-        32 => spread_fixed::<32>(hist, lower, upper, lows, highs, pps),
-        40 => spread_fixed::<40>(hist, lower, upper, lows, highs, pps),
-        48 => spread_fixed::<48>(hist, lower, upper, lows, highs, pps),
+        8 => spread_fixed::<8>(hist, edges, bars),
+        16 => spread_fixed::<16>(hist, edges, bars),
+        24 => spread_fixed::<24>(hist, edges, bars),
+        32 => spread_fixed::<32>(hist, edges, bars),
+        40 => spread_fixed::<40>(hist, edges, bars),
+        48 => spread_fixed::<48>(hist, edges, bars),
         n => {
             hist.fill(0.0);
-            let (lower, upper) = (&lower[..n], &upper[..n]);
-            for ((&l, &h), &pp) in lows.iter().zip(highs).zip(pps) {
+            let (lower, upper) = (&edges.lower[..n], &edges.upper[..n]);
+            for (l, h, pp) in bars.each() {
                 for b in 0..n {
                     hist[b] += pp * overlap(l, h, lower[b], upper[b]);
                 }
@@ -711,18 +739,11 @@ fn spread(
 /// store-to-load wait per bar bounded the loop (measured 2026-12-01 on the Intel Xeon: the bench's
 /// profile on one thread 163.5 → 159.5 ms; the same code compiled for AVX-512 took 167).
 #[inline(always)]
-fn spread_fixed<const N: usize>(
-    hist: &mut [f64],
-    lower: &[f64],
-    upper: &[f64],
-    lows: &[f64],
-    highs: &[f64],
-    pps: &[f64],
-) {
-    let lower: &[f64; N] = lower[..N].try_into().expect("N lanes");
-    let upper: &[f64; N] = upper[..N].try_into().expect("N lanes");
+fn spread_fixed<const N: usize>(hist: &mut [f64], edges: Edges, bars: Bars) {
+    let lower: &[f64; N] = edges.lower[..N].try_into().expect("N lanes");
+    let upper: &[f64; N] = edges.upper[..N].try_into().expect("N lanes");
     let mut acc = [0.0; N];
-    for ((&l, &h), &pp) in lows.iter().zip(highs).zip(pps) {
+    for (l, h, pp) in bars.each() {
         for b in 0..N {
             acc[b] += pp * overlap(l, h, lower[b], upper[b]);
         }
@@ -734,9 +755,9 @@ fn spread_fixed<const N: usize>(
 
 /// Subtracts bar `out`'s terms (`[low, high, per_price]`) from every bin, then adds bar `inn`'s.
 #[inline(always)]
-fn slide(hist: &mut [f64], lower: &[f64], upper: &[f64], out: [f64; 3], inn: [f64; 3]) {
+fn slide(hist: &mut [f64], edges: Edges, out: [f64; 3], inn: [f64; 3]) {
     let n = hist.len();
-    let (lower, upper) = (&lower[..n], &upper[..n]);
+    let (lower, upper) = (&edges.lower[..n], &edges.upper[..n]);
     for b in 0..n {
         hist[b] -= out[2] * overlap(out[0], out[1], lower[b], upper[b]);
         hist[b] += inn[2] * overlap(inn[0], inn[1], lower[b], upper[b]);
@@ -790,35 +811,27 @@ impl Kernel {
         Kernel::Baseline
     }
 
-    fn spread(
-        self,
-        hist: &mut [f64],
-        lower: &[f64],
-        upper: &[f64],
-        l: &[f64],
-        h: &[f64],
-        pp: &[f64],
-    ) {
+    fn spread(self, hist: &mut [f64], edges: Edges, bars: Bars) {
         match self {
-            Kernel::Baseline => spread(hist, lower, upper, l, h, pp),
+            Kernel::Baseline => spread(hist, edges, bars),
             // SAFETY: `detect` (or `available`) saw AVX2 on this processor.
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2 => unsafe { avx2::spread(hist, lower, upper, l, h, pp) },
+            Kernel::Avx2 => unsafe { avx2::spread(hist, edges, bars) },
             // SAFETY: `detect` (or `available`) saw AVX-512F on this processor.
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx512 => unsafe { avx512::spread(hist, lower, upper, l, h, pp) },
+            Kernel::Avx512 => unsafe { avx512::spread(hist, edges, bars) },
         }
     }
 
-    fn slide(self, hist: &mut [f64], lower: &[f64], upper: &[f64], out: [f64; 3], inn: [f64; 3]) {
+    fn slide(self, hist: &mut [f64], edges: Edges, out: [f64; 3], inn: [f64; 3]) {
         match self {
-            Kernel::Baseline => slide(hist, lower, upper, out, inn),
+            Kernel::Baseline => slide(hist, edges, out, inn),
             // SAFETY: `detect` (or `available`) saw AVX2 on this processor.
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2 => unsafe { avx2::slide(hist, lower, upper, out, inn) },
+            Kernel::Avx2 => unsafe { avx2::slide(hist, edges, out, inn) },
             // SAFETY: `detect` (or `available`) saw AVX-512F on this processor.
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx512 => unsafe { avx512::slide(hist, lower, upper, out, inn) },
+            Kernel::Avx512 => unsafe { avx512::slide(hist, edges, out, inn) },
         }
     }
 }
@@ -838,27 +851,16 @@ fn amd() -> bool {
 macro_rules! kernels {
     ($name:ident, $feature:literal) => {
         mod $name {
+            use super::{Bars, Edges};
+
             #[target_feature(enable = $feature)]
-            pub(super) fn spread(
-                hist: &mut [f64],
-                lower: &[f64],
-                upper: &[f64],
-                l: &[f64],
-                h: &[f64],
-                pp: &[f64],
-            ) {
-                super::spread(hist, lower, upper, l, h, pp)
+            pub(super) fn spread(hist: &mut [f64], edges: Edges, bars: Bars) {
+                super::spread(hist, edges, bars)
             }
 
             #[target_feature(enable = $feature)]
-            pub(super) fn slide(
-                hist: &mut [f64],
-                lower: &[f64],
-                upper: &[f64],
-                out: [f64; 3],
-                inn: [f64; 3],
-            ) {
-                super::slide(hist, lower, upper, out, inn)
+            pub(super) fn slide(hist: &mut [f64], edges: Edges, out: [f64; 3], inn: [f64; 3]) {
+                super::slide(hist, edges, out, inn)
             }
         }
     };
