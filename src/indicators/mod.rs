@@ -42,7 +42,7 @@ pub fn together<A, B: Send>(a: impl FnOnce() -> A, b: impl FnOnce() -> B + Send)
     std::thread::scope(|scope| {
         let b = scope.spawn(b);
         let a = a();
-        (a, b.join().expect("an indicator does not panic"))
+        (a, b.join().expect("the computation beside does not panic"))
     })
 }
 
