@@ -242,6 +242,8 @@ pub struct Rolling<'a> {
     /// lanes from there padded with empty bins to a multiple of [`LANES`]; the sentinels after the
     /// bins are set back to −1 after a rebuild where they are padding lanes.
     hist: Vec<f64>,
+    /// The histogram's values as integers in the same order ([`order_key`]), for the value-area walk.
+    keys: Vec<i64>,
     kernel: Kernel,
     slide: Slide,
     stats: Stats,
@@ -287,6 +289,7 @@ impl<'a> Rolling<'a> {
             points: 0,
             grid: Grid::new(bins),
             hist: vec![-1.0; bins.next_multiple_of(LANES) + 2 * EDGE],
+            keys: vec![0; bins + 2 * EDGE],
             kernel: Kernel::detect(),
             slide: Slide::default(),
             stats: Stats::default(),
@@ -584,7 +587,7 @@ impl<'a> Rolling<'a> {
 
     /// The POC and value-area bins of the slid histogram when every deciding comparison holds with a
     /// margin above the error bound (so the reference decides the same); `None` otherwise.
-    fn certified(&self) -> Option<(usize, usize, usize)> {
+    fn certified(&mut self) -> Option<(usize, usize, usize)> {
         let bins = self.bins;
         let delta = self.error_bound();
         if !delta.is_finite() {
@@ -614,15 +617,19 @@ impl<'a> Rolling<'a> {
             return None;
         }
         // The walk on the histogram between its −1 sentinels (as the reference, whose missing side
-        // is −1), on positions in `hist`. It is half of this function's time (≈ 10 cycles a step,
-        // each step waiting for the last). Its step takes a side without a branch: on the AMD EPYC
-        // (Zen 5) of 2026-12-01 the bench's profile on one thread went from 143–145 to 134 ms with
-        // that; on the Intel Xeon of the same morning a branch-free step with the next bins
-        // preloaded had measured 176 against 159 ms. Measured no faster there either: the
-        // margins' checks gathered into two minima checked after the walk, 162 against 161. Tried
-        // and dropped (AMD, 2026-12-01): starting from the previous window's area and checking it
-        // without walking (the merge below makes that check exact) — it held for 35–38% of the
-        // windows, too few to pay for the check (161 against 156 ms).
+        // is −1), on positions in `hist`. It is half of this function's time, each step waiting for
+        // the last. Its step takes a side without a branch: on the AMD EPYC (Zen 5) of 2026-12-01
+        // the bench's profile on one thread went from 143–145 to 134 ms with that; on the Intel
+        // Xeon of the same morning a branch-free step with the next bins preloaded had measured 176
+        // against 159 ms, and the margins' checks gathered into two minima checked after the walk
+        // 162 against 161. The side is chosen on integer keys ([`order_key`]), so the chain from
+        // one step's positions to the next is an integer load and compare instead of a float load
+        // (longer on Zen) and a float compare to flags; the bin added is loaded at the chosen
+        // position (a bit-select of the two loaded bins was compiled to a branch): 132–140 →
+        // 121–126 ms on one thread (AMD EPYC, 2026-12-01, afternoon). Tried and dropped (AMD,
+        // 2026-12-01): starting from the previous window's area and checking it without walking
+        // (the merge below makes that check exact) — it held for 35–38% of the windows, too few to
+        // pay for the check (161 against 156 ms).
         // Not built, for whoever speeds it up: the walk takes the upper side exactly when the
         // running minimum of the upper bins taken so far (with the next one) is ≥ that of the
         // lower side — if an earlier upper bin u was taken over a lower bin b₀, then u ≥ b₀ ≥
@@ -630,6 +637,10 @@ impl<'a> Rolling<'a> {
         // non-increasing sequences, which ranks and prefix sums can give without a chain of
         // dependent steps (the margins would then be checked per rank).
         let h = &self.hist[..bins + 2 * EDGE];
+        for (k, &x) in self.keys.iter_mut().zip(h) {
+            *k = order_key(x);
+        }
+        let keys = &self.keys[..];
         // A padding lane holding the sentinel after the bins stays −1 through slides (its overlap
         // is 0) unless a per-price weight is infinite — and then delta is not finite either.
         debug_assert!(
@@ -650,17 +661,21 @@ impl<'a> Rolling<'a> {
                 return None;
             }
             // Branch-free: which side the walk takes is a coin toss for the predictor.
-            let up = usize::from(above > below);
+            let up = usize::from(keys[z + 1] > keys[a - 1]);
             z += up;
             a -= 1 - up;
-            acc += f64::from_bits(
-                (above.to_bits() & up.wrapping_neg() as u64)
-                    | (below.to_bits() & (up as u64).wrapping_sub(1)),
-            );
+            acc += h[a ^ ((z ^ a) & up.wrapping_neg())];
         }
         let (a, z) = (a - EDGE, z - EDGE);
         Some((poc, a, z))
     }
+}
+
+/// `x`'s bits as an integer that orders as `x` does (−0 below +0; NaN never reaches the walk).
+#[inline(always)]
+fn order_key(x: f64) -> i64 {
+    let b = x.to_bits() as i64;
+    b ^ (((b >> 63) as u64) >> 1) as i64
 }
 
 /// −1 sentinels on each side of the histogram (the value-area walk's missing side).
@@ -919,6 +934,27 @@ fn top_two_and_sum(x: &[f64]) -> (f64, f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The walk's keys order as the floats they come from, across signs, zeros and sentinels (the
+    /// bits alone would put −1 above a tiny negative bin).
+    #[test]
+    fn order_keys_order_as_the_floats() {
+        let x = [
+            -1.0, -1e-18, -5e-324, -0.0, 0.0, 5e-324, 1e-300, 0.5, 1.0, 3.0, 1e300,
+        ];
+        for &p in &x {
+            for &q in &x {
+                let (kp, kq) = (order_key(p), order_key(q));
+                // −0 sits just below +0 among the keys; the floats call them equal.
+                if p == q && p.to_bits() != q.to_bits() {
+                    assert!(kp < kq || kq < kp, "{p} {q}");
+                } else {
+                    assert_eq!(p < q, kp < kq, "{p} < {q}");
+                    assert_eq!(p == q, kp == kq, "{p} == {q}");
+                }
+            }
+        }
+    }
 
     /// Worked by hand: the largest, the largest of the rest (the largest again when it is there
     /// twice) and the sum, with values in every lane and in the remainder.
