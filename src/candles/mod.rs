@@ -179,19 +179,65 @@ impl Candles {
     /// endian. Two candle sets hash equal exactly when every value is bit-for-bit equal.
     pub fn sha256(&self) -> String {
         use sha2::{Digest, Sha256};
+        // The rows go to the hasher 64 at a time (3 KiB): one `update` per 8-byte value cost more
+        // than the hashing (1,000,000 bars: 31.3 → 24.0 ms, the same hash; AMD EPYC, 2026-12-01).
+        const ROWS: usize = 64;
         let mut h = Sha256::new();
-        for i in 0..self.len() {
-            h.update(self.ts[i].to_le_bytes());
-            for v in [
-                self.open[i],
-                self.high[i],
-                self.low[i],
-                self.close[i],
-                self.volume[i],
-            ] {
-                h.update(v.to_le_bytes());
+        let mut buf = [0u8; ROWS * 48];
+        for start in (0..self.len()).step_by(ROWS) {
+            let end = (start + ROWS).min(self.len());
+            for (i, row) in (start..end).zip(buf.chunks_exact_mut(48)) {
+                row[..8].copy_from_slice(&self.ts[i].to_le_bytes());
+                let prices = [
+                    self.open[i],
+                    self.high[i],
+                    self.low[i],
+                    self.close[i],
+                    self.volume[i],
+                ];
+                for (slot, v) in row[8..].chunks_exact_mut(8).zip(prices) {
+                    slot.copy_from_slice(&v.to_le_bytes());
+                }
             }
+            h.update(&buf[..(end - start) * 48]);
         }
         h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The hash is SHA-256 of the documented bytes (per bar `ts` then the five prices, little endian),
+    /// whatever the batching: 0, 1, 64 and 130 bars (two whole batches and a part).
+    #[test]
+    fn sha256_hashes_the_documented_bytes() {
+        use sha2::{Digest, Sha256};
+        for n in [0usize, 1, 64, 130] {
+            let f = |k: f64| (0..n).map(|i| k + i as f64 * 0.25).collect::<Vec<f64>>();
+            let c = Candles {
+                ts: (0..n as i64)
+                    .map(|i| 1_700_000_000_000 + i * 60_000)
+                    .collect(),
+                open: f(1.0),
+                high: f(2.0),
+                low: f(0.5),
+                close: f(1.5),
+                volume: f(10.0),
+            };
+            let mut bytes = Vec::new();
+            for i in 0..n {
+                bytes.extend(c.ts[i].to_le_bytes());
+                for v in [c.open[i], c.high[i], c.low[i], c.close[i], c.volume[i]] {
+                    bytes.extend(v.to_le_bytes());
+                }
+            }
+            let want: String = Sha256::digest(&bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            assert_eq!(c.sha256(), want, "{n} bars");
+        }
     }
 }
