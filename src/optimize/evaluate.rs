@@ -332,6 +332,56 @@ impl<'a> Evaluator<'a> {
             .try_reduce(|| TopK::new(k), |a, b| Ok(a.merge(b)))
     }
 
+    /// Evaluates the positions of `lanes` (disjoint ranges; `at` gives position `c`'s `(seq, (index,
+    /// params))`, `None` for a candidate to skip) and keeps the top `k`. Worker thread `t` of the
+    /// pool works through lane `t mod lanes` from its front; a worker whose lane is done takes
+    /// positions from the back of the lane with the most left. Why: neighbouring positions share
+    /// indicator series, and the cache computes a series once while others asking for it wait — with
+    /// the positions pulled from one shared sequence, a worker often took the next position of the
+    /// other's lane and waited for the series being computed there. The results do not depend on who
+    /// evaluates what (the top `k` is ordered by objective and sequence number).
+    pub fn evaluate_lanes(
+        &self,
+        lanes: &[std::ops::Range<u64>],
+        at: impl Fn(u64) -> Option<(u64, (u64, Params))> + Sync,
+        k: usize,
+    ) -> Result<TopK> {
+        let left: Vec<std::sync::Mutex<std::ops::Range<u64>>> =
+            lanes.iter().cloned().map(std::sync::Mutex::new).collect();
+        let failed = AtomicBool::new(false);
+        let next = |own: usize| -> Option<u64> {
+            let front = left.get(own).and_then(|l| lock(l).next());
+            front.or_else(|| {
+                let most = left.iter().max_by_key(|l| {
+                    let r = lock(l);
+                    r.end - r.start
+                })?;
+                lock(most).next_back()
+            })
+        };
+        let tops = rayon::broadcast(|ctx| -> Result<TopK> {
+            let mut top = TopK::new(k);
+            let own = ctx.index() % lanes.len().max(1);
+            while !self.stopped() && !failed.load(Ordering::Relaxed) {
+                let Some(c) = next(own) else { break };
+                let Some((seq, (index, params))) = at(c) else {
+                    continue;
+                };
+                match self.evaluate(seq, 0, index, params) {
+                    Ok(Some(o)) => top.push(o),
+                    Ok(None) => {}
+                    Err(e) => {
+                        failed.store(true, Ordering::Relaxed);
+                        return Err(e);
+                    }
+                }
+            }
+            Ok(top)
+        });
+        tops.into_iter()
+            .try_fold(TopK::new(k), |a, b| Ok(a.merge(b?)))
+    }
+
     /// Candidates evaluated so far.
     pub fn evaluated(&self) -> u64 {
         self.evaluated.load(Ordering::Relaxed)
@@ -393,4 +443,11 @@ fn complete_in_full(
             Ok(o)
         })
         .collect()
+}
+
+/// The guard of a lane's positions (a panic elsewhere cannot leave a range half-updated).
+fn lock(
+    l: &std::sync::Mutex<std::ops::Range<u64>>,
+) -> std::sync::MutexGuard<'_, std::ops::Range<u64>> {
+    l.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }

@@ -174,8 +174,8 @@ fn run_method(
         Method::Grid if shard == Shard::ALL && evaluator.any_order() => {
             let top = match CacheOrder::new(space) {
                 Some(order) => {
-                    let lanes = rayon::current_num_threads() as u64;
-                    evaluator.evaluate_numbered(order.stream(space, evaluator, lanes), k)?
+                    let lanes = order.lanes(space, rayon::current_num_threads() as u64);
+                    evaluator.evaluate_lanes(&lanes, |c| order.at(space, c), k)?
                 }
                 None => evaluator
                     .evaluate_stream(space.feasible().take_while(|_| !evaluator.stopped()), k)?,
@@ -297,32 +297,31 @@ impl CacheOrder {
         space.index(&coords)
     }
 
-    /// `(seq, (index, params))` of every feasible candidate in this order, until a stop. The order is
-    /// cut into one lane per worker thread and the lanes are interleaved (lane 0's first, lane 1's
-    /// first, …), so concurrent threads work in different groups of the slowest axis and rarely wait
-    /// for the same new indicator series (the cache computes a series once and the others wait): in
-    /// one lane, two threads met every new `slow` window together and the README grid went 1.52×
-    /// from 1 to 2 threads (search 0.70 → 0.46 s); interleaved 0.74 → 0.35 s (2.1×; 2026-11-30, quiet
-    /// machine). `lanes`: the worker threads. The sequence numbers, hence the results, do not depend
-    /// on it.
-    fn stream<'a>(
-        &'a self,
-        space: &'a Space,
-        evaluator: &'a Evaluator<'_>,
-        lanes: u64,
-    ) -> impl Iterator<Item = (u64, (u64, crate::strategy::Params))> + Send + 'a {
+    /// The positions of this order cut into `lanes` contiguous ranges of (nearly) equal length, one
+    /// per worker thread ([`Evaluator::evaluate_lanes`]), so concurrent workers start in different
+    /// groups of the slowest axis and rarely wait for the same new indicator series: in one shared
+    /// order two threads met every new `slow` window together and the README grid went 1.52× from 1
+    /// to 2 threads (search 0.70 → 0.46 s); with the lanes interleaved in one sequence 0.74 → 0.35 s
+    /// (2.1×; 2026-11-30, quiet machine), but a worker still took the other lane's next position
+    /// whenever it got ahead. One lane per worker (2026-12-01, AMD EPYC, 15 interleaved pairs of
+    /// the README grid at 2 threads): 0.336 → 0.333 s wall (the median pair 1.03× faster); in the
+    /// small-cache test two threads compute 29–37 series instead of 46.
+    fn lanes(&self, space: &Space, lanes: u64) -> Vec<std::ops::Range<u64>> {
         let n = space.size();
         let lanes = lanes.clamp(1, n.max(1));
         let len = n.div_ceil(lanes);
-        (0..lanes * len)
-            .map(move |p| (p % lanes) * len + p / lanes)
-            .filter(move |&c| c < n)
-            .map(|c| self.index(space, c))
-            .filter_map(|i| {
-                let seq = self.feasible.binary_search(&i).ok()?;
-                Some((seq as u64, (i, space.params(i))))
-            })
-            .take_while(|_| !evaluator.stopped())
+        (0..lanes)
+            .map(|l| (l * len).min(n)..((l + 1) * len).min(n))
+            .collect()
+    }
+
+    /// `(seq, (index, params))` of the candidate at position `c` of this order, `None` when it is not
+    /// feasible. The sequence number is its position in grid order, so the results do not depend on
+    /// the order.
+    fn at(&self, space: &Space, c: u64) -> Option<(u64, (u64, crate::strategy::Params))> {
+        let i = self.index(space, c);
+        let seq = self.feasible.binary_search(&i).ok()?;
+        Some((seq as u64, (i, space.params(i))))
     }
 }
 
@@ -744,24 +743,15 @@ mod tests {
         );
         let order = CacheOrder::new(&s).expect("slow is longer than fast: reordered");
         let grid: Vec<(u64, String)> = s.feasible().map(|(i, p)| (i, p.to_string())).collect();
-        let stop = AtomicBool::new(false);
-        let candles = generate(&SyntheticSpec::new(50, 1, Interval::Hour1));
-        let ev = Evaluator::new(
-            &candles,
-            s.strategy(),
-            BacktestConfig::default(),
-            Objective::Sharpe,
-            1,
-            &stop,
-            &NoObserver,
-        );
-        let visit = |lanes| -> Vec<(u64, u64, String)> {
-            order
-                .stream(&s, &ev, lanes)
+        let visit = |lane: std::ops::Range<u64>| -> Vec<(u64, u64, String)> {
+            lane.filter_map(|c| order.at(&s, c))
                 .map(|(seq, (i, p))| (seq, i, p.to_string()))
                 .collect()
         };
-        let got = visit(1);
+        let one = order.lanes(&s, 1);
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0], 0..21);
+        let got = visit(one[0].clone());
         assert_eq!(got.len(), grid.len());
         // Each candidate carries its position in grid order.
         for (seq, i, p) in &got {
@@ -771,29 +761,26 @@ mod tests {
         let slows: Vec<u64> = got.iter().map(|(_, i, _)| s.coords(*i)[1]).collect();
         assert!(slows.windows(2).all(|w| w[0] <= w[1]), "{slows:?}");
         assert!(got.windows(2).any(|w| w[0].0 > w[1].0), "not grid order");
-        // Two lanes (two threads): the same candidates with the same sequence numbers; position c
-        // of the one-lane order (slow-major: c = slow · 3 + fast) goes to lane c / 11 (21 grid
-        // points, 11 per lane), and each lane keeps its own order while the two alternate.
-        let mut two = visit(2);
-        assert_eq!(two.len(), got.len());
+        // Two lanes (two threads): positions c of the one-lane order (slow-major: c = slow · 3 +
+        // fast, 21 grid points) cut in two contiguous halves, together the same candidates with the
+        // same sequence numbers; three lanes of 7.
+        let two = order.lanes(&s, 2);
+        assert_eq!(two, [0..11, 11..21]);
+        assert_eq!(order.lanes(&s, 3), [0..7, 7..14, 14..21]);
         let pos = |i: u64| {
             let c = s.coords(i);
             c[1] * 3 + c[0]
         };
-        let lane_of: Vec<u64> = two.iter().map(|(_, i, _)| pos(*i) / 11).collect();
-        assert_eq!(lane_of[..2], [0, 1], "{lane_of:?}");
-        for lane in 0..2 {
-            let seen: Vec<u64> = two
-                .iter()
-                .map(|(_, i, _)| pos(*i))
-                .filter(|c| c / 11 == lane)
-                .collect();
-            assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
+        let mut both = Vec::new();
+        for (lane, range) in two.iter().enumerate() {
+            let seen = visit(range.clone());
+            assert!(seen.iter().all(|(_, i, _)| pos(*i) / 11 == lane as u64));
+            both.extend(seen);
         }
-        two.sort();
-        let mut one = got.clone();
-        one.sort();
-        assert_eq!(two, one);
+        both.sort();
+        let mut all = got.clone();
+        all.sort();
+        assert_eq!(both, all);
         // Grid order already puts the longer axis first: no reordering.
         assert!(
             CacheOrder::new(&space(&[("fast", "4..40:4"), ("slow", "50..60:10")], &[])).is_none()
@@ -821,7 +808,7 @@ mod tests {
             let cfg = BacktestConfig::default();
             optimize::run(&settings, &candles, &cfg, &stop, &NoObserver).unwrap()
         };
-        // One worker thread: one lane (two threads interleave two lanes, see below).
+        // One worker thread: one lane (two threads: two lanes, see below).
         let one_thread = rayon::ThreadPoolBuilder::new()
             .num_threads(1)
             .build()
@@ -840,16 +827,17 @@ mod tests {
         let top = |r: &optimize::Report| format!("{:?}", r.result.top);
         assert_eq!(top(&small), top(&large));
         // Two threads, two lanes: twice the working set, still fewer computations than grid order's
-        // ~3 × 20, and the same results. How many depends on how the two threads meet: under 45 before
-        // the AVX2 crossover scan made each candidate faster than an SMA series, 46 in 10 of 12 runs
-        // after it (2026-12-01); the bound leaves room for the scheduler, not for grid order.
+        // ~3 × 20, and the same results. How many depends on how the two threads meet: 46 in 10 of
+        // 12 runs when they pulled positions from one interleaved sequence (2026-12-01), 29–37 in
+        // 12 runs once each works through its own lane and takes from the back of the other's only
+        // when its own is done; the bound leaves room for the scheduler.
         let two_threads = rayon::ThreadPoolBuilder::new()
             .num_threads(2)
             .build()
             .unwrap();
         let small2 = two_threads.install(|| run(1));
         assert!(
-            small2.indicators_computed <= 50,
+            small2.indicators_computed <= 45,
             "{}",
             small2.indicators_computed
         );
