@@ -266,6 +266,10 @@ impl CacheOrder {
     /// 8 bytes each, at most 32 MB).
     const MAX: u64 = 1 << 22;
 
+    /// Up to this many positions the lanes are cut by counting the feasible candidates (≈ 100 ns a
+    /// position); above, by position.
+    const COUNTED: u64 = 1 << 18;
+
     /// The order for `space`, when it differs from grid order and the grid is small enough to hold.
     fn new(space: &Space) -> Option<CacheOrder> {
         let dims = space.dims();
@@ -297,22 +301,42 @@ impl CacheOrder {
         space.index(&coords)
     }
 
-    /// The positions of this order cut into `lanes` contiguous ranges of (nearly) equal length, one
-    /// per worker thread ([`Evaluator::evaluate_lanes`]), so concurrent workers start in different
-    /// groups of the slowest axis and rarely wait for the same new indicator series: in one shared
-    /// order two threads met every new `slow` window together and the README grid went 1.52× from 1
-    /// to 2 threads (search 0.70 → 0.46 s); with the lanes interleaved in one sequence 0.74 → 0.35 s
-    /// (2.1×; 2026-11-30, quiet machine), but a worker still took the other lane's next position
-    /// whenever it got ahead. One lane per worker (2026-12-01, AMD EPYC, 15 interleaved pairs of
-    /// the README grid at 2 threads): 0.336 → 0.333 s wall (the median pair 1.03× faster); in the
-    /// small-cache test two threads compute 29–37 series instead of 46.
+    /// The positions of this order cut into `lanes` contiguous ranges holding (nearly) equal numbers
+    /// of feasible candidates, one per worker thread ([`Evaluator::evaluate_lanes`]), so concurrent
+    /// workers start in different groups of the slowest axis and rarely wait for the same new
+    /// indicator series. History: in one shared order two threads met every new `slow` window
+    /// together and the README grid went 1.52× from 1 to 2 threads (search 0.70 → 0.46 s); with two
+    /// lanes interleaved in one sequence 0.74 → 0.35 s (2.1×; 2026-11-30), but a worker still took
+    /// the other lane's next position whenever it got ahead. One lane per worker, cut by feasible
+    /// counts (2026-12-01, AMD EPYC): the README grid's search at 2 threads the same (`cargo bench
+    /// --bench optimize`: 249.7 against 245.8 ms; cut by position, which left the low-`slow` lane
+    /// with few feasible candidates, 253–258), the 2,000-candidate grid of the README 1.48–1.55 s
+    /// against 1.48–1.64, and two threads under a small cache compute 28–32 series instead of 46.
     fn lanes(&self, space: &Space, lanes: u64) -> Vec<std::ops::Range<u64>> {
         let n = space.size();
         let lanes = lanes.clamp(1, n.max(1));
-        let len = n.div_ceil(lanes);
-        (0..lanes)
-            .map(|l| (l * len).min(n)..((l + 1) * len).min(n))
-            .collect()
+        if n > Self::COUNTED {
+            let len = n.div_ceil(lanes);
+            return (0..lanes)
+                .map(|l| (l * len).min(n)..((l + 1) * len).min(n))
+                .collect();
+        }
+        let feasible = self.feasible.len() as u64;
+        // Cut where each lane holds an equal share of the feasible candidates.
+        let mut cuts = vec![0u64];
+        let mut seen = 0u64;
+        for c in 0..n {
+            let want = (cuts.len() as u64 * feasible).div_ceil(lanes);
+            if cuts.len() < lanes as usize && seen >= want {
+                cuts.push(c);
+            }
+            seen += u64::from(self.feasible.binary_search(&self.index(space, c)).is_ok());
+        }
+        while cuts.len() < lanes as usize {
+            cuts.push(n);
+        }
+        cuts.push(n);
+        cuts.windows(2).map(|w| w[0]..w[1]).collect()
     }
 
     /// `(seq, (index, params))` of the candidate at position `c` of this order, `None` when it is not
@@ -762,11 +786,12 @@ mod tests {
         assert!(slows.windows(2).all(|w| w[0] <= w[1]), "{slows:?}");
         assert!(got.windows(2).any(|w| w[0].0 > w[1].0), "not grid order");
         // Two lanes (two threads): positions c of the one-lane order (slow-major: c = slow · 3 +
-        // fast, 21 grid points) cut in two contiguous halves, together the same candidates with the
-        // same sequence numbers; three lanes of 7.
+        // fast, 21 grid points) cut in contiguous ranges holding equal shares of the 15 feasible
+        // candidates (1, 1, 2, 2, 3, 3, 3 for slow = 6, 8, …, 18): 8 + 7 (cut before the third
+        // of slow = 14), 5 + 5 + 5; together the same candidates with the same sequence numbers.
         let two = order.lanes(&s, 2);
-        assert_eq!(two, [0..11, 11..21]);
-        assert_eq!(order.lanes(&s, 3), [0..7, 7..14, 14..21]);
+        assert_eq!(two, [0..14, 14..21]);
+        assert_eq!(order.lanes(&s, 3), [0..10, 10..16, 16..21]);
         let pos = |i: u64| {
             let c = s.coords(i);
             c[1] * 3 + c[0]
@@ -774,7 +799,7 @@ mod tests {
         let mut both = Vec::new();
         for (lane, range) in two.iter().enumerate() {
             let seen = visit(range.clone());
-            assert!(seen.iter().all(|(_, i, _)| pos(*i) / 11 == lane as u64));
+            assert!(seen.iter().all(|(_, i, _)| two[lane].contains(&pos(*i))));
             both.extend(seen);
         }
         both.sort();
@@ -828,7 +853,7 @@ mod tests {
         assert_eq!(top(&small), top(&large));
         // Two threads, two lanes: twice the working set, still fewer computations than grid order's
         // ~3 × 20, and the same results. How many depends on how the two threads meet: 46 in 10 of
-        // 12 runs when they pulled positions from one interleaved sequence (2026-12-01), 29–37 in
+        // 12 runs when they pulled positions from one interleaved sequence (2026-12-01), 28–32 in
         // 12 runs once each works through its own lane and takes from the back of the other's only
         // when its own is done; the bound leaves room for the scheduler.
         let two_threads = rayon::ThreadPoolBuilder::new()
