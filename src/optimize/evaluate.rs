@@ -349,15 +349,24 @@ impl<'a> Evaluator<'a> {
         let left: Vec<std::sync::Mutex<std::ops::Range<u64>>> =
             lanes.iter().cloned().map(std::sync::Mutex::new).collect();
         let failed = AtomicBool::new(false);
+        let remaining = |l: &std::sync::Mutex<std::ops::Range<u64>>| {
+            let r = lock(l);
+            r.end - r.start
+        };
         let next = |own: usize| -> Option<u64> {
-            let front = left.get(own).and_then(|l| lock(l).next());
-            front.or_else(|| {
-                let most = left.iter().max_by_key(|l| {
-                    let r = lock(l);
-                    r.end - r.start
-                })?;
-                lock(most).next_back()
-            })
+            if let Some(c) = left.get(own).and_then(|l| lock(l).next()) {
+                return Some(c);
+            }
+            // Another worker may empty the lane picked here first: look again until all are empty.
+            loop {
+                let most = left.iter().max_by_key(|l| remaining(l))?;
+                if let Some(c) = lock(most).next_back() {
+                    return Some(c);
+                }
+                if left.iter().all(|l| remaining(l) == 0) {
+                    return None;
+                }
+            }
         };
         let tops = rayon::broadcast(|ctx| -> Result<TopK> {
             let mut top = TopK::new(k);

@@ -867,5 +867,15 @@ mod tests {
             small2.indicators_computed
         );
         assert_eq!(top(&small2), top(&large));
+        // Three threads on three lanes of unequal cost, taking from each other's backs: every
+        // candidate evaluated once, the same results.
+        let three_threads = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        let small3 = three_threads.install(|| run(1));
+        assert_eq!(small3.evaluated, large.evaluated);
+        assert_eq!(large.evaluated, 60);
+        assert_eq!(top(&small3), top(&large));
     }
 }
