@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use rayon::prelude::*;
 
 use super::fast::Lean;
+use super::lock;
 use super::objective::{Objective, rank_cmp, rank_value};
 use super::overfit::Collector;
 use crate::backtest;
@@ -339,7 +340,7 @@ impl<'a> Evaluator<'a> {
     /// indicator series, and the cache computes a series once while others asking for it wait — with
     /// the positions pulled from one shared sequence, a worker often took the next position of the
     /// other's lane and waited for the series being computed there. The results do not depend on who
-    /// evaluates what (the top `k` is ordered by objective and sequence number).
+    /// evaluates what (the top `k` is ordered by objective, then grid index).
     pub fn evaluate_lanes(
         &self,
         lanes: &[std::ops::Range<u64>],
@@ -452,11 +453,4 @@ fn complete_in_full(
             Ok(o)
         })
         .collect()
-}
-
-/// The guard of a lane's positions (a panic elsewhere cannot leave a range half-updated).
-fn lock(
-    l: &std::sync::Mutex<std::ops::Range<u64>>,
-) -> std::sync::MutexGuard<'_, std::ops::Range<u64>> {
-    l.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }

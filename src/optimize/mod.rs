@@ -88,6 +88,12 @@ pub struct Report {
     pub indicators_computed: usize,
 }
 
+/// A mutex's guard even when a thread panicked holding it: what the search's mutexes guard (result
+/// rows, the best so far, a lane's remaining positions) is whole after every update.
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Checks the method's settings and counts (or, in a big grid, estimates: [`Space::feasibility`]) the
 /// feasible candidates of `settings.space`; an empty space is a usage error naming the constraints,
 /// raised before any backtest runs.

@@ -23,6 +23,7 @@
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+use super::lock;
 use super::objective::rank_cmp;
 use super::returns_matrix::Spill;
 use super::validation::{
@@ -264,10 +265,6 @@ impl Collector {
             notes,
         })
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The overfitting statistics of a search.
