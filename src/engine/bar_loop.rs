@@ -85,11 +85,17 @@ pub(super) struct Broker<'c> {
 impl<'c> Broker<'c> {
     /// A flat account holding the configured cash.
     pub(super) fn new(cfg: &'c BacktestConfig) -> Broker<'c> {
+        Broker::with_log(cfg, Vec::with_capacity(64))
+    }
+
+    /// [`Broker::new`], its trade log written into `log` (emptied first: only its capacity is kept).
+    pub(super) fn with_log(cfg: &'c BacktestConfig, mut log: Vec<Trade>) -> Broker<'c> {
+        log.clear();
         Broker {
             cfg,
             cash: cfg.cash,
             pos: None,
-            trades: Vec::with_capacity(64),
+            trades: log,
             ambiguous: 0,
             cancelled: 0,
             unstopped: 0,

@@ -23,7 +23,7 @@ use super::{Action, RunResult, Signals};
 use crate::candles::Candles;
 use crate::error::{Error, Result};
 use crate::indicators::IndicatorCache;
-use crate::trade::ExitReason;
+use crate::trade::{ExitReason, Trade};
 
 /// Which equity values a run keeps.
 #[derive(Debug, Clone, Copy)]
@@ -93,12 +93,15 @@ const SCAN_BLOCK: usize = 1 << 14;
 
 /// Runs `signals` over `candles` with `cfg`, event by event; `Ok(None)` when the signals cannot list
 /// their decisions (then use [`super::bar_loop::run`]). `range` must be [`CloseRange::of`] the close.
+/// The run's trades are written into `log` (emptied first), so that a caller running many backtests
+/// can hand back the last one's vector and keep its memory (see `optimize::fast`).
 pub fn run<S: Signals + ?Sized>(
     candles: &Candles,
     signals: &mut S,
     cfg: &BacktestConfig,
     marks: Marks<'_>,
     range: CloseRange,
+    log: Vec<Trade>,
 ) -> Result<Option<EventRun>> {
     cfg.validate()?;
     let n = candles.len();
@@ -120,7 +123,7 @@ pub fn run<S: Signals + ?Sized>(
     let start = warmup.saturating_add(1);
     let mut rec = Recorder::new(marks, n);
     rec.fill(0, start.min(n), cfg.cash);
-    let mut broker = Broker::new(cfg);
+    let mut broker = Broker::with_log(cfg, log);
     // The bars a decision is asked at (the bar loop's rules: not on the last bar with next-open fills
     // unless close_at_end).
     let asked_end = match cfg.fill {
@@ -603,11 +606,15 @@ mod tests {
                 for (k, warmup) in [0, 5, n + 2].into_iter().enumerate() {
                     let mut s = script(&c, seed * 31 + k as u64, warmup, k != 1);
                     let want = bar_loop::run(&c, &mut s, &cfg).unwrap();
-                    let all = run(&c, &mut s, &cfg, Marks::All, range).unwrap().unwrap();
+                    let all = run(&c, &mut s, &cfg, Marks::All, range, Vec::new())
+                        .unwrap()
+                        .unwrap();
                     let what = format!("seed {seed} warmup {warmup} {cfg:?}");
                     assert_eq!(format!("{:?}", all.run), format!("{want:?}"), "{what}");
                     assert_eq!(all.equity_last.to_bits(), want.equity[n - 1].to_bits());
-                    let at = run(&c, &mut s, &cfg, Marks::At(&marks), range)
+                    // Written into the first run's log: a reused log starts empty.
+                    let log = all.run.trades.clone();
+                    let at = run(&c, &mut s, &cfg, Marks::At(&marks), range, log)
                         .unwrap()
                         .unwrap();
                     let gathered: Vec<f64> =
@@ -643,7 +650,15 @@ mod tests {
         }
         let c = walk(10, 1, 0.01);
         let cfg = BacktestConfig::default();
-        let r = run(&c, &mut Plain, &cfg, Marks::All, CloseRange::of(&c.close)).unwrap();
+        let r = run(
+            &c,
+            &mut Plain,
+            &cfg,
+            Marks::All,
+            CloseRange::of(&c.close),
+            Vec::new(),
+        )
+        .unwrap();
         assert!(r.is_none());
     }
 }

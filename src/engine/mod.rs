@@ -148,15 +148,17 @@ pub trait Signals: Send {
     }
 
     /// Runs the event-driven engine ([`events::run`]) over these signals; `Ok(None)` when they do not
-    /// support [`Signals::scan`]. Do not override, for the same reason as [`Signals::run_engine`].
+    /// support [`Signals::scan`]; the trades are written into `log` (emptied first, its capacity
+    /// reused). Do not override, for the same reason as [`Signals::run_engine`].
     fn run_events(
         &mut self,
         candles: &Candles,
         config: &BacktestConfig,
         marks: events::Marks<'_>,
         range: events::CloseRange,
+        log: Vec<crate::trade::Trade>,
     ) -> Result<Option<events::EventRun>> {
-        events::run(candles, self, config, marks, range)
+        events::run(candles, self, config, marks, range, log)
     }
 
     /// Runs the backtest engine over these signals. Do not override: the default body is compiled once

@@ -22,6 +22,17 @@ use crate::indicators::IndicatorCache;
 use crate::metrics::Metrics;
 use crate::metrics::objective::{self, Calendar, Sketch};
 use crate::strategy::{Params, Strategy};
+use crate::trade::Trade;
+use std::cell::Cell;
+
+thread_local! {
+    /// The trade log of this thread's last lean run, handed to its next. A fresh log per candidate
+    /// grew from empty each time, faulting in new memory: for the README grid over 1,000,000 bars
+    /// that was ≈ 18,000 of the process's ≈ 34,000 page faults (23,000 with the reuse). Measured
+    /// (`cargo bench --bench optimize`, interleaved runs): 1 thread 465–473 → 445–452 ms, 2 threads
+    /// 253–256 → 238–248 ms.
+    static SPARE_LOG: Cell<Vec<Trade>> = const { Cell::new(Vec::new()) };
+}
 
 /// What scoring needs from one data set, computed once per search.
 #[derive(Debug, Clone)]
@@ -65,16 +76,21 @@ impl Lean {
     ) -> Result<Scored> {
         let mut signals = strategy.prepare(candles, params, cache)?;
         let ends = self.calendar.period_ends();
-        let (run, period_last, equity_first, equity_last) =
-            match signals.run_events(candles, config, Marks::At(ends), self.range)? {
-                Some(ev) => (ev.run, ev.marked, ev.equity_first, ev.equity_last),
-                None => {
-                    let run = signals.run_engine(candles, config)?;
-                    let pl = objective::period_last(&run.equity, &self.calendar);
-                    let (first, last) = (run.equity[0], run.equity[run.equity.len() - 1]);
-                    (run, pl, first, last)
-                }
-            };
+        let (run, period_last, equity_first, equity_last) = match signals.run_events(
+            candles,
+            config,
+            Marks::At(ends),
+            self.range,
+            SPARE_LOG.take(),
+        )? {
+            Some(ev) => (ev.run, ev.marked, ev.equity_first, ev.equity_last),
+            None => {
+                let run = signals.run_engine(candles, config)?;
+                let pl = objective::period_last(&run.equity, &self.calendar);
+                let (first, last) = (run.equity[0], run.equity[run.equity.len() - 1]);
+                (run, pl, first, last)
+            }
+        };
         let sketch = Sketch {
             trades: &run.trades,
             equity_first,
@@ -85,6 +101,7 @@ impl Lean {
         let metrics =
             objective::sketch_metrics(candles, &sketch, &self.calendar, counters, self.key);
         let objective = objective::value(self.key, &sketch, &self.calendar).unwrap_or(f64::NAN);
+        SPARE_LOG.set(run.trades);
         Ok(Scored {
             metrics,
             objective,

@@ -292,14 +292,29 @@ mod tests {
                         let mut sig = SmaCrossSignals::new(c, &params, &IndicatorCache::new());
                         let want = bar_loop::run(c, &mut sig, &cfg).unwrap();
                         let what = format!("{n} bars, {fast}/{slow}, {cfg:?}");
-                        let all = crate::engine::events::run(c, &mut sig, &cfg, Marks::All, range)
-                            .unwrap()
-                            .unwrap();
+                        let all = crate::engine::events::run(
+                            c,
+                            &mut sig,
+                            &cfg,
+                            Marks::All,
+                            range,
+                            Vec::new(),
+                        )
+                        .unwrap()
+                        .unwrap();
                         assert_eq!(format!("{:?}", all.run), format!("{want:?}"), "{what}");
-                        let at =
-                            crate::engine::events::run(c, &mut sig, &cfg, Marks::At(&marks), range)
-                                .unwrap()
-                                .unwrap();
+                        // Written into the first run's log: a reused log starts empty.
+                        let log = all.run.trades.clone();
+                        let at = crate::engine::events::run(
+                            c,
+                            &mut sig,
+                            &cfg,
+                            Marks::At(&marks),
+                            range,
+                            log,
+                        )
+                        .unwrap()
+                        .unwrap();
                         let gathered: Vec<u64> = marks
                             .iter()
                             .map(|&k| want.equity[k as usize].to_bits())
