@@ -25,7 +25,7 @@ pub use ema::ema;
 pub use pivots::{PivotField, pivot_highs, pivot_lows, recent_pivot};
 pub use rolling::{rolling_max, rolling_min};
 pub use rsi::rsi;
-pub use sma::{sma, sma_pair};
+pub use sma::{sma, sma_into, sma_pair, sma_pair_into};
 pub use trendline::Trendline;
 pub use volume_profile::{ProfileLevels, VolumeProfile, profile_levels, volume_profile};
 

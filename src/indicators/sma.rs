@@ -83,14 +83,24 @@ impl RollMean {
 ///
 /// `n = 0` yields all `NaN`, as pandas does.
 pub fn sma(values: &[f64], n: usize) -> Vec<f64> {
+    let mut out = Vec::new();
+    sma_into(values, n, &mut out);
+    out
+}
+
+/// [`sma`] written into `out` (emptied first), so that a caller holding a spare buffer reuses its
+/// memory (`IndicatorCache` hands evicted series back this way).
+pub fn sma_into(values: &[f64], n: usize, out: &mut Vec<f64>) {
     let len = values.len();
+    out.clear();
     if n < 2 || len == 0 {
-        return sma_by_windows(values, n);
+        *out = sma_by_windows(values, n);
+        return;
     }
     // pandas' loop specialised to a fixed window of n ≥ 2 (same operations in the same order): set up
     // with the first value, add until the window is full, then remove the oldest and add the newest.
     let minp = n as i64;
-    let mut out = Vec::with_capacity(len);
+    out.reserve(len);
     let mut st = RollMean {
         prev_value: values[0],
         ..RollMean::default()
@@ -107,15 +117,29 @@ pub fn sma(values: &[f64], n: usize) -> Vec<f64> {
             out.push(st.mean(minp));
         }
     }
-    out
 }
 
 /// Two SMAs of the same values in one pass, each identical bit for bit to [`sma`]. The two Kahan
 /// chains are independent, so interleaving them roughly halves the time of two separate calls.
 pub fn sma_pair(values: &[f64], a: usize, b: usize) -> (Vec<f64>, Vec<f64>) {
+    let (mut out_a, mut out_b) = (Vec::new(), Vec::new());
+    sma_pair_into(values, a, b, &mut out_a, &mut out_b);
+    (out_a, out_b)
+}
+
+/// [`sma_pair`] written into `out_a` and `out_b` (emptied first), as [`sma_into`].
+pub fn sma_pair_into(
+    values: &[f64],
+    a: usize,
+    b: usize,
+    out_a: &mut Vec<f64>,
+    out_b: &mut Vec<f64>,
+) {
     let len = values.len();
     if a < 2 || b < 2 || len == 0 {
-        return (sma(values, a), sma(values, b));
+        sma_into(values, a, out_a);
+        sma_into(values, b, out_b);
+        return;
     }
     let init = RollMean {
         prev_value: values[0],
@@ -123,8 +147,10 @@ pub fn sma_pair(values: &[f64], a: usize, b: usize) -> (Vec<f64>, Vec<f64>) {
     };
     let (mut sa, mut sb) = (init, init);
     let (ma, mb) = (a as i64, b as i64);
-    let mut out_a = Vec::with_capacity(len);
-    let mut out_b = Vec::with_capacity(len);
+    out_a.clear();
+    out_b.clear();
+    out_a.reserve(len);
+    out_b.reserve(len);
     for (i, &v) in values.iter().enumerate() {
         if i >= a {
             sa.remove(values[i - a]);
@@ -137,7 +163,6 @@ pub fn sma_pair(values: &[f64], a: usize, b: usize) -> (Vec<f64>, Vec<f64>) {
         out_a.push(sa.mean(ma));
         out_b.push(sb.mean(mb));
     }
-    (out_a, out_b)
 }
 
 /// pandas' `roll_mean` loop as written, over explicit window bounds (used for `n < 2`).
@@ -229,6 +254,22 @@ mod tests {
             let same =
                 |p: &[f64], q: &[f64]| p.iter().zip(q).all(|(m, n)| m.to_bits() == n.to_bits());
             assert!(same(&x, &sma(&v, a)) && same(&y, &sma(&v, b)), "{a}/{b}");
+        }
+    }
+
+    #[test]
+    fn writing_into_a_used_buffer_gives_the_fresh_result() {
+        let v: Vec<f64> = (0..300).map(|i| ((i * 31) % 17) as f64 + 0.25).collect();
+        let bits = |p: &[f64]| p.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        for (a, b) in [(3, 8), (1, 5), (0, 4), (10, 400)] {
+            // Longer and shorter leftovers than the result, values that are not the result's.
+            let (mut x, mut y) = (vec![-7.0; 1000], vec![-7.0; 5]);
+            sma_pair_into(&v, a, b, &mut x, &mut y);
+            assert_eq!(bits(&x), bits(&sma(&v, a)), "{a}/{b}");
+            assert_eq!(bits(&y), bits(&sma(&v, b)), "{a}/{b}");
+            let mut z = vec![-7.0; 1000];
+            sma_into(&v, a, &mut z);
+            assert_eq!(bits(&z), bits(&sma(&v, a)), "{a}");
         }
     }
 
