@@ -496,9 +496,13 @@ mod tests {
         assert_ne!(second.as_ptr(), first_at);
         assert_eq!(cache.evicted(), 1);
         drop(second);
+        // Were sma 3's memory given back, the allocator could hand it to the next block of its size:
+        // this one, held while sma 5 is computed.
+        let other = vec![1.0f64; close.len()];
         // sma 5 takes sma 3's buffer; its values are sma's.
         let third = cache.sma("close", &close, 5);
         assert_eq!(third.as_ptr(), first_at);
+        assert_ne!(other.as_ptr(), first_at);
         assert!(bits(&third) == bits(&indicators::sma(&close, 5)));
         // A pair computed together takes the spares too (sma 4's, evicted by sma 5), and equals
         // `sma` for both windows.
