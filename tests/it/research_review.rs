@@ -94,8 +94,9 @@ fn walk_with_results(h: &Path) -> (PathBuf, PathBuf, Value) {
 
 /// `report optimize --window K` draws an earlier window's own search from the run's results file: the
 /// page names the window, its train bars and the choice `[[walk_forward.window]]` records (the rows
-/// are checked against it). A plain playbook, a window the walk does not have, or no results file is
-/// a usage error.
+/// are checked against it). Another walk's results, or a results file with no rows, are refused as
+/// another search's (exit 1). A plain playbook, a window the walk does not have, or no results file
+/// is a usage error.
 #[test]
 fn report_optimize_draws_an_earlier_walk_forward_window() {
     let home = bundled_home();
@@ -170,6 +171,33 @@ fn report_optimize_draws_an_earlier_walk_forward_window() {
     assert!(
         err.contains("but the playbook's window 0 chose")
             && err.contains("the results file is from another search"),
+        "{err}"
+    );
+
+    // The same columns and no rows at all: no window's search is there. Refused as another
+    // search's file (exit 1), naming the windows it holds (none) and those the playbook has.
+    let empty = h.join("empty.parquet");
+    let batches = crate::support::parquet_batches(&results);
+    let schema = batches[0].schema();
+    let mut w =
+        parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&empty).unwrap(), schema, None)
+            .unwrap();
+    w.write(&batches[0].slice(0, 0)).unwrap();
+    w.close().unwrap();
+    assert!(
+        crate::support::parquet_batches(&empty)
+            .iter()
+            .all(|b| b.num_rows() == 0)
+    );
+    let out = report(&["--results", p(&empty), "--window", "0"]);
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let want = format!(
+        "its rows belong to windows [] but the playbook's walk-forward has windows 0 to {}",
+        windows.len() - 1
+    );
+    assert!(
+        err.contains(&want) && err.contains("the results file is from another search"),
         "{err}"
     );
 
