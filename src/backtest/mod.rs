@@ -58,7 +58,7 @@ pub fn backtest(
     // The metrics' series of the data set (log returns, calendar: ≈ 3 ms for 1,000,000 bars) on the
     // core the run leaves idle.
     let (run, _) = crate::indicators::together(
-        || match signals.run_events(candles, config, Marks::All, range, Vec::new())? {
+        || match signals.run_events(candles, config, Marks::All, range, Vec::with_capacity(64))? {
             Some(events) => Ok(events.run),
             None => signals.run_engine(candles, config),
         },

@@ -39,7 +39,8 @@ pub type Series = Arc<Vec<f64>>;
 /// **Budget.** When the series held exceed the budget, the least recently used ones that no caller
 /// holds any more are dropped (a series in use is never dropped; the cache may exceed its budget by
 /// what is in use). A dropped series asked for again is computed again — the same values, so a
-/// budget changes the time a search takes, never its results. An optimizer that evaluates candidates
+/// budget changes the time a search takes, never its results. The buffers of the last [`SPARES`]
+/// large series dropped are kept, outside the budget, and the next SMAs are computed into them. An optimizer that evaluates candidates
 /// sharing indicators one after another (`optimize::methods` walks a grid with its longest axis
 /// slowest) keeps its working set small: a 2,000-candidate grid with 210 distinct SMA windows over
 /// 1,000,000 bars peaks at 218 MiB under the default budget instead of 1.7 GiB, and runs faster.
@@ -115,12 +116,16 @@ struct Inner {
 }
 
 /// How many evicted series buffers the cache keeps for reuse (one per worker of a 2-core machine;
-/// they are outside the budget, so they bound what it may exceed it by). Measured on the README grid
+/// they are outside the budget, so they bound what it may exceed it by). Only buffers of at least
+/// [`SPARE_MIN`] values are kept: smaller ones cost little to allocate and would hold the places. Measured on the README grid
 /// over 1,000,000 bars (25 SMA windows under the default budget of 16 series, 2026-12-01, interleaved
 /// runs against the commit before): `cargo bench --bench optimize` 1 thread 454–456 → 399–402 ms,
 /// 2 threads 251–255 → 207–209 ms; whole processes (10 rounds) 1 thread median 0.630 → 0.546 s,
 /// 2 threads 0.318 → 0.282 s, user time 0.47–0.49 → 0.40–0.44 s, peak RSS 8–13 MB higher.
 const SPARES: usize = 2;
+
+/// The smallest buffer kept as a spare, in values (1 MiB).
+const SPARE_MIN: usize = 1 << 17;
 
 impl Inner {
     /// The entry of `key` in `map` (created empty when missing), marked as used now.
@@ -170,6 +175,7 @@ impl Inner {
     fn keep_spare(&mut self, e: Entry<Series>) -> usize {
         let bytes = e.bytes;
         if self.spare.len() < SPARES
+            && e.bytes >= SPARE_MIN * size_of::<f64>()
             && let Ok(slot) = Arc::try_unwrap(e.slot)
             && let Some(series) = slot.into_inner()
             && let Ok(mut buffer) = Arc::try_unwrap(series)
@@ -210,7 +216,8 @@ impl IndicatorCache {
         IndicatorCache::default()
     }
 
-    /// An empty cache holding at most about `bytes` of idle series (see the type's docs).
+    /// An empty cache holding at most about `bytes` of idle series, plus up to [`SPARES`] buffers of
+    /// dropped ones (see the type's docs).
     pub fn with_budget(bytes: usize) -> IndicatorCache {
         IndicatorCache {
             inner: Mutex::new(Inner::default()),
@@ -378,15 +385,20 @@ impl IndicatorCache {
         [v[0].clone(), v[1].clone(), v[2].clone()]
     }
 
-    /// An empty buffer for a new series: the spare of an evicted one when there is one, else new.
-    fn buffer(&self) -> Vec<f64> {
-        self.lock().spare.pop().unwrap_or_default()
+    /// An empty buffer for a new series of `len` values: a spare that holds them when there is one,
+    /// else new.
+    fn buffer(&self, len: usize) -> Vec<f64> {
+        let spare = &mut self.lock().spare;
+        match spare.iter().rposition(|b| b.capacity() >= len) {
+            Some(k) => spare.swap_remove(k),
+            None => Vec::new(),
+        }
     }
 
     /// `sma(values, n)` where `source` names the input column (`close`, `open`, …) for the key.
     pub fn sma(&self, source: &str, values: &[f64], n: usize) -> Series {
         self.get_or_compute(&format!("sma({source},{n})"), || {
-            let mut out = self.buffer();
+            let mut out = self.buffer(values.len());
             indicators::sma_into(values, n, &mut out);
             out
         })
@@ -401,7 +413,8 @@ impl IndicatorCache {
             inner.slots.get(k).and_then(|e| e.slot.get()).is_none()
         };
         if a != b && missing(&ka) && missing(&kb) {
-            let (mut va, mut vb) = (self.buffer(), self.buffer());
+            let len = values.len();
+            let (mut va, mut vb) = (self.buffer(len), self.buffer(len));
             indicators::sma_pair_into(values, a, b, &mut va, &mut vb);
             // Another thread may have filled a slot meanwhile: its value is the same.
             let sa = self.get_or_compute(&ka, || va);
@@ -427,7 +440,7 @@ impl IndicatorCache {
         self.evicted.load(Ordering::Relaxed)
     }
 
-    /// The most bytes of series the cache held at once.
+    /// The most bytes of series the cache held at once (the spare buffers not counted).
     pub fn peak_bytes(&self) -> usize {
         self.peak.load(Ordering::Relaxed)
     }
@@ -481,40 +494,54 @@ mod tests {
     }
 
     /// An evicted series' buffer is reused for the next series computed (memory the process already
-    /// has), with the values of a fresh computation; a series still held is never reused.
+    /// has), with the values of a fresh computation; a series still held is never reused; a small
+    /// series' buffer is not kept.
     #[test]
     fn evicted_buffers_hold_the_next_series() {
-        let close: Vec<f64> = (0..1000).map(|i| ((i * 7) % 23) as f64 + 0.5).collect();
+        let close: Vec<f64> = (0..SPARE_MIN)
+            .map(|i| ((i * 7) % 23) as f64 + 0.5)
+            .collect();
         let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        // Room for one series of 8000 bytes.
-        let cache = IndicatorCache::with_budget(8_000);
+        // Room for one series.
+        let cache = IndicatorCache::with_budget(SPARE_MIN * 8);
         let first = cache.sma("close", &close, 3);
         let first_at = first.as_ptr();
         drop(first);
         // sma 4 is computed into new memory, then sma 3 is evicted and its buffer kept.
         let second = cache.sma("close", &close, 4);
-        assert_ne!(second.as_ptr(), first_at);
+        let second_at = second.as_ptr();
         assert_eq!(cache.evicted(), 1);
         drop(second);
         // Were sma 3's memory given back, the allocator could hand it to the next block of its size:
         // this one, held while sma 5 is computed.
         let other = vec![1.0f64; close.len()];
-        // sma 5 takes sma 3's buffer; its values are sma's.
+        // sma 5 takes sma 3's buffer (and sma 4 is evicted); its values are sma's.
         let third = cache.sma("close", &close, 5);
         assert_eq!(third.as_ptr(), first_at);
         assert_ne!(other.as_ptr(), first_at);
         assert!(bits(&third) == bits(&indicators::sma(&close, 5)));
-        // A pair computed together takes the spares too (sma 4's, evicted by sma 5), and equals
-        // `sma` for both windows.
+        assert_eq!(
+            third.capacity(),
+            close.len(),
+            "the budget counts the capacity"
+        );
         drop(third);
+        // A pair computed together takes a spare too (sma 4's), and equals `sma` for both windows;
+        // computing it evicts sma 5, whose buffer (sma 3's) holds the next series.
         let (a, b) = cache.sma_pair("close", &close, 6, 9);
+        assert_eq!(a.as_ptr(), second_at);
         assert!(bits(&a) == bits(&indicators::sma(&close, 6)));
         assert!(bits(&b) == bits(&indicators::sma(&close, 9)));
-        // A held series is evicted from the map only when idle: `a` and `b` are held, so nothing
-        // they own was handed out again.
         let c = cache.sma("close", &close, 7);
-        assert_ne!(c.as_ptr(), a.as_ptr());
-        assert_ne!(c.as_ptr(), b.as_ptr());
+        assert_eq!(c.as_ptr(), first_at);
         assert!(bits(&c) == bits(&indicators::sma(&close, 7)));
+
+        // A short series' buffer is dropped, not kept.
+        let short = &close[..1000];
+        let small = IndicatorCache::with_budget(8000);
+        drop(small.sma("close", short, 3));
+        drop(small.sma("close", short, 4));
+        assert_eq!(small.evicted(), 1);
+        assert!(small.lock().spare.is_empty());
     }
 }

@@ -89,7 +89,8 @@ pub fn sma(values: &[f64], n: usize) -> Vec<f64> {
 }
 
 /// [`sma`] written into `out` (emptied first), so that a caller holding a spare buffer reuses its
-/// memory (`IndicatorCache` hands evicted series back this way).
+/// memory (`IndicatorCache` hands evicted series back this way); for `n < 2` the result is a new
+/// vector that replaces `out`.
 pub fn sma_into(values: &[f64], n: usize, out: &mut Vec<f64>) {
     let len = values.len();
     out.clear();
@@ -100,7 +101,7 @@ pub fn sma_into(values: &[f64], n: usize, out: &mut Vec<f64>) {
     // pandas' loop specialised to a fixed window of n ≥ 2 (same operations in the same order): set up
     // with the first value, add until the window is full, then remove the oldest and add the newest.
     let minp = n as i64;
-    out.reserve(len);
+    out.reserve_exact(len);
     let mut st = RollMean {
         prev_value: values[0],
         ..RollMean::default()
@@ -149,8 +150,8 @@ pub fn sma_pair_into(
     let (ma, mb) = (a as i64, b as i64);
     out_a.clear();
     out_b.clear();
-    out_a.reserve(len);
-    out_b.reserve(len);
+    out_a.reserve_exact(len);
+    out_b.reserve_exact(len);
     for (i, &v) in values.iter().enumerate() {
         if i >= a {
             sa.remove(values[i - a]);

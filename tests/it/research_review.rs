@@ -94,9 +94,8 @@ fn walk_with_results(h: &Path) -> (PathBuf, PathBuf, Value) {
 
 /// `report optimize --window K` draws an earlier window's own search from the run's results file: the
 /// page names the window, its train bars and the choice `[[walk_forward.window]]` records (the rows
-/// are checked against it). Another walk's results, or a results file with no rows, are refused as
-/// another search's (exit 1). A plain playbook, a window the walk does not have, or no results file
-/// is a usage error.
+/// are checked against it). Another walk's results are refused as another search's (exit 1). A plain
+/// playbook, a window the walk does not have, or no results file is a usage error.
 #[test]
 fn report_optimize_draws_an_earlier_walk_forward_window() {
     let home = bundled_home();
@@ -174,33 +173,6 @@ fn report_optimize_draws_an_earlier_walk_forward_window() {
         "{err}"
     );
 
-    // The same columns and no rows at all: no window's search is there. Refused as another
-    // search's file (exit 1), naming the windows it holds (none) and those the playbook has.
-    let empty = h.join("empty.parquet");
-    let batches = crate::support::parquet_batches(&results);
-    let schema = batches[0].schema();
-    let mut w =
-        parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&empty).unwrap(), schema, None)
-            .unwrap();
-    w.write(&batches[0].slice(0, 0)).unwrap();
-    w.close().unwrap();
-    assert!(
-        crate::support::parquet_batches(&empty)
-            .iter()
-            .all(|b| b.num_rows() == 0)
-    );
-    let out = report(&["--results", p(&empty), "--window", "0"]);
-    let err = stderr_of(&out);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    let want = format!(
-        "its rows belong to windows [] but the playbook's walk-forward has windows 0 to {}",
-        windows.len() - 1
-    );
-    assert!(
-        err.contains(&want) && err.contains("the results file is from another search"),
-        "{err}"
-    );
-
     let usage_of = |pb: &Path, extra: &[&str], msg: &str| {
         let out = report_of(pb, extra);
         assert_eq!(out.status.code(), Some(2), "{extra:?}: {}", stderr_of(&out));
@@ -217,6 +189,41 @@ fn report_optimize_draws_an_earlier_walk_forward_window() {
         &searched(h, "plain.toml"),
         &["--window", "0"],
         "is not a walk-forward playbook",
+    );
+}
+
+/// A walk-forward results file with its columns and no rows holds no window's search: refused as
+/// another search's file (exit 1), naming the windows it holds (none) and those the playbook has.
+#[test]
+fn a_walk_forward_results_file_without_rows_is_another_search() {
+    let home = bundled_home();
+    let h = home.path();
+    let (pb, results, wf) = walk_with_results(h);
+    let last = wf["window"].as_array().unwrap().len() - 1;
+    let empty = h.join("empty.parquet");
+    let batches = crate::support::parquet_batches(&results);
+    let file = std::fs::File::create(&empty).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(file, batches[0].schema(), None).unwrap();
+    w.write(&batches[0].slice(0, 0)).unwrap();
+    w.close().unwrap();
+    assert!(
+        crate::support::parquet_batches(&empty)
+            .iter()
+            .all(|b| b.num_rows() == 0)
+    );
+    let out = flowrex(h)
+        .args(["report", "optimize", "--playbook", p(&pb)])
+        .args(["--results", p(&empty), "--window", "0"])
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let want = format!(
+        "its rows belong to windows [] but the playbook's walk-forward has windows 0 to {last}"
+    );
+    assert!(
+        err.contains(&want) && err.contains("the results file is from another search"),
+        "{err}"
     );
 }
 
