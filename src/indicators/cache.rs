@@ -39,11 +39,12 @@ pub type Series = Arc<Vec<f64>>;
 /// **Budget.** When the series held exceed the budget, the least recently used ones that no caller
 /// holds any more are dropped (a series in use is never dropped; the cache may exceed its budget by
 /// what is in use). A dropped series asked for again is computed again — the same values, so a
-/// budget changes the time a search takes, never its results. The buffers of the last [`SPARES`]
-/// large series dropped are kept, outside the budget, and the next SMAs are computed into them. An optimizer that evaluates candidates
-/// sharing indicators one after another (`optimize::methods` walks a grid with its longest axis
-/// slowest) keeps its working set small: a 2,000-candidate grid with 210 distinct SMA windows over
-/// 1,000,000 bars peaks at 218 MiB under the default budget instead of 1.7 GiB, and runs faster.
+/// budget changes the time a search takes, never its results. The buffers of the last two large
+/// series dropped are kept, outside the budget, and the next SMAs are computed into them. An
+/// optimizer that evaluates candidates sharing indicators one after another (`optimize::methods`
+/// walks a grid with its longest axis slowest) keeps its working set small: a 2,000-candidate grid
+/// with 210 distinct SMA windows over 1,000,000 bars peaks at 218 MiB under the default budget
+/// instead of 1.7 GiB, and runs faster.
 #[derive(Debug)]
 pub struct IndicatorCache {
     inner: Mutex<Inner>,
@@ -117,11 +118,12 @@ struct Inner {
 
 /// How many evicted series buffers the cache keeps for reuse (one per worker of a 2-core machine;
 /// they are outside the budget, so they bound what it may exceed it by). Only buffers of at least
-/// [`SPARE_MIN`] values are kept: smaller ones cost little to allocate and would hold the places. Measured on the README grid
-/// over 1,000,000 bars (25 SMA windows under the default budget of 16 series, 2026-12-01, interleaved
-/// runs against the commit before): `cargo bench --bench optimize` 1 thread 454–456 → 399–402 ms,
-/// 2 threads 251–255 → 207–209 ms; whole processes (10 rounds) 1 thread median 0.630 → 0.546 s,
-/// 2 threads 0.318 → 0.282 s, user time 0.47–0.49 → 0.40–0.44 s, peak RSS 8–13 MB higher.
+/// [`SPARE_MIN`] values are kept: smaller ones cost little to allocate and would hold the places.
+/// Measured on the README grid over 1,000,000 bars (25 SMA windows under the default budget of 16
+/// series, 2026-12-01, interleaved runs against the commit before): `cargo bench --bench optimize`
+/// 1 thread 454–456 → 399–402 ms, 2 threads 251–255 → 207–209 ms; whole processes (10 rounds)
+/// 1 thread median 0.630 → 0.546 s, 2 threads 0.318 → 0.282 s, user time 0.47–0.49 → 0.40–0.44 s,
+/// peak RSS 8–13 MB higher.
 const SPARES: usize = 2;
 
 /// The smallest buffer kept as a spare, in values (1 MiB).
@@ -216,7 +218,7 @@ impl IndicatorCache {
         IndicatorCache::default()
     }
 
-    /// An empty cache holding at most about `bytes` of idle series, plus up to [`SPARES`] buffers of
+    /// An empty cache holding at most about `bytes` of idle series, plus up to two buffers of
     /// dropped ones (see the type's docs).
     pub fn with_budget(bytes: usize) -> IndicatorCache {
         IndicatorCache {
