@@ -13,6 +13,7 @@ pub mod db;
 pub mod engine;
 pub mod error;
 pub mod execution;
+pub mod hex;
 pub mod home;
 pub mod huge_pages;
 pub mod indicators;

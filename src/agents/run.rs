@@ -116,7 +116,7 @@ impl Lane<'_> {
             self.hash = h.finalize().into();
             self.hashed += 1;
         }
-        self.hash.iter().map(|b| format!("{b:02x}")).collect()
+        crate::hex::hex(&self.hash)
     }
 }
 

@@ -201,7 +201,7 @@ impl Candles {
             }
             h.update(&buf[..(end - start) * 48]);
         }
-        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+        crate::hex::hex(&h.finalize())
     }
 }
 
@@ -233,10 +233,7 @@ mod tests {
                     bytes.extend(v.to_le_bytes());
                 }
             }
-            let want: String = Sha256::digest(&bytes)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
+            let want = crate::hex::hex(&Sha256::digest(&bytes));
             assert_eq!(c.sha256(), want, "{n} bars");
         }
     }

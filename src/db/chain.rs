@@ -34,6 +34,7 @@ use rusqlite::{CachedStatement, Connection, OptionalExtension, Transaction, para
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+use crate::hex::hex;
 
 /// The first element of every canonical row: names the encoding, so a future one can differ.
 pub const FORMAT: &str = "flowrex-chain-v1";
@@ -154,17 +155,6 @@ pub(crate) fn encode(v: &Value) -> serde_json::Value {
         },
         Value::Blob(b) => json!({"blob": hex(b)}),
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    // Two digits per byte from a table: a `format!` per byte was a third of a short row's hash time.
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 15)] as char);
-    }
-    out
 }
 
 /// The SHA-256 of `text`, as 64 lowercase hex digits.

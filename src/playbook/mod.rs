@@ -227,7 +227,7 @@ pub fn file_sha256(path: &Path) -> Result<String> {
         }
         h.update(&buf[..n]);
     }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(crate::hex::hex(&h.finalize()))
 }
 
 /// `[market]`: the data the numbers were computed on.
@@ -568,10 +568,7 @@ fn edited_since(recorded: &str, actual: &str) -> String {
 /// The sha256 of `bytes` in lowercase hex.
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::hex::hex(&Sha256::digest(bytes))
 }
 
 #[cfg(test)]
