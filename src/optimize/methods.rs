@@ -330,7 +330,7 @@ impl CacheOrder {
             if cuts.len() < lanes as usize && seen >= want {
                 cuts.push(c);
             }
-            seen += u64::from(self.feasible.binary_search(&self.index(space, c)).is_ok());
+            seen += u64::from(self.seq(space, c).is_some());
         }
         while cuts.len() < lanes as usize {
             cuts.push(n);
@@ -343,9 +343,16 @@ impl CacheOrder {
     /// feasible. The sequence number is its position in grid order, so the results do not depend on
     /// the order.
     fn at(&self, space: &Space, c: u64) -> Option<(u64, (u64, crate::strategy::Params))> {
+        let (seq, i) = self.seq(space, c)?;
+        Some((seq, (i, space.params(i))))
+    }
+
+    /// The grid-order sequence number and grid index of the candidate at position `c`, `None` when it
+    /// is not feasible.
+    fn seq(&self, space: &Space, c: u64) -> Option<(u64, u64)> {
         let i = self.index(space, c);
         let seq = self.feasible.binary_search(&i).ok()?;
-        Some((seq as u64, (i, space.params(i))))
+        Some((seq as u64, i))
     }
 }
 
