@@ -202,10 +202,7 @@ fn a_walk_forward_results_file_without_rows_is_another_search() {
     let last = wf["window"].as_array().unwrap().len() - 1;
     let empty = h.join("empty.parquet");
     let batches = crate::support::parquet_batches(&results);
-    let file = std::fs::File::create(&empty).unwrap();
-    let mut w = parquet::arrow::ArrowWriter::try_new(file, batches[0].schema(), None).unwrap();
-    w.write(&batches[0].slice(0, 0)).unwrap();
-    w.close().unwrap();
+    crate::support::write_parquet(&empty, &batches[0].slice(0, 0));
     assert!(
         crate::support::parquet_batches(&empty)
             .iter()

@@ -12,11 +12,10 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::UInt64Type;
 use arrow_array::{RecordBatch, RecordBatchReader};
 use arrow_select::concat::concat_batches;
-use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use tempfile::TempDir;
 
-use crate::support::{bundled_home, flowrex, p, readme_grid, stderr_of, stdout_ok};
+use crate::support::{bundled_home, flowrex, p, readme_grid, stderr_of, stdout_ok, write_parquet};
 
 /// `flowrex optimize` of the README's grid ([`readme_grid`]) on `home`, quiet, with `extra`.
 fn optimize(home: &Path, extra: &[&str]) -> Output {
@@ -154,9 +153,7 @@ fn an_interrupted_shard_is_refused_by_name_unless_partial_merges_are_allowed() {
     // rows (what a Ctrl-C'd shard leaves; optimize's own Ctrl-C test checks the status it writes).
     let s2 = h.join("parts/s-2.parquet");
     let all = rows(&s2);
-    let mut w = ArrowWriter::try_new(File::create(&s2).unwrap(), all.schema(), None).unwrap();
-    w.write(&all.slice(0, 5)).unwrap();
-    w.close().unwrap();
+    write_parquet(&s2, &all.slice(0, 5));
     let first5 = all.slice(0, 5);
     let kept = first5
         .column_by_name("candidate")
@@ -258,9 +255,7 @@ fn results_files_that_are_not_the_shards_own_are_refused() {
         .project(&(0..own.num_columns() - 1).collect::<Vec<_>>())
         .unwrap();
     let narrow = h.join("narrow.parquet");
-    let mut w = ArrowWriter::try_new(File::create(&narrow).unwrap(), cut.schema(), None).unwrap();
-    w.write(&cut).unwrap();
-    w.close().unwrap();
+    write_parquet(&narrow, &cut);
     edit(&parts[1], "results", &format!("\"{}\"", p(&narrow)));
     fails(&parts, &[], "narrow.parquet has other columns than");
     std::fs::write(&parts[1], &text).unwrap();

@@ -1229,10 +1229,7 @@ fn a_stored_column_with_missing_values_or_the_wrong_type_is_named() {
         let batch =
             RecordBatch::try_new(Arc::new(schema), vec![ts, open, high, low, close, volume])
                 .unwrap();
-        let file = std::fs::File::create(&path).unwrap();
-        let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
-        w.write(&batch).unwrap();
-        w.close().unwrap();
+        crate::support::write_parquet(&path, &batch);
     };
     let store = flowrex::home::Home::layout(home.path()).store();
     let load_err = |range: &TimeRange| {

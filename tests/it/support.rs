@@ -335,6 +335,14 @@ pub fn parquet_batches(path: &Path) -> Vec<RecordBatch> {
         .collect()
 }
 
+/// Writes `batch` to `path` as a Parquet file (arrow's writer, default properties).
+pub fn write_parquet(path: &Path, batch: &RecordBatch) {
+    let file = File::create(path).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+    w.write(batch).unwrap();
+    w.close().unwrap();
+}
+
 // ---- Tools the machine may lack -----------------------------------------------------------------
 
 /// A test that cannot run here because `what` is missing: fails when `CI` is set (CI installs every
